@@ -1,0 +1,116 @@
+"""Block header, block, and the block id.
+
+Owns: :class:`Header` and :class:`Block` and how they are hashed.  A block's
+id is ``sha256(header bytes)``; the header commits to the transactions
+(``tx_root``, a Merkle root of tx hashes), to the settlement state *after*
+this block (``state_root``), to the receipts (``receipts_root``) and to the
+validator set that certifies it (``validators_hash``).  ``time_ms`` is chosen
+by the proposer and must never go backwards (checked by :func:`check_child`).
+
+Transactions are carried as their raw canonical bytes so that a block decodes
+in one pass and a tx hash is a hash of bytes already in hand.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from .codec import MAX_DECODE_BYTES, DecodeError, Len, MaxLen, Range, Record, decode, encode
+from .hashing import ZERO_HASH, merkle_root, sha256
+from .tx import Address, Hash32, Tx
+
+__all__ = ["Block", "BlockError", "Header", "check_child", "tx_root"]
+
+MAX_BLOCK_BYTES = 8 * 1024 * 1024
+
+
+class BlockError(ValueError):
+    """A block or header breaks a structural rule (wrong parent, time, root...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Header(Record):
+    chain_id: Annotated[str, MaxLen(64)]
+    height: Annotated[int, Range(1, 2**63 - 1)]
+    time_ms: Annotated[int, Range(0, 2**63 - 1)]
+    prev_hash: Hash32
+    tx_root: Hash32
+    state_root: Hash32
+    receipts_root: Hash32
+    proposer: Address
+    validators_hash: Hash32
+
+    @property
+    def id(self) -> bytes:
+        return sha256(self.encode())
+
+
+def tx_root(txs: list[Tx] | tuple[Tx, ...]) -> bytes:
+    return merkle_root([t.hash for t in txs])
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A header plus its transactions (decoded, each keeping its raw bytes)."""
+
+    header: Header
+    txs: tuple[Tx, ...]
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @property
+    def id(self) -> bytes:
+        return self.header.id
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+    def encode(self) -> bytes:
+        if self.raw:
+            return self.raw
+        return encode([self.header.to_obj(), [t.raw for t in self.txs]])
+
+    @classmethod
+    def make(cls, header: Header, txs: list[Tx] | tuple[Tx, ...]) -> "Block":
+        txs = tuple(txs)
+        raw = encode([header.to_obj(), [t.raw for t in txs]])
+        return cls(header, txs, raw)
+
+    @classmethod
+    def decode(cls, data: bytes) -> "Block":
+        """Strictly decode a block; raises DecodeError only."""
+        obj = decode(data, max_bytes=MAX_BLOCK_BYTES)
+        if type(obj) is not list or len(obj) != 2 or type(obj[1]) is not list:
+            raise DecodeError("Block: expected [header, [tx bytes...]]")
+        header = Header.from_obj(obj[0])
+        txs = []
+        for i, raw in enumerate(obj[1]):
+            if type(raw) is not bytes:
+                raise DecodeError(f"Block.txs[{i}]: expected bytes")
+            try:
+                txs.append(Tx.decode(raw))
+            except DecodeError as exc:
+                raise DecodeError(f"Block.txs[{i}]: {exc}") from None
+        block = cls(header, tuple(txs), bytes(data))
+        return block
+
+
+def check_child(parent: Header | None, child: Header, chain_id: str) -> None:
+    """Structural rules linking a header to its parent (None for height 1).
+
+    Raises:
+        BlockError: wrong chain id, height not parent+1, prev_hash not the
+            parent's id, or time going backwards.
+    """
+    if child.chain_id != chain_id:
+        raise BlockError(f"chain id {child.chain_id!r} != {chain_id!r}")
+    if parent is None:
+        if child.height != 1 or child.prev_hash != ZERO_HASH:
+            raise BlockError("the first block must have height 1 and a zero prev_hash")
+        return
+    if child.height != parent.height + 1:
+        raise BlockError(f"height {child.height} does not follow {parent.height}")
+    if child.prev_hash != parent.id:
+        raise BlockError("prev_hash is not the id of the previous block")
+    if child.time_ms < parent.time_ms:
+        raise BlockError(f"block time {child.time_ms} goes back from {parent.time_ms}")

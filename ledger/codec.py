@@ -1,0 +1,330 @@
+"""Canonical msgpack codec: one byte string per value, strict decoding.
+
+This module owns Settle's single serialisation format, used on the wire, on disk
+and for hashing. It must never depend on dict insertion order, the Python
+version, or floats.
+
+Canonical form
+--------------
+* Allowed values: ``None``, ``bool``, ``int`` in [-2**63, 2**64 - 1], ``str``
+  (UTF-8), ``bytes``, ``list`` (tuples are encoded as lists) and ``dict`` with
+  ``str`` keys.  Floats and msgpack extension types are refused.
+* Maps are written with keys sorted by their UTF-8 bytes.
+* Every integer, string, bytes and container uses the shortest msgpack header
+  (this is what msgpack-python's packer already does).
+
+Decoding contract
+-----------------
+:func:`decode` either returns a value or raises :class:`DecodeError`; nothing
+else escapes it, whatever the input (fuzzed in ``tests/ledger/test_codec.py``).
+A byte string is accepted only if re-encoding the decoded value gives the very
+same bytes, so there is exactly one accepted encoding of every value.
+
+Typed records (:class:`Record`) are frozen dataclasses encoded as msgpack
+arrays in field order; ``from_obj`` checks the exact field count and the type
+of every field and reports the path of the first mismatch.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Callable, ClassVar
+
+import msgpack
+
+__all__ = [
+    "DecodeError",
+    "EncodeError",
+    "MAX_DECODE_BYTES",
+    "MAX_INT",
+    "MIN_INT",
+    "Len",
+    "MaxLen",
+    "Range",
+    "Record",
+    "decode",
+    "encode",
+]
+
+MIN_INT = -(2**63)
+MAX_INT = 2**64 - 1
+MAX_DECODE_BYTES = 8 * 1024 * 1024
+
+
+class DecodeError(ValueError):
+    """Raised for any byte string that is not a canonical, well-typed value."""
+
+
+class EncodeError(ValueError):
+    """Raised when asked to encode a value outside the canonical value space."""
+
+
+# --------------------------------------------------------------------------- plain values
+
+
+def _canon(value: Any) -> Any:
+    """Return ``value`` with dicts key-sorted; refuse non-canonical types."""
+    t = type(value)
+    if t is int:
+        if not MIN_INT <= value <= MAX_INT:
+            raise EncodeError(f"integer {value} out of the 64-bit range")
+        return value
+    if t is str or t is bytes or t is bool or value is None:
+        return value
+    if t is list or t is tuple:
+        return [_canon(v) for v in value]
+    if t is dict:
+        out = {}
+        for k in sorted(value, key=_key_bytes):
+            out[k] = _canon(value[k])
+        return out
+    if isinstance(value, Record):
+        return _canon(value.to_obj())
+    raise EncodeError(f"cannot encode value of type {t.__name__}")
+
+
+def _key_bytes(k: Any) -> bytes:
+    if type(k) is not str:
+        raise EncodeError(f"map keys must be str, got {type(k).__name__}")
+    return k.encode()
+
+
+_packer_opts = dict(use_bin_type=True, strict_types=True)
+
+
+def encode(value: Any) -> bytes:
+    """Encode ``value`` canonically.
+
+    Raises:
+        EncodeError: the value contains a float, an out-of-range integer, a
+            non-str map key or an unsupported type.
+    """
+    try:
+        return msgpack.packb(_canon(value), **_packer_opts)
+    except EncodeError:
+        raise
+    except (TypeError, ValueError, OverflowError) as exc:  # pragma: no cover - defensive
+        raise EncodeError(str(exc)) from None
+
+
+def decode(data: bytes, *, max_bytes: int = MAX_DECODE_BYTES) -> Any:
+    """Decode one canonical value from ``data``.
+
+    Args:
+        data: the whole byte string; trailing bytes are an error.
+        max_bytes: refuse inputs longer than this.
+
+    Raises:
+        DecodeError: the input is too long, truncated, has trailing bytes, uses
+            a float or an extension type, or is not in canonical form.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise DecodeError(f"expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) > max_bytes:
+        raise DecodeError(f"message of {len(data)} bytes exceeds the limit of {max_bytes}")
+    if not data:
+        raise DecodeError("empty input")
+    try:
+        value = msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=True,
+            use_list=True,
+            max_str_len=max_bytes,
+            max_bin_len=max_bytes,
+            max_array_len=max_bytes,
+            max_map_len=max_bytes // 2,
+            max_ext_len=0,
+        )
+    except msgpack.ExtraData:
+        raise DecodeError("trailing bytes after the value") from None
+    except Exception as exc:  # msgpack raises many types; all mean "not a value"
+        raise DecodeError(f"malformed msgpack: {type(exc).__name__}: {exc}") from None
+    try:
+        again = msgpack.packb(_canon(value), **_packer_opts)
+    except Exception as exc:
+        raise DecodeError(f"value outside the canonical space: {exc}") from None
+    if again != data:
+        raise DecodeError("non-canonical encoding (unsorted map keys or non-minimal header)")
+    return value
+
+
+# --------------------------------------------------------------------------- typed records
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Len:
+    """Annotation: exact length of a bytes/str/list field."""
+
+    n: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MaxLen:
+    """Annotation: maximum length of a bytes/str/list field."""
+
+    n: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Range:
+    """Annotation: inclusive bounds of an int field."""
+
+    lo: int
+    hi: int
+
+
+Check = Callable[[Any, str], Any]
+
+
+def _fail(path: str, msg: str) -> DecodeError:
+    return DecodeError(f"{path}: {msg}")
+
+
+def _compile(tp: Any) -> Check:
+    """Turn a type annotation into a checking/converting function."""
+    constraints: tuple = ()
+    if typing.get_origin(tp) is typing.Annotated:
+        tp, *rest = typing.get_args(tp)
+        constraints = tuple(rest)
+    base = _compile_base(tp)
+    if not constraints:
+        return base
+
+    def check(v: Any, path: str) -> Any:
+        v = base(v, path)
+        for c in constraints:
+            if isinstance(c, Len) and len(v) != c.n:
+                raise _fail(path, f"length {len(v)}, expected exactly {c.n}")
+            if isinstance(c, MaxLen) and len(v) > c.n:
+                raise _fail(path, f"length {len(v)} exceeds the maximum {c.n}")
+            if isinstance(c, Range) and not c.lo <= v <= c.hi:
+                raise _fail(path, f"value {v} outside [{c.lo}, {c.hi}]")
+        return v
+
+    return check
+
+
+def _compile_base(tp: Any) -> Check:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+
+        def check_any(v: Any, path: str) -> Any:
+            try:
+                _canon(v)
+            except EncodeError as exc:
+                raise _fail(path, str(exc)) from None
+            return v
+
+        return check_any
+    if tp is int:
+
+        def check_int(v: Any, path: str) -> int:
+            if type(v) is not int:
+                raise _fail(path, f"expected int, got {type(v).__name__}")
+            return v
+
+        return check_int
+    if tp in (bytes, str, bool):
+        name = tp.__name__
+
+        def check_simple(v: Any, path: str) -> Any:
+            if type(v) is not tp:
+                raise _fail(path, f"expected {name}, got {type(v).__name__}")
+            return v
+
+        return check_simple
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        item = _compile(item_tp)
+
+        def check_list(v: Any, path: str) -> tuple:
+            if type(v) not in (list, tuple):
+                raise _fail(path, f"expected list, got {type(v).__name__}")
+            return tuple(item(x, f"{path}[{i}]") for i, x in enumerate(v))
+
+        return check_list
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) != 1:
+            raise TypeError(f"only Optional[X] unions are supported, got {tp}")
+        inner = _compile(args[0])
+
+        def check_opt(v: Any, path: str) -> Any:
+            return None if v is None else inner(v, path)
+
+        return check_opt
+    if isinstance(tp, type) and issubclass(tp, Record):
+
+        def check_record(v: Any, path: str) -> Record:
+            if isinstance(v, tp):
+                return v
+            return tp._from_obj(v, path)
+
+        return check_record
+    raise TypeError(f"unsupported record field type {tp!r}")
+
+
+class Record:
+    """Base of every typed, canonically encoded value.
+
+    Subclasses are declared as ``@dataclass(frozen=True, slots=True)`` and are
+    encoded as a msgpack array of their fields in declaration order.  List
+    fields hold tuples so records stay hashable and immutable.
+    """
+
+    __slots__ = ()
+    _checks: ClassVar[tuple[tuple[str, Check], ...]]
+    _list_fields: ClassVar[frozenset[str]]
+
+    @classmethod
+    def _schema(cls) -> tuple[tuple[str, Check], ...]:
+        checks = cls.__dict__.get("_checks_cache")
+        if checks is None:
+            hints = typing.get_type_hints(cls, include_extras=True)
+            checks = tuple((f.name, _compile(hints[f.name])) for f in dataclasses.fields(cls))
+            type.__setattr__(cls, "_checks_cache", checks)
+        return checks
+
+    def to_obj(self) -> list:
+        """Return the plain (list) form of this record."""
+        out = []
+        for name, _ in self._schema():
+            v = getattr(self, name)
+            if isinstance(v, Record):
+                v = v.to_obj()
+            elif type(v) is tuple:
+                v = [x.to_obj() if isinstance(x, Record) else x for x in v]
+            out.append(v)
+        return out
+
+    @classmethod
+    def _from_obj(cls, obj: Any, path: str):
+        schema = cls._schema()
+        if type(obj) not in (list, tuple):
+            raise _fail(path, f"expected {cls.__name__} as a list, got {type(obj).__name__}")
+        if len(obj) != len(schema):
+            raise _fail(path, f"{cls.__name__} has {len(schema)} fields, got {len(obj)}")
+        values = [check(v, f"{path}.{name}") for (name, check), v in zip(schema, obj)]
+        try:
+            return cls(*values)
+        except DecodeError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise _fail(path, str(exc)) from None
+
+    @classmethod
+    def from_obj(cls, obj: Any):
+        """Build a record from its plain form; raises DecodeError with a field path."""
+        return cls._from_obj(obj, cls.__name__)
+
+    def encode(self) -> bytes:
+        """Canonical bytes of this record."""
+        return encode(self.to_obj())
+
+    @classmethod
+    def decode(cls, data: bytes, *, max_bytes: int = MAX_DECODE_BYTES):
+        """Decode and type-check one record; raises DecodeError only."""
+        return cls.from_obj(decode(data, max_bytes=max_bytes))
