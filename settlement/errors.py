@@ -1,0 +1,95 @@
+"""Settlement errors: one base class, one subclass per reason.
+
+Two families, kept apart on purpose (h11 draws the same whose-fault line):
+
+* :class:`SettlementError` — *this transaction breaks a rule*.  The tx is still
+  included; its receipt carries ``code``, ``name`` and the message; state is
+  left exactly as before the tx except the sender's nonce.
+* :class:`NotIncludable` — *this transaction may not be in a block at all*
+  (wrong chain id, unknown sender, nonce out of order).  A proposer skips it;
+  a block containing one is invalid.
+* :class:`StateCorrupt` — *we have a bug or a damaged store*.  Never caught by
+  the state machine: the node halts rather than diverge.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExists",
+    "BadAmount",
+    "InsufficientBalance",
+    "InvalidParameter",
+    "NotIncludable",
+    "NotPermitted",
+    "NotRegistered",
+    "SettlementError",
+    "StateCorrupt",
+    "UnknownAsset",
+]
+
+
+class SettlementError(Exception):
+    """Base: a transaction failed a settlement rule (receipt code > 0)."""
+
+    code = 1
+    name = "failed"
+
+
+class NotPermitted(SettlementError):
+    """The sender lacks the role the operation needs (admin, issuer, oracle)."""
+
+    code = 2
+    name = "not_permitted"
+
+
+class NotRegistered(SettlementError):
+    """A counterparty or beneficiary address is not a registered account."""
+
+    code = 3
+    name = "not_registered"
+
+
+class UnknownAsset(SettlementError):
+    """The asset symbol does not exist."""
+
+    code = 4
+    name = "unknown_asset"
+
+
+class BadAmount(SettlementError):
+    """An amount is zero, negative, or larger than the 63-bit limit."""
+
+    code = 5
+    name = "bad_amount"
+
+
+class InsufficientBalance(SettlementError):
+    """The sender's spendable balance is smaller than the amount."""
+
+    code = 6
+    name = "insufficient_balance"
+
+
+class AlreadyExists(SettlementError):
+    """The account already holds the role, or the asset already exists."""
+
+    code = 7
+    name = "already_exists"
+
+
+class InvalidParameter(SettlementError):
+    """A parameter is malformed (symbol syntax, role name, decimals, ...)."""
+
+    code = 8
+    name = "invalid_parameter"
+
+
+class NotIncludable(Exception):
+    """The tx must not be in a block: wrong chain, unknown sender, bad nonce."""
+
+    def __init__(self, reason: str, *, future_nonce: bool = False):
+        super().__init__(reason)
+        self.future_nonce = future_nonce
+
+
+class StateCorrupt(Exception):
+    """Stored state breaks an invariant: a bug or a damaged store. Halt."""

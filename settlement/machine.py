@@ -1,0 +1,188 @@
+"""The block transition: ``apply_block`` and the proposer's ``build_block``.
+
+Owns the order of a block's work: for each transaction, in block order,
+check it may be included (chain id, registered sender, next nonce), bump the
+nonce, run its handler inside a snapshot, and write a receipt; then the
+end-of-block hooks (the risk engine's price update, funding and liquidation
+sweep register here); then the net state writes and the new state root.
+
+Contract: the caller has verified every transaction signature (the node
+verifies each once, at mempool entry or block validation, and caches the
+verdict).  Everything else about validity is decided here, deterministically.
+A transaction that fails a rule changes nothing but its sender's nonce.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from ledger.keys import format_address
+from ledger.receipt import Event, Receipt, receipts_root
+from ledger.tx import Tx
+
+from .accounts import Account, get_account, put_account
+from .context import BlockContext
+from .errors import NotIncludable, SettlementError
+from .state import RootAccumulator, State, StateView
+from .transfers import HANDLERS as TRANSFER_HANDLERS
+
+__all__ = [
+    "BLOCK_EVENTS_TX_HASH",
+    "BlockResult",
+    "InvalidBlock",
+    "apply_block",
+    "build_block",
+    "check_includable",
+    "execute_tx",
+    "register_handlers",
+]
+
+Handler = Callable[[State, BlockContext, bytes, object], list[Event]]
+EndBlockHook = Callable[[State, BlockContext], list[Event]]
+
+HANDLERS: dict[str, Handler] = dict(TRANSFER_HANDLERS)
+END_BLOCK_HOOKS: list[tuple[str, EndBlockHook]] = []
+BLOCK_EVENTS_TX_HASH = bytes(32)
+
+
+class InvalidBlock(Exception):
+    """A block holds a transaction that may not be included (see NotIncludable)."""
+
+    def __init__(self, index: int, reason: str):
+        super().__init__(f"tx {index}: {reason}")
+        self.index = index
+        self.reason = reason
+
+
+def register_handlers(handlers: dict[str, Handler]) -> None:
+    """Add tx-kind handlers (used by the risk engine modules)."""
+    for kind in sorted(handlers):
+        if kind in HANDLERS and HANDLERS[kind] is not handlers[kind]:
+            raise ValueError(f"handler for {kind!r} registered twice")
+        HANDLERS[kind] = handlers[kind]
+
+
+def register_end_block(name: str, hook: EndBlockHook) -> None:
+    """Add an end-of-block hook; hooks run in registration-name order."""
+    if any(n == name for n, _ in END_BLOCK_HOOKS):
+        return
+    END_BLOCK_HOOKS.append((name, hook))
+    END_BLOCK_HOOKS.sort(key=lambda item: item[0])
+
+
+@dataclass
+class BlockResult:
+    txs: list[Tx]
+    receipts: list[Receipt]
+    writes: dict[bytes, bytes | None]
+    root_acc: RootAccumulator
+    skipped: list[tuple[Tx, str]] = field(default_factory=list)
+
+    @property
+    def state_root(self) -> bytes:
+        return self.root_acc.root()
+
+    @property
+    def receipts_root(self) -> bytes:
+        return receipts_root(self.receipts)
+
+
+def check_includable(state: State, chain_id: str, tx: Tx, *, allow_future_nonce: bool = False) -> Account:
+    """Raise NotIncludable unless ``tx`` may be executed now.
+
+    Args:
+        allow_future_nonce: accept nonces above the account's next nonce
+            (the mempool queues them; a block never may).
+    """
+    if tx.chain_id != chain_id:
+        raise NotIncludable(f"wrong chain id {tx.chain_id!r}, this chain is {chain_id!r}")
+    if tx.kind not in HANDLERS:
+        raise NotIncludable(f"tx kind {tx.kind!r} is not supported")
+    sender = tx.sender_address
+    acct = get_account(state, sender)
+    if acct is None:
+        raise NotIncludable(f"sender {format_address(sender)} is not a registered account")
+    if tx.nonce < acct.nonce:
+        raise NotIncludable(f"nonce {tx.nonce} already used (next nonce is {acct.nonce})")
+    if tx.nonce > acct.nonce and not allow_future_nonce:
+        raise NotIncludable(f"nonce {tx.nonce} is ahead of the next nonce {acct.nonce}", future_nonce=True)
+    return acct
+
+
+def execute_tx(state: State, ctx: BlockContext, tx: Tx) -> Receipt:
+    """Run one includable tx; raises NotIncludable (state untouched) otherwise."""
+    acct = check_includable(state, ctx.chain_id, tx)
+    sender = tx.sender_address
+    put_account(state, sender, Account(acct.roles, acct.nonce + 1))
+    snap = state.snapshot()
+    try:
+        events = HANDLERS[tx.kind](state, ctx, sender, tx.body)
+    except SettlementError as exc:
+        state.revert(snap)
+        return Receipt(tx.hash, exc.code, exc.name, str(exc)[:1024], ())
+    return Receipt(tx.hash, 0, "", "", tuple(events))
+
+
+def _end_block(state: State, ctx: BlockContext) -> list[Receipt]:
+    events: list[Event] = []
+    for _, hook in END_BLOCK_HOOKS:
+        events.extend(hook(state, ctx))
+    if not events:
+        return []
+    return [Receipt(BLOCK_EVENTS_TX_HASH, 0, "", "block events", tuple(events))]
+
+
+def _finish(state: State, acc: RootAccumulator, txs, receipts, skipped=()) -> BlockResult:
+    writes = state.writes()
+    return BlockResult(list(txs), receipts, writes, state.updated_root(acc, writes), list(skipped))
+
+
+def apply_block(view: StateView, acc: RootAccumulator, ctx: BlockContext, txs: Iterable[Tx]) -> BlockResult:
+    """Apply a proposed or committed block's transactions.
+
+    Raises:
+        InvalidBlock: a tx may not be included (the block must be rejected).
+    """
+    state = State(view)
+    receipts = []
+    txs = list(txs)
+    for i, tx in enumerate(txs):
+        try:
+            receipts.append(execute_tx(state, ctx, tx))
+        except NotIncludable as exc:
+            raise InvalidBlock(i, str(exc)) from None
+    receipts.extend(_end_block(state, ctx))
+    return _finish(state, acc, txs, receipts)
+
+
+def build_block(
+    view: StateView,
+    acc: RootAccumulator,
+    ctx: BlockContext,
+    candidates: Iterable[Tx],
+    *,
+    max_txs: int = 10_000,
+    max_bytes: int = 4 * 1024 * 1024,
+) -> BlockResult:
+    """Proposer side: include candidates in order, skipping non-includable ones.
+
+    A candidate whose nonce is ahead is skipped (its predecessor may come
+    later in ``candidates`` only if the mempool ordered them wrongly).
+    """
+    state = State(view)
+    included: list[Tx] = []
+    receipts: list[Receipt] = []
+    skipped: list[tuple[Tx, str]] = []
+    size = 0
+    for tx in candidates:
+        if len(included) >= max_txs or size + len(tx.raw) > max_bytes:
+            break
+        try:
+            receipts.append(execute_tx(state, ctx, tx))
+        except NotIncludable as exc:
+            skipped.append((tx, str(exc)))
+            continue
+        included.append(tx)
+        size += len(tx.raw)
+    receipts.extend(_end_block(state, ctx))
+    return _finish(state, acc, included, receipts, skipped)
