@@ -1,0 +1,194 @@
+"""The node: wires store, chain, mempool, block production and RPC on one loop.
+
+Owns the node's lifetime (open, run, stop cleanly), transaction submission
+(mempool admission, commit waiters), and what happens after a block commits
+(mempool eviction, waking waiters, WebSocket notifications, metrics, one log
+line).  All tasks run under one TaskGroup; the store is closed last.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from ledger.block import Block
+from ledger.chainstore import ChainStore
+from ledger.commit import CommitCertificate
+from ledger.keys import PrivateKey, format_address
+from ledger.receipt import Receipt
+from ledger.store_leveldb import LevelDBKV
+from ledger.tx import Tx
+from settlement.errors import NotIncludable
+from settlement.genesis import Genesis
+from settlement.machine import BlockResult
+
+from .chain import Chain
+from .config import NodeConfig
+from .mempool import Mempool, MempoolRejection
+
+__all__ = ["Node", "NodeError"]
+
+log = logging.getLogger("settle.node")
+
+
+class NodeError(Exception):
+    """The node cannot start (bad genesis, key, or a data dir in use)."""
+
+
+@dataclass
+class Metrics:
+    txs_committed: int = 0
+    txs_failed: int = 0
+    blocks_committed: int = 0
+    last_block_seconds: float = 0.0
+    last_commit_monotonic: float = field(default_factory=time.monotonic)
+    rpc_requests: int = 0
+    rpc_errors: int = 0
+    mempool_rejections: int = 0
+
+
+class Node:
+    def __init__(self, cfg: NodeConfig):
+        self.cfg = cfg
+        try:
+            genesis_doc = cfg.genesis_path.read_bytes()
+            self.genesis = Genesis.from_json(json.loads(genesis_doc))
+        except FileNotFoundError:
+            raise NodeError(f"no genesis at {cfg.genesis_path}") from None
+        except ValueError as exc:
+            raise NodeError(f"bad genesis {cfg.genesis_path}: {exc}") from None
+        try:
+            self.key = PrivateKey.load(cfg.key_path)
+        except ValueError as exc:
+            raise NodeError(str(exc)) from None
+        try:
+            self.kv = LevelDBKV(str(cfg.data_dir))
+        except Exception as exc:  # StoreLockedError and plyvel IO errors
+            raise NodeError(str(exc)) from None
+        self.store = ChainStore(self.kv)
+        try:
+            self.chain = Chain(self.store, self.genesis, genesis_doc)
+        except Exception as exc:
+            self.kv.close()
+            raise NodeError(str(exc)) from None
+        self.mempool = Mempool(
+            max_txs=cfg.mempool.max_txs,
+            max_bytes=cfg.mempool.max_bytes,
+            check=self._check_tx,
+            is_committed=lambda h: self.store.tx_location(h) is not None,
+        )
+        self.metrics = Metrics()
+        self.new_tx = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self._waiters: dict[bytes, list[asyncio.Future]] = {}
+        self.subscribers: set = set()  # node.rpc.Subscription objects
+        self.is_validator = self.key.address in self.chain.vset
+
+    # ------------------------------------------------------------------ submission
+
+    def _check_tx(self, tx: Tx) -> int:
+        try:
+            return self.chain.check_tx(tx)
+        except NotIncludable as exc:
+            raise MempoolRejection("not_includable", str(exc)) from None
+
+    def submit(self, tx: Tx) -> None:
+        """Admit ``tx`` to the mempool; raises MempoolRejection with the reason."""
+        try:
+            self.mempool.add(tx)
+        except MempoolRejection:
+            self.metrics.mempool_rejections += 1
+            raise
+        self.chain.mark_verified(tx)
+        self.new_tx.set()
+
+    def tx_result(self, tx_hash: bytes) -> tuple[int, int, Receipt] | None:
+        return self.store.receipt(tx_hash)
+
+    async def wait_commit(self, tx_hash: bytes, timeout: float) -> tuple[int, int, Receipt] | None:
+        """Wait until ``tx_hash`` is committed; None on timeout."""
+        found = self.tx_result(tx_hash)
+        if found is not None:
+            return found
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(tx_hash, []).append(fut)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            lst = self._waiters.get(tx_hash)
+            if lst is not None:
+                if fut in lst:
+                    lst.remove(fut)
+                if not lst:
+                    del self._waiters[tx_hash]
+
+    # ------------------------------------------------------------------ commit
+
+    def commit(self, block: Block, result: BlockResult, cert: CommitCertificate) -> None:
+        """Persist a decided block and tell everyone who waits for it."""
+        self.chain.commit(block, result, cert)
+        self.mempool.update(block.txs, self.chain.nonce_of)
+        now = time.monotonic()
+        m = self.metrics
+        m.blocks_committed += 1
+        m.txs_committed += len(block.txs)
+        m.txs_failed += sum(1 for r in result.receipts[: len(block.txs)] if not r.ok)
+        m.last_block_seconds = now - m.last_commit_monotonic
+        m.last_commit_monotonic = now
+        receipts = result.receipts
+        for i, tx in enumerate(block.txs):
+            waiters = self._waiters.get(tx.hash)
+            if waiters:
+                for fut in waiters:
+                    if not fut.done():
+                        fut.set_result((block.height, i, receipts[i]))
+        for sub in list(self.subscribers):
+            sub.on_block(block, receipts)
+        if block.txs or log.isEnabledFor(logging.DEBUG):
+            log.info(
+                "committed height=%d txs=%d failed=%d mempool=%d root=%s",
+                block.height,
+                len(block.txs),
+                sum(1 for r in receipts[: len(block.txs)] if not r.ok),
+                len(self.mempool),
+                self.chain.state_root.hex()[:16],
+            )
+
+    # ------------------------------------------------------------------ lifetime
+
+    async def run(self) -> None:
+        """Serve until :attr:`stopping` is set; then shut down cleanly."""
+        from .producer import run_single_validator
+        from .rpc import RPCServer
+
+        rpc = RPCServer(self)
+        await rpc.start()
+        log.info(
+            "node %s started: chain=%s height=%d validator=%s rpc=%s",
+            self.cfg.moniker,
+            self.chain.chain_id,
+            self.chain.height,
+            format_address(self.key.address) if self.is_validator else "no",
+            self.cfg.rpc_url,
+        )
+        try:
+            async with asyncio.TaskGroup() as tg:
+                producer = tg.create_task(run_single_validator(self))
+                await self.stopping.wait()
+                producer.cancel()
+        finally:
+            await rpc.stop()
+            self.close()
+            log.info("node %s stopped at height %d", self.cfg.moniker, self.chain.height)
+
+    def close(self) -> None:
+        for lst in self._waiters.values():
+            for fut in lst:
+                if not fut.done():
+                    fut.cancel()
+        self._waiters.clear()
+        self.kv.close()

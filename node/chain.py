@@ -1,0 +1,199 @@
+"""The committed chain as one node sees it: store, state cache, propose/validate/commit.
+
+Owns: opening the store at genesis or resuming it, the in-memory read-through
+cache of committed state, building a block on top of the tip (proposer),
+validating a proposed block (structure, signatures — each verified once per
+node, cached from mempool entry — and the settlement result), and committing
+a block with its certificate in one atomic store write.
+
+Synchronous on purpose: the node calls it from its event loop, and consensus
+calls it through the node.  It never signs anything.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from ledger.block import Block, BlockError, Header, check_child, tx_root
+from ledger.chainstore import ChainStore
+from ledger.commit import CommitCertificate, verify_commit
+from ledger.hashing import ZERO_HASH
+from ledger.tx import SignatureError, Tx
+from settlement.accounts import get_account
+from settlement.context import BlockContext
+from settlement.errors import NotIncludable
+from settlement.genesis import Genesis
+from settlement.machine import BlockResult, InvalidBlock, apply_block, build_block, check_includable
+from settlement.state import RootAccumulator, State
+
+__all__ = ["Chain", "ChainError", "InvalidProposal"]
+
+
+class ChainError(Exception):
+    """The store does not match the genesis this node was started with."""
+
+
+class InvalidProposal(Exception):
+    """A proposed block breaks a rule; the reason is in the message."""
+
+
+class CachedView:
+    """Committed settlement state with an in-memory read-through cache."""
+
+    def __init__(self, store: ChainStore, max_entries: int = 2_000_000):
+        self._store = store
+        self._cache: dict[bytes, bytes | None] = {}
+        self._max = max_entries
+
+    def get(self, key: bytes) -> bytes | None:
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        v = self._store.state_get(key)
+        if len(self._cache) >= self._max:
+            self._cache.clear()
+        self._cache[key] = v
+        return v
+
+    def iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return self._store.state_iter(prefix)
+
+    def apply(self, writes: dict[bytes, bytes | None]) -> None:
+        for k, v in writes.items():
+            self._cache[k] = v
+
+
+@dataclass
+class Proposal:
+    block: Block
+    result: BlockResult
+
+
+class Chain:
+    """The local copy of the chain on top of a :class:`ChainStore`."""
+
+    def __init__(self, store: ChainStore, genesis: Genesis, genesis_doc: bytes):
+        self.store = store
+        self.genesis = genesis
+        self.chain_id = genesis.chain_id
+        self.vset = genesis.validator_set()
+        stored = store.genesis_hash()
+        if stored is None:
+            writes, acc = genesis.initial_state()
+            store.init_genesis(genesis.hash, genesis_doc, writes, acc.to_bytes())
+        elif stored != genesis.hash:
+            raise ChainError("the data directory belongs to another genesis (genesis hash differs)")
+        self.view = CachedView(store)
+        self.acc = RootAccumulator.from_bytes(store.root_acc())
+        self.height = store.latest_height()
+        self.last_header: Header | None = store.header(self.height) if self.height else None
+        self.verified: dict[bytes, None] = {}  # tx hashes whose signatures this node checked
+
+    # ------------------------------------------------------------------ read
+
+    @property
+    def last_block_id(self) -> bytes:
+        return self.last_header.id if self.last_header else ZERO_HASH
+
+    @property
+    def state_root(self) -> bytes:
+        return self.acc.root()
+
+    @property
+    def last_time_ms(self) -> int:
+        return self.last_header.time_ms if self.last_header else self.genesis.genesis_time_ms
+
+    def nonce_of(self, addr: bytes) -> int:
+        acct = get_account(State(self.view), addr)
+        return acct.nonce if acct else 0
+
+    def check_tx(self, tx: Tx) -> int:
+        """Mempool admission against committed state; returns the committed nonce.
+
+        Raises:
+            NotIncludable: wrong chain, unknown sender, used nonce.
+        """
+        return check_includable(State(self.view), self.chain_id, tx, allow_future_nonce=True).nonce
+
+    def mark_verified(self, tx: Tx) -> None:
+        self.verified[tx.hash] = None
+
+    # ------------------------------------------------------------------ propose
+
+    def propose(self, candidates: Iterable[Tx], time_ms: int, proposer: bytes, *, max_txs: int, max_bytes: int) -> Proposal:
+        """Build the next block from ``candidates`` (signatures already verified)."""
+        height = self.height + 1
+        time_ms = max(time_ms, self.last_time_ms)
+        ctx = BlockContext(self.chain_id, height, time_ms, proposer)
+        result = build_block(self.view, self.acc, ctx, candidates, max_txs=max_txs, max_bytes=max_bytes)
+        header = Header(
+            chain_id=self.chain_id,
+            height=height,
+            time_ms=time_ms,
+            prev_hash=self.last_block_id,
+            tx_root=tx_root(result.txs),
+            state_root=result.state_root,
+            receipts_root=result.receipts_root,
+            proposer=proposer,
+            validators_hash=self.vset.hash,
+        )
+        return Proposal(Block.make(header, result.txs), result)
+
+    # ------------------------------------------------------------------ validate
+
+    def validate(self, block: Block) -> BlockResult:
+        """Re-execute a proposed block and check every header field.
+
+        Raises:
+            InvalidProposal: naming the first rule the block breaks.
+        """
+        h = block.header
+        try:
+            check_child(self.last_header, h, self.chain_id)
+        except BlockError as exc:
+            raise InvalidProposal(str(exc)) from None
+        if h.time_ms < self.genesis.genesis_time_ms:
+            raise InvalidProposal("block time is before genesis time")
+        if h.validators_hash != self.vset.hash:
+            raise InvalidProposal("validators_hash does not match the validator set")
+        if h.proposer not in self.vset:
+            raise InvalidProposal("proposer is not a validator")
+        if h.tx_root != tx_root(block.txs):
+            raise InvalidProposal("tx_root does not match the transactions")
+        for i, tx in enumerate(block.txs):
+            if tx.hash in self.verified:
+                continue
+            try:
+                tx.verify_signature()
+            except SignatureError:
+                raise InvalidProposal(f"tx {i}: bad signature") from None
+            self.verified[tx.hash] = None
+        ctx = BlockContext(self.chain_id, h.height, h.time_ms, h.proposer)
+        try:
+            result = apply_block(self.view, self.acc, ctx, block.txs)
+        except InvalidBlock as exc:
+            raise InvalidProposal(str(exc)) from None
+        if result.state_root != h.state_root:
+            raise InvalidProposal("state_root does not match the result of executing the block")
+        if result.receipts_root != h.receipts_root:
+            raise InvalidProposal("receipts_root does not match the receipts of executing the block")
+        return result
+
+    # ------------------------------------------------------------------ commit
+
+    def commit(self, block: Block, result: BlockResult, cert: CommitCertificate) -> None:
+        """Persist ``block`` with its certificate, receipts and state in one write."""
+        verify_commit(cert, self.vset, self.chain_id, height=block.height, block_id=block.id)
+        self.store.commit_block(block, cert, result.receipts, result.writes, result.root_acc.to_bytes())
+        self.view.apply(result.writes)
+        self.acc = result.root_acc
+        self.height = block.height
+        self.last_header = block.header
+        for tx in block.txs:
+            self.verified.pop(tx.hash, None)
+        if len(self.verified) > 1_000_000:
+            self.verified.clear()
+
+
+__all__ += ["NotIncludable", "Proposal"]

@@ -1,0 +1,135 @@
+"""Node configuration: the TOML file in a node home, with defaults.
+
+Owns: the :class:`NodeConfig` schema, loading (unknown keys and wrong types
+are errors with the offending key named), saving, and the layout of a node
+home directory::
+
+    HOME/config.toml      this file
+    HOME/genesis.json     the chain's genesis document
+    HOME/node_key.json    the validator's Ed25519 key (mode 0600)
+    HOME/data/            LevelDB (blocks, certificates, receipts, state)
+    HOME/consensus/       safety state and consensus WAL
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+__all__ = ["ConfigError", "NodeConfig", "load_config", "save_config"]
+
+
+class ConfigError(ValueError):
+    """The node configuration file is missing, malformed or has bad values."""
+
+
+@dataclass
+class RPCConfig:
+    host: str = "127.0.0.1"
+    port: int = 26657
+    max_batch: int = 10_000
+    max_body_bytes: int = 32 * 1024 * 1024
+
+
+@dataclass
+class P2PConfig:
+    host: str = "127.0.0.1"
+    port: int = 26656
+    peers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BlockConfig:
+    interval_ms: int = 200  # wait at most this long for more txs before closing a block
+    empty_interval_ms: int = 5_000  # an idle chain makes an empty block at most this often
+    max_txs: int = 5_000
+    max_bytes: int = 4 * 1024 * 1024
+
+
+@dataclass
+class MempoolConfig:
+    max_txs: int = 100_000
+    max_bytes: int = 128 * 1024 * 1024
+
+
+@dataclass
+class NodeConfig:
+    moniker: str = "node"
+    log_level: str = "info"
+    rpc: RPCConfig = field(default_factory=RPCConfig)
+    p2p: P2PConfig = field(default_factory=P2PConfig)
+    block: BlockConfig = field(default_factory=BlockConfig)
+    mempool: MempoolConfig = field(default_factory=MempoolConfig)
+    home: Path = field(default=Path("."), metadata={"toml": False})
+
+    @property
+    def genesis_path(self) -> Path:
+        return self.home / "genesis.json"
+
+    @property
+    def key_path(self) -> Path:
+        return self.home / "node_key.json"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def consensus_dir(self) -> Path:
+        return self.home / "consensus"
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://{self.rpc.host}:{self.rpc.port}"
+
+
+def _to_dict(obj) -> dict:
+    out = {}
+    for f in dataclasses.fields(obj):
+        if f.metadata.get("toml") is False:
+            continue
+        v = getattr(obj, f.name)
+        out[f.name] = _to_dict(v) if dataclasses.is_dataclass(v) else v
+    return out
+
+
+def _from_dict(cls, data: dict, where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("toml") is not False}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    obj = cls()
+    for name, value in data.items():
+        current = getattr(obj, name)
+        key = f"{where}.{name}" if where else name
+        if dataclasses.is_dataclass(current):
+            value = _from_dict(type(current), value, key)
+        elif type(value) is not type(current) or (isinstance(current, int) and isinstance(value, bool)):
+            raise ConfigError(f"{key}: expected {type(current).__name__}, got {type(value).__name__}")
+        setattr(obj, name, value)
+    return obj
+
+
+def load_config(home: str | Path) -> NodeConfig:
+    """Read ``HOME/config.toml``; raises ConfigError naming the problem."""
+    home = Path(home)
+    path = home / "config.toml"
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"no config at {path} (run `settle init --home {home}` first)") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    cfg = _from_dict(NodeConfig, data, "")
+    cfg.home = home
+    return cfg
+
+
+def save_config(cfg: NodeConfig) -> None:
+    cfg.home.mkdir(parents=True, exist_ok=True)
+    (cfg.home / "config.toml").write_text(tomli_w.dumps(_to_dict(cfg)))

@@ -1,0 +1,98 @@
+"""``settle devnet up``: create a local network once, then run its nodes.
+
+Owns the supervisor: each validator runs as its own ``settle node start``
+process on 127.0.0.1; their output is streamed with the node name in front;
+Ctrl-C (or SIGTERM) stops every node cleanly, and running ``up`` again
+resumes the same chain from the same home.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .client import RPCClient, RPCClientError
+from .testnet import init_testnet, load_devnet
+
+__all__ = ["up"]
+
+
+def _stream(name: str, proc: subprocess.Popen) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line if line.startswith(name) else f"{name} | {line}")
+        sys.stdout.flush()
+
+
+def up(home: Path, validators: int, *, rpc_port: int = 26657, p2p_port: int = 26756) -> int:
+    meta = load_devnet(home)
+    if meta is None:
+        print(f"creating a {validators}-validator devnet in {home} ...", flush=True)
+        meta = init_testnet(home, validators, rpc_port=rpc_port, p2p_port=p2p_port)
+    elif len(meta["nodes"]) != validators:
+        print(f"(resuming the existing {len(meta['nodes'])}-validator devnet in {home})", flush=True)
+    procs: list[tuple[str, subprocess.Popen]] = []
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for n in meta["nodes"]:
+            nhome = (home / n["home"]).resolve()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "node.cli", "node", "start", "--home", str(nhome)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
+                start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+            procs.append((n["name"], proc))
+            threading.Thread(target=_stream, args=(n["name"], proc), daemon=True).start()
+        _wait_ready(meta, procs, stop)
+        print(f"devnet {meta['chain_id']} is up ({len(procs)} node(s)); Ctrl-C stops it", flush=True)
+        for n in meta["nodes"]:
+            print(f"  {n['name']}: RPC {n['rpc']}", flush=True)
+        print(f"  keys: {home / 'keys'} (alice, bob, carol, dave, admin, oracle)", flush=True)
+        print("  try:  settle tx transfer --from alice --to bob --asset USD --amount 1000000 --wait", flush=True)
+        while not stop.is_set():
+            for name, proc in procs:
+                if proc.poll() is not None:
+                    print(f"{name} exited with code {proc.returncode}; stopping the devnet", flush=True)
+                    stop.set()
+            stop.wait(0.5)
+    finally:
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for _, proc in procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for s, h in old.items():
+            signal.signal(s, h)
+        print("devnet stopped", flush=True)
+    return 0 if all(p.returncode in (0, -signal.SIGTERM) for _, p in procs) else 1
+
+
+def _wait_ready(meta: dict, procs, stop: threading.Event, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    for n in meta["nodes"]:
+        client = RPCClient(n["rpc"], timeout=2)
+        while not stop.is_set() and time.monotonic() < deadline:
+            if any(p.poll() is not None for _, p in procs):
+                return
+            try:
+                client.call("status")
+                break
+            except RPCClientError:
+                time.sleep(0.2)

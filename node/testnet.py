@@ -1,0 +1,107 @@
+"""Generating local networks: keys, genesis and node homes.
+
+Owns the layout of a devnet home::
+
+    D/devnet.json         the nodes (name, home, RPC URL) and the chain id
+    D/keys/NAME.json      demo accounts: admin (admin+issuer), oracle, alice, bob, carol, dave
+    D/nodeI/              a node home per validator (config.toml, genesis.json, node_key.json)
+
+Keys are generated fresh (never committed anywhere); genesis funds the demo
+participants with USD, EUR (6 decimals) and BTC (8 decimals).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ledger.keys import PrivateKey, format_address
+
+from .config import NodeConfig, save_config
+from .keyring import Keyring
+
+__all__ = ["DEMO_ACCOUNTS", "init_testnet", "load_devnet"]
+
+DEMO_ACCOUNTS = {
+    "admin": ["admin", "issuer"],
+    "oracle": ["oracle"],
+    "alice": ["participant"],
+    "bob": ["participant"],
+    "carol": ["participant"],
+    "dave": ["participant"],
+}
+DEMO_ASSETS = [("USD", 6), ("EUR", 6), ("BTC", 8)]
+DEMO_BALANCES = {"USD": 1_000_000 * 10**6, "EUR": 1_000_000 * 10**6, "BTC": 100 * 10**8}
+
+
+def make_genesis(chain_id: str, validators: list[PrivateKey], accounts: dict[str, tuple[PrivateKey, list[str]]], *, extra_accounts: int = 0) -> dict:
+    admin = accounts["admin"][0]
+    doc_accounts = []
+    for name, (key, roles) in accounts.items():
+        entry = {"name": name, "address": format_address(key.address), "roles": roles}
+        if "participant" in roles:
+            entry["balances"] = dict(DEMO_BALANCES)
+        doc_accounts.append(entry)
+    for i in range(extra_accounts):
+        key = PrivateKey.from_name(f"load-{i}", chain_id)
+        doc_accounts.append({"address": format_address(key.address), "roles": ["participant"], "balances": {"USD": 10**12}})
+    return {
+        "chain_id": chain_id,
+        "genesis_time_ms": time.time_ns() // 1_000_000,
+        "validators": [{"name": f"node{i}", "pubkey": k.pubkey.hex(), "power": 10} for i, k in enumerate(validators)],
+        "assets": [{"symbol": s, "decimals": d, "issuer": format_address(admin.address)} for s, d in DEMO_ASSETS],
+        "accounts": doc_accounts,
+    }
+
+
+def init_testnet(
+    directory: Path,
+    validators: int = 1,
+    *,
+    chain_id: str = "settle-devnet",
+    rpc_port: int = 26657,
+    p2p_port: int = 26756,
+    extra_accounts: int = 0,
+    host: str = "127.0.0.1",
+    single_home: bool = False,
+) -> dict:
+    """Write keys, genesis and node homes for ``validators`` nodes into ``directory``.
+
+    Raises:
+        FileExistsError: the directory already holds a devnet.
+    """
+    directory = Path(directory)
+    if (directory / "devnet.json").exists():
+        raise FileExistsError(f"{directory} already holds a devnet (devnet.json exists)")
+    if single_home and validators != 1:
+        raise ValueError("a single node home holds one validator")
+    if validators < 1 or validators > 64:
+        raise ValueError("validators must be 1..64")
+    directory.mkdir(parents=True, exist_ok=True)
+    ring = Keyring(directory)
+    accounts = {name: (ring.create(name, overwrite=True), roles) for name, roles in DEMO_ACCOUNTS.items()}
+    vkeys = [PrivateKey.generate() for _ in range(validators)]
+    genesis = make_genesis(chain_id, vkeys, accounts, extra_accounts=extra_accounts)
+    genesis_text = json.dumps(genesis, indent=2) + "\n"
+    nodes = []
+    for i, key in enumerate(vkeys):
+        home = directory if single_home else directory / f"node{i}"
+        cfg = NodeConfig(moniker=f"node{i}", home=home)
+        cfg.rpc.host = host
+        cfg.rpc.port = rpc_port + i
+        cfg.p2p.host = host
+        cfg.p2p.port = p2p_port + i
+        save_config(cfg)
+        (home / "genesis.json").write_text(genesis_text)
+        key.save(home / "node_key.json", name=f"node{i}")
+        nodes.append({"name": f"node{i}", "home": "." if single_home else f"node{i}", "rpc": cfg.rpc_url})
+    meta = {"chain_id": chain_id, "nodes": nodes}
+    (directory / "devnet.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def load_devnet(directory: Path) -> dict | None:
+    path = Path(directory) / "devnet.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
