@@ -1,0 +1,1 @@
+"""Shared pytest configuration: options and markers for the whole suite."""

@@ -1,0 +1,111 @@
+"""Codec contract: canonical round trips, and decode raises only DecodeError."""
+from __future__ import annotations
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger.block import Block
+from ledger.codec import MAX_INT, MIN_INT, DecodeError, EncodeError, decode, encode
+from ledger.commit import CommitCertificate, Vote
+from ledger.keys import PrivateKey
+from ledger.receipt import decode_receipts
+from ledger.tx import Tx, sign_tx
+from ledger.txkinds import Transfer
+
+values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=MIN_INT, max_value=MAX_INT)
+    | st.text(max_size=20)
+    | st.binary(max_size=40),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    max_leaves=30,
+)
+
+
+@given(values)
+@settings(max_examples=500)
+def test_round_trip_is_identity(v):
+    assert decode(encode(v)) == v
+
+
+@given(st.dictionaries(st.text(max_size=6), st.integers(0, 100), min_size=2, max_size=8))
+def test_dict_order_does_not_change_bytes(d):
+    reordered = dict(reversed(list(d.items())))
+    assert encode(d) == encode(reordered)
+
+
+def test_non_canonical_inputs_are_refused():
+    with pytest.raises(DecodeError, match="non-canonical"):
+        decode(msgpack.packb({"b": 1, "a": 2}))  # unsorted map
+    with pytest.raises(DecodeError, match="non-canonical"):
+        decode(b"\xcd\x00\x01")  # 1 as uint16: not minimal
+    with pytest.raises(DecodeError):
+        decode(msgpack.packb(1.5))  # floats are not values
+    with pytest.raises(DecodeError, match="trailing"):
+        decode(encode(1) + b"\x00")
+    with pytest.raises(DecodeError, match="exceeds"):
+        decode(encode(b"x" * 100), max_bytes=50)
+    with pytest.raises(DecodeError):
+        decode(b"")
+    with pytest.raises(DecodeError):
+        decode("not bytes")  # type: ignore[arg-type]
+
+
+def test_encode_refuses_values_outside_the_canonical_space():
+    for bad in (1.0, 2**64, -(2**63) - 1, {1: 2}, {"a": object()}, set()):
+        with pytest.raises(EncodeError):
+            encode(bad)
+
+
+DECODERS = [decode, Tx.decode, Block.decode, Vote.decode, CommitCertificate.decode, decode_receipts]
+
+
+@given(st.binary(max_size=300))
+@settings(max_examples=10_000, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+def test_garbage_bytes_raise_only_decode_error(data):
+    for dec in DECODERS:
+        try:
+            dec(data)
+        except DecodeError:
+            pass
+
+
+def _tx() -> Tx:
+    return sign_tx(PrivateKey.from_name("alice"), "chain-a", 3, Transfer(bytes(20), "USD", 10, "memo"))
+
+
+@given(st.data())
+@settings(max_examples=2_000, deadline=None)
+def test_mutated_transactions_raise_only_decode_error(data):
+    raw = bytearray(_tx().raw)
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] = data.draw(st.integers(0, 255))
+    try:
+        Tx.decode(bytes(raw))
+    except DecodeError:
+        pass
+
+
+def test_typed_decode_names_the_field():
+    obj = _tx().to_obj()
+    obj[4][2] = "ten"  # amount as a string
+    with pytest.raises(DecodeError, match=r"amount: expected int"):
+        Tx.decode(encode(obj))
+    obj = _tx().to_obj()
+    obj[4] = obj[4][:3]  # missing field
+    with pytest.raises(DecodeError, match="has 4 fields, got 3"):
+        Tx.decode(encode(obj))
+    obj = _tx().to_obj()
+    obj[3] = "teleport"
+    with pytest.raises(DecodeError, match="unknown tx kind"):
+        Tx.decode(encode(obj))
+
+
+def test_tx_round_trip_and_hash():
+    t = _tx()
+    again = Tx.decode(t.raw)
+    assert again == t and again.hash == t.hash and again.raw == t.raw

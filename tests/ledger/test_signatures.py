@@ -1,0 +1,83 @@
+"""Transaction signatures: each kind of forgery or replay is refused with its reason."""
+from __future__ import annotations
+
+import pytest
+
+from ledger.codec import encode
+from ledger.keys import PrivateKey, verify
+from ledger.tx import SignatureError, Tx, sign_tx
+from ledger.txkinds import Transfer
+
+from tests.settlement.builders import Chain
+
+ALICE = PrivateKey.from_name("alice")
+BOB = PrivateKey.from_name("bob")
+
+
+def test_valid_signature_verifies():
+    sign_tx(ALICE, "c", 0, Transfer(BOB.address, "USD", 1, "")).verify_signature()
+
+
+def test_wrong_key_is_refused():
+    t = sign_tx(ALICE, "c", 0, Transfer(BOB.address, "USD", 1, ""))
+    obj = t.to_obj()
+    obj[1] = BOB.pubkey  # claims to be bob, signed by alice
+    forged = Tx.decode(encode(obj))
+    with pytest.raises(SignatureError, match="does not verify"):
+        forged.verify_signature()
+
+
+def test_tampered_body_is_refused():
+    t = sign_tx(ALICE, "c", 0, Transfer(BOB.address, "USD", 1, ""))
+    obj = t.to_obj()
+    obj[4][2] = 1_000_000
+    with pytest.raises(SignatureError):
+        Tx.decode(encode(obj)).verify_signature()
+
+
+def test_signature_is_bound_to_the_chain_id():
+    t = sign_tx(ALICE, "chain-a", 0, Transfer(BOB.address, "USD", 1, ""))
+    obj = t.to_obj()
+    obj[0] = "chain-b"
+    with pytest.raises(SignatureError):
+        Tx.decode(encode(obj)).verify_signature()
+
+
+def test_tx_signature_is_not_a_vote_signature():
+    t = sign_tx(ALICE, "c", 0, Transfer(BOB.address, "USD", 1, ""))
+    assert not verify(ALICE.pubkey, t.sign_bytes()[1:], t.signature)
+
+
+def test_mempool_reasons_for_each_refusal():
+    """Through the node's real mempool + chain: every refusal names its reason."""
+    chain = Chain.fresh()
+    pool = chain.mempool()
+    good = chain.sign("alice", Transfer(chain.addr("bob"), "USD", 5, ""))
+    pool.add(good)
+    with pytest.raises(Exception, match="already in the mempool") as e:
+        pool.add(good)
+    assert e.value.code == "duplicate"
+
+    wrong_chain = sign_tx(chain.keys["alice"], "other-chain", 1, Transfer(chain.addr("bob"), "USD", 5, ""))
+    with pytest.raises(Exception, match="wrong chain id") as e:
+        pool.add(wrong_chain)
+    assert e.value.code == "not_includable"
+
+    obj = chain.sign("alice", Transfer(chain.addr("bob"), "USD", 5, ""), nonce=1).to_obj()
+    obj[4][2] = 6
+    with pytest.raises(Exception, match="signature") as e:
+        pool.add(Tx.decode(encode(obj)))
+    assert e.value.code == "bad_signature"
+
+    chain.commit_pool(pool)  # nonce 0 is now used
+    replay = chain.sign("alice", Transfer(chain.addr("bob"), "USD", 7, ""), nonce=0)
+    with pytest.raises(Exception, match="already used") as e:
+        pool.add(replay)
+    assert e.value.code == "not_includable"
+    with pytest.raises(Exception, match="already committed") as e:
+        pool.add(good)
+    assert e.value.code == "already_committed"
+
+    stranger = sign_tx(PrivateKey.from_name("mallory"), chain.chain_id, 0, Transfer(chain.addr("bob"), "USD", 1, ""))
+    with pytest.raises(Exception, match="not a registered account"):
+        pool.add(stranger)

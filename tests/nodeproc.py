@@ -1,0 +1,105 @@
+"""Real node processes for end-to-end tests (no mocks): start, wait, kill, restart.
+
+Nodes run as ``python -m node.cli node start --home H`` child processes bound
+to 127.0.0.1 on free ports chosen here; output goes to a log file in the home
+so a failing test can show it.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from node.client import RPCClient, RPCClientError
+
+__all__ = ["NodeProcess", "free_port", "run_cli"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(*args: str, home: Path | None = None, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if home is not None:
+        env["SETTLE_HOME"] = str(home)
+    proc = subprocess.run([sys.executable, "-m", "node.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"settle {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+class NodeProcess:
+    def __init__(self, home: Path, rpc_url: str):
+        self.home = Path(home)
+        self.rpc_url = rpc_url
+        self.client = RPCClient(rpc_url, timeout=30)
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.home / "node.log"
+
+    def start(self, wait: bool = True) -> "NodeProcess":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "node", "start", "--home", str(self.home)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
+        )
+        log.close()
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"node exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                self.client.call("status", timeout=2)
+                return
+            except RPCClientError:
+                time.sleep(0.1)
+        raise AssertionError(f"node not ready after {timeout}s:\n{self.log()}")
+
+    def wait_height(self, height: int, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.client.call("status")
+            if st["height"] >= height:
+                return st
+            time.sleep(0.05)
+        raise AssertionError(f"height {height} not reached in {timeout}s")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text()[-5000:]
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self, timeout: float = 15) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
