@@ -76,6 +76,14 @@ class Block:
         raw = encode([header.to_obj(), [t.raw for t in txs]])
         return cls(header, txs, raw)
 
+    @staticmethod
+    def decode_header(data: bytes) -> Header:
+        """Only the header of an encoded block (transactions are not decoded)."""
+        obj = decode(data, max_bytes=MAX_BLOCK_BYTES)
+        if type(obj) is not list or len(obj) != 2:
+            raise DecodeError("Block: expected [header, [tx bytes...]]")
+        return Header.from_obj(obj[0])
+
     @classmethod
     def decode(cls, data: bytes) -> "Block":
         """Strictly decode a block; raises DecodeError only."""

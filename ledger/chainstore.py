@@ -201,8 +201,10 @@ class ChainStore:
         """The header at ``height``, or None; the latest one is served from memory."""
         if height == self._latest_height:
             return self._latest_header
-        block = self.block(height)
-        return None if block is None else block.header
+        raw = self.block_raw(height)
+        if raw is None:
+            return None
+        return self._decode(schema.block_key(height), Block.decode_header, raw)
 
     def commit_cert(self, height: int) -> CommitCertificate | None:
         """The stored commit certificate of the block at ``height``, or None."""
