@@ -47,6 +47,8 @@ class Metrics:
     rpc_requests: int = 0
     rpc_errors: int = 0
     mempool_rejections: int = 0
+    garbage_messages: int = 0
+    evidence: int = 0
 
 
 class Node:
@@ -85,6 +87,10 @@ class Node:
         self._waiters: dict[bytes, list[asyncio.Future]] = {}
         self.subscribers: set = set()  # node.rpc.Subscription objects
         self.is_validator = self.key.address in self.chain.vset
+        self.net = None  # the p2p transport, when the chain has peers
+        self.gossip = None
+        self.sync = None
+        self.consensus = None
 
     # ------------------------------------------------------------------ submission
 
@@ -94,8 +100,8 @@ class Node:
         except NotIncludable as exc:
             raise MempoolRejection("not_includable", str(exc)) from None
 
-    def submit(self, tx: Tx) -> None:
-        """Admit ``tx`` to the mempool; raises MempoolRejection with the reason."""
+    def admit(self, tx: Tx) -> None:
+        """Admit ``tx`` to the mempool (signature verified here, once); raises MempoolRejection."""
         try:
             self.mempool.add(tx)
         except MempoolRejection:
@@ -103,6 +109,23 @@ class Node:
             raise
         self.chain.mark_verified(tx)
         self.new_tx.set()
+
+    def submit(self, tx: Tx) -> None:
+        """A transaction from a client: admit it, then gossip it to the other nodes."""
+        self.admit(tx)
+        if self.gossip is not None:
+            self.gossip.queue(tx)
+
+    def request_sync(self) -> None:
+        """Catch up from peers in the background (one sync at a time)."""
+        if self.sync is None or self.sync.running:
+            return
+
+        async def run():
+            if await self.sync.catch_up() and self.consensus is not None:
+                self.consensus.reset_to_tip()
+
+        asyncio.get_running_loop().create_task(run())
 
     def tx_result(self, tx_hash: bytes) -> tuple[int, int, Receipt] | None:
         return self.store.receipt(tx_hash)
@@ -162,11 +185,12 @@ class Node:
 
     async def run(self) -> None:
         """Serve until :attr:`stopping` is set; then shut down cleanly."""
-        from .producer import run_single_validator
+        from .consensus_driver import ConsensusDriver
         from .rpc import RPCServer
 
         rpc = RPCServer(self)
         await rpc.start()
+        self.consensus = ConsensusDriver(self, self.net)
         log.info(
             "node %s started: chain=%s height=%d validator=%s rpc=%s",
             self.cfg.moniker,
@@ -176,11 +200,10 @@ class Node:
             self.cfg.rpc_url,
         )
         try:
-            async with asyncio.TaskGroup() as tg:
-                producer = tg.create_task(run_single_validator(self))
-                await self.stopping.wait()
-                producer.cancel()
+            self.consensus.start()
+            await self.stopping.wait()
         finally:
+            self.consensus.stop()
             await rpc.stop()
             self.close()
             log.info("node %s stopped at height %d", self.cfg.moniker, self.chain.height)

@@ -50,6 +50,14 @@ class BlockConfig:
 
 
 @dataclass
+class ConsensusSection:
+    timeout_propose_ms: int = 1_000
+    timeout_prevote_ms: int = 500
+    timeout_precommit_ms: int = 500
+    timeout_delta_ms: int = 500  # every timeout grows by this much per round
+
+
+@dataclass
 class MempoolConfig:
     max_txs: int = 100_000
     max_bytes: int = 128 * 1024 * 1024
@@ -62,6 +70,7 @@ class NodeConfig:
     rpc: RPCConfig = field(default_factory=RPCConfig)
     p2p: P2PConfig = field(default_factory=P2PConfig)
     block: BlockConfig = field(default_factory=BlockConfig)
+    consensus: ConsensusSection = field(default_factory=ConsensusSection)
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
     home: Path = field(default=Path("."), metadata={"toml": False})
 

@@ -1,0 +1,305 @@
+"""Drives the sans-I/O consensus core: timers, WAL, network, proposals, commits.
+
+Owns the loop between :class:`consensus.ConsensusCore` and the world, in the
+shape of httpcore's ``_receive_event``: feed one input, carry out the actions
+it returns in order, and feed back the answers they produce (a built block, a
+validity verdict) through a FIFO, never by recursion.
+
+Durability order (CometBFT ``writeInternalMsgToWAL``): every ``WalWrite`` is
+appended to the WAL file, and the file is fsynced before any ``Broadcast``
+leaves the node or a ``Decide`` is committed; the safety module has already
+persisted its own state before it released a signature.  After a decided
+block is in the store the WAL is emptied.
+
+Pacing: after a decision, the next height starts (``StartHeight``) once
+``block.interval_ms`` has passed and the mempool has ready transactions, or
+after ``block.empty_interval_ms`` on an idle chain; the core also starts by
+itself when it sees peers moving on.  Block production for any number of
+validators, including one, goes through here.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+
+from consensus import (
+    BlockProposal,
+    BlockValidity,
+    Broadcast,
+    ConsensusConfig,
+    Decide,
+    EvidenceFound,
+    ProposalReceived,
+    RequestProposal,
+    RequestValidation,
+    ScheduleTimeout,
+    SigningFailed,
+    StartHeight,
+    TimeoutElapsed,
+    VoteReceived,
+    WalWrite,
+    decode_message,
+    encode_message,
+)
+from consensus.messages import Proposal
+from consensus.safety import SafetyRules
+from consensus.wal import decode_record, encode_record, restore
+from ledger.block import Block
+from ledger.codec import DecodeError
+from ledger.hashing import sha256
+
+from .chain import InvalidProposal
+from .gossip import TOPIC_CONSENSUS
+from .safety_store import FileSafetyStorage
+from .wal_file import WalFile
+
+__all__ = ["ConsensusDriver"]
+
+log = logging.getLogger("settle.consensus")
+
+
+def _block_id_of(raw: bytes) -> bytes:
+    """The id of an encoded block (hash of its header); garbage gets a hash that matches nothing."""
+    try:
+        return Block.decode_header(raw).id
+    except DecodeError:
+        return sha256(b"settle/garbage-block\x00" + raw)
+
+
+class ConsensusDriver:
+    def __init__(self, node, net=None):
+        self.node = node
+        self.net = net
+        chain = node.chain
+        cfg = node.cfg
+        self.config = ConsensusConfig(
+            timeout_propose_ms=cfg.consensus.timeout_propose_ms,
+            timeout_prevote_ms=cfg.consensus.timeout_prevote_ms,
+            timeout_precommit_ms=cfg.consensus.timeout_precommit_ms,
+            timeout_propose_delta_ms=cfg.consensus.timeout_delta_ms,
+            timeout_prevote_delta_ms=cfg.consensus.timeout_delta_ms,
+            timeout_precommit_delta_ms=cfg.consensus.timeout_delta_ms,
+            timeout_commit_ms=cfg.block.interval_ms,
+            empty_block_interval_ms=cfg.block.empty_interval_ms,
+            max_block_txs=cfg.block.max_txs,
+            max_block_bytes=cfg.block.max_bytes,
+        )
+        cfg.consensus_dir.mkdir(parents=True, exist_ok=True)
+        self.signer = (
+            SafetyRules(node.key, FileSafetyStorage(cfg.consensus_dir / "safety.bin"), chain.chain_id)
+            if node.is_validator
+            else None
+        )
+        self.wal = WalFile(cfg.consensus_dir / "wal.bin")
+        self._inputs: collections.deque = collections.deque()
+        self._timers: dict[tuple, asyncio.TimerHandle] = {}
+        self._results: dict[bytes, object] = {}  # block id -> BlockResult of a block we built or validated
+        self._busy = False
+        self._start_task: asyncio.Task | None = None
+        self.decided_at = time.monotonic()
+        self.evidence: list = []
+        self.core = None
+        self._restore()
+
+    # ------------------------------------------------------------------ setup
+
+    def _core_args(self, height: int) -> dict:
+        chain = self.node.chain
+        return dict(
+            chain_id=chain.chain_id,
+            validators=chain.vset,
+            height=height,
+            block_id_of=_block_id_of,
+            signer=self.signer,
+            config=self.config,
+        )
+
+    def _restore(self) -> None:
+        records = []
+        for payload in self.wal.read_all():
+            try:
+                records.append(decode_record(payload))
+            except DecodeError:
+                log.warning("ignoring an undecodable WAL record")
+        self.core, actions = restore(records, **self._core_args(self.node.chain.height + 1))
+        self._pending_actions = actions
+        if records:
+            log.info("replayed %d WAL record(s) for height %d", len(records), self.node.chain.height + 1)
+
+    def start(self) -> None:
+        """Carry out what replay left to do, then pace the first height."""
+        actions, self._pending_actions = self._pending_actions, []
+        self._execute(actions)
+        self._drain()
+        self._schedule_start()
+
+    def stop(self) -> None:
+        for h in self._timers.values():
+            h.cancel()
+        self._timers.clear()
+        if self._start_task:
+            self._start_task.cancel()
+        self.wal.close()
+
+    def reset_to_tip(self) -> None:
+        """After block sync moved the chain on: a fresh core at the next height."""
+        if self.core.height == self.node.chain.height + 1:
+            return
+        for h in self._timers.values():
+            h.cancel()
+        self._timers.clear()
+        self._results.clear()
+        self.wal.reset()
+        self.core, actions = restore([], **self._core_args(self.node.chain.height + 1))
+        self._execute(actions)
+        self._schedule_start()
+
+    # ------------------------------------------------------------------ inputs
+
+    def feed(self, event) -> None:
+        self._inputs.append(event)
+        self._drain()
+
+    def _drain(self) -> None:
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            while self._inputs:
+                event = self._inputs.popleft()
+                self._execute(self.core.handle(event))
+        finally:
+            self._busy = False
+
+    def on_message(self, peer_id: str, data: bytes) -> None:
+        """A consensus message from the network; garbage is reported to the transport."""
+        try:
+            msg = decode_message(data)
+        except DecodeError:
+            if self.net is not None:
+                self.net.report_garbage(peer_id)
+            self.node.metrics.garbage_messages += 1
+            return
+        if msg.height > self.core.height and self.node.sync is not None:
+            self.node.sync.note_peer_height(peer_id, msg.height - 1)
+            self.node.request_sync()
+        if type(msg) is Proposal:
+            self.feed(ProposalReceived(msg))
+        elif hasattr(msg, "type"):
+            self.feed(VoteReceived(msg))
+
+    def _on_timeout(self, key: tuple) -> None:
+        self._timers.pop(key, None)
+        height, round_, step = key
+        self.feed(TimeoutElapsed(height, round_, step))
+
+    # ------------------------------------------------------------------ actions
+
+    def _execute(self, actions) -> None:
+        for a in actions:
+            t = type(a)
+            if t is WalWrite:
+                self.wal.append(encode_record(a.record))
+            elif t is Broadcast:
+                self.wal.sync()
+                if self.net is not None:
+                    self.net.publish(TOPIC_CONSENSUS, encode_message(a.message))
+            elif t is ScheduleTimeout:
+                key = (a.height, a.round, a.step)
+                old = self._timers.pop(key, None)
+                if old:
+                    old.cancel()
+                loop = asyncio.get_running_loop()
+                self._timers[key] = loop.call_later(a.duration_ms / 1000, self._on_timeout, key)
+            elif t is RequestProposal:
+                self._propose(a)
+            elif t is RequestValidation:
+                self._validate(a)
+            elif t is Decide:
+                self.wal.sync()
+                self._decide(a)
+            elif t is EvidenceFound:
+                self.evidence.append(a.evidence)
+                self.node.metrics.evidence += 1
+                log.warning("equivocation evidence against %s at height %d", a.evidence.validator.hex()[:16], a.evidence.height)
+            elif t is SigningFailed:
+                log.warning("safety module refused to sign h=%d r=%d step=%s: %s", a.height, a.round, a.step.name, a.reason)
+
+    def _propose(self, a: RequestProposal) -> None:
+        node = self.node
+        chain = node.chain
+        if a.height != chain.height + 1:
+            return
+        cfg = node.cfg.block
+        candidates = node.mempool.reap(cfg.max_txs, cfg.max_bytes)
+        prop = chain.propose(candidates, time.time_ns() // 1_000_000, node.key.address, max_txs=cfg.max_txs, max_bytes=cfg.max_bytes)
+        block = prop.block
+        self._results[block.id] = prop.result
+        self._inputs.append(BlockProposal(a.height, a.round, block.id, block.encode()))
+
+    def _validate(self, a: RequestValidation) -> None:
+        chain = self.node.chain
+        valid = False
+        if a.height == chain.height + 1:
+            try:
+                block = Block.decode(a.block)
+                if block.id == a.block_id:
+                    self._results[block.id] = chain.validate(block)
+                    valid = True
+            except (DecodeError, InvalidProposal) as exc:
+                log.warning("invalid proposal at height %d round %d: %s", a.height, a.round, exc)
+        self._inputs.append(BlockValidity(a.height, a.round, a.block_id, valid))
+
+    def _decide(self, a: Decide) -> None:
+        node = self.node
+        chain = node.chain
+        if a.height <= chain.height:
+            return  # already committed (e.g. replayed after a crash, or synced)
+        if a.height != chain.height + 1:
+            log.error("decided height %d but the chain is at %d", a.height, chain.height)
+            return
+        block = Block.decode(a.block)
+        result = self._results.get(block.id)
+        if result is None:
+            result = chain.validate(block)
+        node.commit(block, result, a.certificate)
+        self.wal.reset()
+        self._results.clear()
+        for key in [k for k in self._timers if k[0] <= a.height]:
+            self._timers.pop(key).cancel()
+        self.decided_at = time.monotonic()
+        self._schedule_start()
+
+    # ------------------------------------------------------------------ pacing
+
+    def _schedule_start(self) -> None:
+        task = self._start_task
+        if task is None or task.done() or task is asyncio.current_task():
+            self._start_task = asyncio.get_running_loop().create_task(self._pace_start())
+
+    async def _pace_start(self) -> None:
+        node = self.node
+        height = node.chain.height + 1
+        cfg = node.cfg.block
+        first = node.chain.height == 0 and self.core.height == 1
+        start_at = self.decided_at + (0 if first else cfg.interval_ms / 1000)
+        idle_at = self.decided_at + cfg.empty_interval_ms / 1000
+        while self.core.height == height and not self._core_started():
+            now = time.monotonic()
+            if now >= idle_at or (now >= start_at and node.mempool.ready):
+                break
+            node.new_tx.clear()
+            wait = (idle_at if not node.mempool.ready else start_at) - now
+            try:
+                await asyncio.wait_for(node.new_tx.wait(), max(0.001, wait))
+            except asyncio.TimeoutError:
+                pass
+        if self.core.height == height and not self._core_started():
+            self.feed(StartHeight(height))
+
+    def _core_started(self) -> bool:
+        from consensus import Step
+
+        return self.core.step is not Step.NEW_HEIGHT

@@ -1,0 +1,154 @@
+"""Block sync: fetch committed blocks with their certificates from peers.
+
+Owns the request/response protocol ``/settle/sync/1`` and catching up:
+
+* request  = ``encode([start_height, max_count])``
+* response = ``encode([[block_bytes, cert_bytes], ...])`` — consecutive
+  heights from ``start_height``, at most ``MAX_BLOCKS`` blocks and about
+  ``MAX_RESPONSE_BYTES`` (at least one block if the peer has it).
+
+A node that was down, or is new, asks a peer that is ahead for the next
+range, and for every block verifies the commit certificate against the
+genesis validator set (> 2/3 of the power signed this block id), re-executes
+it (same state root, same receipts, or the peer is lying), and commits it.
+Anything malformed or unverifiable is garbage from that peer: reported, and
+the next peer is tried.  Never trusts a peer for anything a certificate and
+re-execution do not prove.
+"""
+from __future__ import annotations
+
+import logging
+
+from ledger.block import Block
+from ledger.codec import DecodeError, decode, encode
+from ledger.commit import CertificateError, CommitCertificate, verify_commit
+
+from .chain import InvalidProposal
+
+__all__ = ["BlockSync", "SYNC_PROTOCOL"]
+
+log = logging.getLogger("settle.sync")
+
+SYNC_PROTOCOL = "/settle/sync/1"
+MAX_BLOCKS = 64
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+
+class SyncError(Exception):
+    """A peer's sync response is malformed or does not verify."""
+
+
+class BlockSync:
+    def __init__(self, node, net):
+        self.node = node
+        self.net = net
+        self.peer_heights: dict[str, int] = {}
+        self.fetched_blocks = 0
+        self.bad_responses = 0
+        self.running = False
+
+    # ------------------------------------------------------------------ serve
+
+    async def serve(self, peer_id: str, payload: bytes) -> bytes:
+        """Answer a range request from committed blocks."""
+        try:
+            req = decode(payload, max_bytes=64)
+            if type(req) is not list or len(req) != 2 or not all(type(x) is int for x in req):
+                raise DecodeError("sync request: expected [start, count]")
+            start, count = req
+        except DecodeError:
+            self.net.report_garbage(peer_id)
+            return encode([])
+        store = self.node.store
+        out: list[list[bytes]] = []
+        size = 0
+        h = max(1, start)
+        latest = store.latest_height()
+        while h <= latest and len(out) < min(max(count, 1), MAX_BLOCKS):
+            raw = store.block_raw(h)
+            cert = store.commit_cert(h)
+            if raw is None or cert is None:
+                break
+            item = [raw, cert.encode()]
+            size += len(raw) + 200
+            if out and size > MAX_RESPONSE_BYTES:
+                break
+            out.append(item)
+            h += 1
+        return encode(out)
+
+    # ------------------------------------------------------------------ fetch
+
+    def note_peer_height(self, peer_id: str, height: int) -> None:
+        self.peer_heights[peer_id] = max(height, self.peer_heights.get(peer_id, 0))
+
+    def best_peer(self) -> tuple[str, int] | None:
+        connected = set(self.net.peers())
+        ahead = sorted(
+            ((h, p) for p, h in self.peer_heights.items() if p in connected and h > self.node.chain.height),
+            reverse=True,
+        )
+        return (ahead[0][1], ahead[0][0]) if ahead else None
+
+    async def catch_up(self, timeout: float = 10.0) -> int:
+        """Fetch and commit blocks while a connected peer is ahead; returns blocks applied."""
+        if self.running:
+            return 0
+        self.running = True
+        applied = 0
+        try:
+            while True:
+                best = self.best_peer()
+                if best is None:
+                    return applied
+                peer, _ = best
+                try:
+                    n = await self._fetch_from(peer, timeout)
+                except SyncError as exc:
+                    log.warning("sync from %s failed: %s", peer[:16], exc)
+                    self.bad_responses += 1
+                    self.peer_heights.pop(peer, None)
+                    self.net.report_garbage(peer)
+                    continue
+                except Exception as exc:  # transport errors: try another peer later
+                    log.info("sync request to %s failed: %s", peer[:16], exc)
+                    self.peer_heights.pop(peer, None)
+                    continue
+                if n == 0:
+                    self.peer_heights.pop(peer, None)
+                applied += n
+        finally:
+            self.running = False
+
+    async def _fetch_from(self, peer: str, timeout: float) -> int:
+        chain = self.node.chain
+        start = chain.height + 1
+        payload = await self.net.request(peer, SYNC_PROTOCOL, encode([start, MAX_BLOCKS]), timeout)
+        try:
+            items = decode(payload, max_bytes=MAX_RESPONSE_BYTES + MAX_BLOCKS * 1024 + 1024)
+            if type(items) is not list:
+                raise DecodeError("expected a list")
+        except DecodeError as exc:
+            raise SyncError(f"malformed response: {exc}") from None
+        n = 0
+        for item in items:
+            if type(item) is not list or len(item) != 2 or not all(type(x) is bytes for x in item):
+                raise SyncError("malformed item")
+            try:
+                block = Block.decode(item[0])
+                cert = CommitCertificate.decode(item[1])
+            except DecodeError as exc:
+                raise SyncError(f"malformed block or certificate: {exc}") from None
+            if block.height != chain.height + 1:
+                raise SyncError(f"got height {block.height}, expected {chain.height + 1}")
+            try:
+                verify_commit(cert, chain.vset, chain.chain_id, height=block.height, block_id=block.id)
+                result = chain.validate(block)
+            except (CertificateError, InvalidProposal) as exc:
+                raise SyncError(f"block {block.height} does not verify: {exc}") from None
+            self.node.commit(block, result, cert)
+            self.fetched_blocks += 1
+            n += 1
+        if n:
+            log.info("synced %d block(s) from %s, now at height %d", n, peer[:16], chain.height)
+        return n
