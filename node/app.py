@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 from dataclasses import dataclass, field
 
 from ledger.block import Block
+from ledger.codec import DecodeError, decode, encode
 from ledger.chainstore import ChainStore
 from ledger.commit import CommitCertificate
 from ledger.keys import PrivateKey, format_address
@@ -31,6 +33,18 @@ from .mempool import Mempool, MempoolRejection
 __all__ = ["Node", "NodeError"]
 
 log = logging.getLogger("settle.node")
+
+
+def _resolve(maddr: str) -> str | None:
+    """Turn ``/dns4/NAME/...`` into ``/ip4/ADDR/...``; None if NAME does not resolve (yet)."""
+    parts = maddr.split("/")
+    if len(parts) > 2 and parts[1] in ("dns4", "dns"):
+        try:
+            addr = socket.getaddrinfo(parts[2], None, socket.AF_INET)[0][4][0]
+        except OSError:
+            return None
+        parts[1:3] = ["ip4", addr]
+    return "/".join(parts)
 
 
 class NodeError(Exception):
@@ -190,23 +204,112 @@ class Node:
 
         rpc = RPCServer(self)
         await rpc.start()
-        self.consensus = ConsensusDriver(self, self.net)
-        log.info(
-            "node %s started: chain=%s height=%d validator=%s rpc=%s",
-            self.cfg.moniker,
-            self.chain.chain_id,
-            self.chain.height,
-            format_address(self.key.address) if self.is_validator else "no",
-            self.cfg.rpc_url,
-        )
+        tasks: list[asyncio.Task] = []
         try:
+            if self.cfg.p2p.peers or self.cfg.p2p.allow:
+                await self._start_p2p()
+                tasks.append(asyncio.create_task(self.gossip.run()))
+                tasks.append(asyncio.create_task(self._beacon()))
+            self.consensus = ConsensusDriver(self, self.net)
+            log.info(
+                "node %s started: chain=%s height=%d validator=%s rpc=%s peers=%d",
+                self.cfg.moniker,
+                self.chain.chain_id,
+                self.chain.height,
+                format_address(self.key.address) if self.is_validator else "no",
+                self.cfg.rpc_url,
+                len(self.cfg.p2p.peers),
+            )
             self.consensus.start()
             await self.stopping.wait()
         finally:
-            self.consensus.stop()
+            for t in tasks:
+                t.cancel()
+            if self.consensus is not None:
+                self.consensus.stop()
+            if self.net is not None:
+                await self.net.stop()
             await rpc.stop()
             self.close()
             log.info("node %s stopped at height %d", self.cfg.moniker, self.chain.height)
+
+    # ------------------------------------------------------------------ peer-to-peer
+
+    async def _start_p2p(self) -> None:
+        from .gossip import TOPIC_CONSENSUS, TOPIC_STATUS, TOPIC_TXS, TxGossip
+        from .p2p import P2PNetwork, load_or_create_seed, route_libp2p_logging
+        from .sync import SYNC_PROTOCOL, BlockSync
+
+        route_libp2p_logging()
+        allowed: dict[str, str | None] = {}
+        for maddr in self.cfg.p2p.peers:
+            if "/p2p/" not in maddr:
+                raise NodeError(f"p2p peer {maddr!r} must end in /p2p/<peer id>")
+            allowed[maddr.rsplit("/p2p/", 1)[1]] = _resolve(maddr)
+        for pid in self.cfg.p2p.allow:
+            allowed.setdefault(pid, None)
+        self.net = P2PNetwork(
+            load_or_create_seed(self.cfg.p2p_seed_path),
+            self.cfg.p2p.host,
+            self.cfg.p2p.port,
+            allowed,
+            topics=[TOPIC_TXS, TOPIC_CONSENSUS, TOPIC_STATUS],
+            on_message=self._on_p2p_message,
+            request_handlers={SYNC_PROTOCOL: self._serve_sync},
+            relay=self.cfg.p2p.relay,
+        )
+        self.gossip = TxGossip(self, self.net)
+        self.sync = BlockSync(self, self.net)
+        self._topics = (TOPIC_TXS, TOPIC_CONSENSUS, TOPIC_STATUS)
+        await self.net.start()
+        log.info("p2p listening on %s:%d as %s", self.cfg.p2p.host, self.cfg.p2p.port, self.net.peer_id)
+
+    async def _serve_sync(self, peer_id: str, payload: bytes) -> bytes:
+        return await self.sync.serve(peer_id, payload)
+
+    async def _on_p2p_message(self, topic: str, peer_id: str, data: bytes) -> None:
+        txs, cons, status = self._topics
+        if topic == cons:
+            if self.consensus is not None:
+                self.consensus.on_message(peer_id, data)
+        elif topic == txs:
+            self.gossip.on_batch(peer_id, data)
+        elif topic == status:
+            try:
+                obj = decode(data, max_bytes=128)
+                if type(obj) is not list or len(obj) != 2 or type(obj[0]) is not int:
+                    raise DecodeError("status: expected [height, block id]")
+            except DecodeError:
+                self.metrics.garbage_messages += 1
+                self.net.report_garbage(peer_id)
+                return
+            self.sync.note_peer_height(peer_id, obj[0])
+            if obj[0] > self.chain.height + 1 or (obj[0] > self.chain.height and self.consensus_idle()):
+                self.request_sync()
+
+    def consensus_idle(self) -> bool:
+        """True when this node's consensus has not moved for a while (it may have missed a decision)."""
+        c = self.consensus
+        return c is not None and time.monotonic() - c.decided_at > 2 * self.cfg.block.empty_interval_ms / 1000
+
+    async def _beacon(self) -> None:
+        """Tell peers our height once a second (drives block sync of laggards)."""
+        while True:
+            self.net.publish(self._topics[2], encode([self.chain.height, self.chain.last_block_id]))
+            await asyncio.sleep(1.0)
+
+    def extra_metrics(self) -> list[tuple[str, str, str, int]]:
+        out = [
+            ("settle_garbage_messages_total", "counter", "undecodable messages from peers", self.metrics.garbage_messages),
+            ("settle_evidence_total", "counter", "equivocation evidence found", self.metrics.evidence),
+        ]
+        if self.net is not None:
+            out.append(("settle_peers", "gauge", "connected peers", len(self.net.peers())))
+            for k, v in sorted(self.net.stats().items()):
+                out.append((f"settle_p2p_{k}", "counter", f"p2p {k}", v))
+            out.append(("settle_sync_blocks_total", "counter", "blocks fetched by block sync", self.sync.fetched_blocks))
+            out.append(("settle_gossip_txs_received_total", "counter", "transactions received by gossip", self.gossip.received_txs))
+        return out
 
     def close(self) -> None:
         for lst in self._waiters.values():

@@ -183,7 +183,7 @@ def devnet() -> None:
 
 
 @devnet.command("up")
-@click.option("--validators", "-n", default=1, show_default=True)
+@click.option("--validators", "-n", default=4, show_default=True)
 @home_opt
 @click.option("--rpc-port", default=26657, show_default=True)
 @click.option("--p2p-port", default=26756, show_default=True)
@@ -435,6 +435,8 @@ def query_assets(home, rpc, as_json):
     _emit(res, as_json, render)
 
 
+from . import cli_risk  # noqa: E402,F401  (risk-engine commands attach to the groups above)
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -463,3 +465,4 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+import node.cli_bench  # noqa: E402,F401  (registers `settle bench`)

@@ -7,6 +7,7 @@ home directory::
     HOME/config.toml      this file
     HOME/genesis.json     the chain's genesis document
     HOME/node_key.json    the validator's Ed25519 key (mode 0600)
+    HOME/p2p_seed         the libp2p identity seed (mode 0600), separate from the validator key
     HOME/data/            LevelDB (blocks, certificates, receipts, state)
     HOME/consensus/       safety state and consensus WAL
 """
@@ -38,7 +39,12 @@ class RPCConfig:
 class P2PConfig:
     host: str = "127.0.0.1"
     port: int = 26656
+    # Peers to dial and accept: multiaddrs ending in /p2p/<peer id> (/dns4/NAME/... is resolved at start).
     peers: list[str] = field(default_factory=list)
+    # Peer ids accepted but never dialled (e.g. full nodes without a fixed address).
+    allow: list[str] = field(default_factory=list)
+    # Forward other nodes' gossip (needed when not every node dials every other).
+    relay: bool = False
 
 
 @dataclass
@@ -83,6 +89,10 @@ class NodeConfig:
         return self.home / "node_key.json"
 
     @property
+    def p2p_seed_path(self) -> Path:
+        return self.home / "p2p_seed"
+
+    @property
     def data_dir(self) -> Path:
         return self.home / "data"
 
@@ -118,7 +128,7 @@ def _from_dict(cls, data: dict, where: str):
         key = f"{where}.{name}" if where else name
         if dataclasses.is_dataclass(current):
             value = _from_dict(type(current), value, key)
-        elif type(value) is not type(current) or (isinstance(current, int) and isinstance(value, bool)):
+        elif type(value) is not type(current):
             raise ConfigError(f"{key}: expected {type(current).__name__}, got {type(value).__name__}")
         setattr(obj, name, value)
     return obj

@@ -18,7 +18,16 @@ from pathlib import Path
 from .client import RPCClient, RPCClientError
 from .testnet import init_testnet, load_devnet
 
-__all__ = ["up"]
+__all__ = ["node_command", "node_env", "up"]
+
+
+def node_command(home: Path) -> list[str]:
+    """The command line that runs one validator of a devnet (shared with ``settle bench``)."""
+    return [sys.executable, "-m", "node.cli", "node", "start", "--home", str(home)]
+
+
+def node_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
 def _stream(name: str, proc: subprocess.Popen) -> None:
@@ -46,17 +55,23 @@ def up(home: Path, validators: int, *, rpc_port: int = 26657, p2p_port: int = 26
         for n in meta["nodes"]:
             nhome = (home / n["home"]).resolve()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "node.cli", "node", "start", "--home", str(nhome)],
+                node_command(nhome),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
                 bufsize=1,
                 start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env=node_env(),
             )
             procs.append((n["name"], proc))
             threading.Thread(target=_stream, args=(n["name"], proc), daemon=True).start()
         _wait_ready(meta, procs, stop)
+        dead = [name for name, p in procs if p.poll() is not None]
+        if dead:
+            print(f"node(s) {', '.join(dead)} failed to start; stopping the devnet", flush=True)
+            return 1
+        if stop.is_set():
+            return 0
         print(f"devnet {meta['chain_id']} is up ({len(procs)} node(s)); Ctrl-C stops it", flush=True)
         for n in meta["nodes"]:
             print(f"  {n['name']}: RPC {n['rpc']}", flush=True)

@@ -115,6 +115,7 @@ async def status(node, params) -> dict:
         "validator": format_address(node.key.address) if node.is_validator else None,
         "validators": len(c.vset),
         "mempool_size": len(node.mempool),
+        "peers": len(node.net.peers()) if node.net is not None else 0,
         "genesis_hash": c.genesis.hash.hex(),
     }
 
@@ -257,3 +258,5 @@ async def broadcast_tx_batch(node, params) -> dict:
                 r = next(it)
                 results[i] = r if isinstance(r, dict) else {"hash": decoded[i].hash.hex(), "accepted": True, "error": str(r)}
     return {"accepted": sum(1 for r in results if r.get("accepted")), "rejected": sum(1 for r in results if not r.get("accepted")), "results": results}
+
+from . import methods_risk  # noqa: E402,F401  (risk-engine methods register themselves)

@@ -28,6 +28,7 @@ def setup_logging(level: str, moniker: str) -> None:
         stream=sys.stdout,
     )
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
+    logging.getLogger("libp2p").setLevel(logging.WARNING)
 
 
 async def _main(home: Path) -> int:

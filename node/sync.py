@@ -139,6 +139,8 @@ class BlockSync:
                 cert = CommitCertificate.decode(item[1])
             except DecodeError as exc:
                 raise SyncError(f"malformed block or certificate: {exc}") from None
+            if block.height <= chain.height:
+                continue  # consensus committed it meanwhile
             if block.height != chain.height + 1:
                 raise SyncError(f"got height {block.height}, expected {chain.height + 1}")
             try:

@@ -64,6 +64,8 @@ def init_testnet(
     extra_accounts: int = 0,
     host: str = "127.0.0.1",
     single_home: bool = False,
+    peer_host: str | None = None,
+    same_ports: bool = False,
 ) -> dict:
     """Write keys, genesis and node homes for ``validators`` nodes into ``directory``.
 
@@ -84,17 +86,29 @@ def init_testnet(
     genesis = make_genesis(chain_id, vkeys, accounts, extra_accounts=extra_accounts)
     genesis_text = json.dumps(genesis, indent=2) + "\n"
     nodes = []
+    from .p2p import load_or_create_seed, peer_id_from_seed  # imports libp2p: only when needed
+
+    homes = [directory if single_home else directory / f"node{i}" for i in range(validators)]
+    peer_ids = [peer_id_from_seed(load_or_create_seed(h / "p2p_seed")) for h in homes]
+
+    def addr(i: int) -> str:
+        # peer_host: e.g. "node{i}" for docker service names (resolved by the node at start)
+        port = p2p_port if same_ports else p2p_port + i
+        where = f"/dns4/{peer_host.format(i=i)}" if peer_host else f"/ip4/{host}"
+        return f"{where}/tcp/{port}/p2p/{peer_ids[i]}"
+
     for i, key in enumerate(vkeys):
-        home = directory if single_home else directory / f"node{i}"
+        home = homes[i]
         cfg = NodeConfig(moniker=f"node{i}", home=home)
         cfg.rpc.host = host
-        cfg.rpc.port = rpc_port + i
+        cfg.rpc.port = rpc_port if same_ports else rpc_port + i
         cfg.p2p.host = host
-        cfg.p2p.port = p2p_port + i
+        cfg.p2p.port = p2p_port if same_ports else p2p_port + i
+        cfg.p2p.peers = [addr(j) for j in range(validators) if j != i]
         save_config(cfg)
         (home / "genesis.json").write_text(genesis_text)
         key.save(home / "node_key.json", name=f"node{i}")
-        nodes.append({"name": f"node{i}", "home": "." if single_home else f"node{i}", "rpc": cfg.rpc_url})
+        nodes.append({"name": f"node{i}", "home": "." if single_home else f"node{i}", "rpc": cfg.rpc_url, "peer_id": peer_ids[i]})
     meta = {"chain_id": chain_id, "nodes": nodes}
     (directory / "devnet.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
