@@ -435,7 +435,6 @@ def query_assets(home, rpc, as_json):
     _emit(res, as_json, render)
 
 
-from . import cli_risk  # noqa: E402,F401  (risk-engine commands attach to the groups above)
 
 # --------------------------------------------------------------------------- entry point
 
@@ -465,4 +464,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-import node.cli_bench  # noqa: E402,F401  (registers `settle bench`)
