@@ -169,6 +169,8 @@ class ConsensusDriver:
         try:
             while self._inputs:
                 event = self._inputs.popleft()
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("input %s", event)
                 self._execute(self.core.handle(event))
         finally:
             self._busy = False
@@ -198,8 +200,11 @@ class ConsensusDriver:
     # ------------------------------------------------------------------ actions
 
     def _execute(self, actions) -> None:
+        debug = log.isEnabledFor(logging.DEBUG)
         for a in actions:
             t = type(a)
+            if debug and t is not WalWrite:
+                log.debug("action %s", a)
             if t is WalWrite:
                 self.wal.append(encode_record(a.record))
             elif t is Broadcast:
@@ -276,8 +281,9 @@ class ConsensusDriver:
 
     def _schedule_start(self) -> None:
         task = self._start_task
-        if task is None or task.done() or task is asyncio.current_task():
-            self._start_task = asyncio.get_running_loop().create_task(self._pace_start())
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()  # it paces a height the core has already left
+        self._start_task = asyncio.get_running_loop().create_task(self._pace_start())
 
     async def _pace_start(self) -> None:
         node = self.node

@@ -1,0 +1,227 @@
+"""Four real validator processes over libp2p on 127.0.0.1.
+
+Transfers submitted to different nodes all commit and every node ends at the
+same block and state root; a SIGKILLed validator does not stop the other
+three and catches up after restart; with two down nothing commits (safety
+over liveness) and nothing committed is lost; a node outside the allowlist
+learns nothing; garbage from an allowlisted peer does not hurt anyone.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+
+import pytest
+
+from ledger.keys import PrivateKey
+from ledger.tx import sign_tx
+from ledger.txkinds import Transfer
+from node.client import RPCClientError
+from node.config import load_config, save_config
+from node.testnet import init_testnet
+from tests.nodeproc import NodeProcess, free_port
+
+N = 4
+
+
+def _tune(home):
+    cfg = load_config(home)
+    cfg.block.interval_ms = 100
+    cfg.block.empty_interval_ms = 1000
+    cfg.consensus.timeout_propose_ms = 1000
+    cfg.consensus.timeout_delta_ms = 250
+    save_config(cfg)
+
+
+@pytest.fixture
+def net(tmp_path):
+    rpc, p2p = free_port(), free_port()
+    # consecutive ports: pick a base far from the free ports we were just given
+    base_rpc, base_p2p = 30000 + rpc % 10000, 40000 + p2p % 10000
+    meta = init_testnet(tmp_path / "net", N, rpc_port=base_rpc, p2p_port=base_p2p, chain_id="settle-net")
+    nodes = []
+    for n in meta["nodes"]:
+        home = tmp_path / "net" / n["home"]
+        _tune(home)
+        nodes.append(NodeProcess(home, n["rpc"]))
+    for node in nodes:
+        node.start(wait=False)
+    for node in nodes:
+        node.wait_ready()
+    yield tmp_path / "net", nodes
+    for node in nodes:
+        node.stop()
+
+
+def _keys(root):
+    return {n: PrivateKey.load(root / "keys" / f"{n}.json") for n in ("alice", "bob", "carol", "dave")}
+
+
+def _wait_all(nodes, height, timeout=60):
+    for n in nodes:
+        n.wait_height(height, timeout)
+
+
+def _agree(nodes, height):
+    blocks = [n.client.call("block", {"height": height}) for n in nodes]
+    ids = {b["header"]["id"] for b in blocks}
+    roots = {b["header"]["state_root"] for b in blocks}
+    assert len(ids) == 1 and len(roots) == 1, (ids, roots)
+    return blocks[0]
+
+
+def test_transfers_to_different_nodes_all_commit_and_nodes_agree(net):
+    root, nodes = net
+    keys = _keys(root)
+    names = list(keys)
+    hashes = []
+    for i, name in enumerate(names):
+        to = keys[names[(i + 1) % 4]].address
+        batch = [sign_tx(keys[name], "settle-net", k, Transfer(to, "USD", 10 + k, "")) for k in range(25)]
+        res = nodes[i].client.call("broadcast_tx_batch", {"txs": [t.raw.hex() for t in batch], "mode": "sync"})
+        assert res["accepted"] == 25, res
+        hashes += [t.hash.hex() for t in batch]
+    deadline = time.monotonic() + 60
+    pending = set(hashes)
+    while pending and time.monotonic() < deadline:
+        for h in list(pending):
+            try:
+                r = nodes[len(pending) % 4].client.call("tx", {"hash": h})
+            except RPCClientError:
+                continue
+            if r["status"] == "committed":
+                assert r["receipt"]["ok"]
+                pending.discard(h)
+        time.sleep(0.1)
+    assert not pending, f"{len(pending)} txs never committed"
+    top = min(n.client.call("status")["height"] for n in nodes)
+    _wait_all(nodes, top)
+    _agree(nodes, top)
+    # every node sees every tx committed
+    for n in nodes:
+        assert n.client.call("tx", {"hash": hashes[-1]})["status"] == "committed"
+
+
+class Load(threading.Thread):
+    def __init__(self, root, nodes):
+        super().__init__(daemon=True)
+        self.keys = _keys(root)
+        self.nodes = nodes
+        self.stop = threading.Event()
+        self.sent = 0
+
+    def run(self):
+        i = 0
+        while not self.stop.is_set():
+            node = self.nodes[i % len(self.nodes)]
+            i += 1
+            try:
+                names = list(self.keys)
+                txs = []
+                for j, name in enumerate(names):
+                    acct = node.client.call("account", {"address": "st" + self.keys[name].address.hex()})
+                    to = self.keys[names[(j + 1) % 4]].address
+                    txs += [sign_tx(self.keys[name], "settle-net", acct["next_nonce"] + k, Transfer(to, "USD", 1, "")).raw.hex() for k in range(10)]
+                node.client.call("broadcast_tx_batch", {"txs": txs, "mode": "sync"})
+                self.sent += len(txs)
+            except RPCClientError:
+                pass
+            time.sleep(0.2)
+
+
+def test_kill_one_then_two_validators(net):
+    root, nodes = net
+    _wait_all(nodes, 1)
+    load = Load(root, nodes[:3])
+    load.start()
+    try:
+        # kill -9 one validator under load: the other three keep committing
+        victim = nodes[3]
+        victim.kill()
+        h0 = max(n.client.call("status")["height"] for n in nodes[:3])
+        _wait_all(nodes[:3], h0 + 3, timeout=60)
+        # restart it: it catches up and agrees
+        victim.start()
+        target = max(n.client.call("status")["height"] for n in nodes[:3])
+        victim.wait_height(target, timeout=60)
+        _agree(nodes, target)
+
+        # kill -9 two: no new commits (safety over liveness) ...
+        load.stop.set()
+        load.join(10)
+        nodes[2].kill()
+        nodes[3].kill()
+        time.sleep(1.5)
+        stuck = [n.client.call("status")["height"] for n in nodes[:2]]
+        time.sleep(4)
+        assert [n.client.call("status")["height"] for n in nodes[:2]] == stuck
+        before = _agree(nodes[:2], min(stuck))
+        # ... restart them: the chain continues and nothing committed is lost
+        nodes[2].start()
+        nodes[3].start()
+        _wait_all(nodes, max(stuck) + 2, timeout=90)
+        after = _agree(nodes, min(stuck))
+        assert after["header"]["id"] == before["header"]["id"]
+        _agree(nodes, max(stuck) + 2)
+    finally:
+        load.stop.set()
+
+
+def test_stranger_cannot_join_and_garbage_does_not_hurt(net, tmp_path):
+    root, nodes = net
+    _wait_all(nodes, 2)
+    # A stranger: same genesis, own identity, dials every validator; it is refused and learns nothing.
+    stranger_home = tmp_path / "stranger"
+    meta = init_testnet(stranger_home, 1, rpc_port=free_port(), p2p_port=free_port(), chain_id="x", single_home=True)
+    cfg = load_config(stranger_home)
+    (stranger_home / "genesis.json").write_text((root / "node0" / "genesis.json").read_text())
+    cfg.p2p.peers = load_config(root / "node0").p2p.peers + [
+        p for p in load_config(root / "node1").p2p.peers if p not in load_config(root / "node0").p2p.peers
+    ]
+    save_config(cfg)
+    stranger = NodeProcess(stranger_home, meta["nodes"][0]["rpc"]).start()
+    try:
+        time.sleep(4)
+        st = stranger.client.call("status")
+        assert st["height"] == 0 and st["peers"] == 0
+        for n in nodes:
+            assert n.client.call("status")["peers"] == 3
+    finally:
+        stranger.stop()
+
+    # Garbage from an allowlisted identity: stop node3 and speak with its p2p identity.
+    nodes[3].stop()
+    from node.p2p import P2PNetwork, load_or_create_seed
+
+    cfg3 = load_config(root / "node3")
+    allowed = {p.rsplit("/p2p/", 1)[1]: p for p in cfg3.p2p.peers}
+
+    async def spam():
+        async def ignore(topic, peer, data):
+            return None
+
+        net3 = P2PNetwork(load_or_create_seed(cfg3.p2p_seed_path), "127.0.0.1", cfg3.p2p.port, allowed,
+                          topics=["settle/txs/1", "settle/consensus/1", "settle/status/1"], on_message=ignore)
+        await net3.start()
+        try:
+            for _ in range(50):
+                if len(net3.peers()) == 3:
+                    break
+                await asyncio.sleep(0.2)
+            for i in range(30):
+                net3.publish("settle/consensus/1", b"\xc1garbage" * (i + 1))
+                net3.publish("settle/txs/1", b"\x92\xc4\x01x")
+                net3.publish("settle/status/1", b"not msgpack")
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(1.0)
+        finally:
+            await net3.stop()
+
+    asyncio.run(spam())
+    h = max(n.client.call("status")["height"] for n in nodes[:3])
+    _wait_all(nodes[:3], h + 2, timeout=60)
+    metrics = [__import__("urllib.request").request.urlopen(n.rpc_url + "/metrics").read().decode() for n in nodes[:3]]
+    garbage = sum(int(line.split()[1]) for m in metrics for line in m.splitlines() if line.startswith("settle_garbage_messages_total"))
+    assert garbage > 0
