@@ -148,10 +148,18 @@ def testnet() -> None:
 @click.option("--rpc-port", default=26657, show_default=True)
 @click.option("--p2p-port", default=26756, show_default=True)
 @click.option("--accounts", "extra_accounts", default=0, help="extra funded load-test accounts")
-def testnet_init(validators: int, directory: str, chain_id: str, rpc_port: int, p2p_port: int, extra_accounts: int) -> None:
+@click.option("--host", default="127.0.0.1", show_default=True, help="address RPC and p2p listen on")
+@click.option("--peer-host", default=None, help="DNS name template of node i for peers, e.g. 'node{i}' (containers)")
+@click.option("--same-ports", is_flag=True, help="every node uses the same ports (one host per node, e.g. containers)")
+@click.option("--if-missing", is_flag=True, help="do nothing (exit 0) when DIR already holds a network")
+def testnet_init(validators, directory, chain_id, rpc_port, p2p_port, extra_accounts, host, peer_host, same_ports, if_missing) -> None:
     """Write keys, genesis and node homes for N validators."""
+    if if_missing and load_devnet(Path(directory)) is not None:
+        click.echo(f"{directory} already holds a network; leaving it as it is")
+        return
     try:
-        meta = init_testnet(Path(directory), validators, chain_id=chain_id, rpc_port=rpc_port, p2p_port=p2p_port, extra_accounts=extra_accounts)
+        meta = init_testnet(Path(directory), validators, chain_id=chain_id, rpc_port=rpc_port, p2p_port=p2p_port,
+                            extra_accounts=extra_accounts, host=host, peer_host=peer_host, same_ports=same_ports)
     except (FileExistsError, ValueError) as exc:
         raise CLIError(str(exc)) from None
     for n in meta["nodes"]:
