@@ -56,3 +56,5 @@ class Transfer(Record):
     asset: Symbol
     amount: Amount
     memo: Annotated[str, MaxLen(256)]
+
+from . import txkinds_risk  # noqa: E402,F401  (risk-engine kinds register themselves)

@@ -443,6 +443,7 @@ def query_assets(home, rpc, as_json):
     _emit(res, as_json, render)
 
 
+from . import cli_risk  # noqa: E402,F401  (their commands attach to the groups above)
 
 # --------------------------------------------------------------------------- entry point
 
@@ -471,4 +472,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m node.cli` runs this file as __main__, a second copy of the module; the
+    # commands of cli_risk/cli_bench attach to the canonical node.cli, so run that one.
+    from node.cli import main as _canonical_main
+
+    _canonical_main()

@@ -93,3 +93,78 @@ class NotIncludable(Exception):
 
 class StateCorrupt(Exception):
     """Stored state breaks an invariant: a bug or a damaged store. Halt."""
+
+
+# --------------------------------------------------------------------------- risk engine (issue 5)
+# Appended; codes 9.. are stable receipt codes.  Each names the rule it breaks
+# and its message carries the numbers involved.
+
+
+class UnknownMarket(SettlementError):
+    """The market id is not registered."""
+
+    code = 9
+    name = "unknown_market"
+
+
+class BadSignature(SettlementError):
+    """An offline signature carried in the body (order, swap terms) does not verify for its signer."""
+
+    code = 10
+    name = "bad_signature"
+
+
+class Expired(SettlementError):
+    """An order or swap terms are past their expiry height, or an HTLC past its timeout."""
+
+    code = 11
+    name = "expired"
+
+
+class Replayed(SettlementError):
+    """An order nonce is already filled or cancelled, or swap terms were already settled."""
+
+    code = 12
+    name = "replayed"
+
+
+class StalePrice(SettlementError):
+    """The market has no fresh oracle price: risk-increasing trades and withdrawals are refused."""
+
+    code = 13
+    name = "stale_price"
+
+
+class InsufficientMargin(SettlementError):
+    """After the operation an account's equity would be below its initial margin requirement."""
+
+    code = 14
+    name = "insufficient_margin"
+
+
+class PriceDeviation(SettlementError):
+    """A price report or trade price is too far from the last accepted oracle price."""
+
+    code = 15
+    name = "price_deviation"
+
+
+class OpenInterestCap(SettlementError):
+    """The trade would take the market's open interest over its cap."""
+
+    code = 16
+    name = "open_interest_cap"
+
+
+class NotFound(SettlementError):
+    """The HTLC (or other referenced object) does not exist."""
+
+    code = 17
+    name = "not_found"
+
+
+class HtlcState(SettlementError):
+    """The HTLC is already settled, not yet timed out (refund) or the preimage is wrong (claim)."""
+
+    code = 18
+    name = "htlc_state"

@@ -186,3 +186,10 @@ def build_block(
         size += len(tx.raw)
     receipts.extend(_end_block(state, ctx))
     return _finish(state, acc, included, receipts, skipped)
+
+
+# --------------------------------------------------------------------------- risk engine (issue 5)
+from . import risk_engine as _risk_engine  # noqa: E402
+
+register_handlers(_risk_engine.HANDLERS)
+register_end_block("risk", _risk_engine.end_block)

@@ -1,0 +1,213 @@
+"""The at-risk index: which positions may have breached maintenance margin, found without a full scan.
+
+Owns the stored index and its bucket arithmetic.  It never decides whether an
+account is liquidated (``liquidation.py`` re-evaluates every candidate
+exactly) and never computes a trigger (``margin.py`` does).
+
+Theory of operation
+-------------------
+``margin.py`` shows that an account's maintenance surplus (x 10^6) is linear
+in one market-global *coordinate* per (market, side)::
+
+    X_long  = P x (10^6 - mmf_eff) - F        X_short = P x (10^6 + mmf_eff) - F
+
+(P: oracle price per lot, mmf_eff: dynamic maintenance fraction in ppm, F:
+cumulative funding index), so price moves, volatility-driven margin changes
+and funding all move the same coordinate.  Each position is filed under its
+market and side with a *trigger* T: a long fires once ``X_long < T``, a short
+once ``X_short > T``.  Triggers are conservative (an account cannot breach
+before one of its triggers fires), so the sweep only has to look at fired
+entries: the cost grows with the accounts near or past their triggers, not
+with the number of accounts.
+
+Layout per (market, side), all in state so the index is part of the root:
+
+* pages ``r/x/<market>/<side><bucket:8><page:1>``: a sorted list of
+  ``[address, T]`` for the entries whose T falls into ``bucket`` and whose
+  address starts with ``page`` (64 pages per bucket keep each value small);
+* the directory ``.../<side>d``: sorted bucket ids that may hold entries
+  (added on insert, dropped when a sweep finds a bucket empty);
+* the watermark ``.../<side>w``: an upper (long) / lower (short) bound of
+  every T, so a block in which nothing moved past it costs one read.
+
+Buckets are logarithmic: 64 per octave of ``|T|`` (about 1.1 % wide), signed
+so that their order is the order of T.  A fired scan reads only the buckets
+between the current coordinate and the watermark.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+
+import msgpack
+
+from ledger.codec import decode, encode
+
+from .risk_state import INDEX, LONG, SHORT, pack, pack_int, unpack_int
+from .state import State
+
+__all__ = ["IndexCache", "bucket"]
+
+MANTISSA_BITS = 6
+PAGES = 64
+_SIDE = {LONG: b"L", SHORT: b"S"}
+_OFFSET = 2**63
+
+
+def _pos_bucket(x: int) -> int:
+    e = x.bit_length()
+    shift = e - MANTISSA_BITS - 1
+    m = x >> shift if shift > 0 else x << -shift
+    return (e << MANTISSA_BITS) + (m - (1 << MANTISSA_BITS)) + 1
+
+
+def bucket(x: int) -> int:
+    """Monotone (non-decreasing) bucket id of a coordinate."""
+    if x > 0:
+        return _pos_bucket(x)
+    if x == 0:
+        return 0
+    return -_pos_bucket(-x)
+
+
+def _prefix(mid: str, side: int) -> bytes:
+    return INDEX + mid.encode() + b"/" + _SIDE[side]
+
+
+def _page_key(mid: str, side: int, b: int, page: int) -> bytes:
+    return _prefix(mid, side) + (b + _OFFSET).to_bytes(8, "big") + bytes([page])
+
+
+class IndexCache:
+    """Write-back cache of the index pages, directories and watermarks touched by one session."""
+
+    def __init__(self, state: State):
+        self.state = state
+        self._pages: dict[bytes, dict[bytes, int]] = {}
+        self._dirs: dict[tuple[str, int], list[int]] = {}
+        self._wm: dict[tuple[str, int], int | None] = {}
+        self._dirty_pages: set[bytes] = set()
+        self._dirty_dirs: set[tuple[str, int]] = set()
+        self._dirty_wm: set[tuple[str, int]] = set()
+
+    # ------------------------------------------------------------------ loading
+
+    def _page(self, key: bytes) -> dict[bytes, int]:
+        p = self._pages.get(key)
+        if p is None:
+            raw = self.state.get(key)
+            p = {} if raw is None else {a: unpack_int(t) for a, t in msgpack.unpackb(raw)}
+            self._pages[key] = p
+        return p
+
+    def _dir(self, mid: str, side: int) -> list[int]:
+        k = (mid, side)
+        d = self._dirs.get(k)
+        if d is None:
+            raw = self.state.get(_prefix(mid, side) + b"d")
+            d = self._dirs[k] = [] if raw is None else list(decode(raw))
+        return d
+
+    def watermark(self, mid: str, side: int) -> int | None:
+        k = (mid, side)
+        if k not in self._wm:
+            raw = self.state.get(_prefix(mid, side) + b"w")
+            self._wm[k] = None if raw is None else unpack_int(decode(raw))
+        return self._wm[k]
+
+    def _set_wm(self, mid: str, side: int, w: int | None) -> None:
+        self._wm[(mid, side)] = w
+        self._dirty_wm.add((mid, side))
+
+    # ------------------------------------------------------------------ updates
+
+    def insert(self, mid: str, side: int, addr: bytes, t: int) -> None:
+        """File ``addr`` under (mid, side) with trigger ``t``."""
+        b = bucket(t)
+        key = _page_key(mid, side, b, addr[0] % PAGES)
+        self._page(key)[addr] = t
+        self._dirty_pages.add(key)
+        d = self._dir(mid, side)
+        i = bisect_left(d, b)
+        if i == len(d) or d[i] != b:
+            d.insert(i, b)
+            self._dirty_dirs.add((mid, side))
+        w = self.watermark(mid, side)
+        if w is None or (t > w if side == LONG else t < w):
+            self._set_wm(mid, side, t)
+
+    def remove(self, mid: str, side: int, addr: bytes, t: int) -> None:
+        """Remove the entry filed with trigger ``t`` (a missing entry is a bug)."""
+        key = _page_key(mid, side, bucket(t), addr[0] % PAGES)
+        page = self._page(key)
+        if page.pop(addr, None) is None:
+            from .errors import StateCorrupt
+
+            raise StateCorrupt(f"index entry of {addr.hex()} in {mid} side {side} missing")
+        self._dirty_pages.add(key)
+
+    def pop_fired(self, mid: str, side: int, x: int) -> list[tuple[bytes, int]]:
+        """Remove and return every entry fired by coordinate ``x`` (long: T > x, short: T < x).
+
+        Reads only the buckets between ``x`` and the watermark; afterwards the
+        watermark is ``x`` (every remaining T is on the safe side of it).
+        """
+        w = self.watermark(mid, side)
+        if w is None or (w <= x if side == LONG else w >= x):
+            return []
+        d = self._dir(mid, side)
+        if side == LONG:
+            lo, hi = bisect_left(d, bucket(x + 1)), bisect_right(d, bucket(w))
+        else:
+            lo, hi = bisect_left(d, bucket(w)), bisect_right(d, bucket(x - 1))
+        fired: list[tuple[bytes, int]] = []
+        emptied: list[int] = []
+        for b in d[lo:hi]:
+            left = 0
+            for page in range(PAGES):
+                key = _page_key(mid, side, b, page)
+                entries = self._page(key)
+                if not entries:
+                    continue
+                hit = [a for a, t in entries.items() if (t > x if side == LONG else t < x)]
+                if hit:
+                    hit.sort()
+                    for a in hit:
+                        fired.append((a, entries.pop(a)))
+                    self._dirty_pages.add(key)
+                left += len(entries)
+            if not left:
+                emptied.append(b)
+        if emptied:
+            gone = set(emptied)
+            d[:] = [b for b in d if b not in gone]
+            self._dirty_dirs.add((mid, side))
+        self._set_wm(mid, side, x)
+        return fired
+
+    def holders(self, mid: str, side: int) -> list[tuple[bytes, int]]:
+        """Every indexed (address, trigger) of (mid, side), sorted by address (used by ADL only)."""
+        out = []
+        for b in self._dir(mid, side):
+            for page in range(PAGES):
+                out.extend(self._page(_page_key(mid, side, b, page)).items())
+        out.sort()
+        return out
+
+    # ------------------------------------------------------------------ write back
+
+    def flush(self) -> None:
+        out: dict[bytes, bytes | None] = {}
+        for key in self._dirty_pages:
+            p = self._pages[key]
+            out[key] = pack([[a, pack_int(p[a])] for a in sorted(p)]) if p else None
+        for mid, side in self._dirty_dirs:
+            d = self._dirs[(mid, side)]
+            out[_prefix(mid, side) + b"d"] = encode(d) if d else None
+        for mid, side in self._dirty_wm:
+            w = self._wm[(mid, side)]
+            out[_prefix(mid, side) + b"w"] = None if w is None else encode(pack_int(w))
+        for key in sorted(out):
+            self.state.put(key, out[key])
+        self._dirty_pages.clear()
+        self._dirty_dirs.clear()
+        self._dirty_wm.clear()

@@ -1,0 +1,240 @@
+"""The per-block liquidation sweep: find breached accounts through the at-risk index and liquidate them.
+
+Owns the order of liquidations, partial liquidation with buffer and penalty,
+and the first two steps of the default waterfall (insurance fund takes the
+position; insurance fund pays bad debt).  Auto-deleveraging, the last step,
+is ``adl.py``.  Never reads oracle reports and never scans all accounts.
+
+Sweep (end of block, after prices and funding)
+----------------------------------------------
+1. For every market with a fresh price, and each side, pop the index entries
+   whose trigger the current coordinate has crossed (``liq_index.py``).
+2. Evaluate each candidate account exactly (``margin.evaluate``).  Safe ones
+   are re-indexed with fresh triggers.  Breached ones (``equity < MMR``) are
+   liquidated **most under-collateralised first** -- ascending
+   ``floor(equity x 10^12 / MMR)`` -- ties by address.  An account with a
+   position in a stale market is not liquidated (paused) but re-indexed so it
+   is looked at again next block.
+3. The insurance fund's own margin is checked (``rebalance_fund``) before the
+   first liquidation, before every bankruptcy (its capacity decides between
+   fund and ADL) and after each pass: the fund is the backstop liquidator,
+   and when its equity drops below its MMR it sheds inventory through
+   ``adl.py``.
+4. ADL counterparties that paid part of a bankrupt account's debt and are now
+   breached themselves are liquidated in a further pass of the same block
+   (same order rule), until no pass finds one.
+
+Liquidating one account (all its markets of one collateral asset)
+-----------------------------------------------------------------
+Funding is settled first, so ``E`` (equity), ``M`` (MMR) and ``N`` (notional
+``sum |s| x P``) are exact integers.  The insurance fund is the backstop
+liquidator: closed lots move to the fund's position at the oracle price (its
+takeovers are applied as one fill per market and pass, ``sync_fund``, before
+anything reads the fund).
+
+* ``E > 0`` -- partial: close the same fraction ``phi`` of every position,
+  the smallest that restores ``E - penalty >= (1 - phi) M + buffer x M``::
+
+      phi = (M x 10^6 + buffer_ppm x M - E x 10^6) / (M x 10^6 - penalty_ppm x N)
+
+  ``lots_m = ceil(|s_m| x phi)`` (rounded up: the account ends at or above the
+  target); ``phi >= 1`` means close everything.  The penalty
+  ``ceil(closed notional x penalty_ppm / 10^6)``, at most ``E``, goes to the
+  fund.  (Several markets: the largest buffer and penalty of the group.)  If
+  rounding still leaves ``E < MMR``, the rest is closed in a second step.
+* ``E <= 0`` -- bankrupt, bad debt ``D = -E``: if the fund's free equity
+  (equity - its own IMR) covers ``D`` it takes every position at the oracle
+  price and pays ``D``; otherwise ``adl.deleverage`` closes the positions at
+  the bankruptcy price against profitable opposite accounts.
+
+The account ends with ``E >= 0``; every step is an event in the block receipt.
+"""
+from __future__ import annotations
+
+from ledger.receipt import Event
+
+from .adl import deleverage
+from .context import BlockContext
+from .margin import ceil_div, coordinate, evaluate, fill, reindex, settle_funding, unindex
+from .risk_state import FUND, LONG, ONE, SHORT, Session
+from .risk_state import pack_int as _n  # event integers beyond 64 bits travel as signed bytes (never in practice)
+
+__all__ = ["fund_available", "liquidate_account", "liquidation_sweep", "rebalance_fund"]
+
+
+def sync_fund(sess: Session) -> None:
+    """Apply the insurance fund's pending takeovers (batched per market: one fill instead of one per account)."""
+    pending, sess.fund_pending = sess.fund_pending, {}
+    for (asset, mid) in sorted(pending):
+        lots, cost = pending[(asset, mid)]
+        if lots or cost:
+            fill(sess, FUND, asset, mid, lots, cost)
+
+
+def fund_available(sess: Session, asset: str) -> int:
+    """What the insurance fund can pay in ``asset``: max(0, equity - IMR of its own positions)."""
+    sync_fund(sess)
+    ev = evaluate(sess, FUND, asset)
+    return max(0, ev.equity - ev.imr)
+
+
+def _close_to_fund(sess: Session, addr: bytes, asset: str, lots: dict[str, int]) -> tuple[list[dict], int]:
+    """Move ``lots[mid]`` lots of each position to the fund at the oracle price; returns closes and penalty due."""
+    closes, penalty = [], 0
+    for mid in sorted(lots):
+        n = lots[mid]
+        if not n:
+            continue
+        s = sess.pos(addr, mid).size
+        price = sess.mstate(mid).price
+        delta = -n if s > 0 else n
+        fill(sess, addr, asset, mid, delta, delta * price)
+        fund = sess.fund_pending.setdefault((asset, mid), [0, 0])
+        fund[0] -= delta
+        fund[1] -= delta * price
+        penalty += ceil_div(n * price * sess.market(mid).params.liq_penalty_ppm, ONE)
+        closes.append({"market": mid, "lots": delta, "price": price})
+    return closes, penalty
+
+
+def _charge_penalty(sess: Session, addr: bytes, asset: str, due: int, equity: int) -> int:
+    pen = max(0, min(due, equity))
+    if pen:
+        sess.macc(addr, asset).cash -= pen
+        sess.macc(FUND, asset).cash += pen
+        sess.touch_macc(addr, asset)
+        sess.touch_macc(FUND, asset)
+    return pen
+
+
+def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event], adl_cache: dict, ev=None) -> None:
+    """Liquidate one breached account (see the module docstring); re-indexes it afterwards.
+
+    Args:
+        ev: the account's evaluation, if nothing changed it since (settling
+            funding does not change equity: ``evaluate`` already counts it
+            with the same rounding).
+    """
+    unindex(sess, addr, asset)
+    m = sess.macc(addr, asset)
+    for mid in list(m.markets):
+        settle_funding(sess, addr, asset, mid)
+    if ev is None or (addr, asset) in adl_cache["touched"]:
+        ev = evaluate(sess, addr, asset)
+    if not ev.breached:
+        reindex(sess, addr, asset, ev, indexed=False)
+        return
+    e, mmr, n = ev.equity, ev.mmr, ev.notional
+    base = {"account": addr, "asset": asset, "equity_before": _n(e), "mmr_before": _n(mmr)}
+    if e > 0:
+        params = [sess.market(mid).params for mid in m.markets]
+        buf = max(p.liq_buffer_ppm for p in params)
+        pen_ppm = max(p.liq_penalty_ppm for p in params)
+        num = mmr * ONE + buf * mmr - e * ONE
+        den = mmr * ONE - pen_ppm * n
+        full = den <= 0 or num >= den
+        lots = {mid: abs(sess.pos(addr, mid).size) if full else ceil_div(abs(sess.pos(addr, mid).size) * num, den) for mid in m.markets}
+        closes, due = _close_to_fund(sess, addr, asset, lots)
+        pen = _charge_penalty(sess, addr, asset, due, e)
+        after = evaluate(sess, addr, asset)
+        events.append(Event("liquidation", dict(base, step="full" if full else "partial", closes=closes, penalty=_n(pen),
+                                                equity_after=_n(after.equity), mmr_after=_n(after.mmr))))
+        if not after.breached:
+            reindex(sess, addr, asset, after, indexed=False)
+            return
+        # rounding left it breached: close the rest
+        closes, due = _close_to_fund(sess, addr, asset, {mid: abs(sess.pos(addr, mid).size) for mid in m.markets})
+        pen = _charge_penalty(sess, addr, asset, due, after.equity)
+        final = evaluate(sess, addr, asset)
+        events.append(Event("liquidation", dict(base, step="rest", equity_before=_n(after.equity), mmr_before=_n(after.mmr),
+                                                closes=closes, penalty=_n(pen), equity_after=_n(final.equity), mmr_after=_n(final.mmr))))
+    else:
+        debt = -e
+        rebalance_fund(sess, asset, events, adl_cache)  # the fund's capacity counts only once its own book is sound
+        avail = fund_available(sess, asset)
+        if debt == 0 or avail >= debt:
+            closes, _ = _close_to_fund(sess, addr, asset, {mid: abs(sess.pos(addr, mid).size) for mid in m.markets})
+            fund = sess.macc(FUND, asset)
+            if debt:
+                fund.cash -= debt
+                m.cash += debt
+                sess.touch_macc(FUND, asset)
+                sess.touch_macc(addr, asset)
+            events.append(Event("liquidation", dict(base, step="bankrupt", closes=closes, penalty=0,
+                                                    equity_after=_n(m.cash), mmr_after=0)))
+            if debt:
+                events.append(Event("insurance_payment", {"account": addr, "asset": asset, "amount": _n(debt),
+                                                          "fund_cash": _n(fund.cash)}))
+        else:
+            events.append(Event("liquidation", dict(base, step="deleverage", closes=[], penalty=0,
+                                                    equity_after=0, mmr_after=0, fund_available=_n(avail))))
+            sync_fund(sess)
+            deleverage(sess, addr, asset, debt, events, adl_cache)
+    reindex(sess, addr, asset, indexed=False)
+
+
+def rebalance_fund(sess: Session, asset: str, events: list[Event], adl_cache: dict) -> None:
+    """If the fund's equity is below its MMR, shed inventory through ADL (see ``adl.py``)."""
+    sync_fund(sess)
+    ev = evaluate(sess, FUND, asset)
+    if not ev.breached or ev.stale:
+        return
+    m = sess.macc(FUND, asset)
+    for mid in list(m.markets):
+        settle_funding(sess, FUND, asset, mid)
+    ev = evaluate(sess, FUND, asset)
+    if not ev.breached:
+        return
+    if ev.equity > 0:
+        lots = {mid: ceil_div(abs(sess.pos(FUND, mid).size) * (ev.imr - ev.equity), ev.imr) for mid in m.markets}
+        debt = 0
+    else:
+        lots, debt = None, -ev.equity
+    events.append(Event("fund_deleverage", {"asset": asset, "equity": _n(ev.equity), "mmr": _n(ev.mmr), "imr": _n(ev.imr),
+                                            "lots": lots or {mid: abs(sess.pos(FUND, mid).size) for mid in m.markets}}))
+    deleverage(sess, FUND, asset, debt, events, adl_cache, lots)
+
+
+def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
+    """Find and liquidate every breached account of every fresh market (see the module docstring)."""
+    candidates: set[tuple[bytes, str]] = set()
+    for mid in sess.market_ids():
+        ms = sess.mstate(mid)
+        if ms.stale or not ms.price:
+            continue
+        quote = sess.market(mid).quote
+        for side in (LONG, SHORT):
+            for addr, _ in sess.index.pop_fired(mid, side, coordinate(sess, mid, side)):
+                sess.pos(addr, mid).tside = 0
+                sess.touch_pos(addr, mid)
+                candidates.add((addr, quote))
+    events: list[Event] = []
+    breached = []
+    for addr, asset in sorted(candidates):
+        ev = evaluate(sess, addr, asset)
+        if ev.breached and not ev.stale:
+            breached.append((ev.equity * 10**12 // ev.mmr, addr, asset, ev))
+        else:
+            if ev.breached:
+                events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity), "mmr": _n(ev.mmr)}))
+            reindex(sess, addr, asset, ev)
+    breached.sort(key=lambda b: b[:3])
+    adl_cache: dict = {"touched": set()}
+    assets = sorted({sess.market(mid).quote for mid in sess.market_ids() if not sess.mstate(mid).stale})
+    for asset in assets:
+        rebalance_fund(sess, asset, events, adl_cache)
+    while breached:
+        for _, addr, asset, ev in breached:
+            liquidate_account(sess, addr, asset, events, adl_cache, ev)
+        for asset in sorted({b[2] for b in breached}):
+            rebalance_fund(sess, asset, events, adl_cache)
+        # ADL counterparties paid part of someone's debt: any of them now breached goes in this block too
+        touched, adl_cache["touched"] = sorted(adl_cache["touched"]), set()
+        breached = []
+        for addr, asset in touched:
+            ev = evaluate(sess, addr, asset)
+            if ev.breached and not ev.stale:
+                breached.append((ev.equity * 10**12 // ev.mmr, addr, asset, None))
+        breached.sort(key=lambda b: b[:3])
+    sync_fund(sess)
+    return events

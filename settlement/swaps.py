@@ -1,0 +1,161 @@
+"""Atomic settlement of spot assets: DvP ``swap`` and hash-time-locked ``htlc_lock/claim/refund``.
+
+Owns the rules of both.  Never touches margin or positions.
+
+DvP swap
+--------
+One tx carries both legs.  The maker signs :class:`~ledger.txkinds_risk.SwapTerms`
+offline over ``b"settle/swap/v1\\x00" || encode([chain_id, terms])``; the
+taker submits them in its own signed tx, so both signatures cover the same
+terms.  Checks (all before any write, so both legs or neither): the maker
+signature, the tx sender is the terms' taker, expiry height, the per-maker
+swap nonce is unused, both balances suffice.
+
+HTLC (BIP-199 style)
+--------------------
+``htlc_lock`` moves the amount out of the sender's balance into the HTLC
+(counted in ``r/ht/<asset>``, nobody's spendable balance); its id is
+``sha256("settle/htlc/v1" || chain_id || sender || tx nonce)``, shown in the
+receipt.  ``htlc_claim`` by the receiver with ``sha256(preimage) ==
+hashlock`` while ``height < timeout_height`` pays the receiver and puts the
+preimage in the receipt, so the counterparty can claim the other chain's leg.
+``htlc_refund`` by the sender at ``height >= timeout_height`` returns it.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from ledger.codec import decode, encode
+from ledger.keys import address_from_pubkey, format_address, verify
+from ledger.receipt import Event
+from ledger.txkinds_risk import HtlcClaim, HtlcLock, HtlcRefund, Swap
+
+from .accounts import MAX_AMOUNT, get_account, get_balance, set_balance
+from .context import BlockContext
+from .errors import BadSignature, Expired, HtlcState, InsufficientBalance, InvalidParameter, NotFound, NotPermitted, Replayed
+from .risk_state import Htlc, htlc_key, htlc_total_key, swap_used_key
+from .state import State
+from .transfers import check_amount, require_asset, require_registered
+
+__all__ = ["htlc_id", "htlc_locked"]
+
+
+def htlc_id(chain_id: str, sender: bytes, nonce: int) -> bytes:
+    return hashlib.sha256(b"settle/htlc/v1" + encode([chain_id, sender, nonce])).digest()
+
+
+def htlc_locked(state: State, asset: str) -> int:
+    raw = state.get(htlc_total_key(asset))
+    return 0 if raw is None else decode(raw)
+
+
+def _credit(state: State, addr: bytes, asset: str, amount: int) -> None:
+    bal = get_balance(state, addr, asset)
+    if bal + amount > MAX_AMOUNT:
+        raise InvalidParameter(f"balance of {format_address(addr)} in {asset} would exceed {MAX_AMOUNT}")
+    set_balance(state, addr, asset, bal + amount)
+
+
+def swap(state: State, ctx: BlockContext, sender: bytes, body: Swap) -> list[Event]:
+    t = body.terms
+    maker = address_from_pubkey(body.maker_pubkey)
+    if maker != t.maker:
+        raise BadSignature(f"maker public key belongs to {format_address(maker)}, terms name {format_address(t.maker)}")
+    if not verify(body.maker_pubkey, t.sign_bytes(ctx.chain_id), body.maker_signature):
+        raise BadSignature(f"swap terms signature does not verify for maker {format_address(maker)} on chain {ctx.chain_id}")
+    if sender != t.taker:
+        raise NotPermitted(f"these terms are for taker {format_address(t.taker)}, not {format_address(sender)}")
+    if maker == sender:
+        raise InvalidParameter("maker and taker are the same account")
+    if ctx.height > t.expiry_height:
+        raise Expired(f"swap terms expired at height {t.expiry_height} (block height {ctx.height})")
+    check_amount(t.give_amount)
+    check_amount(t.get_amount)
+    require_asset(state, t.give_asset)
+    require_asset(state, t.get_asset)
+    require_registered(state, maker, "maker")
+    used = swap_used_key(maker, t.nonce)
+    if state.get(used) is not None:
+        raise Replayed(f"swap {t.nonce} of maker {format_address(maker)} was already settled")
+    have_m = get_balance(state, maker, t.give_asset)
+    if have_m < t.give_amount:
+        raise InsufficientBalance(f"maker {format_address(maker)} has {have_m} {t.give_asset}, needs {t.give_amount}")
+    have_t = get_balance(state, sender, t.get_asset)
+    if have_t < t.get_amount:
+        raise InsufficientBalance(f"taker {format_address(sender)} has {have_t} {t.get_asset}, needs {t.get_amount}")
+    set_balance(state, maker, t.give_asset, have_m - t.give_amount)
+    _credit(state, sender, t.give_asset, t.give_amount)
+    set_balance(state, sender, t.get_asset, get_balance(state, sender, t.get_asset) - t.get_amount)
+    _credit(state, maker, t.get_asset, t.get_amount)
+    state.put(used, encode(ctx.height))
+    return [Event("swap", {
+        "maker": maker, "taker": sender, "maker_gave_asset": t.give_asset, "maker_gave_amount": t.give_amount,
+        "taker_gave_asset": t.get_asset, "taker_gave_amount": t.get_amount, "nonce": t.nonce,
+    })]
+
+
+def _load(state: State, hid: bytes) -> Htlc:
+    raw = state.get(htlc_key(hid))
+    if raw is None:
+        raise NotFound(f"no HTLC {hid.hex()}")
+    return Htlc.decode(raw)
+
+
+def _unlock(state: State, h: Htlc, hid: bytes, status: str, preimage: bytes) -> None:
+    left = htlc_locked(state, h.asset) - h.amount
+    state.put(htlc_total_key(h.asset), encode(left) if left else None)
+    state.put(htlc_key(hid), Htlc(h.sender, h.receiver, h.asset, h.amount, h.hashlock, h.timeout_height, status, preimage).encode())
+
+
+def htlc_lock(state: State, ctx: BlockContext, sender: bytes, body: HtlcLock) -> list[Event]:
+    check_amount(body.amount)
+    require_asset(state, body.asset)
+    require_registered(state, body.receiver, "receiver")
+    if body.timeout_height <= ctx.height:
+        raise Expired(f"timeout height {body.timeout_height} is not after the current height {ctx.height}")
+    have = get_balance(state, sender, body.asset)
+    if have < body.amount:
+        raise InsufficientBalance(f"balance {have} {body.asset} is less than {body.amount}")
+    nonce = get_account(state, sender).nonce - 1  # the state machine already advanced it
+    hid = htlc_id(ctx.chain_id, sender, nonce)
+    set_balance(state, sender, body.asset, have - body.amount)
+    state.put(htlc_total_key(body.asset), encode(htlc_locked(state, body.asset) + body.amount))
+    h = Htlc(sender, body.receiver, body.asset, body.amount, body.hashlock, body.timeout_height, "open", b"")
+    state.put(htlc_key(hid), h.encode())
+    return [Event("htlc_locked", {
+        "id": hid, "sender": sender, "receiver": body.receiver, "asset": body.asset, "amount": body.amount,
+        "hashlock": body.hashlock, "timeout_height": body.timeout_height,
+    })]
+
+
+def htlc_claim(state: State, ctx: BlockContext, sender: bytes, body: HtlcClaim) -> list[Event]:
+    h = _load(state, body.htlc_id)
+    if h.status != "open":
+        raise HtlcState(f"HTLC {body.htlc_id.hex()} is already {h.status}")
+    if sender != h.receiver:
+        raise NotPermitted(f"only the receiver {format_address(h.receiver)} may claim this HTLC")
+    if ctx.height >= h.timeout_height:
+        raise Expired(f"HTLC timed out at height {h.timeout_height} (block height {ctx.height}); only a refund is possible")
+    if hashlib.sha256(body.preimage).digest() != h.hashlock:
+        raise HtlcState("sha256(preimage) does not match the hashlock")
+    _credit(state, sender, h.asset, h.amount)
+    _unlock(state, h, body.htlc_id, "claimed", body.preimage)
+    return [Event("htlc_claimed", {
+        "id": body.htlc_id, "receiver": sender, "asset": h.asset, "amount": h.amount, "preimage": body.preimage,
+    })]
+
+
+def htlc_refund(state: State, ctx: BlockContext, sender: bytes, body: HtlcRefund) -> list[Event]:
+    h = _load(state, body.htlc_id)
+    if h.status != "open":
+        raise HtlcState(f"HTLC {body.htlc_id.hex()} is already {h.status}")
+    if sender != h.sender:
+        raise NotPermitted(f"only the sender {format_address(h.sender)} may refund this HTLC")
+    if ctx.height < h.timeout_height:
+        raise HtlcState(f"HTLC times out at height {h.timeout_height}; refund is possible from then (block height {ctx.height})")
+    _credit(state, sender, h.asset, h.amount)
+    _unlock(state, h, body.htlc_id, "refunded", b"")
+    return [Event("htlc_refunded", {"id": body.htlc_id, "sender": sender, "asset": h.asset, "amount": h.amount})]
+
+
+HANDLERS = {"swap": swap, "htlc_lock": htlc_lock, "htlc_claim": htlc_claim, "htlc_refund": htlc_refund}

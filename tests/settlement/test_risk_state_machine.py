@@ -1,0 +1,183 @@
+"""Hypothesis state machine over the risk engine: random trades, price moves, deposits, withdrawals, swaps, HTLCs.
+
+Invariants after every block:
+
+* per asset: supply == balances + margin cash + insurance fund + funding pool + HTLC locked (``audit.py``);
+* positions sum to zero per market and open interest equals the sum of longs;
+* no account is left breached after the sweep (every breach handled in its block);
+* an ADL counterparty always held an opposite position before the block (a flat account never pays);
+* a failed tx writes nothing but its sender's nonce;
+* at teardown, replaying the same blocks from genesis gives the same state root.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from ledger.txkinds_risk import (
+    HtlcClaim,
+    HtlcLock,
+    HtlcRefund,
+    InsuranceDeposit,
+    MarginDeposit,
+    MarginWithdraw,
+    PriceReport,
+    RegisterMarket,
+    SwapTerms,
+    Trade,
+    sign_swap_terms,
+)
+from settlement.accounts import account_key
+from settlement.audit import conservation, positions_balance
+from settlement.context import BlockContext
+from settlement.machine import apply_block, execute_tx
+from settlement.margin import evaluate
+from settlement.markets import default_params
+from settlement.state import DictView, State
+
+from .harness import Harness
+
+NAMES = ("alice", "bob", "carol", "dave")
+MARKETS = ("BTC-PERP", "ETH-PERP")
+names = st.sampled_from(NAMES)
+markets = st.sampled_from(MARKETS)
+
+
+class RiskMachine(RuleBasedStateMachine):
+    @initialize()
+    def setup(self):
+        self.h = Harness(names=NAMES)
+        self.log: list[tuple[list, int]] = []  # (txs, dt) of every block, for the replay check
+        self.prices = {"BTC-PERP": 10_000, "ETH-PERP": 2_000}
+        for m in MARKETS:
+            self._block([self.h.tx("admin", self._register(m))])
+        self._block([self.h.tx(o, PriceReport(m, self.prices[m])) for o in self.h.oracles for m in MARKETS])
+        self._block([self.h.tx(n, MarginDeposit("USD", 200_000)) for n in NAMES])
+        self._block([self.h.tx("issuer", InsuranceDeposit("USD", 50_000))])
+        self.htlcs: list[tuple[bytes, bytes]] = []
+        self.swap_nonce = 0
+
+    def _register(self, m):
+        oracles = tuple(self.h.addr(o) for o in self.h.oracles)
+        return RegisterMarket(m, m.split("-")[0], "USD", default_params("mid", funding_interval_ms=10_000, funding_cap_ppm=5_000), oracles)
+
+    # ------------------------------------------------------------------ block plumbing
+
+    def _block(self, txs, dt_ms=1_000):
+        h = self.h
+        ctx = BlockContext(h.chain_id, h.height + 1, h.time_ms + dt_ms)
+        scratch = State(h.view)
+        for tx in txs:  # a failing tx must write only its sender's nonce
+            probe_view = DictView(dict(h.view.data))
+            probe_view.apply(scratch.writes())
+            probe = State(probe_view)
+            r = execute_tx(probe, ctx, tx)
+            if not r.ok:
+                assert set(probe.writes()) == {account_key(tx.sender_address)}, (r.error, r.reason)
+            execute_tx(scratch, ctx, tx)
+        before = h.session()
+        holders = {(m, a) for m in MARKETS for a in [h.addr(n) for n in NAMES] if before.pos(a, m).size}
+        receipts = h.block(*txs, dt_ms=dt_ms)
+        self.log.append((list(txs), dt_ms))
+        for e in h.block_events("adl"):
+            assert (e.attrs["market"], e.attrs["counterparty"]) in holders, "a flat account paid for ADL"
+        return receipts
+
+    def _report(self, m, price):
+        return [self.h.tx(o, PriceReport(m, price)) for o in self.h.oracles]
+
+    # ------------------------------------------------------------------ rules
+
+    @rule(maker=names, taker=names, m=markets, buy=st.booleans(), size=st.integers(1, 200), off=st.integers(-50_000, 50_000))
+    def trade(self, maker, taker, m, buy, size, off):
+        if maker == taker:
+            return
+        price = max(1, self.prices[m] + self.prices[m] * off // 1_000_000)
+        so = self.h.order(maker, "buy" if buy else "sell", size, price, market=m)
+        self._block([self.h.tx(taker, Trade(so, size))])
+
+    @rule(m=markets, move=st.integers(-300_000, 300_000))
+    def price_move(self, m, move):
+        self.prices[m] = max(10, self.prices[m] + self.prices[m] * move // 1_000_000)
+        self._block(self._report(m, self.prices[m]))
+
+    @rule(who=names, amount=st.integers(1, 100_000))
+    def deposit(self, who, amount):
+        self._block([self.h.tx(who, MarginDeposit("USD", amount))])
+
+    @rule(who=names, amount=st.integers(1, 150_000))
+    def withdraw(self, who, amount):
+        self._block([self.h.tx(who, MarginWithdraw("USD", amount))])
+
+    @rule(maker=names, taker=names, give=st.integers(1, 10**6), get=st.integers(1, 10**6), expired=st.booleans())
+    def swap(self, maker, taker, give, get, expired):
+        if maker == taker:
+            return
+        self.swap_nonce += 1
+        h = self.h
+        t = SwapTerms(h.addr(maker), h.addr(taker), "USD", give, "EUR", get, h.height if expired else h.height + 10, self.swap_nonce)
+        self._block([h.tx(taker, sign_swap_terms(h.keys[maker], h.chain_id, t))])
+
+    @rule(sender=names, receiver=names, amount=st.integers(1, 10**6), secret=st.binary(min_size=1, max_size=8))
+    def htlc_lock(self, sender, receiver, amount, secret):
+        h = self.h
+        [r] = self._block([h.tx(sender, HtlcLock("EUR", amount, h.addr(receiver), hashlib.sha256(secret).digest(), h.height + 4))])
+        if r.ok:
+            self.htlcs.append((r.events[0].attrs["id"], secret, sender, receiver))
+
+    @rule(data=st.data(), right=st.booleans())
+    def htlc_settle(self, data, right):
+        if not self.htlcs:
+            return
+        hid, secret, sender, receiver = data.draw(st.sampled_from(self.htlcs))
+        if data.draw(st.booleans()):
+            self._block([self.h.tx(receiver, HtlcClaim(hid, secret if right else secret + b"x"))])
+        else:
+            self._block([self.h.tx(sender, HtlcRefund(hid))])
+
+    @rule()
+    def refresh_prices_and_wait(self):
+        self._block([tx for m in MARKETS for tx in self._report(m, self.prices[m])], dt_ms=5_000)
+
+    # ------------------------------------------------------------------ invariants
+
+    @invariant()
+    def conserved(self):
+        for asset, row in conservation(self.h.view.data.items()).items():
+            assert row["ok"], (asset, row)
+
+    @invariant()
+    def positions_sum_to_zero(self):
+        s = self.h.session()
+        for m, row in positions_balance(self.h.view.data.items()).items():
+            assert row["net"] == 0, (m, row)
+            assert s.mstate(m).oi == row["longs"]
+
+    @invariant()
+    def nobody_left_breached(self):
+        s = self.h.session()
+        if any(s.mstate(m).stale for m in MARKETS):
+            return
+        for n in NAMES:
+            assert not evaluate(s, self.h.addr(n), "USD").breached, n
+
+    def teardown(self):
+        if not hasattr(self, "h"):
+            return
+        fresh = Harness(names=NAMES)
+        view, acc = DictView(dict(fresh.view.data)), fresh.acc
+        for height, (txs, dt) in enumerate(self.log, start=1):
+            fresh.time_ms += dt
+            res = apply_block(view, acc, BlockContext(fresh.chain_id, height, fresh.time_ms), txs)
+            view.apply(res.writes)
+            acc = res.root_acc
+        assert acc.root() == self.h.root
+
+
+RiskMachine.TestCase.settings = settings(
+    max_examples=100, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestRiskMachine = RiskMachine.TestCase
