@@ -6,10 +6,39 @@ the WAL file and the safety-data file; it feeds inputs to
 :class:`ConsensusCore` and carries out the actions it returns.
 
 Modules: ``messages`` (wire types), ``events`` (inputs, actions, WAL
-records), ``config`` (timeouts), ``state`` (the rules), ``log`` (one height's
-checked messages), ``votes`` (quorum accounting), ``proposer`` (rotation), ``inbox`` (future-height buffer),
+records), ``config`` (timeouts), ``state`` (the rules), ``log`` (one
+height's checked messages), ``votes`` (quorum accounting), ``proposer``
+(rotation), ``inbox`` (future-height buffer),
 ``safety`` (the only code holding a key), ``interfaces`` (contracts),
 ``wal`` (log encoding and replay).
+
+Driving the core (what ``node/`` does)
+--------------------------------------
+* Start: ``core, actions = wal.restore(records, chain_id=..., validators=...,
+  height=store_height + 1, block_id_of=..., signer=SafetyRules(key,
+  FileSafetyStorage(path), chain_id))`` and carry out ``actions``.
+* Feed every input through ``core.handle`` from one task; carry out the
+  returned actions in order:
+
+  - ``WalWrite``: append ``wal.encode_record(record)``; fsync before the next
+    ``Broadcast`` (one fsync covers all earlier records).
+  - ``Broadcast``: send to peers (the core counted it already).
+  - ``ScheduleTimeout``: feed ``TimeoutElapsed`` back after the duration.
+  - ``RequestProposal``: build a block from the mempool (config limits),
+    answer ``BlockProposal`` (late answers are ignored).
+  - ``RequestValidation``: check id == bytes, signatures, nonces, settlement
+    result, header fields, time not going backwards against the parent;
+    answer ``BlockValidity``.
+  - ``Decide``: commit block + certificate atomically in the store, then
+    feed ``StartHeight(height + 1)`` after ``timeout_commit_ms`` if the
+    mempool has transactions, else after ``empty_block_interval_ms``.
+  - ``EvidenceFound``: keep it (RPC ``evidence``, metrics).
+  - ``SigningFailed``: log and count; stop on storage errors.
+
+* Gossip: send peers ``core.messages_for_height()`` they lack (votes before a
+  second proposal of a round, which is kept only once votes back it); answer
+  a lagging peer with the stored block + certificate (block sync) and feed
+  ``StartHeight(new_height)`` after applying synced blocks.
 """
 from .config import ConsensusConfig
 from .events import (

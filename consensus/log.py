@@ -109,6 +109,12 @@ class MessageLog:
 
     # ------------------------------------------------------------------ verdicts
 
+    def add_own_block(self, block_id: bytes, block: bytes) -> bool:
+        """Keep the block our node built for us to propose; it is valid unless the node
+        already judged the same block invalid.  Returns the verdict."""
+        self.blocks.setdefault(block_id, block)
+        return self.verdicts.setdefault(block_id, True)
+
     def needs_validation(self, block_id: bytes) -> bool:
         """True the first time a block without a verdict is seen (ask the node once)."""
         if block_id in self.verdicts or block_id in self._requested:

@@ -18,7 +18,7 @@ from typing import Annotated, Callable, Union
 
 from ledger.block import MAX_BLOCK_BYTES
 from ledger.codec import DecodeError, Len, MaxLen, Range, Record, decode, encode
-from ledger.commit import NIL, Vote, proposal_sign_bytes
+from ledger.commit import Vote, proposal_sign_bytes
 from ledger.keys import verify as ed25519_verify
 from ledger.tx import Address, Hash32
 from ledger.validators import ValidatorSet
@@ -157,8 +157,3 @@ def decode_message(data: bytes) -> ConsensusMessage:
     if cls is None:
         raise DecodeError(f"ConsensusMessage: unknown tag {obj[0]}")
     return cls.from_obj(obj[1])
-
-
-def is_nil(block_id: bytes) -> bool:
-    """True for the block id of a nil vote."""
-    return block_id == NIL

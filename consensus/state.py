@@ -261,14 +261,12 @@ class ConsensusCore:
 
     def _on_block_proposal(self, ev: BlockProposal) -> bool:
         if ((ev.height, ev.round) != (self.height, self.round) or self.step is not Step.PROPOSE
-                or self._proposed_round == ev.round or self.valid_value is not None
-                or self.proposer(ev.height, ev.round) != self.address):
-            return False
+                or self._proposed_round == ev.round or self.proposer(ev.height, ev.round) != self.address):
+            return False  # late, or we already proposed (our valid value, L16) in this round
         if not self._checks.id_matches(ev.block_id, ev.block):
             raise ValueError("BlockProposal: block bytes do not have the given block_id")
         self._emit(WalWrite(ev))
-        self._log.blocks.setdefault(ev.block_id, ev.block)
-        if self._log.verdicts.setdefault(ev.block_id, True):
+        if self._log.add_own_block(ev.block_id, ev.block):
             self._propose(ev.block_id, -1)
         return True
 

@@ -100,6 +100,7 @@ class ConsensusDriver:
         self._start_task: asyncio.Task | None = None
         self.decided_at = time.monotonic()
         self.evidence: list = []
+        self._last_regossip = 0.0
         self.core = None
         self._restore()
 
@@ -196,6 +197,22 @@ class ConsensusDriver:
         self._timers.pop(key, None)
         height, round_, step = key
         self.feed(TimeoutElapsed(height, round_, step))
+        self._regossip()
+
+    def _regossip(self) -> None:
+        """A timeout means progress stalled: re-send this height's messages (votes first).
+
+        libp2p does not retransmit to a peer that was disconnected when a
+        message went out; this does, at most once a second.
+        """
+        now = time.monotonic()
+        if self.net is None or now - self._last_regossip < 1.0:
+            return
+        self._last_regossip = now
+        msgs = self.core.messages_for_height()
+        msgs.sort(key=lambda m: type(m) is Proposal)
+        for m in msgs:
+            self.net.publish(TOPIC_CONSENSUS, encode_message(m))
 
     # ------------------------------------------------------------------ actions
 

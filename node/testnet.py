@@ -66,6 +66,8 @@ def init_testnet(
     single_home: bool = False,
     peer_host: str | None = None,
     same_ports: bool = False,
+    rpc_ports: list[int] | None = None,
+    p2p_ports: list[int] | None = None,
 ) -> dict:
     """Write keys, genesis and node homes for ``validators`` nodes into ``directory``.
 
@@ -91,9 +93,15 @@ def init_testnet(
     homes = [directory if single_home else directory / f"node{i}" for i in range(validators)]
     peer_ids = [peer_id_from_seed(load_or_create_seed(h / "p2p_seed")) for h in homes]
 
+    def rpc_of(i: int) -> int:
+        return rpc_ports[i] if rpc_ports else rpc_port if same_ports else rpc_port + i
+
+    def p2p_of(i: int) -> int:
+        return p2p_ports[i] if p2p_ports else p2p_port if same_ports else p2p_port + i
+
     def addr(i: int) -> str:
         # peer_host: e.g. "node{i}" for docker service names (resolved by the node at start)
-        port = p2p_port if same_ports else p2p_port + i
+        port = p2p_of(i)
         where = f"/dns4/{peer_host.format(i=i)}" if peer_host else f"/ip4/{host}"
         return f"{where}/tcp/{port}/p2p/{peer_ids[i]}"
 
@@ -101,9 +109,9 @@ def init_testnet(
         home = homes[i]
         cfg = NodeConfig(moniker=f"node{i}", home=home)
         cfg.rpc.host = host
-        cfg.rpc.port = rpc_port if same_ports else rpc_port + i
+        cfg.rpc.port = rpc_of(i)
         cfg.p2p.host = host
-        cfg.p2p.port = p2p_port if same_ports else p2p_port + i
+        cfg.p2p.port = p2p_of(i)
         cfg.p2p.peers = [addr(j) for j in range(validators) if j != i]
         save_config(cfg)
         (home / "genesis.json").write_text(genesis_text)

@@ -15,6 +15,7 @@ import random
 
 import pytest
 
+from consensus.config import ConsensusConfig
 from ledger.codec import decode
 from tests.sim import Scenario, World, run_seed
 from tests.sim.network import NetParams
@@ -57,9 +58,10 @@ def test_same_seed_replays_exactly():
 # --------------------------------------------------------------------------- targeted scenarios
 
 
-def reliable(seed: int, n: int, byzantine: dict[int, str] | None = None, **kw) -> tuple[World, Scenario]:
+def reliable(seed: int, n: int, byzantine: dict[int, str] | None = None, config: ConsensusConfig | None = None,
+             **kw) -> tuple[World, Scenario]:
     sc = Scenario(seed, n, byzantine or {}, NetParams(gst_ms=0, pre_delay=(1, 50), post_delay=(1, 50)), **kw)
-    return World(sc, random.Random(seed)), sc
+    return World(sc, random.Random(seed), config), sc
 
 
 @pytest.mark.parametrize("after_actions", [-1, 0, 1, 2, 3, 5, 8])
@@ -77,6 +79,36 @@ def test_node_killed_mid_round_restarts_from_wal_and_peers_keep_agreement(after_
     assert any(k[0] == node.address and k[1] > height for k in world.signed)
 
 
+def test_lock_keeps_a_hidden_commit_from_being_overturned():
+    """The textbook attack on locks (n = 4, validator 2 votes for everything it sees).
+
+    Round 0 of height 1: A (validator 3) proposes X; C (1) never gets it; A, B (0) and
+    the yes-voter prevote X, so A and B lock X and precommit it; only A sees the
+    precommits and decides X, and nothing A sends about height 1 reaches B or C until
+    GST.  Round 1: C proposes a fresh block Y; C and the yes-voter prevote Y, so a
+    second decision needs B's prevote -- which its lock on X forbids.  (A large
+    timeout_propose_delta_ms keeps B in round 1's propose step until Y arrives;
+    with L23's lock check removed, this test fails with an agreement violation.)
+    """
+    A, B, C = 3, 0, 1
+    gst = 15_000
+
+    def drop(now, src, dst, m):
+        if now >= gst or type(m).__name__ == "Status" or m.height != 1 or dst not in (B, C):
+            return False
+        if type(m).__name__ == "Proposal":
+            return m.round == 0 and dst == C
+        if m.type == 2 and m.round == 0:
+            return True                      # nobody but A sees the round-0 commit
+        return src == A and m.round > 0      # A has moved on; it says nothing more
+    world, sc = reliable(21, 4, {2: "yes-voter"}, ConsensusConfig(timeout_propose_delta_ms=5_000), target_heights=3)
+    sc.net.gst_ms, sc.net.drop = gst, drop
+    world.run()
+    assert world.decided[1] == world.instances[A].store[1][0].block_id
+    assert world.instances[A].store[1][0].round == 0          # A decided in round 0 ...
+    assert world.instances[B].store[1][0].round > 1           # ... B only after round 1
+
+
 def test_single_validator_decides_alone():
     world, _ = reliable(1, 1, target_heights=5)
     result = world.run()
@@ -84,7 +116,7 @@ def test_single_validator_decides_alone():
 
 
 def test_double_voter_is_reported_by_every_honest_node():
-    world, _ = reliable(3, 4, {3: "double-voter"}, target_heights=15)
+    world, _ = reliable(3, 4, {3: "loud-double-voter"}, target_heights=3)
     world.run()
     bad = world.instances[3].address
     reporters = {inst for inst, ev in world.evidence if ev.validator == bad}

@@ -283,7 +283,7 @@ def test_forged_proposals_are_dropped_unread(forge):
     elif forge == "block-id":
         p = type(p)(p.height, p.round, p.pol_round, p.block_id, Y[1], p.proposer, p.signature)
     else:
-        b.core.chain_id = "other-chain"
+        b.core = ConsensusCore(height=1, signer=None, **{**b.core_args, "chain_id": "other-chain"})
     assert b.deliver(p) == []
 
 

@@ -37,10 +37,11 @@ def _tune(home):
 
 @pytest.fixture
 def net(tmp_path):
-    rpc, p2p = free_port(), free_port()
-    # consecutive ports: pick a base far from the free ports we were just given
-    base_rpc, base_p2p = 30000 + rpc % 10000, 40000 + p2p % 10000
-    meta = init_testnet(tmp_path / "net", N, rpc_port=base_rpc, p2p_port=base_p2p, chain_id="settle-net")
+    ports = set()
+    while len(ports) < 2 * N:
+        ports.add(free_port())
+    ports = sorted(ports)
+    meta = init_testnet(tmp_path / "net", N, rpc_ports=ports[:N], p2p_ports=ports[N:], chain_id="settle-net")
     nodes = []
     for n in meta["nodes"]:
         home = tmp_path / "net" / n["home"]

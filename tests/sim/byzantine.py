@@ -9,6 +9,7 @@ the safety module, as a real attacker would):
   different peers;
 * ``double-voter``: every vote goes to one half of the peers and a
   conflicting one to the other half (and now and then a forged signature);
+* ``loud-double-voter``: every vote and a conflicting one to every peer;
 * ``yes-voter``: amnesia -- also prevotes and precommits every proposal it
   sees, ignoring its lock;
 * ``invalid-proposer``: proposes blocks the app judges invalid;
@@ -28,7 +29,7 @@ from .fakes import CHAIN_ID
 from .node import SimNode
 
 __all__ = ["BYZANTINE_KINDS", "DoubleVoter", "EquivocatingProposer", "InvalidProposer", "SilentNode",
-           "TwinNode", "YesVoter", "node_class", "sign_vote"]
+           "LoudDoubleVoter", "TwinNode", "YesVoter", "node_class", "sign_vote"]
 
 
 class SilentNode(SimNode):
@@ -87,6 +88,22 @@ class DoubleVoter(SimNode):
         return sides[height]
 
 
+class LoudDoubleVoter(SimNode):
+    """Sends every vote together with a conflicting one to every peer."""
+
+    byzantine = True
+    kind = "loud-double-voter"
+
+    def send_out(self, message) -> None:
+        if type(message) is not Vote:
+            return super().send_out(message)
+        other_id = NIL if message.block_id != NIL else self.world.rng.randbytes(32)
+        other = sign_vote(self, message, other_id)
+        for peer in self.peers():
+            self.send(peer, message)
+            self.send(peer, other)
+
+
 class YesVoter(SimNode):
     """Amnesia: besides its core's votes, prevotes and precommits every proposal it
     sees, ignoring locks -- the behaviour locks exist to survive."""
@@ -125,9 +142,10 @@ class TwinNode(SimNode):
     kind = "twin"
 
 
-BYZANTINE_KINDS = ("equivocating-proposer", "double-voter", "yes-voter", "invalid-proposer", "silent", "twin")
-_CLASSES = {c.kind: c for c in (SilentNode, EquivocatingProposer, DoubleVoter, YesVoter, InvalidProposer,
-                                TwinNode)}
+BYZANTINE_KINDS = ("equivocating-proposer", "double-voter", "loud-double-voter", "yes-voter", "invalid-proposer",
+                   "silent", "twin")
+_CLASSES = {c.kind: c for c in (SilentNode, EquivocatingProposer, DoubleVoter, LoudDoubleVoter, YesVoter,
+                                InvalidProposer, TwinNode)}
 
 
 def node_class(kind: str) -> type[SimNode]:

@@ -35,6 +35,10 @@ class NetParams:
     post_delay: tuple[int, int] = (1, 100)
     loss: float = 0.0
     dup: float = 0.0
+    # extra loss on some directed links (src, dst) before GST: uneven views split quorums
+    link_loss: dict[tuple[int, int], float] = field(default_factory=dict)
+    # scripted adversary for targeted tests: drop(now_ms, src, dst, payload) -> True drops it
+    drop: Callable[[int, int, int, Any], bool] | None = None
     # (start_ms, end_ms, instance ids on one side); only before GST
     partitions: list[tuple[int, int, frozenset[int]]] = field(default_factory=list)
 
@@ -62,7 +66,11 @@ class SimNetwork:
         self.sent += 1
         rng, p = self.rng, self.p
         before_gst = self.sched.now < p.gst_ms
-        if before_gst and (self.partitioned(src, dst) or (p.loss and rng.random() < p.loss)):
+        if before_gst and (self.partitioned(src, dst) or (p.loss and rng.random() < p.loss)
+                           or (p.link_loss and rng.random() < p.link_loss.get((src, dst), 0.0))):
+            self.dropped += 1
+            return
+        if p.drop is not None and p.drop(self.sched.now, src, dst, payload):
             self.dropped += 1
             return
         lo, hi = p.pre_delay if before_gst else p.post_delay

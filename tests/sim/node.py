@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from .world import World
 
 TICK_MS = 500
+CATCHUP_RESEND_MS = 2_000
 
 
 class SimNode:
@@ -76,7 +77,7 @@ class SimNode:
         self.crash_after: int | None = None
         self.proposals_seen: dict[tuple[int, bytes], Proposal] = {}
         self.sent: dict[int, tuple[int, set]] = {}
-        self.catchup_sent: set[tuple[int, int]] = set()
+        self.catchup_sent: dict[tuple[int, int], int] = {}
         self.peer_status: dict[int, Status] = {}
         self.crashes = 0
         self.signing_failures = 0
@@ -96,7 +97,7 @@ class SimNode:
         """Start (or restart) from the durable WAL, safety storage and block store."""
         self.up = True
         self.incarnation += 1
-        self.sent, self.catchup_sent, self.proposals_seen = {}, set(), {}
+        self.sent, self.catchup_sent, self.proposals_seen = {}, {}, {}
         self.peer_status = {}
         for rec in self.wal:
             self._note_record(rec)
@@ -257,16 +258,20 @@ class SimNode:
         self.world.sched.after(TICK_MS, self._tick, inc)
 
     def _answer_status(self, src: int, height: int) -> None:
-        """A peer is behind: send it the decided proposal and commit precommits of a few heights."""
+        """A peer is behind: send it the commit precommits, then the decided proposal, of a
+        few heights (votes first: a second proposal of a round is kept only once votes back
+        it).  Repeated every ``CATCHUP_RESEND_MS`` while the peer stays behind."""
+        now = self.world.sched.now
         for h in range(height, min(height + 3, self.height)):
-            if (src, h) in self.catchup_sent:
+            last = self.catchup_sent.get((src, h))
+            if last is not None and now - last < CATCHUP_RESEND_MS:
                 continue
-            self.catchup_sent.add((src, h))
+            self.catchup_sent[(src, h)] = now
             decide, proposal = self.store[h]
             cert = decide.certificate
-            msgs = [proposal] if proposal is not None else []
-            msgs += [Vote(VoteType.PRECOMMIT, h, cert.round, cert.block_id, cs.validator, cs.signature)
-                     for cs in cert.signatures]
+            msgs = [Vote(VoteType.PRECOMMIT, h, cert.round, cert.block_id, cs.validator, cs.signature)
+                    for cs in cert.signatures]
+            msgs += [proposal] if proposal is not None else []
             for m in msgs:
                 self.world.net.send(self.inst, src, m)
 
@@ -274,7 +279,7 @@ class SimNode:
         """A peer restarted (or the network healed): re-send it everything."""
         self.sent.pop(inst, None)
         self.peer_status.pop(inst, None)
-        self.catchup_sent = {k for k in self.catchup_sent if k[0] != inst}
+        self.catchup_sent = {k: t for k, t in self.catchup_sent.items() if k[0] != inst}
 
     def arm_crash(self, after_actions: int) -> None:
         """Crash after carrying out ``after_actions`` more actions (kill -9 mid-handling);
