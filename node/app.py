@@ -187,11 +187,12 @@ class Node:
             sub.on_block(block, receipts)
         if block.txs or log.isEnabledFor(logging.DEBUG):
             log.info(
-                "committed height=%d txs=%d failed=%d mempool=%d root=%s",
+                "committed height=%d txs=%d failed=%d mempool=%d peers=%d root=%s",
                 block.height,
                 len(block.txs),
                 sum(1 for r in receipts[: len(block.txs)] if not r.ok),
                 len(self.mempool),
+                len(self.net.peers()) if self.net is not None else 0,
                 self.chain.state_root.hex()[:16],
             )
 

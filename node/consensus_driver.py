@@ -43,7 +43,7 @@ from consensus import (
     decode_message,
     encode_message,
 )
-from consensus.messages import Proposal
+from consensus.messages import DuplicateVoteEvidence, Proposal
 from consensus.safety import SafetyRules
 from consensus.wal import decode_record, encode_record, restore
 from ledger.block import Block
@@ -58,6 +58,7 @@ from .wal_file import WalFile
 __all__ = ["ConsensusDriver"]
 
 log = logging.getLogger("settle.consensus")
+MAX_EVIDENCE = 10_000
 
 
 def _block_id_of(raw: bytes) -> bytes:
@@ -99,7 +100,14 @@ class ConsensusDriver:
         self._busy = False
         self._start_task: asyncio.Task | None = None
         self.decided_at = time.monotonic()
-        self.evidence: list = []
+        self.evidence: list = []  # DuplicateVoteEvidence, persisted in consensus/evidence.bin
+        self._evidence_file = WalFile(cfg.consensus_dir / "evidence.bin")
+        self._evidence_seen: set[bytes] = set()
+        for payload in self._evidence_file.read_all():
+            try:
+                self._keep_evidence(DuplicateVoteEvidence.decode(payload))
+            except DecodeError:
+                continue
         self._last_regossip = 0.0
         self.core = None
         self._restore()
@@ -143,6 +151,7 @@ class ConsensusDriver:
         if self._start_task:
             self._start_task.cancel()
         self.wal.close()
+        self._evidence_file.close()
 
     def reset_to_tip(self) -> None:
         """After block sync moved the chain on: a fresh core at the next height."""
@@ -243,11 +252,21 @@ class ConsensusDriver:
                 self.wal.sync()
                 self._decide(a)
             elif t is EvidenceFound:
-                self.evidence.append(a.evidence)
-                self.node.metrics.evidence += 1
+                if self._keep_evidence(a.evidence):
+                    self._evidence_file.append(a.evidence.encode())
+                    self._evidence_file.sync()
                 log.warning("equivocation evidence against %s at height %d", a.evidence.validator.hex()[:16], a.evidence.height)
             elif t is SigningFailed:
                 log.warning("safety module refused to sign h=%d r=%d step=%s: %s", a.height, a.round, a.step.name, a.reason)
+
+    def _keep_evidence(self, ev: DuplicateVoteEvidence) -> bool:
+        key = ev.encode()
+        if key in self._evidence_seen or len(self.evidence) >= MAX_EVIDENCE:
+            return False
+        self._evidence_seen.add(key)
+        self.evidence.append(ev)
+        self.node.metrics.evidence += 1
+        return True
 
     def _propose(self, a: RequestProposal) -> None:
         node = self.node

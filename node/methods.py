@@ -186,6 +186,24 @@ async def genesis(node, params) -> dict:
 
 
 @method
+async def evidence(node, params) -> list:
+    """Equivocation evidence this node has seen: two signed, conflicting votes of one validator."""
+    out = []
+    for ev in (node.consensus.evidence if node.consensus is not None else []):
+        a, b = ev.vote_a, ev.vote_b
+        out.append({
+            "validator": format_address(a.validator),
+            "height": a.height,
+            "round": a.round,
+            "type": "prevote" if a.type == 1 else "precommit",
+            "block_ids": [a.block_id.hex(), b.block_id.hex()],
+            "signatures": [a.signature.hex(), b.signature.hex()],
+            "evidence": ev.encode().hex(),
+        })
+    return out
+
+
+@method
 async def mempool(node, params) -> dict:
     return {"size": len(node.mempool), "bytes": node.mempool.bytes, "ready": len(node.mempool.ready)}
 

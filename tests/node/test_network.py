@@ -211,6 +211,16 @@ def test_stranger_cannot_join_and_garbage_does_not_hurt(net, tmp_path):
                 if len(net3.peers()) == 3:
                     break
                 await asyncio.sleep(0.2)
+            # node3's validator key signs two different prevotes for the same height and round
+            from consensus import encode_message
+            from ledger.commit import Vote, VoteType, vote_sign_bytes
+
+            vkey = PrivateKey.load(root / "node3" / "node_key.json")
+            h = nodes[0].client.call("status")["height"] + 1
+            for height in (h, h + 1):
+                for bid in (b"\x01" * 32, b"\x02" * 32):
+                    sig = vkey.sign(vote_sign_bytes("settle-net", VoteType.PREVOTE, height, 0, bid))
+                    net3.publish("settle/consensus/1", encode_message(Vote(1, height, 0, bid, vkey.address, sig)))
             for i in range(30):
                 net3.publish("settle/consensus/1", b"\xc1garbage" * (i + 1))
                 net3.publish("settle/txs/1", b"\x92\xc4\x01x")
@@ -226,3 +236,7 @@ def test_stranger_cannot_join_and_garbage_does_not_hurt(net, tmp_path):
     metrics = [__import__("urllib.request").request.urlopen(n.rpc_url + "/metrics").read().decode() for n in nodes[:3]]
     garbage = sum(int(line.split()[1]) for m in metrics for line in m.splitlines() if line.startswith("settle_garbage_messages_total"))
     assert garbage > 0
+    # the double vote is evidence on every node that received it: RPC and metrics
+    evidence = [n.client.call("evidence") for n in nodes[:3]]
+    assert any(ev and ev[0]["validator"] == "st" + PrivateKey.load(root / "node3" / "node_key.json").address.hex() for ev in evidence), evidence
+    assert any(int(line.split()[1]) > 0 for m in metrics for line in m.splitlines() if line.startswith("settle_evidence_total"))
