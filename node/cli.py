@@ -152,14 +152,16 @@ def testnet() -> None:
 @click.option("--peer-host", default=None, help="DNS name template of node i for peers, e.g. 'node{i}' (containers)")
 @click.option("--same-ports", is_flag=True, help="every node uses the same ports (one host per node, e.g. containers)")
 @click.option("--if-missing", is_flag=True, help="do nothing (exit 0) when DIR already holds a network")
-def testnet_init(validators, directory, chain_id, rpc_port, p2p_port, extra_accounts, host, peer_host, same_ports, if_missing) -> None:
+@click.option("--full-nodes", default=0, show_default=True, help="non-validator nodes that follow the chain and serve RPC")
+def testnet_init(validators, directory, chain_id, rpc_port, p2p_port, extra_accounts, host, peer_host, same_ports, if_missing, full_nodes) -> None:
     """Write keys, genesis and node homes for N validators."""
     if if_missing and load_devnet(Path(directory)) is not None:
         click.echo(f"{directory} already holds a network; leaving it as it is")
         return
     try:
         meta = init_testnet(Path(directory), validators, chain_id=chain_id, rpc_port=rpc_port, p2p_port=p2p_port,
-                            extra_accounts=extra_accounts, host=host, peer_host=peer_host, same_ports=same_ports)
+                            extra_accounts=extra_accounts, host=host, peer_host=peer_host, same_ports=same_ports,
+                            full_nodes=full_nodes)
     except (FileExistsError, ValueError) as exc:
         raise CLIError(str(exc)) from None
     for n in meta["nodes"]:

@@ -68,6 +68,7 @@ def init_testnet(
     same_ports: bool = False,
     rpc_ports: list[int] | None = None,
     p2p_ports: list[int] | None = None,
+    full_nodes: int = 0,
 ) -> dict:
     """Write keys, genesis and node homes for ``validators`` nodes into ``directory``.
 
@@ -90,7 +91,9 @@ def init_testnet(
     nodes = []
     from .p2p import load_or_create_seed, peer_id_from_seed  # imports libp2p: only when needed
 
+    total = validators + full_nodes
     homes = [directory if single_home else directory / f"node{i}" for i in range(validators)]
+    homes += [directory / f"fullnode{j}" for j in range(full_nodes)]
     peer_ids = [peer_id_from_seed(load_or_create_seed(h / "p2p_seed")) for h in homes]
 
     def rpc_of(i: int) -> int:
@@ -105,18 +108,22 @@ def init_testnet(
         where = f"/dns4/{peer_host.format(i=i)}" if peer_host else f"/ip4/{host}"
         return f"{where}/tcp/{port}/p2p/{peer_ids[i]}"
 
-    for i, key in enumerate(vkeys):
+    keys = vkeys + [PrivateKey.generate() for _ in range(full_nodes)]
+    for i, key in enumerate(keys):
         home = homes[i]
-        cfg = NodeConfig(moniker=f"node{i}", home=home)
+        name = f"node{i}" if i < validators else f"fullnode{i - validators}"
+        cfg = NodeConfig(moniker=name, home=home)
         cfg.rpc.host = host
         cfg.rpc.port = rpc_of(i)
         cfg.p2p.host = host
         cfg.p2p.port = p2p_of(i)
-        cfg.p2p.peers = [addr(j) for j in range(validators) if j != i]
+        # validators dial everyone; a full node dials the validators
+        cfg.p2p.peers = [addr(j) for j in range(total if i < validators else validators) if j != i]
         save_config(cfg)
         (home / "genesis.json").write_text(genesis_text)
-        key.save(home / "node_key.json", name=f"node{i}")
-        nodes.append({"name": f"node{i}", "home": "." if single_home else f"node{i}", "rpc": cfg.rpc_url, "peer_id": peer_ids[i]})
+        key.save(home / "node_key.json", name=name)
+        nodes.append({"name": name, "home": "." if single_home else name, "rpc": cfg.rpc_url, "peer_id": peer_ids[i],
+                      "validator": i < validators})
     meta = {"chain_id": chain_id, "nodes": nodes}
     (directory / "devnet.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta

@@ -240,3 +240,32 @@ def test_stranger_cannot_join_and_garbage_does_not_hurt(net, tmp_path):
     evidence = [n.client.call("evidence") for n in nodes[:3]]
     assert any(ev and ev[0]["validator"] == "st" + PrivateKey.load(root / "node3" / "node_key.json").address.hex() for ev in evidence), evidence
     assert any(int(line.split()[1]) > 0 for m in metrics for line in m.splitlines() if line.startswith("settle_evidence_total"))
+
+
+def test_full_node_follows_serves_rpc_and_relays_transactions(tmp_path):
+    ports = set()
+    while len(ports) < 10:
+        ports.add(free_port())
+    ports = sorted(ports)
+    meta = init_testnet(tmp_path / "net", N, rpc_ports=ports[:5], p2p_ports=ports[5:], chain_id="settle-net", full_nodes=1)
+    procs = []
+    for n in meta["nodes"]:
+        _tune(tmp_path / "net" / n["home"])
+        procs.append(NodeProcess(tmp_path / "net" / n["home"], n["rpc"]))
+    try:
+        for p in procs:
+            p.start(wait=False)
+        for p in procs:
+            p.wait_ready()
+        full = procs[-1]
+        st = full.client.call("status")
+        assert st["validator"] is None
+        keys = _keys(tmp_path / "net")
+        t = sign_tx(keys["alice"], "settle-net", 0, Transfer(keys["bob"].address, "USD", 9, ""))
+        res = full.client.call("broadcast_tx", {"tx": t.raw.hex(), "mode": "commit", "timeout": 60})
+        assert res["receipt"]["ok"]
+        _wait_all(procs, res["height"] + 1)
+        _agree(procs, res["height"] + 1)
+    finally:
+        for p in procs:
+            p.stop()
