@@ -5,8 +5,9 @@ Owns the node's public API surface (bound to 127.0.0.1 unless configured):
 * ``POST /`` — JSON-RPC 2.0, single requests and batches (arrays).
 * ``GET /health`` — 200 with height while the node serves.
 * ``GET /metrics`` — Prometheus text format.
-* ``GET /ws`` — WebSocket: ``subscribe`` to ``blocks`` or to a tx hash; the
-  server pushes ``block`` and ``tx_result`` notifications.  Each client has a
+* ``GET /ws`` — WebSocket: ``subscribe`` to ``blocks`` (``"tx_hashes": true``
+  adds the block's tx hashes) or to a tx hash; the server pushes ``block`` and
+  ``tx_result`` notifications.  Each client has a
   bounded queue; a client that falls that far behind is disconnected.
 
 Every bad request gets a standard JSON-RPC error with a readable message and
@@ -35,6 +36,7 @@ class Subscription:
     def __init__(self, ws: web.WebSocketResponse):
         self.ws = ws
         self.blocks = False
+        self.block_tx_hashes = False  # subscribe {"topic": "blocks", "tx_hashes": true}
         self.txs: set[bytes] = set()
         self.queue: asyncio.Queue = asyncio.Queue(WS_QUEUE)
         self.overflow = False
@@ -47,7 +49,10 @@ class Subscription:
 
     def on_block(self, block, receipts) -> None:
         if self.blocks:
-            self._push({"jsonrpc": "2.0", "method": "block", "params": render_block(block, None, full=False)})
+            params = render_block(block, None, full=False)
+            if self.block_tx_hashes:
+                params["tx_hashes"] = [tx.hash.hex() for tx in block.txs]
+            self._push({"jsonrpc": "2.0", "method": "block", "params": params})
         if self.txs:
             for i, tx in enumerate(block.txs):
                 if tx.hash in self.txs:
@@ -205,6 +210,7 @@ class RPCServer:
         on = req["method"] == "subscribe"
         if topic == "blocks":
             sub.blocks = on
+            sub.block_tx_hashes = on and params.get("tx_hashes") is True
             return {"jsonrpc": "2.0", "id": rid, "result": {"subscribed" if on else "unsubscribed": "blocks"}}
         if topic == "tx":
             try:

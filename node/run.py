@@ -7,6 +7,7 @@ startup failure is one line on stderr and exit code 1.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -35,6 +36,7 @@ async def _main(home: Path) -> int:
     cfg = load_config(home)
     setup_logging(cfg.log_level, cfg.moniker)
     node = Node(cfg)
+    gc.freeze()  # startup objects (imports, genesis, caches) never need rescanning by the GC
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, node.stopping.set)
