@@ -219,17 +219,17 @@ def devnet_status(home: str | None, as_json: bool) -> None:
     for n in meta["nodes"]:
         try:
             st = RPCClient(n["rpc"], timeout=5).call("status")
-            rows.append({"node": n["name"], "rpc": n["rpc"], "up": True, **{k: st[k] for k in ("height", "latest_block_hash", "state_root", "mempool_size")}})
+            rows.append({"node": n["name"], "rpc": n["rpc"], "up": True, **{k: st[k] for k in ("height", "latest_block_hash", "state_root", "mempool_size", "peers")}})
         except RPCClientError as exc:
             rows.append({"node": n["name"], "rpc": n["rpc"], "up": False, "error": str(exc)})
 
     def render(rows):
-        t = Table("node", "rpc", "height", "block", "state root", "mempool")
+        t = Table("node", "rpc", "height", "block", "state root", "peers", "mempool")
         for r in rows:
             if r["up"]:
-                t.add_row(r["node"], r["rpc"], str(r["height"]), r["latest_block_hash"][:16], r["state_root"][:16], str(r["mempool_size"]))
+                t.add_row(r["node"], r["rpc"], str(r["height"]), r["latest_block_hash"][:16], r["state_root"][:16], str(r["peers"]), str(r["mempool_size"]))
             else:
-                t.add_row(r["node"], r["rpc"], "[red]down[/red]", "", "", "")
+                t.add_row(r["node"], r["rpc"], "[red]down[/red]", "", "", "", "")
         console.print(t)
 
     _emit(rows, as_json, render)
