@@ -1,0 +1,91 @@
+"""`settle devnet up`: 4 validators as processes, CLI against it, Ctrl-C, resume."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from tests.nodeproc import ROOT, run_cli
+
+
+def _free_run(n: int) -> int:
+    """A base port with n consecutive free ports after it."""
+    for base in range(31000, 60000, 97):
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+def _up(home, rpc, p2p):
+    return subprocess.Popen(
+        [sys.executable, "-m", "node.cli", "devnet", "up", "--home", str(home), "--rpc-port", str(rpc), "--p2p-port", str(p2p)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def _wait_line(proc, needle, timeout=90):
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f"{needle!r} not printed:\n{''.join(seen[-40:])}")
+
+
+def _status(home):
+    return json.loads(run_cli("devnet", "status", "--json", home=home, check=True).stdout)
+
+
+def test_devnet_up_cli_ctrl_c_and_resume(tmp_path):
+    home = tmp_path / "devnet"
+    rpc, p2p = _free_run(4), _free_run(4) + 200
+    proc = _up(home, rpc, p2p)
+    try:
+        out = _wait_line(proc, "is up (4 node(s))")
+        assert any(f"RPC http://127.0.0.1:{rpc + 3}" in line for line in out + [proc.stdout.readline() for _ in range(4)])
+        res = run_cli("tx", "transfer", "--from", "alice", "--to", "bob", "--asset", "USD", "--amount", "7", "--wait", "--json", home=home, check=True)
+        height = json.loads(res.stdout)["height"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            rows = _status(home)
+            if all(r["up"] and r["height"] >= height and r["peers"] == 3 for r in rows):
+                break
+            time.sleep(0.5)
+        assert len(rows) == 4 and all(r["up"] and r["peers"] == 3 for r in rows), rows
+        table = run_cli("devnet", "status", home=home, check=True).stdout
+        assert "node3" in table and "state root" in table
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        rest = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, rest[-2000:]
+    assert "devnet stopped" in rest
+
+    proc = _up(home, rpc, p2p)  # again: resumes the same chain
+    try:
+        _wait_line(proc, "is up")
+        rows = _status(home)
+        assert all(r["height"] >= height for r in rows if r["up"])
+        acct = json.loads(run_cli("query", "account", "bob", "--json", home=home, check=True).stdout)
+        assert acct["balances"]["USD"] == 1_000_000 * 10**6 + 7
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
