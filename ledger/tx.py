@@ -77,12 +77,13 @@ class Tx:
     signature: bytes
     raw: bytes = field(default=b"", compare=False, repr=False)
     hash: bytes = field(default=b"", compare=False, repr=False)
+    address: bytes = field(default=b"", compare=False, repr=False)  # derived once at decode
 
     # ------------------------------------------------------------------ derived
 
     @property
     def sender_address(self) -> bytes:
-        return address_from_pubkey(self.sender)
+        return self.address or address_from_pubkey(self.sender)
 
     def sign_bytes(self) -> bytes:
         return tx_sign_bytes(self.chain_id, self.sender, self.nonce, self.kind, self.body)
@@ -122,7 +123,7 @@ class Tx:
         typed_body = body_type(kind)._from_obj(body, f"Tx.body({kind})")
         if raw is None:
             raw = encode(obj)
-        return cls(chain_id, sender, nonce, kind, typed_body, signature, raw, sha256(raw))
+        return cls(chain_id, sender, nonce, kind, typed_body, signature, raw, sha256(raw), address_from_pubkey(sender))
 
     def to_obj(self) -> list:
         return [self.chain_id, self.sender, self.nonce, self.kind, self.body.to_obj(), self.signature]

@@ -152,8 +152,9 @@ class Node:
         fut = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(tx_hash, []).append(fut)
         try:
-            return await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout):
+                return await fut
+        except TimeoutError:
             return None
         finally:
             lst = self._waiters.get(tx_hash)

@@ -335,8 +335,10 @@ class ConsensusDriver:
             node.new_tx.clear()
             wait = (idle_at if not node.mempool.ready else start_at) - now
             try:
-                await asyncio.wait_for(node.new_tx.wait(), max(0.001, wait))
-            except asyncio.TimeoutError:
+                # not asyncio.wait_for: on 3.11 it can swallow a cancellation (shutdown hangs)
+                async with asyncio.timeout(max(0.001, wait)):
+                    await node.new_tx.wait()
+            except TimeoutError:
                 pass
         if self.core.height == height and not self._core_started():
             self.feed(StartHeight(height))

@@ -80,8 +80,9 @@ class TxGossip:
     async def run(self) -> None:
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), self.flush_s)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.flush_s):  # not wait_for: it can swallow cancellation on 3.11
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
             self._wake.clear()
             self.flush()
