@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from .codec import MAX_DECODE_BYTES, DecodeError, Len, MaxLen, Range, Record, decode, encode
+from .codec import DecodeError, MaxLen, Range, Record, decode, encode
 from .hashing import ZERO_HASH, merkle_root, sha256
 from .tx import Address, Hash32, Tx
 

@@ -10,7 +10,6 @@ transfer --from alice --to bob ...`` in another just work.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ledger.keys import PrivateKey, format_address
+from ledger.keys import format_address
 from ledger.tx import sign_tx
 from ledger.txkinds import CreateAsset, Issue, RegisterAccount, Transfer
 

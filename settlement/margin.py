@@ -51,7 +51,7 @@ from .context import BlockContext
 from .errors import BadAmount, InsufficientBalance, InsufficientMargin, StalePrice
 from .risk_state import FUND, LONG, ONE, SHORT, I64_MAX, I64_MIN, Session
 from .state import State
-from .transfers import check_amount, require_asset
+from .transfers import check_amount, require_asset, require_spendable
 
 __all__ = ["Eval", "evaluate", "fill", "reindex", "settle_all", "settle_funding"]
 
@@ -234,9 +234,7 @@ def require_fresh(sess: Session, addr: bytes, asset: str, what: str) -> None:
 def margin_deposit(state: State, ctx: BlockContext, sender: bytes, body: MarginDeposit) -> list[Event]:
     check_amount(body.amount)
     require_asset(state, body.asset)
-    have = get_balance(state, sender, body.asset)
-    if have < body.amount:
-        raise InsufficientBalance(f"balance {have} {body.asset} is less than {body.amount}")
+    have = require_spendable(state, sender, body.asset, body.amount)
     sess = Session(state, ctx)
     m = sess.macc(sender, body.asset)
     if m.cash + body.amount > MAX_AMOUNT:
@@ -280,9 +278,7 @@ def margin_withdraw(state: State, ctx: BlockContext, sender: bytes, body: Margin
 def insurance_deposit(state: State, ctx: BlockContext, sender: bytes, body: InsuranceDeposit) -> list[Event]:
     check_amount(body.amount)
     require_asset(state, body.asset)
-    have = get_balance(state, sender, body.asset)
-    if have < body.amount:
-        raise InsufficientBalance(f"balance {have} {body.asset} is less than {body.amount}")
+    have = require_spendable(state, sender, body.asset, body.amount)
     sess = Session(state, ctx)
     fund = sess.macc(FUND, body.asset)
     if fund.cash + body.amount > MAX_AMOUNT:

@@ -35,7 +35,7 @@ from .context import BlockContext
 from .errors import BadSignature, Expired, HtlcState, InsufficientBalance, InvalidParameter, NotFound, NotPermitted, Replayed
 from .risk_state import Htlc, htlc_key, htlc_total_key, swap_used_key
 from .state import State
-from .transfers import check_amount, require_asset, require_registered
+from .transfers import check_amount, require_asset, require_registered, require_spendable
 
 __all__ = ["htlc_id", "htlc_locked"]
 
@@ -113,9 +113,7 @@ def htlc_lock(state: State, ctx: BlockContext, sender: bytes, body: HtlcLock) ->
     require_registered(state, body.receiver, "receiver")
     if body.timeout_height <= ctx.height:
         raise Expired(f"timeout height {body.timeout_height} is not after the current height {ctx.height}")
-    have = get_balance(state, sender, body.asset)
-    if have < body.amount:
-        raise InsufficientBalance(f"balance {have} {body.asset} is less than {body.amount}")
+    have = require_spendable(state, sender, body.asset, body.amount)
     nonce = get_account(state, sender).nonce - 1  # the state machine already advanced it
     hid = htlc_id(ctx.chain_id, sender, nonce)
     set_balance(state, sender, body.asset, have - body.amount)

@@ -67,6 +67,14 @@ def require_registered(state: State, addr: bytes, what: str = "recipient") -> Ac
     return acct
 
 
+def require_spendable(state: State, addr: bytes, symbol: str, amount: int) -> int:
+    """The spendable balance of ``addr`` in ``symbol``; raise InsufficientBalance if below ``amount``."""
+    have = get_balance(state, addr, symbol)
+    if have < amount:
+        raise InsufficientBalance(f"balance {have} {symbol} is less than {amount}")
+    return have
+
+
 def require_asset(state: State, symbol: str) -> Asset:
     asset = get_asset(state, symbol)
     if asset is None:
@@ -118,9 +126,7 @@ def transfer(state: State, ctx: BlockContext, sender: bytes, body: Transfer) -> 
     check_amount(body.amount)
     require_asset(state, body.asset)
     require_registered(state, body.to)
-    have = get_balance(state, sender, body.asset)
-    if have < body.amount:
-        raise InsufficientBalance(f"balance {have} {body.asset} is less than {body.amount}")
+    have = require_spendable(state, sender, body.asset, body.amount)
     set_balance(state, sender, body.asset, have - body.amount)
     set_balance(state, body.to, body.asset, get_balance(state, body.to, body.asset) + body.amount)
     return [Event("transfer", {"from": sender, "to": body.to, "asset": body.asset, "amount": body.amount})]
