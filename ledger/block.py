@@ -13,7 +13,7 @@ in one pass and a tx hash is a hash of bytes already in hand.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Mapping
 
 from .codec import DecodeError, MaxLen, Range, Record, decode, encode
 from .hashing import ZERO_HASH, merkle_root, sha256
@@ -85,8 +85,14 @@ class Block:
         return Header.from_obj(obj[0])
 
     @classmethod
-    def decode(cls, data: bytes) -> "Block":
-        """Strictly decode a block; raises DecodeError only."""
+    def decode(cls, data: bytes, *, known: Mapping[bytes, Tx] | None = None) -> "Block":
+        """Strictly decode a block; raises DecodeError only.
+
+        Args:
+            known: decoded transactions by hash (a mempool); a tx whose bytes
+                are exactly those of a known one is taken from it, not decoded
+                again.
+        """
         obj = decode(data, max_bytes=MAX_BLOCK_BYTES)
         if type(obj) is not list or len(obj) != 2 or type(obj[1]) is not list:
             raise DecodeError("Block: expected [header, [tx bytes...]]")
@@ -95,6 +101,11 @@ class Block:
         for i, raw in enumerate(obj[1]):
             if type(raw) is not bytes:
                 raise DecodeError(f"Block.txs[{i}]: expected bytes")
+            if known is not None:
+                tx = known.get(sha256(raw))
+                if tx is not None and tx.raw == raw:
+                    txs.append(tx)
+                    continue
             try:
                 txs.append(Tx.decode(raw))
             except DecodeError as exc:

@@ -243,7 +243,10 @@ def _compile_base(tp: Any) -> Check:
         def check_list(v: Any, path: str) -> tuple:
             if type(v) not in (list, tuple):
                 raise _fail(path, f"expected list, got {type(v).__name__}")
-            return tuple(item(x, f"{path}[{i}]") for i, x in enumerate(v))
+            try:  # fast path: no per-item path strings unless an item is bad
+                return tuple([item(x, path) for x in v])
+            except DecodeError:
+                return tuple([item(x, f"{path}[{i}]") for i, x in enumerate(v)])
 
         return check_list
     if origin in (typing.Union, types.UnionType):
@@ -307,7 +310,10 @@ class Record:
             raise _fail(path, f"expected {cls.__name__} as a list, got {type(obj).__name__}")
         if len(obj) != len(schema):
             raise _fail(path, f"{cls.__name__} has {len(schema)} fields, got {len(obj)}")
-        values = [check(v, f"{path}.{name}") for (name, check), v in zip(schema, obj)]
+        try:  # fast path: field paths are built only to report a bad field
+            values = [check(v, path) for (_, check), v in zip(schema, obj)]
+        except DecodeError:
+            values = [check(v, f"{path}.{name}") for (name, check), v in zip(schema, obj)]
         try:
             return cls(*values)
         except DecodeError:

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from .codec import MAX_INT, DecodeError, Len, MaxLen, Range, Record, decode, encode
 from .hashing import sha256
-from .keys import PrivateKey, address_from_pubkey, verify
+from .keys import PrivateKey, address_from_pubkey, verify_signed
 
 __all__ = [
     "MAX_TX_BYTES",
@@ -86,11 +86,21 @@ class Tx:
         return self.address or address_from_pubkey(self.sender)
 
     def sign_bytes(self) -> bytes:
+        raw = self.raw
+        # The canonical wire form is fixarray(6) || enc(chain_id..body) ||
+        # bin8(64) signature, and the signed part is fixarray(5) || the same
+        # middle bytes: cut it out of raw instead of re-encoding the body.
+        if len(raw) > 67 and raw[0] == 0x96 and raw[-66:-64] == b"\xc4\x40":
+            return TX_DOMAIN + b"\x95" + raw[1:-66]
         return tx_sign_bytes(self.chain_id, self.sender, self.nonce, self.kind, self.body)
+
+    def signed_message(self) -> bytes:
+        """signature || sign-bytes: the input of Ed25519 ``crypto_sign_open``."""
+        return self.signature + self.sign_bytes()
 
     def verify_signature(self) -> None:
         """Raise SignatureError unless the signature verifies."""
-        if not verify(self.sender, self.sign_bytes(), self.signature):
+        if not verify_signed(self.signed_message(), self.sender):
             raise SignatureError("signature does not verify for the sender's key")
 
     # ------------------------------------------------------------------ wire

@@ -29,6 +29,7 @@ from settlement.machine import BlockResult
 from .chain import Chain
 from .config import NodeConfig
 from .mempool import Mempool, MempoolRejection
+from .verifier import Verifier
 
 __all__ = ["Node", "NodeError"]
 
@@ -95,6 +96,8 @@ class Node:
             check=self._check_tx,
             is_committed=lambda h: self.store.tx_location(h) is not None,
         )
+        self.verifier = Verifier()
+        self.chain.verifier = self.verifier
         self.metrics = Metrics()
         self.new_tx = asyncio.Event()
         self.stopping = asyncio.Event()
@@ -114,19 +117,24 @@ class Node:
         except NotIncludable as exc:
             raise MempoolRejection("not_includable", str(exc)) from None
 
-    def admit(self, tx: Tx) -> None:
-        """Admit ``tx`` to the mempool (signature verified here, once); raises MempoolRejection."""
+    def admit(self, tx: Tx, *, verified: bool = False) -> None:
+        """Admit ``tx`` to the mempool; raises MempoolRejection.
+
+        Args:
+            verified: the signature was checked already (by :attr:`verifier`);
+                otherwise the mempool checks it here, once.
+        """
         try:
-            self.mempool.add(tx)
+            self.mempool.add(tx, verified=verified)
         except MempoolRejection:
             self.metrics.mempool_rejections += 1
             raise
         self.chain.mark_verified(tx)
         self.new_tx.set()
 
-    def submit(self, tx: Tx) -> None:
+    def submit(self, tx: Tx, *, verified: bool = False) -> None:
         """A transaction from a client: admit it, then gossip it to the other nodes."""
-        self.admit(tx)
+        self.admit(tx, verified=verified)
         if self.gossip is not None:
             self.gossip.queue(tx)
 
@@ -227,6 +235,8 @@ class Node:
         finally:
             for t in tasks:
                 t.cancel()
+            if self.gossip is not None:
+                self.gossip.stop()
             if self.consensus is not None:
                 self.consensus.stop()
             if self.net is not None:
@@ -319,4 +329,5 @@ class Node:
                 if not fut.done():
                     fut.cancel()
         self._waiters.clear()
+        self.verifier.close()
         self.kv.close()

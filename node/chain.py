@@ -37,6 +37,14 @@ class InvalidProposal(Exception):
     """A proposed block breaks a rule; the reason is in the message."""
 
 
+def _verifies(tx: Tx) -> bool:
+    try:
+        tx.verify_signature()
+    except SignatureError:
+        return False
+    return True
+
+
 class CachedView:
     """Committed settlement state with an in-memory read-through cache."""
 
@@ -89,6 +97,7 @@ class Chain:
         self.height = store.latest_height()
         self.last_header: Header | None = store.header(self.height) if self.height else None
         self.verified: dict[bytes, None] = {}  # tx hashes whose signatures this node checked
+        self.verifier = None  # node.verifier.Verifier: checks a proposal's new signatures in parallel
 
     # ------------------------------------------------------------------ read
 
@@ -161,14 +170,17 @@ class Chain:
             raise InvalidProposal("proposer is not a validator")
         if h.tx_root != tx_root(block.txs):
             raise InvalidProposal("tx_root does not match the transactions")
-        for i, tx in enumerate(block.txs):
-            if tx.hash in self.verified:
-                continue
-            try:
-                tx.verify_signature()
-            except SignatureError:
-                raise InvalidProposal(f"tx {i}: bad signature") from None
-            self.verified[tx.hash] = None
+        todo = [(i, tx) for i, tx in enumerate(block.txs) if tx.hash not in self.verified]
+        if todo:
+            if self.verifier is not None:
+                verdicts = self.verifier.verify_blocking([tx for _, tx in todo])
+            else:
+                verdicts = [_verifies(tx) for _, tx in todo]
+            for (i, tx), ok in zip(todo, verdicts):
+                if not ok:
+                    raise InvalidProposal(f"tx {i}: bad signature")
+            for _, tx in todo:
+                self.verified[tx.hash] = None
         ctx = BlockContext(self.chain_id, h.height, h.time_ms, h.proposer)
         try:
             result = apply_block(self.view, self.acc, ctx, block.txs)

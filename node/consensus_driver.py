@@ -96,7 +96,7 @@ class ConsensusDriver:
         self.wal = WalFile(cfg.consensus_dir / "wal.bin")
         self._inputs: collections.deque = collections.deque()
         self._timers: dict[tuple, asyncio.TimerHandle] = {}
-        self._results: dict[bytes, object] = {}  # block id -> BlockResult of a block we built or validated
+        self._results: dict[bytes, tuple] = {}  # block id -> (Block, BlockResult) we built or validated
         self._busy = False
         self._start_task: asyncio.Task | None = None
         self.decided_at = time.monotonic()
@@ -277,17 +277,20 @@ class ConsensusDriver:
         candidates = node.mempool.reap(cfg.max_txs, cfg.max_bytes)
         prop = chain.propose(candidates, time.time_ns() // 1_000_000, node.key.address, max_txs=cfg.max_txs, max_bytes=cfg.max_bytes)
         block = prop.block
-        self._results[block.id] = prop.result
+        self._results[block.id] = (block, prop.result)
         self._inputs.append(BlockProposal(a.height, a.round, block.id, block.encode()))
 
     def _validate(self, a: RequestValidation) -> None:
         chain = self.node.chain
         valid = False
-        if a.height == chain.height + 1:
+        known = self._results.get(a.block_id)
+        if known is not None and known[0].raw == a.block:
+            valid = True  # our own proposal (built by build_block), or validated already
+        elif a.height == chain.height + 1:
             try:
-                block = Block.decode(a.block)
+                block = Block.decode(a.block, known=self.node.mempool.by_hash)
                 if block.id == a.block_id:
-                    self._results[block.id] = chain.validate(block)
+                    self._results[block.id] = (block, chain.validate(block))
                     valid = True
             except (DecodeError, InvalidProposal) as exc:
                 log.warning("invalid proposal at height %d round %d: %s", a.height, a.round, exc)
@@ -301,9 +304,11 @@ class ConsensusDriver:
         if a.height != chain.height + 1:
             log.error("decided height %d but the chain is at %d", a.height, chain.height)
             return
-        block = Block.decode(a.block)
-        result = self._results.get(block.id)
-        if result is None:
+        known = self._results.get(a.block_id)
+        if known is not None and known[0].raw == a.block:
+            block, result = known
+        else:
+            block = Block.decode(a.block, known=node.mempool.by_hash)
             result = chain.validate(block)
         node.commit(block, result, a.certificate)
         self.wal.reset()

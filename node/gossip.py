@@ -6,7 +6,7 @@ as ONE message of many transactions (a libp2p message costs ~3 ms of CPU per
 receiving node, whatever its size) every ``flush_ms`` or when a batch holds
 ``max_batch`` transactions.  Received batches are decoded strictly; every
 transaction goes through the same mempool admission as an RPC submission
-(signature verified once, here).  A batch that does not decode is garbage:
+(signature verified once, here, in the verifier threads).  A batch that does not decode is garbage:
 counted and reported to the transport, which disconnects a repeat offender.
 
 Never blocks the event loop on the network: ``publish`` is non-blocking and
@@ -60,6 +60,7 @@ class TxGossip:
         self.rejected_txs = 0
         self.garbage = 0
         self.dropped_batches = 0
+        self._tasks: set[asyncio.Task] = set()  # batches being verified
 
     def queue(self, tx: Tx) -> None:
         """Schedule a locally admitted transaction for gossip."""
@@ -103,9 +104,23 @@ class TxGossip:
             log.debug("garbage tx batch from %s: %s", peer_id, exc)
             self.net.report_garbage(peer_id)
             return
+        self.received_txs += len(txs)
+        task = asyncio.get_running_loop().create_task(self._admit(txs))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    async def _admit(self, txs: list[Tx]) -> None:
+        """Verify a batch's signatures in the verifier threads, then admit in order."""
+        node = self.node
+        todo = [tx for tx in txs if tx.hash not in node.mempool]
+        verdicts = await node.verifier.verify(todo)
+        good = {tx.hash for tx, ok in zip(todo, verdicts) if ok}
         for tx in txs:
-            self.received_txs += 1
             try:
-                self.node.admit(tx)
+                node.admit(tx, verified=tx.hash in good)
             except MempoolRejection:
                 self.rejected_txs += 1

@@ -47,7 +47,8 @@ class Mempool:
         check: ``check(tx) -> committed_nonce`` raises MempoolRejection when the
             tx cannot be included on top of committed state (wrong chain,
             unknown sender, used nonce); it must accept future nonces.
-        is_committed: ``is_committed(tx_hash) -> bool`` for replay detection.
+        is_committed: ``is_committed(tx_hash) -> bool`` names a refused replay
+            of a committed tx (asked only when ``check`` refused the tx).
     """
 
     def __init__(
@@ -85,8 +86,6 @@ class Mempool:
             raise MempoolRejection("too_large", f"transaction of {len(tx.raw)} bytes exceeds {MAX_TX_BYTES}")
         if tx.hash in self.by_hash:
             raise MempoolRejection("duplicate", "transaction is already in the mempool")
-        if self._is_committed(tx.hash):
-            raise MempoolRejection("already_committed", "transaction is already committed")
         if len(self.by_hash) >= self.max_txs or self.bytes + len(tx.raw) > self.max_bytes:
             raise MempoolRejection("mempool_full", f"mempool is full ({len(self.by_hash)} txs, {self.bytes} bytes)")
         if not verified:
@@ -96,11 +95,16 @@ class Mempool:
                 raise MempoolRejection("bad_signature", str(exc)) from None
         sender = tx.sender_address
         st = self.senders.get(sender)
-        if st is None:
+        try:
             committed_nonce = self._check(tx)
+        except MempoolRejection:
+            # A committed tx always fails the check (its nonce is used), so
+            # the tx index is read only then, never on the hot path.
+            if self._is_committed(tx.hash):
+                raise MempoolRejection("already_committed", "transaction is already committed") from None
+            raise
+        if st is None:
             st = _Sender(next_ready=committed_nonce)
-        else:
-            self._check(tx)
         if tx.nonce in st.pending:
             raise MempoolRejection("nonce_pending", f"another transaction with nonce {tx.nonce} is pending")
         if tx.nonce < st.next_ready:

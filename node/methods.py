@@ -222,9 +222,9 @@ def _timeout(params) -> float:
     return float(t)
 
 
-def _admit(node, tx: Tx) -> dict | None:
+def _admit(node, tx: Tx, verified: bool = False) -> dict | None:
     try:
-        node.submit(tx)
+        node.submit(tx, verified=verified)
     except MempoolRejection as exc:
         return {"hash": tx.hash.hex(), "accepted": False, "code": exc.code, "reason": exc.reason}
     return None
@@ -263,9 +263,14 @@ async def broadcast_tx_batch(node, params) -> dict:
     mode = _mode(params)
     timeout = _timeout(params)
     decoded = [_decode_tx(t, f"txs[{i}]") for i, t in enumerate(txs)]
+    # signatures are checked in the verifier threads; a bad one is left to the
+    # mempool, which checks it again and refuses it in its usual order
+    todo = [t for t in decoded if t.hash not in node.mempool]
+    verdicts = await node.verifier.verify(todo)
+    good = {t.hash for t, ok in zip(todo, verdicts) if ok}
     results = []
     for t in decoded:
-        rejected = _admit(node, t)
+        rejected = _admit(node, t, t.hash in good)
         results.append(rejected or {"hash": t.hash.hex(), "accepted": True})
     if mode == "commit":
         waits = [_await_commit(node, t.hash, timeout) if r["accepted"] else None for t, r in zip(decoded, results)]

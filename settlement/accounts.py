@@ -89,14 +89,29 @@ def asset_key(symbol: str) -> bytes:
 # --------------------------------------------------------------------------- typed access
 
 
+# Decoding is a pure function of the stored bytes and records are immutable,
+# so a decoded value is shared by every later read of the same bytes (the hot
+# accounts of a busy block are decoded once, not once per read).  Bounded;
+# cleared wholesale when full.  Never affects results, only speed.
+_DECODED: dict[tuple[type, bytes], object] = {}
+_DECODED_MAX = 262_144
+
+
 def _load(state: State, key: bytes, cls):
     raw = state.get(key)
     if raw is None:
         return None
-    try:
-        return cls.decode(raw)
-    except ValueError as exc:
-        raise StateCorrupt(f"state key {key!r}: {exc}") from None
+    ck = (cls, raw)
+    rec = _DECODED.get(ck)
+    if rec is None:
+        try:
+            rec = cls.decode(raw)
+        except ValueError as exc:
+            raise StateCorrupt(f"state key {key!r}: {exc}") from None
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()
+        _DECODED[ck] = rec
+    return rec
 
 
 def get_account(state: State, addr: bytes) -> Account | None:
@@ -119,7 +134,16 @@ def get_balance(state: State, addr: bytes, symbol: str) -> int:
     raw = state.get(balance_key(addr, symbol))
     if raw is None:
         return 0
-    value = decode(raw)
+    ck = (int, raw)
+    value = _DECODED.get(ck)
+    if value is None:
+        try:
+            value = decode(raw)
+        except ValueError as exc:
+            raise StateCorrupt(f"balance of {addr.hex()} in {symbol}: {exc}") from None
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()
+        _DECODED[ck] = value
     if type(value) is not int or value <= 0:
         raise StateCorrupt(f"balance of {addr.hex()} in {symbol} is {value!r}")
     return value

@@ -1,0 +1,90 @@
+"""Signature verification of many transactions on all cores, off the event loop.
+
+Owns the node's verifier threads.  Ed25519 verification is what a
+transaction costs most, and libsodium's ``crypto_sign_open`` releases the GIL,
+so chunks of a batch verify in parallel in worker threads while the event
+loop goes on admitting, building and committing.  Callers get one verdict
+per transaction, in order; they decide what a bad signature means (a
+refusal at mempool entry, an invalid proposal).
+
+Two ways in: :meth:`Verifier.verify` awaits the verdicts from the event loop;
+:meth:`Verifier.verify_blocking` is for synchronous callers (block
+validation) and verifies one chunk in the calling thread while the workers
+take the rest.  Small batches are verified inline: a thread hop costs more
+than a few verifications.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
+
+from ledger.keys import verify_signed
+from ledger.tx import Tx
+
+__all__ = ["Verifier"]
+
+INLINE_MAX = 8  # at most this many signatures are verified without a thread hop
+
+
+def _verify_chunk(items: list[tuple[bytes, bytes]]) -> list[bool]:
+    return [verify_signed(signed, pubkey) for signed, pubkey in items]
+
+
+def _inputs(txs: Sequence[Tx]) -> list[tuple[bytes, bytes]]:
+    return [(tx.signed_message(), tx.sender) for tx in txs]
+
+
+class Verifier:
+    """A pool of verifier threads (one per core by default)."""
+
+    def __init__(self, threads: int | None = None, *, chunk: int = 128):
+        self.threads = max(1, threads or os.cpu_count() or 1)
+        self.chunk = chunk
+        self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="settle-verify")
+        self.verified = 0  # signatures checked (a metric)
+
+    def _chunks(self, items: list) -> list[list]:
+        # at least one chunk per thread, at most ``chunk`` items each
+        size = min(self.chunk, max(1, -(-len(items) // self.threads)))
+        return [items[i : i + size] for i in range(0, len(items), size)]
+
+    async def verify(self, txs: Sequence[Tx]) -> list[bool]:
+        """One verdict per tx, computed in the worker threads."""
+        items = _inputs(txs)
+        self.verified += len(items)
+        if len(items) <= INLINE_MAX:
+            return _verify_chunk(items)
+        loop = asyncio.get_running_loop()
+        parts = await asyncio.gather(*[loop.run_in_executor(self._pool, _verify_chunk, c) for c in self._chunks(items)])
+        return [ok for part in parts for ok in part]
+
+    def verify_blocking(self, txs: Sequence[Tx]) -> list[bool]:
+        """One verdict per tx; the caller's thread verifies the first chunk itself."""
+        items = _inputs(txs)
+        self.verified += len(items)
+        if len(items) <= INLINE_MAX:
+            return _verify_chunk(items)
+        chunks = self._chunks(items)
+        results: list[list[bool]] = [[] for _ in chunks]
+        todo = iter(range(len(chunks)))
+        lock = threading.Lock()
+
+        def work() -> None:  # the caller and the workers take chunks until none is left
+            while True:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                results[i] = _verify_chunk(chunks[i])
+
+        futures = [self._pool.submit(work) for _ in range(min(self.threads, len(chunks) - 1))]
+        work()
+        for f in futures:
+            f.result()
+        return [ok for part in results for ok in part]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
