@@ -319,6 +319,7 @@ class ChainStore:
         receipts: Sequence[Receipt],
         state_writes: Mapping[bytes, bytes | None],
         root_acc: bytes,
+        encoded_receipts: list[bytes] | None = None,
     ) -> None:
         """Store everything about a newly committed block in one synced write.
 
@@ -334,6 +335,8 @@ class ChainStore:
                 by block-level receipts.
             state_writes: settlement state changes; a None value deletes.
             root_acc: the state-root accumulator after this block.
+            encoded_receipts: each receipt's canonical bytes, when the caller
+                has them already (saves encoding them again).
 
         Raises:
             HeightNotNextError: the block is not at ``latest_height() + 1``.
@@ -360,7 +363,7 @@ class ChainStore:
         puts[schema.block_key(height)] = block.encode()
         puts[schema.block_hash_key(block_id)] = height_bytes
         puts[schema.cert_key(height)] = cert.encode()
-        puts[schema.receipts_key(height)] = encode_receipts(tuple(receipts))
+        puts[schema.receipts_key(height)] = encode_receipts(tuple(receipts), encoded_receipts)
         puts[schema.ROOT_ACC] = root_acc
         puts[schema.LATEST_HEIGHT] = height_bytes
         if height == 1:

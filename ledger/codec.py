@@ -45,6 +45,7 @@ __all__ = [
     "Record",
     "decode",
     "encode",
+    "encode_array",
 ]
 
 MIN_INT = -(2**63)
@@ -63,31 +64,32 @@ class EncodeError(ValueError):
 # --------------------------------------------------------------------------- plain values
 
 
+_PLAIN = frozenset((str, bytes, bool, type(None)))  # encoded as they are
+
+
 def _canon(value: Any) -> Any:
-    """Return ``value`` with dicts key-sorted; refuse non-canonical types."""
+    """Return ``value`` with dicts key-sorted; refuse non-canonical types.
+
+    Map keys are sorted as ``str``: code-point order is the order of their
+    UTF-8 bytes, which is what the canonical form requires.
+    """
     t = type(value)
+    if t in _PLAIN:
+        return value
     if t is int:
         if not MIN_INT <= value <= MAX_INT:
             raise EncodeError(f"integer {value} out of the 64-bit range")
         return value
-    if t is str or t is bytes or t is bool or value is None:
-        return value
     if t is list or t is tuple:
-        return [_canon(v) for v in value]
+        return [v if type(v) in _PLAIN else _canon(v) for v in value]
     if t is dict:
-        out = {}
-        for k in sorted(value, key=_key_bytes):
-            out[k] = _canon(value[k])
-        return out
+        for k in value:
+            if type(k) is not str:
+                raise EncodeError(f"map keys must be str, got {type(k).__name__}")
+        return {k: _canon(value[k]) for k in sorted(value)}
     if isinstance(value, Record):
         return _canon(value.to_obj())
     raise EncodeError(f"cannot encode value of type {t.__name__}")
-
-
-def _key_bytes(k: Any) -> bytes:
-    if type(k) is not str:
-        raise EncodeError(f"map keys must be str, got {type(k).__name__}")
-    return k.encode()
 
 
 _packer_opts = dict(use_bin_type=True, strict_types=True)
@@ -106,6 +108,22 @@ def encode(value: Any) -> bytes:
         raise
     except (TypeError, ValueError, OverflowError) as exc:  # pragma: no cover - defensive
         raise EncodeError(str(exc)) from None
+
+
+def encode_array(encoded_items: list[bytes] | tuple[bytes, ...]) -> bytes:
+    """The canonical encoding of a list, given each item's canonical encoding.
+
+    ``encode_array([encode(x) for x in xs]) == encode(list(xs))``: a msgpack
+    array is its shortest header followed by its items.
+    """
+    n = len(encoded_items)
+    if n < 16:
+        head = bytes((0x90 | n,))
+    elif n < 1 << 16:
+        head = b"\xdc" + n.to_bytes(2, "big")
+    else:
+        head = b"\xdd" + n.to_bytes(4, "big")
+    return head + b"".join(encoded_items)
 
 
 def decode(data: bytes, *, max_bytes: int = MAX_DECODE_BYTES) -> Any:
@@ -296,10 +314,13 @@ class Record:
         out = []
         for name, _ in self._schema():
             v = getattr(self, name)
-            if isinstance(v, Record):
-                v = v.to_obj()
-            elif type(v) is tuple:
+            t = type(v)
+            if t in _PLAIN or t is int:
+                pass
+            elif t is tuple:
                 v = [x.to_obj() if isinstance(x, Record) else x for x in v]
+            elif isinstance(v, Record):
+                v = v.to_obj()
             out.append(v)
         return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from .codec import Len, MaxLen, Range, Record, decode, encode
+from .codec import Len, MaxLen, Range, Record, decode, encode_array
 from .hashing import merkle_root
 
 __all__ = ["Event", "Receipt", "decode_receipts", "encode_receipts", "receipts_root"]
@@ -39,8 +39,9 @@ class Receipt(Record):
         return self.code == 0
 
 
-def encode_receipts(receipts: list[Receipt] | tuple[Receipt, ...]) -> bytes:
-    return encode([r.to_obj() for r in receipts])
+def encode_receipts(receipts: list[Receipt] | tuple[Receipt, ...], encoded: list[bytes] | None = None) -> bytes:
+    """The stored form of a block's receipts (``encoded``: each one's bytes, if known)."""
+    return encode_array(encoded if encoded is not None else [r.encode() for r in receipts])
 
 
 def decode_receipts(data: bytes) -> list[Receipt]:
@@ -52,5 +53,6 @@ def decode_receipts(data: bytes) -> list[Receipt]:
     return [Receipt.from_obj(r) for r in obj]
 
 
-def receipts_root(receipts: list[Receipt] | tuple[Receipt, ...]) -> bytes:
-    return merkle_root([r.encode() for r in receipts])
+def receipts_root(receipts: list[Receipt] | tuple[Receipt, ...], encoded: list[bytes] | None = None) -> bytes:
+    """Merkle root over the receipts' encodings (``encoded``: those bytes, if known)."""
+    return merkle_root(encoded if encoded is not None else [r.encode() for r in receipts])

@@ -197,7 +197,9 @@ class Chain:
     def commit(self, block: Block, result: BlockResult, cert: CommitCertificate) -> None:
         """Persist ``block`` with its certificate, receipts and state in one write."""
         verify_commit(cert, self.vset, self.chain_id, height=block.height, block_id=block.id)
-        self.store.commit_block(block, cert, result.receipts, result.writes, result.root_acc.to_bytes())
+        self.store.commit_block(
+            block, cert, result.receipts, result.writes, result.root_acc.to_bytes(), result.encoded_receipts
+        )
         self.view.apply(result.writes)
         self.acc = result.root_acc
         self.height = block.height

@@ -77,14 +77,22 @@ class BlockResult:
     writes: dict[bytes, bytes | None]
     root_acc: RootAccumulator
     skipped: list[tuple[Tx, str]] = field(default_factory=list)
+    _encoded: list[bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def state_root(self) -> bytes:
         return self.root_acc.root()
 
     @property
+    def encoded_receipts(self) -> list[bytes]:
+        """Each receipt's canonical bytes, encoded once (for the root and the store)."""
+        if self._encoded is None:
+            self._encoded = [r.encode() for r in self.receipts]
+        return self._encoded
+
+    @property
     def receipts_root(self) -> bytes:
-        return receipts_root(self.receipts)
+        return receipts_root(self.receipts, self.encoded_receipts)
 
 
 def check_includable(state: State, chain_id: str, tx: Tx, *, allow_future_nonce: bool = False) -> Account:

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.block import Block
-from ledger.codec import MAX_INT, MIN_INT, DecodeError, EncodeError, decode, encode
+from ledger.codec import MAX_INT, MIN_INT, DecodeError, EncodeError, decode, encode, encode_array
 from ledger.commit import CommitCertificate, Vote
 from ledger.keys import PrivateKey
 from ledger.receipt import decode_receipts
@@ -29,6 +29,12 @@ values = st.recursive(
 @settings(max_examples=500)
 def test_round_trip_is_identity(v):
     assert decode(encode(v)) == v
+
+
+@given(st.lists(values, max_size=40) | st.integers(0, 70_000).map(lambda n: [n % 7] * n))
+@settings(max_examples=200)
+def test_encode_array_of_encoded_items_is_encode_of_the_list(items):
+    assert encode_array([encode(x) for x in items]) == encode(items)
 
 
 @given(st.dictionaries(st.text(max_size=6), st.integers(0, 100), min_size=2, max_size=8))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.codec import encode
 from ledger.keys import PrivateKey, verify
@@ -81,3 +83,24 @@ def test_mempool_reasons_for_each_refusal():
     stranger = sign_tx(PrivateKey.from_name("mallory"), chain.chain_id, 0, Transfer(chain.addr("bob"), "USD", 1, ""))
     with pytest.raises(Exception, match="not a registered account"):
         pool.add(stranger)
+
+
+@given(
+    st.text(min_size=1, max_size=64),
+    st.integers(0, 2**63 - 1),
+    st.binary(min_size=20, max_size=20),
+    st.text(max_size=16),
+    st.integers(1, 2**63 - 1),
+    st.text(max_size=256),
+)
+@settings(max_examples=200, deadline=None)
+def test_sign_bytes_cut_from_the_wire_form_equal_the_encoded_ones(chain_id, nonce, to, asset, amount, memo):
+    from ledger.tx import tx_sign_bytes
+
+    key = PrivateKey.from_name("sb", "c")
+    tx = sign_tx(key, chain_id, nonce, Transfer(to, asset, amount, memo))
+    assert tx.sign_bytes() == tx_sign_bytes(chain_id, key.pubkey, nonce, "transfer", tx.body)
+    tx.verify_signature()
+    again = Tx.decode(tx.raw)
+    assert again.sign_bytes() == tx.sign_bytes()
+    again.verify_signature()
