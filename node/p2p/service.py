@@ -165,9 +165,14 @@ class P2PService:
         self.pubsub = GuardedPubsub(
             self.host,
             self.router,
-            strict_signing=True,
+            # Without relaying, every message arrives on the Noise-authenticated
+            # connection of its origin (checked in _validate): a libp2p
+            # signature per message would add nothing but CPU on both ends.
+            # Consensus messages and transactions carry their own signatures.
+            strict_signing=relay,
             max_inbound_rpc_size=limits.frame_bytes,
             allowed_topics=frozenset(self.topics),
+            validation_cache_size=16,  # message ids never repeat; libp2p's LRU is O(size) per message
         )
         # Sequence numbers start at the wall clock in *seconds* by default, so
         # a node restarted after publishing more than one message per second
@@ -274,6 +279,10 @@ class P2PService:
         if ID(msg.from_id) not in self.names:
             self.counters.garbage += 1
             self._strike(forwarder, "message from an origin not on the allowlist")
+            return False
+        if not self.pubsub.strict_signing and msg.from_id != forwarder.to_bytes():
+            self.counters.garbage += 1
+            self._strike(forwarder, "unsigned message relayed from another origin")
             return False
         return True
 

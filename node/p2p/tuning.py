@@ -1,8 +1,8 @@
 """Process-wide adjustments to py-libp2p 0.8.1 defaults that drop traffic.
 
-Owns five module-level changes, applied once by :func:`install`: the two
-that ``shared/notes/py-libp2p.md`` calls for (1, 2) and three found while
-building this layer (3-5):
+Owns eight module-level changes, applied once by :func:`install`: the two
+that ``shared/notes/py-libp2p.md`` calls for (1, 2) and six found while
+building and profiling this layer (3-8):
 
 1. ``libp2p.pubsub.pubsub.SUBSCRIPTION_CHANNEL_SIZE`` (32: a burst overflows
    a topic's delivery channel and libp2p drops with a log line) is raised
@@ -23,6 +23,20 @@ building this layer (3-5):
    ``SO_REUSEPORT`` (wanted only for TCP hole punching): with it, a second
    node started on a port already in use listens *too*, and the kernel
    splits incoming connections between the two processes, silently.
+6. ``env_to_send_in_RPC`` (gossipsub attaches the node's signed peer record
+   to every RPC it sends) is cached per host for ``SENDER_RECORD_TTL_S``:
+   libp2p rebuilds the listen multiaddrs, finds them unequal to the
+   record's and signs a new record on *every* publish.
+7. ``maybe_consume_signed_record`` in pubsub and gossipsub (every received
+   RPC: parse the envelope, verify its signature, update the peerstore)
+   accepts without consuming: peers' addresses come from the config and
+   the allowlist, never from peer records.  Together 6 and 7 were ~15% of
+   the trio thread's CPU under load.
+8. ``PY_YAMUX_RELEASE_ON_READ`` (read by yamux on every stream read) is set
+   to 0 unless the environment sets it: libp2p's default sends a
+   WINDOW_UPDATE frame (an encrypted write and a syscall) after *every*
+   read; with 0 a receiver releases window in batches of half the target
+   window, which is how yamux is specified.
 
 The running :class:`~node.p2p.service.P2PService` registers its hooks in a
 thread-local (each service owns one trio thread), so several networks in
@@ -35,12 +49,15 @@ catch anything it does not re-raise.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import libp2p.pubsub.gossipsub as _gossipsub_mod
 import libp2p.pubsub.pubsub as _pubsub_mod
 import libp2p.transport.tcp.tcp as _tcp_mod
 from libp2p.io.exceptions import MessageTooLarge
@@ -52,6 +69,7 @@ __all__ = ["BoundedRpcQueue", "TuningHooks", "install", "register", "route_libp2
 _DEFAULT_QUEUE_ITEMS = 256
 _DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024
 _DEFAULT_FRAME_BYTES = 4 * 1024 * 1024 + 64 * 1024
+SENDER_RECORD_TTL_S = 30.0
 
 
 @dataclass(slots=True)
@@ -165,6 +183,29 @@ async def _read_limited(reader, max_length: int) -> bytes:
         raise
 
 
+_original_env = _pubsub_mod.env_to_send_in_RPC
+_sender_records: "weakref.WeakKeyDictionary[object, tuple[float, bytes]]" = weakref.WeakKeyDictionary()
+_records_lock = threading.Lock()
+
+
+def _cached_sender_record(host) -> tuple[bytes, bool]:
+    """``env_to_send_in_RPC``, reusing the host's envelope for a while (change 6)."""
+    now = time.monotonic()
+    with _records_lock:
+        hit = _sender_records.get(host)
+    if hit is not None and hit[0] > now:
+        return hit[1], False
+    envelope, fresh = _original_env(host)
+    with _records_lock:
+        _sender_records[host] = (now + SENDER_RECORD_TTL_S, envelope)
+    return envelope, fresh
+
+
+def _ignore_sender_record(msg, host, peer_id=None) -> bool:
+    """``maybe_consume_signed_record`` that keeps the RPC and skips the record (change 7)."""
+    return True
+
+
 def _set_reuseaddr_only(sock) -> None:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -199,4 +240,9 @@ def install() -> None:
     _tcp_mod.TrioTCPStream = TrackedTCPStream
     _tcp_mod._set_reuse_flags = _set_reuseaddr_only
     _pubsub_mod.read_varint_prefixed_bytes_limited = _read_limited
+    _pubsub_mod.env_to_send_in_RPC = _cached_sender_record
+    _gossipsub_mod.env_to_send_in_RPC = _cached_sender_record
+    _pubsub_mod.maybe_consume_signed_record = _ignore_sender_record
+    _gossipsub_mod.maybe_consume_signed_record = _ignore_sender_record
+    os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
     _installed = True
