@@ -51,7 +51,7 @@ class P2PConfig:
 
 @dataclass
 class BlockConfig:
-    interval_ms: int = 200  # wait at most this long for more txs before closing a block
+    interval_ms: int = 50  # after a commit, wait this long for more txs before the next block (latency vs. blocks per second)
     empty_interval_ms: int = 5_000  # an idle chain makes an empty block at most this often
     max_txs: int = 5_000
     max_bytes: int = 4 * 1024 * 1024
