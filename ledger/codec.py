@@ -46,6 +46,8 @@ __all__ = [
     "decode",
     "encode",
     "encode_array",
+    "require_canonical",
+    "unpack",
 ]
 
 MIN_INT = -(2**63)
@@ -137,6 +139,13 @@ def decode(data: bytes, *, max_bytes: int = MAX_DECODE_BYTES) -> Any:
         DecodeError: the input is too long, truncated, has trailing bytes, uses
             a float or an extension type, or is not in canonical form.
     """
+    data = _as_bytes(data, max_bytes)
+    value = unpack(data, max_bytes=max_bytes)
+    require_canonical(value, data)
+    return value
+
+
+def _as_bytes(data: Any, max_bytes: int) -> bytes:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise DecodeError(f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
@@ -144,8 +153,19 @@ def decode(data: bytes, *, max_bytes: int = MAX_DECODE_BYTES) -> Any:
         raise DecodeError(f"message of {len(data)} bytes exceeds the limit of {max_bytes}")
     if not data:
         raise DecodeError("empty input")
+    return data
+
+
+def unpack(data: bytes, *, max_bytes: int = MAX_DECODE_BYTES) -> Any:
+    """The msgpack value in ``data``, NOT yet checked to be canonical.
+
+    Half of :func:`decode`: the caller must still call
+    :func:`require_canonical` (or type-check the value so strictly that
+    re-packing it is the canonical check, as ``Tx.decode`` does).
+    """
+    data = _as_bytes(data, max_bytes)
     try:
-        value = msgpack.unpackb(
+        return msgpack.unpackb(
             data,
             raw=False,
             strict_map_key=True,
@@ -160,13 +180,22 @@ def decode(data: bytes, *, max_bytes: int = MAX_DECODE_BYTES) -> Any:
         raise DecodeError("trailing bytes after the value") from None
     except Exception as exc:  # msgpack raises many types; all mean "not a value"
         raise DecodeError(f"malformed msgpack: {type(exc).__name__}: {exc}") from None
+
+
+def require_canonical(value: Any, data: bytes, *, walk: bool = True) -> None:
+    """Raise DecodeError unless ``data`` is the canonical encoding of ``value``.
+
+    Args:
+        walk: check the value space too (floats, map key order).  Pass False
+            only for a value already known to hold nothing but lists, str,
+            bytes, bool, None and ints: re-packing it is then the whole check.
+    """
     try:
-        again = msgpack.packb(_canon(value), **_packer_opts)
+        again = msgpack.packb(_canon(value) if walk else value, **_packer_opts)
     except Exception as exc:
         raise DecodeError(f"value outside the canonical space: {exc}") from None
     if again != data:
         raise DecodeError("non-canonical encoding (unsorted map keys or non-minimal header)")
-    return value
 
 
 # --------------------------------------------------------------------------- typed records
@@ -210,6 +239,8 @@ def _compile(tp: Any) -> Check:
     base = _compile_base(tp)
     if not constraints:
         return base
+    if len(constraints) == 1 and tp in (int, bytes, str):
+        return _compile_leaf(tp, constraints[0], base)
 
     def check(v: Any, path: str) -> Any:
         v = base(v, path)
@@ -223,6 +254,45 @@ def _compile(tp: Any) -> Check:
         return v
 
     return check
+
+
+def _compile_leaf(tp: type, c: Any, base: Check) -> Check:
+    """One int/bytes/str field with one constraint, checked in one call (the hot case)."""
+    name = tp.__name__
+    if isinstance(c, Range):
+        lo, hi = c.lo, c.hi
+
+        def check_range(v: Any, path: str) -> Any:
+            if type(v) is not tp:
+                return base(v, path)  # raises with the type error
+            if not lo <= v <= hi:
+                raise _fail(path, f"value {v} outside [{lo}, {hi}]")
+            return v
+
+        return check_range
+    if isinstance(c, Len):
+        n = c.n
+
+        def check_len(v: Any, path: str) -> Any:
+            if type(v) is not tp:
+                raise _fail(path, f"expected {name}, got {type(v).__name__}")
+            if len(v) != n:
+                raise _fail(path, f"length {len(v)}, expected exactly {n}")
+            return v
+
+        return check_len
+    if isinstance(c, MaxLen):
+        n = c.n
+
+        def check_max(v: Any, path: str) -> Any:
+            if type(v) is not tp:
+                raise _fail(path, f"expected {name}, got {type(v).__name__}")
+            if len(v) > n:
+                raise _fail(path, f"length {len(v)} exceeds the maximum {n}")
+            return v
+
+        return check_max
+    raise TypeError(f"unsupported constraint {c!r}")
 
 
 def _compile_base(tp: Any) -> Check:
@@ -288,6 +358,53 @@ def _compile_base(tp: Any) -> Check:
     raise TypeError(f"unsupported record field type {tp!r}")
 
 
+def _leaf(tp: type) -> Callable[[Any], Any]:
+    name = tp.__name__
+
+    def leaf(v: Any) -> Any:
+        if type(v) is not tp:
+            raise EncodeError(f"expected {name}, got {type(v).__name__}")
+        return v
+
+    return leaf
+
+
+def _compile_plain(tp: Any) -> Callable[[Any], Any]:
+    """Turn a field annotation into a function giving the field's canonical plain form.
+
+    The compiled form of ``to_obj`` + ``_canon`` for one declared type: leaves
+    are type-checked and kept, tuples become lists, records recurse, and only
+    ``Any`` goes through the generic ``_canon`` walk.
+    """
+    if typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    origin = typing.get_origin(tp)
+    if tp in (int, str, bytes, bool):
+        return _leaf(tp)
+    if origin is list:
+        item = _compile_plain(typing.get_args(tp)[0])
+        return lambda v: [item(x) for x in v]
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        inner = _compile_plain(args[0])
+        return lambda v: None if v is None else inner(v)
+    if isinstance(tp, type) and issubclass(tp, Record):
+        return lambda v: v._plain()
+    return _canon
+
+
+def _plain_only(tp: Any) -> bool:
+    if typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    if tp in (int, str, bytes, bool):
+        return True
+    if typing.get_origin(tp) in (list, typing.Union, types.UnionType):
+        return all(_plain_only(a) for a in typing.get_args(tp) if a is not type(None))
+    if isinstance(tp, type) and issubclass(tp, Record):
+        return tp.plain_only()
+    return False
+
+
 class Record:
     """Base of every typed, canonically encoded value.
 
@@ -347,9 +464,32 @@ class Record:
         """Build a record from its plain form; raises DecodeError with a field path."""
         return cls._from_obj(obj, cls.__name__)
 
+    @classmethod
+    def plain_only(cls) -> bool:
+        """True if no field (however deep) is ``Any``: decoded values hold no maps or floats."""
+        flag = cls.__dict__.get("_plain_only_cache")
+        if flag is None:
+            hints = typing.get_type_hints(cls, include_extras=True)
+            flag = all(_plain_only(hints[f.name]) for f in dataclasses.fields(cls))
+            type.__setattr__(cls, "_plain_only_cache", flag)
+        return flag
+
+    def _plain(self) -> list:
+        convs = type(self).__dict__.get("_plain_cache")
+        if convs is None:
+            hints = typing.get_type_hints(type(self), include_extras=True)
+            convs = tuple((f.name, _compile_plain(hints[f.name])) for f in dataclasses.fields(self))
+            type.__setattr__(type(self), "_plain_cache", convs)
+        return [conv(getattr(self, name)) for name, conv in convs]
+
     def encode(self) -> bytes:
-        """Canonical bytes of this record."""
-        return encode(self.to_obj())
+        """Canonical bytes of this record (same as ``encode(self.to_obj())``, faster)."""
+        try:
+            return msgpack.packb(self._plain(), **_packer_opts)
+        except EncodeError:
+            raise
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise EncodeError(str(exc)) from None
 
     @classmethod
     def decode(cls, data: bytes, *, max_bytes: int = MAX_DECODE_BYTES):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from .codec import MAX_INT, DecodeError, Len, MaxLen, Range, Record, decode, encode
+from .codec import MAX_INT, DecodeError, Len, MaxLen, Range, Record, encode, require_canonical, unpack
 from .hashing import sha256
 from .keys import PrivateKey, address_from_pubkey, verify_signed
 
@@ -113,7 +113,13 @@ class Tx:
         """Strictly decode a signed transaction; raises DecodeError only."""
         if len(data) > MAX_TX_BYTES:
             raise DecodeError(f"transaction of {len(data)} bytes exceeds the limit of {MAX_TX_BYTES}")
-        return cls.from_obj(decode(data, max_bytes=MAX_TX_BYTES), raw=bytes(data))
+        data = bytes(data)
+        obj = unpack(data, max_bytes=MAX_TX_BYTES)
+        tx = cls.from_obj(obj, raw=data)
+        # from_obj type-checked every field; a body with no Any field leaves
+        # nothing but lists and leaves, so re-packing is the canonical check
+        require_canonical(obj, data, walk=not type(tx.body).plain_only())
+        return tx
 
     @classmethod
     def from_obj(cls, obj: Any, raw: bytes | None = None) -> "Tx":

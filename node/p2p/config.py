@@ -116,7 +116,9 @@ class P2PCounters:
     for ``on_message``; dropped_in: ones dropped because that queue was
     full.  oversized: gossip messages or frames over the limit.  garbage:
     ``report_garbage`` calls plus messages from origins not on the
-    allowlist.  peer_queue_drops: RPCs libp2p's per-peer queue refused
+    allowlist.  relayed_dropped: unsigned messages that came from a peer
+    other than their origin (gossip IWANT answers; refused without a
+    strike, see ``P2PService._validate``).  peer_queue_drops: RPCs libp2p's per-peer queue refused
     (the drops libp2p would otherwise make silently).  publish_stalls:
     times the publisher waited on a full peer queue.  connects /
     disconnects: connection events.  refused: Noise handshakes refused
@@ -135,6 +137,7 @@ class P2PCounters:
     dropped_in: int = 0
     oversized: int = 0
     garbage: int = 0
+    relayed_dropped: int = 0
     peer_queue_drops: int = 0
     publish_stalls: int = 0
     connects: int = 0

@@ -115,3 +115,44 @@ def test_tx_round_trip_and_hash():
     t = _tx()
     again = Tx.decode(t.raw)
     assert again == t and again.hash == t.hash and again.raw == t.raw
+
+
+@given(
+    st.binary(min_size=32, max_size=32),
+    st.integers(0, 65535),
+    st.text(max_size=64),
+    st.text(max_size=200),
+    st.lists(st.tuples(st.text(max_size=64), st.dictionaries(st.text(max_size=8), values, max_size=4)), max_size=4),
+)
+@settings(max_examples=300)
+def test_compiled_record_encoding_equals_the_generic_one(tx_hash, code, error, reason, events):
+    from ledger.receipt import Event, Receipt
+
+    r = Receipt(tx_hash, code, error, reason, tuple(Event(k, a) for k, a in events))
+    assert r.encode() == encode(r.to_obj())
+    assert Receipt.decode(r.encode()) == r
+
+
+def test_compiled_record_encoding_refuses_wrong_field_types():
+    from settlement.accounts import Account
+
+    with pytest.raises(EncodeError):
+        Account(("participant",), 1.5).encode()
+    with pytest.raises(EncodeError):
+        Account(("participant",), 2**64).encode()
+    with pytest.raises(EncodeError):
+        Account((b"participant",), 1).encode()
+
+
+def test_tx_decode_refuses_non_canonical_bytes_of_a_plain_body():
+    key = PrivateKey.from_name("nc", "c")
+    tx = sign_tx(key, "c", 1, Transfer(key.address, "USD", 5, ""))
+    obj = msgpack.unpackb(tx.raw)
+    # the amount 5 written with a 2-byte header instead of a fixint
+    body = obj[4]
+    loose = b"\x96" + b"".join(msgpack.packb(x, use_bin_type=True) for x in obj[:4])
+    loose += b"\x94" + b"".join(msgpack.packb(x, use_bin_type=True) for x in body[:2]) + b"\xcc\x05"
+    loose += msgpack.packb(body[3], use_bin_type=True) + msgpack.packb(obj[5], use_bin_type=True)
+    assert msgpack.unpackb(loose) == obj
+    with pytest.raises(DecodeError):
+        Tx.decode(loose)

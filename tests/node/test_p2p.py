@@ -552,3 +552,39 @@ async def test_a_port_in_use_is_a_start_error_not_a_shared_listener():
         assert [t.name for t in threading.enumerate() if t.ident not in before] == []
     finally:
         await a.stop()
+
+
+async def test_an_unsigned_message_is_accepted_only_from_its_origin():
+    """Without relay, pubsub messages are unsigned: one claiming another origin is refused, not delivered."""
+    seeds = [os.urandom(32) for _ in range(3)]
+    ports = [free_port() for _ in range(3)]
+    ids = [peer_id_from_seed(s) for s in seeds]
+    got: list[tuple[str, bytes]] = []
+
+    async def collect(topic, peer, data):
+        got.append((peer, data))
+
+    async def ignore(topic, peer, data):
+        pass
+
+    allowed = {ids[i]: f"/ip4/127.0.0.1/tcp/{ports[i]}" for i in range(2)} | {ids[2]: None}
+    a = P2PNetwork(seeds[0], "127.0.0.1", ports[0], allowed, TOPICS, collect, relay=False)
+    b = P2PNetwork(seeds[1], "127.0.0.1", ports[1], allowed, TOPICS, ignore, relay=False)
+    await asyncio.gather(a.start(), b.start())
+    try:
+        assert await _eventually(lambda: a.peers() == [b.peer_id] and b.peers() == [a.peer_id])
+
+        async def send_as(svc, origin: str, data: bytes) -> None:
+            from libp2p.peer.id import ID
+            from libp2p.pubsub.pb import rpc_pb2
+
+            msg = rpc_pb2.Message(data=data, topicIDs=[TOPICS[0]], from_id=ID.from_base58(origin).to_bytes(), seqno=os.urandom(8))
+            await svc.router.publish(svc.pubsub.my_id, msg)
+
+        await _on_trio(b, lambda svc: send_as(svc, ids[2], b"spoofed"))  # claims to come from the third peer
+        assert await _eventually(lambda: a.counters.relayed_dropped == 1), a.stats()
+        b.publish(TOPICS[0], b"honest")
+        assert await _eventually(lambda: got == [(b.peer_id, b"honest")]), got
+        assert a.banned_peers() == [] and a.peers() == [b.peer_id]  # refused, not held against b
+    finally:
+        await asyncio.gather(a.stop(), b.stop())
