@@ -270,28 +270,18 @@ def _compile_leaf(tp: type, c: Any, base: Check) -> Check:
             return v
 
         return check_range
-    if isinstance(c, Len):
-        n = c.n
+    if isinstance(c, (Len, MaxLen)):
+        n, exact = c.n, isinstance(c, Len)
 
         def check_len(v: Any, path: str) -> Any:
             if type(v) is not tp:
                 raise _fail(path, f"expected {name}, got {type(v).__name__}")
-            if len(v) != n:
-                raise _fail(path, f"length {len(v)}, expected exactly {n}")
+            size = len(v)
+            if size > n or (exact and size != n):
+                raise _fail(path, f"length {size}, expected exactly {n}" if exact else f"length {size} exceeds the maximum {n}")
             return v
 
         return check_len
-    if isinstance(c, MaxLen):
-        n = c.n
-
-        def check_max(v: Any, path: str) -> Any:
-            if type(v) is not tp:
-                raise _fail(path, f"expected {name}, got {type(v).__name__}")
-            if len(v) > n:
-                raise _fail(path, f"length {len(v)} exceeds the maximum {n}")
-            return v
-
-        return check_max
     raise TypeError(f"unsupported constraint {c!r}")
 
 
