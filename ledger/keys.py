@@ -84,6 +84,11 @@ def verify_signed(signed: bytes, pubkey: bytes) -> bool:
         return False
 
 
+def verify_many(items: list[tuple[bytes, bytes]]) -> list[bool]:
+    """:func:`verify_signed` of each ``(signed, pubkey)``; a verifier pool's unit of work."""
+    return [verify_signed(signed, pubkey) for signed, pubkey in items]
+
+
 @dataclass(frozen=True)
 class PrivateKey:
     """An Ed25519 signing key (32-byte seed)."""

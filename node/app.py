@@ -96,7 +96,7 @@ class Node:
             check=self._check_tx,
             is_committed=lambda h: self.store.tx_location(h) is not None,
         )
-        self.verifier = Verifier()
+        self.verifier = Verifier(cfg.verifier.workers or None, processes=cfg.verifier.pool == "processes")
         self.chain.verifier = self.verifier
         self.metrics = Metrics()
         self.new_tx = asyncio.Event()

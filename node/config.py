@@ -72,6 +72,18 @@ class MempoolConfig:
 
 
 @dataclass
+class VerifierConfig:
+    # Where transaction signatures are verified: "processes" (worker processes,
+    # no GIL contention; for a node that has its machine to itself) or "threads"
+    # (threads of the node process; for several nodes sharing a machine).
+    pool: str = "processes"
+    workers: int = 0  # 0: one per core
+
+
+VERIFIER_POOLS = ("processes", "threads")
+
+
+@dataclass
 class NodeConfig:
     moniker: str = "node"
     log_level: str = "info"
@@ -80,6 +92,7 @@ class NodeConfig:
     block: BlockConfig = field(default_factory=BlockConfig)
     consensus: ConsensusSection = field(default_factory=ConsensusSection)
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
+    verifier: VerifierConfig = field(default_factory=VerifierConfig)
     home: Path = field(default=Path("."), metadata={"toml": False})
 
     @property
@@ -147,6 +160,10 @@ def load_config(home: str | Path) -> NodeConfig:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     cfg = _from_dict(NodeConfig, data, "")
+    if cfg.verifier.pool not in VERIFIER_POOLS:
+        raise ConfigError(f"verifier.pool: {cfg.verifier.pool!r} is not one of {', '.join(VERIFIER_POOLS)}")
+    if cfg.verifier.workers < 0:
+        raise ConfigError("verifier.workers: must be >= 0 (0: one per core)")
     cfg.home = home
     return cfg
 

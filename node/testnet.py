@@ -119,6 +119,8 @@ def init_testnet(
         cfg.p2p.port = p2p_of(i)
         # validators dial everyone; a full node dials the validators
         cfg.p2p.peers = [addr(j) for j in range(total if i < validators else validators) if j != i]
+        if total > 1:
+            cfg.verifier.pool = "threads"  # the nodes of a local network share this machine's cores
         save_config(cfg)
         (home / "genesis.json").write_text(genesis_text)
         key.save(home / "node_key.json", name=name)
