@@ -94,7 +94,7 @@ def asset_key(symbol: str) -> bytes:
 # accounts of a busy block are decoded once, not once per read).  Bounded;
 # cleared wholesale when full.  Never affects results, only speed.
 _DECODED: dict[tuple[type, bytes], object] = {}
-_DECODED_MAX = 262_144
+_DECODED_MAX = 65_536  # a few blocks' working set; ~15 MB at most
 
 
 def _load(state: State, key: bytes, cls):
@@ -108,9 +108,7 @@ def _load(state: State, key: bytes, cls):
             rec = cls.decode(raw)
         except ValueError as exc:
             raise StateCorrupt(f"state key {key!r}: {exc}") from None
-        if len(_DECODED) >= _DECODED_MAX:
-            _DECODED.clear()
-        _DECODED[ck] = rec
+        _remember(cls, raw, rec)
     return rec
 
 
@@ -118,8 +116,19 @@ def get_account(state: State, addr: bytes) -> Account | None:
     return _load(state, account_key(addr), Account)
 
 
+def _remember(cls, raw: bytes, value) -> None:
+    if len(_DECODED) >= _DECODED_MAX:
+        _DECODED.clear()
+    _DECODED[(cls, raw)] = value
+
+
 def put_account(state: State, addr: bytes, acct: Account) -> None:
-    state.put(account_key(addr), acct.encode())
+    # the record must be one decoding would give back (it is remembered as such)
+    if not 0 <= acct.nonce <= MAX_AMOUNT or len(acct.roles) > len(ROLES):
+        raise StateCorrupt(f"account {addr.hex()} record out of range: {acct}")
+    raw = acct.encode()
+    _remember(Account, raw, acct)  # the next read of this account needs no decode
+    state.put(account_key(addr), raw)
 
 
 def get_asset(state: State, symbol: str) -> Asset | None:
@@ -141,9 +150,7 @@ def get_balance(state: State, addr: bytes, symbol: str) -> int:
             value = decode(raw)
         except ValueError as exc:
             raise StateCorrupt(f"balance of {addr.hex()} in {symbol}: {exc}") from None
-        if len(_DECODED) >= _DECODED_MAX:
-            _DECODED.clear()
-        _DECODED[ck] = value
+        _remember(int, raw, value)
     if type(value) is not int or value <= 0:
         raise StateCorrupt(f"balance of {addr.hex()} in {symbol} is {value!r}")
     return value
@@ -153,7 +160,12 @@ def set_balance(state: State, addr: bytes, symbol: str, amount: int) -> None:
     if amount < 0 or amount > MAX_AMOUNT:
         raise StateCorrupt(f"balance {amount} of {addr.hex()} in {symbol} out of range")
     key = balance_key(addr, symbol)
-    state.put(key, encode(amount) if amount else None)
+    if amount:
+        raw = encode(amount)
+        _remember(int, raw, amount)
+        state.put(key, raw)
+    else:
+        state.put(key, None)
 
 
 def get_chain_params(state: State) -> ChainParams:

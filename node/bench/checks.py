@@ -156,6 +156,7 @@ def summarize(spec, st) -> dict:
         paced_batches_behind=st.behind,
         committed_by_node=list(st.committed_by_node),
         ws_drops=[d for d in st.ws_drops],
+        mempool_series=list(st.mempool_series),
         load_started_monotonic=st.t0,
         load_ended_monotonic=st.t_end,
     )

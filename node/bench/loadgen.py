@@ -40,6 +40,7 @@ __all__ = ["LoadSpec", "LoadState", "run_loadgen"]
 
 MAX_INFLIGHT_PER_NODE = 16  # paced mode: open requests per node before the schedule slips
 POLL_S = 0.5
+MEMPOOL_POLL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class LoadState:
         self.t_end = 0.0
         self.exhausted = False
         self.behind = 0  # paced mode: batches that left later than scheduled
+        self.mempool_series: list[tuple[float, list[int]]] = []  # (seconds into the load, size per node)
 
     @property
     def outstanding(self) -> int:
@@ -262,6 +264,18 @@ async def _reporter(st: LoadState, report) -> None:
         report(("tick", now - st.t0, len(st.known), len(st.accepted), st.committed_by_node[0], st.outstanding, now))
 
 
+async def _mempool_sampler(session, st: LoadState) -> None:
+    """Every node's mempool size every MEMPOOL_POLL_S (growth under steady load is a leak)."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "mempool", "params": {}}).encode()
+    while True:
+        await asyncio.sleep(MEMPOOL_POLL_S)
+        try:
+            sizes = [(await _post(session, s.url, body))["result"]["size"] for s in st.streams]
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError, KeyError):
+            continue
+        st.mempool_series.append((round(time.monotonic() - st.t0, 2), sizes))
+
+
 async def _mempools_empty(session, st: LoadState) -> bool:
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "mempool", "params": {}}).encode()
     try:
@@ -284,6 +298,7 @@ async def _run(spec: LoadSpec, streams: list[Stream], report, stop) -> LoadState
             t_end = st.t0 + spec.duration_s
             report(("load", st.t0, spec.duration_s))
             reporter = tg.create_task(_reporter(st, report))
+            sampler = tg.create_task(_mempool_sampler(session, st))
             stopper = tg.create_task(_stop_when(stop, st))
             if spec.rate > 0:
                 await _paced(session, st, tg, t_end)
@@ -298,6 +313,7 @@ async def _run(spec: LoadSpec, streams: list[Stream], report, stop) -> LoadState
                     break
                 await asyncio.sleep(0.01)
             st.t_end = time.monotonic()
+            sampler.cancel()
             report(("drain", st.t_end))
             deadline = st.t_end + spec.drain_s
             empty_polls = 0

@@ -19,6 +19,35 @@ __all__ = ["build_result", "print_summary", "write_outputs"]
 FOREIGN_WARN_PERCENT = 20.0  # CPU used by processes outside the run above which figures are suspect
 
 
+
+def steady_state(nodes: list[dict], mempool_series: list, load_s: float) -> dict:
+    """Leak signs over a long run: RSS growth after warm-up, mempool first vs second half.
+
+    RSS is compared from the first sample after 10% of the load (caches and
+    the account set warm up first) to the last; the mempool's largest size
+    in the second half of the load should not exceed the first half's by much.
+    """
+    rss_from, rss_to, growth = [], [], []
+    for n in nodes:
+        pts = [p for p in n.get("series") or [] if p["t"] <= load_s]
+        warm = [p for p in pts if p["t"] >= 0.1 * load_s]
+        if not warm:
+            rss_from.append(None), rss_to.append(None), growth.append(None)
+            continue
+        a, b = warm[0]["rss_mb"], warm[-1]["rss_mb"]
+        rss_from.append(a), rss_to.append(b), growth.append(round(100 * (b - a) / a, 1) if a else None)
+    half = load_s / 2
+    first = [max(sizes) for t, sizes in mempool_series if t <= half]
+    second = [max(sizes) for t, sizes in mempool_series if half < t <= load_s]
+    return {
+        "rss_mb_after_warmup": rss_from,
+        "rss_mb_end": rss_to,
+        "rss_growth_pct": growth,
+        "mempool_max_first_half": max(first) if first else None,
+        "mempool_max_second_half": max(second) if second else None,
+        "mempool_samples": len(mempool_series),
+    }
+
 def _r(x, nd=1):
     return None if x is None else round(x, nd)
 
@@ -87,6 +116,7 @@ def build_result(raw: dict) -> dict:
             "block_id": agree["block_id"],
             "state_root": agree["state_root"],
         },
+        "steady_state": steady_state(raw["nodes"], load.get("mempool_series", []), load["load_seconds"]),
         "presigned": load["presigned"],
         "exhausted": load["exhausted"],
         "paced_batches_behind": load["paced_batches_behind"],
@@ -183,6 +213,11 @@ def print_summary(result: dict, console: Console | None = None) -> None:
     ]
     for n in result["nodes"]:
         rows.append((f"{n['name']} CPU / RSS", f"{n['cpu_percent']}% / {n['rss_mb_start']} -> {n['rss_mb_end']} MB (max {n['rss_mb_max']})"))
+    ss = result.get("steady_state") or {}
+    if ss.get("rss_growth_pct"):
+        rows.append(("RSS growth after warm-up", ", ".join(f"{g}%" for g in ss["rss_growth_pct"])))
+    if ss.get("mempool_samples"):
+        rows.append(("mempool max, 1st / 2nd half", f"{ss['mempool_max_first_half']} / {ss['mempool_max_second_half']}"))
     rows.append(("load generator CPU", f"{result['loadgen_cpu_percent']}%"))
     foreign = result.get("foreign_cpu_percent")
     if foreign is not None:
