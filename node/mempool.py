@@ -1,6 +1,7 @@
 """The mempool: verified, deduplicated transactions waiting for a block.
 
-Owns: admission (size, duplicate, signature verified exactly once here,
+Owns: admission (size, duplicate, signature verified exactly once: here,
+or before by the node's verifier pool,
 includability against committed state, per-sender nonce slot, count and byte
 limits) with a clear reason for every refusal; per-sender nonce order; a
 ready queue a proposer can take a batch from in O(batch); and eviction of
