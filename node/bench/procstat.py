@@ -17,12 +17,31 @@ __all__ = ["ProcSampler"]
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _proc_sample(pid: int) -> tuple[float, int] | None:
-    """(CPU seconds used so far, RSS bytes) of a live process."""
+def _stat_fields(pid: int | str) -> list[str]:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _children_cpu(pid: int) -> float:
+    """CPU seconds of the live child processes of ``pid`` (a node's verifier workers)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            f = _stat_fields(entry)
+            if int(f[1]) == pid:
+                total += (int(f[11]) + int(f[12])) / _TICK
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def _proc_sample(pid: int, children: bool = False) -> tuple[float, int] | None:
+    """(CPU seconds used so far, RSS bytes) of a live process; ``children``: add its live children's CPU."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        cpu = (int(fields[11]) + int(fields[12])) / _TICK
+        fields = _stat_fields(pid)
+        cpu = (int(fields[11]) + int(fields[12])) / _TICK + (_children_cpu(pid) if children else 0.0)
         rss = 0
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -62,7 +81,7 @@ class ProcSampler(threading.Thread):
         while not self._halt.is_set():
             now = time.monotonic()
             for name, pid in self.pids.items():
-                s = _proc_sample(pid)
+                s = _proc_sample(pid, children=name.startswith("node"))  # a node's verifier processes are its CPU
                 if s is not None:
                     self.samples[name].append((now, s[0], s[1]))
             busy = _machine_busy_seconds()
