@@ -60,6 +60,8 @@ def _items(owner: "LevelDBKV", it: Iterator[tuple[bytes, bytes]]) -> Iterator[tu
         raise StoreError(f"reading {owner.path} failed: {_message(exc)}") from exc
 
 
+WRITE_BUFFER_BYTES = 16 * 1024 * 1024  # memtable size: fewer, larger level-0 flushes than the 4 MB default
+
 class LevelDBKV:
     """A KVStore in the LevelDB directory ``path``.
 
@@ -82,7 +84,14 @@ class LevelDBKV:
         try:
             if create_if_missing:
                 os.makedirs(self.path, exist_ok=True)
-            db = plyvel.DB(self.path, create_if_missing=create_if_missing)
+            db = plyvel.DB(
+                self.path,
+                create_if_missing=create_if_missing,
+                # Blocks are signatures, keys and hashes: Snappy finds little
+                # to compress and costs CPU in every compaction.
+                compression=None,
+                write_buffer_size=WRITE_BUFFER_BYTES,
+            )
         except plyvel.IOError as exc:
             text = _message(exc)
             if "IO error: lock " in text:
