@@ -24,18 +24,21 @@ def steady_state(nodes: list[dict], mempool_series: list, load_s: float) -> dict
     """Leak signs over a long run: RSS growth after warm-up, mempool first vs second half.
 
     RSS is compared from the first sample after 10% of the load (caches and
-    the account set warm up first) to the last; the mempool's largest size
-    in the second half of the load should not exceed the first half's by much.
+    the account set warm up first) to the last, and from the middle of the
+    load to the last; the mempool's largest size in the second half of the
+    load should not exceed the first half's by much.
     """
-    rss_from, rss_to, growth = [], [], []
+    rss_from, rss_to, growth, late = [], [], [], []
     for n in nodes:
         pts = [p for p in n.get("series") or [] if p["t"] <= load_s]
         warm = [p for p in pts if p["t"] >= 0.1 * load_s]
         if not warm:
-            rss_from.append(None), rss_to.append(None), growth.append(None)
+            rss_from.append(None), rss_to.append(None), growth.append(None), late.append(None)
             continue
         a, b = warm[0]["rss_mb"], warm[-1]["rss_mb"]
+        mid = next((p["rss_mb"] for p in warm if p["t"] >= 0.5 * load_s), b)
         rss_from.append(a), rss_to.append(b), growth.append(round(100 * (b - a) / a, 1) if a else None)
+        late.append(round(100 * (b - mid) / mid, 1) if mid else None)
     half = load_s / 2
     first = [max(sizes) for t, sizes in mempool_series if t <= half]
     second = [max(sizes) for t, sizes in mempool_series if half < t <= load_s]
@@ -43,6 +46,7 @@ def steady_state(nodes: list[dict], mempool_series: list, load_s: float) -> dict
         "rss_mb_after_warmup": rss_from,
         "rss_mb_end": rss_to,
         "rss_growth_pct": growth,
+        "rss_growth_second_half_pct": late,  # caches and the memtable fill for minutes: the leak signal
         "mempool_max_first_half": max(first) if first else None,
         "mempool_max_second_half": max(second) if second else None,
         "mempool_samples": len(mempool_series),
@@ -216,6 +220,7 @@ def print_summary(result: dict, console: Console | None = None) -> None:
     ss = result.get("steady_state") or {}
     if ss.get("rss_growth_pct"):
         rows.append(("RSS growth after warm-up", ", ".join(f"{g}%" for g in ss["rss_growth_pct"])))
+        rows.append(("RSS growth, 2nd half", ", ".join(f"{g}%" for g in ss.get("rss_growth_second_half_pct") or [])))
     if ss.get("mempool_samples"):
         rows.append(("mempool max, 1st / 2nd half", f"{ss['mempool_max_first_half']} / {ss['mempool_max_second_half']}"))
     rows.append(("load generator CPU", f"{result['loadgen_cpu_percent']}%"))
