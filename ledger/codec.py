@@ -140,7 +140,7 @@ def decode(data: bytes, *, max_bytes: int = MAX_DECODE_BYTES) -> Any:
             a float or an extension type, or is not in canonical form.
     """
     data = _as_bytes(data, max_bytes)
-    value = unpack(data, max_bytes=max_bytes)
+    value = _unpack(data, max_bytes)
     require_canonical(value, data)
     return value
 
@@ -163,7 +163,10 @@ def unpack(data: bytes, *, max_bytes: int = MAX_DECODE_BYTES) -> Any:
     :func:`require_canonical` (or type-check the value so strictly that
     re-packing it is the canonical check, as ``Tx.decode`` does).
     """
-    data = _as_bytes(data, max_bytes)
+    return _unpack(_as_bytes(data, max_bytes), max_bytes)
+
+
+def _unpack(data: bytes, max_bytes: int) -> Any:
     try:
         return msgpack.unpackb(
             data,

@@ -132,6 +132,17 @@ class Node:
         self.chain.mark_verified(tx)
         self.new_tx.set()
 
+    async def verify_batch(self, txs: list[Tx]) -> set[bytes]:
+        """Hashes of the txs whose signatures verify, checked in the verifier pool.
+
+        Txs already in the mempool are skipped (a duplicate is refused as such
+        anyway); a tx left out is checked again, inline, at mempool entry, so
+        a bad signature is refused in the mempool's usual order.
+        """
+        todo = [tx for tx in txs if tx.hash not in self.mempool]
+        verdicts = await self.verifier.verify(todo)
+        return {tx.hash for tx, ok in zip(todo, verdicts) if ok}
+
     def submit(self, tx: Tx, *, verified: bool = False) -> None:
         """A transaction from a client: admit it, then gossip it to the other nodes."""
         self.admit(tx, verified=verified)

@@ -283,8 +283,7 @@ class ConsensusDriver:
     def _validate(self, a: RequestValidation) -> None:
         chain = self.node.chain
         valid = False
-        known = self._results.get(a.block_id)
-        if known is not None and known[0].raw == a.block:
+        if self._known(a.block_id, a.block) is not None:
             valid = True  # our own proposal (built by build_block), or validated already
         elif a.height == chain.height + 1:
             try:
@@ -296,6 +295,11 @@ class ConsensusDriver:
                 log.warning("invalid proposal at height %d round %d: %s", a.height, a.round, exc)
         self._inputs.append(BlockValidity(a.height, a.round, a.block_id, valid))
 
+    def _known(self, block_id: bytes, raw: bytes) -> tuple | None:
+        """(Block, BlockResult) of exactly these block bytes, if built or validated here."""
+        known = self._results.get(block_id)
+        return known if known is not None and known[0].raw == raw else None
+
     def _decide(self, a: Decide) -> None:
         node = self.node
         chain = node.chain
@@ -304,8 +308,8 @@ class ConsensusDriver:
         if a.height != chain.height + 1:
             log.error("decided height %d but the chain is at %d", a.height, chain.height)
             return
-        known = self._results.get(a.block_id)
-        if known is not None and known[0].raw == a.block:
+        known = self._known(a.block_id, a.block)
+        if known is not None:
             block, result = known
         else:
             block = Block.decode(a.block, known=node.mempool.by_hash)

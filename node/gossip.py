@@ -6,8 +6,9 @@ as ONE message of many transactions (a libp2p message costs ~3 ms of CPU per
 receiving node, whatever its size) every ``flush_ms`` or when a batch holds
 ``max_batch`` transactions.  Received batches are decoded strictly; every
 transaction goes through the same mempool admission as an RPC submission
-(signature verified once, here, in the verifier threads).  A batch that does not decode is garbage:
-counted and reported to the transport, which disconnects a repeat offender.
+(signature verified once, in the node's verifier pool).  A batch that does
+not decode is garbage: counted and reported to the transport, which
+disconnects a repeat offender.
 
 Never blocks the event loop on the network: ``publish`` is non-blocking and
 a full outbound queue is a counted drop (mempools converge again through the
@@ -114,11 +115,9 @@ class TxGossip:
             task.cancel()
 
     async def _admit(self, txs: list[Tx]) -> None:
-        """Verify a batch's signatures in the verifier threads, then admit in order."""
+        """Verify a batch's signatures in the verifier pool, then admit in order."""
         node = self.node
-        todo = [tx for tx in txs if tx.hash not in node.mempool]
-        verdicts = await node.verifier.verify(todo)
-        good = {tx.hash for tx, ok in zip(todo, verdicts) if ok}
+        good = await node.verify_batch(txs)
         for tx in txs:
             try:
                 node.admit(tx, verified=tx.hash in good)

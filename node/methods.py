@@ -263,11 +263,7 @@ async def broadcast_tx_batch(node, params) -> dict:
     mode = _mode(params)
     timeout = _timeout(params)
     decoded = [_decode_tx(t, f"txs[{i}]") for i, t in enumerate(txs)]
-    # signatures are checked in the verifier threads; a bad one is left to the
-    # mempool, which checks it again and refuses it in its usual order
-    todo = [t for t in decoded if t.hash not in node.mempool]
-    verdicts = await node.verifier.verify(todo)
-    good = {t.hash for t, ok in zip(todo, verdicts) if ok}
+    good = await node.verify_batch(decoded)
     results = []
     for t in decoded:
         rejected = _admit(node, t, t.hash in good)

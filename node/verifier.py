@@ -37,9 +37,6 @@ __all__ = ["Verifier"]
 INLINE_MAX = 8  # at most this many signatures are verified without a thread hop
 
 
-_verify_chunk = verify_many
-
-
 def _exit_with_parent(parent: int) -> None:
     """Worker initializer: leave when the node dies, even by kill -9.
 
@@ -87,9 +84,9 @@ class Verifier:
         items = _inputs(txs)
         self.verified += len(items)
         if len(items) <= INLINE_MAX:
-            return _verify_chunk(items)
+            return verify_many(items)
         loop = asyncio.get_running_loop()
-        parts = await asyncio.gather(*[loop.run_in_executor(self._pool, _verify_chunk, c) for c in self._chunks(items)])
+        parts = await asyncio.gather(*[loop.run_in_executor(self._pool, verify_many, c) for c in self._chunks(items)])
         return [ok for part in parts for ok in part]
 
     def verify_blocking(self, txs: Sequence[Tx]) -> list[bool]:
@@ -97,10 +94,10 @@ class Verifier:
         items = _inputs(txs)
         self.verified += len(items)
         if len(items) <= INLINE_MAX:
-            return _verify_chunk(items)
+            return verify_many(items)
         chunks = self._chunks(items)
         if self.processes:
-            futures = [self._pool.submit(_verify_chunk, c) for c in chunks]
+            futures = [self._pool.submit(verify_many, c) for c in chunks]
             return [ok for f in futures for ok in f.result()]
         results: list[list[bool]] = [[] for _ in chunks]
         todo = iter(range(len(chunks)))
@@ -112,7 +109,7 @@ class Verifier:
                     i = next(todo, None)
                 if i is None:
                     return
-                results[i] = _verify_chunk(chunks[i])
+                results[i] = verify_many(chunks[i])
 
         futures = [self._pool.submit(work) for _ in range(min(self.threads, len(chunks) - 1))]
         work()
