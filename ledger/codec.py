@@ -27,6 +27,7 @@ of every field and reports the path of the first mismatch.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import types
 import typing
 from typing import Any, Callable, ClassVar
@@ -88,13 +89,34 @@ def _canon(value: Any) -> Any:
         for k in value:
             if type(k) is not str:
                 raise EncodeError(f"map keys must be str, got {type(k).__name__}")
-        return {k: _canon(value[k]) for k in sorted(value)}
+        out = {}
+        for k in sorted(value):
+            v = value[k]
+            tv = type(v)
+            out[k] = v if tv in _PLAIN or (tv is int and MIN_INT <= v <= MAX_INT) else _canon(v)
+        return out
     if isinstance(value, Record):
         return _canon(value.to_obj())
     raise EncodeError(f"cannot encode value of type {t.__name__}")
 
 
 _packer_opts = dict(use_bin_type=True, strict_types=True)
+_local = threading.local()
+
+
+def _pack(value: Any) -> bytes:
+    """``msgpack.packb`` with this thread's reusable Packer (4x less overhead per call).
+
+    A Packer is not shared between threads; its buffer is reset after every
+    call, and on an error too (msgpack clears it before re-raising).
+    """
+    try:
+        return _local.pack(value)
+    except AttributeError:
+        if hasattr(_local, "pack"):
+            raise
+        _local.pack = msgpack.Packer(**_packer_opts).pack
+        return _local.pack(value)
 
 
 def encode(value: Any) -> bytes:
@@ -105,7 +127,7 @@ def encode(value: Any) -> bytes:
             non-str map key or an unsupported type.
     """
     try:
-        return msgpack.packb(_canon(value), **_packer_opts)
+        return _pack(_canon(value))
     except EncodeError:
         raise
     except (TypeError, ValueError, OverflowError) as exc:  # pragma: no cover - defensive
@@ -194,7 +216,7 @@ def require_canonical(value: Any, data: bytes, *, walk: bool = True) -> None:
             bytes, bool, None and ints: re-packing it is then the whole check.
     """
     try:
-        again = msgpack.packb(_canon(value) if walk else value, **_packer_opts)
+        again = _pack(_canon(value) if walk else value)
     except Exception as exc:
         raise DecodeError(f"value outside the canonical space: {exc}") from None
     if again != data:
@@ -351,39 +373,45 @@ def _compile_base(tp: Any) -> Check:
     raise TypeError(f"unsupported record field type {tp!r}")
 
 
-def _leaf(tp: type) -> Callable[[Any], Any]:
-    name = tp.__name__
-
-    def leaf(v: Any) -> Any:
-        if type(v) is not tp:
-            raise EncodeError(f"expected {name}, got {type(v).__name__}")
-        return v
-
-    return leaf
+def _bad_leaf(tp: type, v: Any) -> Any:
+    raise EncodeError(f"expected {tp.__name__}, got {type(v).__name__}")
 
 
-def _compile_plain(tp: Any) -> Callable[[Any], Any]:
-    """Turn a field annotation into a function giving the field's canonical plain form.
+def _plain_expr(tp: Any, e: str, ns: dict, depth: int) -> str:
+    """Source of an expression giving the canonical plain form of the value named ``e``.
 
-    The compiled form of ``to_obj`` + ``_canon`` for one declared type: leaves
-    are type-checked and kept, tuples become lists, records recurse, and only
-    ``Any`` goes through the generic ``_canon`` walk.
+    The compiled form of ``to_obj`` + ``_canon`` for one declared type:
+    leaves are type-checked and kept, tuples become lists, records recurse,
+    and only ``Any`` goes through the generic ``_canon`` walk.
     """
     if typing.get_origin(tp) is typing.Annotated:
         tp = typing.get_args(tp)[0]
     origin = typing.get_origin(tp)
     if tp in (int, str, bytes, bool):
-        return _leaf(tp)
+        ns[tp.__name__] = tp
+        return f"({e} if type({e}) is {tp.__name__} else _bad_leaf({tp.__name__}, {e}))"
     if origin is list:
-        item = _compile_plain(typing.get_args(tp)[0])
-        return lambda v: [item(x) for x in v]
+        x = f"x{depth}"
+        return f"[{_plain_expr(typing.get_args(tp)[0], x, ns, depth + 1)} for {x} in {e}]"
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        inner = _compile_plain(args[0])
-        return lambda v: None if v is None else inner(v)
+        return f"(None if {e} is None else {_plain_expr(args[0], e, ns, depth)})"
     if isinstance(tp, type) and issubclass(tp, Record):
-        return lambda v: v._plain()
-    return _canon
+        return f"{e}._plain()"
+    return f"_canon({e})"
+
+
+def _compile_plain(cls: type) -> Callable[[Any], list]:
+    """Generate ``cls._plain``: one function per record class, no per-field calls."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    names = [f.name for f in dataclasses.fields(cls)]
+    ns: dict[str, Any] = {"_bad_leaf": _bad_leaf, "_canon": _canon, "_cls": cls, "_generic": Record._plain}
+    loads = "".join(f"    f{i} = self.{n}\n" for i, n in enumerate(names))
+    items = ", ".join(_plain_expr(hints[n], f"f{i}", ns, 0) for i, n in enumerate(names))
+    # a subclass inherits this function: it compiles its own on first use
+    src = f"def _plain(self):\n    if type(self) is not _cls:\n        return _generic(self)\n{loads}    return [{items}]\n"
+    exec(src, ns)  # noqa: S102 - source built from the class's type hints only
+    return ns["_plain"]
 
 
 def _plain_only(tp: Any) -> bool:
@@ -468,17 +496,15 @@ class Record:
         return flag
 
     def _plain(self) -> list:
-        convs = type(self).__dict__.get("_plain_cache")
-        if convs is None:
-            hints = typing.get_type_hints(type(self), include_extras=True)
-            convs = tuple((f.name, _compile_plain(hints[f.name])) for f in dataclasses.fields(self))
-            type.__setattr__(type(self), "_plain_cache", convs)
-        return [conv(getattr(self, name)) for name, conv in convs]
+        # first call per class: generate the class's own _plain (see _compile_plain)
+        fn = _compile_plain(type(self))
+        type.__setattr__(type(self), "_plain", fn)
+        return fn(self)
 
     def encode(self) -> bytes:
         """Canonical bytes of this record (same as ``encode(self.to_obj())``, faster)."""
         try:
-            return msgpack.packb(self._plain(), **_packer_opts)
+            return _pack(self._plain())
         except EncodeError:
             raise
         except (TypeError, ValueError, OverflowError) as exc:

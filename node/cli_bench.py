@@ -86,13 +86,14 @@ class _ProgressUI:
 @click.option("--block-interval-ms", default=None, type=int, help="override the nodes' block.interval_ms")
 @click.option("--batch", default=None, type=int, help="txs per broadcast_tx_batch  [default: rate/50 (max 500); max mode: 500]")
 @click.option("--window", default=10_000, show_default=True, help="max mode: accepted-but-uncommitted txs, all nodes together")
+@click.option("--concurrency", default=None, type=int, help="max mode: batch requests in flight per node  [default: 8 for one validator, else 2]")
 @click.option("--presign-rate", default=None, type=float, help="max mode: txs pre-signed per second of duration  [default: min(limit, 25000)]")
 @click.option("--keep", is_flag=True, help="keep the node homes and logs (path in the result)")
-def bench(validators, accounts, duration, rate, as_json, out_dir, smoke, block_interval_ms, batch, window, presign_rate, keep) -> None:
+def bench(validators, accounts, duration, rate, as_json, out_dir, smoke, block_interval_ms, batch, window, concurrency, presign_rate, keep) -> None:
     """Measure settled tx/s and finality latency of a local N-validator network."""
     opts = dict(
         validators=validators, accounts=accounts, duration=duration, rate=rate, block_interval_ms=block_interval_ms, batch=batch, window=window,
-        presign_rate=presign_rate, keep=keep,
+        concurrency=concurrency, presign_rate=presign_rate, keep=keep,
     )
     if smoke:
         cfg = BenchConfig.smoke_defaults(**opts)

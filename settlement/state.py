@@ -50,6 +50,26 @@ def entry_hash(key: bytes, value: bytes) -> int:
     return int.from_bytes(h.digest(ACC_BYTES), "big")
 
 
+# H(key, new) computed for one block's root is H(key, old) for the next block
+# that changes the key: remembered once, taken (and dropped) when used.  A
+# pure-function memo, bounded, cleared wholesale when full; never affects results.
+_HASHES: dict[tuple[bytes, bytes], int] = {}
+_HASHES_MAX = 65_536  # ~25 MB at most
+
+
+def _old_hash(key: bytes, value: bytes) -> int:
+    h = _HASHES.pop((key, value), None)
+    return entry_hash(key, value) if h is None else h
+
+
+def _new_hash(key: bytes, value: bytes) -> int:
+    h = entry_hash(key, value)
+    if len(_HASHES) >= _HASHES_MAX:
+        _HASHES.clear()
+    _HASHES[(key, value)] = h
+    return h
+
+
 class RootAccumulator:
     """The additive multiset hash of the whole state (see module docstring)."""
 
@@ -161,8 +181,14 @@ class State:
 
     def updated_root(self, acc: RootAccumulator, writes: dict[bytes, bytes | None]) -> RootAccumulator:
         """A copy of ``acc`` updated with ``writes`` (computed by :meth:`writes`)."""
-        out = acc.copy()
-        view = self._view
+        v = acc.value
+        get = self._view.get
         for key in sorted(writes):
-            out.update(key, view.get(key), writes[key])
-        return out
+            old, new = get(key), writes[key]
+            if old == new:
+                continue
+            if old is not None:
+                v -= _old_hash(key, old)
+            if new is not None:
+                v += _new_hash(key, new)
+        return RootAccumulator(v)  # reduces mod 2**2048 once

@@ -51,7 +51,7 @@ class BenchConfig:
     block_interval_ms: int | None = None  # None: the node's default
     batch: int | None = None  # None: chosen from the rate
     window: int = 10_000  # rate 0: accepted-but-uncommitted txs, all nodes together (two full blocks)
-    concurrency: int | None = None  # rate 0: requests in flight per node (None: 4 for one validator, else 2)
+    concurrency: int | None = None  # rate 0: requests in flight per node (None: 8 for one validator, else 2)
     presign_rate: float | None = None  # rate 0: txs signed per second of duration (None: from the limit)
     drain: float = 30.0
     limit_seconds: float = 1.0
@@ -100,7 +100,7 @@ def _load_spec(cfg: BenchConfig, urls: list[str], limit: float) -> LoadSpec:
         window=cfg.window,
         # one validator has the machine's cores to itself: keep it fed; several
         # nodes on one machine choke on a deeper queue (measured: 2,937 -> 2,520 tx/s at 4)
-        concurrency=cfg.concurrency or (4 if cfg.validators == 1 else 2),
+        concurrency=cfg.concurrency or (8 if cfg.validators == 1 else 2),
         drain_s=cfg.drain,
         sample=cfg.sample,
         signers=max(1, min(4, os.cpu_count() or 1)),

@@ -156,3 +156,21 @@ def test_tx_decode_refuses_non_canonical_bytes_of_a_plain_body():
     assert msgpack.unpackb(loose) == obj
     with pytest.raises(DecodeError):
         Tx.decode(loose)
+
+
+def test_compiled_encoding_of_a_subclassed_record_uses_its_own_fields():
+    import dataclasses
+
+    from ledger.codec import Record
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Base(Record):
+        x: int
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Child(Base):
+        y: str
+
+    assert Base(1).encode() == encode([1])  # Base's compiled encoder exists first
+    assert Child(2, "z").encode() == encode([2, "z"])
+    assert Base(3).encode() == encode([3])
