@@ -44,8 +44,9 @@ class P2PConfig:
     # Peer ids accepted but never dialled (e.g. full nodes without a fixed address).
     allow: list[str] = field(default_factory=list)
     # Forward other nodes' gossip (needed when not every node dials every other).
-    # Relaying nodes sign their pubsub messages; without relay they do not (each
-    # message must come straight from its origin), so set it alike on every node.
+    # Relaying nodes gossip over signed pubsub messages; without relay each message
+    # goes straight from its origin to every peer on one stream per peer
+    # (node/p2p/mesh.py), so set it alike on every node.
     relay: bool = False
 
 

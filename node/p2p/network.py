@@ -120,12 +120,14 @@ class P2PNetwork:
             A handler that raises or overruns ``limits.request_timeout_s``
             resets that one stream; the caller sees a RequestError.
         limits: every bound (defaults suit a small validator set).
-        relay: forward other peers' messages (gossip).  True is the robust
-            default: a message still arrives when the direct link from its
-            origin is down.  False suits a full mesh (every node dials every
-            other, as validators here do): it drops the n-2 redundant
-            copies each node would otherwise receive, cutting gossip CPU
-            roughly by (n-1)x, at the price of that robustness.
+        relay: forward other peers' messages (gossipsub).  True is the
+            robust default: a message still arrives when the direct link
+            from its origin is down.  False suits a full mesh (every node
+            dials every other, as validators here do): messages go straight
+            from their origin to each peer on one stream per peer
+            (:mod:`node.p2p.mesh`), with none of the n-2 redundant copies
+            and none of pubsub's per-message work, at the price of that
+            robustness.
 
     Raises:
         ValueError: bad seed, allowlist entry, topic or handler.

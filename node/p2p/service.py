@@ -7,7 +7,8 @@ allowlisted peers are *direct* peers; spam and eclipse protection off; a
 protocols, and these tasks:
 
 * the publisher drains the outbound :class:`~node.p2p.bridge.ThreadQueue`
-  and waits (bounded) while a peer's libp2p queue is over half full;
+  into pubsub (relay on) or the direct mesh (:mod:`node.p2p.mesh`, relay
+  off) and waits (bounded) while a peer's outbound queue is over half full;
 * one reader per topic moves messages from other peers into the inbound
   queue for the asyncio side (own echoes filtered, overflow counted);
 * the keeper redials allowlisted peers, repairs connections that lost
@@ -47,6 +48,7 @@ from .bridge import ThreadQueue, TrioWaiter
 from .config import P2PCounters, P2PLimits
 from .errors import RequestError
 from .gate import GatedNoise, PeerGate
+from .mesh import DirectMesh
 from .requests import OutboundRequest, RequestBridge, RequestHandler
 from .router import DirectMeshGossipSub, GuardedPubsub
 
@@ -191,6 +193,10 @@ class P2PService:
             loop=loop,
         )
         self.pubsub.on_bad_message = self._on_bad_message
+        # Without relay, messages go straight to each peer on one stream (see mesh.py).
+        self.mesh = None if relay else DirectMesh(
+            self.host, topics=self.topics, names=self.names, gate=gate, limits=limits, counters=counters, deliver=self._deliver
+        )
         network = self.host.get_network()
         network.register_notifee(_ConnEvents(counters))
         # Every inbound stream (protocol negotiation, then the protocol's
@@ -231,6 +237,8 @@ class P2PService:
                     subs = [(t, await self.pubsub.subscribe(t)) for t in self.topics]
                     async with trio.open_nursery() as nursery:
                         self._nursery = nursery
+                        if self.mesh is not None:
+                            self.mesh.nursery = nursery
                         for topic, sub in subs:
                             nursery.start_soon(self._read_topic, topic, sub)
                         nursery.start_soon(self._publisher)
@@ -245,6 +253,8 @@ class P2PService:
                             await self.host.close()
                         nursery.cancel_scope.cancel()
                         self._nursery = None
+                        if self.mesh is not None:
+                            self.mesh.nursery = None
         except BaseException:
             # A bug got us here.  Close the sockets now: left to the garbage
             # collector, the peers would keep writing into dead connections
@@ -296,14 +306,22 @@ class P2PService:
                 origin = self.names.get(ID(msg.from_id))
                 if origin is None or origin == self.names[self.my_id]:
                     continue  # own echo (or a stranger the validator already refused)
-                data = bytes(msg.data)
-                if self.inbound.put_nowait(InboundMessage(topic, origin, data), len(data)):
-                    self.counters.msgs_in += 1
-                    self.counters.bytes_in += len(data)
-                else:
-                    self.counters.dropped_in += 1
+                self._deliver(topic, origin, bytes(msg.data))
             except Exception:
                 log.exception("p2p: dropping a message on %s that could not be queued", topic)
+
+    def _deliver(self, topic: str, origin: str, data: bytes) -> None:
+        """Hand a message from another peer to the asyncio side (overflow is counted)."""
+        if self.inbound.put_nowait(InboundMessage(topic, origin, data), len(data)):
+            self.counters.msgs_in += 1
+            self.counters.bytes_in += len(data)
+        else:
+            self.counters.dropped_in += 1
+
+    def _mesh_peers(self) -> dict[ID, list]:
+        """Connected allowlisted peers the gate admits, with their connections."""
+        conns = self.host.get_network().connections
+        return {p: c for p, c in conns.items() if p in self.names and p != self.my_id and self.gate.admits(p)}
 
     async def _publisher(self) -> None:
         assert self._out_waiter is not None
@@ -318,7 +336,10 @@ class P2PService:
             topic, data = item
             await self._wait_for_peer_queues()
             try:
-                await self.pubsub.publish(topic, data)
+                if self.mesh is not None:
+                    self.mesh.publish(topic, data, self._mesh_peers())
+                else:
+                    await self.pubsub.publish(topic, data)
             except Exception:
                 log.exception("p2p: publish on %s failed", topic)
                 continue
@@ -326,23 +347,18 @@ class P2PService:
             self.counters.bytes_out += len(data)
 
     async def _wait_for_peer_queues(self) -> None:
-        """Backpressure: wait while a live peer's libp2p queue is over half full.
+        """Backpressure: wait while a live peer's outbound queue is over half full.
 
         A peer that stays congested for ``publish_stall_s`` is marked stalled
-        and no longer waited for (libp2p drops to it, and counts) until its
-        queue drains below a quarter.
+        and no longer waited for (its queue drops, and counts) until it
+        drains below a quarter.
         """
-        items, nbytes = self.limits.peer_queue_items, self.limits.peer_queue_bytes
-
-        def fill(q) -> float:  # fraction of the tighter bound in use
-            return max(len(q) / items, getattr(q, "nbytes", 0) / nbytes)
-
         deadline = None
         while True:
-            queues = self.pubsub.peer_queues
-            for pid in [p for p in self._stalled if p not in queues or fill(queues[p]) < 0.25]:
+            fills = self._queue_fills()
+            for pid in [p for p in self._stalled if fills.get(p, 0.0) < 0.25]:
                 self._stalled.discard(pid)
-            congested = [p for p, q in queues.items() if fill(q) >= 0.5 and p not in self._stalled]
+            congested = [p for p, f in fills.items() if f >= 0.5 and p not in self._stalled]
             if not congested:
                 return
             now = trio.current_time()
@@ -354,6 +370,13 @@ class P2PService:
                 self._stalled.update(congested)
                 return
             await trio.sleep(0.002)
+
+    def _queue_fills(self) -> dict[ID, float]:
+        """Each peer's outbound queue use: the tighter of its item and byte bounds, 0..1."""
+        if self.mesh is not None:
+            return {p: self.mesh.fill(p) for p in self.mesh.queues}
+        items, nbytes = self.limits.peer_queue_items, self.limits.peer_queue_bytes
+        return {p: max(len(q) / items, getattr(q, "nbytes", 0) / nbytes) for p, q in self.pubsub.peer_queues.items()}
 
     def _on_queue_drop(self) -> None:
         self.counters.peer_queue_drops += 1

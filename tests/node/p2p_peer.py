@@ -163,7 +163,9 @@ class App:
         over the receiver's frame limit, else undecodable protobuf);
         "badkey" a well-formed pubsub RPC whose message carries a malformed
         signing key; "negotiation" random bytes on a fresh stream instead of
-        multistream-select.
+        multistream-select; "meshtopic" a mesh-protocol frame naming a
+        topic that does not exist; "meshbig" a mesh frame header announcing
+        more than the receiver's message limit.
         """
         import trio
         from libp2p.peer.id import ID
@@ -181,7 +183,15 @@ class App:
             result: dict = {}
             try:
                 with trio.fail_after(5):
-                    if kind == "negotiation":
+                    if kind in ("meshtopic", "meshbig"):
+                        from node.p2p.mesh import MESH_PROTOCOL
+
+                        stream = await service.host.new_stream(pid, [MESH_PROTOCOL])
+                        if kind == "meshtopic":
+                            await stream.write((1 + size).to_bytes(4, "big") + b"\xfe" + os.urandom(size))
+                        else:
+                            await stream.write((64 << 20).to_bytes(4, "big") + b"\x00" + os.urandom(size))
+                    elif kind == "negotiation":
                         conn = service.host.get_network().connections[pid][0]
                         stream = await conn.muxed_conn.open_stream()
                         await stream.write(os.urandom(size))
