@@ -69,6 +69,9 @@ class LevelDBKV:
         path: the database directory (created, with its parents, if missing
             and ``create_if_missing``).
         create_if_missing: create an empty database when there is none.
+        write_buffer_bytes: memtable size.  Nodes that write the same blocks
+            flush and compact at the same moments when it is the same on
+            all of them; a node varies it (see ``node.app``) so they do not.
 
     Raises:
         StoreLockedError: the directory is open in another process or already
@@ -77,7 +80,9 @@ class LevelDBKV:
             or cannot be opened for another reason.
     """
 
-    def __init__(self, path: str | os.PathLike[str], create_if_missing: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], create_if_missing: bool = True, *, write_buffer_bytes: int = WRITE_BUFFER_BYTES
+    ) -> None:
         self.path = os.path.realpath(os.fspath(path))
         if self.path in _OPEN_DIRS:
             raise StoreLockedError(self.path, "it is already open in this process")
@@ -90,7 +95,7 @@ class LevelDBKV:
                 # Blocks are signatures, keys and hashes: Snappy finds little
                 # to compress and costs CPU in every compaction.
                 compression=None,
-                write_buffer_size=WRITE_BUFFER_BYTES,
+                write_buffer_size=write_buffer_bytes,
             )
         except plyvel.IOError as exc:
             text = _message(exc)

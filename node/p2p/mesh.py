@@ -184,7 +184,11 @@ class DirectMesh:
         topics = self.topics
         buf = bytearray()
         while True:
-            chunk = await stream.read(READ_CHUNK)
+            try:
+                chunk = await stream.read(READ_CHUNK)
+            except Exception as exc:  # reset, closed connection, peer gone: not misbehaviour
+                log.debug("p2p: mesh stream from %s ended: %s: %s", origin, type(exc).__name__, exc)
+                return
             if not chunk:
                 return
             buf += chunk
