@@ -6,7 +6,10 @@ as ONE message of many transactions (a libp2p message costs ~3 ms of CPU per
 receiving node, whatever its size) every ``flush_ms`` or when a batch holds
 ``max_batch`` transactions.  Received batches are decoded strictly; every
 transaction goes through the same mempool admission as an RPC submission
-(signature verified once, in the node's verifier pool).  A batch that does
+(signature verified once, in the node's verifier pool).  A node that never
+proposes (a full node) sends its clients' txs again every ``resend_s`` while
+they wait in its mempool: nothing else would ever bring a tx it gossiped
+before its links were up to a validator.  A batch that does
 not decode is garbage: counted and reported to the transport, which
 disconnects a repeat offender.
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Protocol
 
 from ledger.codec import DecodeError, decode, encode
@@ -48,11 +52,18 @@ class Network(Protocol):
 
 
 class TxGossip:
-    def __init__(self, node, net: Network, *, flush_ms: int = 20, max_batch: int = 2_000):
+    def __init__(self, node, net: Network, *, flush_ms: int = 20, max_batch: int = 2_000, resend_s: float = 2.0):
         self.node = node
         self.net = net
         self.flush_s = flush_ms / 1000
         self.max_batch = max_batch
+        # A node that never proposes (a full node) sends its clients' txs
+        # again while they wait in its mempool: a batch sent before its links
+        # were up, or dropped on a full queue, would otherwise never commit.
+        self.resend_s = resend_s
+        self._unconfirmed: dict[bytes, float] = {}  # tx hash -> when last sent (full nodes only)
+        self._last_resend = 0.0
+        self.resent_txs = 0
         self.pending: list[bytes] = []
         self.pending_bytes = 0
         self._wake = asyncio.Event()
@@ -67,6 +78,8 @@ class TxGossip:
         """Schedule a locally admitted transaction for gossip."""
         self.pending.append(tx.raw)
         self.pending_bytes += len(tx.raw)
+        if not self.node.is_validator and len(self._unconfirmed) < self.node.mempool.max_txs:
+            self._unconfirmed[tx.hash] = time.monotonic()
         if len(self.pending) >= self.max_batch or self.pending_bytes >= MAX_BATCH_BYTES // 2:
             self._wake.set()
 
@@ -87,7 +100,23 @@ class TxGossip:
             except TimeoutError:
                 pass
             self._wake.clear()
+            if self._unconfirmed and time.monotonic() - self._last_resend >= self.resend_s / 4:
+                self._resend()
             self.flush()
+
+    def _resend(self) -> None:
+        """Queue again the local txs still in the mempool ``resend_s`` after they were sent."""
+        now = self._last_resend = time.monotonic()
+        pool = self.node.mempool.by_hash
+        for h, sent in list(self._unconfirmed.items()):
+            tx = pool.get(h)
+            if tx is None:
+                del self._unconfirmed[h]  # committed, or evicted as stale
+            elif now - sent >= self.resend_s and len(self.pending) < self.max_batch:
+                self._unconfirmed[h] = now
+                self.pending.append(tx.raw)
+                self.pending_bytes += len(tx.raw)
+                self.resent_txs += 1
 
     def on_batch(self, peer_id: str, data: bytes) -> None:
         """Admit every transaction of a peer's batch; garbage is reported."""

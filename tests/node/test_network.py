@@ -242,6 +242,40 @@ def test_stranger_cannot_join_and_garbage_does_not_hurt(net, tmp_path):
     assert any(int(line.split()[1]) > 0 for m in metrics for line in m.splitlines() if line.startswith("settle_evidence_total"))
 
 
+def test_a_tx_sent_to_a_full_node_before_it_has_peers_still_commits(tmp_path):
+    """The full node gossips it into the void, then again once validators are up (TxGossip resend)."""
+    ports = set()
+    while len(ports) < 10:
+        ports.add(free_port())
+    ports = sorted(ports)
+    meta = init_testnet(tmp_path / "net", N, rpc_ports=ports[:5], p2p_ports=ports[5:], chain_id="settle-net", full_nodes=1)
+    procs = []
+    for n in meta["nodes"]:
+        _tune(tmp_path / "net" / n["home"])
+        procs.append(NodeProcess(tmp_path / "net" / n["home"], n["rpc"]))
+    full, validators = procs[-1], procs[:-1]
+    try:
+        full.start()
+        assert full.client.call("status")["peers"] == 0
+        keys = _keys(tmp_path / "net")
+        t = sign_tx(keys["alice"], "settle-net", 0, Transfer(keys["bob"].address, "USD", 9, ""))
+        assert full.client.call("broadcast_tx", {"tx": t.raw.hex(), "mode": "sync"})["accepted"]
+        time.sleep(0.5)  # the first gossip batch has left, to no one
+        for p in validators:
+            p.start(wait=False)
+        for p in validators:
+            p.wait_ready()
+        deadline = time.monotonic() + 60
+        found = full.client.call("tx", {"hash": t.hash.hex()})
+        while time.monotonic() < deadline and found["status"] != "committed":
+            time.sleep(0.2)
+            found = full.client.call("tx", {"hash": t.hash.hex()})
+        assert found["status"] == "committed" and found["receipt"]["ok"], found
+    finally:
+        for p in procs:
+            p.stop()
+
+
 def test_full_node_follows_serves_rpc_and_relays_transactions(tmp_path):
     ports = set()
     while len(ports) < 10:
