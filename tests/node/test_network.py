@@ -242,17 +242,23 @@ def test_stranger_cannot_join_and_garbage_does_not_hurt(net, tmp_path):
     assert any(int(line.split()[1]) > 0 for m in metrics for line in m.splitlines() if line.startswith("settle_evidence_total"))
 
 
-def test_a_tx_sent_to_a_full_node_before_it_has_peers_still_commits(tmp_path):
-    """The full node gossips it into the void, then again once validators are up (TxGossip resend)."""
+def _with_full_node(tmp_path) -> list[NodeProcess]:
+    """N validators and one full node (last), configured, not started."""
     ports = set()
-    while len(ports) < 10:
+    while len(ports) < 2 * (N + 1):
         ports.add(free_port())
     ports = sorted(ports)
-    meta = init_testnet(tmp_path / "net", N, rpc_ports=ports[:5], p2p_ports=ports[5:], chain_id="settle-net", full_nodes=1)
+    meta = init_testnet(tmp_path / "net", N, rpc_ports=ports[: N + 1], p2p_ports=ports[N + 1 :], chain_id="settle-net", full_nodes=1)
     procs = []
     for n in meta["nodes"]:
         _tune(tmp_path / "net" / n["home"])
         procs.append(NodeProcess(tmp_path / "net" / n["home"], n["rpc"]))
+    return procs
+
+
+def test_a_tx_sent_to_a_full_node_before_it_has_peers_still_commits(tmp_path):
+    """The full node gossips it into the void, then again once validators are up (TxGossip resend)."""
+    procs = _with_full_node(tmp_path)
     full, validators = procs[-1], procs[:-1]
     try:
         full.start()
@@ -277,15 +283,7 @@ def test_a_tx_sent_to_a_full_node_before_it_has_peers_still_commits(tmp_path):
 
 
 def test_full_node_follows_serves_rpc_and_relays_transactions(tmp_path):
-    ports = set()
-    while len(ports) < 10:
-        ports.add(free_port())
-    ports = sorted(ports)
-    meta = init_testnet(tmp_path / "net", N, rpc_ports=ports[:5], p2p_ports=ports[5:], chain_id="settle-net", full_nodes=1)
-    procs = []
-    for n in meta["nodes"]:
-        _tune(tmp_path / "net" / n["home"])
-        procs.append(NodeProcess(tmp_path / "net" / n["home"], n["rpc"]))
+    procs = _with_full_node(tmp_path)
     try:
         for p in procs:
             p.start(wait=False)
