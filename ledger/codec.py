@@ -110,13 +110,10 @@ def _pack(value: Any) -> bytes:
     A Packer is not shared between threads; its buffer is reset after every
     call, and on an error too (msgpack clears it before re-raising).
     """
-    try:
-        return _local.pack(value)
-    except AttributeError:
-        if hasattr(_local, "pack"):
-            raise
-        _local.pack = msgpack.Packer(**_packer_opts).pack
-        return _local.pack(value)
+    pack = getattr(_local, "pack", None)
+    if pack is None:
+        pack = _local.pack = msgpack.Packer(**_packer_opts).pack
+    return pack(value)
 
 
 def encode(value: Any) -> bytes:

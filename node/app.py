@@ -99,7 +99,8 @@ class Node:
         except ValueError as exc:
             raise NodeError(str(exc)) from None
         try:
-            self.kv = LevelDBKV(str(cfg.data_dir), write_buffer_bytes=memtable_bytes(self.key.pubkey, [v.pubkey for v in self.genesis.validators]))
+            memtable = memtable_bytes(self.key.pubkey, [v.pubkey for v in self.genesis.validators])
+            self.kv = LevelDBKV(str(cfg.data_dir), write_buffer_bytes=memtable)
         except Exception as exc:  # StoreLockedError and plyvel IO errors
             raise NodeError(str(exc)) from None
         self.store = ChainStore(self.kv)

@@ -176,8 +176,7 @@ class Genesis:
                 supply[sym] += amt
         for sym, dec, issuer in self.assets:
             put_asset(state, Asset(sym, dec, issuer, supply[sym]))
-        writes = state.writes()
-        return writes, state.updated_root(RootAccumulator(), writes)
+        return state.finish(RootAccumulator())
 
 
 def validator_set(genesis: Genesis) -> ValidatorSet:

@@ -141,8 +141,8 @@ def _end_block(state: State, ctx: BlockContext) -> list[Receipt]:
 
 
 def _finish(state: State, acc: RootAccumulator, txs, receipts, skipped=()) -> BlockResult:
-    writes = state.writes()
-    return BlockResult(list(txs), receipts, writes, state.updated_root(acc, writes), list(skipped))
+    writes, root_acc = state.finish(acc)
+    return BlockResult(list(txs), receipts, writes, root_acc, list(skipped))
 
 
 def apply_block(view: StateView, acc: RootAccumulator, ctx: BlockContext, txs: Iterable[Tx]) -> BlockResult:

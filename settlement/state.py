@@ -5,7 +5,7 @@ committed state, e.g. a LevelDB-backed cache in the node); writes go to an
 overlay with a journal so a transaction can be reverted (snapshot / revert,
 as py-evm's ``StateAPI``).  Also owns the state root.
 
-It never writes to the backing view: the caller takes :meth:`State.writes`
+It never writes to the backing view: the caller takes :meth:`State.finish`
 and persists them (one LevelDB batch per block).
 
 State root
@@ -89,19 +89,6 @@ class RootAccumulator:
     def to_bytes(self) -> bytes:
         return self.value.to_bytes(ACC_BYTES, "big")
 
-    def copy(self) -> "RootAccumulator":
-        return RootAccumulator(self.value)
-
-    def update(self, key: bytes, old: bytes | None, new: bytes | None) -> None:
-        if old == new:
-            return
-        v = self.value
-        if old is not None:
-            v -= entry_hash(key, old)
-        if new is not None:
-            v += entry_hash(key, new)
-        self.value = v % _MOD
-
     def root(self) -> bytes:
         return hashlib.sha256(self.to_bytes()).digest()
 
@@ -166,29 +153,27 @@ class State:
 
     # ------------------------------------------------------------------ result
 
-    def writes(self) -> dict[bytes, bytes | None]:
-        """Net writes against the view (unchanged keys dropped)."""
-        out: dict[bytes, bytes | None] = {}
-        view = self._view
-        for key in sorted(self._writes):
-            new = self._writes[key]
-            if view.get(key) != new:
-                out[key] = new
-        return out
-
-    def touched(self) -> Iterator[bytes]:
-        return iter(sorted(self._writes))
-
-    def updated_root(self, acc: RootAccumulator, writes: dict[bytes, bytes | None]) -> RootAccumulator:
-        """A copy of ``acc`` updated with ``writes`` (computed by :meth:`writes`)."""
-        v = acc.value
+    def _net(self) -> Iterator[tuple[bytes, bytes | None, bytes | None]]:
+        """``(key, committed value, new value)`` of each key whose value changed, in key order."""
         get = self._view.get
+        writes = self._writes
         for key in sorted(writes):
             old, new = get(key), writes[key]
-            if old == new:
-                continue
+            if old != new:
+                yield key, old, new
+
+    def writes(self) -> dict[bytes, bytes | None]:
+        """Net writes against the view (unchanged keys dropped)."""
+        return {key: new for key, _, new in self._net()}
+
+    def finish(self, acc: RootAccumulator) -> tuple[dict[bytes, bytes | None], RootAccumulator]:
+        """:meth:`writes`, and ``acc`` updated with them (each key's committed value read once)."""
+        out: dict[bytes, bytes | None] = {}
+        v = acc.value
+        for key, old, new in self._net():
+            out[key] = new
             if old is not None:
                 v -= _old_hash(key, old)
             if new is not None:
                 v += _new_hash(key, new)
-        return RootAccumulator(v)  # reduces mod 2**2048 once
+        return out, RootAccumulator(v)  # reduces mod 2**2048 once

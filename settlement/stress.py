@@ -133,9 +133,8 @@ class _Sim:
         sess.touch_macc(FUND, ASSET)
         sess.flush()
         put_asset(state, Asset(ASSET, 6, self.admin.address, total + fund))
-        writes = state.writes()
+        writes, self.acc = state.finish(RootAccumulator())
         self.view = DictView(dict(writes))
-        self.acc = state.updated_root(RootAccumulator(), writes)
 
     def _populate(self, sess: Session, rng) -> int:
         cfg = self.cfg
@@ -207,8 +206,7 @@ class _Sim:
         t0 = timer()
         events, liq_ns = run_end_block(state, ctx, timer)
         block_ns = timer() - t0
-        writes = state.writes()
-        self.acc = state.updated_root(self.acc, writes)
+        writes, self.acc = state.finish(self.acc)
         delta = conservation_delta(self.view, writes)
         self.view.apply(writes)
         liquidated = {e.attrs["account"] for e in events if e.kind == "liquidation"}
