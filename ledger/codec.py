@@ -374,43 +374,6 @@ def _bad_leaf(tp: type, v: Any) -> Any:
     raise EncodeError(f"expected {tp.__name__}, got {type(v).__name__}")
 
 
-def _plain_expr(tp: Any, e: str, ns: dict, depth: int) -> str:
-    """Source of an expression giving the canonical plain form of the value named ``e``.
-
-    The compiled form of ``to_obj`` + ``_canon`` for one declared type:
-    leaves are type-checked and kept, tuples become lists, records recurse,
-    and only ``Any`` goes through the generic ``_canon`` walk.
-    """
-    if typing.get_origin(tp) is typing.Annotated:
-        tp = typing.get_args(tp)[0]
-    origin = typing.get_origin(tp)
-    if tp in (int, str, bytes, bool):
-        ns[tp.__name__] = tp
-        return f"({e} if type({e}) is {tp.__name__} else _bad_leaf({tp.__name__}, {e}))"
-    if origin is list:
-        x = f"x{depth}"
-        return f"[{_plain_expr(typing.get_args(tp)[0], x, ns, depth + 1)} for {x} in {e}]"
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return f"(None if {e} is None else {_plain_expr(args[0], e, ns, depth)})"
-    if isinstance(tp, type) and issubclass(tp, Record):
-        return f"{e}._plain()"
-    return f"_canon({e})"
-
-
-def _compile_plain(cls: type) -> Callable[[Any], list]:
-    """Generate ``cls._plain``: one function per record class, no per-field calls."""
-    hints = typing.get_type_hints(cls, include_extras=True)
-    names = [f.name for f in dataclasses.fields(cls)]
-    ns: dict[str, Any] = {"_bad_leaf": _bad_leaf, "_canon": _canon, "_cls": cls, "_generic": Record._plain}
-    loads = "".join(f"    f{i} = self.{n}\n" for i, n in enumerate(names))
-    items = ", ".join(_plain_expr(hints[n], f"f{i}", ns, 0) for i, n in enumerate(names))
-    # a subclass inherits this function: it compiles its own on first use
-    src = f"def _plain(self):\n    if type(self) is not _cls:\n        return _generic(self)\n{loads}    return [{items}]\n"
-    exec(src, ns)  # noqa: S102 - source built from the class's type hints only
-    return ns["_plain"]
-
-
 def _plain_only(tp: Any) -> bool:
     if typing.get_origin(tp) is typing.Annotated:
         tp = typing.get_args(tp)[0]
@@ -459,8 +422,29 @@ class Record:
             out.append(v)
         return out
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # ``@dataclass(slots=True)`` builds the final class anew: that class
+        # has its fields and slots, and gets the generated constructor
+        if "__dataclass_fields__" in cls.__dict__ and "__slots__" in cls.__dict__:
+            from .recordgen import fast_init
+
+            fast_init(cls)
+
     @classmethod
     def _from_obj(cls, obj: Any, path: str):
+        # first call per class: generate the class's own decoder (see recordgen)
+        from .recordgen import compile_from_obj
+
+        fn = cls.__dict__.get("_from_obj_compiled")
+        if fn is None:
+            fn = compile_from_obj(cls)
+            type.__setattr__(cls, "_from_obj_compiled", fn)
+            type.__setattr__(cls, "_from_obj", fn)
+        return fn.__get__(None, cls)(obj, path)
+
+    @classmethod
+    def _from_obj_generic(cls, obj: Any, path: str):
         schema = cls._schema()
         if type(obj) not in (list, tuple):
             raise _fail(path, f"expected {cls.__name__} as a list, got {type(obj).__name__}")
@@ -493,8 +477,10 @@ class Record:
         return flag
 
     def _plain(self) -> list:
-        # first call per class: generate the class's own _plain (see _compile_plain)
-        fn = _compile_plain(type(self))
+        # first call per class: generate the class's own _plain (see recordgen)
+        from .recordgen import compile_plain
+
+        fn = compile_plain(type(self))
         type.__setattr__(type(self), "_plain", fn)
         return fn(self)
 

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from .codec import MAX_INT, DecodeError, Len, MaxLen, Range, Record, encode, require_canonical, unpack
 from .hashing import sha256
 from .keys import PrivateKey, address_from_pubkey, verify_signed
+from .recordgen import fast_init
 
 __all__ = [
     "MAX_TX_BYTES",
@@ -65,6 +66,7 @@ def known_kinds() -> list[str]:
     return sorted(_BODY_TYPES)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Tx:
     """A signed transaction.  ``body`` is the typed record for ``kind``."""

@@ -344,6 +344,7 @@ class Node:
         out = [
             ("settle_garbage_messages_total", "counter", "undecodable messages from peers", self.metrics.garbage_messages),
             ("settle_evidence_total", "counter", "equivocation evidence found", self.metrics.evidence),
+            ("settle_signatures_verified_total", "counter", "transaction signatures checked", self.verifier.verified),
         ]
         if self.net is not None:
             out.append(("settle_peers", "gauge", "connected peers", len(self.net.peers())))

@@ -158,7 +158,7 @@ def test_tx_decode_refuses_non_canonical_bytes_of_a_plain_body():
         Tx.decode(loose)
 
 
-def test_compiled_encoding_of_a_subclassed_record_uses_its_own_fields():
+def test_compiled_encoding_and_decoding_of_a_subclassed_record_use_its_own_fields():
     import dataclasses
 
     from ledger.codec import Record
@@ -174,3 +174,8 @@ def test_compiled_encoding_of_a_subclassed_record_uses_its_own_fields():
     assert Base(1).encode() == encode([1])  # Base's compiled encoder exists first
     assert Child(2, "z").encode() == encode([2, "z"])
     assert Base(3).encode() == encode([3])
+    assert Base.from_obj([1]) == Base(1)  # Base's generated decoder exists first
+    assert Child.from_obj([2, "z"]) == Child(2, "z")
+    with pytest.raises(DecodeError):
+        Child.from_obj([2])
+    assert Base.from_obj([3]) == Base(3)
