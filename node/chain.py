@@ -24,7 +24,7 @@ from settlement.context import BlockContext
 from settlement.errors import NotIncludable
 from settlement.genesis import Genesis
 from settlement.machine import BlockResult, InvalidBlock, apply_block, build_block, check_includable
-from settlement.state import RootAccumulator, State
+from settlement.state import RootAccumulator
 
 __all__ = ["Chain", "ChainError", "InvalidProposal"]
 
@@ -114,7 +114,7 @@ class Chain:
         return self.last_header.time_ms if self.last_header else self.genesis.genesis_time_ms
 
     def nonce_of(self, addr: bytes) -> int:
-        acct = get_account(State(self.view), addr)
+        acct = get_account(self.view, addr)  # a read needs no overlay: the view answers get()
         return acct.nonce if acct else 0
 
     def check_tx(self, tx: Tx) -> int:
@@ -123,7 +123,7 @@ class Chain:
         Raises:
             NotIncludable: wrong chain, unknown sender, used nonce.
         """
-        return check_includable(State(self.view), self.chain_id, tx, allow_future_nonce=True).nonce
+        return check_includable(self.view, self.chain_id, tx, allow_future_nonce=True).nonce
 
     def mark_verified(self, tx: Tx) -> None:
         self.verified[tx.hash] = None

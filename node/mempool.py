@@ -15,7 +15,6 @@ sender's nonce order.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from ledger.tx import MAX_TX_BYTES, SignatureError, Tx
@@ -32,11 +31,15 @@ class MempoolRejection(Exception):
         self.reason = reason
 
 
-@dataclass
 class _Sender:
-    next_ready: int  # nonce the next ready tx of this sender must have
-    future: dict[int, Tx] = field(default_factory=dict)
-    pending: dict[int, Tx] = field(default_factory=dict)  # nonce -> tx, ready or future
+    """One sender's pending txs (a plain slotted class: one is made per admitted tx at full load)."""
+
+    __slots__ = ("next_ready", "future", "pending")
+
+    def __init__(self, next_ready: int):
+        self.next_ready = next_ready  # nonce the next ready tx of this sender must have
+        self.future: dict[int, Tx] = {}
+        self.pending: dict[int, Tx] = {}  # nonce -> tx, ready or future
 
 
 class Mempool:
