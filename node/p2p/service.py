@@ -58,6 +58,7 @@ log = logging.getLogger("settle.p2p")
 
 KEEPER_TICK_S = 0.1
 PUBSUB_REPAIR_AFTER_S = 2.0
+DISCONNECT_ROUNDS = 5  # a peer that keeps registering connections while we close them is left to the keeper
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,8 +440,20 @@ class P2PService:
             self._nursery.start_soon(self._disconnect, peer)
 
     async def _disconnect(self, peer: ID) -> None:
+        # Not host.disconnect: py-libp2p's close_peer awaits each close and
+        # then drops the peer's whole entry, so a connection that registered
+        # meanwhile (the peer dialling us as we dialled it) stayed open and
+        # untracked -- the banned peer kept it, and never redialled to be
+        # refused.  Each connection removes itself when closed; repeat until
+        # none is left.
+        network = self.host.get_network()
         try:
-            await self.host.disconnect(peer)
+            for _ in range(DISCONNECT_ROUNDS):
+                conns = network.get_connections(peer)
+                if not conns:
+                    break
+                for conn in conns:
+                    await conn.close()
         except Exception as exc:
             log.debug("p2p: disconnecting %s: %s", peer, exc)
         finally:
