@@ -163,10 +163,13 @@ def compile_init(cls: type) -> Callable[..., None] | None:
     fields = cls.__dict__.get("__dataclass_fields__")
     if orig is None or fields is None or hasattr(cls, "__post_init__"):
         return None
+    real = dataclasses.fields(cls)
+    if len(real) != len(fields):  # ClassVar or InitVar pseudo-fields
+        return None
     params = []
     ns: dict[str, Any] = {}
-    for i, f in enumerate(fields.values()):
-        if f._field_type is not dataclasses._FIELD or not f.init or f.default_factory is not dataclasses.MISSING:  # type: ignore[attr-defined]
+    for i, f in enumerate(real):
+        if not f.init or f.default_factory is not dataclasses.MISSING:
             return None
         slot = cls.__dict__.get(f.name)
         if type(slot) is not types.MemberDescriptorType:
