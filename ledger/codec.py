@@ -436,11 +436,8 @@ class Record:
         # first call per class: generate the class's own decoder (see recordgen)
         from .recordgen import compile_from_obj
 
-        fn = cls.__dict__.get("_from_obj_compiled")
-        if fn is None:
-            fn = compile_from_obj(cls)
-            type.__setattr__(cls, "_from_obj_compiled", fn)
-            type.__setattr__(cls, "_from_obj", fn)
+        fn = compile_from_obj(cls)
+        type.__setattr__(cls, "_from_obj", fn)
         return fn.__get__(None, cls)(obj, path)
 
     @classmethod
