@@ -10,7 +10,8 @@ Owns the order of a run and the lifetime of every process it starts:
 3. start the load generator (:mod:`.loadgen`, a spawned process) which
    pre-signs while the nodes come up, and let it go once every node answers;
 4. sample each node's CPU and RSS from ``/proc`` while the load runs
-   (:mod:`.procstat`);
+   (:mod:`.procstat`), and libsodium's cost per verification on the loaded
+   machine (:mod:`.probe`, a process of its own);
 5. check that all nodes agree (block id and state root at a common height);
 6. stop everything: SIGTERM, then SIGKILL after a timeout, whatever happened.
 
@@ -19,11 +20,13 @@ It reports progress through a callback and returns one result dict
 """
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import queue as queue_mod
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -107,6 +110,29 @@ def _load_spec(cfg: BenchConfig, urls: list[str], limit: float) -> LoadSpec:
     )
 
 
+def _tell(probe: subprocess.Popen | None, line: str) -> None:
+    """Send the probe ``go`` or ``stop`` (a probe that died is simply not heard from)."""
+    if probe is None or probe.poll() is not None:
+        return
+    try:
+        probe.stdin.write(line + "\n")
+        probe.stdin.flush()
+    except OSError:
+        pass
+
+
+def _probe_result(probe: subprocess.Popen | None) -> dict:
+    """The probe's one JSON line, or {} if it has nothing to say."""
+    if probe is None:
+        return {}
+    try:
+        out, _ = probe.communicate(timeout=10)
+        return json.loads(out.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, ValueError, IndexError, OSError):
+        probe.kill()
+        return {}
+
+
 def run_bench(cfg: BenchConfig, on_event: Callable[..., None] = lambda *a, **k: None, stop: threading.Event | None = None) -> dict:
     """Run one benchmark; returns the raw measurements (see :func:`.report.build_result`).
 
@@ -155,6 +181,8 @@ def run_bench(cfg: BenchConfig, on_event: Callable[..., None] = lambda *a, **k: 
     q = ctx.Queue()
     go, lg_stop = ctx.Event(), ctx.Event()
     lg: mp.Process | None = None
+    probe: subprocess.Popen | None = None
+    probe_result: dict = {}
     sampler: ProcSampler | None = None
     load: dict | None = None
     error: str | None = None
@@ -168,7 +196,12 @@ def run_bench(cfg: BenchConfig, on_event: Callable[..., None] = lambda *a, **k: 
         lg.start()
         net.wait_ready(cfg.ready_timeout, stop)
         emit("phase", name="presign")
-        sampler = ProcSampler({**{f"node{i}": pid for i, pid in enumerate(net.pids)}, "loadgen": lg.pid, "harness": os.getpid()})
+        probe = subprocess.Popen(
+            [sys.executable, "-m", "node.bench.probe"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        sampler = ProcSampler(
+            {**{f"node{i}": pid for i, pid in enumerate(net.pids)}, "loadgen": lg.pid, "harness": os.getpid(), "probe": probe.pid}
+        )
         sampler.start()
         while load is None and error is None:
             if stop.is_set():
@@ -186,10 +219,12 @@ def run_bench(cfg: BenchConfig, on_event: Callable[..., None] = lambda *a, **k: 
             elif kind == "ready":
                 go.set()
             elif kind == "load":
+                _tell(probe, "go")
                 emit("phase", name="load")
             elif kind == "tick":
                 emit("tick", elapsed=msg[1], duration=cfg.duration, sent=msg[2], accepted=msg[3], committed=msg[4], outstanding=msg[5])
             elif kind == "drain":
+                _tell(probe, "stop")
                 emit("phase", name="drain")
             elif kind == "verify":
                 emit("phase", name="verify")
@@ -200,6 +235,7 @@ def run_bench(cfg: BenchConfig, on_event: Callable[..., None] = lambda *a, **k: 
         if error is not None:
             raise BenchError(f"load generator failed:\n{error}")
         assert load is not None
+        probe_result = _probe_result(probe)
         sampler.halt()
         net.check_alive()
         emit("phase", name="agreement")
@@ -217,7 +253,11 @@ def run_bench(cfg: BenchConfig, on_event: Callable[..., None] = lambda *a, **k: 
         for i, url in enumerate(net.rpc_urls):
             nodes.append({"name": f"node{i}", "rpc": url, "pid": net.pids[i], **sampler.window(f"node{i}", t0, t1)})
         loadgen_proc = sampler.window("loadgen", t0, t1)
-        ours = [n["cpu_percent"] for n in nodes] + [loadgen_proc["cpu_percent"], sampler.window("harness", t0, t1)["cpu_percent"]]
+        ours = [n["cpu_percent"] for n in nodes] + [
+            loadgen_proc["cpu_percent"],
+            sampler.window("harness", t0, t1)["cpu_percent"],
+            sampler.window("probe", t0, t1)["cpu_percent"] or 0.0,
+        ]
         busy = sampler.window("machine", t0, t1)["cpu_percent"]
         foreign = None if busy is None or None in ours else round(max(0.0, busy - sum(ours)), 1)
         try:
@@ -231,6 +271,8 @@ def run_bench(cfg: BenchConfig, on_event: Callable[..., None] = lambda *a, **k: 
             "ed25519_verify_per_s_core": verify_rate,
             "ed25519_verify_rounds": [round(v) for v in verify_rates],
             "limit_tx_per_s": limit,
+            "verify_us_during_load": probe_result.get("us_per_verify"),
+            "verify_samples_during_load": probe_result.get("samples"),
             "load": load,
             "nodes": nodes,
             "loadgen": loadgen_proc,
@@ -250,6 +292,9 @@ def run_bench(cfg: BenchConfig, on_event: Callable[..., None] = lambda *a, **k: 
         if sampler is not None and sampler.is_alive():
             sampler.halt()
         lg_stop.set()
+        if probe is not None and probe.poll() is None:
+            probe.kill()
+            probe.wait(5)
         if lg is not None:
             lg.join(10)
             if lg.is_alive():

@@ -56,6 +56,29 @@ def _r(x, nd=1):
     return None if x is None else round(x, nd)
 
 
+def _load_speed(raw: dict, tps: float) -> dict:
+    """libsodium during the load (:mod:`.probe`) against the limit's idle rounds.
+
+    ``machine_speed_during_load`` is the limit's cost per verification over
+    the probe's (1.0: as fast as when the limit was measured); the ratio at
+    that speed is what ``ratio_to_limit`` would be had the limit been
+    measured while the load ran.  Diagnostics: the headline ratio stays the
+    one against the idle limit.
+    """
+    us = raw.get("verify_us_during_load")
+    rate = raw["ed25519_verify_per_s_core"]
+    if not us or not rate:
+        return {"verify_us_during_load": None, "machine_speed_during_load": None, "ratio_to_limit_at_load_speed": None}
+    speed = (1e6 / rate) / us
+    limit = raw["limit_tx_per_s"]
+    return {
+        "verify_us_during_load": us,
+        "verify_samples_during_load": raw.get("verify_samples_during_load"),
+        "machine_speed_during_load": round(speed, 3),
+        "ratio_to_limit_at_load_speed": round(tps / (limit * speed), 4) if limit else None,
+    }
+
+
 def build_result(raw: dict) -> dict:
     """The flat result: the issue's headline keys first, details after."""
     load = raw["load"]
@@ -91,6 +114,7 @@ def build_result(raw: dict) -> dict:
         "code": raw.get("code"),
         "ed25519_verify_per_s_core": _r(raw["ed25519_verify_per_s_core"]),
         "ed25519_verify_rounds": raw.get("ed25519_verify_rounds"),
+        **_load_speed(raw, tps),
         "submitted_per_s": _r(load["submitted_per_s"]),
         "load_seconds": _r(load["load_seconds"], 2),
         "span_s": _r(load["span_s"], 3),
@@ -195,6 +219,20 @@ def _plot(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _speed_rows(result: dict) -> list[tuple[str, str]]:
+    speed = result.get("machine_speed_during_load")
+    if speed is None:
+        return []
+    idle_us = round(1e6 / result["ed25519_verify_per_s_core"], 1)
+    return [
+        (
+            "machine speed during load",
+            f"{speed}  (libsodium {result['verify_us_during_load']} us per verification, {idle_us} us in the limit's rounds);"
+            f" ratio at that speed {result['ratio_to_limit_at_load_speed']}",
+        )
+    ]
+
+
 def print_summary(result: dict, console: Console | None = None) -> None:
     console = console or Console()
     ok = result["committed_exactly_once"] and result["all_nodes_agree"]
@@ -208,6 +246,7 @@ def print_summary(result: dict, console: Console | None = None) -> None:
         ("settled tx/s", f"[bold]{result['tx_per_s']:,}[/bold]  (over {result['span_s']} s of blocks)"),
         ("machine limit", f"{result['limit_tx_per_s']:,} tx/s  ({result['ed25519_verify_per_s_core']:,} Ed25519 verify/s/core x {result['cores']} / {result['validators']})"),
         ("ratio to limit", f"[bold]{result['ratio_to_limit']}[/bold]"),
+        *_speed_rows(result),
         ("finality p50 / p90 / p99", f"{result['finality_p50_ms']} / {result['finality_p90_ms']} / {result['finality_p99_ms']} ms  (max {result['finality_max_ms']})"),
         ("block time", f"mean {bt['mean']} ms, p99 {bt['p99']} ms, {result['blocks']} blocks"),
         ("txs per block", f"mean {tb['mean']}, max {tb['max']}"),

@@ -43,6 +43,9 @@ def test_bench_smoke_commits_every_tx_once_and_nodes_agree(tmp_path):
     assert res["tx_per_s"] > 0 and res["limit_tx_per_s"] > 0 and res["ratio_to_limit"] > 0
     assert res["finality_p50_ms"] <= res["finality_p90_ms"] <= res["finality_p99_ms"]
     assert res["nodes"][0]["rss_mb_max"] > 0
+    # the probe timed libsodium while the load ran (a process of its own)
+    assert res["verify_samples_during_load"] >= 1 and res["verify_us_during_load"] > 0
+    assert res["machine_speed_during_load"] > 0 and res["ratio_to_limit_at_load_speed"] > 0
     saved = json.loads((out / "result.json").read_text())
     assert saved["committed"] == res["committed"] and saved["series"]
     png = out / "bench.png"
