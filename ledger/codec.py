@@ -123,6 +123,8 @@ def encode(value: Any) -> bytes:
         EncodeError: the value contains a float, an out-of-range integer, a
             non-str map key or an unsupported type.
     """
+    if type(value) is int and MIN_INT <= value <= MAX_INT:  # balances, heights: no walk needed
+        return _pack(value)
     try:
         return _pack(_canon(value))
     except EncodeError:

@@ -166,6 +166,9 @@ class Mempool:
             st = self.senders.get(sender)
             if st is None:
                 continue
+            if not st.pending:  # the block took all it had (the usual case): nothing can be stale
+                del self.senders[sender]
+                continue
             nonce = nonce_of(sender)
             for n in sorted(k for k in st.pending if k < nonce):
                 self._remove(st.pending[n])

@@ -179,3 +179,11 @@ def test_compiled_encoding_and_decoding_of_a_subclassed_record_use_its_own_field
     with pytest.raises(DecodeError):
         Child.from_obj([2])
     assert Base.from_obj([3]) == Base(3)
+
+
+@given(st.integers(1, 2**63 - 1), st.integers(0, 2**63 - 1))
+def test_tx_location_bytes_are_the_canonical_encoding_of_the_pair(height, index):
+    from ledger.schema import decode_tx_location, encode_tx_location
+
+    assert encode_tx_location(height, index) == encode([height, index])
+    assert decode_tx_location(encode_tx_location(height, index)) == (height, index)
