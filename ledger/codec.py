@@ -70,6 +70,14 @@ class EncodeError(ValueError):
 _PLAIN = frozenset((str, bytes, bool, type(None)))  # encoded as they are
 
 
+# The canonical key order of each map shape seen (keys in insertion order, all
+# str): an event's attributes have a handful of shapes, so the order is looked
+# up instead of checked and sorted each time.  Bounded; only a str-keyed shape
+# is ever remembered, so a hit needs no key-type check.
+_KEY_ORDER: dict[tuple, tuple] = {}
+_KEY_ORDER_MAX = 4096
+
+
 def _canon(value: Any) -> Any:
     """Return ``value`` with dicts key-sorted; refuse non-canonical types.
 
@@ -86,11 +94,17 @@ def _canon(value: Any) -> Any:
     if t is list or t is tuple:
         return [v if type(v) in _PLAIN else _canon(v) for v in value]
     if t is dict:
-        for k in value:
-            if type(k) is not str:
-                raise EncodeError(f"map keys must be str, got {type(k).__name__}")
+        keys = tuple(value)
+        order = _KEY_ORDER.get(keys)
+        if order is None:
+            for k in keys:
+                if type(k) is not str:
+                    raise EncodeError(f"map keys must be str, got {type(k).__name__}")
+            order = tuple(sorted(keys))
+            if len(_KEY_ORDER) < _KEY_ORDER_MAX:
+                _KEY_ORDER[keys] = order
         out = {}
-        for k in sorted(value):
+        for k in order:
             v = value[k]
             tv = type(v)
             out[k] = v if tv in _PLAIN or (tv is int and MIN_INT <= v <= MAX_INT) else _canon(v)

@@ -18,6 +18,7 @@ State keys (all bytes; the store adds its own versioned prefix):
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -91,35 +92,39 @@ def asset_key(symbol: str) -> bytes:
 
 # Decoding is a pure function of the stored bytes and records are immutable,
 # so a decoded value is shared by every later read of the same bytes (the hot
-# accounts of a busy block are decoded once, not once per read).  Bounded;
+# accounts of a busy block are decoded once, not once per read).  One memo per
+# class (int: balances), keyed by the bytes alone; each bounded and
 # cleared wholesale when full.  Never affects results, only speed.
-_DECODED: dict[tuple[type, bytes], object] = {}
-_DECODED_MAX = 65_536  # a few blocks' working set; ~15 MB at most
+_DECODED: defaultdict[type, dict[bytes, object]] = defaultdict(dict)
+_DECODED_MAX = 65_536  # per class: a few blocks' working set; ~15 MB at most
+_ACCOUNTS = _DECODED[Account]
+_BALANCES = _DECODED[int]
 
 
-def _load(state: State, key: bytes, cls):
+def _load(state: State, key: bytes, cls, memo: dict | None = None):
     raw = state.get(key)
     if raw is None:
         return None
-    ck = (cls, raw)
-    rec = _DECODED.get(ck)
+    if memo is None:
+        memo = _DECODED[cls]
+    rec = memo.get(raw)
     if rec is None:
         try:
             rec = cls.decode(raw)
         except ValueError as exc:
             raise StateCorrupt(f"state key {key!r}: {exc}") from None
-        _remember(cls, raw, rec)
+        _remember(memo, raw, rec)
     return rec
 
 
 def get_account(state: State, addr: bytes) -> Account | None:
-    return _load(state, account_key(addr), Account)
+    return _load(state, ACCOUNT + addr, Account, _ACCOUNTS)
 
 
-def _remember(cls, raw: bytes, value) -> None:
-    if len(_DECODED) >= _DECODED_MAX:
-        _DECODED.clear()
-    _DECODED[(cls, raw)] = value
+def _remember(memo: dict, raw: bytes, value) -> None:
+    if len(memo) >= _DECODED_MAX:
+        memo.clear()
+    memo[raw] = value
 
 
 def put_account(state: State, addr: bytes, acct: Account) -> None:
@@ -127,8 +132,8 @@ def put_account(state: State, addr: bytes, acct: Account) -> None:
     if not 0 <= acct.nonce <= MAX_AMOUNT or len(acct.roles) > len(ROLES):
         raise StateCorrupt(f"account {addr.hex()} record out of range: {acct}")
     raw = acct.encode()
-    _remember(Account, raw, acct)  # the next read of this account needs no decode
-    state.put(account_key(addr), raw)
+    _remember(_ACCOUNTS, raw, acct)  # the next read of this account needs no decode
+    state.put(ACCOUNT + addr, raw)
 
 
 def get_asset(state: State, symbol: str) -> Asset | None:
@@ -143,14 +148,13 @@ def get_balance(state: State, addr: bytes, symbol: str) -> int:
     raw = state.get(balance_key(addr, symbol))
     if raw is None:
         return 0
-    ck = (int, raw)
-    value = _DECODED.get(ck)
+    value = _BALANCES.get(raw)
     if value is None:
         try:
             value = decode(raw)
         except ValueError as exc:
             raise StateCorrupt(f"balance of {addr.hex()} in {symbol}: {exc}") from None
-        _remember(int, raw, value)
+        _remember(_BALANCES, raw, value)
     if type(value) is not int or value <= 0:
         raise StateCorrupt(f"balance of {addr.hex()} in {symbol} is {value!r}")
     return value
@@ -162,7 +166,7 @@ def set_balance(state: State, addr: bytes, symbol: str, amount: int) -> None:
     key = balance_key(addr, symbol)
     if amount:
         raw = encode(amount)
-        _remember(int, raw, amount)
+        _remember(_BALANCES, raw, amount)
         state.put(key, raw)
     else:
         state.put(key, None)
