@@ -39,9 +39,24 @@ class KeyFileError(ValueError):
     """A key file is missing, unreadable or malformed."""
 
 
+# Every decoded transaction derives its sender's address; a busy network has a
+# few thousand senders, so the hash is remembered (a pure function; bounded,
+# cleared when full).
+_ADDRESSES: dict[bytes, bytes] = {}
+_ADDRESSES_MAX = 65_536
+
+
 def address_from_pubkey(pubkey: bytes) -> bytes:
     """The 20-byte address of an Ed25519 public key."""
-    return hashlib.sha256(b"settle/address/v1" + pubkey).digest()[:ADDRESS_LEN]
+    if type(pubkey) is not bytes:
+        return hashlib.sha256(b"settle/address/v1" + bytes(pubkey)).digest()[:ADDRESS_LEN]
+    addr = _ADDRESSES.get(pubkey)
+    if addr is None:
+        addr = hashlib.sha256(b"settle/address/v1" + pubkey).digest()[:ADDRESS_LEN]
+        if len(_ADDRESSES) >= _ADDRESSES_MAX:
+            _ADDRESSES.clear()
+        _ADDRESSES[pubkey] = addr
+    return addr
 
 
 def format_address(addr: bytes) -> str:

@@ -104,3 +104,15 @@ def test_sign_bytes_cut_from_the_wire_form_equal_the_encoded_ones(chain_id, nonc
     again = Tx.decode(tx.raw)
     assert again.sign_bytes() == tx.sign_bytes()
     again.verify_signature()
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_address_is_the_domain_separated_hash_of_the_key_remembered_or_not(pubkey):
+    import hashlib
+
+    from ledger.keys import address_from_pubkey
+
+    want = hashlib.sha256(b"settle/address/v1" + pubkey).digest()[:20]
+    assert address_from_pubkey(pubkey) == want
+    assert address_from_pubkey(pubkey) == want  # from the memo
+    assert address_from_pubkey(bytearray(pubkey)) == want
