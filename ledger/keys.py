@@ -48,8 +48,8 @@ _ADDRESSES_MAX = 65_536
 
 def address_from_pubkey(pubkey: bytes) -> bytes:
     """The 20-byte address of an Ed25519 public key."""
-    if type(pubkey) is not bytes:
-        return hashlib.sha256(b"settle/address/v1" + bytes(pubkey)).digest()[:ADDRESS_LEN]
+    if type(pubkey) is not bytes:  # a bytearray is not hashable; a memoryview would pin its buffer
+        pubkey = bytes(pubkey)
     addr = _ADDRESSES.get(pubkey)
     if addr is None:
         addr = hashlib.sha256(b"settle/address/v1" + pubkey).digest()[:ADDRESS_LEN]

@@ -118,7 +118,7 @@ def _load(state: State, key: bytes, cls, memo: dict | None = None):
 
 
 def get_account(state: State, addr: bytes) -> Account | None:
-    return _load(state, ACCOUNT + addr, Account, _ACCOUNTS)
+    return _load(state, account_key(addr), Account, _ACCOUNTS)
 
 
 def _remember(memo: dict, raw: bytes, value) -> None:
@@ -133,7 +133,7 @@ def put_account(state: State, addr: bytes, acct: Account) -> None:
         raise StateCorrupt(f"account {addr.hex()} record out of range: {acct}")
     raw = acct.encode()
     _remember(_ACCOUNTS, raw, acct)  # the next read of this account needs no decode
-    state.put(ACCOUNT + addr, raw)
+    state.put(account_key(addr), raw)
 
 
 def get_asset(state: State, symbol: str) -> Asset | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import nacl.bindings
 import nacl.signing
 
-__all__ = ["ed25519_verify_rate", "machine_info", "limit_tx_per_s"]
+__all__ = ["ed25519_verify_rate", "machine_info", "limit_tx_per_s", "verify_cases"]
 
 
 def machine_info() -> dict:
@@ -55,6 +55,23 @@ def machine_info() -> dict:
     }
 
 
+def verify_cases(msg_len: int = 150, n: int = 64) -> list[tuple[bytes, bytes]]:
+    """``n`` (signature || message, public key) pairs of ``msg_len``-byte messages, each checked once.
+
+    Raises:
+        RuntimeError: libsodium rejected a valid signature (a broken install).
+    """
+    cases = []
+    for i in range(n):
+        key = nacl.signing.SigningKey(bytes([i + 1]) * 32)
+        msg = bytes([i]) * msg_len
+        cases.append((key.sign(msg).signature + msg, bytes(key.verify_key)))
+    for signed, pk in cases:
+        if nacl.bindings.crypto_sign_open(signed, pk) != signed[64:]:
+            raise RuntimeError("libsodium did not verify a valid signature")
+    return cases
+
+
 def ed25519_verify_rate(seconds: float = 1.0, *, msg_len: int = 150) -> float:
     """Ed25519 verifications per second on one core (this thread) for ``seconds``.
 
@@ -68,15 +85,8 @@ def ed25519_verify_rate(seconds: float = 1.0, *, msg_len: int = 150) -> float:
     Raises:
         RuntimeError: libsodium rejected a valid signature (a broken install).
     """
-    cases = []
-    for i in range(64):
-        key = nacl.signing.SigningKey(bytes([i + 1]) * 32)
-        msg = bytes([i]) * msg_len
-        cases.append((key.sign(msg).signature + msg, bytes(key.verify_key)))
+    cases = verify_cases(msg_len)
     open_ = nacl.bindings.crypto_sign_open
-    for signed, pk in cases:
-        if open_(signed, pk) != signed[64:]:
-            raise RuntimeError("libsodium did not verify a valid signature")
     # The best of a few rounds: a neighbour's burst on a shared machine lowers one round, never raises it.
     rounds = 4 if seconds >= 0.4 else 1
     best = 0.0

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+from node.bench.machine import verify_cases
 from node.bench.probe import sample_verify_us
 from tests.nodeproc import ROOT
 
@@ -34,5 +35,5 @@ def test_probe_without_go_measures_nothing():
 
 
 def test_sample_is_cpu_time_per_verification():
-    us = sample_verify_us(50)
+    us = sample_verify_us(verify_cases(n=50))
     assert 1 < us < 100_000
