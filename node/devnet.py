@@ -30,11 +30,19 @@ def node_env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
+_OUT = threading.Lock()  # one writer at a time: node lines never split the summary
+
+
+def _say(text: str) -> None:
+    with _OUT:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+
+
 def _stream(name: str, proc: subprocess.Popen) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
-        sys.stdout.write(line if line.startswith(name) else f"{name} | {line}")
-        sys.stdout.flush()
+        _say(line if line.startswith(name) else f"{name} | {line}")
 
 
 def up(home: Path, validators: int, *, rpc_port: int = 26657, p2p_port: int = 26756) -> int:
@@ -68,19 +76,19 @@ def up(home: Path, validators: int, *, rpc_port: int = 26657, p2p_port: int = 26
         _wait_ready(meta, procs, stop)
         dead = [name for name, p in procs if p.poll() is not None]
         if dead:
-            print(f"node(s) {', '.join(dead)} failed to start; stopping the devnet", flush=True)
+            _say(f"node(s) {', '.join(dead)} failed to start; stopping the devnet")
             return 1
         if stop.is_set():
             return 0
-        print(f"devnet {meta['chain_id']} is up ({len(procs)} node(s)); Ctrl-C stops it", flush=True)
-        for n in meta["nodes"]:
-            print(f"  {n['name']}: RPC {n['rpc']}", flush=True)
-        print(f"  keys: {home / 'keys'} (alice, bob, carol, dave, admin, oracle)", flush=True)
-        print("  try:  settle tx transfer --from alice --to bob --asset USD --amount 1000000 --wait", flush=True)
+        summary = [f"devnet {meta['chain_id']} is up ({len(procs)} node(s)); Ctrl-C stops it"]
+        summary += [f"  {n['name']}: RPC {n['rpc']}" for n in meta["nodes"]]
+        summary.append(f"  keys: {home / 'keys'} (alice, bob, carol, dave, admin, oracle)")
+        summary.append("  try:  settle tx transfer --from alice --to bob --asset USD --amount 1000000 --wait")
+        _say("\n".join(summary))
         while not stop.is_set():
             for name, proc in procs:
                 if proc.poll() is not None:
-                    print(f"{name} exited with code {proc.returncode}; stopping the devnet", flush=True)
+                    _say(f"{name} exited with code {proc.returncode}; stopping the devnet")
                     stop.set()
             stop.wait(0.5)
     finally:
@@ -95,7 +103,7 @@ def up(home: Path, validators: int, *, rpc_port: int = 26657, p2p_port: int = 26
                 proc.kill()
         for s, h in old.items():
             signal.signal(s, h)
-        print("devnet stopped", flush=True)
+        _say("devnet stopped")
     return 0 if all(p.returncode in (0, -signal.SIGTERM) for _, p in procs) else 1
 
 

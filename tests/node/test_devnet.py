@@ -59,8 +59,9 @@ def test_devnet_up_cli_ctrl_c_and_resume(tmp_path):
     rpc, p2p = _free_run(4), _free_run(4) + 200
     proc = _up(home, rpc, p2p)
     try:
-        out = _wait_line(proc, "is up (4 node(s))")
-        assert any(f"RPC http://127.0.0.1:{rpc + 3}" in line for line in out + [proc.stdout.readline() for _ in range(4)])
+        _wait_line(proc, "is up (4 node(s))")
+        summary = [proc.stdout.readline() for _ in range(4)]  # printed as one block: no node line in between
+        assert f"node3: RPC http://127.0.0.1:{rpc + 3}" in summary[3], summary
         res = run_cli("tx", "transfer", "--from", "alice", "--to", "bob", "--asset", "USD", "--amount", "7", "--wait", "--json", home=home, check=True)
         height = json.loads(res.stdout)["height"]
         deadline = time.monotonic() + 30
