@@ -12,6 +12,7 @@ from tests.sim import SimFailure, run_seed
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(0)  # as long as --seeds asks
 @pytest.mark.parametrize("n", [4, 7])
 def test_soak(n, request):
     failures = []

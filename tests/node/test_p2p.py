@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import trio
 
 from node.p2p import (
     P2PLimits,
@@ -379,8 +380,8 @@ async def test_stop_joins_threads_and_frees_ports_in_process():
     await nets[0].stop()  # idempotent
 
 
-async def _on_trio(net: P2PNetwork, async_fn):
-    """Run ``async_fn(service)`` on ``net``'s trio thread; return its result."""
+async def _on_trio(net: P2PNetwork, async_fn, timeout: float = 60.0):
+    """Run ``async_fn(service)`` on ``net``'s trio thread; return its result (TimeoutError after ``timeout`` s)."""
     loop = asyncio.get_running_loop()
     fut = loop.create_future()
     run = net._run  # test-only reach inside
@@ -393,7 +394,7 @@ async def _on_trio(net: P2PNetwork, async_fn):
         loop.call_soon_threadsafe(lambda: fut.done() or (fut.set_exception(exc) if exc else fut.set_result(result)))
 
     run.token.run_sync_soon(lambda: run.service._nursery.start_soon(task))
-    return await fut
+    return await asyncio.wait_for(fut, timeout)
 
 
 async def _eventually(cond, timeout: float = 10.0) -> bool:
@@ -446,7 +447,8 @@ async def test_we_never_connect_to_an_impostor_or_a_banned_peer():
 
         async def dial_b(svc):
             try:
-                await svc.host.connect(svc.dialable[_dialable_id(svc, b.peer_id)])
+                with trio.fail_after(svc.limits.dial_timeout_s):  # as the node's own dials: a stalled handshake is not a connection
+                    await svc.host.connect(svc.dialable[_dialable_id(svc, b.peer_id)])
             except Exception as exc:
                 return type(exc).__name__
             return "connected"
