@@ -154,13 +154,19 @@ class Node:
     async def verify_batch(self, txs: list[Tx]) -> set[bytes]:
         """Hashes of the txs whose signatures verify, checked in the verifier pool.
 
-        Txs already in the mempool are skipped (a duplicate is refused as such
+        Txs whose signatures this node checked before (at an earlier entry or
+        in a block it validated: ``chain.verified``) are not checked again, and
+        txs already in the mempool are skipped (a duplicate is refused as such
         anyway); a tx left out is checked again, inline, at mempool entry, so
         a bad signature is refused in the mempool's usual order.
         """
-        todo = [tx for tx in txs if tx.hash not in self.mempool]
+        seen = self.chain.verified
+        pool = self.mempool
+        todo = [tx for tx in txs if tx.hash not in seen and tx.hash not in pool]
         verdicts = await self.verifier.verify(todo)
-        return {tx.hash for tx, ok in zip(todo, verdicts) if ok}
+        good = {tx.hash for tx, ok in zip(todo, verdicts) if ok}
+        good.update(tx.hash for tx in txs if tx.hash in seen)
+        return good
 
     def submit(self, tx: Tx, *, verified: bool = False) -> None:
         """A transaction from a client: admit it, then gossip it to the other nodes."""

@@ -45,6 +45,37 @@ def _verifies(tx: Tx) -> bool:
     return True
 
 
+class VerifiedMemo:
+    """Hashes of transactions whose signatures this node has checked, bounded.
+
+    A tx hash covers the signed bytes and the signature, so "this hash
+    verified" is true forever: the memo outlives mempool entry, validation and
+    commit, and a tx that reaches the node again (gossip after its block, a
+    second client) is never checked twice.  Two generations: when the newer
+    holds ``max_entries / 2`` hashes it becomes the older and the old older is
+    dropped (a lookup checks both), so the memo never holds more than
+    ``max_entries`` and costs O(1) per insert.
+    """
+
+    def __init__(self, max_entries: int = 131_072):
+        self._half = max(1, max_entries // 2)
+        self._new: dict[bytes, None] = {}
+        self._old: dict[bytes, None] = {}
+
+    def __contains__(self, tx_hash: bytes) -> bool:
+        return tx_hash in self._new or tx_hash in self._old
+
+    def __len__(self) -> int:
+        return len(self._new) + len(self._old)
+
+    def add(self, tx_hash: bytes) -> None:
+        new = self._new
+        if len(new) >= self._half:
+            self._old, self._new = new, {}
+            new = self._new
+        new[tx_hash] = None
+
+
 class CachedView:
     """Committed settlement state with an in-memory read-through cache."""
 
@@ -96,7 +127,7 @@ class Chain:
         self.acc = RootAccumulator.from_bytes(store.root_acc())
         self.height = store.latest_height()
         self.last_header: Header | None = store.header(self.height) if self.height else None
-        self.verified: dict[bytes, None] = {}  # tx hashes whose signatures this node checked
+        self.verified = VerifiedMemo()  # tx hashes whose signatures this node checked
         self.verifier = None  # node.verifier.Verifier: checks a proposal's new signatures in parallel
 
     # ------------------------------------------------------------------ read
@@ -126,7 +157,7 @@ class Chain:
         return check_includable(self.view, self.chain_id, tx, allow_future_nonce=True).nonce
 
     def mark_verified(self, tx: Tx) -> None:
-        self.verified[tx.hash] = None
+        self.verified.add(tx.hash)
 
     # ------------------------------------------------------------------ propose
 
@@ -180,7 +211,7 @@ class Chain:
                 if not ok:
                     raise InvalidProposal(f"tx {i}: bad signature")
             for _, tx in todo:
-                self.verified[tx.hash] = None
+                self.verified.add(tx.hash)
         ctx = BlockContext(self.chain_id, h.height, h.time_ms, h.proposer)
         try:
             result = apply_block(self.view, self.acc, ctx, block.txs)
@@ -204,10 +235,6 @@ class Chain:
         self.acc = result.root_acc
         self.height = block.height
         self.last_header = block.header
-        for tx in block.txs:
-            self.verified.pop(tx.hash, None)
-        if len(self.verified) > 1_000_000:
-            self.verified.clear()
 
 
 __all__ += ["NotIncludable", "Proposal"]

@@ -92,11 +92,6 @@ class Mempool:
             raise MempoolRejection("duplicate", "transaction is already in the mempool")
         if len(self.by_hash) >= self.max_txs or self.bytes + len(tx.raw) > self.max_bytes:
             raise MempoolRejection("mempool_full", f"mempool is full ({len(self.by_hash)} txs, {self.bytes} bytes)")
-        if not verified:
-            try:
-                tx.verify_signature()
-            except SignatureError as exc:
-                raise MempoolRejection("bad_signature", str(exc)) from None
         sender = tx.sender_address
         st = self.senders.get(sender)
         try:
@@ -113,6 +108,11 @@ class Mempool:
             raise MempoolRejection("nonce_pending", f"another transaction with nonce {tx.nonce} is pending")
         if tx.nonce < st.next_ready:
             raise MempoolRejection("nonce_used", f"nonce {tx.nonce} already used (next is {st.next_ready})")
+        if not verified:  # last: the checks above are cheaper than a signature (stale and duplicate spam costs little)
+            try:
+                tx.verify_signature()
+            except SignatureError as exc:
+                raise MempoolRejection("bad_signature", str(exc)) from None
         self.senders[sender] = st
         st.pending[tx.nonce] = tx
         self.by_hash[tx.hash] = tx

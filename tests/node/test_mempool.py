@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from ledger.tx import Tx
 from ledger.txkinds import Transfer
+from node.chain import VerifiedMemo
 from node.mempool import Mempool, MempoolRejection
 from tests.settlement.builders import Chain
 
@@ -75,3 +77,44 @@ def test_commit_evicts_included_and_stale_and_promotes_waiting():
     ready = pool.reap(10, 1 << 20)
     assert sorted((t.sender_address == c.addr("bob"), t.nonce) for t in ready) == [(False, 2), (True, 1)]
     assert len(pool) == 2 and pool.bytes == sum(len(t.raw) for t in ready)
+
+
+def _forged(tx):
+    """The same tx with a signature that does not verify (its own bytes and hash)."""
+    obj = tx.to_obj()
+    obj[5] = bytes(64)
+    return Tx.from_obj(obj)
+
+
+def test_a_stale_or_duplicate_tx_is_refused_before_its_signature_is_checked():
+    c = Chain.fresh()
+    pool = c.mempool()
+    c.commit_txs([_t(c, "alice", 0)])
+    with pytest.raises(MempoolRejection) as e:
+        pool.add(_forged(_t(c, "alice", 0, 2)))  # a used nonce: no signature work for spam
+    assert e.value.code == "not_includable" and "already used" in e.value.reason
+    pool.add(_t(c, "alice", 1))
+    with pytest.raises(MempoolRejection) as e:
+        pool.add(_forged(_t(c, "alice", 1, 3)))
+    assert e.value.code == "nonce_pending"
+    with pytest.raises(MempoolRejection) as e:
+        pool.add(_forged(_t(c, "alice", 2)))  # a fresh nonce: the signature decides
+    assert e.value.code == "bad_signature"
+    assert len(pool) == 1
+
+
+def test_a_verified_hash_is_remembered_past_commit_and_the_memo_is_bounded():
+    c = Chain.fresh()
+    txs = [_t(c, "alice", n) for n in range(3)]
+    follower = Chain.fresh()  # another validator: sees the txs first in the block
+    block, _ = c.commit_txs(txs)
+    cert = c.store.commit_cert(block.height)
+    follower.node.commit(block, follower.node.validate(block), cert)
+    assert all(tx.hash in follower.node.verified for tx in txs)  # late gossip of these costs no signature
+
+    memo = VerifiedMemo(max_entries=4)
+    hashes = [bytes([i]) * 32 for i in range(7)]
+    for h in hashes:
+        memo.add(h)
+        assert h in memo and len(memo) <= 4
+    assert hashes[0] not in memo and all(h in memo for h in hashes[4:])
