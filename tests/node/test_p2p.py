@@ -184,6 +184,22 @@ def test_stranger_cannot_connect_or_inject(cluster, tmp_path):
         stranger.kill()
 
 
+def _heard(sender, receiver, tag: str, count: int, attempts: int = 3) -> int:
+    """Publish ``count`` messages until ``receiver`` has them; how many it has.
+
+    The mesh is best effort (a stream that fails drops what it held and the
+    next publish opens a new one; the application resends), so on a loaded
+    machine a first publish may be lost without anything being wrong.
+    """
+    total = 0
+    for _ in range(attempts):
+        sender.call("publish", topic=TOPICS[1], count=count, size=100, tag=tag)
+        total = receiver.call("received", tag=tag, expect=count, timeout=5)["total"]
+        if total >= count:
+            break
+    return total
+
+
 def test_garbage_and_oversized_input_gets_the_peer_banned_then_released(cluster):
     good, others, bad = cluster.nodes[0], cluster.nodes[1:3], cluster.nodes[3]
     before = good.call("stats")["stats"]
@@ -221,17 +237,15 @@ def test_garbage_and_oversized_input_gets_the_peer_banned_then_released(cluster)
     assert s["stats"]["bans"] == before["bans"] + 1
     assert good.call("received", tag="big")["total"] == 0
     # The rest of the network is unaffected.
-    good.call("publish", topic=TOPICS[1], count=5, size=100, tag="still-fine")
     for other in others:
-        assert other.call("received", tag="still-fine", expect=5, timeout=5)["total"] == 5
+        assert _heard(good, other, "still-fine", 5) >= 5
     # After ban_seconds the peer is let back in and is heard again.
     t0 = time.monotonic()
     while time.monotonic() - t0 < 10 and bad.peer_id not in good.call("stats")["peers"]:
         time.sleep(0.05)
     back = time.monotonic() - t0
     assert bad.peer_id in good.call("stats")["peers"]
-    bad.call("publish", topic=TOPICS[1], count=3, size=100, tag="after-ban")
-    assert good.call("received", tag="after-ban", expect=3, timeout=5)["total"] == 3
+    assert _heard(bad, good, "after-ban", 3) >= 3
     measure("ban", readmitted_after_s=round(back, 2), ban_seconds=CLUSTER_LIMITS["ban_seconds"])
 
 
