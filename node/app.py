@@ -141,10 +141,11 @@ class Node:
 
         Args:
             verified: the signature was checked already (by :attr:`verifier`);
-                otherwise the mempool checks it here, once.
+                otherwise the mempool checks it here, once, unless this node
+                checked it before (``chain.verified``: any path, any time).
         """
         try:
-            self.mempool.add(tx, verified=verified)
+            self.mempool.add(tx, verified=verified or tx.hash in self.chain.verified)
         except MempoolRejection:
             self.metrics.mempool_rejections += 1
             raise
@@ -154,19 +155,16 @@ class Node:
     async def verify_batch(self, txs: list[Tx]) -> set[bytes]:
         """Hashes of the txs whose signatures verify, checked in the verifier pool.
 
-        Txs whose signatures this node checked before (at an earlier entry or
-        in a block it validated: ``chain.verified``) are not checked again, and
-        txs already in the mempool are skipped (a duplicate is refused as such
-        anyway); a tx left out is checked again, inline, at mempool entry, so
-        a bad signature is refused in the mempool's usual order.
+        Txs whose signatures this node checked before (``chain.verified``, which
+        :meth:`admit` consults for every tx) and txs already in the mempool (a
+        duplicate is refused as such anyway) are not sent to the pool; a tx left
+        out and not in the memo is checked inline at mempool entry, so a bad
+        signature is refused in the mempool's usual order.
         """
-        seen = self.chain.verified
-        pool = self.mempool
+        seen, pool = self.chain.verified, self.mempool
         todo = [tx for tx in txs if tx.hash not in seen and tx.hash not in pool]
         verdicts = await self.verifier.verify(todo)
-        good = {tx.hash for tx, ok in zip(todo, verdicts) if ok}
-        good.update(tx.hash for tx in txs if tx.hash in seen)
-        return good
+        return {tx.hash for tx, ok in zip(todo, verdicts) if ok}
 
     def submit(self, tx: Tx, *, verified: bool = False) -> None:
         """A transaction from a client: admit it, then gossip it to the other nodes."""
