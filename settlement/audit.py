@@ -16,6 +16,22 @@ Conservation, per asset ``A``::
 Unrealized PnL is not money yet: for every market ``sum_accounts size x
 price == 0`` because positions sum to zero (the fund included), so it nets out.
 
+:func:`solvency` checks that the money is *real*: conservation alone holds even
+when an account is left with negative cash and nothing to back it (the
+counterparty's gain is then money nobody has).  Per asset::
+
+    spendable(A) = balances(A) + HTLC locked(A) + sum_{accounts != fund} max(0, equity(A))
+    claims(A)    = spendable(A) + max(0, equity of the fund(A))
+    claims(A) <= supply(A)
+
+``equity`` is ``margin.evaluate``'s (positions at the oracle price, unsettled
+funding rounded against the account), so ``sum equity <= sum cash + funding
+pool`` and the inequality holds exactly when no account is bankrupt.  It also
+lists every account outside the fund with negative cash and no position
+(``unbacked``) and every account with positions and negative equity
+(``bankrupt``: allowed only while a market it holds is stale, when its
+liquidation is paused).
+
 :func:`conservation_delta` checks the same identity on one block's writes only
 (``O(writes)``), which is how the stress replay checks every block of a run
 with 100,000 accounts.
@@ -27,9 +43,11 @@ from typing import Iterable
 from ledger.codec import decode
 
 from .accounts import ASSET, BALANCE, Asset
-from .risk_state import FUND, HTLC, HTLC_TOTAL, MACC, POOL, POS, Htlc, MAcc, Pos, unpack_int
+from .context import BlockContext
+from .risk_state import FUND, HTLC, HTLC_TOTAL, MACC, POOL, POS, Htlc, MAcc, Pos, Session, unpack_int
+from .state import DictView, State
 
-__all__ = ["conservation", "conservation_delta", "positions_balance"]
+__all__ = ["conservation", "conservation_delta", "positions_balance", "solvency"]
 
 _COMPONENTS = ("balances", "margin_cash", "fund_cash", "funding_pool", "htlc_locked")
 
@@ -109,4 +127,40 @@ def positions_balance(items: Iterable[tuple[bytes, bytes]]) -> dict[str, dict]:
         row["net"] += p.size
         row["longs"] += max(p.size, 0)
         row["holders"] += 1 if p.size else 0
+    return out
+
+
+def solvency(items: Iterable[tuple[bytes, bytes]]) -> dict[str, dict]:
+    """Per asset: ``supply``, ``spendable``, ``claims``, ``unbacked``, ``bankrupt``, ``stale`` and ``ok`` (module docstring).
+
+    ``ok`` is ``claims <= supply`` with nothing unbacked or bankrupt.  An
+    account is listed as ``bankrupt`` even while a market it holds is stale
+    (``stale`` lists those accounts' addresses too), so a caller decides
+    whether a paused bankruptcy is acceptable at that point.
+    """
+    from .margin import evaluate  # margin imports this package's records; audit stays importable alone
+
+    data = dict(items)
+    sess = Session(State(DictView(data)), BlockContext("audit", 0, 0))
+    out: dict[str, dict] = {}
+    for asset, row in conservation(data.items()).items():
+        out[asset] = {"supply": row["supply"], "spendable": row["balances"] + row["htlc_locked"], "claims": 0,
+                      "unbacked": [], "bankrupt": [], "stale": []}
+    for key in sorted(k for k in data if k.startswith(MACC)):
+        addr, asset = key[len(MACC):len(MACC) + 20], key[len(MACC) + 21:].decode()
+        row = out.setdefault(asset, {"supply": 0, "spendable": 0, "claims": 0, "unbacked": [], "bankrupt": [], "stale": []})
+        ev = evaluate(sess, addr, asset)
+        if addr == FUND:
+            row["claims"] += max(0, ev.equity)
+            continue
+        row["spendable"] += max(0, ev.equity)
+        if ev.k == 0 and ev.equity < 0:
+            row["unbacked"].append((addr, ev.equity))
+        elif ev.k and ev.equity < 0:
+            row["bankrupt"].append((addr, ev.equity))
+            if ev.stale:
+                row["stale"].append(addr)
+    for row in out.values():
+        row["claims"] += row["spendable"]
+        row["ok"] = row["claims"] <= row["supply"] and not row["unbacked"] and not row["bankrupt"]
     return out

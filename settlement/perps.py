@@ -11,10 +11,21 @@ A trade that fails any rule changes nothing (the session is never flushed and
 the state machine reverts the rest); its receipt names the side that failed:
 ``maker st...: equity E < initial margin requirement R after the trade``.
 
-Margin rule for each side after the fill: ``equity >= IMR``, or the trade
-strictly reduces that side's position (no flip) and does not reduce its free
-collateral ``equity - IMR`` -- so an under-margined account may always
-de-risk.
+Margin rule for each side after the fill (dYdX v4's collateral check of a
+subaccount update):
+
+1. the account is not bankrupt: ``equity >= 0`` -- also when the fill leaves
+   it flat, where equity is its cash.  Without this a closing trade at a bad
+   price (inside the band) could move more than the account's equity to the
+   counterparty, leaving negative cash that no position backs: money created;
+2. and ``equity >= IMR``, or the trade strictly reduces that side's position
+   (no flip) and does not reduce its free collateral ``equity - IMR`` -- so an
+   under-margined account may always de-risk.
+
+Stale prices: a side whose fill is risk-increasing is refused while *any*
+market it holds in that collateral asset (the traded one included) has a
+stale oracle price, because its equity there would be computed at a price
+nobody vouches for.  Reducing fills are always allowed.
 """
 from __future__ import annotations
 
@@ -38,7 +49,7 @@ from .errors import (
     StalePrice,
     UnknownMarket,
 )
-from .margin import Eval, check_cash_range, evaluate, fill, reindex, unindex
+from .margin import Eval, check_cash_range, evaluate, fill, reindex, require_fresh, unindex
 from .risk_state import CANCELLED, ONE, Session, filled_key
 from .state import State
 from .transfers import require_registered
@@ -58,7 +69,11 @@ def _increases(old: int, delta: int) -> bool:
 
 
 def _check_margin(role: str, addr: bytes, before: Eval, after: Eval, increasing: bool) -> None:
-    if after.k == 0 or after.equity >= after.imr:
+    if after.equity < 0:
+        raise InsufficientMargin(
+            f"{role} {format_address(addr)}: the trade would leave the account bankrupt (equity {after.equity} < 0)"
+        )
+    if after.equity >= after.imr:
         return
     if not increasing and after.equity - after.imr >= before.equity - before.imr:
         return
@@ -106,8 +121,11 @@ def trade(state: State, ctx: BlockContext, sender: bytes, body: Trade) -> list[E
     d = body.size if o.side == "buy" else -body.size
     inc_m = _increases(sess.pos(maker, mid).size, d)
     inc_t = _increases(sess.pos(sender, mid).size, -d)
-    if ms.stale and (inc_m or inc_t):
-        raise StalePrice(f"market {mid} price is stale: risk-increasing trades are refused")
+    for role, who, inc in (("maker", maker, inc_m), ("taker", sender, inc_t)):
+        if inc:
+            if ms.stale:
+                raise StalePrice(f"market {mid} price is stale: risk-increasing trades are refused ({role})")
+            require_fresh(sess, who, quote, f"{role} {format_address(who)}: risk-increasing trade")
     before_m, before_t = evaluate(sess, maker, quote), evaluate(sess, sender, quote)
     oi_before = ms.oi
     unindex(sess, maker, quote)

@@ -133,3 +133,12 @@ def only_nonce_changed(h: Harness, name: str, body):
     keys = set(state.writes())
     assert keys == {account_key(h.addr(name))}, f"{receipt.error}: wrote {sorted(keys)}"
     return receipt
+
+
+def refused(h: Harness, name: str, body, error: str, *words: str):
+    """Assert ``body`` from ``name`` fails with ``error``, its reason holds every word, and it wrote only the nonce."""
+    r = only_nonce_changed(h, name, body)
+    assert (r.ok, r.error) == (False, error), (r.error, r.reason)
+    for w in words:
+        assert w in r.reason, r.reason
+    return r

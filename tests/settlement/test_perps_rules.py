@@ -14,7 +14,7 @@ from ledger.txkinds_risk import (
 )
 from settlement.markets import default_params
 
-from .harness import Harness, only_nonce_changed
+from .harness import Harness, only_nonce_changed, refused
 
 M = "BTC-PERP"
 
@@ -27,13 +27,6 @@ def ready() -> Harness:
     h.deposit("bob", 1_000_000)
     return h
 
-
-def refused(h, name, body, error, *words):
-    r = only_nonce_changed(h, name, body)
-    assert (r.ok, r.error) == (False, error), (r.error, r.reason)
-    for w in words:
-        assert w in r.reason, r.reason
-    return r
 
 
 def test_a_good_trade_then_its_replay():

@@ -3,6 +3,9 @@
 Invariants after every block:
 
 * per asset: supply == balances + margin cash + insurance fund + funding pool + HTLC locked (``audit.py``);
+* per asset: what can be spent (balances, HTLCs, every account's positive equity) never exceeds what
+  was issued, no account outside the fund holds negative cash without a position, and no account is
+  bankrupt unless a market it holds is stale (its liquidation paused) -- ``audit.solvency``;
 * positions sum to zero per market and open interest equals the sum of longs;
 * no account is left breached after the sweep (every breach handled in its block);
 * an ADL counterparty always held an opposite position before the block (a flat account never pays);
@@ -31,7 +34,7 @@ from ledger.txkinds_risk import (
     sign_swap_terms,
 )
 from settlement.accounts import account_key
-from settlement.audit import conservation, positions_balance
+from settlement.audit import conservation, positions_balance, solvency
 from settlement.context import BlockContext
 from settlement.machine import apply_block, execute_tx
 from settlement.margin import evaluate
@@ -91,13 +94,23 @@ class RiskMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ rules
 
-    @rule(maker=names, taker=names, m=markets, buy=st.booleans(), size=st.integers(1, 200), off=st.integers(-50_000, 50_000))
+    @rule(maker=names, taker=names, m=markets, buy=st.booleans(), size=st.integers(1, 200), off=st.integers(-100_000, 100_000))
     def trade(self, maker, taker, m, buy, size, off):
         if maker == taker:
             return
         price = max(1, self.prices[m] + self.prices[m] * off // 1_000_000)
         so = self.h.order(maker, "buy" if buy else "sell", size, price, market=m)
         self._block([self.h.tx(taker, Trade(so, size))])
+
+    @rule(who=names, other=names, m=markets, off=st.integers(-100_000, 100_000))
+    def close_out(self, who, other, m, off):
+        """``who`` closes its whole position at any price inside the band (a bad close must not mint money)."""
+        size = self.h.session().pos(self.h.addr(who), m).size
+        if who == other or not size:
+            return
+        price = max(1, self.prices[m] + self.prices[m] * off // 1_000_000)
+        so = self.h.order(who, "sell" if size > 0 else "buy", abs(size), price, market=m)
+        self._block([self.h.tx(other, Trade(so, abs(size)))])
 
     @rule(m=markets, move=st.integers(-300_000, 300_000))
     def price_move(self, m, move):
@@ -148,6 +161,14 @@ class RiskMachine(RuleBasedStateMachine):
     def conserved(self):
         for asset, row in conservation(self.h.view.data.items()).items():
             assert row["ok"], (asset, row)
+
+    @invariant()
+    def solvent(self):
+        for asset, row in solvency(self.h.view.data.items()).items():
+            assert row["claims"] <= row["supply"] or row["stale"], (asset, row)
+            assert row["spendable"] <= row["supply"] or row["stale"], (asset, row)
+            assert not row["unbacked"], (asset, row)
+            assert set(a for a, _ in row["bankrupt"]) <= set(row["stale"]), (asset, row)
 
     @invariant()
     def positions_sum_to_zero(self):
