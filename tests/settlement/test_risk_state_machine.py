@@ -65,7 +65,8 @@ class RiskMachine(RuleBasedStateMachine):
 
     def _register(self, m):
         oracles = tuple(self.h.addr(o) for o in self.h.oracles)
-        return RegisterMarket(m, m.split("-")[0], "USD", default_params("mid", funding_interval_ms=10_000, funding_cap_ppm=5_000), oracles)
+        tier = "large" if m == "BTC-PERP" else "mid"  # 20x: more leverage than the trade band (10 %) can absorb
+        return RegisterMarket(m, m.split("-")[0], "USD", default_params(tier, funding_interval_ms=10_000, funding_cap_ppm=5_000), oracles)
 
     # ------------------------------------------------------------------ block plumbing
 
@@ -94,7 +95,7 @@ class RiskMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ rules
 
-    @rule(maker=names, taker=names, m=markets, buy=st.booleans(), size=st.integers(1, 200), off=st.integers(-100_000, 100_000))
+    @rule(maker=names, taker=names, m=markets, buy=st.booleans(), size=st.integers(1, 400), off=st.integers(-100_000, 100_000))
     def trade(self, maker, taker, m, buy, size, off):
         if maker == taker:
             return

@@ -4,6 +4,9 @@ Worked numbers from docs/risk-engine.md ("Margin", "Stale markets").
 """
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ledger.codec import encode
 from ledger.txkinds_risk import MarginWithdraw, Trade
 from settlement.accounts import balance_key
@@ -108,3 +111,27 @@ def test_reducing_is_always_allowed_while_stale():
     h = two_markets()
     assert h.trade("bob", "alice", "sell", 5, 2_000, market=E).ok  # both reduce in the stale market itself
     assert h.trade("carol", "alice", "sell", 1, 100_000).ok  # alice and carol both reduce BTC
+
+
+@settings(max_examples=60, deadline=None)
+@given(deposit=st.integers(100_000, 2_000_000), lev=st.integers(1, 20), open_off=st.integers(-100_000, 100_000),
+       move=st.integers(-60_000, 60_000), close_off=st.integers(-100_000, 100_000), short=st.booleans())
+def test_open_move_close_anywhere_in_the_band_never_mints(deposit, lev, open_off, move, close_off, short):
+    """Open at 1x-20x, move the oracle, close at any band price: after every block spendable <= issued."""
+    lots = deposit * lev // 100_000
+    h = Harness(names=("alice", "bob"))
+    h.register_market(M, margin_cap_ppm=1_000_000)
+    h.prices(M, 100_000)
+    h.deposit("alice", deposit)
+    h.deposit("bob", 100_000_000)
+    side = "sell" if short else "buy"
+    h.trade("bob", "alice", side, lots, 100_000 + open_off // 10)
+    assert all(row["ok"] for row in solvency(h.view.data.items()).values())
+    px = 100_000 + move // 10
+    h.prices(M, px)
+    assert all(row["ok"] for row in solvency(h.view.data.items()).values())
+    size = h.session().pos(h.addr("alice"), M).size
+    if size:
+        h.trade("bob", "alice", "sell" if size > 0 else "buy", abs(size), px + px * close_off // 1_000_000)
+    for asset, row in solvency(h.view.data.items()).items():
+        assert row["ok"], (asset, row)
