@@ -10,6 +10,7 @@ transfer --from alice --to bob ...`` in another just work.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -179,7 +180,11 @@ def node() -> None:
 @click.option("--home", required=True, type=click.Path(file_okay=False, exists=True))
 def node_start(home: str) -> None:
     """Run a node in the foreground until Ctrl-C / SIGTERM."""
+    from .devnet import SUPERVISOR_ENV, die_with_parent
     from .run import run_node
+
+    if os.environ.get(SUPERVISOR_ENV):  # started by `settle devnet up`: never outlive it
+        die_with_parent(int(os.environ[SUPERVISOR_ENV]))
 
     rc = run_node(Path(home))
     if rc:
@@ -203,6 +208,18 @@ def devnet_up(validators: int, home: str | None, rpc_port: int, p2p_port: int) -
     rc = up(_home(home), validators, rpc_port=rpc_port, p2p_port=p2p_port)
     if rc:
         sys.exit(rc)
+
+
+@devnet.command("down")
+@home_opt
+def devnet_down(home: str | None) -> None:
+    """Stop the devnet running in the home (its supervisor, or nodes it left behind)."""
+    from .devnet import down
+
+    try:
+        click.echo(down(_home(home)))
+    except TimeoutError as exc:
+        raise CLIError(str(exc)) from None
 
 
 @devnet.command("status")

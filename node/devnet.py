@@ -1,12 +1,29 @@
-"""``settle devnet up``: create a local network once, then run its nodes.
+"""``settle devnet up`` / ``down``: create a local network once, then run and supervise its nodes.
 
 Owns the supervisor: each validator runs as its own ``settle node start``
 process on 127.0.0.1; their output is streamed with the node name in front;
-Ctrl-C (or SIGTERM) stops every node cleanly, and running ``up`` again
-resumes the same chain from the same home.
+Ctrl-C (or SIGTERM, or ``settle devnet down``) stops every node cleanly, and
+running ``up`` again resumes the same chain from the same home.
+
+* **One supervisor per home.** ``up`` takes an exclusive lock on
+  ``HOME/devnet.lock`` before it prints anything; a second ``up`` on a busy
+  home fails at once naming the running supervisor's pid.  The lock file
+  holds the supervisor's pid and its nodes' pids (JSON) for ``down``.
+* **A crash is not an outage.** A node that exits on its own is started again
+  after a backoff (1 s, doubling to 30 s; back to 1 s once it has run 60 s),
+  and the supervisor says so.  Only a node that fails during the first start
+  (a port in use, a broken home) stops the devnet: restarting cannot help.
+* **Nodes die with their supervisor.** Each node asks the kernel for SIGTERM
+  when its parent dies (Linux ``PR_SET_PDEATHSIG``, :func:`die_with_parent`),
+  so ``kill -9`` of the supervisor stops the nodes cleanly instead of
+  orphaning them.  ``down`` also stops nodes left behind by a supervisor
+  that had none of this.
 """
 from __future__ import annotations
 
+import ctypes
+import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +35,11 @@ from pathlib import Path
 from .client import RPCClient, RPCClientError
 from .testnet import init_testnet, load_devnet
 
-__all__ = ["node_command", "node_env", "up"]
+__all__ = ["DevnetBusy", "HomeLock", "die_with_parent", "down", "node_command", "node_env", "up"]
+
+SUPERVISOR_ENV = "SETTLE_SUPERVISOR_PID"  # set for a supervised node: it dies with that process
+BACKOFF_FIRST_S, BACKOFF_MAX_S, STABLE_AFTER_S = 1.0, 30.0, 60.0
+PR_SET_PDEATHSIG = 1
 
 
 def node_command(home: Path) -> list[str]:
@@ -27,7 +48,69 @@ def node_command(home: Path) -> list[str]:
 
 
 def node_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return {**os.environ, "PYTHONUNBUFFERED": "1", SUPERVISOR_ENV: str(os.getpid())}
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel send this process SIGTERM when its parent (the supervisor) dies (Linux; elsewhere a no-op).
+
+    If the parent is already gone (it died between fork and now), exit at once.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent_pid:
+        sys.stderr.write(f"supervisor {parent_pid} is gone; not starting\n")
+        sys.exit(1)
+
+
+class DevnetBusy(Exception):
+    def __init__(self, pid: int | None):
+        super().__init__(f"supervisor pid {pid}" if pid else "another supervisor")
+        self.pid = pid
+
+
+class HomeLock:
+    """The exclusive lock of a devnet home (``HOME/devnet.lock``), holding the supervisor's and its nodes' pids."""
+
+    def __init__(self, home: Path):
+        self.path = Path(home) / "devnet.lock"
+        self.fd: int | None = None
+
+    def read(self) -> dict:
+        try:
+            return json.loads(self.path.read_text() or "{}")
+        except (OSError, ValueError):
+            return {}
+
+    def try_acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
+
+    def acquire(self) -> None:
+        """Take the lock and record this process as the supervisor; raises DevnetBusy if another holds it."""
+        if not self.try_acquire():
+            raise DevnetBusy(self.read().get("pid"))
+        self.record({})
+
+    def record(self, nodes: dict[str, int]) -> None:
+        assert self.fd is not None
+        data = json.dumps({"pid": os.getpid(), "nodes": nodes}).encode()
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, data, 0)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the only descriptor drops the flock
+            self.fd = None
 
 
 _OUT = threading.Lock()  # one writer at a time: node lines never split the summary
@@ -45,66 +128,181 @@ def _stream(name: str, proc: subprocess.Popen) -> None:
         _say(line if line.startswith(name) else f"{name} | {line}")
 
 
+class _Node:
+    """One supervised validator process and its restart state."""
+
+    def __init__(self, name: str, home: Path):
+        self.name, self.home = name, home
+        self.proc: subprocess.Popen | None = None
+        self.started = 0.0
+        self.restarts = 0
+        self.backoff = BACKOFF_FIRST_S
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            node_command(self.home),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops the nodes in order
+            env=node_env(),
+        )
+        self.started = time.monotonic()
+        threading.Thread(target=_stream, args=(self.name, self.proc), daemon=True).start()
+
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def schedule_restart(self) -> None:
+        """Called when the node exited on its own: start it again after the backoff, and say so."""
+        assert self.proc is not None
+        now = time.monotonic()
+        if now - self.started >= STABLE_AFTER_S:
+            self.backoff = BACKOFF_FIRST_S
+        self.restarts += 1
+        _say(f"{self.name} exited with code {self.proc.returncode}; restarting in {self.backoff:g} s (restart {self.restarts})")
+        self.restart_at = now + self.backoff
+        self.backoff = min(BACKOFF_MAX_S, self.backoff * 2)
+        self.proc = None
+
+
 def up(home: Path, validators: int, *, rpc_port: int = 26657, p2p_port: int = 26756) -> int:
+    lock = HomeLock(home)
+    try:
+        lock.acquire()  # before anything is printed: a busy home fails at once
+    except DevnetBusy as exc:
+        sys.stderr.write(f"error: the devnet in {home} is already running ({exc}); `settle devnet down --home {home}` stops it\n")
+        return 1
+    try:
+        return _supervise(home, validators, lock, rpc_port=rpc_port, p2p_port=p2p_port)
+    finally:
+        lock.release()
+
+
+def _supervise(home: Path, validators: int, lock: HomeLock, *, rpc_port: int, p2p_port: int) -> int:
     meta = load_devnet(home)
     if meta is None:
         print(f"creating a {validators}-validator devnet in {home} ...", flush=True)
         meta = init_testnet(home, validators, rpc_port=rpc_port, p2p_port=p2p_port)
     elif len(meta["nodes"]) != validators:
         print(f"(resuming the existing {len(meta['nodes'])}-validator devnet in {home})", flush=True)
-    procs: list[tuple[str, subprocess.Popen]] = []
+    nodes = [_Node(n["name"], (home / n["home"]).resolve()) for n in meta["nodes"]]
     stop = threading.Event()
 
     def on_signal(signum, frame):
         stop.set()
 
+    def record() -> None:
+        lock.record({n.name: n.proc.pid for n in nodes if n.proc is not None})
+
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for n in meta["nodes"]:
-            nhome = (home / n["home"]).resolve()
-            proc = subprocess.Popen(
-                node_command(nhome),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                bufsize=1,
-                start_new_session=True,
-                env=node_env(),
-            )
-            procs.append((n["name"], proc))
-            threading.Thread(target=_stream, args=(n["name"], proc), daemon=True).start()
-        _wait_ready(meta, procs, stop)
-        dead = [name for name, p in procs if p.poll() is not None]
+        for n in nodes:
+            n.start()
+        record()
+        _wait_ready(meta, [(n.name, n.proc) for n in nodes], stop)
+        dead = [n.name for n in nodes if n.exited()]
         if dead:
             _say(f"node(s) {', '.join(dead)} failed to start; stopping the devnet")
             return 1
         if stop.is_set():
             return 0
-        summary = [f"devnet {meta['chain_id']} is up ({len(procs)} node(s)); Ctrl-C stops it"]
+        summary = [f"devnet {meta['chain_id']} is up ({len(nodes)} node(s)); Ctrl-C or `settle devnet down` stops it"]
         summary += [f"  {n['name']}: RPC {n['rpc']}" for n in meta["nodes"]]
         summary.append(f"  keys: {home / 'keys'} (alice, bob, carol, dave, admin, oracle)")
         summary.append("  try:  settle tx transfer --from alice --to bob --asset USD --amount 1000000 --wait")
         _say("\n".join(summary))
         while not stop.is_set():
-            for name, proc in procs:
-                if proc.poll() is not None:
-                    _say(f"{name} exited with code {proc.returncode}; stopping the devnet")
-                    stop.set()
-            stop.wait(0.5)
+            for n in nodes:
+                if n.exited():
+                    n.schedule_restart()
+                elif n.proc is None and n.restart_at is not None and time.monotonic() >= n.restart_at:
+                    n.restart_at = None
+                    n.start()
+                    _say(f"{n.name} restarted (pid {n.proc.pid})")
+                    record()
+            stop.wait(0.2)
     finally:
-        for _, proc in procs:
+        procs = [n.proc for n in nodes if n.proc is not None]
+        for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 15
-        for _, proc in procs:
+        for proc in procs:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
         for s, h in old.items():
             signal.signal(s, h)
         _say("devnet stopped")
-    return 0 if all(p.returncode in (0, -signal.SIGTERM) for _, p in procs) else 1
+    return 0 if all(p.returncode in (0, -signal.SIGTERM) for p in procs) else 1
+
+
+def down(home: Path, timeout: float = 30.0) -> str:
+    """Stop the devnet running in ``home``; returns what was done (one line).
+
+    Signals the supervisor (which stops its nodes in order) and waits for its
+    lock to be released.  With no supervisor, stops any node it left behind.
+
+    Raises:
+        TimeoutError: the supervisor did not stop within ``timeout`` seconds.
+    """
+    lock = HomeLock(home)
+    info = lock.read()
+    if not lock.try_acquire():
+        pid = info.get("pid")
+        if pid:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        while not lock.try_acquire():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the devnet supervisor (pid {pid}) did not stop within {timeout:g} s")
+            time.sleep(0.2)
+        lock.release()
+        return f"devnet in {home} stopped (supervisor pid {pid})"
+    try:
+        left = [pid for pid in info.get("nodes", {}).values() if _is_our_node(pid, home)]
+        for pid in left:
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while any(_alive(pid) for pid in left) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for pid in left:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    finally:
+        lock.release()
+    return f"stopped {len(left)} node(s) left running in {home}" if left else f"the devnet in {home} is not running"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped) is not running
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _is_our_node(pid: int, home: Path) -> bool:
+    """True if ``pid`` is a live ``node start`` of a node under ``home`` (a recorded pid may have been reused)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    root = str(Path(home).resolve()).encode()
+    return b"start" in args and any(a.startswith(root) for a in args)
 
 
 def _wait_ready(meta: dict, procs, stop: threading.Event, timeout: float = 60) -> None:

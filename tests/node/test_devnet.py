@@ -90,3 +90,112 @@ def test_devnet_up_cli_ctrl_c_and_resume(tmp_path):
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+class _Lines:
+    """Drains a supervisor's output in a thread (a full pipe would stall it and its nodes) and waits for lines."""
+
+    def __init__(self, proc):
+        import queue
+        import threading
+
+        self.q: "queue.Queue[str]" = queue.Queue()
+        self.seen: list[str] = []
+        self.reader = threading.Thread(target=lambda: [self.q.put(line) for line in proc.stdout], daemon=True)
+        self.reader.start()
+
+    def wait(self, needle, timeout=90):
+        import queue
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.q.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            self.seen.append(line)
+            if needle in line:
+                return
+        raise AssertionError(f"{needle!r} not printed:\n{''.join(self.seen[-40:])}")
+
+    def rest(self):
+        """Everything printed so far and until the output closes (call after the process exited)."""
+        self.reader.join(timeout=30)
+        while not self.q.empty():
+            self.seen.append(self.q.get())
+        return "".join(self.seen)
+
+
+def _lock(home):
+    return json.loads((home / "devnet.lock").read_text())
+
+
+def _alive(pid):
+    from node.devnet import _alive as alive
+
+    return alive(pid)
+
+
+def test_a_crashed_node_is_restarted_a_busy_home_refused_and_down_stops_it(tmp_path):
+    home = tmp_path / "devnet"
+    rpc, p2p = _free_run(4), _free_run(4) + 200
+    proc = _up(home, rpc, p2p)
+    out = _Lines(proc)
+    try:
+        out.wait("is up (4 node(s))")
+        # a second supervisor on the same home fails at once, before printing any banner
+        second = subprocess.run(
+            [sys.executable, "-m", "node.cli", "devnet", "up", "--home", str(home), "--rpc-port", str(rpc), "--p2p-port", str(p2p)],
+            capture_output=True, text=True, cwd=ROOT, timeout=30,
+        )
+        assert second.returncode != 0
+        assert "already running" in second.stderr and f"supervisor pid {proc.pid}" in second.stderr, second.stderr
+        assert "is up" not in second.stdout and "creating" not in second.stdout
+        # kill -9 of one validator: the supervisor restarts it and it catches up
+        victim = _lock(home)["nodes"]["node2"]
+        os.kill(victim, signal.SIGKILL)
+        out.wait("node2 exited with code -9; restarting in 1 s (restart 1)", timeout=30)
+        out.wait("node2 restarted", timeout=30)
+        assert _lock(home)["nodes"]["node2"] != victim
+        res = run_cli("tx", "transfer", "--from", "alice", "--to", "bob", "--asset", "USD", "--amount", "3", "--wait", "--json", home=home, check=True)
+        height = json.loads(res.stdout)["height"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            rows = _status(home)
+            if all(r["up"] and r["height"] >= height for r in rows):
+                break
+            time.sleep(0.5)
+        assert all(r["up"] and r["height"] >= height for r in rows), rows
+        nodes = list(_lock(home)["nodes"].values())
+        said = run_cli("devnet", "down", home=home, check=True).stdout
+        assert "stopped" in said and str(proc.pid) in said
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    rest = out.rest()
+    assert proc.returncode == 0 and "devnet stopped" in rest, rest[-2000:]
+    assert not any(_alive(pid) for pid in nodes)
+    assert "not running" in run_cli("devnet", "down", home=home, check=True).stdout
+
+
+def test_kill_9_of_the_supervisor_stops_its_nodes(tmp_path):
+    home = tmp_path / "devnet"
+    rpc, p2p = _free_run(4), _free_run(4) + 200
+    proc = _up(home, rpc, p2p)
+    out = _Lines(proc)
+    try:
+        out.wait("is up (4 node(s))")
+        nodes = list(_lock(home)["nodes"].values())
+        assert len(nodes) == 4 and all(_alive(pid) for pid in nodes)
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in nodes) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in nodes), [pid for pid in nodes if _alive(pid)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "not running" in run_cli("devnet", "down", home=home, check=True).stdout
