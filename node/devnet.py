@@ -82,7 +82,7 @@ def up(home: Path, validators: int, *, rpc_port: int = 26657, p2p_port: int = 26
             return 0
         summary = [f"devnet {meta['chain_id']} is up ({len(procs)} node(s)); Ctrl-C stops it"]
         summary += [f"  {n['name']}: RPC {n['rpc']}" for n in meta["nodes"]]
-        summary.append(f"  keys: {home / 'keys'} (alice, bob, carol, dave, admin, oracle)")
+        summary.append(f"  keys: {home / 'keys'} (alice, bob, carol, dave, admin, oracle, oracle1..3)")
         summary.append("  try:  settle tx transfer --from alice --to bob --asset USD --amount 1000000 --wait")
         _say("\n".join(summary))
         while not stop.is_set():
