@@ -111,3 +111,17 @@ def test_fills_of_one_block_are_volume_weighted():
     # sample 333 ppm (test_premium_sample_formula) for 1,000 of 5,000 ms: 66; interest 0
     assert (ev.attrs["premium_ppm"], ev.attrs["rate_ppm"]) == (66, 66)
     assert h.session().mstate(M).blk_size == 0
+
+
+def test_funding_parameters_are_checked():
+    from ledger.txkinds_risk import RegisterMarket
+    from settlement.markets import default_params
+
+    from .harness import only_nonce_changed
+
+    h = Harness(names=("alice",))
+    oracles = tuple(h.addr(o) for o in h.oracles)
+    assert default_params("mid").funding_impact_notional == 5 * 10**9  # 500 USD / 10 %
+    for bad in ({"funding_impact_notional": 0}, {"funding_interest_ppm": 1_000_001}):
+        r = only_nonce_changed(h, "admin", RegisterMarket(M, "BTC", "USD", default_params(**bad), oracles))
+        assert r.error == "invalid_parameter" and next(iter(bad)) in r.reason

@@ -182,3 +182,14 @@ def test_who_may_report():
     assert r.error == "not_permitted" and "not an oracle of" in r.reason
     h.prices(M, 7, oracles=["oracle0", "oracle1"])  # quorum of 2 is 2
     assert price_of(h) == (7, False)
+
+
+def test_guard_parameters_are_checked():
+    from ledger.txkinds_risk import RegisterMarket
+    from settlement.markets import default_params
+
+    h = Harness(names=("alice",))
+    oracles = tuple(h.addr(o) for o in h.oracles)
+    for bad in ({"oracle_twap_window_ms": 0}, {"oracle_max_move_ppm": 0}, {"oracle_max_move_ppm": 10_000_001}):
+        r = only_nonce_changed(h, "admin", RegisterMarket(M, "BTC", "USD", default_params(**bad), oracles))
+        assert r.error == "invalid_parameter" and next(iter(bad)) in r.reason
