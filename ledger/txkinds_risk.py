@@ -82,10 +82,14 @@ class MarketParams(Record):
     funding_interval_ms: Ppm
     funding_cap_ppm: Ppm  # |funding rate| cap per interval
     oracle_fresh_ms: Ppm  # a report older than this (by block time) is stale
-    oracle_deviation_ppm: Ppm  # max move of a report from the last accepted price
+    oracle_deviation_ppm: Ppm  # max distance of the market price from the oracle reference price
     trade_band_ppm: Ppm  # max distance of a trade price from the oracle price
     liq_buffer_ppm: Ppm  # partial liquidation closes until equity >= MMR + buffer x MMR
     liq_penalty_ppm: Ppm  # penalty on the closed notional, paid to the insurance fund
+    oracle_twap_window_ms: Ppm  # window of the oracle reference price (time-weighted average)
+    oracle_max_move_ppm: Ppm  # max move of the market price from the previous block's price, per block
+    funding_interest_ppm: Ppm  # interest component of the funding rate, ppm per 8 hours
+    funding_impact_notional: Amount  # a block's premium sample weighs at least this volume (quote base units)
 
 
 @register_kind("register_market")

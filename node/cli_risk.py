@@ -91,7 +91,7 @@ def _load_json(path: str, what: str) -> dict:
 @click.option("--quote", required=True, help="collateral/settlement asset")
 @click.option("--tier", type=click.Choice(sorted(TIERS)), default="large", show_default=True, help="IMF/MMF 5/3%, 10/5%, 20/10%")
 @click.option("--oracle", "oracles", multiple=True, required=True, help="oracle address or key name (repeat)")
-@click.option("--param", "overrides", multiple=True, help=f"NAME=INT to override a parameter ({', '.join(sorted(DEFAULTS))}, imf_ppm, mmf_ppm)")
+@click.option("--param", "overrides", multiple=True, help=f"NAME=INT to override a parameter ({', '.join(sorted(DEFAULTS))}, imf_ppm, mmf_ppm, funding_impact_notional)")
 @_tx_command
 def tx_register_market(sender, market, base, quote, tier, oracles, overrides, home, rpc, as_json, wait):
     """List a perpetual market (admin only)."""

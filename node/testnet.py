@@ -3,11 +3,18 @@
 Owns the layout of a devnet home::
 
     D/devnet.json         the nodes (name, home, RPC URL) and the chain id
-    D/keys/NAME.json      demo accounts: admin (admin+issuer), oracle, alice, bob, carol, dave
+    D/keys/NAME.json      demo accounts: admin (admin+issuer), oracle, oracle1..3, alice, bob, carol, dave
     D/nodeI/              a node home per validator (config.toml, genesis.json, node_key.json)
 
 Keys are generated fresh (never committed anywhere); genesis funds the demo
 participants with USD, EUR (6 decimals) and BTC (8 decimals).
+
+Four oracle accounts (:data:`DEMO_ORACLES`): a market listed with all four
+needs 3 fresh reports (``floor(2n/3) + 1``), so one oracle may be down, or
+one may lie, and the market keeps a price between honest reports -- the
+``n = 3f + 1`` rule of Chainlink OCR.  With three oracles the same quorum
+is all three, and a 2-of-3 rule would let a single liar among the two live
+ones set the (lower) median.
 """
 from __future__ import annotations
 
@@ -20,11 +27,12 @@ from ledger.keys import PrivateKey, format_address
 from .config import NodeConfig, save_config
 from .keyring import Keyring
 
-__all__ = ["DEMO_ACCOUNTS", "init_testnet", "load_devnet"]
+__all__ = ["DEMO_ACCOUNTS", "DEMO_ORACLES", "init_testnet", "load_devnet"]
 
+DEMO_ORACLES = ("oracle", "oracle1", "oracle2", "oracle3")
 DEMO_ACCOUNTS = {
     "admin": ["admin", "issuer"],
-    "oracle": ["oracle"],
+    **{name: ["oracle"] for name in DEMO_ORACLES},
     "alice": ["participant"],
     "bob": ["participant"],
     "carol": ["participant"],

@@ -38,17 +38,28 @@ DEFAULTS = dict(
     funding_interval_ms=3_600_000,
     funding_cap_ppm=1_000,  # 0.1 % per interval
     oracle_fresh_ms=60_000,
-    oracle_deviation_ppm=500_000,  # 50 %
+    oracle_deviation_ppm=500_000,  # the price stays within 50 % of its 5-minute reference (Drift's default)
     trade_band_ppm=100_000,  # trades within 10 % of the oracle price
     liq_buffer_ppm=20_000,  # close until equity >= MMR + 2 % of MMR
     liq_penalty_ppm=15_000,  # 1.5 % of the closed notional to the insurance fund
+    oracle_twap_window_ms=300_000,  # 5-minute oracle reference price (Drift's oracle TWAP)
+    oracle_max_move_ppm=200_000,  # the price moves at most 20 % per block
+    funding_interest_ppm=100,  # 0.01 % per 8 hours (dYdX v4)
 )
+
+# dYdX v4 impact notional: 500 USD of initial margin, i.e. 500 USD / IMF of volume
+# (10,000 USD in the ``large`` tier); in base units of a 6-decimal quote asset
+IMPACT_MARGIN = 500 * 10**6
 
 
 def default_params(tier: str = "large", **overrides) -> MarketParams:
-    """A parameter set: the tier's margin fractions plus :data:`DEFAULTS`, with overrides."""
+    """A parameter set: the tier's margin fractions plus :data:`DEFAULTS`, with overrides.
+
+    ``funding_impact_notional`` defaults to ``500 USD / imf`` (dYdX v4) in base units of a
+    6-decimal quote asset; override it for a quote asset with other decimals.
+    """
     imf, mmf = TIERS[tier]
-    values = dict(DEFAULTS, imf_ppm=imf, mmf_ppm=mmf)
+    values = dict(DEFAULTS, imf_ppm=imf, mmf_ppm=mmf, funding_impact_notional=IMPACT_MARGIN * ONE // imf)
     values.update(overrides)
     return MarketParams(**values)
 
@@ -71,6 +82,10 @@ def validate_params(p: MarketParams) -> None:
         ("oracle_fresh_ms", 0 < p.oracle_fresh_ms <= 86_400_000, "0 < oracle_fresh_ms <= 1 day"),
         ("oracle_deviation_ppm", 0 < p.oracle_deviation_ppm <= 10 * ONE, "0 < oracle_deviation_ppm <= 10_000_000"),
         ("trade_band_ppm", 0 < p.trade_band_ppm <= ONE, "0 < trade_band_ppm <= 1_000_000"),
+        ("oracle_twap_window_ms", 0 < p.oracle_twap_window_ms <= 86_400_000, "0 < oracle_twap_window_ms <= 1 day"),
+        ("oracle_max_move_ppm", 0 < p.oracle_max_move_ppm <= 10 * ONE, "0 < oracle_max_move_ppm <= 10_000_000"),
+        ("funding_interest_ppm", p.funding_interest_ppm <= ONE, "funding_interest_ppm <= 1_000_000 (per 8 hours)"),
+        ("funding_impact_notional", 0 < p.funding_impact_notional <= MAX_AMOUNT, "0 < funding_impact_notional < 2**63"),
     ]
     for name, ok, rule in rules:
         if not ok:

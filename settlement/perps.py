@@ -49,6 +49,7 @@ from .errors import (
     StalePrice,
     UnknownMarket,
 )
+from .funding import record_fill
 from .margin import Eval, check_cash_range, evaluate, fill, reindex, require_fresh, unindex
 from .risk_state import CANCELLED, ONE, Session, filled_key
 from .state import State
@@ -143,7 +144,7 @@ def trade(state: State, ctx: BlockContext, sender: bytes, body: Trade) -> list[E
     _check_margin("maker", maker, before_m, after_m, inc_m)
     _check_margin("taker", sender, before_t, after_t, inc_t)
     state.put(filled_key(maker, o.nonce), encode(done + body.size))
-    ms.last_trade_price = o.price
+    record_fill(ms, body.size, o.price)
     sess.touch_ms(mid)
     reindex(sess, maker, quote, after_m, indexed=False)
     reindex(sess, sender, quote, after_t, indexed=False)

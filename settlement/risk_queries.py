@@ -125,7 +125,8 @@ def oracle_info(view, mid: str, time_ms: int) -> dict | None:
         "market": mid, "quorum": q, "fresh_reports": len(fresh), "reports": reports,
         "median_of_fresh": median_price(fresh) if len(fresh) >= q else None,
         "price": ms.price, "stale": ms.stale, "fresh_ms": market.params.oracle_fresh_ms,
-        "deviation_ppm": market.params.oracle_deviation_ppm,
+        "deviation_ppm": market.params.oracle_deviation_ppm, "reference_price": ms.oracle_twap,
+        "max_move_ppm": market.params.oracle_max_move_ppm, "twap_window_ms": market.params.oracle_twap_window_ms,
     }
 
 

@@ -203,6 +203,7 @@ class MState:
         "price", "price_time_ms", "price_height", "stale", "var", "scale_ppm", "imf_eff", "mmf_eff",
         "findex", "last_funding_ms", "prem_sum", "prem_dt", "last_trade_price", "twap_last_ms", "oi",
         "last_rate_ppm", "uncovered",
+        "oracle_twap", "oracle_twap_ms", "blk_size", "blk_notional",
     )
     __slots__ = FIELDS
 
@@ -212,7 +213,8 @@ class MState:
 
     @classmethod
     def fresh(cls, params: MarketParams) -> "MState":
-        return cls(0, 0, 0, True, 0, ONE, params.imf_ppm, params.mmf_ppm, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        return cls(0, 0, 0, True, 0, ONE, params.imf_ppm, params.mmf_ppm, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                   0, 0, 0, 0)
 
     def pack(self) -> bytes:
         return pack([pack_int(getattr(self, f)) if type(getattr(self, f)) is int else getattr(self, f) for f in self.FIELDS])

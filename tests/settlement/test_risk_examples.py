@@ -1,5 +1,6 @@
 """Worked examples with hand-computed numbers: margin, liquidation price, partial liquidation
-and penalty, funding payment, insurance-fund payment, ADL, dynamic margin (docs/risk-engine.md).
+and penalty, insurance-fund payment, ADL, dynamic margin (docs/risk-engine.md; the funding example is in
+``test_funding.py``).
 
 Dynamic margin is switched off (``margin_cap_ppm = 1_000_000``) except in its own example, so
 the fractions are the base 5 % / 3 %.  Prices are quote base units per lot.
@@ -83,45 +84,6 @@ def test_no_premium_no_funding():
     # at t=7000 the interval has passed: funding with rate 0
     s = h.session().mstate(M)
     assert s.last_funding_ms == 7_000 and s.findex == 0 and s.last_rate_ppm == 0
-
-
-def test_funding_worked_example():
-    h = Harness(names=("alice", "bob"))
-    h.register_market(M, margin_cap_ppm=1_000_000, funding_interval_ms=5_000, funding_cap_ppm=10_000)  # t=1000
-    h.prices(M, 100_000)  # t=2000: funding clock starts
-    h.deposit("alice", 1_000_000)  # t=3000: sample 0 x 1000
-    h.deposit("bob", 1_000_000)  # t=4000: sample 0 x 1000
-    h.trade("bob", "alice", "buy", 100, 101_000)  # t=5000: trade 1 % over oracle: sample 10,000 ppm x 1000
-    h.block()  # t=6000: 10,000 x 1000
-    assert h.block_events("funding") == []
-    h.block()  # t=7000: 10,000 x 1000; 5000 ms since the clock started -> funding
-    [ev] = h.block_events("funding")
-    # premium = (0 + 0 + 3 x 10,000 x 1000) / 5000 = 6,000 ppm (under the 10,000 cap)
-    assert ev.attrs["rate_ppm"] == 6_000
-    # F += 6,000 x 100,000 = 6e8; long 100 lots owes 100 x 6e8 / 1e6 = 60,000
-    a, b = margin(h, "alice"), margin(h, "bob")
-    assert a["positions"][0]["unsettled_funding"] == -60_000
-    assert b["positions"][0]["unsettled_funding"] == 60_000
-    # alice: cash 1,000,000 - 10,100,000; equity = -9,100,000 + 10,000,000 - 60,000
-    assert a["equity"] == 840_000 and b["equity"] == 1_000_000 + 100_000 + 60_000
-    h.deposit("alice", 1)  # touching the account settles its funding into the pool
-    s = h.session()
-    assert s.macc(h.addr("alice"), USD).cash == 1_000_000 - 10_100_000 - 60_000 + 1
-    assert margin(h, "alice")["positions"][0]["unsettled_funding"] == 0
-
-
-def test_funding_rate_is_capped():
-    h = Harness(names=("alice", "bob"))
-    h.register_market(M, margin_cap_ppm=1_000_000, funding_interval_ms=5_000, funding_cap_ppm=1_000)
-    h.prices(M, 100_000)
-    h.deposit("alice", 1_000_000)
-    h.deposit("bob", 1_000_000)
-    h.trade("bob", "alice", "buy", 100, 101_000)
-    h.block()
-    h.block()
-    [ev] = h.block_events("funding")
-    assert ev.attrs["rate_ppm"] == 1_000  # 6,000 capped at 1,000
-    assert margin(h, "alice")["positions"][0]["unsettled_funding"] == -10_000
 
 
 def gap_setup(fund: int) -> Harness:
