@@ -222,10 +222,19 @@ def check_cash_range(sess: Session, addr: bytes, asset: str) -> None:
         raise BadAmount(f"cash of {format_address(addr)} would be {m.cash}, outside the 64-bit range")
 
 
+def require_confirmed(sess: Session, mid: str, what: str) -> None:
+    """Raise StalePrice unless market ``mid``'s price is fresh and confirmed (not still converging to its median)."""
+    ms = sess.mstate(mid)
+    if ms.stale:
+        raise StalePrice(f"{what} refused: market {mid} price is stale (no fresh oracle quorum)")
+    if ms.converging:
+        raise StalePrice(f"{what} refused: market {mid} price {ms.price} is still converging to its oracles' median (move guard)")
+
+
 def require_fresh(sess: Session, addr: bytes, asset: str, what: str) -> None:
+    """Raise StalePrice if any market the account holds in ``asset`` is stale or converging: its equity is unconfirmed."""
     for mid in sess.macc(addr, asset).markets:
-        if sess.mstate(mid).stale:
-            raise StalePrice(f"{what} refused: market {mid} has no fresh oracle price")
+        require_confirmed(sess, mid, what)
 
 
 # --------------------------------------------------------------------------- handlers

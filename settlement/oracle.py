@@ -15,7 +15,12 @@ Per-block price (end of block, before funding and liquidations)
 * with at least ``q`` fresh reports the raw price ``M`` is their *lower*
   median (sorted, index ``(count - 1) // 2``: an integer, no averaging);
   otherwise the market is **stale**: the last price is kept, risk-increasing
-  trades and withdrawals are refused and the market's liquidations pause.
+  trades and withdrawals are refused and the market's liquidations pause;
+* a price the guard below clamped (``P1 != M``) is **converging**: it is not
+  confirmed by the oracles, so risk-increasing actions of accounts holding
+  the market are refused as while stale, but liquidations go on -- the clamped
+  price lies between the last price and the median, so an account breached at
+  it is at least as breached at the median.
 
 Move guard (every block with a quorum, the first after an outage included)
 --------------------------------------------------------------------------
@@ -165,6 +170,9 @@ def update_prices(sess: Session, ctx: BlockContext) -> list[Event]:
         if len(fresh) >= quorum(len(market.oracles)):
             median = median_price(fresh)
             px = guarded_price(ms, p, median)
+            if ms.converging != (px != median):
+                ms.converging = px != median  # clamped: not confirmed, backs no new risk (margin.require_confirmed)
+                sess.touch_ms(mid)
             if new_info or was_stale or px != ms.price:
                 if not ms.price:
                     ms.oracle_twap, ms.oracle_twap_ms = px, ctx.time_ms
@@ -172,7 +180,7 @@ def update_prices(sess: Session, ctx: BlockContext) -> list[Event]:
                 ms.price, ms.price_time_ms, ms.price_height, ms.stale = px, ctx.time_ms, ctx.height, False
                 sess.touch_ms(mid)
                 events.append(Event("oracle_price", {
-                    "market": mid, "price": px, "median": median, "reference": ms.oracle_twap, "reports": len(fresh),
+                    "market": mid, "price": px, "median": median, "converging": ms.converging, "reference": ms.oracle_twap, "reports": len(fresh),
                     "vol_ppm": isqrt(ms.var), "scale_ppm": ms.scale_ppm, "imf_ppm": ms.imf_eff, "mmf_ppm": ms.mmf_eff,
                 }))
         elif not was_stale:

@@ -24,8 +24,9 @@ subaccount update):
 
 Stale prices: a side whose fill is risk-increasing is refused while *any*
 market it holds in that collateral asset (the traded one included) has a
-stale oracle price, because its equity there would be computed at a price
-nobody vouches for.  Reducing fills are always allowed.
+stale oracle price or one still converging to its median (``oracle.py``),
+because its equity there would be computed at a price the oracles do not
+vouch for.  Reducing fills are always allowed.
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ from .errors import (
     UnknownMarket,
 )
 from .funding import record_fill
-from .margin import Eval, check_cash_range, evaluate, fill, reindex, require_fresh, unindex
+from .margin import Eval, check_cash_range, evaluate, fill, reindex, require_confirmed, require_fresh, unindex
 from .risk_state import CANCELLED, ONE, Session, filled_key
 from .state import State
 from .transfers import require_registered
@@ -124,9 +125,9 @@ def trade(state: State, ctx: BlockContext, sender: bytes, body: Trade) -> list[E
     inc_t = _increases(sess.pos(sender, mid).size, -d)
     for role, who, inc in (("maker", maker, inc_m), ("taker", sender, inc_t)):
         if inc:
-            if ms.stale:
-                raise StalePrice(f"market {mid} price is stale: risk-increasing trades are refused ({role})")
-            require_fresh(sess, who, quote, f"{role} {format_address(who)}: risk-increasing trade")
+            what = f"{role} {format_address(who)}: risk-increasing trade"
+            require_confirmed(sess, mid, what)
+            require_fresh(sess, who, quote, what)
     before_m, before_t = evaluate(sess, maker, quote), evaluate(sess, sender, quote)
     oi_before = ms.oi
     unindex(sess, maker, quote)

@@ -204,6 +204,7 @@ class MState:
         "findex", "last_funding_ms", "prem_sum", "prem_dt", "last_trade_price", "twap_last_ms", "oi",
         "last_rate_ppm", "uncovered",
         "oracle_twap", "oracle_twap_ms", "blk_size", "blk_notional",
+        "converging",
     )
     __slots__ = FIELDS
 
@@ -214,7 +215,7 @@ class MState:
     @classmethod
     def fresh(cls, params: MarketParams) -> "MState":
         return cls(0, 0, 0, True, 0, ONE, params.imf_ppm, params.mmf_ppm, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                   0, 0, 0, 0)
+                   0, 0, 0, 0, False)
 
     def pack(self) -> bytes:
         return pack([pack_int(getattr(self, f)) if type(getattr(self, f)) is int else getattr(self, f) for f in self.FIELDS])

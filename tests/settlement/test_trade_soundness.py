@@ -135,3 +135,26 @@ def test_open_move_close_anywhere_in_the_band_never_mints(deposit, lev, open_off
         h.trade("bob", "alice", "sell" if size > 0 else "buy", abs(size), px + px * close_off // 1_000_000)
     for asset, row in solvency(h.view.data.items()).items():
         assert row["ok"], (asset, row)
+
+
+def test_a_price_still_converging_to_its_median_backs_no_new_risk_but_liquidations_go_on():
+    """The move guard clamps the median (docs "Oracles"); until the price reaches it, it is not confirmed."""
+    h = Harness(names=("alice", "bob", "carol", "dave"))
+    h.register_market(M, margin_cap_ppm=1_000_000)
+    h.prices(M, 100_000)
+    for n, amount in (("alice", 1_000_000), ("bob", 1_000_000), ("carol", 10_000_000), ("dave", 10_000_000)):
+        h.deposit(n, amount)
+    assert h.trade("bob", "alice", "sell", 150, 100_000).ok  # alice short 150 (IMR 750,000, MMR 450,000)
+    assert h.trade("dave", "carol", "buy", 10, 100_000).ok
+    h.prices(M, 130_000)  # +30 %: the price moves 20 % this block, to 120,000
+    sess = h.session()
+    assert (sess.mstate(M).price, sess.mstate(M).converging) == (120_000, True)
+    # alice: equity 1,000,000 - 150 x 20,000 < 0 at 120,000: liquidated (at least as breached at the median)
+    assert [e.attrs["account"] for e in h.block_events("liquidation")] == [h.addr("alice")]
+    refused(h, "dave", Trade(h.order("carol", "buy", 1, 120_000), 1), "stale_price", "converging", M)
+    refused(h, "carol", MarginWithdraw(USD, 1), "stale_price", "converging")
+    assert h.trade("dave", "carol", "sell", 1, 120_000).ok  # both reduce
+    h.block()  # the next block moves it the rest of the way (reports are still fresh)
+    sess = h.session()
+    assert (sess.mstate(M).price, sess.mstate(M).converging) == (130_000, False)
+    assert h.trade("dave", "carol", "buy", 1, 130_000).ok
