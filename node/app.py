@@ -344,20 +344,6 @@ class Node:
             self.net.publish(self._topics[2], encode([self.chain.height, self.chain.last_block_id]))
             await asyncio.sleep(1.0)
 
-    def extra_metrics(self) -> list[tuple[str, str, str, int]]:
-        out = [
-            ("settle_garbage_messages_total", "counter", "undecodable messages from peers", self.metrics.garbage_messages),
-            ("settle_evidence_total", "counter", "equivocation evidence found", self.metrics.evidence),
-            ("settle_signatures_verified_total", "counter", "transaction signatures checked", self.verifier.verified),
-        ]
-        if self.net is not None:
-            out.append(("settle_peers", "gauge", "connected peers", len(self.net.peers())))
-            for k, v in sorted(self.net.stats().items()):
-                out.append((f"settle_p2p_{k}", "counter", f"p2p {k}", v))
-            out.append(("settle_sync_blocks_total", "counter", "blocks fetched by block sync", self.sync.fetched_blocks))
-            out.append(("settle_gossip_txs_received_total", "counter", "transactions received by gossip", self.gossip.received_txs))
-        return out
-
     def close(self) -> None:
         for lst in self._waiters.values():
             for fut in lst:

@@ -4,7 +4,7 @@ Owns the node's public API surface (bound to 127.0.0.1 unless configured):
 
 * ``POST /`` — JSON-RPC 2.0, single requests and batches (arrays).
 * ``GET /health`` — 200 with height while the node serves.
-* ``GET /metrics`` — Prometheus text format.
+* ``GET /metrics`` — Prometheus text format (``metrics.py``).
 * ``GET /ws`` — WebSocket: ``subscribe`` to ``blocks`` (``"tx_hashes": true``
   adds the block's tx hashes) or to a tx hash; the server pushes ``block`` and
   ``tx_result`` notifications.  Each client has a
@@ -22,6 +22,7 @@ import logging
 from aiohttp import WSMsgType, web
 
 from .methods import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, METHODS, PARSE_ERROR, RPCError
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, exposition
 from .render import render_block, render_receipt
 
 __all__ = ["RPCServer"]
@@ -149,26 +150,7 @@ class RPCServer:
         return _json({"ok": True, "height": self.node.chain.height})
 
     async def handle_metrics(self, request: web.Request) -> web.Response:
-        n = self.node
-        m = n.metrics
-        lines = [
-            ("settle_height", "gauge", "latest committed height", n.chain.height),
-            ("settle_blocks_committed_total", "counter", "blocks committed by this process", m.blocks_committed),
-            ("settle_txs_committed_total", "counter", "transactions committed by this process", m.txs_committed),
-            ("settle_txs_failed_total", "counter", "committed transactions whose receipt is a failure", m.txs_failed),
-            ("settle_mempool_size", "gauge", "transactions in the mempool", len(n.mempool)),
-            ("settle_mempool_bytes", "gauge", "bytes of transactions in the mempool", n.mempool.bytes),
-            ("settle_mempool_rejections_total", "counter", "transactions refused at mempool entry", m.mempool_rejections),
-            ("settle_block_time_seconds", "gauge", "time between the last two commits", round(m.last_block_seconds, 6)),
-            ("settle_rpc_requests_total", "counter", "JSON-RPC requests", m.rpc_requests),
-            ("settle_rpc_errors_total", "counter", "JSON-RPC requests answered with an error", m.rpc_errors),
-            ("settle_ws_subscribers", "gauge", "WebSocket clients", len(n.subscribers)),
-        ]
-        extra = getattr(n, "extra_metrics", None)
-        if extra is not None:
-            lines.extend(extra())
-        text = "".join(f"# HELP {name} {help_}\n# TYPE {name} {typ}\n{name} {value}\n" for name, typ, help_, value in lines)
-        return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Version": "0.0.4"})
+        return web.Response(body=exposition(self.node), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     # ------------------------------------------------------------------ WebSocket
 

@@ -103,3 +103,21 @@ class NodeProcess:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+
+def assert_promtool_accepts(metrics_text: str) -> None:
+    """``promtool check metrics`` (Debian's prometheus package; .ci/run installs it) finds no problem.
+
+    Without promtool the check is skipped locally and fails under CI.
+    """
+    import shutil
+
+    import pytest
+
+    tool = shutil.which("promtool")
+    if tool is None:
+        if os.environ.get("CI"):
+            raise AssertionError("promtool is missing (apt-get install prometheus)")
+        pytest.skip("promtool not installed")
+    res = subprocess.run([tool, "check", "metrics"], input=metrics_text, capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0 and not res.stdout.strip() and not res.stderr.strip(), res.stdout + res.stderr

@@ -7,11 +7,12 @@ import urllib.request
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ledger.keys import PrivateKey, format_address
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
-from tests.nodeproc import NodeProcess, run_cli
+from tests.nodeproc import NodeProcess, assert_promtool_accepts, run_cli
 
 
 def _balance(node, who_addr: str, sym: str) -> int:
@@ -135,8 +136,13 @@ def test_batch_commit_mode_and_websocket_finality(node):
     res = asyncio.run(scenario())
     again = node.client.call("broadcast_tx_batch", {"txs": [txs[0].raw.hex()], "mode": "sync"})
     assert again["rejected"] == 1 and again["results"][0]["code"] == "already_committed"
-    metrics = urllib.request.urlopen(node.rpc_url + "/metrics", timeout=5).read().decode()
-    assert "settle_txs_committed_total 50" in metrics and "settle_height " in metrics
+    resp = urllib.request.urlopen(node.rpc_url + "/metrics", timeout=5)
+    assert resp.headers["Content-Type"].startswith("text/plain; version=")  # the exposition format version
+    metrics = resp.read().decode()
+    families = {f.name: f for f in text_string_to_metric_families(metrics)}
+    assert families["settle_txs_committed"].samples[0].value == 50
+    assert families["settle_txs_committed"].type == "counter" and families["settle_height"].type == "gauge"
+    assert_promtool_accepts(metrics)
     assert res["results"][0]["height"] >= 1
 
 

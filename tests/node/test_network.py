@@ -21,7 +21,7 @@ from ledger.txkinds import Transfer
 from node.client import RPCClientError
 from node.config import load_config, save_config
 from node.testnet import init_testnet
-from tests.nodeproc import NodeProcess, free_port
+from tests.nodeproc import NodeProcess, assert_promtool_accepts, free_port
 
 N = 4
 
@@ -201,7 +201,7 @@ def test_stranger_cannot_join_and_garbage_does_not_hurt(net, tmp_path):
 
     def garbage_seen() -> int:
         metrics = [__import__("urllib.request").request.urlopen(n.rpc_url + "/metrics").read().decode() for n in nodes[:3]]
-        return sum(int(line.split()[1]) for m in metrics for line in m.splitlines() if line.startswith("settle_garbage_messages_total"))
+        return sum(int(float(line.split()[1])) for m in metrics for line in m.splitlines() if line.startswith("settle_garbage_messages_total"))
 
     async def spam():
         async def ignore(topic, peer, data):
@@ -244,12 +244,14 @@ def test_stranger_cannot_join_and_garbage_does_not_hurt(net, tmp_path):
     h = max(n.client.call("status")["height"] for n in nodes[:3])
     _wait_all(nodes[:3], h + 2, timeout=60)
     metrics = [__import__("urllib.request").request.urlopen(n.rpc_url + "/metrics").read().decode() for n in nodes[:3]]
+    assert_promtool_accepts(metrics[0])  # with the p2p figures of a node that has peers
+    assert "settle_p2p_peers" not in metrics[0] and "# TYPE settle_peers gauge" in metrics[0]
     garbage = garbage_seen()
     assert garbage > 0
     # the double vote is evidence on every node that received it: RPC and metrics
     evidence = [n.client.call("evidence") for n in nodes[:3]]
     assert any(ev and ev[0]["validator"] == "st" + PrivateKey.load(root / "node3" / "node_key.json").address.hex() for ev in evidence), evidence
-    assert any(int(line.split()[1]) > 0 for m in metrics for line in m.splitlines() if line.startswith("settle_evidence_total"))
+    assert any(int(float(line.split()[1])) > 0 for m in metrics for line in m.splitlines() if line.startswith("settle_evidence_total"))
 
 
 def _with_full_node(tmp_path) -> list[NodeProcess]:

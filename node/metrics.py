@@ -1,0 +1,102 @@
+"""``GET /metrics``: a node's figures in the Prometheus exposition format, through ``prometheus-client``.
+
+Owns the name, type and help text of every metric.  The hot paths keep
+plain integer counters (``app.Metrics``, ``P2PCounters``, the verifier's and
+sync's own); a custom collector reads them at scrape time, so counting costs
+one integer add and the exposition format is the ecosystem library's (checked
+with ``promtool check metrics`` in the tests).
+
+Rules (Prometheus naming conventions): a counter only ever goes up and its
+name ends in ``_total``; anything that can go down (peers, queue depths,
+mempool size) is a gauge; each quantity is exported once.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+__all__ = ["CONTENT_TYPE", "exposition"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST  # text/plain; version=...; charset=utf-8 (the library's exposition version)
+
+# p2p figures (node/p2p/config.py P2PCounters and P2PNetwork.stats): help texts; gauges named apart
+P2P_HELP = {
+    "published": "messages this node published",
+    "dropped_out": "outbound messages dropped (queue full)",
+    "msgs_out": "messages sent to peers",
+    "bytes_out": "bytes sent to peers",
+    "msgs_in": "messages received from peers",
+    "bytes_in": "bytes received from peers",
+    "dropped_in": "inbound messages dropped (queue full)",
+    "oversized": "messages refused for their size",
+    "garbage": "undecodable p2p frames",
+    "relayed_dropped": "relayed messages from a peer other than their origin, refused",
+    "peer_queue_drops": "messages a peer's libp2p queue refused",
+    "publish_stalls": "times a publish waited on a full peer queue",
+    "connects": "peer connections opened",
+    "disconnects": "peer connections closed",
+    "refused": "handshakes refused (stranger or banned peer)",
+    "bans": "peers banned",
+    "requests_in": "request/response exchanges answered",
+    "requests_out": "request/response exchanges made",
+    "request_errors": "request/response exchanges that failed",
+    "handler_errors": "exceptions raised by a message handler",
+    "restarts": "restarts of the p2p thread after an unexpected error",
+}
+P2P_GAUGES = {
+    "banned": "peers banned now",
+    "outbound_queue": "messages waiting to be sent",
+    "inbound_queue": "messages waiting to be handled",
+}
+
+
+def _rows(node) -> Iterator[tuple[str, str, str, float]]:
+    """(name, 'counter' | 'gauge', help, value) of every metric of ``node``."""
+    m = node.metrics
+    yield "settle_height", "gauge", "latest committed height", node.chain.height
+    yield "settle_blocks_committed_total", "counter", "blocks committed by this process", m.blocks_committed
+    yield "settle_txs_committed_total", "counter", "transactions committed by this process", m.txs_committed
+    yield "settle_txs_failed_total", "counter", "committed transactions whose receipt is a failure", m.txs_failed
+    yield "settle_mempool_size", "gauge", "transactions in the mempool", len(node.mempool)
+    yield "settle_mempool_bytes", "gauge", "bytes of transactions in the mempool", node.mempool.bytes
+    yield "settle_mempool_rejections_total", "counter", "transactions refused at mempool entry", m.mempool_rejections
+    yield "settle_block_interval_seconds", "gauge", "time between the last two commits", m.last_block_seconds
+    yield "settle_rpc_requests_total", "counter", "JSON-RPC requests", m.rpc_requests
+    yield "settle_rpc_errors_total", "counter", "JSON-RPC requests answered with an error", m.rpc_errors
+    yield "settle_ws_subscribers", "gauge", "WebSocket clients connected", len(node.subscribers)
+    yield "settle_garbage_messages_total", "counter", "undecodable messages from peers", m.garbage_messages
+    yield "settle_evidence_total", "counter", "equivocation evidence found", m.evidence
+    verifier = getattr(node, "verifier", None)
+    if verifier is not None:
+        yield "settle_signatures_verified_total", "counter", "transaction signatures checked", verifier.verified
+    net = getattr(node, "net", None)
+    if net is None:
+        return
+    stats = net.stats()
+    yield "settle_peers", "gauge", "connected peers", stats.pop("peers")
+    for k in sorted(stats):
+        if k in P2P_GAUGES:
+            yield f"settle_p2p_{k}", "gauge", P2P_GAUGES[k], stats[k]
+        else:
+            yield f"settle_p2p_{k}_total", "counter", "p2p: " + P2P_HELP.get(k, k.replace("_", " ")), stats[k]
+    yield "settle_sync_blocks_total", "counter", "blocks fetched by block sync", node.sync.fetched_blocks
+    yield "settle_gossip_txs_received_total", "counter", "transactions received by gossip", node.gossip.received_txs
+
+
+class _Collector:
+    def __init__(self, node):
+        self.node = node
+
+    def collect(self):
+        for name, kind, help_, value in _rows(self.node):
+            family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            yield family(name, help_, value=value)
+
+
+def exposition(node) -> bytes:
+    """The node's metrics, rendered by prometheus-client (content type :data:`CONTENT_TYPE`)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector(node))
+    return generate_latest(registry)
