@@ -20,6 +20,8 @@ from pathlib import Path
 
 import tomli_w
 
+from consensus.config import ConsensusConfig
+
 __all__ = ["ConfigError", "NodeConfig", "load_config", "save_config"]
 
 
@@ -64,6 +66,11 @@ class ConsensusSection:
     timeout_prevote_ms: int = 500
     timeout_precommit_ms: int = 500
     timeout_delta_ms: int = 500  # every timeout grows by this much per round
+    # Proposer-based timestamps (consensus/timeliness.py): a fresh proposal is prevoted only if its
+    # block time is within [receive - precision - message_delay * 1.1**round, receive + precision] of
+    # this node's clock.  Every validator must use the same values (defaults: consensus/config.py).
+    precision_ms: int = ConsensusConfig().precision_ms
+    message_delay_ms: int = ConsensusConfig().message_delay_ms
 
 
 @dataclass

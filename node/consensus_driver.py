@@ -16,6 +16,12 @@ Pacing: after a decision, the next height starts (``StartHeight``) once
 after ``block.empty_interval_ms`` on an idle chain; the core also starts by
 itself when it sees peers moving on.  Block production for any number of
 validators, including one, goes through here.
+
+Clock: the core never reads one.  This driver stamps every proposal it feeds
+with the wall clock (``ProposalReceived.received_ms``: when the message came
+off the network; ``BlockProposal.received_ms``: when our own block was
+built) and dates the blocks it builds with the same clock; the core judges
+whether a fresh block's time is timely (PBTS, ``consensus/timeliness.py``).
 """
 from __future__ import annotations
 
@@ -61,6 +67,16 @@ log = logging.getLogger("settle.consensus")
 MAX_EVIDENCE = 10_000
 
 
+def wall_clock_ms() -> int:
+    """Unix time in milliseconds: block times and proposal receive times."""
+    return time.time_ns() // 1_000_000
+
+
+def _block_time_of(raw: bytes) -> int:
+    """The header time of an encoded block (ValueError, as DecodeError, if it is not one)."""
+    return Block.decode_header(raw).time_ms
+
+
 def _block_id_of(raw: bytes) -> bytes:
     """The id of an encoded block (hash of its header); garbage gets a hash that matches nothing."""
     try:
@@ -86,6 +102,8 @@ class ConsensusDriver:
             empty_block_interval_ms=cfg.block.empty_interval_ms,
             max_block_txs=cfg.block.max_txs,
             max_block_bytes=cfg.block.max_bytes,
+            precision_ms=cfg.consensus.precision_ms,
+            message_delay_ms=cfg.consensus.message_delay_ms,
         )
         cfg.consensus_dir.mkdir(parents=True, exist_ok=True)
         self.signer = (
@@ -121,6 +139,7 @@ class ConsensusDriver:
             validators=chain.vset,
             height=height,
             block_id_of=_block_id_of,
+            block_time_of=_block_time_of,
             signer=self.signer,
             config=self.config,
         )
@@ -187,6 +206,7 @@ class ConsensusDriver:
 
     def on_message(self, peer_id: str, data: bytes) -> None:
         """A consensus message from the network; garbage is reported to the transport."""
+        received_ms = wall_clock_ms()
         try:
             msg = decode_message(data)
         except DecodeError:
@@ -198,7 +218,7 @@ class ConsensusDriver:
             self.node.sync.note_peer_height(peer_id, msg.height - 1)
             self.node.request_sync()
         if type(msg) is Proposal:
-            self.feed(ProposalReceived(msg))
+            self.feed(ProposalReceived(msg, received_ms))
         elif hasattr(msg, "type"):
             self.feed(VoteReceived(msg))
 
@@ -275,10 +295,10 @@ class ConsensusDriver:
             return
         cfg = node.cfg.block
         candidates = node.mempool.reap(cfg.max_txs, cfg.max_bytes)
-        prop = chain.propose(candidates, time.time_ns() // 1_000_000, node.key.address, max_txs=cfg.max_txs, max_bytes=cfg.max_bytes)
+        prop = chain.propose(candidates, wall_clock_ms(), node.key.address, max_txs=cfg.max_txs, max_bytes=cfg.max_bytes)
         block = prop.block
         self._results[block.id] = (block, prop.result)
-        self._inputs.append(BlockProposal(a.height, a.round, block.id, block.encode()))
+        self._inputs.append(BlockProposal(a.height, a.round, block.id, block.encode(), wall_clock_ms()))
 
     def _validate(self, a: RequestValidation) -> None:
         chain = self.node.chain
