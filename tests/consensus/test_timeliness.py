@@ -39,6 +39,17 @@ def test_timely_window_is_closed_at_both_ends_in_round_0(offset, timely):
     assert CONFIG.timely(received + offset, received, 0) is timely
 
 
+def test_worked_example_of_docs_risk_engine():
+    """docs/risk-engine.md, "Block time": a proposal arriving at 12:00:10.000."""
+    def at(h, m, s, ms):
+        return ((h * 60 + m) * 60 + s) * 1000 + ms
+    received = at(12, 0, 10, 0)
+    ok = [t for t in (at(12, 0, 4, 499), at(12, 0, 4, 500), at(12, 0, 10, 500), at(12, 0, 10, 501))
+          if CONFIG.timely(t, received, 0)]
+    assert ok == [at(12, 0, 4, 500), at(12, 0, 10, 500)]
+    assert CONFIG.timely(at(12, 0, 4, 0), received, 1) and not CONFIG.timely(at(12, 0, 3, 999), received, 1)
+
+
 def test_the_lower_bound_widens_with_the_round_and_the_upper_bound_does_not():
     received = T0
     assert message_delay_in_round(D, 1) == 5500
