@@ -14,7 +14,8 @@ The core is deterministic, so its state at a height is a function of the
 inputs it accepted there.  It emits ``WalWrite`` for:
 
 * every input that changed its state -- ``StartHeight``, a
-  ``ProposalReceived`` / ``VoteReceived`` it counted, a ``TimeoutElapsed`` it
+  ``ProposalReceived`` (with the receive time the node stamped, so replay
+  judges its block time alike) / ``VoteReceived`` it counted, a ``TimeoutElapsed`` it
   acted on, the node's ``BlockProposal`` (our block: without it a restarted
   node would build a different one) and ``BlockValidity`` verdicts;
 * ``OwnMessage``: each proposal or vote it signed, right before the

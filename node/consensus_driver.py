@@ -51,6 +51,7 @@ from consensus import (
 )
 from consensus.messages import DuplicateVoteEvidence, Proposal
 from consensus.safety import SafetyRules
+from consensus.timeliness import message_delay_in_round
 from consensus.wal import decode_record, encode_record, restore
 from ledger.block import Block
 from ledger.codec import DecodeError
@@ -218,9 +219,24 @@ class ConsensusDriver:
             self.node.sync.note_peer_height(peer_id, msg.height - 1)
             self.node.request_sync()
         if type(msg) is Proposal:
+            if msg.pol_round == -1:
+                self._warn_if_untimely(msg, received_ms)
             self.feed(ProposalReceived(msg, received_ms))
         elif hasattr(msg, "type"):
             self.feed(VoteReceived(msg))
+
+    def _warn_if_untimely(self, p: Proposal, received_ms: int) -> None:
+        """Tell the operator when a fresh proposal's time is outside the PBTS window of our clock
+        (the core will prevote nil): a lying proposer, or a clock or network out of bounds."""
+        try:
+            block_time = _block_time_of(p.block)
+        except DecodeError:
+            return
+        if not self.config.timely(block_time, received_ms, p.round):
+            log.warning("untimely proposal at height %d round %d: block dated %+d ms from our clock "
+                        "(timely: -%d ms to +%d ms in this round); prevoting nil", p.height, p.round,
+                        block_time - received_ms, self.config.precision_ms + message_delay_in_round(
+                            self.config.message_delay_ms, p.round), self.config.precision_ms)
 
     def _on_timeout(self, key: tuple) -> None:
         self._timers.pop(key, None)
