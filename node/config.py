@@ -172,6 +172,9 @@ def load_config(home: str | Path) -> NodeConfig:
         raise ConfigError(f"verifier.pool: {cfg.verifier.pool!r} is not one of {', '.join(VERIFIER_POOLS)}")
     if cfg.verifier.workers < 0:
         raise ConfigError("verifier.workers: must be >= 0 (0: one per core)")
+    for name in ("precision_ms", "message_delay_ms"):
+        if getattr(cfg.consensus, name) <= 0:
+            raise ConfigError(f"consensus.{name}: must be > 0 (the same on every validator)")
     cfg.home = home
     return cfg
 
