@@ -182,3 +182,17 @@ def test_lying_clock_proposer_gets_nil_prevotes_and_a_later_honest_proposer_comm
     decided = world.instances[1].store
     assert all(author_of(d.block) != liar for d, _ in decided.values() if d.height > 1)
     assert any(d.round > 0 for d, _ in decided.values())      # heights it led were decided later
+
+
+def test_message_delay_too_small_for_the_network_widens_with_rounds_until_honest_blocks_pass():
+    """Proposals take 300-400 ms but the configured message delay is 100 ms: in round 0
+    every honest block is untimely.  The delay grows 1.1x per round (CometBFT InRound): from
+    about round 11 (100 * 1.1**11 = 285 ms, + 50 ms precision) the faster deliveries pass and
+    heights decide; without the growth no height is ever decided."""
+    config = ConsensusConfig(precision_ms=50, message_delay_ms=100)
+    sc = Scenario(41, 4, {}, NetParams(gst_ms=0, pre_delay=(300, 400), post_delay=(300, 400)), target_heights=2)
+    world = World(sc, random.Random(41), config)
+    world.round_bound = 40   # the point here is liveness by widening, not the usual round bound
+    world.run()
+    rounds = [d.round for d, _ in world.instances[0].store.values()]
+    assert len(rounds) >= 2 and min(rounds) >= 10
