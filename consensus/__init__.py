@@ -6,7 +6,8 @@ the WAL file and the safety-data file; it feeds inputs to
 :class:`ConsensusCore` and carries out the actions it returns.
 
 Modules: ``messages`` (wire types), ``events`` (inputs, actions, WAL
-records), ``config`` (timeouts), ``state`` (the rules), ``log`` (one
+records), ``config`` (timeouts, PBTS bounds), ``timeliness`` (the PBTS
+``timely`` predicate), ``state`` (the rules), ``log`` (one
 height's checked messages), ``votes`` (quorum accounting), ``proposer``
 (rotation), ``inbox`` (future-height buffer),
 ``safety`` (the only code holding a key), ``interfaces`` (contracts),
@@ -15,17 +16,21 @@ height's checked messages), ``votes`` (quorum accounting), ``proposer``
 Driving the core (what ``node/`` does)
 --------------------------------------
 * Start: ``core, actions = wal.restore(records, chain_id=..., validators=...,
-  height=store_height + 1, block_id_of=..., signer=SafetyRules(key,
+  height=store_height + 1, block_id_of=..., block_time_of=..., signer=SafetyRules(key,
   FileSafetyStorage(path), chain_id))`` and carry out ``actions``.
-* Feed every input through ``core.handle`` from one task; carry out the
-  returned actions in order:
+* Feed every input through ``core.handle`` from one task; stamp each
+  ``ProposalReceived`` with the wall clock when the message arrived (and each
+  ``BlockProposal`` when the block was built): the core judges block times
+  against these stamps and never reads a clock.  Carry out the returned
+  actions in order:
 
   - ``WalWrite``: append ``wal.encode_record(record)``; fsync before the next
     ``Broadcast`` (one fsync covers all earlier records).
   - ``Broadcast``: send to peers (the core counted it already).
   - ``ScheduleTimeout``: feed ``TimeoutElapsed`` back after the duration.
   - ``RequestProposal``: build a block from the mempool (config limits),
-    answer ``BlockProposal`` (late answers are ignored).
+    dated with the wall clock (never before the parent), answer
+    ``BlockProposal`` (late answers are ignored).
   - ``RequestValidation``: check id == bytes, signatures, nonces, settlement
     result, header fields, time not going backwards against the parent;
     answer ``BlockValidity``.

@@ -86,6 +86,11 @@ def _block(b: object) -> None:
         raise ValueError("block must be bytes")
 
 
+def _received_ms(t: object) -> None:
+    if type(t) is not int or not 0 <= t < 2**63:
+        raise ValueError(f"received_ms must be an int in [0, 2**63), got {t!r}")
+
+
 def _timeout_step(s: object) -> None:
     if s not in TIMEOUT_STEPS or type(s) is not Step:
         raise ValueError(f"timeout step must be PROPOSE, PREVOTE or PRECOMMIT, got {s!r}")
@@ -111,13 +116,21 @@ class StartHeight:
 
 @dataclass(frozen=True, slots=True)
 class ProposalReceived:
-    """A proposal from the network (signature not yet checked: the core checks it)."""
+    """A proposal from the network (signature not yet checked: the core checks it).
+
+    ``received_ms``: the node's own wall clock (Unix ms) when the proposal
+    arrived, stamped by the node -- the core never reads a clock.  A fresh
+    proposal is prevoted only if its block time is timely against it
+    (``timeliness.py``); the first arrival of a proposal is the one that counts.
+    """
 
     proposal: Proposal
+    received_ms: int
 
     def __post_init__(self) -> None:
         if type(self.proposal) is not Proposal:
             raise ValueError("ProposalReceived needs a Proposal")
+        _received_ms(self.received_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,18 +160,25 @@ class TimeoutElapsed:
 
 @dataclass(frozen=True, slots=True)
 class BlockProposal:
-    """The node's answer to :class:`RequestProposal`: a block built from the mempool."""
+    """The node's answer to :class:`RequestProposal`: a block built from the mempool.
+
+    The block's time is the node's clock when it started building (PBTS: the
+    proposer's word, checked by everyone); ``received_ms`` is its clock when
+    it hands the block in, so its own proposal is judged like anyone's.
+    """
 
     height: int
     round: int
     block_id: bytes
     block: bytes
+    received_ms: int
 
     def __post_init__(self) -> None:
         _height(self.height)
         _round(self.round)
         _block_id(self.block_id)
         _block(self.block)
+        _received_ms(self.received_ms)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 Owns: :class:`FutureBuffer`.  A node finishing height ``h`` a little after its
 peers receives their height ``h+1`` proposal and votes early; dropping them
 would cost a round of timeouts.  The buffer keeps them until the core enters
-that height, within hard bounds:
+that height (with the time each arrived: a proposal's receive time decides
+whether its block time is timely), within hard bounds:
 
 * only heights ``h+1 .. h+window`` (older are useless, further ones mean we
   are far behind and need catch-up, not buffering);
@@ -42,6 +43,7 @@ class FutureBuffer:
         self._window = window
         self._per_sender = per_sender
         self._by_height: dict[int, dict[bytes, list[Message]]] = {}
+        self._received_ms: dict[Message, int] = {}
 
     def accepts(self, current_height: int, message: Message) -> bool:
         """Would :meth:`add` keep ``message``?  (Ask before paying for a signature check.)"""
@@ -51,20 +53,25 @@ class FutureBuffer:
         held = self._by_height.get(h, {}).get(sender_of(message), ())
         return len(held) < self._per_sender and message not in held
 
-    def add(self, current_height: int, message: Message) -> bool:
-        """Keep a verified ``message`` if :meth:`accepts` says so; return whether it was kept."""
+    def add(self, current_height: int, message: Message, received_ms: int = 0) -> bool:
+        """Keep a verified ``message`` (arrived at ``received_ms``) if :meth:`accepts` says so;
+        return whether it was kept."""
         if not self.accepts(current_height, message):
             return False
         self._by_height.setdefault(message.height, {}).setdefault(sender_of(message), []).append(message)
+        self._received_ms[message] = received_ms
         return True
 
-    def take(self, height: int) -> list[Message]:
-        """Remove and return the messages for ``height`` (proposals first), dropping older heights."""
+    def take(self, height: int) -> list[tuple[Message, int]]:
+        """Remove and return ``(message, received_ms)`` for ``height`` (proposals first),
+        dropping older heights."""
         for h in [h for h in self._by_height if h < height]:
-            del self._by_height[h]
+            for msgs in self._by_height.pop(h).values():
+                for m in msgs:
+                    self._received_ms.pop(m, None)
         by_sender = self._by_height.pop(height, {})
-        out = [m for sender in sorted(by_sender) for m in by_sender[sender]]
-        out.sort(key=lambda m: type(m) is not Proposal)
+        out = [(m, self._received_ms.pop(m, 0)) for sender in sorted(by_sender) for m in by_sender[sender]]
+        out.sort(key=lambda item: type(item[0]) is not Proposal)
         return out
 
     def __len__(self) -> int:

@@ -1,4 +1,4 @@
-"""The message log of one height: checked proposals, their blocks and verdicts, and the votes.
+"""The message log of one height: checked proposals (with when they arrived), blocks, verdicts, votes.
 
 Owns: :class:`MessageLog` -- the admission checks every incoming proposal and
 vote passes (right proposer for the round, not a repeat, bounded per round
@@ -29,12 +29,21 @@ class SignatureChecks:
     """Height-independent checks of one message (also used for buffered future messages)."""
 
     def __init__(self, chain_id: str, validators: ValidatorSet, proposers: ProposerSchedule,
-                 block_id_of: Callable[[bytes], bytes], verify: SignatureVerifier):
+                 block_id_of: Callable[[bytes], bytes], verify: SignatureVerifier,
+                 block_time_of: Callable[[bytes], int]):
         self.chain_id = chain_id
         self.validators = validators
         self.proposers = proposers
         self._block_id_of = block_id_of
+        self._block_time_of = block_time_of
         self._verify = verify
+
+    def block_time(self, block: bytes) -> int | None:
+        """The header time of ``block`` (Unix ms), or None for bytes that are not a block."""
+        try:
+            return self._block_time_of(block)
+        except ValueError:
+            return None
 
     def id_matches(self, block_id: bytes, block: bytes) -> bool:
         """Do ``block``'s bytes have id ``block_id``?  (False for bytes that are not a block.)"""
@@ -68,14 +77,15 @@ class MessageLog:
         self.checks = checks
         self.votes = HeightVoteSet(height, checks.validators, future_rounds_per_validator)
         self.proposals: dict[int, dict[bytes, Proposal]] = {}
+        self.received_ms: dict[tuple[int, bytes], int] = {}   # (round, block id) -> first arrival
         self.blocks: dict[bytes, bytes] = {}
         self.verdicts: dict[bytes, bool] = {}
         self._requested: set[bytes] = set()
 
     # ------------------------------------------------------------------ proposals
 
-    def add_proposal(self, p: Proposal, current_round: int, *, verified: bool) -> bool:
-        """Check and keep a proposal of this height; True if it is new.
+    def add_proposal(self, p: Proposal, current_round: int, received_ms: int, *, verified: bool) -> bool:
+        """Check and keep a proposal of this height and when it arrived; True if it is new.
 
         Kept per round: the first proposal, then (an equivocating proposer's)
         others only for blocks that already have votes in that round, at most
@@ -91,12 +101,13 @@ class MessageLog:
             return False
         if not verified and not self.checks.proposal_ok(p):
             return False
-        self.store_proposal(p)
+        self.store_proposal(p, received_ms)
         return True
 
-    def store_proposal(self, p: Proposal) -> None:
-        """Keep a proposal known to be good (our own)."""
+    def store_proposal(self, p: Proposal, received_ms: int) -> None:
+        """Keep a proposal known to be good (our own), received at ``received_ms``."""
         self.proposals.setdefault(p.round, {})[p.block_id] = p
+        self.received_ms.setdefault((p.round, p.block_id), received_ms)
         self.blocks.setdefault(p.block_id, p.block)
         self.votes.note_proposal(p.round, p.proposer)
 

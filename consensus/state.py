@@ -41,6 +41,11 @@ Deviations from Algorithm 1, all documented where they happen:
   rounds above ours are bounded per validator (``votes.py``).
 * A signature the safety module refuses is treated as a lost message: the
   step still advances and ``SigningFailed`` is reported.
+* Proposer-based timestamps (CometBFT PBTS, ``timeliness.py``): rule L22
+  prevotes a fresh proposal only if its block time is timely against the
+  time the node stamped on its arrival (``ProposalReceived.received_ms``);
+  L28 re-proposals keep their block and so their time, and are not judged.
+  The block's time is read with ``block_time_of``, like its id.
 * Stall watchdog (``S2``): entering prevote or precommit also schedules that
   step's timeout (longer by timeoutPropose), so a vote lost for good cannot
   stall a round waiting for a quorum that never forms (see ``_enter_step``).
@@ -148,6 +153,9 @@ class ConsensusCore:
         block_id_of: returns the id of block bytes, raising ValueError for
             bytes that are not a block; proposals whose block does not match
             their ``block_id`` are dropped unread.
+        block_time_of: returns the header time (Unix ms) of block bytes,
+            raising ValueError for bytes that are not a block (whose time is
+            then never timely).
         signer: the safety module; None runs an observer that never votes.
         config: timeouts and memory bounds.
         verify: Ed25519 verification (a caching wrapper is fine).
@@ -156,14 +164,15 @@ class ConsensusCore:
     """
 
     def __init__(self, *, chain_id: str, validators: ValidatorSet, height: int,
-                 block_id_of: Callable[[bytes], bytes], signer: Signer | None = None,
+                 block_id_of: Callable[[bytes], bytes], block_time_of: Callable[[bytes], int],
+                 signer: Signer | None = None,
                  config: ConsensusConfig | None = None, verify: SignatureVerifier = ed25519_verify,
                  own_messages: Iterable[Message] = ()):
         self.chain_id = chain_id
         self.validators = validators
         self.config = config or ConsensusConfig()
         self._proposers = ProposerSchedule(validators)
-        self._checks = SignatureChecks(chain_id, validators, self._proposers, block_id_of, verify)
+        self._checks = SignatureChecks(chain_id, validators, self._proposers, block_id_of, verify, block_time_of)
         self._signer = signer if signer is not None and signer.address in validators else None
         self.address = self._signer.address if self._signer else None
         self._future = FutureBuffer(self.config.future_heights, self.config.future_messages_per_validator)
@@ -238,7 +247,7 @@ class ConsensusCore:
         return True
 
     def _on_proposal_received(self, ev: ProposalReceived) -> bool:
-        return self._ingest_proposal(ev.proposal, verified=False)
+        return self._ingest_proposal(ev.proposal, ev.received_ms, verified=False)
 
     def _on_vote_received(self, ev: VoteReceived) -> bool:
         return self._ingest_vote(ev.vote, verified=False)
@@ -267,7 +276,7 @@ class ConsensusCore:
             raise ValueError("BlockProposal: block bytes do not have the given block_id")
         self._emit(WalWrite(ev))
         if self._log.add_own_block(ev.block_id, ev.block):
-            self._propose(ev.block_id, -1)
+            self._propose(ev.block_id, -1, ev.received_ms)
         return True
 
     def _on_block_validity(self, ev: BlockValidity) -> bool:
@@ -278,15 +287,16 @@ class ConsensusCore:
 
     # ------------------------------------------------------------------ message log
 
-    def _ingest_proposal(self, p: Proposal, *, verified: bool) -> bool:
-        """Log a proposal of this height (WAL it, ask for a verdict); buffer one of a near future height."""
+    def _ingest_proposal(self, p: Proposal, received_ms: int, *, verified: bool) -> bool:
+        """Log a proposal of this height and when it arrived (WAL it, ask for a verdict); buffer one
+        of a near future height."""
         if p.height > self.height:
             if self._future.accepts(self.height, p) and (verified or self._checks.proposal_ok(p)):
-                self._future.add(self.height, p)
+                self._future.add(self.height, p, received_ms)
             return False
-        if not self._log.add_proposal(p, self.round, verified=verified):
+        if not self._log.add_proposal(p, self.round, received_ms, verified=verified):
             return False
-        self._emit(WalWrite(ProposalReceived(p)))
+        self._emit(WalWrite(ProposalReceived(p, received_ms)))
         if self._log.needs_validation(p.block_id):
             self._emit(RequestValidation(p.height, p.round, p.block_id, p.block))
         return True
@@ -344,18 +354,26 @@ class ConsensusCore:
         return True
 
     def _upon_proposal(self) -> bool:
-        """L22: upon <PROPOSAL, h_p, round_p, v, -1> from proposer(h_p, round_p) while step_p = propose:
-        prevote id(v) if valid(v) and (lockedRound_p = -1 or lockedValue_p = v), else nil (L23-27)."""
+        """L22 with PBTS [PBTS-ALG-UPON-PROP.1]: upon <PROPOSAL, h_p, round_p, v, -1> from
+        proposer(h_p, round_p) while step_p = propose: prevote id(v) if timely(v.time) and valid(v)
+        and (lockedRound_p = -1 or lockedValue_p = v), else nil (L23-27)."""
         if self.step is not Step.PROPOSE:
             return False
         for p in self._log.in_round(self.round):
             valid = self._log.verdicts.get(p.block_id)
             if p.pol_round != -1 or valid is None:
                 continue
-            ok = valid and (self.locked_round == -1 or self.locked_value == p.block_id)
+            ok = valid and self._timely(p) and (self.locked_round == -1 or self.locked_value == p.block_id)
             self._prevote(p.block_id if ok else NIL)
             return True
         return False
+
+    def _timely(self, p: Proposal) -> bool:
+        """PBTS timely(v.time) for a fresh proposal, against the time it first arrived here."""
+        block_time = self._checks.block_time(p.block)
+        received = self._log.received_ms.get((p.round, p.block_id))
+        return block_time is not None and received is not None and self.config.timely(
+            block_time, received, p.round)
 
     def _upon_proposal_with_earlier_polka(self) -> bool:
         """L28: upon <PROPOSAL, h_p, round_p, v, vr> from proposer(h_p, round_p) AND
@@ -463,9 +481,9 @@ class ConsensusCore:
         self._reset(height)
         self._emit(WalWrite(EnterHeight(height)))
         self._own = {k: m for k, m in self._own.items() if k[0] >= height}
-        for m in self._future.take(height):
+        for m, received_ms in self._future.take(height):
             if type(m) is Proposal:
-                self._ingest_proposal(m, verified=True)
+                self._ingest_proposal(m, received_ms, verified=True)
             else:
                 self._ingest_vote(m, verified=True)
 
@@ -474,8 +492,11 @@ class ConsensusCore:
 
     # ------------------------------------------------------------------ signing and sending
 
-    def _propose(self, block_id: bytes, pol_round: int) -> None:
-        """Sign and broadcast <PROPOSAL, h_p, round_p, v, pol_round> (L19) and count it ourselves."""
+    def _propose(self, block_id: bytes, pol_round: int, received_ms: int = 0) -> None:
+        """Sign and broadcast <PROPOSAL, h_p, round_p, v, pol_round> (L19) and count it ourselves.
+
+        ``received_ms``: when our node handed in the fresh block (a re-proposal,
+        ``pol_round >= 0``, is never judged for timeliness, so it needs none)."""
         h, r = self.height, self.round
         self._proposed_round = r
         sig = self._sign(h, r, Step.PROPOSE, block_id, pol_round)
@@ -483,7 +504,7 @@ class ConsensusCore:
             return
         p = Proposal(h, r, pol_round, block_id, self._log.blocks[block_id], self.address, sig)
         self._send(p)
-        self._log.store_proposal(p)
+        self._log.store_proposal(p, received_ms)
 
     def _prevote(self, block_id: bytes) -> None:
         self._enter_step(Step.PREVOTE)

@@ -14,7 +14,8 @@ The core is deterministic, so its state at a height is a function of the
 inputs it accepted there.  It emits ``WalWrite`` for:
 
 * every input that changed its state -- ``StartHeight``, a
-  ``ProposalReceived`` / ``VoteReceived`` it counted, a ``TimeoutElapsed`` it
+  ``ProposalReceived`` (with the receive time the node stamped, so replay
+  judges its block time alike) / ``VoteReceived`` it counted, a ``TimeoutElapsed`` it
   acted on, the node's ``BlockProposal`` (our block: without it a restarted
   node would build a different one) and ``BlockValidity`` verdicts;
 * ``OwnMessage``: each proposal or vote it signed, right before the
@@ -61,7 +62,14 @@ from .events import (
 from .messages import MAX_MESSAGE_BYTES, Proposal, decode_message, encode_message
 from .state import ConsensusCore
 
-__all__ = ["decode_record", "encode_record", "records_to_replay", "restore"]
+__all__ = ["LEGACY_RECEIVED_MS", "decode_record", "encode_record", "records_to_replay", "restore"]
+
+#: Receive time given to ``ProposalReceived`` / ``BlockProposal`` records written before
+#: receive times were logged, and to own proposals replayed from ``OwnMessage`` (which a
+#: ``BlockProposal`` record or a re-proposal has already logged with its time): the Unix
+#: epoch, against which no real block time is timely, so replay may prevote nil but never
+#: for a block it could not judge.  (The WAL holds one height: this matters at most once.)
+LEGACY_RECEIVED_MS = 0
 
 _TAGS: dict[type, int] = {
     StartHeight: 1, ProposalReceived: 2, VoteReceived: 3, TimeoutElapsed: 4,
@@ -82,13 +90,13 @@ def encode_record(record: WalRecord) -> bytes:
     if t is StartHeight or t is EnterHeight:
         body = [record.height]
     elif t is ProposalReceived:
-        body = [record.proposal.to_obj()]
+        body = [record.proposal.to_obj(), record.received_ms]
     elif t is VoteReceived:
         body = [record.vote.to_obj()]
     elif t is TimeoutElapsed:
         body = [record.height, record.round, int(record.step)]
     elif t is BlockProposal:
-        body = [record.height, record.round, record.block_id, record.block]
+        body = [record.height, record.round, record.block_id, record.block, record.received_ms]
     elif t is BlockValidity:
         body = [record.height, record.round, record.block_id, record.valid]
     else:
@@ -109,14 +117,14 @@ def decode_record(data: bytes) -> WalRecord:
     try:
         if tag in (1, 7) and len(body) == 1:
             return (StartHeight if tag == 1 else EnterHeight)(body[0])
-        if tag == 2 and len(body) == 1:
-            return ProposalReceived(Proposal.from_obj(body[0]))
+        if tag == 2 and len(body) in (1, 2):
+            return ProposalReceived(Proposal.from_obj(body[0]), *body[1:] or [LEGACY_RECEIVED_MS])
         if tag == 3 and len(body) == 1:
             return VoteReceived(Vote.from_obj(body[0]))
         if tag == 4 and len(body) == 3 and body[2] in (1, 2, 3) and type(body[2]) is int:
             return TimeoutElapsed(body[0], body[1], Step(body[2]))
-        if tag == 5 and len(body) == 4:
-            return BlockProposal(*body)
+        if tag == 5 and len(body) in (4, 5):
+            return BlockProposal(*body) if len(body) == 5 else BlockProposal(*body, LEGACY_RECEIVED_MS)
         if tag == 6 and len(body) == 4:
             return BlockValidity(*body)
         if tag == 8 and len(body) == 1 and type(body[0]) is bytes:
@@ -163,7 +171,7 @@ def restore(records: Iterable[WalRecord], **core_args) -> tuple[ConsensusCore, l
             continue
         if type(rec) is OwnMessage:
             m = rec.message
-            rec = ProposalReceived(m) if type(m) is Proposal else VoteReceived(m)
+            rec = ProposalReceived(m, LEGACY_RECEIVED_MS) if type(m) is Proposal else VoteReceived(m)
         actions.extend(core.handle(rec))
     keep = []
     for a in actions:

@@ -5,7 +5,9 @@ id is ``sha256(header bytes)``; the header commits to the transactions
 (``tx_root``, a Merkle root of tx hashes), to the settlement state *after*
 this block (``state_root``), to the receipts (``receipts_root``) and to the
 validator set that certifies it (``validators_hash``).  ``time_ms`` is chosen
-by the proposer and must never go backwards (checked by :func:`check_child`).
+by the proposer from its clock and must never go backwards (checked by
+:func:`check_child`); that it is close to the validators' own clocks is
+checked by consensus when they vote (``consensus/timeliness.py``).
 
 Transactions are carried as their raw canonical bytes so that a block decodes
 in one pass and a tx hash is a hash of bytes already in hand.

@@ -16,6 +16,12 @@ Pacing: after a decision, the next height starts (``StartHeight``) once
 after ``block.empty_interval_ms`` on an idle chain; the core also starts by
 itself when it sees peers moving on.  Block production for any number of
 validators, including one, goes through here.
+
+Clock: the core never reads one.  This driver stamps every proposal it feeds
+with the wall clock (``ProposalReceived.received_ms``: when the message came
+off the network; ``BlockProposal.received_ms``: when our own block was
+built) and dates the blocks it builds with the same clock; the core judges
+whether a fresh block's time is timely (PBTS, ``consensus/timeliness.py``).
 """
 from __future__ import annotations
 
@@ -45,6 +51,7 @@ from consensus import (
 )
 from consensus.messages import DuplicateVoteEvidence, Proposal
 from consensus.safety import SafetyRules
+from consensus.timeliness import message_delay_in_round
 from consensus.wal import decode_record, encode_record, restore
 from ledger.block import Block
 from ledger.codec import DecodeError
@@ -59,6 +66,16 @@ __all__ = ["ConsensusDriver"]
 
 log = logging.getLogger("settle.consensus")
 MAX_EVIDENCE = 10_000
+
+
+def wall_clock_ms() -> int:
+    """Unix time in milliseconds: block times and proposal receive times."""
+    return time.time_ns() // 1_000_000
+
+
+def _block_time_of(raw: bytes) -> int:
+    """The header time of an encoded block (ValueError, as DecodeError, if it is not one)."""
+    return Block.decode_header(raw).time_ms
 
 
 def _block_id_of(raw: bytes) -> bytes:
@@ -86,6 +103,8 @@ class ConsensusDriver:
             empty_block_interval_ms=cfg.block.empty_interval_ms,
             max_block_txs=cfg.block.max_txs,
             max_block_bytes=cfg.block.max_bytes,
+            precision_ms=cfg.consensus.precision_ms,
+            message_delay_ms=cfg.consensus.message_delay_ms,
         )
         cfg.consensus_dir.mkdir(parents=True, exist_ok=True)
         self.signer = (
@@ -121,6 +140,7 @@ class ConsensusDriver:
             validators=chain.vset,
             height=height,
             block_id_of=_block_id_of,
+            block_time_of=_block_time_of,
             signer=self.signer,
             config=self.config,
         )
@@ -187,6 +207,7 @@ class ConsensusDriver:
 
     def on_message(self, peer_id: str, data: bytes) -> None:
         """A consensus message from the network; garbage is reported to the transport."""
+        received_ms = wall_clock_ms()
         try:
             msg = decode_message(data)
         except DecodeError:
@@ -198,9 +219,24 @@ class ConsensusDriver:
             self.node.sync.note_peer_height(peer_id, msg.height - 1)
             self.node.request_sync()
         if type(msg) is Proposal:
-            self.feed(ProposalReceived(msg))
+            if msg.pol_round == -1:
+                self._warn_if_untimely(msg, received_ms)
+            self.feed(ProposalReceived(msg, received_ms))
         elif hasattr(msg, "type"):
             self.feed(VoteReceived(msg))
+
+    def _warn_if_untimely(self, p: Proposal, received_ms: int) -> None:
+        """Tell the operator when a fresh proposal's time is outside the PBTS window of our clock
+        (the core will prevote nil): a lying proposer, or a clock or network out of bounds."""
+        try:
+            block_time = _block_time_of(p.block)
+        except DecodeError:
+            return
+        if not self.config.timely(block_time, received_ms, p.round):
+            log.warning("untimely proposal at height %d round %d: block dated %+d ms from our clock "
+                        "(timely: -%d ms to +%d ms in this round); prevoting nil", p.height, p.round,
+                        block_time - received_ms, self.config.precision_ms + message_delay_in_round(
+                            self.config.message_delay_ms, p.round), self.config.precision_ms)
 
     def _on_timeout(self, key: tuple) -> None:
         self._timers.pop(key, None)
@@ -275,10 +311,10 @@ class ConsensusDriver:
             return
         cfg = node.cfg.block
         candidates = node.mempool.reap(cfg.max_txs, cfg.max_bytes)
-        prop = chain.propose(candidates, time.time_ns() // 1_000_000, node.key.address, max_txs=cfg.max_txs, max_bytes=cfg.max_bytes)
+        prop = chain.propose(candidates, wall_clock_ms(), node.key.address, max_txs=cfg.max_txs, max_bytes=cfg.max_bytes)
         block = prop.block
         self._results[block.id] = (block, prop.result)
-        self._inputs.append(BlockProposal(a.height, a.round, block.id, block.encode()))
+        self._inputs.append(BlockProposal(a.height, a.round, block.id, block.encode(), wall_clock_ms()))
 
     def _validate(self, a: RequestValidation) -> None:
         chain = self.node.chain

@@ -17,7 +17,10 @@ import pytest
 
 from consensus.config import ConsensusConfig
 from ledger.codec import decode
+from ledger.commit import NIL
 from tests.sim import Scenario, World, run_seed
+from tests.sim.app import author_of
+from tests.sim.byzantine import CLOCK_LIARS
 from tests.sim.network import NetParams
 
 SEEDS_PER_N = 1000
@@ -153,3 +156,43 @@ def test_weighted_voting_power():
         sc = random_scenario(seed, 4, rng)
         sc.byzantine, sc.powers = {}, [3, 2, 1, 1]
         World(sc, rng).run()
+
+
+@pytest.mark.parametrize("kind", CLOCK_LIARS)
+def test_lying_clock_proposer_gets_nil_prevotes_and_a_later_honest_proposer_commits(kind):
+    """PBTS against a proposer that jumps time forward (fast-clock), freezes it at the parent
+    block's time (frozen-clock) or jumps it back as far as the monotonic check lets it
+    (slow-clock).  Heights are paced 8 s apart, more than precision + message delay + skew,
+    so from height 2 on every block the liar builds is untimely (at height 1 the frozen
+    and slow clocks' genesis time is still the truth).  Honest clocks are skewed by up to
+    the precision.  Honest validators hold 3/4 of the power: none prevotes a liar's block,
+    none is committed, and every height is decided by an honest proposer."""
+    liar = 0
+    world, sc = reliable(31, 4, {liar: kind}, target_heights=8, pace_ms=8_000,
+                         clock_skew_ms={0: 0, 1: -250, 2: 250, 3: 90})
+    world.run()  # also checks every decided block was timely for an honest receiver
+    node = world.instances[liar]
+    lies = {(p.height, p.round): p.block_id for (h, _), p in node.proposals_seen.items()
+            if p.proposer == node.address and p.pol_round == -1 and h > 1}
+    assert len(lies) >= 2                                      # it did propose, at several heights
+    honest_votes = {(h, r, inst): bid for inst, h, r, bid in world.honest_prevotes}
+    for (h, r), bid in lies.items():
+        votes = [v for (vh, vr, _), v in honest_votes.items() if (vh, vr) == (h, r)]
+        assert votes and set(votes) == {NIL}, (h, r)          # every honest prevote in its round: nil
+    decided = world.instances[1].store
+    assert all(author_of(d.block) != liar for d, _ in decided.values() if d.height > 1)
+    assert any(d.round > 0 for d, _ in decided.values())      # heights it led were decided later
+
+
+def test_message_delay_too_small_for_the_network_widens_with_rounds_until_honest_blocks_pass():
+    """Proposals take 300-400 ms but the configured message delay is 100 ms: in round 0
+    every honest block is untimely.  The delay grows 1.1x per round (CometBFT InRound): from
+    about round 11 (100 * 1.1**11 = 285 ms, + 50 ms precision) the faster deliveries pass and
+    heights decide; without the growth no height is ever decided."""
+    config = ConsensusConfig(precision_ms=50, message_delay_ms=100)
+    sc = Scenario(41, 4, {}, NetParams(gst_ms=0, pre_delay=(300, 400), post_delay=(300, 400)), target_heights=2)
+    world = World(sc, random.Random(41), config)
+    world.round_bound = 40   # the point here is liveness by widening, not the usual round bound
+    world.run()
+    rounds = [d.round for d, _ in world.instances[0].store.values()]
+    assert len(rounds) >= 2 and min(rounds) >= 10

@@ -26,7 +26,7 @@ from consensus.interfaces import DoubleSignRefused, Signer
 from consensus.state import RULES, ConsensusCore
 from ledger.commit import NIL, verify_commit
 from tests.sim.cores import PRECOMMIT, PREVOTE, Bench, block, broadcasts, of_type, votes_sent
-from tests.sim.fakes import CHAIN_ID, block_id_of
+from tests.sim.fakes import CHAIN_ID, GENESIS_TIME_MS as T0, block_id_of
 
 X, Y, Z = block(1, 1), block(1, 2), block(1, 3)
 OTHERS = [1, 2, 3]
@@ -406,5 +406,5 @@ def test_messages_for_height_lists_proposals_then_counted_votes():
 def test_core_uses_the_given_block_id_function():
     b = Bench()
     core = ConsensusCore(height=1, signer=None, **{**b.core_args, "block_id_of": lambda raw: b"\x00" * 32})
-    assert core.handle(ProposalReceived(b.proposal(1, 0, X))) == []
+    assert core.handle(ProposalReceived(b.proposal(1, 0, X), T0)) == []
     assert block_id_of(X[1]) == X[0]  # the default sim function would have accepted it

@@ -25,7 +25,7 @@ from consensus.safety import MemorySafetyStorage, SafetyRules
 from consensus.wal import decode_record, encode_record, records_to_replay, restore
 from ledger.codec import DecodeError, encode
 from tests.sim.cores import PRECOMMIT, PREVOTE, Bench, block, of_type, votes_sent
-from tests.sim.fakes import CHAIN_ID
+from tests.sim.fakes import CHAIN_ID, GENESIS_TIME_MS as T0
 
 X, Y = block(1, 1), block(1, 2)
 
@@ -37,17 +37,17 @@ def script(b: Bench) -> list:
     p2 = b.proposal(2, 0, H2)
     return [
         StartHeight(1),
-        ProposalReceived(b.proposal(1, 0, X)), BlockValidity(1, 0, X[0], True),
+        ProposalReceived(b.proposal(1, 0, X), T0), BlockValidity(1, 0, X[0], True),
         VoteReceived(b.vote(1, PREVOTE, 1, 0, X[0])), VoteReceived(b.vote(2, PREVOTE, 1, 0, X[0])),
         VoteReceived(b.vote(1, PRECOMMIT, 1, 0)), VoteReceived(b.vote(2, PRECOMMIT, 1, 0)),
         TimeoutElapsed(1, 0, Step.PRECOMMIT),
-        ProposalReceived(b.proposal(1, 1, Y)), BlockValidity(1, 1, Y[0], True),
+        ProposalReceived(b.proposal(1, 1, Y), T0), BlockValidity(1, 1, Y[0], True),
         VoteReceived(b.vote(1, PREVOTE, 1, 1)), VoteReceived(b.vote(2, PREVOTE, 1, 1)),
         VoteReceived(b.vote(3, PRECOMMIT, 1, 1)), VoteReceived(b.vote(1, PRECOMMIT, 1, 1)),
         TimeoutElapsed(1, 1, Step.PRECOMMIT),                       # round 2: we re-propose X
         VoteReceived(b.vote(1, PREVOTE, 1, 2, X[0])), VoteReceived(b.vote(2, PREVOTE, 1, 2, X[0])),
         VoteReceived(b.vote(1, PRECOMMIT, 1, 2, X[0])), VoteReceived(b.vote(3, PRECOMMIT, 1, 2, X[0])),
-        StartHeight(2), ProposalReceived(p2), BlockValidity(2, 0, H2[0], True),
+        StartHeight(2), ProposalReceived(p2, T0), BlockValidity(2, 0, H2[0], True),
         VoteReceived(b.vote(2, PREVOTE, 2, 0, H2[0])),
     ]
 
@@ -90,8 +90,8 @@ class CountingSigner(Signer):
 
 def all_record_kinds(b: Bench) -> list:
     p, v = b.proposal(1, 0, X), b.vote(1, PREVOTE, 1, 0, X[0])
-    return [StartHeight(3), ProposalReceived(p), VoteReceived(v), TimeoutElapsed(1, 2, Step.PREVOTE),
-            BlockProposal(1, 0, X[0], X[1]), BlockValidity(1, 0, X[0], False), EnterHeight(4),
+    return [StartHeight(3), ProposalReceived(p, T0), VoteReceived(v), TimeoutElapsed(1, 2, Step.PREVOTE),
+            BlockProposal(1, 0, X[0], X[1], T0), BlockValidity(1, 0, X[0], False), EnterHeight(4),
             OwnMessage(p), OwnMessage(v)]
 
 
@@ -153,7 +153,7 @@ def test_restore_reaches_the_same_state_without_asking_the_signer():
 
 def test_restore_after_losing_the_wal_tail_refuses_to_sign_differently():
     b = Bench()
-    out = b.feed(StartHeight(1)) + b.feed(ProposalReceived(b.proposal(1, 0, X)))
+    out = b.feed(StartHeight(1)) + b.feed(ProposalReceived(b.proposal(1, 0, X), T0))
     out += b.feed(BlockValidity(1, 0, X[0], True))                # prevote X signed and persisted
     assert [v.block_id for v in votes_sent(out)] == [X[0]]
     wal = b.wal(out)

@@ -13,6 +13,13 @@ the safety module, as a real attacker would):
 * ``yes-voter``: amnesia -- also prevotes and precommits every proposal it
   sees, ignoring its lock;
 * ``invalid-proposer``: proposes blocks the app judges invalid;
+* lying clocks (PBTS): ``fast-clock`` dates its blocks ``CLOCK_LIE_MS`` ahead
+  of its clock (a jump forward: every market would look stale);
+  ``frozen-clock``'s clock stopped at genesis, so its blocks carry the
+  parent's time (keeps old oracle reports fresh); ``slow-clock`` dates them
+  ``CLOCK_LIE_MS`` behind, raised to the parent's time so that the monotonic
+  check passes (a jump back).  Their blocks are otherwise valid; only
+  timeliness stops them, once the lie exceeds the PBTS window;
 * ``silent``: never starts;
 * ``twin``: two honest instances sharing one key, each with its own safety
   storage (the misconfiguration safety storage cannot prevent).
@@ -25,11 +32,15 @@ from consensus.messages import Proposal
 from ledger.commit import NIL, Vote, proposal_sign_bytes, vote_sign_bytes
 
 from .app import make_block
-from .fakes import CHAIN_ID
+from .fakes import CHAIN_ID, GENESIS_TIME_MS
 from .node import SimNode
 
-__all__ = ["BYZANTINE_KINDS", "DoubleVoter", "EquivocatingProposer", "InvalidProposer", "SilentNode",
-           "LoudDoubleVoter", "TwinNode", "YesVoter", "node_class", "sign_vote"]
+__all__ = ["BYZANTINE_KINDS", "CLOCK_LIE_MS", "CLOCK_LIARS", "DoubleVoter", "EquivocatingProposer", "FastClock",
+           "FrozenClock", "InvalidProposer", "SilentNode", "SlowClock", "LoudDoubleVoter", "TwinNode", "YesVoter",
+           "node_class", "sign_vote"]
+
+#: How far the fast and slow clocks lie (far beyond precision + message delay at low rounds).
+CLOCK_LIE_MS = 60_000
 
 
 class SilentNode(SimNode):
@@ -48,7 +59,8 @@ class EquivocatingProposer(SimNode):
         if type(message) is not Proposal:
             return super().send_out(message)
         rng = self.world.rng
-        block_id, block = make_block(message.height, self.vindex, True, rng.getrandbits(32))
+        block_id, block = make_block(message.height, self.vindex, True, rng.getrandbits(32),
+                                     self.block_time(message.height))
         other = Proposal(message.height, message.round, message.pol_round, block_id, block, self.address,
                          self.key.sign(proposal_sign_bytes(CHAIN_ID, message.height, message.round, block_id,
                                                            message.pol_round)))
@@ -132,7 +144,37 @@ class InvalidProposer(SimNode):
     kind = "invalid-proposer"
 
     def make_block(self, height: int) -> tuple[bytes, bytes]:
-        return make_block(height, self.vindex, False, self.world.rng.getrandbits(32))
+        return make_block(height, self.vindex, False, self.world.rng.getrandbits(32), self.block_time(height))
+
+
+class FastClock(SimNode):
+    """Jumps time forward: its blocks are dated ``CLOCK_LIE_MS`` after its clock."""
+
+    byzantine = True
+    kind = "fast-clock"
+
+    def block_time(self, height: int) -> int:
+        return super().block_time(height) + CLOCK_LIE_MS
+
+
+class FrozenClock(SimNode):
+    """Freezes time: its clock stopped at genesis, so its blocks carry the parent block's time."""
+
+    byzantine = True
+    kind = "frozen-clock"
+
+    def block_time(self, height: int) -> int:
+        return max(GENESIS_TIME_MS, self.parent_time(height) or 0)
+
+
+class SlowClock(SimNode):
+    """Jumps time back: ``CLOCK_LIE_MS`` before its clock, but never before the parent block."""
+
+    byzantine = True
+    kind = "slow-clock"
+
+    def block_time(self, height: int) -> int:
+        return max(self.clock() - CLOCK_LIE_MS, self.parent_time(height) or 0)
 
 
 class TwinNode(SimNode):
@@ -142,10 +184,11 @@ class TwinNode(SimNode):
     kind = "twin"
 
 
+CLOCK_LIARS = ("fast-clock", "frozen-clock", "slow-clock")
 BYZANTINE_KINDS = ("equivocating-proposer", "double-voter", "loud-double-voter", "yes-voter", "invalid-proposer",
-                   "silent", "twin")
+                   "silent", "twin") + CLOCK_LIARS
 _CLASSES = {c.kind: c for c in (SilentNode, EquivocatingProposer, DoubleVoter, LoudDoubleVoter, YesVoter,
-                                InvalidProposer, TwinNode)}
+                                InvalidProposer, TwinNode, FastClock, FrozenClock, SlowClock)}
 
 
 def node_class(kind: str) -> type[SimNode]:

@@ -28,14 +28,14 @@ from consensus.state import ConsensusCore
 from ledger.commit import NIL, Vote, proposal_sign_bytes, vote_sign_bytes
 
 from .app import make_block
-from .fakes import CHAIN_ID, block_id_of, make_validators
+from .fakes import CHAIN_ID, GENESIS_TIME_MS, block_id_of, block_time_of, make_validators
 
 PREVOTE, PRECOMMIT = 1, 2
 
 
-def block(height: int, tag: int = 0) -> tuple[bytes, bytes]:
-    """(block_id, bytes) of a valid simulated block."""
-    return make_block(height, 99, True, tag)
+def block(height: int, tag: int = 0, time_ms: int = GENESIS_TIME_MS) -> tuple[bytes, bytes]:
+    """(block_id, bytes) of a valid simulated block, dated ``time_ms`` (the bench's clock by default)."""
+    return make_block(height, 99, True, tag, time_ms)
 
 
 def of_type(actions: list, cls: type) -> list:
@@ -67,7 +67,8 @@ class Bench:
         self.me = me
         self.config = config or ConsensusConfig()
         self.core_args = dict(chain_id=CHAIN_ID, validators=self.vset, block_id_of=block_id_of,
-                              config=self.config, **core_args)
+                              block_time_of=block_time_of, config=self.config, **core_args)
+        self.now_ms = GENESIS_TIME_MS  # the bench's clock: stamps every proposal it delivers
         self.core = self.make_core(height)
 
     def signer(self) -> SafetyRules | None:
@@ -104,7 +105,9 @@ class Bench:
         return self.core.handle(event)
 
     def deliver(self, message: Any) -> list:
-        return self.feed(ProposalReceived(message) if type(message) is Proposal else VoteReceived(message))
+        if type(message) is Proposal:
+            return self.feed(ProposalReceived(message, self.now_ms))
+        return self.feed(VoteReceived(message))
 
     def deliver_valid(self, p: Proposal, valid: bool = True) -> list:
         """Deliver a proposal and answer its validation request at once."""
@@ -123,7 +126,7 @@ class Bench:
         return self.feed(StartHeight(height))
 
     def answer_proposal(self, height: int, round_: int, blk: tuple[bytes, bytes]) -> list:
-        return self.feed(BlockProposal(height, round_, blk[0], blk[1]))
+        return self.feed(BlockProposal(height, round_, blk[0], blk[1], self.now_ms))
 
     def wal(self, actions: list) -> list:
         return [a.record for a in of_type(actions, WalWrite)]

@@ -11,15 +11,30 @@ from functools import lru_cache
 
 from consensus.interfaces import SafetyData, SafetyStorage, SafetyStorageError
 from consensus.safety import MemorySafetyStorage
+from ledger.codec import DecodeError, decode
 from ledger.keys import PrivateKey, verify
 from ledger.validators import Validator, ValidatorSet
 
 CHAIN_ID = "settle-sim"
 
+#: Simulated wall-clock time (Unix ms) at scheduler time 0; the chain's genesis time.
+GENESIS_TIME_MS = 1_700_000_000_000
+
 
 def block_id_of(block: bytes) -> bytes:
     """Block ids in the simulator: sha256 of the opaque block bytes."""
     return hashlib.sha256(block).digest()
+
+
+def block_time_of(block: bytes) -> int:
+    """The time field of a simulated block (``tests/sim/app.py``); ValueError if it has none."""
+    try:
+        obj = decode(block)
+    except DecodeError:
+        raise ValueError("not a simulated block") from None
+    if type(obj) is not list or len(obj) != 6 or obj[0] != "sim-block" or type(obj[5]) is not int:
+        raise ValueError("not a simulated block")
+    return obj[5]
 
 
 @lru_cache(maxsize=None)

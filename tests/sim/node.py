@@ -6,6 +6,9 @@ validation by the scripted app, committing decisions), gossips what its core
 knows to peers that have not been sent it yet, answers lagging peers with
 catch-up (the decided proposal plus the certificate's precommits), and can be
 killed between any two actions and restarted from its WAL and safety storage.
+Its wall clock is the scheduler's time plus a fixed skew (``clock_skew_ms``,
+drawn by the world within the precision): it dates the blocks it builds and
+stamps the proposals it receives, as ``node/consensus_driver.py`` does.
 
 Byzantine behaviour lives in ``byzantine.py`` as subclasses that change what
 goes *out* (or never start); the core itself is never patched.
@@ -41,7 +44,7 @@ from ledger.commit import Vote, VoteType
 from ledger.keys import PrivateKey
 
 from .app import judge, make_block
-from .fakes import CHAIN_ID, block_id_of
+from .fakes import CHAIN_ID, GENESIS_TIME_MS, block_id_of, block_time_of
 from .network import Status
 
 __all__ = ["SimNode", "TICK_MS"]
@@ -65,6 +68,7 @@ class SimNode:
         self.vindex = vindex
         self.key = key
         self.address = key.address
+        self.clock_skew_ms = 0
         # durable: survive a crash
         self.safety_storage = MemorySafetyStorage()
         self.wal: list[Any] = []
@@ -104,7 +108,8 @@ class SimNode:
         signer = SafetyRules(self.key, self.safety_storage, CHAIN_ID)
         self.core, actions = restore(
             self.wal, chain_id=CHAIN_ID, validators=self.world.vset, height=self.height,
-            block_id_of=block_id_of, signer=signer, config=self.world.config, verify=self.world.verifier)
+            block_id_of=block_id_of, block_time_of=block_time_of, signer=signer, config=self.world.config,
+            verify=self.world.verifier)
         self.process(actions)
         inc = self.incarnation
         if self.up:
@@ -151,6 +156,7 @@ class SimNode:
             if t is WalWrite:
                 self.wal.append(a.record)
                 self._note_record(a.record)
+                world.on_wal_write(self, a.record)
             elif t is Broadcast:
                 self.wal_synced = len(self.wal)          # fsync before anything leaves the node
                 world.on_own_message(self, a.message)
@@ -166,7 +172,7 @@ class SimNode:
             elif t is Decide:
                 self.store[a.height] = (a, self.proposals_seen.get((a.height, a.block_id)))
                 world.on_decide(self, a)
-                sched.after(world.rng.randint(0, 300), self._start, inc, a.height + 1)
+                sched.after(world.sc.pace_ms + world.rng.randint(0, 300), self._start, inc, a.height + 1)
             elif t is EvidenceFound:
                 world.on_evidence(self, a.evidence)
             elif t is SigningFailed:
@@ -187,17 +193,33 @@ class SimNode:
         if self.alive(inc):
             self.feed(ev)
 
+    def clock(self) -> int:
+        """This node's wall clock (Unix ms): true time plus its skew."""
+        return GENESIS_TIME_MS + self.world.sched.now + self.clock_skew_ms
+
+    def parent_time(self, height: int) -> int | None:
+        """Time of the decided block below ``height`` (genesis time for height 1; None if not stored)."""
+        if height == 1:
+            return GENESIS_TIME_MS
+        stored = self.store.get(height - 1)
+        return None if stored is None else block_time_of(stored[0].block)
+
     def _build(self, inc: int, height: int, round_: int) -> None:
         if self.alive(inc):
             block_id, block = self.make_block(height)
-            self.feed(BlockProposal(height, round_, block_id, block))
+            self.feed(BlockProposal(height, round_, block_id, block, self.clock()))
 
     def _validate(self, inc: int, req: RequestValidation) -> None:
         if self.alive(inc):
-            self.feed(BlockValidity(req.height, req.round, req.block_id, judge(req.block, req.block_id, req.height)))
+            ok = judge(req.block, req.block_id, req.height, self.parent_time(req.height))
+            self.feed(BlockValidity(req.height, req.round, req.block_id, ok))
+
+    def block_time(self, height: int) -> int:
+        """The time an honest proposer gives its block: its clock, never before the parent's."""
+        return max(self.clock(), self.parent_time(height) or 0)
 
     def make_block(self, height: int) -> tuple[bytes, bytes]:
-        return make_block(height, self.vindex, True, self.world.rng.getrandbits(32))
+        return make_block(height, self.vindex, True, self.world.rng.getrandbits(32), self.block_time(height))
 
     # ------------------------------------------------------------------ network
 
@@ -229,7 +251,7 @@ class SimNode:
         if entry is not None and entry[0] == payload.height:
             entry[1].add(payload)  # the sender has it: never relay it back
         if t is Proposal:
-            self.feed(ProposalReceived(payload))
+            self.feed(ProposalReceived(payload, self.clock()))
         elif t is Vote:
             self.feed(VoteReceived(payload))
 

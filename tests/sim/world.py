@@ -6,7 +6,12 @@ the fake clock) and the properties checked:
 
 * agreement -- at every ``Decide`` of an honest node (so after every
   delivered message that causes one): same block as every other honest node;
-* validity -- honest nodes decide only blocks the app judges valid;
+* validity -- honest nodes decide only blocks the app judges valid, whose
+  time does not go back from the previous decision's;
+* block time (PBTS) -- every decided block was received, fresh, by some honest
+  node at a time against which its block time is timely, and is dated no
+  later than the true time of the decision plus the largest honest clock
+  skew plus the precision (no block from the future);
 * certificates -- every honest decision's certificate passes
   ``ledger.commit.verify_commit``;
 * no honest equivocation -- honest nodes never sign two different messages
@@ -27,13 +32,15 @@ import random
 from dataclasses import dataclass, field
 
 from consensus.config import ConsensusConfig
+from consensus.events import BlockProposal, ProposalReceived
 from consensus.messages import Proposal
+from consensus.timeliness import message_delay_in_round
 from ledger.commit import CertificateError, verify_commit
 
 from .app import judge
 from .byzantine import BYZANTINE_KINDS, TwinNode, node_class
 from .clock import Scheduler
-from .fakes import CHAIN_ID, CachedVerifier, make_validators
+from .fakes import CHAIN_ID, GENESIS_TIME_MS, CachedVerifier, block_time_of, make_validators
 from .network import NetParams, SimNetwork
 from .node import SimNode
 
@@ -62,10 +69,13 @@ class Scenario:
     target_heights: int = 3
     deadline_ms: int = 400_000
     powers: list[int] | None = None
+    clock_skew_ms: dict[int, int] = field(default_factory=dict)   # instance -> clock skew (default 0)
+    pace_ms: int = 0                  # extra wait after a decision before starting the next height
 
     def describe(self) -> str:
         p = self.net
         return (f"n={self.n} byzantine={self.byzantine} gst={p.gst_ms} loss={p.loss} dup={p.dup} "
+                f"skews={self.clock_skew_ms} pace={self.pace_ms} "
                 f"pre_delay={p.pre_delay} post_delay={p.post_delay} partitions={len(p.partitions)} "
                 f"lossy_links={len(p.link_loss)} "
                 f"crashes={self.crashes} disk_loss={self.disk_loss}")
@@ -77,6 +87,8 @@ def random_scenario(seed: int, n: int, rng: random.Random) -> Scenario:
     byz = {i: rng.choice(BYZANTINE_KINDS) for i in sorted(rng.sample(range(n), rng.randint(0, f)))}
     instances = n + sum(1 for k in byz.values() if k == "twin")
     sc = Scenario(seed, n, byz)
+    half = ConsensusConfig().precision_ms // 2   # any two honest clocks differ by at most the precision
+    sc.clock_skew_ms = {i: rng.randint(-half, half) for i in range(instances)}
     post = (1, rng.choice((20, 100, 200)))
     if rng.random() < 0.15:
         sc.net = NetParams(gst_ms=0, pre_delay=post, post_delay=post, dup=rng.choice((0.0, 0.05)))
@@ -131,10 +143,15 @@ class World:
                 self.instances.append(TwinNode(self, len(self.instances), i, keys[i]))
         if scenario.disk_loss is not None:
             self.instances[scenario.disk_loss].disk_loss = True
+        for node in self.instances:
+            node.clock_skew_ms = scenario.clock_skew_ms.get(node.inst, 0)
         self.byzantine_addresses = {keys[i].address for i in scenario.byzantine}
         self.honest = [x for x in self.instances if not x.byzantine]
         self.round_bound = scenario.n + ROUND_BOUND_SLACK
         self.decided: dict[int, bytes] = {}
+        self.decided_time: dict[int, int] = {0: GENESIS_TIME_MS}
+        self.receipts: dict[tuple[int, bytes], list[tuple[int, int]]] = {}  # fresh proposals: (round, received)
+        self.honest_prevotes: list[tuple[int, int, int, bytes]] = []          # (inst, height, round, block id)
         self.signed: dict[tuple[bytes, int, int, int], bytes] = {}
         self.certs_ok: set[bytes] = set()
         self.evidence: list = []
@@ -192,8 +209,9 @@ class World:
         first = self.decided.setdefault(d.height, d.block_id)
         if first != d.block_id:
             self.fail(f"agreement: node {node.inst} decided another block at height {d.height}")
-        if not judge(d.block, d.block_id, d.height):
+        if not judge(d.block, d.block_id, d.height, self.decided_time.get(d.height - 1)):
             self.fail(f"validity: node {node.inst} decided an invalid block at height {d.height}")
+        self._check_block_time(node, d)
         key = d.certificate.encode()
         if key not in self.certs_ok:
             try:
@@ -202,9 +220,34 @@ class World:
                 self.fail(f"certificate of node {node.inst} at height {d.height}: {exc}")
             self.certs_ok.add(key)
 
+    def _check_block_time(self, node: SimNode, d) -> None:
+        """PBTS: the decided block's time was timely for some honest receiver, and is not from the future."""
+        t = self.decided_time.setdefault(d.height, block_time_of(d.block))
+        precision, delay = self.config.precision_ms, self.config.message_delay_ms
+        if not any(received - precision - message_delay_in_round(delay, r) <= t <= received + precision
+                   for r, received in self.receipts.get((d.height, d.block_id), ())):
+            self.fail(f"block time: node {node.inst} decided a block at height {d.height} that no honest "
+                      f"node received in time (time {t}, receipts {self.receipts.get((d.height, d.block_id))})")
+        fastest = max((x.clock_skew_ms for x in self.honest), default=0)
+        if t > GENESIS_TIME_MS + self.sched.now + fastest + precision:
+            self.fail(f"block time: height {d.height} decided at t={self.sched.now} is dated "
+                      f"{t - GENESIS_TIME_MS} ms, in the future")
+
+    def on_wal_write(self, node: SimNode, record) -> None:
+        """Note when an honest node's core accepted a fresh proposal (or its own block)."""
+        if node.byzantine:
+            return
+        if type(record) is ProposalReceived and record.proposal.pol_round == -1:
+            p = record.proposal
+            self.receipts.setdefault((p.height, p.block_id), []).append((p.round, record.received_ms))
+        elif type(record) is BlockProposal:
+            self.receipts.setdefault((record.height, record.block_id), []).append((record.round, record.received_ms))
+
     def on_own_message(self, node: SimNode, message) -> None:
         if node.byzantine:
             return
+        if type(message) is not Proposal and message.type == 1:
+            self.honest_prevotes.append((node.inst, message.height, message.round, message.block_id))
         step = 1 if type(message) is Proposal else 1 + message.type
         key = (node.address, message.height, message.round, step)
         sign_bytes = message.sign_bytes(CHAIN_ID)
