@@ -38,7 +38,10 @@ class ConsensusConfig:
     Proposer-based timestamps (see ``timeliness.py``): a fresh proposal is
     prevoted only if its block time lies in ``[received - precision_ms -
     message_delay_ms * 1.1**round, received + precision_ms]`` of the
-    receiver's clock.  Every validator must use the same two values.
+    receiver's clock.  Every validator must use the same two values, so they
+    are chain-wide: genesis ``consensus_params`` ``pbts_precision_ms`` and
+    ``pbts_message_delay_ms`` (:func:`genesis_overrides`); absent, these
+    defaults.
 
     * ``precision_ms`` (500, CometBFT's default): the most two honest
       validators' clocks may differ (NTP keeps them within tens of ms).
@@ -109,3 +112,11 @@ class ConsensusConfig:
         else:
             raise ValueError(f"no timeout for step {step!r}")
         return min(base + round_ * delta, self.max_timeout_ms)
+
+
+GENESIS_PARAMS = {"pbts_precision_ms": "precision_ms", "pbts_message_delay_ms": "message_delay_ms"}
+
+
+def genesis_overrides(params) -> dict[str, int]:
+    """:class:`ConsensusConfig` keyword arguments from genesis ``consensus_params`` ((name, value) pairs)."""
+    return {GENESIS_PARAMS[name]: value for name, value in params if name in GENESIS_PARAMS}

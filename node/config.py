@@ -20,7 +20,6 @@ from pathlib import Path
 
 import tomli_w
 
-from consensus.config import ConsensusConfig
 
 __all__ = ["ConfigError", "NodeConfig", "load_config", "save_config"]
 
@@ -66,11 +65,7 @@ class ConsensusSection:
     timeout_prevote_ms: int = 500
     timeout_precommit_ms: int = 500
     timeout_delta_ms: int = 500  # every timeout grows by this much per round
-    # Proposer-based timestamps (consensus/timeliness.py): a fresh proposal is prevoted only if its
-    # block time is within [receive - precision - message_delay * 1.1**round, receive + precision] of
-    # this node's clock.  Every validator must use the same values (defaults: consensus/config.py).
-    precision_ms: int = ConsensusConfig().precision_ms
-    message_delay_ms: int = ConsensusConfig().message_delay_ms
+    # The proposer-based timestamp bounds are chain-wide: genesis "consensus_params" (consensus/config.py).
 
 
 @dataclass
@@ -172,9 +167,6 @@ def load_config(home: str | Path) -> NodeConfig:
         raise ConfigError(f"verifier.pool: {cfg.verifier.pool!r} is not one of {', '.join(VERIFIER_POOLS)}")
     if cfg.verifier.workers < 0:
         raise ConfigError("verifier.workers: must be >= 0 (0: one per core)")
-    for name in ("precision_ms", "message_delay_ms"):
-        if getattr(cfg.consensus, name) <= 0:
-            raise ConfigError(f"consensus.{name}: must be > 0 (the same on every validator)")
     cfg.home = home
     return cfg
 

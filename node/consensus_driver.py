@@ -49,6 +49,7 @@ from consensus import (
     decode_message,
     encode_message,
 )
+from consensus.config import genesis_overrides
 from consensus.messages import DuplicateVoteEvidence, Proposal
 from consensus.safety import SafetyRules
 from consensus.timeliness import message_delay_in_round
@@ -103,8 +104,7 @@ class ConsensusDriver:
             empty_block_interval_ms=cfg.block.empty_interval_ms,
             max_block_txs=cfg.block.max_txs,
             max_block_bytes=cfg.block.max_bytes,
-            precision_ms=cfg.consensus.precision_ms,
-            message_delay_ms=cfg.consensus.message_delay_ms,
+            **genesis_overrides(node.genesis.consensus_params),
         )
         cfg.consensus_dir.mkdir(parents=True, exist_ok=True)
         self.signer = (

@@ -22,6 +22,7 @@ import json
 import time
 from pathlib import Path
 
+from consensus.config import GENESIS_PARAMS, ConsensusConfig
 from ledger.keys import PrivateKey, format_address
 
 from .config import NodeConfig, save_config
@@ -59,6 +60,7 @@ def make_genesis(chain_id: str, validators: list[PrivateKey], accounts: dict[str
         "validators": [{"name": f"node{i}", "pubkey": k.pubkey.hex(), "power": 10} for i, k in enumerate(validators)],
         "assets": [{"symbol": s, "decimals": d, "issuer": format_address(admin.address)} for s, d in DEMO_ASSETS],
         "accounts": doc_accounts,
+        "consensus_params": {name: getattr(ConsensusConfig(), field) for name, field in sorted(GENESIS_PARAMS.items())},
     }
 
 

@@ -68,6 +68,9 @@ class Genesis:
     assets: tuple[tuple[str, int, bytes], ...]  # (symbol, decimals, issuer)
     accounts: tuple[tuple[bytes, tuple[str, ...], tuple[tuple[str, int], ...]], ...]
     doc: dict
+    # chain-wide consensus parameters every validator must share (sorted (name, value) pairs; absent:
+    # the consensus defaults).  Part of the genesis hash only when present, so older documents keep theirs.
+    consensus_params: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_json(cls, doc: dict) -> "Genesis":
@@ -145,16 +148,20 @@ class Genesis:
             tuple(assets[s] for s in sorted(assets)),
             tuple(accounts[a] for a in sorted(accounts)),
             doc,
+            _consensus_params(doc),
         )
 
     def canonical(self) -> list:
-        return [
+        out = [
             self.chain_id,
             self.genesis_time_ms,
             [v.to_obj() for v in self.validators],
             [list(a) for a in self.assets],
             [[addr, list(roles), [list(p) for p in pairs]] for addr, roles, pairs in self.accounts],
         ]
+        if self.consensus_params:
+            out.append([list(p) for p in self.consensus_params])
+        return out
 
     @property
     def hash(self) -> bytes:
@@ -177,6 +184,25 @@ class Genesis:
         for sym, dec, issuer in self.assets:
             put_asset(state, Asset(sym, dec, issuer, supply[sym]))
         return state.finish(RootAccumulator())
+
+
+CONSENSUS_PARAMS = {  # name -> (min, max); meaning and defaults: consensus/config.py
+    "pbts_precision_ms": (1, 3_600_000),  # proposer-based timestamps: clock precision
+    "pbts_message_delay_ms": (1, 3_600_000),  # proposer-based timestamps: message delay in round 0
+}
+
+
+def _consensus_params(doc: dict) -> tuple[tuple[str, int], ...]:
+    params = doc.get("consensus_params", {})
+    if not isinstance(params, dict):
+        raise GenesisError("genesis.consensus_params: expected an object")
+    for name, v in params.items():
+        if name not in CONSENSUS_PARAMS:
+            raise GenesisError(f"genesis.consensus_params.{name}: unknown (known: {', '.join(sorted(CONSENSUS_PARAMS))})")
+        lo, hi = CONSENSUS_PARAMS[name]
+        if type(v) is not int or not lo <= v <= hi:
+            raise GenesisError(f"genesis.consensus_params.{name}: must be an integer in [{lo}, {hi}]")
+    return tuple(sorted(params.items()))
 
 
 def validator_set(genesis: Genesis) -> ValidatorSet:
