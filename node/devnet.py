@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import site
 import subprocess
 import sys
 import threading
@@ -21,13 +22,28 @@ from .testnet import init_testnet, load_devnet
 __all__ = ["node_command", "node_env", "up"]
 
 
+# The directory that holds this ``node`` package (a source checkout, or site-packages).
+_PKG_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
 def node_command(home: Path) -> list[str]:
-    """The command line that runs one validator of a devnet (shared with ``settle bench``)."""
-    return [sys.executable, "-m", "node.cli", "node", "start", "--home", str(home)]
+    """The command line that runs one validator of a devnet (shared with ``settle bench``).
+
+    ``-P`` keeps the working directory off ``sys.path``: run from a node home
+    (which holds ``consensus/``), ``-m`` would otherwise import that folder as
+    the ``consensus`` package.  :func:`node_env` points the child at the code
+    this process runs instead.
+    """
+    return [sys.executable, "-P", "-m", "node.cli", "node", "start", "--home", str(home)]
 
 
 def node_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONUNBUFFERED": "1"}
+    """The environment of a node child: unbuffered, importing this process's own packages."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if _PKG_ROOT not in site.getsitepackages() + [site.getusersitepackages()]:
+        # A source checkout (or an editable install) that ``-P`` would take off the path.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PKG_ROOT, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 _OUT = threading.Lock()  # one writer at a time: node lines never split the summary
