@@ -33,6 +33,11 @@ class RPCConfig:
     port: int = 26657
     max_batch: int = 10_000
     max_body_bytes: int = 32 * 1024 * 1024
+    # Browser pages allowed to open the WebSocket (their Origin header, e.g.
+    # "https://app.example"; "*" allows any).  Empty: only clients that send
+    # no Origin (not browsers), so a web page cannot drive a local node.
+    ws_allowed_origins: list[str] = field(default_factory=list)
+    ws_max_tx_subscriptions: int = 1_000  # tx-hash subscriptions one WebSocket may hold at once
 
 
 @dataclass
