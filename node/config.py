@@ -38,6 +38,12 @@ class RPCConfig:
     # no Origin (not browsers), so a web page cannot drive a local node.
     ws_allowed_origins: list[str] = field(default_factory=list)
     ws_max_tx_subscriptions: int = 1_000  # tx-hash subscriptions one WebSocket may hold at once
+    # Open connections at most (HTTP and WebSocket); lowered at start to fit the
+    # process's file descriptor limit (RLIMIT_NOFILE) with room left for the
+    # store, the WAL and peers.  Further connections are closed with a 503.
+    max_connections: int = 1_000
+    header_timeout_ms: int = 10_000  # a request's headers (or the next request on an idle connection) must arrive within this
+    body_timeout_ms: int = 30_000  # a request's body must arrive within this once its headers have
 
 
 @dataclass

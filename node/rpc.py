@@ -14,6 +14,12 @@ Owns the node's public API surface (bound to 127.0.0.1 unless configured):
   most ``rpc.ws_max_tx_subscriptions`` tx subscriptions.  A browser (a request
   with an ``Origin`` header) may connect only from ``rpc.ws_allowed_origins``.
 
+Connections are bounded: at most ``rpc.max_connections`` open at once (fitted
+under the fd limit at start, see :func:`connection_cap`), headers due within
+``rpc.header_timeout_ms`` and a body within ``rpc.body_timeout_ms``, so idle or
+half-sent requests cannot take the descriptors the store, the WAL and the
+safety module need.
+
 Every bad request gets a standard JSON-RPC error with a readable message and
 the node keeps serving: JSON nested deeper than :data:`MAX_JSON_DEPTH` and ids
 that are not a string, an integer or null are invalid requests, and no error
@@ -25,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import resource
 
 from aiohttp import WSMsgType, web
 
@@ -38,6 +45,40 @@ WS_QUEUE = 1024
 MAX_JSON_DEPTH = 32  # nesting of arrays/objects in a request (a batch of requests with params is 4)
 MAX_ECHO = 200  # characters of an error message (which may quote the input) sent back
 LIMIT_EXCEEDED = -32003  # a per-connection limit (tx subscriptions) is reached
+FD_RESERVE = 256  # descriptors kept for everything but RPC connections (store, WAL, peers, workers)
+FD_RESERVE_MIN = 64  # ... and at least this many under a small limit (a node alone uses ~30)
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+def connection_cap(configured: int) -> int:
+    """How many RPC connections this process can hold, given RLIMIT_NOFILE.
+
+    Raises the soft limit toward the hard one when ``configured`` needs it,
+    then leaves :data:`FD_RESERVE` descriptors (a quarter of a small limit,
+    :data:`FD_RESERVE_MIN` at least) for the rest of the node.
+
+    Raises:
+        OSError: the limit leaves no room for a single connection.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = configured + FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < want and (hard == resource.RLIM_INFINITY or hard > soft):
+        soft = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft == resource.RLIM_INFINITY:
+        return configured
+    cap = min(configured, soft - min(FD_RESERVE, max(FD_RESERVE_MIN, soft // 4)))
+    if cap < 1:
+        raise OSError(f"the file descriptor limit ({soft}) leaves no room for RPC connections")
+    return cap
+
+
+class _Busy(asyncio.Protocol):
+    """A connection over the cap: told 503 and closed at once (its descriptor is freed)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(_BUSY)  # type: ignore[attr-defined]
+        transport.close()
 
 
 class Subscription:
@@ -86,16 +127,33 @@ class RPCServer:
         self.app.router.add_get("/health", self.handle_health)
         self.app.router.add_get("/metrics", self.handle_metrics)
         self.app.router.add_get("/ws", self.handle_ws)
-        self.runner = web.AppRunner(self.app, access_log=None)
-        self.site = None
+        # aiohttp closes a connection that waits this long for a request's
+        # headers (from connect, or since its last response): the header timeout.
+        self.runner = web.AppRunner(self.app, access_log=None, keepalive_timeout=cfg.header_timeout_ms / 1000)
+        self.listener: asyncio.Server | None = None
+        self.max_connections = 0
+        self.refused_connections = 0
 
     async def start(self) -> None:
         cfg = self.node.cfg.rpc
+        self.max_connections = connection_cap(cfg.max_connections)
+        if self.max_connections < cfg.max_connections:
+            log.warning("rpc: at most %d connections (rpc.max_connections = %d does not fit the fd limit %d)",
+                        self.max_connections, cfg.max_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         await self.runner.setup()
-        self.site = web.TCPSite(self.runner, cfg.host, cfg.port, reuse_address=True)
-        await self.site.start()
+        self.listener = await asyncio.get_running_loop().create_server(self._protocol, cfg.host, cfg.port, reuse_address=True)
+
+    def _protocol(self) -> asyncio.BaseProtocol:
+        server = self.runner.server
+        assert server is not None
+        if len(server.connections) >= self.max_connections:
+            self.refused_connections += 1
+            return _Busy()
+        return server()
 
     async def stop(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
         await self.runner.cleanup()
 
     # ------------------------------------------------------------------ JSON-RPC
@@ -106,9 +164,17 @@ class RPCServer:
             node.metrics.rpc_errors += 1
             return _json(_error(None, INVALID_REQUEST, "Content-Type must be application/json"), status=415)
         try:
-            body = await request.read()
+            async with asyncio.timeout(node.cfg.rpc.body_timeout_ms / 1000):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _json(_error(None, INVALID_REQUEST, "request body too large"))
+        except TimeoutError:
+            node.metrics.rpc_errors += 1
+            resp = _json(_error(None, INVALID_REQUEST, "request body not received in time"), status=408)
+            resp.force_close()
+            return resp
+        except ConnectionError:  # the client left mid-body
+            return web.Response(status=400)
         try:
             payload = json.loads(body)
             deep = not _depth_within(payload, MAX_JSON_DEPTH)
@@ -184,6 +250,8 @@ class RPCServer:
             ("settle_rpc_requests_total", "counter", "JSON-RPC requests", m.rpc_requests),
             ("settle_rpc_errors_total", "counter", "JSON-RPC requests answered with an error", m.rpc_errors),
             ("settle_ws_subscribers", "gauge", "WebSocket clients", len(n.subscribers)),
+            ("settle_rpc_connections", "gauge", "open RPC connections", len(self.runner.server.connections) if self.runner.server else 0),
+            ("settle_rpc_connections_refused_total", "counter", "RPC connections closed at once: over rpc.max_connections", self.refused_connections),
         ]
         extra = getattr(n, "extra_metrics", None)
         if extra is not None:

@@ -7,6 +7,7 @@ so a failing test can show it.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -45,6 +46,11 @@ class NodeProcess:
         self.client = RPCClient(rpc_url, timeout=30)
         self.proc: subprocess.Popen | None = None
         self.log_path = self.home / "node.log"
+        self.nofile: int | None = None  # RLIMIT_NOFILE (soft and hard) of the node process, if set
+
+    def _limits(self) -> None:  # in the child, before exec
+        if self.nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def start(self, wait: bool = True) -> "NodeProcess":
         log = open(self.log_path, "ab")
@@ -55,6 +61,7 @@ class NodeProcess:
             cwd=self.home,
             env=node_env(),
             start_new_session=True,
+            preexec_fn=self._limits if self.nofile is not None else None,
         )
         log.close()
         if wait:
