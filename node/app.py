@@ -23,7 +23,8 @@ from ledger.keys import PrivateKey, format_address
 from ledger.receipt import Receipt
 from ledger.store_leveldb import WRITE_BUFFER_BYTES, LevelDBKV
 from ledger.tx import Tx
-from settlement.errors import NotIncludable
+from settlement.checktx import check_tx
+from settlement.errors import NotIncludable, SettlementError
 from settlement.genesis import Genesis
 from settlement.machine import BlockResult
 
@@ -131,10 +132,20 @@ class Node:
     # ------------------------------------------------------------------ submission
 
     def _check_tx(self, tx: Tx) -> int:
+        """Mempool admission against committed state (every path: RPC, batch, gossip).
+
+        Includability (chain, sender, nonce), then settlement's door checks
+        (:func:`settlement.checktx.check_tx`): a tx any block would fail is
+        refused here instead of burning a nonce on a failed receipt.
+        """
         try:
-            return self.chain.check_tx(tx)
+            nonce = self.chain.check_tx(tx)
+            check_tx(self.chain.view, tx)
         except NotIncludable as exc:
             raise MempoolRejection("not_includable", str(exc)) from None
+        except SettlementError as exc:
+            raise MempoolRejection(exc.name, str(exc)) from None
+        return nonce
 
     def admit(self, tx: Tx, *, verified: bool = False) -> None:
         """Admit ``tx`` to the mempool; raises MempoolRejection.
