@@ -99,6 +99,9 @@ VERIFIER_POOLS = ("processes", "threads")
 class NodeConfig:
     moniker: str = "node"
     log_level: str = "info"
+    # After a failed write (store, WAL, safety data) the node halts: no votes, no
+    # submissions, /health 503 with the cause; it exits (code 3) this much later.
+    halt_linger_ms: int = 10_000
     rpc: RPCConfig = field(default_factory=RPCConfig)
     p2p: P2PConfig = field(default_factory=P2PConfig)
     block: BlockConfig = field(default_factory=BlockConfig)

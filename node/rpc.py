@@ -5,7 +5,8 @@ Owns the node's public API surface (bound to 127.0.0.1 unless configured):
 * ``POST /`` — JSON-RPC 2.0, single requests and batches (arrays), with
   ``Content-Type: application/json`` only (anything else is 415: a web page
   can POST text/plain or a form cross-site without asking, but not JSON).
-* ``GET /health`` — 200 with height while the node serves.
+* ``GET /health`` — 200 with height while the node serves; 503 with the
+  cause once a failed write halted it.
 * ``GET /metrics`` — Prometheus text format.
 * ``GET /ws`` — WebSocket: ``subscribe`` to ``blocks`` (``"tx_hashes": true``
   adds the block's tx hashes) or to a tx hash; the server pushes ``block`` and
@@ -233,13 +234,17 @@ class RPCServer:
     # ------------------------------------------------------------------ plain HTTP
 
     async def handle_health(self, request: web.Request) -> web.Response:
-        return _json({"ok": True, "height": self.node.chain.height})
+        node = self.node
+        if node.halted is not None:
+            return _json({"ok": False, "halted": node.halted, "height": node.chain.height}, status=503)
+        return _json({"ok": True, "height": node.chain.height})
 
     async def handle_metrics(self, request: web.Request) -> web.Response:
         n = self.node
         m = n.metrics
         lines = [
             ("settle_height", "gauge", "latest committed height", n.chain.height),
+            ("settle_halted", "gauge", "1 once a failed write halted this node", int(n.halted is not None)),
             ("settle_blocks_committed_total", "counter", "blocks committed by this process", m.blocks_committed),
             ("settle_txs_committed_total", "counter", "transactions committed by this process", m.txs_committed),
             ("settle_txs_failed_total", "counter", "committed transactions whose receipt is a failure", m.txs_failed),
