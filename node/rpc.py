@@ -48,6 +48,7 @@ MAX_ECHO = 200  # characters of an error message (which may quote the input) sen
 LIMIT_EXCEEDED = -32003  # a per-connection limit (tx subscriptions) is reached
 FD_RESERVE = 256  # descriptors kept for everything but RPC connections (store, WAL, peers, workers)
 FD_RESERVE_MIN = 64  # ... and at least this many under a small limit (a node alone uses ~30)
+LINGER_S = 1.0
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
@@ -130,7 +131,9 @@ class RPCServer:
         self.app.router.add_get("/ws", self.handle_ws)
         # aiohttp closes a connection that waits this long for a request's
         # headers (from connect, or since its last response): the header timeout.
-        self.runner = web.AppRunner(self.app, access_log=None, keepalive_timeout=cfg.header_timeout_ms / 1000)
+        # After an error answer to an unfinished body (408), read what else comes
+        # for at most LINGER_S before closing (aiohttp's default: 10 s).
+        self.runner = web.AppRunner(self.app, access_log=None, keepalive_timeout=cfg.header_timeout_ms / 1000, lingering_time=LINGER_S)
         self.listener: asyncio.Server | None = None
         self.max_connections = 0
         self.refused_connections = 0

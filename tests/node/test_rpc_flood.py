@@ -13,7 +13,7 @@ from ledger.txkinds import Transfer
 from tests.nodeproc import NodeProcess
 
 FD_LIMIT = 512
-FLOOD = 1_100
+FLOOD = 800  # more than the whole fd limit
 
 
 def _call(conn: http.client.HTTPConnection, method: str, params: dict | None = None):
