@@ -4,6 +4,12 @@ Owns the node's lifetime (open, run, stop cleanly), transaction submission
 (mempool admission, commit waiters), and what happens after a block commits
 (mempool eviction, waking waiters, WebSocket notifications, metrics, one log
 line).  All tasks run under one TaskGroup; the store is closed last.
+
+A write that fails (store, consensus WAL, safety data) halts the node
+(:meth:`Node.halt`): one CRITICAL line with the cause, no further votes or
+commits, submissions refused, ``/health`` 503 with the cause, and an exit
+with :data:`EXIT_HALTED` after ``halt_linger_ms``.  Carrying on after a write
+the node cannot trust would wedge consensus silently.
 """
 from __future__ import annotations
 
@@ -23,7 +29,8 @@ from ledger.keys import PrivateKey, format_address
 from ledger.receipt import Receipt
 from ledger.store_leveldb import WRITE_BUFFER_BYTES, LevelDBKV
 from ledger.tx import Tx
-from settlement.errors import NotIncludable
+from settlement.checktx import check_tx
+from settlement.errors import NotIncludable, SettlementError
 from settlement.genesis import Genesis
 from settlement.machine import BlockResult
 
@@ -32,7 +39,7 @@ from .config import NodeConfig
 from .mempool import Mempool, MempoolRejection
 from .verifier import Verifier
 
-__all__ = ["Node", "NodeError"]
+__all__ = ["EXIT_HALTED", "Node", "NodeError", "NodeHalted"]
 
 log = logging.getLogger("settle.node")
 
@@ -66,8 +73,15 @@ def memtable_bytes(pubkey: bytes, validators: list[bytes]) -> int:
     return WRITE_BUFFER_BYTES + spread
 
 
+EXIT_HALTED = 3  # the process's exit code after a halt
+
+
 class NodeError(Exception):
     """The node cannot start (bad genesis, key, or a data dir in use)."""
+
+
+class NodeHalted(Exception):
+    """The node halted after a failed write; nothing more is committed or signed."""
 
 
 @dataclass
@@ -127,14 +141,43 @@ class Node:
         self.gossip = None
         self.sync = None
         self.consensus = None
+        self.halted: str | None = None  # why the node halted (see halt)
+
+    def halt(self, reason: str) -> None:
+        """Stop this node's part in the chain after a failed write, loudly (idempotent).
+
+        From here on the consensus driver takes no input (no votes), commits
+        and submissions are refused, ``/health`` answers 503 with ``reason``,
+        and the process exits with :data:`EXIT_HALTED` after ``halt_linger_ms``
+        (long enough for a monitor to read why).
+        """
+        if self.halted is not None:
+            return
+        self.halted = reason
+        linger = self.cfg.halt_linger_ms / 1000
+        log.critical("HALT: %s; no more votes, commits or submissions; exiting in %.0f s", reason, linger)
+        try:
+            asyncio.get_running_loop().call_later(linger, self.stopping.set)
+        except RuntimeError:  # no loop running (an offline caller)
+            self.stopping.set()
 
     # ------------------------------------------------------------------ submission
 
     def _check_tx(self, tx: Tx) -> int:
+        """Mempool admission against committed state (every path: RPC, batch, gossip).
+
+        Includability (chain, sender, nonce), then settlement's door checks
+        (:func:`settlement.checktx.check_tx`): a tx any block would fail is
+        refused here instead of burning a nonce on a failed receipt.
+        """
         try:
-            return self.chain.check_tx(tx)
+            nonce = self.chain.check_tx(tx)
+            check_tx(self.chain.view, tx)
         except NotIncludable as exc:
             raise MempoolRejection("not_includable", str(exc)) from None
+        except SettlementError as exc:
+            raise MempoolRejection(exc.name, str(exc)) from None
+        return nonce
 
     def admit(self, tx: Tx, *, verified: bool = False) -> None:
         """Admit ``tx`` to the mempool; raises MempoolRejection.
@@ -144,6 +187,8 @@ class Node:
                 otherwise the mempool checks it here, once, unless this node
                 checked it before (``chain.verified``: any path, any time).
         """
+        if self.halted is not None:
+            raise MempoolRejection("halted", f"node halted: {self.halted}")
         try:
             self.mempool.add(tx, verified=verified or tx.hash in self.chain.verified)
         except MempoolRejection:
@@ -174,7 +219,7 @@ class Node:
 
     def request_sync(self) -> None:
         """Catch up from peers in the background (one sync at a time)."""
-        if self.sync is None or self.sync.running:
+        if self.sync is None or self.sync.running or self.halted is not None:
             return
 
         async def run():
@@ -209,8 +254,18 @@ class Node:
     # ------------------------------------------------------------------ commit
 
     def commit(self, block: Block, result: BlockResult, cert: CommitCertificate) -> None:
-        """Persist a decided block and tell everyone who waits for it."""
-        self.chain.commit(block, result, cert)
+        """Persist a decided block and tell everyone who waits for it.
+
+        Raises:
+            NodeHalted: the node is halted, or the store write failed (which halts it).
+        """
+        if self.halted is not None:
+            raise NodeHalted(self.halted)
+        try:
+            self.chain.commit(block, result, cert)
+        except Exception as exc:
+            self.halt(f"store write failed at height {block.height}: {type(exc).__name__}: {exc}")
+            raise NodeHalted(self.halted) from exc
         self.mempool.update(block.txs, self.chain.nonce_of)
         now = time.monotonic()
         m = self.metrics
@@ -272,7 +327,10 @@ class Node:
             if self.gossip is not None:
                 self.gossip.stop()
             if self.consensus is not None:
-                self.consensus.stop()
+                try:
+                    self.consensus.stop()
+                except OSError as exc:  # closing the WAL syncs it: the disk may be what failed
+                    log.error("closing the consensus WAL failed: %s", exc)
             if self.net is not None:
                 await self.net.stop()
             await rpc.stop()
@@ -316,7 +374,7 @@ class Node:
     async def _on_p2p_message(self, topic: str, peer_id: str, data: bytes) -> None:
         txs, cons, status = self._topics
         if topic == cons:
-            if self.consensus is not None:
+            if self.consensus is not None and self.halted is None:
                 self.consensus.on_message(peer_id, data)
         elif topic == txs:
             self.gossip.on_batch(peer_id, data)

@@ -21,6 +21,8 @@ from rich.table import Table
 from ledger.keys import format_address
 from ledger.tx import sign_tx
 from ledger.txkinds import CreateAsset, Issue, RegisterAccount, Transfer
+from settlement.checktx import check_body
+from settlement.errors import SettlementError
 
 from .client import RPCClient, RPCClientError
 from .keyring import Keyring, default_home
@@ -260,6 +262,10 @@ def tx() -> None:
 
 
 def _submit(home: Path, rpc: str | None, signer: str, body, wait: bool, as_json: bool) -> None:
+    try:
+        check_body(type(body).KIND, body)  # what needs no state is refused before anything is signed
+    except SettlementError as exc:
+        raise CLIError(str(exc)) from None
     ring = Keyring(home)
     try:
         key = ring.load(signer)

@@ -34,6 +34,17 @@ class RPCConfig:
     port: int = 26657
     max_batch: int = 10_000
     max_body_bytes: int = 32 * 1024 * 1024
+    # Browser pages allowed to open the WebSocket (their Origin header, e.g.
+    # "https://app.example"; "*" allows any).  Empty: only clients that send
+    # no Origin (not browsers), so a web page cannot drive a local node.
+    ws_allowed_origins: list[str] = field(default_factory=list)
+    ws_max_tx_subscriptions: int = 1_000  # tx-hash subscriptions one WebSocket may hold at once
+    # Open connections at most (HTTP and WebSocket); lowered at start to fit the
+    # process's file descriptor limit (RLIMIT_NOFILE) with room left for the
+    # store, the WAL and peers.  Further connections are closed with a 503.
+    max_connections: int = 1_000
+    header_timeout_ms: int = 10_000  # a request's headers (or the next request on an idle connection) must arrive within this
+    body_timeout_ms: int = 30_000  # a request's body must arrive within this once its headers have
 
 
 @dataclass
@@ -90,6 +101,9 @@ VERIFIER_POOLS = ("processes", "threads")
 class NodeConfig:
     moniker: str = "node"
     log_level: str = "info"
+    # After a failed write (store, WAL, safety data) the node halts: no votes, no
+    # submissions, /health 503 with the cause; it exits (code 3) this much later.
+    halt_linger_ms: int = 10_000
     rpc: RPCConfig = field(default_factory=RPCConfig)
     p2p: P2PConfig = field(default_factory=P2PConfig)
     block: BlockConfig = field(default_factory=BlockConfig)

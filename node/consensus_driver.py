@@ -189,6 +189,8 @@ class ConsensusDriver:
     # ------------------------------------------------------------------ inputs
 
     def feed(self, event) -> None:
+        if self.node.halted is not None:
+            return  # a halted node takes no input: it must not vote
         self._inputs.append(event)
         self._drain()
 
@@ -202,6 +204,8 @@ class ConsensusDriver:
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("input %s", event)
                 self._execute(self.core.handle(event))
+        except Exception as exc:  # a failed write (WAL, store) or a bug: carrying on would wedge silently
+            self.node.halt(f"consensus: {type(exc).__name__}: {exc}")
         finally:
             self._busy = False
 
@@ -294,6 +298,8 @@ class ConsensusDriver:
                 log.warning("equivocation evidence against %s at height %d", a.evidence.validator.hex()[:16], a.evidence.height)
             elif t is SigningFailed:
                 log.warning("safety module refused to sign h=%d r=%d step=%s: %s", a.height, a.round, a.step.name, a.reason)
+                if a.reason.startswith("could not persist"):  # a storage failure, not a refusal
+                    raise OSError(f"safety module: {a.reason}")
 
     def _keep_evidence(self, ev: DuplicateVoteEvidence) -> bool:
         key = ev.encode()

@@ -26,6 +26,7 @@ import fcntl
 import json
 import os
 import signal
+import site
 import subprocess
 import sys
 import threading
@@ -42,13 +43,37 @@ BACKOFF_FIRST_S, BACKOFF_MAX_S, STABLE_AFTER_S = 1.0, 30.0, 60.0
 PR_SET_PDEATHSIG = 1
 
 
+# The directory that holds this ``node`` package (a source checkout, or site-packages).
+_PKG_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
 def node_command(home: Path) -> list[str]:
-    """The command line that runs one validator of a devnet (shared with ``settle bench``)."""
-    return [sys.executable, "-m", "node.cli", "node", "start", "--home", str(home)]
+    """The command line that runs one validator of a devnet (shared with ``settle bench``).
+
+    ``-P`` keeps the working directory off ``sys.path``: run from a node home
+    (which holds ``consensus/``), ``-m`` would otherwise import that folder as
+    the ``consensus`` package.  :func:`node_env` points the child at the code
+    this process runs instead.
+    """
+    return [sys.executable, "-P", "-m", "node.cli", "node", "start", "--home", str(home)]
 
 
-def node_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONUNBUFFERED": "1", SUPERVISOR_ENV: str(os.getpid())}
+def node_env(*, supervised: bool = False) -> dict[str, str]:
+    """The environment of a node child: unbuffered, importing this process's own packages.
+
+    Args:
+        supervised: the child dies with this process (:func:`die_with_parent`).  The kernel ties
+            that to the *thread* that started the child, so only the supervisor's main thread
+            asks for it.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop(SUPERVISOR_ENV, None)
+    if supervised:
+        env[SUPERVISOR_ENV] = str(os.getpid())
+    if _PKG_ROOT not in site.getsitepackages() + [site.getusersitepackages()]:
+        # A source checkout (or an editable install) that ``-P`` would take off the path.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PKG_ROOT, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -147,7 +172,7 @@ class _Node:
             text=True,
             bufsize=1,
             start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops the nodes in order
-            env=node_env(),
+            env=node_env(supervised=True),
         )
         self.started = time.monotonic()
         threading.Thread(target=_stream, args=(self.name, self.proc), daemon=True).start()

@@ -256,18 +256,30 @@ async def _await_commit(node, h: bytes, timeout: float) -> dict:
 
 @method
 async def broadcast_tx_batch(node, params) -> dict:
-    """Many transactions in one call; each gets its own verdict."""
+    """Many transactions in one call; each gets its own verdict, in its place.
+
+    An entry that is not a decodable transaction is refused alone
+    (``code: "malformed"``, ``hash: null``); the others are admitted or
+    refused as :func:`broadcast_tx` would.
+    """
     txs = _param(params, "txs", list, pos=0)
     if len(txs) > node.cfg.rpc.max_batch:
         raise RPCError(INVALID_PARAMS, f"batch of {len(txs)} exceeds {node.cfg.rpc.max_batch}")
     mode = _mode(params)
     timeout = _timeout(params)
-    decoded = [_decode_tx(t, f"txs[{i}]") for i, t in enumerate(txs)]
-    good = await node.verify_batch(decoded)
-    results = []
-    for t in decoded:
-        rejected = _admit(node, t, t.hash in good)
-        results.append(rejected or {"hash": t.hash.hex(), "accepted": True})
+    decoded: list[Tx | None] = []
+    results: list[dict | None] = []
+    for i, text in enumerate(txs):  # an undecodable entry is refused alone, in its place
+        try:
+            decoded.append(_decode_tx(text, f"txs[{i}]"))
+            results.append(None)
+        except RPCError as exc:
+            decoded.append(None)
+            results.append({"hash": None, "accepted": False, "code": "malformed", "reason": exc.message})
+    good = await node.verify_batch([t for t in decoded if t is not None])
+    for i, t in enumerate(decoded):
+        if t is not None:
+            results[i] = _admit(node, t, t.hash in good) or {"hash": t.hash.hex(), "accepted": True}
     if mode == "commit":
         waits = [_await_commit(node, t.hash, timeout) if r["accepted"] else None for t, r in zip(decoded, results)]
         done = await asyncio.gather(*[w for w in waits if w is not None], return_exceptions=True)

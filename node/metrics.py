@@ -52,10 +52,11 @@ P2P_GAUGES = {
 }
 
 
-def _rows(node) -> Iterator[tuple[str, str, str, float]]:
-    """(name, 'counter' | 'gauge', help, value) of every metric of ``node``."""
+def _rows(node, rpc) -> Iterator[tuple[str, str, str, float]]:
+    """(name, 'counter' | 'gauge', help, value) of every metric of ``node`` (and of its RPC server)."""
     m = node.metrics
     yield "settle_height", "gauge", "latest committed height", node.chain.height
+    yield "settle_halted", "gauge", "1 once a failed write halted this node", int(getattr(node, "halted", None) is not None)
     yield "settle_blocks_committed_total", "counter", "blocks committed by this process", m.blocks_committed
     yield "settle_txs_committed_total", "counter", "transactions committed by this process", m.txs_committed
     yield "settle_txs_failed_total", "counter", "committed transactions whose receipt is a failure", m.txs_failed
@@ -66,6 +67,11 @@ def _rows(node) -> Iterator[tuple[str, str, str, float]]:
     yield "settle_rpc_requests_total", "counter", "JSON-RPC requests", m.rpc_requests
     yield "settle_rpc_errors_total", "counter", "JSON-RPC requests answered with an error", m.rpc_errors
     yield "settle_ws_subscribers", "gauge", "WebSocket clients connected", len(node.subscribers)
+    if rpc is not None:
+        server = rpc.runner.server if rpc.runner is not None else None
+        yield "settle_rpc_connections", "gauge", "open RPC connections", len(server.connections) if server else 0
+        yield ("settle_rpc_connections_refused_total", "counter", "RPC connections closed at once: over rpc.max_connections",
+               rpc.refused_connections)
     yield "settle_garbage_messages_total", "counter", "undecodable messages from peers", m.garbage_messages
     yield "settle_evidence_total", "counter", "equivocation evidence found", m.evidence
     verifier = getattr(node, "verifier", None)
@@ -86,17 +92,17 @@ def _rows(node) -> Iterator[tuple[str, str, str, float]]:
 
 
 class _Collector:
-    def __init__(self, node):
-        self.node = node
+    def __init__(self, node, rpc):
+        self.node, self.rpc = node, rpc
 
     def collect(self):
-        for name, kind, help_, value in _rows(self.node):
+        for name, kind, help_, value in _rows(self.node, self.rpc):
             family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
             yield family(name, help_, value=value)
 
 
-def exposition(node) -> bytes:
-    """The node's metrics, rendered by prometheus-client (content type :data:`CONTENT_TYPE`)."""
+def exposition(node, rpc=None) -> bytes:
+    """The node's metrics (and its RPC server's), rendered by prometheus-client (content type :data:`CONTENT_TYPE`)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(node))
+    registry.register(_Collector(node, rpc))
     return generate_latest(registry)

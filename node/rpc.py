@@ -2,22 +2,37 @@
 
 Owns the node's public API surface (bound to 127.0.0.1 unless configured):
 
-* ``POST /`` — JSON-RPC 2.0, single requests and batches (arrays).
-* ``GET /health`` — 200 with height while the node serves.
+* ``POST /`` — JSON-RPC 2.0, single requests and batches (arrays), with
+  ``Content-Type: application/json`` only (anything else is 415: a web page
+  can POST text/plain or a form cross-site without asking, but not JSON).
+* ``GET /health`` — 200 with height while the node serves; 503 with the
+  cause once a failed write halted it.
 * ``GET /metrics`` — Prometheus text format (``metrics.py``).
 * ``GET /ws`` — WebSocket: ``subscribe`` to ``blocks`` (``"tx_hashes": true``
   adds the block's tx hashes) or to a tx hash; the server pushes ``block`` and
   ``tx_result`` notifications.  Each client has a
-  bounded queue; a client that falls that far behind is disconnected.
+  bounded queue; a client that falls that far behind is disconnected, and at
+  most ``rpc.ws_max_tx_subscriptions`` tx subscriptions.  A browser (a request
+  with an ``Origin`` header) may connect only from ``rpc.ws_allowed_origins``.
+
+Connections are bounded: at most ``rpc.max_connections`` open at once (fitted
+under the fd limit at start, see :func:`connection_cap`), headers due within
+``rpc.header_timeout_ms`` and a body within ``rpc.body_timeout_ms``, so idle or
+half-sent requests cannot take the descriptors the store, the WAL and the
+safety module need.
 
 Every bad request gets a standard JSON-RPC error with a readable message and
-the node keeps serving.  Transactions travel as hex of their canonical bytes.
+the node keeps serving: JSON nested deeper than :data:`MAX_JSON_DEPTH` and ids
+that are not a string, an integer or null are invalid requests, and no error
+message echoes more than :data:`MAX_ECHO` characters of what it was sent.
+Transactions travel as hex of their canonical bytes.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import resource
 
 from aiohttp import WSMsgType, web
 
@@ -29,13 +44,52 @@ __all__ = ["RPCServer"]
 
 log = logging.getLogger("settle.rpc")
 WS_QUEUE = 1024
+MAX_JSON_DEPTH = 32  # nesting of arrays/objects in a request (a batch of requests with params is 4)
+MAX_ECHO = 200  # characters of an error message (which may quote the input) sent back
+LIMIT_EXCEEDED = -32003  # a per-connection limit (tx subscriptions) is reached
+FD_RESERVE = 256  # descriptors kept for everything but RPC connections (store, WAL, peers, workers)
+FD_RESERVE_MIN = 64  # ... and at least this many under a small limit (a node alone uses ~30)
+LINGER_S = 1.0
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+def connection_cap(configured: int) -> int:
+    """How many RPC connections this process can hold, given RLIMIT_NOFILE.
+
+    Raises the soft limit toward the hard one when ``configured`` needs it,
+    then leaves :data:`FD_RESERVE` descriptors (a quarter of a small limit,
+    :data:`FD_RESERVE_MIN` at least) for the rest of the node.
+
+    Raises:
+        OSError: the limit leaves no room for a single connection.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = configured + FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < want and (hard == resource.RLIM_INFINITY or hard > soft):
+        soft = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft == resource.RLIM_INFINITY:
+        return configured
+    cap = min(configured, soft - min(FD_RESERVE, max(FD_RESERVE_MIN, soft // 4)))
+    if cap < 1:
+        raise OSError(f"the file descriptor limit ({soft}) leaves no room for RPC connections")
+    return cap
+
+
+class _Busy(asyncio.Protocol):
+    """A connection over the cap: told 503 and closed at once (its descriptor is freed)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(_BUSY)  # type: ignore[attr-defined]
+        transport.close()
 
 
 class Subscription:
     """One WebSocket client's subscriptions and its bounded outbound queue."""
 
-    def __init__(self, ws: web.WebSocketResponse):
+    def __init__(self, ws: web.WebSocketResponse, max_txs: int):
         self.ws = ws
+        self.max_txs = max_txs
         self.blocks = False
         self.block_tx_hashes = False  # subscribe {"topic": "blocks", "tx_hashes": true}
         self.txs: set[bytes] = set()
@@ -76,31 +130,67 @@ class RPCServer:
         self.app.router.add_get("/health", self.handle_health)
         self.app.router.add_get("/metrics", self.handle_metrics)
         self.app.router.add_get("/ws", self.handle_ws)
-        self.runner = web.AppRunner(self.app, access_log=None)
-        self.site = None
+        # aiohttp closes a connection that waits this long for a request's
+        # headers (from connect, or since its last response): the header timeout.
+        # After an error answer to an unfinished body (408), read what else comes
+        # for at most LINGER_S before closing (aiohttp's default: 10 s).
+        self.runner = web.AppRunner(self.app, access_log=None, keepalive_timeout=cfg.header_timeout_ms / 1000, lingering_time=LINGER_S)
+        self.listener: asyncio.Server | None = None
+        self.max_connections = 0
+        self.refused_connections = 0
 
     async def start(self) -> None:
         cfg = self.node.cfg.rpc
+        self.max_connections = connection_cap(cfg.max_connections)
+        if self.max_connections < cfg.max_connections:
+            log.warning("rpc: at most %d connections (rpc.max_connections = %d does not fit the fd limit %d)",
+                        self.max_connections, cfg.max_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         await self.runner.setup()
-        self.site = web.TCPSite(self.runner, cfg.host, cfg.port, reuse_address=True)
-        await self.site.start()
+        self.listener = await asyncio.get_running_loop().create_server(self._protocol, cfg.host, cfg.port, reuse_address=True)
+
+    def _protocol(self) -> asyncio.BaseProtocol:
+        server = self.runner.server
+        assert server is not None
+        if len(server.connections) >= self.max_connections:
+            self.refused_connections += 1
+            return _Busy()
+        return server()
 
     async def stop(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
         await self.runner.cleanup()
 
     # ------------------------------------------------------------------ JSON-RPC
 
     async def handle_rpc(self, request: web.Request) -> web.Response:
         node = self.node
+        if request.content_type != "application/json":
+            node.metrics.rpc_errors += 1
+            return _json(_error(None, INVALID_REQUEST, "Content-Type must be application/json"), status=415)
         try:
-            body = await request.read()
+            async with asyncio.timeout(node.cfg.rpc.body_timeout_ms / 1000):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _json(_error(None, INVALID_REQUEST, "request body too large"))
+        except TimeoutError:
+            node.metrics.rpc_errors += 1
+            resp = _json(_error(None, INVALID_REQUEST, "request body not received in time"), status=408)
+            resp.force_close()
+            return resp
+        except ConnectionError:  # the client left mid-body
+            return web.Response(status=400)
         try:
             payload = json.loads(body)
+            deep = not _depth_within(payload, MAX_JSON_DEPTH)
         except (ValueError, UnicodeDecodeError) as exc:
             node.metrics.rpc_errors += 1
             return _json(_error(None, PARSE_ERROR, f"parse error: {exc}"))
+        except RecursionError:  # deeper than the parser goes (about 1,000)
+            deep = True
+        if deep:
+            node.metrics.rpc_errors += 1
+            return _json(_error(None, INVALID_REQUEST, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"))
         if isinstance(payload, list):
             if not payload:
                 return _json(_error(None, INVALID_REQUEST, "empty batch"))
@@ -122,7 +212,8 @@ class RPCServer:
             node.metrics.rpc_errors += 1
             return _error(rid if _valid_id(rid) else None, INVALID_REQUEST, 'request needs "jsonrpc": "2.0" and a string "method"')
         if not _valid_id(rid):
-            return _error(None, INVALID_REQUEST, "id must be a string, a number or null")
+            node.metrics.rpc_errors += 1
+            return _error(None, INVALID_REQUEST, "id must be a string, an integer or null")
         params = req.get("params", {})
         if not isinstance(params, (dict, list)):
             node.metrics.rpc_errors += 1
@@ -147,17 +238,25 @@ class RPCServer:
     # ------------------------------------------------------------------ plain HTTP
 
     async def handle_health(self, request: web.Request) -> web.Response:
-        return _json({"ok": True, "height": self.node.chain.height})
+        node = self.node
+        if node.halted is not None:
+            return _json({"ok": False, "halted": node.halted, "height": node.chain.height}, status=503)
+        return _json({"ok": True, "height": node.chain.height})
 
     async def handle_metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=exposition(self.node), headers={"Content-Type": METRICS_CONTENT_TYPE})
+        return web.Response(body=exposition(self.node, self), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     # ------------------------------------------------------------------ WebSocket
 
-    async def handle_ws(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle_ws(self, request: web.Request) -> web.StreamResponse:
+        cfg = self.node.cfg.rpc
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in cfg.ws_allowed_origins and "*" not in cfg.ws_allowed_origins:
+            # A browser page from a site not allowed: it must not drive this node.
+            return web.Response(status=403, text=f"origin not allowed: {_clip(origin)}")
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)
         await ws.prepare(request)
-        sub = Subscription(ws)
+        sub = Subscription(ws, cfg.ws_max_tx_subscriptions)
         self.node.subscribers.add(sub)
         sender = asyncio.ensure_future(self._ws_sender(sub))
         try:
@@ -182,11 +281,17 @@ class RPCServer:
     def _ws_request(self, sub: Subscription, text: str) -> dict:
         try:
             req = json.loads(text)
+            if not _depth_within(req, MAX_JSON_DEPTH):
+                raise RecursionError
         except ValueError as exc:
             return _error(None, PARSE_ERROR, f"parse error: {exc}")
+        except RecursionError:
+            return _error(None, INVALID_REQUEST, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        rid = req.get("id") if isinstance(req, dict) else None
+        if not _valid_id(rid):
+            return _error(None, INVALID_REQUEST, "id must be a string, an integer or null")
         if not isinstance(req, dict) or req.get("method") not in ("subscribe", "unsubscribe"):
-            return _error(req.get("id") if isinstance(req, dict) else None, METHOD_NOT_FOUND, "methods: subscribe, unsubscribe")
-        rid = req.get("id")
+            return _error(rid, METHOD_NOT_FOUND, "methods: subscribe, unsubscribe")
         params = req.get("params") or {}
         topic = params.get("topic") if isinstance(params, dict) else None
         on = req["method"] == "subscribe"
@@ -206,6 +311,8 @@ class RPCServer:
                 if found is not None:
                     height, index, receipt = found
                     sub._push({"jsonrpc": "2.0", "method": "tx_result", "params": {"height": height, "index": index, "receipt": render_receipt(receipt)}})
+                elif h not in sub.txs and len(sub.txs) >= sub.max_txs:
+                    return _error(rid, LIMIT_EXCEEDED, f"this connection holds {len(sub.txs)} tx subscriptions, the most allowed (unsubscribe some first)")
                 else:
                     sub.txs.add(h)
             else:
@@ -215,15 +322,33 @@ class RPCServer:
 
 
 def _valid_id(rid) -> bool:
-    return rid is None or (isinstance(rid, (str, int, float)) and not isinstance(rid, bool))
+    """JSON-RPC 2.0 ids: a string, an integer or null (no fractions, NaN or infinities: 1e400 parses as inf)."""
+    return rid is None or type(rid) in (str, int)
+
+
+def _depth_within(obj, limit: int) -> bool:
+    """True if arrays/objects in ``obj`` nest at most ``limit`` deep (iterative: no recursion to exhaust)."""
+    stack = [(obj, 1)] if type(obj) in (dict, list) else []
+    while stack:
+        o, depth = stack.pop()
+        if depth > limit:
+            return False
+        items = o.values() if type(o) is dict else o
+        stack.extend((v, depth + 1) for v in items if type(v) in (dict, list))
+    return True
+
+
+def _clip(text: str) -> str:
+    """At most :data:`MAX_ECHO` characters of ``text``: error messages quote input, which may be huge."""
+    return text if len(text) <= MAX_ECHO else f"{text[:MAX_ECHO]}... ({len(text)} characters)"
 
 
 def _error(rid, code: int, message: str, data=None) -> dict:
-    err = {"code": code, "message": message}
+    err = {"code": code, "message": _clip(message)}
     if data is not None:
         err["data"] = data
     return {"jsonrpc": "2.0", "id": rid, "error": err}
 
 
-def _json(obj) -> web.Response:
-    return web.Response(text=json.dumps(obj), content_type="application/json")
+def _json(obj, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(obj, allow_nan=False), status=status, content_type="application/json")

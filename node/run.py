@@ -16,7 +16,7 @@ from pathlib import Path
 
 import uvloop
 
-from .app import Node, NodeError
+from .app import EXIT_HALTED, Node, NodeError
 from .config import ConfigError, load_config
 
 __all__ = ["run_node"]
@@ -66,7 +66,7 @@ async def _main(home: Path) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, node.stopping.set)
     await node.run()
-    return 0
+    return EXIT_HALTED if node.halted is not None else 0
 
 
 def run_node(home: Path) -> int:

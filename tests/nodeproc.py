@@ -1,12 +1,13 @@
 """Real node processes for end-to-end tests (no mocks): start, wait, kill, restart.
 
-Nodes run as ``python -m node.cli node start --home H`` child processes bound
+Nodes run as ``python -P -m node.cli node start --home H`` child processes bound
 to 127.0.0.1 on free ports chosen here; output goes to a log file in the home
 so a failing test can show it.
 """
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from node.client import RPCClient, RPCClientError
+from node.devnet import node_command, node_env
 
 __all__ = ["NodeProcess", "free_port", "run_cli"]
 
@@ -44,16 +46,22 @@ class NodeProcess:
         self.client = RPCClient(rpc_url, timeout=30)
         self.proc: subprocess.Popen | None = None
         self.log_path = self.home / "node.log"
+        self.nofile: int | None = None  # RLIMIT_NOFILE (soft and hard) of the node process, if set
+
+    def _limits(self) -> None:  # in the child, before exec
+        if self.nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def start(self, wait: bool = True) -> "NodeProcess":
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "node", "start", "--home", str(self.home)],
+            node_command(self.home),  # the devnet's own command line (-P: the cwd shadows nothing)
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            cwd=self.home,
+            env=node_env(),
             start_new_session=True,
+            preexec_fn=self._limits if self.nofile is not None else None,
         )
         log.close()
         if wait:

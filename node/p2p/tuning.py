@@ -229,6 +229,11 @@ def route_libp2p_logging(level: int = logging.CRITICAL) -> None:
     logger = logging.getLogger("libp2p")
     logger.setLevel(level)
     logger.propagate = True
+    # This one sets its own level (INFO) when imported, and says "initiating N
+    # new dials" every 10 s: imported first, then held to ``level`` like the rest.
+    import libp2p.network.auto_connector  # noqa: F401
+
+    logging.getLogger("libp2p.network.auto_connector").setLevel(level)
 
 
 def install() -> None:

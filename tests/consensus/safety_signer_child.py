@@ -8,10 +8,10 @@ restarted incarnation always wants *different* bytes for a (height, round,
 step) an earlier one signed.  Each released signature is printed (flushed) as
 ``signed H R STEP SIGNBYTES SIG``; each refusal as ``refused H R STEP``.
 
-KILL is ``-`` (run until killed from outside) or ``fsync:N`` / ``replace:N`` /
-``after-replace:N``: SIGKILL itself just before the N-th ``os.fsync``, just
-before the N-th ``os.replace``, or just after it -- the instants inside
-``FileSafetyStorage.save`` where a crash is most interesting.
+KILL is ``-`` (run until killed from outside) or ``fsync:N`` / ``pwrite:N`` /
+``after-pwrite:N``: SIGKILL itself just before the N-th ``os.fsync``, just
+before the N-th ``os.pwrite`` (a slot write), or just after it -- the instants
+inside ``FileSafetyStorage.save`` where a crash is most interesting.
 """
 from __future__ import annotations
 
@@ -47,10 +47,8 @@ def arm(kill: str) -> None:
             return result
         return hooked
 
-    if where == "fsync":
-        os.fsync = wrap(os.fsync, True)
-    else:
-        os.replace = wrap(os.replace, where == "replace")
+    name = where.removeprefix("after-")
+    setattr(os, name, wrap(getattr(os, name), name == where))
 
 
 def main() -> None:

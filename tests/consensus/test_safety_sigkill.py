@@ -15,10 +15,10 @@ from node.safety_store import FileSafetyStorage
 from tests.consensus.safety_signer_child import KEY
 
 ROOT = Path(__file__).resolve().parents[2]
-#: kill points inside FileSafetyStorage.save (2 fsyncs and 1 replace per signature),
-#: and None: SIGKILL from outside after a random number of released signatures.
-KILLS = ["fsync:1", "fsync:4", "replace:3", "after-replace:5", None, "fsync:9", "after-replace:1",
-         None, "replace:7", None, None]
+#: kill points inside FileSafetyStorage.save (2 slot writes, each followed by an fsync, per
+#: signature), and None: SIGKILL from outside after a random number of released signatures.
+KILLS = ["fsync:1", "fsync:4", "pwrite:3", "after-pwrite:5", None, "fsync:9", "after-pwrite:1",
+         None, "pwrite:7", None, None]
 
 
 def run_child(path: Path, incarnation: int, start: int, kill: str | None, rng: random.Random) -> list[str]:

@@ -199,3 +199,27 @@ def test_kill_9_of_the_supervisor_stops_its_nodes(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert "not running" in run_cli("devnet", "down", home=home, check=True).stdout
+
+
+def test_devnet_up_from_a_directory_with_a_consensus_folder(tmp_path):
+    """A node home holds ``consensus/``: run from there, it must not shadow the package."""
+    cwd = tmp_path / "here"
+    (cwd / "consensus").mkdir(parents=True)
+    (cwd / "consensus" / "__init__.py").write_text("raise ImportError('bogus consensus package imported from the cwd')\n")
+    (cwd / "node").mkdir()
+    (cwd / "node" / "__init__.py").write_text("raise ImportError('bogus node package imported from the cwd')\n")
+    home = tmp_path / "devnet"
+    rpc, p2p = _free_run(1), _free_run(1) + 200
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    # -P: what the installed `settle` script does (its own directory, not the cwd, is first on sys.path)
+    proc = subprocess.Popen(
+        [sys.executable, "-P", "-m", "node.cli", "devnet", "up", "-n", "1", "--home", str(home), "--rpc-port", str(rpc), "--p2p-port", str(p2p)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd, env=env,
+    )
+    try:
+        _wait_line(proc, "is up (1 node(s))", timeout=60)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, rest[-2000:]
+    assert "bogus" not in rest
