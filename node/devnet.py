@@ -129,8 +129,8 @@ class HomeLock:
     def record(self, nodes: dict[str, int]) -> None:
         assert self.fd is not None
         data = json.dumps({"pid": os.getpid(), "nodes": nodes}).encode()
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, data, 0)
+        os.pwrite(self.fd, data, 0)  # overwrite, then cut the tail: a reader never sees an empty file
+        os.ftruncate(self.fd, len(data))
 
     def release(self) -> None:
         if self.fd is not None:

@@ -127,7 +127,13 @@ class _Lines:
 
 
 def _lock(home):
-    return json.loads((home / "devnet.lock").read_text())
+    """The supervisor's record (read again if caught mid-write)."""
+    for _ in range(50):
+        try:
+            return json.loads((home / "devnet.lock").read_text())
+        except ValueError:
+            time.sleep(0.1)
+    raise AssertionError("devnet.lock never held a whole record")
 
 
 def _alive(pid):
