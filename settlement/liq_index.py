@@ -69,25 +69,29 @@ def bucket(x: int) -> int:
     return -_pos_bucket(-x)
 
 
-def _prefix(mid: str, side: int) -> bytes:
-    return INDEX + mid.encode() + b"/" + _SIDE[side]
-
-
-def _page_key(mid: str, side: int, b: int, page: int) -> bytes:
-    return _prefix(mid, side) + (b + _OFFSET).to_bytes(8, "big") + bytes([page])
-
-
 class IndexCache:
-    """Write-back cache of the index pages, directories and watermarks touched by one session."""
+    """Write-back cache of the index pages, directories and watermarks touched by one session.
 
-    def __init__(self, state: State):
+    The same bucketed layout serves the ADL ranking index (``adl_index.py``):
+    another key ``root`` and no watermark.
+    """
+
+    def __init__(self, state: State, root: bytes = INDEX, *, watermark: bool = True):
         self.state = state
+        self.root = root
+        self.keep_watermark = watermark
         self._pages: dict[bytes, dict[bytes, int]] = {}
         self._dirs: dict[tuple[str, int], list[int]] = {}
         self._wm: dict[tuple[str, int], int | None] = {}
         self._dirty_pages: set[bytes] = set()
         self._dirty_dirs: set[tuple[str, int]] = set()
         self._dirty_wm: set[tuple[str, int]] = set()
+
+    def _prefix(self, mid: str, side: int) -> bytes:
+        return self.root + mid.encode() + b"/" + _SIDE[side]
+
+    def _page_key(self, mid: str, side: int, b: int, page: int) -> bytes:
+        return self._prefix(mid, side) + (b + _OFFSET).to_bytes(8, "big") + bytes([page])
 
     # ------------------------------------------------------------------ loading
 
@@ -103,14 +107,14 @@ class IndexCache:
         k = (mid, side)
         d = self._dirs.get(k)
         if d is None:
-            raw = self.state.get(_prefix(mid, side) + b"d")
+            raw = self.state.get(self._prefix(mid, side) + b"d")
             d = self._dirs[k] = [] if raw is None else list(decode(raw))
         return d
 
     def watermark(self, mid: str, side: int) -> int | None:
         k = (mid, side)
         if k not in self._wm:
-            raw = self.state.get(_prefix(mid, side) + b"w")
+            raw = self.state.get(self._prefix(mid, side) + b"w")
             self._wm[k] = None if raw is None else unpack_int(decode(raw))
         return self._wm[k]
 
@@ -123,7 +127,7 @@ class IndexCache:
     def insert(self, mid: str, side: int, addr: bytes, t: int) -> None:
         """File ``addr`` under (mid, side) with trigger ``t``."""
         b = bucket(t)
-        key = _page_key(mid, side, b, addr[0] % PAGES)
+        key = self._page_key(mid, side, b, addr[0] % PAGES)
         self._page(key)[addr] = t
         self._dirty_pages.add(key)
         d = self._dir(mid, side)
@@ -131,13 +135,14 @@ class IndexCache:
         if i == len(d) or d[i] != b:
             d.insert(i, b)
             self._dirty_dirs.add((mid, side))
-        w = self.watermark(mid, side)
-        if w is None or (t > w if side == LONG else t < w):
-            self._set_wm(mid, side, t)
+        if self.keep_watermark:
+            w = self.watermark(mid, side)
+            if w is None or (t > w if side == LONG else t < w):
+                self._set_wm(mid, side, t)
 
     def remove(self, mid: str, side: int, addr: bytes, t: int) -> None:
         """Remove the entry filed with trigger ``t`` (a missing entry is a bug)."""
-        key = _page_key(mid, side, bucket(t), addr[0] % PAGES)
+        key = self._page_key(mid, side, bucket(t), addr[0] % PAGES)
         page = self._page(key)
         if page.pop(addr, None) is None:
             from .errors import StateCorrupt
@@ -164,7 +169,7 @@ class IndexCache:
         for b in d[lo:hi]:
             left = 0
             for page in range(PAGES):
-                key = _page_key(mid, side, b, page)
+                key = self._page_key(mid, side, b, page)
                 entries = self._page(key)
                 if not entries:
                     continue
@@ -184,12 +189,42 @@ class IndexCache:
         self._set_wm(mid, side, x)
         return fired
 
+    def buckets_from(self, mid: str, side: int, x: int, upwards: bool) -> list[int]:
+        """Non-empty bucket ids from the bucket of ``x`` on, upwards (ascending) or downwards (descending)."""
+        d = self._dir(mid, side)
+        b = bucket(x)
+        if upwards:
+            return d[bisect_left(d, b):]
+        return d[:bisect_right(d, b)][::-1]
+
+    def bucket_entries(self, mid: str, side: int, b: int) -> list[tuple[bytes, int]]:
+        """Every (address, key) filed in bucket ``b``, in page then address order; drops ``b`` from the directory if empty."""
+        out = []
+        for page in range(PAGES):
+            entries = self._page(self._page_key(mid, side, b, page))
+            if entries:
+                out.extend(sorted(entries.items()))
+        if not out:
+            d = self._dir(mid, side)
+            i = bisect_left(d, b)
+            if i < len(d) and d[i] == b:
+                del d[i]
+                self._dirty_dirs.add((mid, side))
+        return out
+
+    def is_empty(self, mid: str, side: int) -> bool:
+        """True if no bucket of (mid, side) may hold an entry."""
+        return not self._dir(mid, side)
+
+    def set_watermark(self, mid: str, side: int, w: int | None) -> None:
+        self._set_wm(mid, side, w)
+
     def holders(self, mid: str, side: int) -> list[tuple[bytes, int]]:
         """Every indexed (address, trigger) of (mid, side), sorted by address (used by ADL only)."""
         out = []
         for b in self._dir(mid, side):
             for page in range(PAGES):
-                out.extend(self._page(_page_key(mid, side, b, page)).items())
+                out.extend(self._page(self._page_key(mid, side, b, page)).items())
         out.sort()
         return out
 
@@ -202,10 +237,10 @@ class IndexCache:
             out[key] = pack([[a, pack_int(p[a])] for a in sorted(p)]) if p else None
         for mid, side in self._dirty_dirs:
             d = self._dirs[(mid, side)]
-            out[_prefix(mid, side) + b"d"] = encode(d) if d else None
+            out[self._prefix(mid, side) + b"d"] = encode(d) if d else None
         for mid, side in self._dirty_wm:
             w = self._wm[(mid, side)]
-            out[_prefix(mid, side) + b"w"] = None if w is None else encode(pack_int(w))
+            out[self._prefix(mid, side) + b"w"] = None if w is None else encode(pack_int(w))
         for key in sorted(out):
             self.state.put(key, out[key])
         self._dirty_pages.clear()

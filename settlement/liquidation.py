@@ -72,10 +72,9 @@ def sync_fund(sess: Session) -> None:
 
 
 def fund_available(sess: Session, asset: str) -> int:
-    """What the insurance fund can pay in ``asset``: max(0, equity - IMR of its own positions)."""
+    """What the insurance fund can pay in ``asset``: max(0, its equity) (it holds inventory while equity >= 0)."""
     sync_fund(sess)
-    ev = evaluate(sess, FUND, asset)
-    return max(0, ev.equity - ev.imr)
+    return max(0, evaluate(sess, FUND, asset).equity)
 
 
 def _close_to_fund(sess: Session, addr: bytes, asset: str, lots: dict[str, int]) -> tuple[list[dict], int]:
@@ -119,7 +118,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
     m = sess.macc(addr, asset)
     for mid in list(m.markets):
         settle_funding(sess, addr, asset, mid)
-    if ev is None or (addr, asset) in adl_cache["touched"]:
+    if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
         ev = evaluate(sess, addr, asset)
     if not ev.breached:
         reindex(sess, addr, asset, ev, indexed=False)
@@ -168,37 +167,38 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
         else:
             events.append(Event("liquidation", dict(base, step="deleverage", closes=[], penalty=0,
                                                     equity_after=0, mmr_after=0, fund_available=_n(avail))))
+            if avail:  # the fund pays what it can; ADL and then the market's holders cover the rest
+                fund = sess.macc(FUND, asset)
+                fund.cash -= avail
+                m.cash += avail
+                sess.touch_macc(FUND, asset)
+                sess.touch_macc(addr, asset)
+                events.append(Event("insurance_payment", {"account": addr, "asset": asset, "amount": _n(avail),
+                                                          "fund_cash": _n(fund.cash), "partial": True}))
             sync_fund(sess)
-            deleverage(sess, addr, asset, debt, events, adl_cache)
+            deleverage(sess, addr, asset, debt - avail, events, adl_cache)
     reindex(sess, addr, asset, indexed=False)
 
 
 def rebalance_fund(sess: Session, asset: str, events: list[Event], adl_cache: dict) -> None:
-    """If the fund's equity is below its MMR, shed inventory through ADL (see ``adl.py``)."""
+    """If the fund's equity is negative, deleverage all its inventory at its bankruptcy price (``adl.py``)."""
     sync_fund(sess)
     ev = evaluate(sess, FUND, asset)
-    if not ev.breached or ev.stale:
+    if ev.equity >= 0 or ev.stale or not ev.k:
         return
     m = sess.macc(FUND, asset)
     for mid in list(m.markets):
         settle_funding(sess, FUND, asset, mid)
     ev = evaluate(sess, FUND, asset)
-    if not ev.breached:
-        return
-    if ev.equity > 0:
-        lots = {mid: ceil_div(abs(sess.pos(FUND, mid).size) * (ev.imr - ev.equity), ev.imr) for mid in m.markets}
-        debt = 0
-    else:
-        lots, debt = None, -ev.equity
     events.append(Event("fund_deleverage", {"asset": asset, "equity": _n(ev.equity), "mmr": _n(ev.mmr), "imr": _n(ev.imr),
-                                            "lots": lots or {mid: abs(sess.pos(FUND, mid).size) for mid in m.markets}}))
-    deleverage(sess, FUND, asset, debt, events, adl_cache, lots)
+                                            "lots": {mid: abs(sess.pos(FUND, mid).size) for mid in m.markets}}))
+    deleverage(sess, FUND, asset, -ev.equity, events, adl_cache)
 
 
-def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
-    """Find and liquidate every breached account of every fresh market (see the module docstring)."""
+def _fired(sess: Session, mids) -> set[tuple[bytes, str]]:
+    """Pop the at-risk entries fired in ``mids`` (fresh markets only): (address, collateral asset) candidates."""
     candidates: set[tuple[bytes, str]] = set()
-    for mid in sess.market_ids():
+    for mid in mids:
         ms = sess.mstate(mid)
         if ms.stale or not ms.price:
             continue
@@ -208,33 +208,43 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
                 sess.pos(addr, mid).tside = 0
                 sess.touch_pos(addr, mid)
                 candidates.add((addr, quote))
-    events: list[Event] = []
+    return candidates
+
+
+def _triage(sess: Session, candidates, events: list[Event], popped: set) -> list:
+    """Evaluate candidates: breached ones in liquidation order; the others re-indexed (``popped``: index entries removed)."""
     breached = []
     for addr, asset in sorted(candidates):
         ev = evaluate(sess, addr, asset)
         if ev.breached and not ev.stale:
             breached.append((ev.equity * 10**12 // ev.mmr, addr, asset, ev))
-        else:
+        elif (addr, asset) in popped:
             if ev.breached:
                 events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity), "mmr": _n(ev.mmr)}))
             reindex(sess, addr, asset, ev)
     breached.sort(key=lambda b: b[:3])
-    adl_cache: dict = {"touched": set()}
+    return breached
+
+
+def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
+    """Find and liquidate every breached account of every fresh market (see the module docstring)."""
+    events: list[Event] = []
+    adl_cache: dict = {"touched": set(), "socialized": set()}
     assets = sorted({sess.market(mid).quote for mid in sess.market_ids() if not sess.mstate(mid).stale})
     for asset in assets:
         rebalance_fund(sess, asset, events, adl_cache)
+    popped = _fired(sess, sess.market_ids())
+    breached = _triage(sess, popped | adl_cache["touched"], events, popped)
     while breached:
+        adl_cache["socialized"] = set()
+        adl_cache["touched"] = set()
         for _, addr, asset, ev in breached:
             liquidate_account(sess, addr, asset, events, adl_cache, ev)
         for asset in sorted({b[2] for b in breached}):
             rebalance_fund(sess, asset, events, adl_cache)
-        # ADL counterparties paid part of someone's debt: any of them now breached goes in this block too
-        touched, adl_cache["touched"] = sorted(adl_cache["touched"]), set()
-        breached = []
-        for addr, asset in touched:
-            ev = evaluate(sess, addr, asset)
-            if ev.breached and not ev.stale:
-                breached.append((ev.equity * 10**12 // ev.mmr, addr, asset, None))
-        breached.sort(key=lambda b: b[:3])
+        # ADL counterparties paid part of someone's debt, and a socialized loss moved its market's coordinate:
+        # whoever is breached now goes in this block too
+        popped = _fired(sess, sorted(adl_cache["socialized"]))
+        breached = _triage(sess, popped | adl_cache["touched"], events, popped)
     sync_fund(sess)
     return events

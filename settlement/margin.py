@@ -46,6 +46,7 @@ from ledger.keys import format_address
 from ledger.receipt import Event
 from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw
 
+from . import adl_index
 from .accounts import MAX_AMOUNT, get_balance, set_balance
 from .context import BlockContext
 from .errors import BadAmount, InsufficientBalance, InsufficientMargin, StalePrice
@@ -87,7 +88,7 @@ def evaluate(sess: Session, addr: bytes, asset: str) -> Eval:
         p = pos(addr, mid)
         ms = mstate(mid)
         s, price, mmf = p.size, ms.price, ms.mmf_eff
-        owed6 = s * (ms.findex - p.fsnap)
+        owed6 = s * (ms.findex - p.fsnap) + (s if s > 0 else -s) * (ms.sloss - p.lsnap)  # funding + social loss
         n = (s if s > 0 else -s) * price
         equity += s * price + (-owed6 // ONE)  # - ceil(owed6 / 10^6)
         notional += n
@@ -101,8 +102,9 @@ def evaluate(sess: Session, addr: bytes, asset: str) -> Eval:
 def coordinate(sess: Session, mid: str, side: int) -> int:
     """The market-global coordinate X of (mid, side) at the current price, margin fraction and funding index."""
     ms = sess.mstate(mid)
-    f = ms.mmf_eff if side == SHORT else -ms.mmf_eff
-    return ms.price * (ONE + f) - ms.findex
+    if side == SHORT:
+        return ms.price * (ONE + ms.mmf_eff) - ms.findex + ms.sloss
+    return ms.price * (ONE - ms.mmf_eff) - ms.findex - ms.sloss
 
 
 def unindex(sess: Session, addr: bytes, asset: str) -> None:
@@ -113,6 +115,7 @@ def unindex(sess: Session, addr: bytes, asset: str) -> None:
             sess.index.remove(mid, p.tside, addr, p.trig)
             p.tside = 0
             sess.touch_pos(addr, mid)
+    adl_index.unfile(sess, addr, asset)
 
 
 def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, indexed: bool = True) -> None:
@@ -147,6 +150,7 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
         p.trig, p.tside = t, side
         sess.index.insert(mid, side, addr, t)
         sess.touch_pos(addr, mid)
+    adl_index.refile(sess, addr, asset)
 
 
 def settle_funding(sess: Session, addr: bytes, asset: str, mid: str) -> int:
@@ -154,14 +158,15 @@ def settle_funding(sess: Session, addr: bytes, asset: str, mid: str) -> int:
     p = sess.pos(addr, mid)
     ms = sess.mstate(mid)
     pay = 0
-    if p.size and p.fsnap != ms.findex:
-        pay = ceil_div(p.size * (ms.findex - p.fsnap), ONE)  # payer rounds up, receiver down
+    if p.size and (p.fsnap != ms.findex or p.lsnap != ms.sloss):
+        owed6 = p.size * (ms.findex - p.fsnap) + abs(p.size) * (ms.sloss - p.lsnap)  # funding + social loss (adl.py)
+        pay = ceil_div(owed6, ONE)  # payer rounds up, receiver down
         if pay:
             sess.macc(addr, asset).cash -= pay
             sess.pool_add(asset, pay)
             sess.touch_macc(addr, asset)
-    if p.fsnap != ms.findex:
-        p.fsnap = ms.findex
+    if p.fsnap != ms.findex or p.lsnap != ms.sloss:
+        p.fsnap, p.lsnap = ms.findex, ms.sloss
         sess.touch_pos(addr, mid)
     return pay
 
