@@ -158,5 +158,22 @@ def test_adl_ranks_by_pnl_percent_times_leverage_not_size():
     adl = h.block_events("adl")
     assert [(e.attrs["counterparty"], e.attrs["lots"], e.attrs["paid"]) for e in adl] == [
         (h.addr("dave"), 10, 10_000), (h.addr("bob"), 90, 90_000)]
+    # score = floor(upnl x notional x 10^18 / (|open notional| x 10^6 x equity)) = PnL % x leverage x 10^12
+    # dave: 110,000 x 890,000 x 10^18 / (1,000,000 x 210,000e6); bob: 990,000 x 8,010,000 x 10^18 / (9,000,000 x 5,990,000e6)
+    assert [e.attrs["score"] for e in adl] == [466_190_476_190, 147_095_158_597]
     q = rq.adl_queue(h.view, BTC, "short")
     assert q == []  # both flat now
+
+
+def test_two_pair_gap_example_scores():
+    h = setup()
+    assert h.trade("bob", "alice", "buy", 100, 100_000).ok
+    assert h.trade("dave", "carol", "buy", 50, 100_000).ok
+    # before the gap nobody is in profit: the queue of shorts is empty
+    assert rq.adl_queue(h.view, BTC, "short") == []
+    h.prices(BTC, 89_000)
+    [adl] = h.block_events("adl")
+    assert (adl.attrs["counterparty"], adl.attrs["score"], adl.attrs["paid"]) == (h.addr("bob"), 466_190_476_190, 100_000)
+    # dave: 550,000 x 4,450,000 x 10^18 / (5,000,000 x 1,550,000e6)
+    assert rq.adl_queue(h.view, BTC, "short") == [
+        {"account": rq.format_address(h.addr("dave")), "size": -50, "score": 315_806_451_612}]
