@@ -110,32 +110,47 @@ def unfile(sess: Session, addr: bytes, asset: str) -> None:
 
 
 def refile(sess: Session, addr: bytes, asset: str) -> None:
-    """(Re-)file every position of ``addr`` in ``asset`` markets under its bankruptcy coordinate."""
+    """(Re-)file every position of ``addr`` in ``asset`` markets under its bankruptcy coordinate.
+
+    An entry whose key did not change stays where it is (a safe account
+    re-checked by the sweep: its key moves only when its own state does).
+    """
     if addr == FUND:
         return  # the fund is never an ADL counterparty
-    unfile(sess, addr, asset)
     m = sess.macc(addr, asset)
     if not m.markets:
         return
-    e6 = equity6(sess, addr, asset)
-    idx = sess.adl
+    pos, mstate = sess.pos, sess.mstate
+    rows = []
+    e6 = m.cash * ONE
     for mid in m.markets:
-        p = sess.pos(addr, mid)
-        side = LONG if p.size > 0 else SHORT
-        key = ycoord(sess, mid, side) + (-e6) // p.size  # floor(Y - E6 / s)
+        p, ms = pos(addr, mid), mstate(mid)
+        s = p.size
+        e6 += s * ms.price * ONE - s * (ms.findex - p.fsnap) - (s if s > 0 else -s) * (ms.sloss - p.lsnap)
+        rows.append((mid, p, ms))
+    idx = sess.adl
+    for mid, p, ms in rows:
+        s = p.size
+        if s > 0:
+            side, key = LONG, ms.price * ONE - ms.findex - ms.sloss + (-e6) // s  # floor(Y - E6 / s)
+        else:
+            side, key = SHORT, ms.price * ONE - ms.findex + ms.sloss + (-e6) // s
+        if p.aside:
+            if p.aside == side and p.akey == key:
+                continue
+            idx.remove(mid, p.aside, addr, p.akey)
         fresh_side = idx.is_empty(mid, side)
         idx.insert(mid, side, addr, key)
         p.akey, p.aside = key, side
         sess.touch_pos(addr, mid)
         # the side's most favourable entry price (a bound of every PnL %): longs the lowest, shorts the highest
+        w = idx.watermark(mid, side)
         if side == LONG:
-            entry = max(1, p.on // p.size)
-            w = idx.watermark(mid, side)
+            entry = max(1, p.on // s)
             if fresh_side or w is None or entry < w:
                 idx.set_watermark(mid, side, entry)
         else:
-            entry = -(p.on // -p.size) if p.on < 0 else 0  # ceil(on / s)
-            w = idx.watermark(mid, side)
+            entry = -(p.on // -s) if p.on < 0 else 0  # ceil(on / s)
             if fresh_side or w is None or entry > w:
                 idx.set_watermark(mid, side, entry)
 
