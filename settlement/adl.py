@@ -68,7 +68,16 @@ from .adl_index import AdlQueue
 from .margin import ceil_div, evaluate, fill, reindex, settle_funding, unindex
 from .risk_state import FUND, LONG, ONE, SHORT, Session, pack_int
 
-__all__ = ["deleverage", "socialize"]
+__all__ = ["deleverage", "socialize", "sync_fund"]
+
+
+def sync_fund(sess: Session) -> None:
+    """Apply the insurance fund's pending takeovers (batched per market: one fill instead of one per account)."""
+    pending, sess.fund_pending = sess.fund_pending, {}
+    for (asset, mid) in sorted(pending):
+        lots, cost = pending[(asset, mid)]
+        if lots or cost:
+            fill(sess, FUND, asset, mid, lots, cost)
 
 
 def _split(debt: int, weights: list[int]) -> list[int]:
@@ -144,7 +153,12 @@ def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[E
             share = min(ceil_div(debt_left * x, lots_left), max(0, cev.equity))
             delta = -sign * x
             cost = delta * price - share
-            fill(sess, addr, asset, mid, delta, cost)
+            if addr == FUND:  # the fund's side of its own deleverage is applied once per market (below)
+                fund = sess.fund_pending.setdefault((asset, mid), [0, 0])
+                fund[0] += delta
+                fund[1] += cost
+            else:
+                fill(sess, addr, asset, mid, delta, cost)
             fill(sess, c, asset, mid, -delta, -cost)
             reindex(sess, c, asset, indexed=False)
             cache.setdefault("touched", set()).add((c, asset))
@@ -154,6 +168,8 @@ def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[E
                 "from": addr, "counterparty": c, "market": mid, "lots": x, "oracle_price": price,
                 "paid": pack_int(share), "score": pack_int(sc), "counterparty_position": cp.size,
             }))
+        if addr == FUND:
+            sync_fund(sess)
         if lots_left and addr != FUND:
             delta = -sign * lots_left  # no counterparty left: the fund takes the lots at the oracle price
             fill(sess, addr, asset, mid, delta, delta * price)

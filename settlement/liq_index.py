@@ -51,6 +51,7 @@ MANTISSA_BITS = 6
 PAGES = 64
 _SIDE = {LONG: b"L", SHORT: b"S"}
 _OFFSET = 2**63
+_PAGE_BYTE = [bytes([i]) for i in range(256)]
 
 
 def _pos_bucket(x: int) -> int:
@@ -80,6 +81,7 @@ class IndexCache:
         self.state = state
         self.root = root
         self.keep_watermark = watermark
+        self._prefixes: dict[tuple[str, int], bytes] = {}
         self._pages: dict[bytes, dict[bytes, int]] = {}
         self._dirs: dict[tuple[str, int], list[int]] = {}
         self._wm: dict[tuple[str, int], int | None] = {}
@@ -88,10 +90,14 @@ class IndexCache:
         self._dirty_wm: set[tuple[str, int]] = set()
 
     def _prefix(self, mid: str, side: int) -> bytes:
-        return self.root + mid.encode() + b"/" + _SIDE[side]
+        k = (mid, side)
+        p = self._prefixes.get(k)
+        if p is None:
+            p = self._prefixes[k] = self.root + mid.encode() + b"/" + _SIDE[side]
+        return p
 
     def _page_key(self, mid: str, side: int, b: int, page: int) -> bytes:
-        return self._prefix(mid, side) + (b + _OFFSET).to_bytes(8, "big") + bytes([page])
+        return self._prefix(mid, side) + (b + _OFFSET).to_bytes(8, "big") + _PAGE_BYTE[page]
 
     # ------------------------------------------------------------------ loading
 

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 from ledger.receipt import Event
 
-from .adl import deleverage
+from .adl import deleverage, sync_fund
 from .context import BlockContext
 from .margin import ceil_div, coordinate, evaluate, fill, reindex, settle_funding, unindex
 from .risk_state import FUND, LONG, ONE, SHORT, Session
@@ -62,26 +62,16 @@ from .risk_state import pack_int as _n  # event integers beyond 64 bits travel a
 __all__ = ["fund_available", "liquidate_account", "liquidation_sweep", "rebalance_fund"]
 
 
-def sync_fund(sess: Session) -> None:
-    """Apply the insurance fund's pending takeovers (batched per market: one fill instead of one per account)."""
-    pending, sess.fund_pending = sess.fund_pending, {}
-    for (asset, mid) in sorted(pending):
-        lots, cost = pending[(asset, mid)]
-        if lots or cost:
-            fill(sess, FUND, asset, mid, lots, cost)
-
-
 def fund_available(sess: Session, asset: str) -> int:
     """What the insurance fund can pay in ``asset``: max(0, its equity) (it holds inventory while equity >= 0)."""
     sync_fund(sess)
     return max(0, evaluate(sess, FUND, asset).equity)
 
 
-def _close_to_fund(sess: Session, addr: bytes, asset: str, lots: dict[str, int]) -> tuple[list[dict], int]:
-    """Move ``lots[mid]`` lots of each position to the fund at the oracle price; returns closes and penalty due."""
+def _close_to_fund(sess: Session, addr: bytes, asset: str, lots: list[tuple[str, int]]) -> tuple[list[dict], int]:
+    """Move ``n`` lots of each ``(mid, n)`` position (in market order) to the fund at the oracle price; returns closes and penalty due."""
     closes, penalty = [], 0
-    for mid in sorted(lots):
-        n = lots[mid]
+    for mid, n in lots:
         if not n:
             continue
         s = sess.pos(addr, mid).size
@@ -132,8 +122,8 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
         num = mmr * ONE + buf * mmr - e * ONE
         den = mmr * ONE - pen_ppm * n
         full = den <= 0 or num >= den
-        lots = {mid: abs(sess.pos(addr, mid).size) if full else ceil_div(abs(sess.pos(addr, mid).size) * num, den) for mid in m.markets}
-        closes, due = _close_to_fund(sess, addr, asset, lots)
+        sizes = [(mid, abs(sess.pos(addr, mid).size)) for mid in m.markets]
+        closes, due = _close_to_fund(sess, addr, asset, sizes if full else [(mid, ceil_div(q * num, den)) for mid, q in sizes])
         pen = _charge_penalty(sess, addr, asset, due, e)
         after = evaluate(sess, addr, asset)
         events.append(Event("liquidation", dict(base, step="full" if full else "partial", closes=closes, penalty=_n(pen),
@@ -142,7 +132,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
             reindex(sess, addr, asset, after, indexed=False)
             return
         # rounding left it breached: close the rest
-        closes, due = _close_to_fund(sess, addr, asset, {mid: abs(sess.pos(addr, mid).size) for mid in m.markets})
+        closes, due = _close_to_fund(sess, addr, asset, [(mid, abs(sess.pos(addr, mid).size)) for mid in m.markets])
         pen = _charge_penalty(sess, addr, asset, due, after.equity)
         final = evaluate(sess, addr, asset)
         events.append(Event("liquidation", dict(base, step="rest", equity_before=_n(after.equity), mmr_before=_n(after.mmr),
@@ -152,7 +142,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
         rebalance_fund(sess, asset, events, adl_cache)  # the fund's capacity counts only once its own book is sound
         avail = fund_available(sess, asset)
         if debt == 0 or avail >= debt:
-            closes, _ = _close_to_fund(sess, addr, asset, {mid: abs(sess.pos(addr, mid).size) for mid in m.markets})
+            closes, _ = _close_to_fund(sess, addr, asset, [(mid, abs(sess.pos(addr, mid).size)) for mid in m.markets])
             fund = sess.macc(FUND, asset)
             if debt:
                 fund.cash -= debt
