@@ -24,7 +24,8 @@ Layout per (market, side), all in state so the index is part of the root:
 
 * pages ``r/x/<market>/<side><bucket:8><page:1>``: a sorted list of
   ``[address, T]`` for the entries whose T falls into ``bucket`` and whose
-  address starts with ``page`` (64 pages per bucket keep each value small);
+  address's first byte modulo the page count is ``page`` (64 pages per bucket
+  keep each value small; the ADL index, read a bucket at a time, uses 8);
 * the directory ``.../<side>d``: sorted bucket ids that may hold entries
   (added on insert, dropped when a sweep finds a bucket empty);
 * the watermark ``.../<side>w``: an upper (long) / lower (short) bound of
@@ -77,10 +78,11 @@ class IndexCache:
     another key ``root`` and no watermark.
     """
 
-    def __init__(self, state: State, root: bytes = INDEX, *, watermark: bool = True):
+    def __init__(self, state: State, root: bytes = INDEX, *, watermark: bool = True, pages: int = PAGES):
         self.state = state
         self.root = root
         self.keep_watermark = watermark
+        self.pages = pages
         self._prefixes: dict[tuple[str, int], bytes] = {}
         self._pages: dict[bytes, dict[bytes, int]] = {}
         self._dirs: dict[tuple[str, int], list[int]] = {}
@@ -133,7 +135,7 @@ class IndexCache:
     def insert(self, mid: str, side: int, addr: bytes, t: int) -> None:
         """File ``addr`` under (mid, side) with trigger ``t``."""
         b = bucket(t)
-        key = self._page_key(mid, side, b, addr[0] % PAGES)
+        key = self._page_key(mid, side, b, addr[0] % self.pages)
         self._page(key)[addr] = t
         self._dirty_pages.add(key)
         d = self._dir(mid, side)
@@ -148,7 +150,7 @@ class IndexCache:
 
     def remove(self, mid: str, side: int, addr: bytes, t: int) -> None:
         """Remove the entry filed with trigger ``t`` (a missing entry is a bug)."""
-        key = self._page_key(mid, side, bucket(t), addr[0] % PAGES)
+        key = self._page_key(mid, side, bucket(t), addr[0] % self.pages)
         page = self._page(key)
         if page.pop(addr, None) is None:
             from .errors import StateCorrupt
@@ -174,7 +176,7 @@ class IndexCache:
         emptied: list[int] = []
         for b in d[lo:hi]:
             left = 0
-            for page in range(PAGES):
+            for page in range(self.pages):
                 key = self._page_key(mid, side, b, page)
                 entries = self._page(key)
                 if not entries:
@@ -206,7 +208,7 @@ class IndexCache:
     def bucket_entries(self, mid: str, side: int, b: int) -> list[tuple[bytes, int]]:
         """Every (address, key) filed in bucket ``b``, in page then address order; drops ``b`` from the directory if empty."""
         out = []
-        for page in range(PAGES):
+        for page in range(self.pages):
             entries = self._page(self._page_key(mid, side, b, page))
             if entries:
                 out.extend(sorted(entries.items()))
@@ -229,7 +231,7 @@ class IndexCache:
         """Every indexed (address, trigger) of (mid, side), sorted by address (used by ADL only)."""
         out = []
         for b in self._dir(mid, side):
-            for page in range(PAGES):
+            for page in range(self.pages):
                 out.extend(self._page(self._page_key(mid, side, b, page)).items())
         out.sort()
         return out

@@ -299,7 +299,7 @@ class Session:
         self.state = state
         self.ctx = ctx
         self.index = IndexCache(state)
-        self.adl = IndexCache(state, ADL_INDEX, watermark=False)  # the ADL ranking index (adl_index.py)
+        self.adl = IndexCache(state, ADL_INDEX, watermark=False, pages=8)  # the ADL ranking index (adl_index.py)
         self._markets: dict[str, Market | None] = {}
         self._ms: dict[str, MState] = {}
         self._macc: dict[tuple[bytes, str], MAcc] = {}
