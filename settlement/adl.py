@@ -110,6 +110,7 @@ def socialize(sess: Session, mid: str, asset: str, addr: bytes, amount: int, eve
     settle_funding(sess, FUND, asset, mid)  # the fund settles at the old index and is exempt from the bump
     ms.sloss += per_lot
     ms.socialized += amount
+    sess.adl.memo.clear()  # every holder's exact equity moved (adl_index.score)
     sess.touch_ms(mid)
     if fund_pos.size:
         fund_pos.lsnap = ms.sloss

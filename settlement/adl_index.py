@@ -85,7 +85,13 @@ def equity6(sess: Session, addr: bytes, asset: str) -> int:
 
 
 def score(sess: Session, addr: bytes, asset: str, mid: str, e6: int | None = None) -> int | None:
-    """The ADL score of ``addr``'s position in ``mid`` (module docstring), None if it is not eligible."""
+    """The ADL score of ``addr``'s position in ``mid`` (module docstring), None if it is not eligible.
+
+    The account's exact equity comes from the session's memo when ``refile``
+    put it there: it stays valid until the account changes (``unfile`` drops
+    it) or a social-loss index moves (``adl.socialize`` clears the memo);
+    prices and funding do not move during a sweep.
+    """
     p = sess.pos(addr, mid)
     if not p.size or not p.on:
         return None
@@ -93,7 +99,10 @@ def score(sess: Session, addr: bytes, asset: str, mid: str, e6: int | None = Non
     if upnl <= 0:
         return None
     if e6 is None:
-        e6 = equity6(sess, addr, asset)
+        memo = sess.adl.memo
+        e6 = memo.get((addr, asset))
+        if e6 is None:
+            e6 = memo[(addr, asset)] = equity6(sess, addr, asset)
     if e6 <= 0:
         return None
     return upnl * abs(p.size) * sess.mstate(mid).price * SCALE // (abs(p.on) * e6)
@@ -101,6 +110,7 @@ def score(sess: Session, addr: bytes, asset: str, mid: str, e6: int | None = Non
 
 def unfile(sess: Session, addr: bytes, asset: str) -> None:
     """Remove the ADL entries of every position of ``addr`` in ``asset`` markets."""
+    sess.adl.memo.pop((addr, asset), None)
     for mid in sess.macc(addr, asset).markets:
         p = sess.pos(addr, mid)
         if p.aside:
@@ -119,6 +129,7 @@ def refile(sess: Session, addr: bytes, asset: str) -> None:
         return  # the fund is never an ADL counterparty
     m = sess.macc(addr, asset)
     if not m.markets:
+        sess.adl.memo.pop((addr, asset), None)
         return
     pos, mstate = sess.pos, sess.mstate
     rows = []
@@ -129,6 +140,7 @@ def refile(sess: Session, addr: bytes, asset: str) -> None:
         e6 += s * ms.price * ONE - s * (ms.findex - p.fsnap) - (s if s > 0 else -s) * (ms.sloss - p.lsnap)
         rows.append((mid, p, ms))
     idx = sess.adl
+    idx.memo[(addr, asset)] = e6
     for mid, p, ms in rows:
         s = p.size
         if s > 0:

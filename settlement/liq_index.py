@@ -83,6 +83,7 @@ class IndexCache:
         self.root = root
         self.keep_watermark = watermark
         self.pages = pages
+        self.memo: dict = {}  # per-session figures its user derives from the entries (adl_index.py: exact equity)
         self._prefixes: dict[tuple[str, int], bytes] = {}
         self._pages: dict[bytes, dict[bytes, int]] = {}
         self._dirs: dict[tuple[str, int], list[int]] = {}

@@ -31,7 +31,7 @@ def _brute(sess: Session, mid: str, side: int) -> list[tuple[bytes, int]]:
     for a in ACCOUNTS:
         p = sess.pos(a, mid)
         if p.size and (p.size > 0) == (side == LONG):
-            sc = score(sess, a, "USD", mid)
+            sc = score(sess, a, "USD", mid, equity6(sess, a, "USD"))  # no memo: from the state as it is
             if sc is not None:
                 scored.append((-sc, a))
     return [(a, -sc) for sc, a in sorted(scored)]
@@ -68,7 +68,7 @@ op = st.one_of(
 )
 
 
-def _run(ops, markets_per_account: int):
+def _run(ops, markets_per_account: int, one_session: bool = False):
     view = DictView()
     sess = _session(view)
     for mid in MIDS:
@@ -101,10 +101,23 @@ def _run(ops, markets_per_account: int):
             reindex(sess, a, "USD")
         else:
             _, price, findex, sloss = o
+            if one_session:  # within a sweep prices stay put; the social-loss index moves through socialize
+                from settlement.adl import socialize
+
+                mid = MIDS[0]
+                if sess.mstate(mid).oi:
+                    socialize(sess, mid, "USD", ACCOUNTS[0], 1 + sloss // 10**4, [], {})
+                    reindex(sess, ACCOUNTS[0], "USD")
+                _queue(sess, mid, LONG)  # fills the memo, which the next steps must keep exact
+                continue
             for k, mid in enumerate(MIDS):
                 ms = sess.mstate(mid)
                 ms.price, ms.findex, ms.sloss = price + 7 * k, findex, max(ms.sloss, sloss)  # the loss index only grows
                 sess.touch_ms(mid)
+        if one_session:
+            for side in (LONG, SHORT):
+                assert _queue(sess, "M0", side) == _brute(sess, "M0", side)
+            continue
         sess = _commit(sess, view)
         _check_entries(sess, markets_per_account == 1)
     return sess
@@ -148,3 +161,11 @@ def test_nearest_bankruptcy_coordinate_is_the_highest_leverage():
     # both 11 % in profit; big: 801 / (50,000 + 990) = 1.6 %... leverage 0.157x; small: 890 / 1,610 = 0.55x
     order = [a for a, _ in _queue(sess, "M0", SHORT)]
     assert order == [small, big]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(op, min_size=1, max_size=25))
+def test_ranking_stays_exact_within_one_session(ops):
+    """The exact-equity memo of a session (one sweep) follows every account change and every socialized loss."""
+    sess = _run(ops, 1, one_session=True)
+    _check_entries(sess, True)
