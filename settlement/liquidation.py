@@ -1,36 +1,39 @@
 """The per-block liquidation sweep: find breached accounts through the at-risk index and liquidate them.
 
 Owns the order of liquidations, partial liquidation with buffer and penalty,
-and the first two steps of the default waterfall (insurance fund takes the
-position; insurance fund pays bad debt).  Auto-deleveraging, the last step,
-is ``adl.py``.  Never reads oracle reports and never scans all accounts.
+and the first step of the default waterfall (the insurance fund takes the
+position and pays what it can of the bad debt).  ADL and the socialized
+loss, the next steps, are ``adl.py``.  Never reads oracle reports and never
+scans all accounts.
 
 Sweep (end of block, after prices and funding)
 ----------------------------------------------
-1. For every market with a fresh price, and each side, pop the index entries
+1. The insurance fund's book is checked first (``rebalance_fund``): it holds
+   the positions it took over while its equity is >= 0; with negative equity
+   (the price moved through its inventory) everything it holds is
+   deleveraged at its bankruptcy price (``adl.deleverage``).  The same check
+   runs before every bankruptcy (the fund's capacity decides how much it
+   pays) and after each pass.
+2. For every market with a fresh price, and each side, pop the index entries
    whose trigger the current coordinate has crossed (``liq_index.py``).
-2. Evaluate each candidate account exactly (``margin.evaluate``).  Safe ones
+3. Evaluate each candidate account exactly (``margin.evaluate``).  Safe ones
    are re-indexed with fresh triggers.  Breached ones (``equity < MMR``) are
    liquidated **most under-collateralised first** -- ascending
    ``floor(equity x 10^12 / MMR)`` -- ties by address.  An account with a
    position in a stale market is not liquidated (paused) but re-indexed so it
    is looked at again next block.
-3. The insurance fund's own margin is checked (``rebalance_fund``) before the
-   first liquidation, before every bankruptcy (its capacity decides between
-   fund and ADL) and after each pass: the fund is the backstop liquidator,
-   and when its equity drops below its MMR it sheds inventory through
-   ``adl.py``.
-4. ADL counterparties that paid part of a bankrupt account's debt and are now
-   breached themselves are liquidated in a further pass of the same block
-   (same order rule), until no pass finds one.
+4. Whoever a pass breached is liquidated in a further pass of the same block
+   (same order rule), until a pass breaches nobody: ADL counterparties that
+   paid a share of someone's debt, and holders of a market whose social-loss
+   index moved (their entries are popped again at the new coordinate).
 
 Liquidating one account (all its markets of one collateral asset)
 -----------------------------------------------------------------
-Funding is settled first, so ``E`` (equity), ``M`` (MMR) and ``N`` (notional
-``sum |s| x P``) are exact integers.  The insurance fund is the backstop
-liquidator: closed lots move to the fund's position at the oracle price (its
-takeovers are applied as one fill per market and pass, ``sync_fund``, before
-anything reads the fund).
+Funding and social loss are settled first, so ``E`` (equity), ``M`` (MMR)
+and ``N`` (notional ``sum |s| x P``) are exact integers.  The insurance fund
+is the backstop liquidator: closed lots move to the fund's position at the
+oracle price (its takeovers are applied as one fill per market and pass,
+``adl.sync_fund``, before anything reads the fund).
 
 * ``E > 0`` -- partial: close the same fraction ``phi`` of every position,
   the smallest that restores ``E - penalty >= (1 - phi) M + buffer x M``::
@@ -42,10 +45,12 @@ anything reads the fund).
   ``ceil(closed notional x penalty_ppm / 10^6)``, at most ``E``, goes to the
   fund.  (Several markets: the largest buffer and penalty of the group.)  If
   rounding still leaves ``E < MMR``, the rest is closed in a second step.
-* ``E <= 0`` -- bankrupt, bad debt ``D = -E``: if the fund's free equity
-  (equity - its own IMR) covers ``D`` it takes every position at the oracle
-  price and pays ``D``; otherwise ``adl.deleverage`` closes the positions at
-  the bankruptcy price against profitable opposite accounts.
+* ``E <= 0`` -- bankrupt, bad debt ``D = -E``: the fund can pay
+  ``A = max(0, its equity)``.  If ``A >= D`` it takes every position at the
+  oracle price and pays ``D``.  Otherwise it pays ``A`` (never all or
+  nothing) and ``adl.deleverage`` closes the positions at the bankruptcy
+  price of the rest ``D - A`` against the ADL queue, socializing what no
+  counterparty can take.
 
 The account ends with ``E >= 0``; every step is an event in the block receipt.
 """
