@@ -9,11 +9,12 @@ Theory of operation
 ``margin.py`` shows that an account's maintenance surplus (x 10^6) is linear
 in one market-global *coordinate* per (market, side)::
 
-    X_long  = P x (10^6 - mmf_eff) - F        X_short = P x (10^6 + mmf_eff) - F
+    X_long  = P x (10^6 - mmf_eff) - F - L    X_short = P x (10^6 + mmf_eff) - F + L
 
 (P: oracle price per lot, mmf_eff: dynamic maintenance fraction in ppm, F:
-cumulative funding index), so price moves, volatility-driven margin changes
-and funding all move the same coordinate.  Each position is filed under its
+cumulative funding index, L: social-loss index of ``adl.py``), so price
+moves, volatility-driven margin changes, funding and socialized losses all
+move the same coordinate.  Each position is filed under its
 market and side with a *trigger* T: a long fires once ``X_long < T``, a short
 once ``X_short > T``.  Triggers are conservative (an account cannot breach
 before one of its triggers fires), so the sweep only has to look at fired

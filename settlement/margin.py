@@ -14,10 +14,11 @@ lot, so ``size x price`` is exact.  A fill of ``delta`` lots for ``cost``
 moves ``cost`` out of the buyer's cash into the seller's (same integer both
 sides), so trades conserve Q exactly.
 
-    equity = cash + sum_m ( s_m x P_m - ceil(s_m x (F_m - snap_m) / 10^6) )
+    equity = cash + sum_m ( s_m x P_m - ceil((s_m x (F_m - snap_m) + |s_m| x (L_m - lsnap_m)) / 10^6) )
     IMR    = sum_m ceil(|s_m| x P_m x imf_eff_m / 10^6)
     MMR    = sum_m ceil(|s_m| x P_m x mmf_eff_m / 10^6)
 
+(``L``: the market's social-loss index, ``adl.py``; settled with funding.)
 Rounding is always against the account: unsettled funding owed rounds up,
 funding received rounds down, requirements round up.  An account breaches
 when ``equity < MMR``.
@@ -26,7 +27,7 @@ Triggers
 --------
 Without rounding, ``10^6 x (equity - MMR)`` is ``K + sum_m s_m x X_m`` with
 ``K = 10^6 x cash + sum_m s_m x snap_m`` and the market-global coordinates
-``X_long = P(10^6 - mmf) - F``, ``X_short = P(10^6 + mmf) - F`` (see
+``X_long = P(10^6 - mmf) - F - L``, ``X_short = P(10^6 + mmf) - F + L`` (see
 ``liq_index.py``).  Rounding shifts the real surplus by less than 2 units per
 market, so with ``k`` markets the budget ``B = S6 - 2k x 10^6`` is safe to
 spend: each position gets ``b = floor(B / k)`` and its trigger is the
