@@ -96,6 +96,9 @@ def test_socialized_remainder_when_no_adl_counterparty_exists():
     assert pool(h) == pool_before + 39_570 == 1
     assert cash(h, "carol") == 1_000_000 + 5_000_000 - 17_986 + 1
     assert rq.market_info(h.view, ETH)["socialized_loss"] == 39_569
+    [fund] = rq.insurance_fund(h.view)
+    assert (fund["cash"], fund["equity"], fund["available"], fund["socialized_loss"], fund["uncovered_bad_debt"]) == (
+        -5_500_000, 0, 0, 39_569, 0)
 
 
 def margin_equity(h: Harness, name: str) -> int:
