@@ -215,7 +215,7 @@ def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, n
                           f"{r['insurance_fund_cash']:,}", f"{r['insurance_fund_equity']:,}", "yes" if r["conservation_ok"] else "[red]NO[/red]")
 
     try:
-        res = run_stress(cfg, random.Random(seed), time.perf_counter_ns, progress, _housekeeping)
+        res = run_stress(cfg, random.Random(seed), time.perf_counter_ns, progress, _housekeeping, cpu_timer=time.process_time_ns)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     finally:

@@ -1,77 +1,83 @@
-"""Auto-deleveraging: the last step of the default waterfall, when the insurance fund cannot cover bad debt.
+"""Auto-deleveraging and socialized loss: the last two steps of the default waterfall.
 
-Owns the ADL ranking and the closing of a bankrupt account's positions at its
-bankruptcy price against opposite positions.  Never chooses whom to liquidate
-(``liquidation.py``) and never touches an account without an open opposite
-position: a flat account cannot pay for anyone's losses.
+Owns the closing of a bankrupt account's positions (or the insurance fund's,
+when its own equity is negative) at the bankruptcy price against ranked
+opposite positions, and the socialization of what ADL cannot cover.  Never
+chooses whom to liquidate (``liquidation.py``), never ranks by itself (the
+ranking index is ``adl_index.py``) and never touches an account without a
+position in the market: a flat account pays for nobody's losses.
 
 Bankruptcy price
 ----------------
-The bankrupt account has equity ``-D`` (funding settled).  ``D`` is split
-over its markets in proportion to notional, ``D_m = floor(D x |s_m| P_m /
-N)`` with the remainder on the last market (by id).  Closing all ``|s_m|``
-lots of market ``m`` for ``s_m x P_m + D_m`` instead of ``s_m x P_m`` leaves
-the account at exactly zero: that is trading at the bankruptcy price
-``P_m + D_m / s_m`` per lot.
+The account has equity ``-D`` (funding settled) after the insurance fund paid
+what it could.  ``D`` is split over its markets in proportion to notional,
+``D_m = floor(D x |s_m| P_m / N)`` with the remainder on the last market (by
+id).  Closing all ``|s_m|`` lots of market ``m`` for ``s_m x P_m + D_m``
+instead of ``s_m x P_m`` leaves the account at exactly zero: that is trading
+at the bankruptcy price ``P_m + D_m / s_m`` per lot.
 
-Ranking and allocation
-----------------------
-Eligible counterparties hold the opposite side of market ``m``, are not the
-insurance fund, have a profitable position (``profit = s x P - open
-notional > 0``) and positive equity.  They are ranked by::
+Allocation
+----------
+Counterparties come from ``adl_index.AdlQueue`` (opposite side, not the fund,
+profitable, positive equity; highest PnL % x leverage first, ties by
+address).  Each closes ``x = min(lots left, its |size|)`` lots and pays
+``share = ceil(D_left x x / lots_left)`` (rounded against it; the last one pays
+exactly what is left), capped at its equity so ADL never leaves it with
+negative equity.
 
-    score = floor(profit x notional x 10^6 / equity)     (profit x leverage)
+Socialized loss (Drift v2's last step)
+--------------------------------------
+What the queue cannot take -- no eligible counterparty left, or shares capped
+at equity -- is not left in the fund.  The lots left move to the insurance
+fund at the oracle price (no loss to it: the fund holds inventory while its
+equity is >= 0), and the debt left ``R`` is **socialized across every holder
+of the market, both sides, pro rata to size**, as Drift v2's
+``resolve_perp_bankruptcy`` does (it bumps the cumulative funding rate of
+longs and of shorts by ``loss / (base_long + base_short)``).  The insurance
+fund's own position is exempt (it is the party being made whole, or already
+paid all it had)::
 
-highest first, ties by address; the ranking is computed once per sweep per
-(market, side) from the at-risk index's holder list (ADL is rare, and this
-is the one place that visits every holder of a side).  Walking the ranking,
-each counterparty closes ``x = min(lots left, its |size|)`` lots and pays
-``share = ceil(D_left x x / lots_left)`` (rounded against it; the last one
-pays exactly what is left), capped at its equity so ADL never makes it
-insolvent.  Lots or debt that no counterparty can take stay with the
-insurance fund (its cash may go negative: the ``uncovered`` figure of the
-market state and an ``adl_uncovered`` event report it).
+    H        = 2 x open interest - |fund's size|           lots held by others
+    per_lot  = ceil(R x 10^6 / H)                          rounded up: holders pay >= R
+    L       += per_lot                                     market social-loss index
+    account (or fund) cash += R,  funding pool -= R
+
+A position owes ``|s| x (L - snap) / 10^6``, counted in equity at once (so
+the sweep liquidates whoever it breaches, in the same block: the index
+coordinate moves by ``L``) and settled lazily together with funding through
+the per-asset funding pool: payers round up, the dust stays in the pool.
+Until every holder has settled, the pool is negative by at most what they
+owe (conservation holds at every step: the pool is one of its components).
+
+Only if no one but the fund holds the market (``H = 0``) does the fund
+absorb ``R`` itself (``adl_uncovered``; the fund's equity may then be
+negative, and it stays so until penalties or deposits refill it).
 
 The insurance fund itself
 -------------------------
-The fund takes over liquidated positions, so it carries market risk.  It is
-held to the same maintenance rule as everyone, but it cannot be liquidated
-to itself: when its equity falls below its MMR, ``liquidation.rebalance_fund``
-sheds inventory here -- with equity > 0, just enough lots (``ceil(|s| x (IMR
-- E) / IMR)`` per market) to be back at its IMR, closed at the oracle price
-(``debt == 0``: the counterparties lose nothing but the position); with
-equity <= 0, everything, at the fund's bankruptcy price.
+The fund takes over liquidated positions and holds them while its equity is
+>= 0 (like Hyperliquid's liquidator vault).  Only when its equity is negative
+does ``liquidation.rebalance_fund`` deleverage it: everything at its
+bankruptcy price, through the same queue and socialization.
 """
 from __future__ import annotations
 
 from ledger.receipt import Event
 
-from .margin import ceil_div, evaluate, fill, reindex, unindex
+from .adl_index import AdlQueue
+from .margin import ceil_div, evaluate, fill, reindex, settle_funding, unindex
 from .risk_state import FUND, LONG, ONE, SHORT, Session, pack_int
 
-__all__ = ["adl_ranking", "deleverage"]
+__all__ = ["deleverage", "socialize", "sync_fund"]
 
 
-def adl_ranking(sess: Session, mid: str, side: int, cache: dict) -> list[bytes]:
-    """Eligible counterparties on ``side`` of ``mid``, best first (see the module docstring)."""
-    key = (mid, side)
-    if key in cache:
-        return cache[key]
-    quote = sess.market(mid).quote
-    price = sess.mstate(mid).price
-    scored = []
-    for addr, _ in sess.index.holders(mid, side):
-        p = sess.pos(addr, mid)
-        profit = p.size * price - p.on
-        if profit <= 0:
-            continue
-        ev = evaluate(sess, addr, quote)
-        if ev.equity <= 0:
-            continue
-        scored.append((-(profit * ev.notional * ONE // ev.equity), addr))
-    scored.sort()
-    cache[key] = [a for _, a in scored]
-    return cache[key]
+def sync_fund(sess: Session) -> None:
+    """Apply the insurance fund's pending takeovers (batched per market: one fill instead of one per account)."""
+    pending, sess.fund_pending = sess.fund_pending, {}
+    for (asset, mid) in sorted(pending):
+        lots, cost = pending[(asset, mid)]
+        if lots or cost:
+            fill(sess, FUND, asset, mid, lots, cost)
 
 
 def _split(debt: int, weights: list[int]) -> list[int]:
@@ -81,65 +87,94 @@ def _split(debt: int, weights: list[int]) -> list[int]:
     return parts
 
 
-def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[Event], cache: dict,
-               lots: dict[str, int] | None = None) -> None:
-    """Close ``lots`` (default: all) of ``addr``'s positions against ranked opposite accounts, passing on ``debt``.
+def socialize(sess: Session, mid: str, asset: str, addr: bytes, amount: int, events: list[Event], cache: dict) -> None:
+    """Pay ``amount`` to ``addr`` out of the funding pool, charged to the holders of ``mid`` (module docstring)."""
+    ms = sess.mstate(mid)
+    fund_pos = sess.pos(FUND, mid)
+    holders = 2 * ms.oi - abs(fund_pos.size) - (abs(sess.pos(addr, mid).size) if addr != FUND else 0)
+    to = sess.macc(addr, asset)
+    if holders <= 0:
+        if addr != FUND:
+            sess.macc(FUND, asset).cash -= amount
+            sess.touch_macc(FUND, asset)
+        to.cash += amount
+        sess.touch_macc(addr, asset)
+        ms.uncovered += amount
+        sess.touch_ms(mid)
+        events.append(Event("adl_uncovered", {
+            "from": addr, "market": mid, "debt_to_fund": pack_int(amount),
+            "fund_cash": pack_int(sess.macc(FUND, asset).cash),
+        }))
+        return
+    per_lot = ceil_div(amount * ONE, holders)
+    settle_funding(sess, FUND, asset, mid)  # the fund settles at the old index and is exempt from the bump
+    ms.sloss += per_lot
+    ms.socialized += amount
+    sess.adl.memo.clear()  # every holder's exact equity moved (adl_index.score)
+    sess.touch_ms(mid)
+    if fund_pos.size:
+        fund_pos.lsnap = ms.sloss
+        sess.touch_pos(FUND, mid)
+    to.cash += amount
+    sess.touch_macc(addr, asset)
+    sess.pool_add(asset, -amount)
+    cache.setdefault("socialized", set()).add(mid)
+    events.append(Event("social_loss", {
+        "from": addr, "market": mid, "amount": pack_int(amount), "lots": holders, "per_lot": pack_int(per_lot),
+        "index": pack_int(ms.sloss),
+    }))
 
-    ``addr``'s own index entries must already be removed.  With ``debt == 0``
-    the closes happen at the oracle price (the insurance fund shedding
-    inventory); otherwise at the bankruptcy price (module docstring).
+
+def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[Event], cache: dict) -> None:
+    """Close all of ``addr``'s positions at its bankruptcy price; the rest to the fund and to the holders.
+
+    ``addr``'s own index entries must already be removed and the fund's pending
+    takeovers applied (``liquidation.sync_fund``).
     """
     m = sess.macc(addr, asset)
-    if lots is None:
-        lots = {mid: abs(sess.pos(addr, mid).size) for mid in m.markets}
-    mids = [mid for mid in sorted(lots) if lots[mid]]
+    mids = list(m.markets)
     if not mids:
-        return
-    notionals = [lots[mid] * sess.mstate(mid).price for mid in mids]
+        return  # the fund with no position left and negative cash: nothing to deleverage (``adl_uncovered``)
+    notionals = [abs(sess.pos(addr, mid).size) * sess.mstate(mid).price for mid in mids]
     for mid, d_m in zip(mids, _split(debt, notionals)):
         s = sess.pos(addr, mid).size
         price = sess.mstate(mid).price
         sign = 1 if s > 0 else -1
-        lots_left, debt_left = lots[mid], d_m
-        for c in adl_ranking(sess, mid, SHORT if s > 0 else LONG, cache):
-            if not lots_left:
+        lots_left, debt_left = abs(s), d_m
+        queue = AdlQueue(sess, mid, SHORT if s > 0 else LONG, asset, {addr})
+        while lots_left:
+            nxt = queue.pop()
+            if nxt is None:
                 break
+            c, sc = nxt
             cp = sess.pos(c, mid)
-            if c == addr or cp.size == 0 or (cp.size > 0) == (s > 0):
-                continue
             unindex(sess, c, asset)
             cev = evaluate(sess, c, asset)
             x = min(lots_left, abs(cp.size))
             share = min(ceil_div(debt_left * x, lots_left), max(0, cev.equity))
             delta = -sign * x
             cost = delta * price - share
-            fill(sess, addr, asset, mid, delta, cost)
+            if addr == FUND:  # the fund's side of its own deleverage is applied once per market (below)
+                fund = sess.fund_pending.setdefault((asset, mid), [0, 0])
+                fund[0] += delta
+                fund[1] += cost
+            else:
+                fill(sess, addr, asset, mid, delta, cost)
             fill(sess, c, asset, mid, -delta, -cost)
             reindex(sess, c, asset, indexed=False)
             cache.setdefault("touched", set()).add((c, asset))
             lots_left -= x
             debt_left -= share
             events.append(Event("adl", {
-                "from": addr, "counterparty": c, "market": mid, "lots": -delta, "oracle_price": price,
-                "paid": pack_int(share), "counterparty_position": sess.pos(c, mid).size,
-                "reason": "fund_inventory" if addr == FUND and not debt else "bankruptcy",
+                "from": addr, "counterparty": c, "market": mid, "lots": x, "oracle_price": price,
+                "paid": pack_int(share), "score": pack_int(sc), "counterparty_position": cp.size,
             }))
-        if (lots_left or debt_left) and addr != FUND:
-            delta = -sign * lots_left
-            cost = delta * price - debt_left
-            if lots_left:
-                fill(sess, addr, asset, mid, delta, cost)
-                fill(sess, FUND, asset, mid, -delta, -cost)
-            else:
-                sess.macc(addr, asset).cash += debt_left
-                sess.macc(FUND, asset).cash -= debt_left
-                sess.touch_macc(addr, asset)
-                sess.touch_macc(FUND, asset)
-        if debt_left or (lots_left and addr == FUND):
-            ms = sess.mstate(mid)
-            ms.uncovered += debt_left
-            sess.touch_ms(mid)
-            events.append(Event("adl_uncovered", {
-                "from": addr, "market": mid, "lots_to_fund": lots_left, "debt_to_fund": pack_int(debt_left),
-                "fund_cash": pack_int(sess.macc(FUND, asset).cash),
-            }))
+        if addr == FUND:
+            sync_fund(sess)
+        if lots_left and addr != FUND:
+            delta = -sign * lots_left  # no counterparty left: the fund takes the lots at the oracle price
+            fill(sess, addr, asset, mid, delta, delta * price)
+            fill(sess, FUND, asset, mid, -delta, -delta * price)
+            events.append(Event("adl_to_fund", {"from": addr, "market": mid, "lots": lots_left, "price": price}))
+        if debt_left:
+            socialize(sess, mid, asset, addr, debt_left, events, cache)

@@ -9,11 +9,12 @@ Theory of operation
 ``margin.py`` shows that an account's maintenance surplus (x 10^6) is linear
 in one market-global *coordinate* per (market, side)::
 
-    X_long  = P x (10^6 - mmf_eff) - F        X_short = P x (10^6 + mmf_eff) - F
+    X_long  = P x (10^6 - mmf_eff) - F - L    X_short = P x (10^6 + mmf_eff) - F + L
 
 (P: oracle price per lot, mmf_eff: dynamic maintenance fraction in ppm, F:
-cumulative funding index), so price moves, volatility-driven margin changes
-and funding all move the same coordinate.  Each position is filed under its
+cumulative funding index, L: social-loss index of ``adl.py``), so price
+moves, volatility-driven margin changes, funding and socialized losses all
+move the same coordinate.  Each position is filed under its
 market and side with a *trigger* T: a long fires once ``X_long < T``, a short
 once ``X_short > T``.  Triggers are conservative (an account cannot breach
 before one of its triggers fires), so the sweep only has to look at fired
@@ -24,7 +25,8 @@ Layout per (market, side), all in state so the index is part of the root:
 
 * pages ``r/x/<market>/<side><bucket:8><page:1>``: a sorted list of
   ``[address, T]`` for the entries whose T falls into ``bucket`` and whose
-  address starts with ``page`` (64 pages per bucket keep each value small);
+  address's first byte modulo the page count is ``page`` (64 pages per bucket
+  keep each value small; the ADL index, read a bucket at a time, uses 8);
 * the directory ``.../<side>d``: sorted bucket ids that may hold entries
   (added on insert, dropped when a sweep finds a bucket empty);
 * the watermark ``.../<side>w``: an upper (long) / lower (short) bound of
@@ -51,6 +53,7 @@ MANTISSA_BITS = 6
 PAGES = 64
 _SIDE = {LONG: b"L", SHORT: b"S"}
 _OFFSET = 2**63
+_PAGE_BYTE = [bytes([i]) for i in range(256)]
 
 
 def _pos_bucket(x: int) -> int:
@@ -69,25 +72,36 @@ def bucket(x: int) -> int:
     return -_pos_bucket(-x)
 
 
-def _prefix(mid: str, side: int) -> bytes:
-    return INDEX + mid.encode() + b"/" + _SIDE[side]
-
-
-def _page_key(mid: str, side: int, b: int, page: int) -> bytes:
-    return _prefix(mid, side) + (b + _OFFSET).to_bytes(8, "big") + bytes([page])
-
-
 class IndexCache:
-    """Write-back cache of the index pages, directories and watermarks touched by one session."""
+    """Write-back cache of the index pages, directories and watermarks touched by one session.
 
-    def __init__(self, state: State):
+    The same bucketed layout serves the ADL ranking index (``adl_index.py``):
+    another key ``root`` and no watermark.
+    """
+
+    def __init__(self, state: State, root: bytes = INDEX, *, watermark: bool = True, pages: int = PAGES):
         self.state = state
+        self.root = root
+        self.keep_watermark = watermark
+        self.pages = pages
+        self.memo: dict = {}  # per-session figures its user derives from the entries (adl_index.py: exact equity)
+        self._prefixes: dict[tuple[str, int], bytes] = {}
         self._pages: dict[bytes, dict[bytes, int]] = {}
         self._dirs: dict[tuple[str, int], list[int]] = {}
         self._wm: dict[tuple[str, int], int | None] = {}
         self._dirty_pages: set[bytes] = set()
         self._dirty_dirs: set[tuple[str, int]] = set()
         self._dirty_wm: set[tuple[str, int]] = set()
+
+    def _prefix(self, mid: str, side: int) -> bytes:
+        k = (mid, side)
+        p = self._prefixes.get(k)
+        if p is None:
+            p = self._prefixes[k] = self.root + mid.encode() + b"/" + _SIDE[side]
+        return p
+
+    def _page_key(self, mid: str, side: int, b: int, page: int) -> bytes:
+        return self._prefix(mid, side) + (b + _OFFSET).to_bytes(8, "big") + _PAGE_BYTE[page]
 
     # ------------------------------------------------------------------ loading
 
@@ -103,14 +117,14 @@ class IndexCache:
         k = (mid, side)
         d = self._dirs.get(k)
         if d is None:
-            raw = self.state.get(_prefix(mid, side) + b"d")
+            raw = self.state.get(self._prefix(mid, side) + b"d")
             d = self._dirs[k] = [] if raw is None else list(decode(raw))
         return d
 
     def watermark(self, mid: str, side: int) -> int | None:
         k = (mid, side)
         if k not in self._wm:
-            raw = self.state.get(_prefix(mid, side) + b"w")
+            raw = self.state.get(self._prefix(mid, side) + b"w")
             self._wm[k] = None if raw is None else unpack_int(decode(raw))
         return self._wm[k]
 
@@ -123,7 +137,7 @@ class IndexCache:
     def insert(self, mid: str, side: int, addr: bytes, t: int) -> None:
         """File ``addr`` under (mid, side) with trigger ``t``."""
         b = bucket(t)
-        key = _page_key(mid, side, b, addr[0] % PAGES)
+        key = self._page_key(mid, side, b, addr[0] % self.pages)
         self._page(key)[addr] = t
         self._dirty_pages.add(key)
         d = self._dir(mid, side)
@@ -131,13 +145,14 @@ class IndexCache:
         if i == len(d) or d[i] != b:
             d.insert(i, b)
             self._dirty_dirs.add((mid, side))
-        w = self.watermark(mid, side)
-        if w is None or (t > w if side == LONG else t < w):
-            self._set_wm(mid, side, t)
+        if self.keep_watermark:
+            w = self.watermark(mid, side)
+            if w is None or (t > w if side == LONG else t < w):
+                self._set_wm(mid, side, t)
 
     def remove(self, mid: str, side: int, addr: bytes, t: int) -> None:
         """Remove the entry filed with trigger ``t`` (a missing entry is a bug)."""
-        key = _page_key(mid, side, bucket(t), addr[0] % PAGES)
+        key = self._page_key(mid, side, bucket(t), addr[0] % self.pages)
         page = self._page(key)
         if page.pop(addr, None) is None:
             from .errors import StateCorrupt
@@ -163,8 +178,8 @@ class IndexCache:
         emptied: list[int] = []
         for b in d[lo:hi]:
             left = 0
-            for page in range(PAGES):
-                key = _page_key(mid, side, b, page)
+            for page in range(self.pages):
+                key = self._page_key(mid, side, b, page)
                 entries = self._page(key)
                 if not entries:
                     continue
@@ -184,12 +199,42 @@ class IndexCache:
         self._set_wm(mid, side, x)
         return fired
 
+    def buckets_from(self, mid: str, side: int, x: int, upwards: bool) -> list[int]:
+        """Non-empty bucket ids from the bucket of ``x`` on, upwards (ascending) or downwards (descending)."""
+        d = self._dir(mid, side)
+        b = bucket(x)
+        if upwards:
+            return d[bisect_left(d, b):]
+        return d[:bisect_right(d, b)][::-1]
+
+    def bucket_entries(self, mid: str, side: int, b: int) -> list[tuple[bytes, int]]:
+        """Every (address, key) filed in bucket ``b``, in page then address order; drops ``b`` from the directory if empty."""
+        out = []
+        for page in range(self.pages):
+            entries = self._page(self._page_key(mid, side, b, page))
+            if entries:
+                out.extend(sorted(entries.items()))
+        if not out:
+            d = self._dir(mid, side)
+            i = bisect_left(d, b)
+            if i < len(d) and d[i] == b:
+                del d[i]
+                self._dirty_dirs.add((mid, side))
+        return out
+
+    def is_empty(self, mid: str, side: int) -> bool:
+        """True if no bucket of (mid, side) may hold an entry."""
+        return not self._dir(mid, side)
+
+    def set_watermark(self, mid: str, side: int, w: int | None) -> None:
+        self._set_wm(mid, side, w)
+
     def holders(self, mid: str, side: int) -> list[tuple[bytes, int]]:
         """Every indexed (address, trigger) of (mid, side), sorted by address (used by ADL only)."""
         out = []
         for b in self._dir(mid, side):
-            for page in range(PAGES):
-                out.extend(self._page(_page_key(mid, side, b, page)).items())
+            for page in range(self.pages):
+                out.extend(self._page(self._page_key(mid, side, b, page)).items())
         out.sort()
         return out
 
@@ -202,10 +247,10 @@ class IndexCache:
             out[key] = pack([[a, pack_int(p[a])] for a in sorted(p)]) if p else None
         for mid, side in self._dirty_dirs:
             d = self._dirs[(mid, side)]
-            out[_prefix(mid, side) + b"d"] = encode(d) if d else None
+            out[self._prefix(mid, side) + b"d"] = encode(d) if d else None
         for mid, side in self._dirty_wm:
             w = self._wm[(mid, side)]
-            out[_prefix(mid, side) + b"w"] = None if w is None else encode(pack_int(w))
+            out[self._prefix(mid, side) + b"w"] = None if w is None else encode(pack_int(w))
         for key in sorted(out):
             self.state.put(key, out[key])
         self._dirty_pages.clear()

@@ -1,36 +1,39 @@
 """The per-block liquidation sweep: find breached accounts through the at-risk index and liquidate them.
 
 Owns the order of liquidations, partial liquidation with buffer and penalty,
-and the first two steps of the default waterfall (insurance fund takes the
-position; insurance fund pays bad debt).  Auto-deleveraging, the last step,
-is ``adl.py``.  Never reads oracle reports and never scans all accounts.
+and the first step of the default waterfall (the insurance fund takes the
+position and pays what it can of the bad debt).  ADL and the socialized
+loss, the next steps, are ``adl.py``.  Never reads oracle reports and never
+scans all accounts.
 
 Sweep (end of block, after prices and funding)
 ----------------------------------------------
-1. For every market with a fresh price, and each side, pop the index entries
+1. The insurance fund's book is checked first (``rebalance_fund``): it holds
+   the positions it took over while its equity is >= 0; with negative equity
+   (the price moved through its inventory) everything it holds is
+   deleveraged at its bankruptcy price (``adl.deleverage``).  The same check
+   runs before every bankruptcy (the fund's capacity decides how much it
+   pays) and after each pass.
+2. For every market with a fresh price, and each side, pop the index entries
    whose trigger the current coordinate has crossed (``liq_index.py``).
-2. Evaluate each candidate account exactly (``margin.evaluate``).  Safe ones
+3. Evaluate each candidate account exactly (``margin.evaluate``).  Safe ones
    are re-indexed with fresh triggers.  Breached ones (``equity < MMR``) are
    liquidated **most under-collateralised first** -- ascending
    ``floor(equity x 10^12 / MMR)`` -- ties by address.  An account with a
    position in a stale market is not liquidated (paused) but re-indexed so it
    is looked at again next block.
-3. The insurance fund's own margin is checked (``rebalance_fund``) before the
-   first liquidation, before every bankruptcy (its capacity decides between
-   fund and ADL) and after each pass: the fund is the backstop liquidator,
-   and when its equity drops below its MMR it sheds inventory through
-   ``adl.py``.
-4. ADL counterparties that paid part of a bankrupt account's debt and are now
-   breached themselves are liquidated in a further pass of the same block
-   (same order rule), until no pass finds one.
+4. Whoever a pass breached is liquidated in a further pass of the same block
+   (same order rule), until a pass breaches nobody: ADL counterparties that
+   paid a share of someone's debt, and holders of a market whose social-loss
+   index moved (their entries are popped again at the new coordinate).
 
 Liquidating one account (all its markets of one collateral asset)
 -----------------------------------------------------------------
-Funding is settled first, so ``E`` (equity), ``M`` (MMR) and ``N`` (notional
-``sum |s| x P``) are exact integers.  The insurance fund is the backstop
-liquidator: closed lots move to the fund's position at the oracle price (its
-takeovers are applied as one fill per market and pass, ``sync_fund``, before
-anything reads the fund).
+Funding and social loss are settled first, so ``E`` (equity), ``M`` (MMR)
+and ``N`` (notional ``sum |s| x P``) are exact integers.  The insurance fund
+is the backstop liquidator: closed lots move to the fund's position at the
+oracle price (its takeovers are applied as one fill per market and pass,
+``adl.sync_fund``, before anything reads the fund).
 
 * ``E > 0`` -- partial: close the same fraction ``phi`` of every position,
   the smallest that restores ``E - penalty >= (1 - phi) M + buffer x M``::
@@ -42,10 +45,12 @@ anything reads the fund).
   ``ceil(closed notional x penalty_ppm / 10^6)``, at most ``E``, goes to the
   fund.  (Several markets: the largest buffer and penalty of the group.)  If
   rounding still leaves ``E < MMR``, the rest is closed in a second step.
-* ``E <= 0`` -- bankrupt, bad debt ``D = -E``: if the fund's free equity
-  (equity - its own IMR) covers ``D`` it takes every position at the oracle
-  price and pays ``D``; otherwise ``adl.deleverage`` closes the positions at
-  the bankruptcy price against profitable opposite accounts.
+* ``E <= 0`` -- bankrupt, bad debt ``D = -E``: the fund can pay
+  ``A = max(0, its equity)``.  If ``A >= D`` it takes every position at the
+  oracle price and pays ``D``.  Otherwise it pays ``A`` (never all or
+  nothing) and ``adl.deleverage`` closes the positions at the bankruptcy
+  price of the rest ``D - A`` against the ADL queue, socializing what no
+  counterparty can take.
 
 The account ends with ``E >= 0``; every step is an event in the block receipt.
 """
@@ -53,7 +58,7 @@ from __future__ import annotations
 
 from ledger.receipt import Event
 
-from .adl import deleverage
+from .adl import deleverage, sync_fund
 from .context import BlockContext
 from .margin import ceil_div, coordinate, evaluate, fill, reindex, settle_funding, unindex
 from .risk_state import FUND, LONG, ONE, SHORT, Session
@@ -62,27 +67,16 @@ from .risk_state import pack_int as _n  # event integers beyond 64 bits travel a
 __all__ = ["fund_available", "liquidate_account", "liquidation_sweep", "rebalance_fund"]
 
 
-def sync_fund(sess: Session) -> None:
-    """Apply the insurance fund's pending takeovers (batched per market: one fill instead of one per account)."""
-    pending, sess.fund_pending = sess.fund_pending, {}
-    for (asset, mid) in sorted(pending):
-        lots, cost = pending[(asset, mid)]
-        if lots or cost:
-            fill(sess, FUND, asset, mid, lots, cost)
-
-
 def fund_available(sess: Session, asset: str) -> int:
-    """What the insurance fund can pay in ``asset``: max(0, equity - IMR of its own positions)."""
+    """What the insurance fund can pay in ``asset``: max(0, its equity) (it holds inventory while equity >= 0)."""
     sync_fund(sess)
-    ev = evaluate(sess, FUND, asset)
-    return max(0, ev.equity - ev.imr)
+    return max(0, evaluate(sess, FUND, asset).equity)
 
 
-def _close_to_fund(sess: Session, addr: bytes, asset: str, lots: dict[str, int]) -> tuple[list[dict], int]:
-    """Move ``lots[mid]`` lots of each position to the fund at the oracle price; returns closes and penalty due."""
+def _close_to_fund(sess: Session, addr: bytes, asset: str, lots: list[tuple[str, int]]) -> tuple[list[dict], int]:
+    """Move ``n`` lots of each ``(mid, n)`` position (in market order) to the fund at the oracle price; returns closes and penalty due."""
     closes, penalty = [], 0
-    for mid in sorted(lots):
-        n = lots[mid]
+    for mid, n in lots:
         if not n:
             continue
         s = sess.pos(addr, mid).size
@@ -119,7 +113,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
     m = sess.macc(addr, asset)
     for mid in list(m.markets):
         settle_funding(sess, addr, asset, mid)
-    if ev is None or (addr, asset) in adl_cache["touched"]:
+    if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
         ev = evaluate(sess, addr, asset)
     if not ev.breached:
         reindex(sess, addr, asset, ev, indexed=False)
@@ -133,8 +127,8 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
         num = mmr * ONE + buf * mmr - e * ONE
         den = mmr * ONE - pen_ppm * n
         full = den <= 0 or num >= den
-        lots = {mid: abs(sess.pos(addr, mid).size) if full else ceil_div(abs(sess.pos(addr, mid).size) * num, den) for mid in m.markets}
-        closes, due = _close_to_fund(sess, addr, asset, lots)
+        sizes = [(mid, abs(sess.pos(addr, mid).size)) for mid in m.markets]
+        closes, due = _close_to_fund(sess, addr, asset, sizes if full else [(mid, ceil_div(q * num, den)) for mid, q in sizes])
         pen = _charge_penalty(sess, addr, asset, due, e)
         after = evaluate(sess, addr, asset)
         events.append(Event("liquidation", dict(base, step="full" if full else "partial", closes=closes, penalty=_n(pen),
@@ -143,7 +137,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
             reindex(sess, addr, asset, after, indexed=False)
             return
         # rounding left it breached: close the rest
-        closes, due = _close_to_fund(sess, addr, asset, {mid: abs(sess.pos(addr, mid).size) for mid in m.markets})
+        closes, due = _close_to_fund(sess, addr, asset, [(mid, abs(sess.pos(addr, mid).size)) for mid in m.markets])
         pen = _charge_penalty(sess, addr, asset, due, after.equity)
         final = evaluate(sess, addr, asset)
         events.append(Event("liquidation", dict(base, step="rest", equity_before=_n(after.equity), mmr_before=_n(after.mmr),
@@ -153,7 +147,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
         rebalance_fund(sess, asset, events, adl_cache)  # the fund's capacity counts only once its own book is sound
         avail = fund_available(sess, asset)
         if debt == 0 or avail >= debt:
-            closes, _ = _close_to_fund(sess, addr, asset, {mid: abs(sess.pos(addr, mid).size) for mid in m.markets})
+            closes, _ = _close_to_fund(sess, addr, asset, [(mid, abs(sess.pos(addr, mid).size)) for mid in m.markets])
             fund = sess.macc(FUND, asset)
             if debt:
                 fund.cash -= debt
@@ -168,37 +162,38 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
         else:
             events.append(Event("liquidation", dict(base, step="deleverage", closes=[], penalty=0,
                                                     equity_after=0, mmr_after=0, fund_available=_n(avail))))
+            if avail:  # the fund pays what it can; ADL and then the market's holders cover the rest
+                fund = sess.macc(FUND, asset)
+                fund.cash -= avail
+                m.cash += avail
+                sess.touch_macc(FUND, asset)
+                sess.touch_macc(addr, asset)
+                events.append(Event("insurance_payment", {"account": addr, "asset": asset, "amount": _n(avail),
+                                                          "fund_cash": _n(fund.cash), "partial": True}))
             sync_fund(sess)
-            deleverage(sess, addr, asset, debt, events, adl_cache)
+            deleverage(sess, addr, asset, debt - avail, events, adl_cache)
     reindex(sess, addr, asset, indexed=False)
 
 
 def rebalance_fund(sess: Session, asset: str, events: list[Event], adl_cache: dict) -> None:
-    """If the fund's equity is below its MMR, shed inventory through ADL (see ``adl.py``)."""
+    """If the fund's equity is negative, deleverage all its inventory at its bankruptcy price (``adl.py``)."""
     sync_fund(sess)
     ev = evaluate(sess, FUND, asset)
-    if not ev.breached or ev.stale:
+    if ev.equity >= 0 or ev.stale or not ev.k:
         return
     m = sess.macc(FUND, asset)
     for mid in list(m.markets):
         settle_funding(sess, FUND, asset, mid)
     ev = evaluate(sess, FUND, asset)
-    if not ev.breached:
-        return
-    if ev.equity > 0:
-        lots = {mid: ceil_div(abs(sess.pos(FUND, mid).size) * (ev.imr - ev.equity), ev.imr) for mid in m.markets}
-        debt = 0
-    else:
-        lots, debt = None, -ev.equity
     events.append(Event("fund_deleverage", {"asset": asset, "equity": _n(ev.equity), "mmr": _n(ev.mmr), "imr": _n(ev.imr),
-                                            "lots": lots or {mid: abs(sess.pos(FUND, mid).size) for mid in m.markets}}))
-    deleverage(sess, FUND, asset, debt, events, adl_cache, lots)
+                                            "lots": {mid: abs(sess.pos(FUND, mid).size) for mid in m.markets}}))
+    deleverage(sess, FUND, asset, -ev.equity, events, adl_cache)
 
 
-def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
-    """Find and liquidate every breached account of every fresh market (see the module docstring)."""
+def _fired(sess: Session, mids) -> set[tuple[bytes, str]]:
+    """Pop the at-risk entries fired in ``mids`` (fresh markets only): (address, collateral asset) candidates."""
     candidates: set[tuple[bytes, str]] = set()
-    for mid in sess.market_ids():
+    for mid in mids:
         ms = sess.mstate(mid)
         if ms.stale or not ms.price:
             continue
@@ -208,33 +203,43 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
                 sess.pos(addr, mid).tside = 0
                 sess.touch_pos(addr, mid)
                 candidates.add((addr, quote))
-    events: list[Event] = []
+    return candidates
+
+
+def _triage(sess: Session, candidates, events: list[Event], popped: set) -> list:
+    """Evaluate candidates: breached ones in liquidation order; the others re-indexed (``popped``: index entries removed)."""
     breached = []
     for addr, asset in sorted(candidates):
         ev = evaluate(sess, addr, asset)
         if ev.breached and not ev.stale:
             breached.append((ev.equity * 10**12 // ev.mmr, addr, asset, ev))
-        else:
+        elif (addr, asset) in popped:
             if ev.breached:
                 events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity), "mmr": _n(ev.mmr)}))
             reindex(sess, addr, asset, ev)
     breached.sort(key=lambda b: b[:3])
-    adl_cache: dict = {"touched": set()}
+    return breached
+
+
+def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
+    """Find and liquidate every breached account of every fresh market (see the module docstring)."""
+    events: list[Event] = []
+    adl_cache: dict = {"touched": set(), "socialized": set()}
     assets = sorted({sess.market(mid).quote for mid in sess.market_ids() if not sess.mstate(mid).stale})
     for asset in assets:
         rebalance_fund(sess, asset, events, adl_cache)
+    popped = _fired(sess, sess.market_ids())
+    breached = _triage(sess, popped | adl_cache["touched"], events, popped)
     while breached:
+        adl_cache["socialized"] = set()
+        adl_cache["touched"] = set()
         for _, addr, asset, ev in breached:
             liquidate_account(sess, addr, asset, events, adl_cache, ev)
         for asset in sorted({b[2] for b in breached}):
             rebalance_fund(sess, asset, events, adl_cache)
-        # ADL counterparties paid part of someone's debt: any of them now breached goes in this block too
-        touched, adl_cache["touched"] = sorted(adl_cache["touched"]), set()
-        breached = []
-        for addr, asset in touched:
-            ev = evaluate(sess, addr, asset)
-            if ev.breached and not ev.stale:
-                breached.append((ev.equity * 10**12 // ev.mmr, addr, asset, None))
-        breached.sort(key=lambda b: b[:3])
+        # ADL counterparties paid part of someone's debt, and a socialized loss moved its market's coordinate:
+        # whoever is breached now goes in this block too
+        popped = _fired(sess, sorted(adl_cache["socialized"]))
+        breached = _triage(sess, popped | adl_cache["touched"], events, popped)
     sync_fund(sess)
     return events

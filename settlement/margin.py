@@ -14,10 +14,11 @@ lot, so ``size x price`` is exact.  A fill of ``delta`` lots for ``cost``
 moves ``cost`` out of the buyer's cash into the seller's (same integer both
 sides), so trades conserve Q exactly.
 
-    equity = cash + sum_m ( s_m x P_m - ceil(s_m x (F_m - snap_m) / 10^6) )
+    equity = cash + sum_m ( s_m x P_m - ceil((s_m x (F_m - snap_m) + |s_m| x (L_m - lsnap_m)) / 10^6) )
     IMR    = sum_m ceil(|s_m| x P_m x imf_eff_m / 10^6)
     MMR    = sum_m ceil(|s_m| x P_m x mmf_eff_m / 10^6)
 
+(``L``: the market's social-loss index, ``adl.py``; settled with funding.)
 Rounding is always against the account: unsettled funding owed rounds up,
 funding received rounds down, requirements round up.  An account breaches
 when ``equity < MMR``.
@@ -26,7 +27,7 @@ Triggers
 --------
 Without rounding, ``10^6 x (equity - MMR)`` is ``K + sum_m s_m x X_m`` with
 ``K = 10^6 x cash + sum_m s_m x snap_m`` and the market-global coordinates
-``X_long = P(10^6 - mmf) - F``, ``X_short = P(10^6 + mmf) - F`` (see
+``X_long = P(10^6 - mmf) - F - L``, ``X_short = P(10^6 + mmf) - F + L`` (see
 ``liq_index.py``).  Rounding shifts the real surplus by less than 2 units per
 market, so with ``k`` markets the budget ``B = S6 - 2k x 10^6`` is safe to
 spend: each position gets ``b = floor(B / k)`` and its trigger is the
@@ -46,6 +47,7 @@ from ledger.keys import format_address
 from ledger.receipt import Event
 from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw
 
+from . import adl_index
 from .accounts import MAX_AMOUNT, get_balance, set_balance
 from .context import BlockContext
 from .errors import BadAmount, InsufficientBalance, InsufficientMargin, StalePrice
@@ -87,7 +89,7 @@ def evaluate(sess: Session, addr: bytes, asset: str) -> Eval:
         p = pos(addr, mid)
         ms = mstate(mid)
         s, price, mmf = p.size, ms.price, ms.mmf_eff
-        owed6 = s * (ms.findex - p.fsnap)
+        owed6 = s * (ms.findex - p.fsnap) + (s if s > 0 else -s) * (ms.sloss - p.lsnap)  # funding + social loss
         n = (s if s > 0 else -s) * price
         equity += s * price + (-owed6 // ONE)  # - ceil(owed6 / 10^6)
         notional += n
@@ -101,8 +103,9 @@ def evaluate(sess: Session, addr: bytes, asset: str) -> Eval:
 def coordinate(sess: Session, mid: str, side: int) -> int:
     """The market-global coordinate X of (mid, side) at the current price, margin fraction and funding index."""
     ms = sess.mstate(mid)
-    f = ms.mmf_eff if side == SHORT else -ms.mmf_eff
-    return ms.price * (ONE + f) - ms.findex
+    if side == SHORT:
+        return ms.price * (ONE + ms.mmf_eff) - ms.findex + ms.sloss
+    return ms.price * (ONE - ms.mmf_eff) - ms.findex - ms.sloss
 
 
 def unindex(sess: Session, addr: bytes, asset: str) -> None:
@@ -113,6 +116,7 @@ def unindex(sess: Session, addr: bytes, asset: str) -> None:
             sess.index.remove(mid, p.tside, addr, p.trig)
             p.tside = 0
             sess.touch_pos(addr, mid)
+    adl_index.unfile(sess, addr, asset)
 
 
 def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, indexed: bool = True) -> None:
@@ -147,6 +151,7 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
         p.trig, p.tside = t, side
         sess.index.insert(mid, side, addr, t)
         sess.touch_pos(addr, mid)
+    adl_index.refile(sess, addr, asset)
 
 
 def settle_funding(sess: Session, addr: bytes, asset: str, mid: str) -> int:
@@ -154,14 +159,15 @@ def settle_funding(sess: Session, addr: bytes, asset: str, mid: str) -> int:
     p = sess.pos(addr, mid)
     ms = sess.mstate(mid)
     pay = 0
-    if p.size and p.fsnap != ms.findex:
-        pay = ceil_div(p.size * (ms.findex - p.fsnap), ONE)  # payer rounds up, receiver down
+    if p.size and (p.fsnap != ms.findex or p.lsnap != ms.sloss):
+        owed6 = p.size * (ms.findex - p.fsnap) + abs(p.size) * (ms.sloss - p.lsnap)  # funding + social loss (adl.py)
+        pay = ceil_div(owed6, ONE)  # payer rounds up, receiver down
         if pay:
             sess.macc(addr, asset).cash -= pay
             sess.pool_add(asset, pay)
             sess.touch_macc(addr, asset)
-    if p.fsnap != ms.findex:
-        p.fsnap = ms.findex
+    if p.fsnap != ms.findex or p.lsnap != ms.sloss:
+        p.fsnap, p.lsnap = ms.findex, ms.sloss
         sess.touch_pos(addr, mid)
     return pay
 

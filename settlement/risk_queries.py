@@ -16,16 +16,18 @@ import dataclasses
 
 from ledger.keys import format_address
 
+from .adl_index import AdlQueue
+from .adl_index import score as adl_score
 from .context import BlockContext
 from .liquidation import fund_available
 from .margin import ceil_div, evaluate
 from .oracle import median_price, quorum
 from .perps import order_filled
-from .risk_state import CANCELLED, FUND, ONE, Htlc, OracleReport, Session, htlc_key, report_key
+from .risk_state import CANCELLED, FUND, LONG, ONE, SHORT, Htlc, OracleReport, Session, htlc_key, report_key
 from .state import State
 from .swaps import htlc_locked
 
-__all__ = ["htlc_info", "insurance_fund", "margin_info", "market_info", "market_list", "oracle_info", "order_info"]
+__all__ = ["adl_queue", "htlc_info", "insurance_fund", "margin_info", "market_info", "market_list", "oracle_info", "order_info"]
 
 
 def _session(view, time_ms: int = 0) -> Session:
@@ -57,9 +59,11 @@ def margin_info(view, addr: bytes) -> dict:
             p = sess.pos(addr, mid)
             ms = sess.mstate(mid)
             owed = ceil_div(p.size * (ms.findex - p.fsnap), ONE)
+            social = ceil_div(abs(p.size) * (ms.sloss - p.lsnap), ONE)
             positions.append({
                 "market": mid, "size": p.size, "entry_price": p.on // p.size if p.size else 0, "oracle_price": ms.price,
                 "notional": abs(p.size) * ms.price, "unrealized_pnl": p.size * ms.price - p.on, "unsettled_funding": -owed,
+                "unsettled_social_loss": -social, "adl_score": adl_score(sess, addr, asset, mid),
                 "liquidation_price": _liq_price(ms.price, p.size, ev.equity - ev.mmr, ms.mmf_eff), "stale": ms.stale,
             })
         collateral = m.cash + sum(sess.pos(addr, mid).on for mid in m.markets)
@@ -87,6 +91,7 @@ def market_info(view, mid: str) -> dict | None:
         "volatility_ppm": _isqrt(ms.var), "margin_scale_ppm": ms.scale_ppm, "imf_ppm": ms.imf_eff, "mmf_ppm": ms.mmf_eff,
         "open_interest": ms.oi, "funding_index": ms.findex, "last_funding_rate_ppm": ms.last_rate_ppm,
         "last_funding_ms": ms.last_funding_ms, "last_trade_price": ms.last_trade_price, "uncovered_bad_debt": ms.uncovered,
+        "social_loss_index": ms.sloss, "socialized_loss": ms.socialized,
     }
 
 
@@ -136,12 +141,32 @@ def insurance_fund(view) -> list[dict]:
     for asset in _assets(sess):
         m = sess.macc(FUND, asset)
         ev = evaluate(sess, FUND, asset)
+        mids = [mid for mid in sess.market_ids() if sess.market(mid).quote == asset]
         out.append({
             "asset": asset, "address": format_address(FUND), "cash": m.cash, "equity": ev.equity, "imr": ev.imr,
-            "available": fund_available(sess, asset),
+            "mmr": ev.mmr, "available": fund_available(sess, asset),
+            "socialized_loss": sum(sess.mstate(mid).socialized for mid in mids),
+            "uncovered_bad_debt": sum(sess.mstate(mid).uncovered for mid in mids),
             "positions": [{"market": mid, "size": sess.pos(FUND, mid).size, "entry_notional": sess.pos(FUND, mid).on} for mid in m.markets],
             "htlc_locked": htlc_locked(State(view), asset),
         })
+    return out
+
+
+def adl_queue(view, mid: str, side: str, limit: int = 20) -> list[dict]:
+    """The first ``limit`` ADL counterparties on ``side`` ("long" / "short") of ``mid``, in the order ADL takes them."""
+    sess = _session(view)
+    market = sess.market(mid)
+    if market is None:
+        return []
+    q = AdlQueue(sess, mid, LONG if side == "long" else SHORT, market.quote, set())
+    out = []
+    while len(out) < limit:
+        nxt = q.pop()
+        if nxt is None:
+            break
+        addr, sc = nxt
+        out.append({"account": format_address(addr), "size": sess.pos(addr, mid).size, "score": sc})
     return out
 
 

@@ -21,6 +21,7 @@ Keys (bytes; the store adds its own versioned prefix):
 ``r/ht/`` + asset                          total amount locked in open HTLCs
 ``r/fp/`` + asset                          funding pool (settled funding not yet paid out)
 ``r/x/`` + market + ``/`` ...              the at-risk index (``liq_index.py``)
+``r/q/`` + market + ``/`` ...              the ADL ranking index (``adl_index.py``)
 =========================================  ==========================================
 
 The insurance fund is the pseudo-account :data:`FUND` (no key pair can own it):
@@ -82,6 +83,7 @@ HTLC = b"r/h/"
 HTLC_TOTAL = b"r/ht/"
 POOL = b"r/fp/"
 INDEX = b"r/x/"
+ADL_INDEX = b"r/q/"
 
 
 def market_key(mid: str) -> bytes:
@@ -205,6 +207,7 @@ class MState:
         "last_rate_ppm", "uncovered",
         "oracle_twap", "oracle_twap_ms", "blk_size", "blk_notional",
         "converging",
+        "sloss", "socialized",  # social-loss index (per lot, x 10^6) and total socialized (adl.py)
     )
     __slots__ = FIELDS
 
@@ -215,7 +218,7 @@ class MState:
     @classmethod
     def fresh(cls, params: MarketParams) -> "MState":
         return cls(0, 0, 0, True, 0, ONE, params.imf_ppm, params.mmf_ppm, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                   0, 0, 0, 0, False)
+                   0, 0, 0, 0, False, 0, 0)
 
     def pack(self) -> bytes:
         return pack([pack_int(getattr(self, f)) if type(getattr(self, f)) is int else getattr(self, f) for f in self.FIELDS])
@@ -232,26 +235,33 @@ class MState:
 
 
 class Pos:
-    """A position: ``size`` lots (+ long, - short), the quote paid to open it, funding snapshot, index entry."""
+    """A position: ``size`` lots (+ long, - short), the quote paid to open it, funding snapshot, index entries."""
 
-    __slots__ = ("size", "on", "fsnap", "trig", "tside")
+    __slots__ = ("size", "on", "fsnap", "trig", "tside", "lsnap", "akey", "aside")
 
-    def __init__(self, size=0, on=0, fsnap=0, trig=0, tside=0):
+    def __init__(self, size=0, on=0, fsnap=0, trig=0, tside=0, lsnap=0, akey=0, aside=0):
         self.size = size  # lots, signed
         self.on = on  # open notional: quote paid for the open lots (negative for shorts)
         self.fsnap = fsnap  # market funding index when funding was last settled
         self.trig = trig  # trigger coordinate of this position's at-risk index entry
         self.tside = tside  # side the entry is filed under (0: not indexed)
+        self.lsnap = lsnap  # market social-loss index when it was last settled
+        self.akey = akey  # key of this position's ADL-ranking entry (adl_index.py)
+        self.aside = aside  # side the ADL entry is filed under (0: not indexed)
 
     def pack(self) -> bytes:
-        return pack([pack_int(self.size), pack_int(self.on), pack_int(self.fsnap), pack_int(self.trig), self.tside])
+        return pack([pack_int(self.size), pack_int(self.on), pack_int(self.fsnap), pack_int(self.trig), self.tside,
+                     pack_int(self.lsnap), pack_int(self.akey), self.aside])
 
     @classmethod
     def unpack(cls, data: bytes, key: bytes) -> "Pos":
         o = _raw(data, key)
-        if len(o) != 5:
+        if len(o) == 5:  # written before the social-loss index and the ADL index existed
+            o = o + [0, 0, 0]
+        if len(o) != 8:
             raise StateCorrupt(f"state key {key!r}: position has {len(o)} fields")
-        return cls(unpack_int(o[0]), unpack_int(o[1]), unpack_int(o[2]), unpack_int(o[3]), o[4])
+        return cls(unpack_int(o[0]), unpack_int(o[1]), unpack_int(o[2]), unpack_int(o[3]), o[4],
+                   unpack_int(o[5]), unpack_int(o[6]), o[7])
 
 
 class MAcc:
@@ -292,6 +302,7 @@ class Session:
         self.state = state
         self.ctx = ctx
         self.index = IndexCache(state)
+        self.adl = IndexCache(state, ADL_INDEX, watermark=False, pages=8)  # the ADL ranking index (adl_index.py)
         self._markets: dict[str, Market | None] = {}
         self._ms: dict[str, MState] = {}
         self._macc: dict[tuple[bytes, str], MAcc] = {}
@@ -387,7 +398,7 @@ class Session:
             out[macc_key(*k)] = None if (m.cash == 0 and not m.markets) else m.pack()
         for k in self._dirty_pos:
             p = self._pos[k]
-            out[pos_key(*k)] = None if (p.size == 0 and p.tside == 0) else p.pack()
+            out[pos_key(*k)] = None if (p.size == 0 and p.tside == 0 and p.aside == 0) else p.pack()
         for asset, v in self._pool.items():
             out[pool_key(asset)] = encode(pack_int(v)) if v else None
         put = self.state.put
@@ -398,3 +409,4 @@ class Session:
         self._dirty_pos.clear()
         self._pool.clear()
         self.index.flush()
+        self.adl.flush()
