@@ -124,8 +124,7 @@ class Node:
             self.kv.close()
             raise NodeError(str(exc)) from None
         self.mempool = Mempool(
-            max_txs=cfg.mempool.max_txs,
-            max_bytes=cfg.mempool.max_bytes,
+            cfg.mempool,
             check=self._check_tx,
             is_committed=lambda h: self.store.tx_location(h) is not None,
         )
