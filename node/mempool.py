@@ -249,6 +249,28 @@ class Mempool:
         if not future:
             self._queued.pop(sender, None)
 
+    def nonce_hopeless(self, tx: Tx, committed_nonce: Callable[[bytes], int], earlier: int = 0) -> bool:
+        """True when :meth:`add` would refuse ``tx`` on its nonce (used, pending, above the window) or as one too many of its sender.
+
+        A caller checking a batch's signatures ahead of admission skips these
+        (a future-nonce flood costs no signature work).  Each of ``earlier``
+        may move the window by one; one that fills a gap can move it further,
+        and then a skipped tx is admitted all the same, its signature checked
+        by :meth:`add` itself.
+
+        Args:
+            committed_nonce: the sender's committed nonce (asked only for a sender with nothing here).
+            earlier: txs of the same sender before this one in the batch.
+        """
+        sender = tx.sender_address
+        st = self.senders.get(sender)
+        nxt = st.next_ready if st is not None else committed_nonce(sender)
+        n = tx.nonce
+        if n < nxt or n - nxt > self.nonce_window + earlier:
+            return True
+        # at its cap, only a ready tx of a sender with future txs to give way gets in
+        return st is not None and (n in st.pending or (len(st.pending) >= self.max_txs_per_sender and not st.future))
+
     def next_nonce(self, sender: bytes) -> int | None:
         """Next nonce after the sender's ready txs, or None if the pool has none."""
         st = self.senders.get(sender)

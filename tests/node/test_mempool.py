@@ -402,3 +402,19 @@ class MempoolMachine(RuleBasedStateMachine):
 
 TestMempoolMachine = MempoolMachine.TestCase
 TestMempoolMachine.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
+
+
+def test_a_nonce_the_pool_will_refuse_is_known_before_any_signature_work():
+    c = Chain.fresh()
+    pool = _pool(c, nonce_window=4)
+    hopeless = lambda n, earlier=0: pool.nonce_hopeless(_t(c, "alice", n), c.node.nonce_of, earlier)  # noqa: E731
+    assert not hopeless(0) and not hopeless(4) and hopeless(5)
+    assert not hopeless(5, earlier=1)  # the batch's earlier tx may move the window
+    pool.add(_t(c, "alice", 0))
+    assert hopeless(0) and not hopeless(5) and hopeless(6)
+    c.commit_pool(pool)
+    assert hopeless(0) and not hopeless(1)
+    capped = _pool(c, max_txs_per_sender=2)
+    capped.add(_t(c, "bob", 0))
+    capped.add(_t(c, "bob", 1))
+    assert capped.nonce_hopeless(_t(c, "bob", 2), c.node.nonce_of)
