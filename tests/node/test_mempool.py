@@ -418,3 +418,19 @@ def test_a_nonce_the_pool_will_refuse_is_known_before_any_signature_work():
     capped.add(_t(c, "bob", 0))
     capped.add(_t(c, "bob", 1))
     assert capped.nonce_hopeless(_t(c, "bob", 2), c.node.nonce_of)
+
+
+def test_mempool_limits_in_the_config_file_are_checked(tmp_path):
+    from node.config import ConfigError, NodeConfig, load_config, save_config
+
+    cfg = NodeConfig(home=tmp_path)
+    cfg.mempool.nonce_window = 0  # allowed: no future txs at all
+    cfg.mempool.ttl_seconds = 0
+    save_config(cfg)
+    assert load_config(tmp_path).mempool.nonce_window == 0
+    for name, bad in (("nonce_window", -1), ("max_txs_per_sender", 0), ("ttl_blocks", -5)):
+        cfg = NodeConfig(home=tmp_path)
+        setattr(cfg.mempool, name, bad)
+        save_config(cfg)
+        with pytest.raises(ConfigError, match=f"mempool.{name}"):
+            load_config(tmp_path)
