@@ -19,7 +19,8 @@ Rules (limits from :class:`node.config.MempoolConfig`, which holds the defaults)
 
 * Window: a sender's *next expected nonce* is its committed nonce plus its
   ready txs here; a tx more than ``nonce_window`` above it is refused
-  (``nonce_too_far``), so one sender queues at most ``nonce_window`` future txs.
+  (``nonce_too_far``), so one sender queues at most ``nonce_window`` future
+  txs (more only when an expired tx sends its successors back to future).
 * Per sender: at most ``max_txs_per_sender`` txs and ``max_bytes_per_sender``
   bytes, ready and future together (``sender_full``); a ready tx of a sender
   at its cap takes the place of that sender's own highest future txs.
@@ -36,9 +37,15 @@ Rules (limits from :class:`node.config.MempoolConfig`, which holds the defaults)
 * Expiry: at each commit, a tx that has waited more than ``ttl_blocks``
   commits or more than ``ttl_seconds`` (0: no limit) is dropped; the same
   sender's later ready txs go back to future (they wait for that nonce again).
+  Seconds count from the first commit after the tx entered (its entry time
+  is not kept), so a tx goes up to one block interval late, never early.
 * Evicting or expiring a tx never leaves a gap inside ``ready``: victims are
   a sender's highest nonces, and an expired ready tx takes its later ready
   txs back to future.
+
+A tx the pool would refuse for its nonce or its sender's cap is known
+without a signature check (:meth:`Mempool.nonce_hopeless`): the node's batch
+paths (RPC, gossip) verify no signature of a far-future flood.
 
 Costs: admission, reaping and commit are O(1) per tx on the usual path.  The
 "sender with the most txs" is found by a scan, only when the pool is full:
