@@ -124,8 +124,7 @@ class Node:
             self.kv.close()
             raise NodeError(str(exc)) from None
         self.mempool = Mempool(
-            max_txs=cfg.mempool.max_txs,
-            max_bytes=cfg.mempool.max_bytes,
+            cfg.mempool,
             check=self._check_tx,
             is_committed=lambda h: self.store.tx_location(h) is not None,
         )
@@ -201,13 +200,22 @@ class Node:
         """Hashes of the txs whose signatures verify, checked in the verifier pool.
 
         Txs whose signatures this node checked before (``chain.verified``, which
-        :meth:`admit` consults for every tx) and txs already in the mempool (a
-        duplicate is refused as such anyway) are not sent to the pool; a tx left
+        :meth:`admit` consults for every tx), txs already in the mempool (a
+        duplicate is refused as such anyway) and txs the mempool will refuse
+        for their nonce (used, pending, beyond the nonce window: a future-nonce
+        flood costs no signature work) are not sent to the pool; a tx left
         out and not in the memo is checked inline at mempool entry, so a bad
         signature is refused in the mempool's usual order.
         """
         seen, pool = self.chain.verified, self.mempool
-        todo = [tx for tx in txs if tx.hash not in seen and tx.hash not in pool]
+        todo = []
+        earlier: dict[bytes, int] = {}  # a sender's txs before this one in the batch
+        for tx in txs:
+            sender = tx.sender_address
+            k = earlier.get(sender, 0)
+            earlier[sender] = k + 1
+            if tx.hash not in seen and tx.hash not in pool and not pool.nonce_hopeless(tx, self.chain.nonce_of, k):
+                todo.append(tx)
         verdicts = await self.verifier.verify(todo)
         return {tx.hash for tx, ok in zip(todo, verdicts) if ok}
 

@@ -81,8 +81,19 @@ class ConsensusSection:
 
 @dataclass
 class MempoolConfig:
+    # The rules these feed are in node/mempool.py's docstring.
     max_txs: int = 100_000
     max_bytes: int = 128 * 1024 * 1024
+    # One sender, ready and future txs together (a flood by one participant
+    # fills at most this much of every mempool).
+    max_txs_per_sender: int = 1_000
+    max_bytes_per_sender: int = 2 * 1024 * 1024
+    # A tx whose nonce is more than this above the sender's next expected
+    # nonce (committed + ready here) is refused: one sender queues at most this many future txs.
+    nonce_window: int = 64
+    # A tx that waited more than this many commits / seconds is dropped (0: no limit).
+    ttl_blocks: int = 0
+    ttl_seconds: int = 600
 
 
 @dataclass
@@ -181,6 +192,9 @@ def load_config(home: str | Path) -> NodeConfig:
         raise ConfigError(f"verifier.pool: {cfg.verifier.pool!r} is not one of {', '.join(VERIFIER_POOLS)}")
     if cfg.verifier.workers < 0:
         raise ConfigError("verifier.workers: must be >= 0 (0: one per core)")
+    for name, value in sorted(dataclasses.asdict(cfg.mempool).items()):
+        if value < 0 or (value == 0 and name.startswith("max_")):
+            raise ConfigError(f"mempool.{name}: must be {'> 0' if name.startswith('max_') else '>= 0'}")
     cfg.home = home
     return cfg
 

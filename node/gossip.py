@@ -16,6 +16,12 @@ disconnects a repeat offender.
 Never blocks the event loop on the network: ``publish`` is non-blocking and
 a full outbound queue is a counted drop (mempools converge again through the
 next proposals; a dropped tx is still in this node's mempool).
+
+Only *ready* transactions are sent (the sender's nonces run without gap from
+its committed nonce; node/mempool.py): a local tx with a future nonce is held
+here until it becomes ready (an earlier tx arrived or committed) and is sent
+then, and dropped if the mempool drops it.  Future-nonce spam thus stays in
+the one mempool it was sent to, bounded there by the nonce window.
 """
 from __future__ import annotations
 
@@ -62,6 +68,9 @@ class TxGossip:
         # were up, or dropped on a full queue, would otherwise never commit.
         self.resend_s = resend_s
         self._unconfirmed: dict[bytes, float] = {}  # tx hash -> when last sent (full nodes only)
+        self._held: dict[bytes, Tx] = {}  # local txs admitted with a future nonce, not sent yet
+        self._held_promotions = 0  # mempool.promotions when the held txs were last looked at
+        self._last_release = 0.0
         self._last_resend = 0.0
         self.resent_txs = 0
         self.pending: list[bytes] = []
@@ -75,7 +84,14 @@ class TxGossip:
         self._tasks: set[asyncio.Task] = set()  # batches being verified
 
     def queue(self, tx: Tx) -> None:
-        """Schedule a locally admitted transaction for gossip."""
+        """Schedule a locally admitted transaction for gossip, or hold it while its nonce is in the future."""
+        if tx.hash not in self.node.mempool.ready:
+            if len(self._held) < self.node.mempool.max_txs:
+                self._held[tx.hash] = tx
+            return
+        self._send(tx)
+
+    def _send(self, tx: Tx) -> None:
         self.pending.append(tx.raw)
         self.pending_bytes += len(tx.raw)
         if not self.node.is_validator and len(self._unconfirmed) < self.node.mempool.max_txs:
@@ -100,19 +116,40 @@ class TxGossip:
             except TimeoutError:
                 pass
             self._wake.clear()
+            if self._held:
+                self.release()
             if self._unconfirmed and time.monotonic() - self._last_resend >= self.resend_s / 4:
                 self._resend()
             self.flush()
 
+    def release(self) -> None:
+        """Send the held txs that became ready; forget those the mempool dropped.
+
+        Looks only when the mempool promoted a future tx since the last look,
+        or once a second (to forget evicted and expired ones).
+        """
+        pool = self.node.mempool
+        now = time.monotonic()
+        if pool.promotions == self._held_promotions and now - self._last_release < 1.0:
+            return
+        self._held_promotions, self._last_release = pool.promotions, now
+        ready = [tx for h, tx in self._held.items() if h in pool.ready]
+        gone = [h for h in self._held if h not in pool.by_hash]
+        for h in gone:
+            del self._held[h]
+        for tx in sorted(ready, key=lambda t: (t.sender_address, t.nonce)):
+            del self._held[tx.hash]
+            self._send(tx)
+
     def _resend(self) -> None:
-        """Queue again the local txs still in the mempool ``resend_s`` after they were sent."""
+        """Queue again the local txs still in the mempool (and ready) ``resend_s`` after they were sent."""
         now = self._last_resend = time.monotonic()
-        pool = self.node.mempool.by_hash
+        pool, ready = self.node.mempool.by_hash, self.node.mempool.ready
         for h, sent in list(self._unconfirmed.items()):
             tx = pool.get(h)
             if tx is None:
                 del self._unconfirmed[h]  # committed, or evicted as stale
-            elif now - sent >= self.resend_s and len(self.pending) < self.max_batch:
+            elif now - sent >= self.resend_s and len(self.pending) < self.max_batch and h in ready:
                 self._unconfirmed[h] = now
                 self.pending.append(tx.raw)
                 self.pending_bytes += len(tx.raw)
