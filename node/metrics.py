@@ -63,6 +63,8 @@ def _rows(node, rpc) -> Iterator[tuple[str, str, str, float]]:
     yield "settle_mempool_size", "gauge", "transactions in the mempool", len(node.mempool)
     yield "settle_mempool_bytes", "gauge", "bytes of transactions in the mempool", node.mempool.bytes
     yield "settle_mempool_rejections_total", "counter", "transactions refused at mempool entry", m.mempool_rejections
+    yield "settle_mempool_evicted_total", "counter", "mempool transactions dropped to make room for a ready one", node.mempool.evicted
+    yield "settle_mempool_expired_total", "counter", "mempool transactions dropped by their time to live", node.mempool.expired
     yield "settle_block_interval_seconds", "gauge", "time between the last two commits", m.last_block_seconds
     yield "settle_rpc_requests_total", "counter", "JSON-RPC requests", m.rpc_requests
     yield "settle_rpc_errors_total", "counter", "JSON-RPC requests answered with an error", m.rpc_errors
