@@ -142,3 +142,21 @@ def refused(h: Harness, name: str, body, error: str, *words: str):
     for w in words:
         assert w in r.reason, r.reason
     return r
+
+
+def sweep_holders(before: dict[tuple[str, bytes], int], receipts: list[Receipt]) -> set[tuple[str, bytes]]:
+    """(market, account) pairs holding a position when the block's end-of-block sweep runs.
+
+    ``before``: every (market, account) position size before the block (read it
+    before applying the block: a session reads the live view).  The block's
+    trades change them in order (their receipts carry both sides' positions
+    after each fill): an account that opened a position in this block may be an
+    ADL counterparty in its sweep.
+    """
+    size = dict(before)
+    for r in receipts:
+        for e in r.events:
+            if e.kind == "trade":
+                size[(e.attrs["market"], e.attrs["maker"])] = e.attrs["maker_position"]
+                size[(e.attrs["market"], e.attrs["taker"])] = e.attrs["taker_position"]
+    return {k for k, s in size.items() if s}
