@@ -29,6 +29,8 @@ def main(name: str, test_one_input: Callable[[bytes], None], seeds: Callable[[],
     The first positional argument is the corpus directory (libFuzzer adds
     the inputs that reach new coverage to it); without one a temporary
     directory is used.  The generated seeds are written into it first.
+    Given files instead (``crash-*``), libFuzzer runs each once: the way
+    to reproduce a crash.
     """
     from .seeds import write_corpus
 
@@ -37,7 +39,8 @@ def main(name: str, test_one_input: Callable[[bytes], None], seeds: Callable[[],
     if not dirs:
         dirs = [tempfile.mkdtemp(prefix=f"settle-fuzz-{name}-")]
         argv.append(dirs[0])
-    n = write_corpus(Path(dirs[0]), seeds())
-    print(f"fuzz {name}: {n} seeds in {dirs[0]}", file=sys.stderr, flush=True)
+    if not Path(dirs[0]).is_file():
+        n = write_corpus(Path(dirs[0]), seeds())
+        print(f"fuzz {name}: {n} seeds in {dirs[0]}", file=sys.stderr, flush=True)
     atheris.Setup(argv, test_one_input)
     atheris.Fuzz()

@@ -12,11 +12,13 @@ set it to a directory they remove), else in a new temporary directory.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Awaitable, Callable, Sequence
 
 from ledger.codec import encode
 from ledger.commit import CommitCertificate, CommitSig, VoteType, vote_sign_bytes
@@ -64,9 +66,31 @@ class FuzzNode:
     alice: PrivateKey
     txs: list[Tx]  # valid transfers from alice, not yet committed
     next_block: bytes  # encoded [[block, certificate]] of height 2: a sync response that verifies
+    loop: asyncio.AbstractEventLoop
+
+    def entry_points(self, handlers: Sequence[Callable[[bytes], Awaitable[None]]]) -> Callable[[bytes], None]:
+        """A libFuzzer ``TestOneInput``: the first byte picks a handler, which gets the rest.
+
+        After the handler, every task it started (mempool admission, a
+        requested sync) runs to its end on the node's loop: an exception
+        there is a crash too.
+        """
+
+        async def run(handler, payload: bytes) -> None:
+            await handler(payload)
+            me = asyncio.current_task()
+            await asyncio.gather(*[t for t in asyncio.all_tasks() if t is not me])
+
+        def test_one_input(data: bytes) -> None:
+            if data:
+                self.loop.run_until_complete(run(handlers[data[0] % len(handlers)], data[1:]))
+
+        return test_one_input
 
 
 def make_node() -> FuzzNode:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     root = Path(os.environ.get("SETTLE_FUZZ_HOME") or tempfile.mkdtemp(prefix="settle-fuzz-node-"))
     home = root / f"home-{os.getpid()}"
     init_testnet(home, 1, chain_id="settle-fuzz", single_home=True)
@@ -83,7 +107,7 @@ def make_node() -> FuzzNode:
     net = RecordingNet()
     node.net, node.gossip, node.sync = net, TxGossip(node, net), BlockSync(node, net)
     node._topics = (TOPIC_TXS, TOPIC_CONSENSUS, TOPIC_STATUS)  # as _start_p2p sets them
-    return FuzzNode(node, net, alice, txs[1:], encode([[block.encode(), cert.encode()]]))
+    return FuzzNode(node, net, alice, txs[1:], encode([[block.encode(), cert.encode()]]), loop)
 
 
 def _next(node: Node, txs: list[Tx]):

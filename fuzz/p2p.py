@@ -15,8 +15,6 @@ a served sync response is a canonical list.  The consensus topic is the
 """
 from __future__ import annotations
 
-import asyncio
-
 from .harness import instrumented, main
 
 with instrumented():
@@ -27,35 +25,33 @@ with instrumented():
     from . import seeds
     from .nodehome import PEER, make_node
 
-LOOP = asyncio.new_event_loop()
-asyncio.set_event_loop(LOOP)
 FN = make_node()
 
 
-async def _one(entry: int, payload: bytes) -> None:
-    node, net = FN.node, FN.net
-    net.response = encode([])
-    if entry == 0:
-        await node._on_p2p_message(TOPIC_STATUS, PEER, payload)
-    elif entry == 1:
-        await node._on_p2p_message(TOPIC_TXS, PEER, payload)
-    elif entry == 2:
-        served = decode(await node._serve_sync(PEER, payload))
-        assert type(served) is list
-    else:
-        net.response = payload
-        try:
-            await node.sync._fetch_from(PEER, 1.0)
-        except SyncError:
-            pass
-        net.response = encode([])
-    me = asyncio.current_task()
-    await asyncio.gather(*[t for t in asyncio.all_tasks() if t is not me])
+async def status(payload: bytes) -> None:
+    await FN.node._on_p2p_message(TOPIC_STATUS, PEER, payload)
 
 
-def test_one_input(data: bytes) -> None:
-    if data:
-        LOOP.run_until_complete(_one(data[0] % 4, data[1:]))
+async def txs(payload: bytes) -> None:
+    await FN.node._on_p2p_message(TOPIC_TXS, PEER, payload)
+
+
+async def sync_request(payload: bytes) -> None:
+    served = decode(await FN.node._serve_sync(PEER, payload))
+    assert type(served) is list
+
+
+async def sync_response(payload: bytes) -> None:
+    FN.net.response = payload
+    try:
+        await FN.node.sync._fetch_from(PEER, 1.0)
+    except SyncError:
+        pass
+    finally:
+        FN.net.response = encode([])
+
+
+test_one_input = FN.entry_points([status, txs, sync_request, sync_response])
 
 
 def corpus() -> list[bytes]:
