@@ -23,6 +23,9 @@ the property does not allow, is a crash and libFuzzer writes the input to a
 * ``consensus`` ``consensus.messages.decode_message``: a message or
                 ``DecodeError``; ``encode_message`` gives the same bytes;
                 ``verify`` only answers.
+* ``mesh``      the direct-mesh frame reader (``node.p2p.mesh``): frames
+                delivered are exactly what was sent, a bad length or topic
+                is ``MeshFrameError`` and nothing else escapes.
 * ``p2p``       what a node does with bytes from a peer, on a real node
                 (LevelDB home in a temp dir): the ``status`` and ``txs``
                 topics, a block-sync request it serves and a block-sync

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: fuzz/ and the packages it fuzzes
-TARGETS = ("codec", "tx", "block", "commit", "consensus", "p2p", "rpc")
+TARGETS = ("codec", "tx", "block", "commit", "consensus", "mesh", "p2p", "rpc")
 
 
 @dataclass
