@@ -88,7 +88,8 @@ class FuzzNode:
         return test_one_input
 
 
-def make_node() -> FuzzNode:
+def make_node(*, peers: bool = True) -> FuzzNode:
+    """A node at height 1 (``peers``: with gossip and sync on a RecordingNet, else none, as a node alone)."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     root = Path(os.environ.get("SETTLE_FUZZ_HOME") or tempfile.mkdtemp(prefix="settle-fuzz-node-"))
@@ -105,8 +106,9 @@ def make_node() -> FuzzNode:
     # the next block is built but not committed: the sync seed that carries it verifies
     block, cert = _next(node, txs[1:2])
     net = RecordingNet()
-    node.net, node.gossip, node.sync = net, TxGossip(node, net), BlockSync(node, net)
-    node._topics = (TOPIC_TXS, TOPIC_CONSENSUS, TOPIC_STATUS)  # as _start_p2p sets them
+    if peers:
+        node.net, node.gossip, node.sync = net, TxGossip(node, net), BlockSync(node, net)
+        node._topics = (TOPIC_TXS, TOPIC_CONSENSUS, TOPIC_STATUS)  # as _start_p2p sets them
     return FuzzNode(node, net, alice, txs[1:], encode([[block.encode(), cert.encode()]]), loop)
 
 

@@ -4,7 +4,11 @@ The first input byte picks the entry point, the rest is the client's bytes:
 
 0. an HTTP ``POST /`` body, through ``RPCServer.handle_rpc`` (aiohttp's
    own ``make_mocked_request`` carries the body; nothing listens);
-1. a WebSocket text message, through ``RPCServer._ws_request``.
+1. a WebSocket text message, through ``RPCServer._ws_request``;
+2. ``[kind, body]``: any body that type-checks, signed by a funded account
+   and sent with ``broadcast_tx`` (a client may sign anything, so the
+   mempool's and settlement's admission checks meet arbitrary bodies);
+   the tx is taken out of the mempool again afterwards.
 
 Property: every body gets HTTP 200 with a JSON-RPC 2.0 response (one, or a
 list for a batch) or 204 for notifications only; nothing escapes the
@@ -26,12 +30,15 @@ from aiohttp.test_utils import make_mocked_request
 from .harness import instrumented, main
 
 with instrumented():
+    from ledger.codec import DecodeError, decode, encode
+    from ledger.tx import body_type, sign_tx
     from node.methods import INTERNAL_ERROR
     from node.rpc import RPCServer, Subscription
 
+    from . import seeds
     from .nodehome import make_node
 
-FN = make_node()
+FN = make_node(peers=False)
 SERVER = RPCServer(FN.node)
 WAIT_S = 0.5
 HEADERS = {"Content-Type": "application/json"}
@@ -76,7 +83,21 @@ async def websocket(text: bytes) -> None:
     _check(SERVER._ws_request(_subscription(), text.decode("utf-8", "replace")))
 
 
-test_one_input = FN.entry_points([post, websocket])
+async def signed_body(payload: bytes) -> None:
+    try:
+        obj = decode(payload)
+        if type(obj) is not list or len(obj) != 2 or type(obj[0]) is not str:
+            return
+        body = body_type(obj[0]).from_obj(obj[1])
+    except DecodeError:
+        return
+    node = FN.node
+    tx = sign_tx(FN.alice, node.chain.chain_id, node.chain.nonce_of(FN.alice.address), body)
+    await post(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "broadcast_tx", "params": [tx.raw.hex(), "sync"]}).encode())
+    node.mempool.update([tx], node.chain.nonce_of)
+
+
+test_one_input = FN.entry_points([post, websocket, signed_body])
 
 
 def corpus() -> list[bytes]:
@@ -107,6 +128,7 @@ def corpus() -> list[bytes]:
         {"id": 3, "method": "unsubscribe", "params": {"topic": "tx", "hash": block_hash}},
     ]
     out += [b"\x01" + json.dumps(w).encode() for w in ws]
+    out += [b"\x02" + encode([type(b).KIND, b.to_obj()]) for b in seeds.bodies() + [t.body for t in FN.txs]]
     return out
 
 
