@@ -8,6 +8,7 @@ imported before :func:`instrumented` is entered gives no coverage.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 from pathlib import Path
@@ -18,9 +19,35 @@ import atheris
 INSTRUMENTED = ["ledger", "settlement", "consensus", "node"]
 
 
+@contextlib.contextmanager
 def instrumented():
-    """``with instrumented(): import ...``: coverage for Settle's packages only."""
-    return atheris.instrument_imports(include=INSTRUMENTED)
+    """``with instrumented(): import ...``: coverage for Settle's packages only.
+
+    The record decoders and encoders that ``ledger.recordgen`` generates at
+    run time (one per record class, built on first use) are instrumented as
+    they are built: without that the fuzzer is blind inside every typed
+    decode.
+    """
+    with atheris.instrument_imports(include=INSTRUMENTED):
+        from ledger import recordgen
+
+        _instrument_generated(recordgen)
+        yield
+
+
+def _instrument_generated(recordgen) -> None:
+    compile_from_obj, compile_plain = recordgen.compile_from_obj, recordgen.compile_plain
+
+    def generated(fn):  # exec-built; the generic fallbacks were instrumented at import
+        return atheris.instrument_func(fn) if fn.__code__.co_filename == "<string>" else fn
+
+    def from_obj(cls):
+        return classmethod(generated(compile_from_obj(cls).__func__))
+
+    def plain(cls):
+        return generated(compile_plain(cls))
+
+    recordgen.compile_from_obj, recordgen.compile_plain = from_obj, plain
 
 
 def main(name: str, test_one_input: Callable[[bytes], None], seeds: Callable[[], Iterable[bytes]]) -> None:
