@@ -30,10 +30,11 @@ the property does not allow, is a crash and libFuzzer writes the input to a
                 (LevelDB home in a temp dir): the ``status`` and ``txs``
                 topics, a block-sync request it serves and a block-sync
                 response it fetched; nothing escapes but ``SyncError``.
-* ``rpc``       the JSON-RPC endpoint (``RPCServer.handle_rpc``, no socket)
-                and the WebSocket request parser on a real node: every body
-                gets a JSON-RPC response (or 204), never an HTTP 500 and
-                never ``-32603 internal error``.
+* ``rpc``       the JSON-RPC endpoint (``RPCServer.handle_rpc``, no socket),
+                the WebSocket request parser, and any type-checked tx body
+                signed by a funded key and sent with ``broadcast_tx``, on a
+                real node: every body gets a JSON-RPC response (or 204),
+                never an HTTP 500 and never ``-32603 internal error``.
 
 Seed corpora are generated at start from real signed objects
 (:mod:`fuzz.seeds`); nothing binary is committed.
