@@ -1,0 +1,146 @@
+"""The history checker: what the clients were told against what every node stored.
+
+Owns the safety verdicts of a chaos run, each a list of violations (every
+one a bug):
+
+* ``agreement``: every node has the same block id and state root at every
+  height up to the common height (``commit`` headers);
+* ``acknowledged``: an op acknowledged as committed (``ok`` or ``failed``
+  receipt) is on every node at the height the client was told, with the
+  same receipt verdict;
+* ``rejected``: an op refused at admission is on no node;
+* ``unknown``: an op without an answer is committed on all nodes or none,
+  at one height;
+* ``applied_twice``: no tx hash and no (sender, nonce) twice in the chain;
+* ``conservation``: per asset, supply == what is held (``settlement.audit``
+  on each node's stopped store), and the supply is the genesis supply.
+
+Liveness is measured, never judged here.  Reads nodes over RPC
+(:func:`check_online`) and stores offline once they are stopped
+(:func:`check_offline`); never changes either.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ledger.chainstore import ChainStore
+from ledger.store_leveldb import LevelDBKV
+from node.client import RPCClient, RPCClientError
+from settlement.audit import conservation
+
+__all__ = ["check_offline", "check_online", "scan_chain"]
+
+ACKED = ("ok", "failed")
+NO_COMMIT = ("rejected",)
+
+
+def _lookup(client: RPCClient, h: str) -> tuple[int, int, bool] | None:
+    try:
+        r = client.call("tx", {"hash": h})
+    except RPCClientError as exc:
+        if "not found" in str(exc):
+            return None
+        raise
+    if r["status"] != "committed":
+        return None
+    return r["height"], r["index"], bool(r["receipt"]["ok"])
+
+
+def scan_chain(client: RPCClient, top: int) -> tuple[list[dict], list[str]]:
+    """Every tx of heights 1..top on one node (hash, sender, nonce, height) and the applied-twice violations."""
+    with ThreadPoolExecutor(8) as pool:
+        blocks = list(pool.map(lambda h: client.call("block", {"height": h}), range(1, top + 1)))
+    txs, seen_hash, seen_nonce, violations = [], {}, {}, []
+    for blk in blocks:
+        height = blk["header"]["height"]
+        for t in blk.get("txs", []):
+            rec = {"hash": t["hash"], "sender": t["sender"], "nonce": t["nonce"], "height": height}
+            txs.append(rec)
+            if t["hash"] in seen_hash:
+                violations.append(f"tx {t['hash']} in blocks {seen_hash[t['hash']]} and {height}")
+            seen_hash.setdefault(t["hash"], height)
+            key = (t["sender"], t["nonce"])
+            if key in seen_nonce:
+                violations.append(f"{t['sender']} nonce {t['nonce']} applied at heights {seen_nonce[key]} and {height}")
+            seen_nonce.setdefault(key, height)
+    return txs, violations
+
+
+def _judge(op: dict, locs: list) -> list[tuple[str, str]]:
+    """(check, violation) pairs of one op given where each node has its tx."""
+    out = []
+    tag = f"op {op['id']} ({op['kind']} {op['tx_hash'][:16]} via node{op['node']}, {op['outcome']})"
+    distinct = {loc for loc in locs if loc is not None}
+    if len(distinct) > 1:
+        out.append(("agreement", f"{tag}: stored differently on the nodes: {locs}"))
+    if op["outcome"] in ACKED:
+        want = (op["height"], op["outcome"] == "ok")
+        for i, loc in enumerate(locs):
+            if loc is None:
+                out.append(("acknowledged", f"{tag}: acknowledged at height {op['height']} but missing on node{i}"))
+            elif (loc[0], loc[2]) != want:
+                out.append(("acknowledged", f"{tag}: acknowledged at height {want[0]} ok={want[1]} but node{i} has height {loc[0]} ok={loc[2]}"))
+    elif op["outcome"] in NO_COMMIT:
+        if distinct:
+            out.append(("rejected", f"{tag}: refused ({op['detail']}) yet committed: {locs}"))
+    elif distinct and any(loc is None for loc in locs):
+        out.append(("unknown", f"{tag}: committed on some nodes only: {locs}"))
+    return out
+
+
+def check_online(urls: list[str], ops: list[dict]) -> dict:
+    """Agreement, acknowledged/rejected/unknown ops and applied-twice, over RPC; returns counts and violations."""
+    clients = [RPCClient(u, timeout=30) for u in urls]
+    heights = [c.call("status")["height"] for c in clients]
+    common = min(heights)
+    v: dict[str, list[str]] = {k: [] for k in ("agreement", "acknowledged", "rejected", "unknown", "applied_twice")}
+
+    with ThreadPoolExecutor(8) as pool:
+        headers = [list(pool.map(lambda h, c=c: c.call("commit", {"height": h})["header"], range(1, common + 1))) for c in clients]
+    for k in range(common):
+        views = {(hs[k]["id"], hs[k]["state_root"]) for hs in headers}
+        if len(views) != 1:
+            v["agreement"].append(f"height {k + 1}: nodes disagree: {sorted(views)}")
+
+    def where(op: dict) -> list[tuple[int, int, bool] | None]:
+        return [_lookup(c, op["tx_hash"]) for c in clients]
+
+    with ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(where, ops))
+    judged = [_judge(op, locs) for op, locs in zip(ops, found)]
+    if any(judged):  # a node may just be catching up: look once more at the suspects before calling it a violation
+        time.sleep(5)
+        for k, problems in enumerate(judged):
+            if problems:
+                found[k] = where(ops[k])
+                judged[k] = _judge(ops[k], found[k])
+    for problems in judged:
+        for check, text in problems:
+            v[check].append(text)
+    unknown_committed = sum(1 for op, locs in zip(ops, found) if op["outcome"] not in ACKED and any(locs))
+
+    _, twice = scan_chain(clients[0], common)
+    v["applied_twice"] = twice
+    return {"heights": heights, "common_height": common, "unacknowledged_but_committed": unknown_committed, "violations": v}
+
+
+def check_offline(homes: list[Path], genesis_supply: dict[str, int]) -> dict:
+    """Conservation on each stopped node's store, and the supply against genesis."""
+    violations, per_node = [], []
+    for i, home in enumerate(homes):
+        kv = LevelDBKV(str(Path(home) / "data"), create_if_missing=False)
+        try:
+            store = ChainStore(kv)
+            rows = conservation(store.state_iter(b""))
+            height = store.latest_height()
+        finally:
+            kv.close()
+        per_node.append({"node": i, "height": height, "assets": rows})
+        for asset, row in sorted(rows.items()):
+            if not row["ok"]:
+                violations.append(f"node{i} {asset}: held {sum(row[c] for c in row if c not in ('supply', 'ok'))} != supply {row['supply']}")
+            if asset in genesis_supply and row["supply"] != genesis_supply[asset]:
+                violations.append(f"node{i} {asset}: supply {row['supply']} != genesis supply {genesis_supply[asset]}")
+    return {"nodes": per_node, "violations": violations}
