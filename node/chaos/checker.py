@@ -3,8 +3,8 @@
 Owns the safety verdicts of a chaos run, each a list of violations (every
 one a bug):
 
-* ``agreement``: every node has the same block id and state root at every
-  height up to the common height (``commit`` headers);
+* ``agreement``: every node has the same block id, state root and txs at
+  every height up to the common height (each node's blocks read over RPC);
 * ``acknowledged``: an op acknowledged as committed (``ok`` or ``failed``
   receipt) is on every node at the height the client was told, with the
   same receipt verdict;
@@ -30,7 +30,7 @@ from ledger.store_leveldb import LevelDBKV
 from node.client import RPCClient, RPCClientError
 from settlement.audit import conservation
 
-__all__ = ["check_offline", "check_online", "scan_chain"]
+__all__ = ["applied_twice", "check_offline", "check_online", "scan_chain"]
 
 ACKED = ("ok", "failed")
 NO_COMMIT = ("rejected",)
@@ -48,24 +48,34 @@ def _lookup(client: RPCClient, h: str) -> tuple[int, int, bool] | None:
     return r["height"], r["index"], bool(r["receipt"]["ok"])
 
 
-def scan_chain(client: RPCClient, top: int) -> tuple[list[dict], list[str]]:
-    """Every tx of heights 1..top on one node (hash, sender, nonce, height) and the applied-twice violations."""
+def scan_chain(client: RPCClient, top: int) -> tuple[list[dict], dict[str, tuple[int, int, bool]]]:
+    """Heights 1..top of one node: each block's (id, state root, tx hashes), and where each tx is (height, index, receipt ok)."""
     with ThreadPoolExecutor(8) as pool:
-        blocks = list(pool.map(lambda h: client.call("block", {"height": h}), range(1, top + 1)))
-    txs, seen_hash, seen_nonce, violations = [], {}, {}, []
+        blocks = list(pool.map(lambda h: client.call("block", {"height": h, "receipts": True}), range(1, top + 1)))
+    views, where = [], {}
     for blk in blocks:
         height = blk["header"]["height"]
-        for t in blk.get("txs", []):
-            rec = {"hash": t["hash"], "sender": t["sender"], "nonce": t["nonce"], "height": height}
-            txs.append(rec)
-            if t["hash"] in seen_hash:
-                violations.append(f"tx {t['hash']} in blocks {seen_hash[t['hash']]} and {height}")
-            seen_hash.setdefault(t["hash"], height)
-            key = (t["sender"], t["nonce"])
+        hashes = [t["hash"] for t in blk.get("txs", [])]
+        views.append({"id": blk["header"]["id"], "state_root": blk["header"]["state_root"], "txs": hashes, "senders": [(t["sender"], t["nonce"]) for t in blk.get("txs", [])]})
+        for k, (h, r) in enumerate(zip(hashes, blk.get("receipts") or [])):
+            where.setdefault(h, (height, k, bool(r["ok"])))
+    return views, where
+
+
+def applied_twice(views: list[dict]) -> list[str]:
+    """A tx hash, or a (sender, nonce), in more than one place of the chain."""
+    seen_hash: dict[str, int] = {}
+    seen_nonce: dict[tuple[str, int], int] = {}
+    out = []
+    for height, view in enumerate(views, start=1):
+        for h, key in zip(view["txs"], view["senders"]):
+            if h in seen_hash:
+                out.append(f"tx {h} at heights {seen_hash[h]} and {height}")
             if key in seen_nonce:
-                violations.append(f"{t['sender']} nonce {t['nonce']} applied at heights {seen_nonce[key]} and {height}")
+                out.append(f"{key[0]} nonce {key[1]} applied at heights {seen_nonce[key]} and {height}")
+            seen_hash.setdefault(h, height)
             seen_nonce.setdefault(key, height)
-    return txs, violations
+    return out
 
 
 def _judge(op: dict, locs: list) -> list[tuple[str, str]]:
@@ -91,21 +101,28 @@ def _judge(op: dict, locs: list) -> list[tuple[str, str]]:
 
 
 def check_online(urls: list[str], ops: list[dict]) -> dict:
-    """Agreement, acknowledged/rejected/unknown ops and applied-twice, over RPC; returns counts and violations."""
+    """Agreement, acknowledged/rejected/unknown ops and applied-twice, over RPC.
+
+    Returns the heights, the violations by check, and for each op whether its tx is in the chain.
+    """
     clients = [RPCClient(u, timeout=30) for u in urls]
     heights = [c.call("status")["height"] for c in clients]
     common = min(heights)
     v: dict[str, list[str]] = {k: [] for k in ("agreement", "acknowledged", "rejected", "unknown", "applied_twice")}
 
-    with ThreadPoolExecutor(8) as pool:
-        headers = [list(pool.map(lambda h, c=c: c.call("commit", {"height": h})["header"], range(1, common + 1))) for c in clients]
+    scans = [scan_chain(c, common) for c in clients]
     for k in range(common):
-        views = {(hs[k]["id"], hs[k]["state_root"]) for hs in headers}
+        views = {(chain[k]["id"], chain[k]["state_root"], tuple(chain[k]["txs"])) for chain, _ in scans}
         if len(views) != 1:
-            v["agreement"].append(f"height {k + 1}: nodes disagree: {sorted(views)}")
+            v["agreement"].append(f"height {k + 1}: nodes disagree: {sorted(x[:2] for x in views)}")
 
-    def where(op: dict) -> list[tuple[int, int, bool] | None]:
-        return [_lookup(c, op["tx_hash"]) for c in clients]
+    def where(op: dict, fresh: bool = False) -> list[tuple[int, int, bool] | None]:
+        """Where each node has the op's tx: from the scans up to the common height, else asked (it may be above)."""
+        locs = []
+        for c, (_, found) in zip(clients, scans):
+            loc = None if fresh else found.get(op["tx_hash"])
+            locs.append(loc if loc is not None else _lookup(c, op["tx_hash"]))
+        return locs
 
     with ThreadPoolExecutor(8) as pool:
         found = list(pool.map(where, ops))
@@ -114,16 +131,14 @@ def check_online(urls: list[str], ops: list[dict]) -> dict:
         time.sleep(5)
         for k, problems in enumerate(judged):
             if problems:
-                found[k] = where(ops[k])
+                found[k] = where(ops[k], fresh=True)
                 judged[k] = _judge(ops[k], found[k])
     for problems in judged:
         for check, text in problems:
             v[check].append(text)
-    unknown_committed = sum(1 for op, locs in zip(ops, found) if op["outcome"] not in ACKED and any(locs))
-
-    _, twice = scan_chain(clients[0], common)
-    v["applied_twice"] = twice
-    return {"heights": heights, "common_height": common, "unacknowledged_but_committed": unknown_committed, "violations": v}
+    committed = [any(locs) for locs in found]
+    v["applied_twice"] = applied_twice(scans[0][0])
+    return {"heights": heights, "common_height": common, "committed": committed, "violations": v}
 
 
 def check_offline(homes: list[Path], genesis_supply: dict[str, int]) -> dict:
