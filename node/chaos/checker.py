@@ -12,6 +12,8 @@ one a bug):
 * ``unknown``: an op without an answer is committed on all nodes or none,
   at one height;
 * ``applied_twice``: no tx hash and no (sender, nonce) twice in the chain;
+* ``swap_settled_twice``: signed swap terms (retried by a client that got no
+  answer) settle at most once;
 * ``conservation``: per asset, supply == what is held (``settlement.audit``
   on each node's stopped store), and the supply is the genesis supply.
 
@@ -30,7 +32,7 @@ from ledger.store_leveldb import LevelDBKV
 from node.client import RPCClient, RPCClientError
 from settlement.audit import conservation
 
-__all__ = ["applied_twice", "check_offline", "check_online", "scan_chain"]
+__all__ = ["applied_twice", "check_offline", "check_online", "scan_chain", "swaps_settled_twice"]
 
 ACKED = ("ok", "failed")
 NO_COMMIT = ("rejected",)
@@ -100,15 +102,25 @@ def _judge(op: dict, locs: list) -> list[tuple[str, str]]:
     return out
 
 
+def swaps_settled_twice(ops: list[dict], committed: list[bool | None]) -> list[str]:
+    """Signed swap terms (a swap and its retries) with more than one successful receipt."""
+    settled: dict[str, list[int]] = {}
+    for op, ok in zip(ops, committed):
+        if op.get("swap") and ok:
+            settled.setdefault(op["swap"], []).append(op["id"])
+    return [f"swap {k} settled by ops {ids}" for k, ids in sorted(settled.items()) if len(ids) > 1]
+
+
 def check_online(urls: list[str], ops: list[dict]) -> dict:
     """Agreement, acknowledged/rejected/unknown ops and applied-twice, over RPC.
 
-    Returns the heights, the violations by check, and for each op whether its tx is in the chain.
+    Returns the heights, the violations by check, and for each op its tx's receipt verdict
+    (``committed``: True ok, False failed, None not in the chain).
     """
     clients = [RPCClient(u, timeout=30) for u in urls]
     heights = [c.call("status")["height"] for c in clients]
     common = min(heights)
-    v: dict[str, list[str]] = {k: [] for k in ("agreement", "acknowledged", "rejected", "unknown", "applied_twice")}
+    v: dict[str, list[str]] = {k: [] for k in ("agreement", "acknowledged", "rejected", "unknown", "applied_twice", "swap_settled_twice")}
 
     scans = [scan_chain(c, common) for c in clients]
     for k in range(common):
@@ -136,8 +148,9 @@ def check_online(urls: list[str], ops: list[dict]) -> dict:
     for problems in judged:
         for check, text in problems:
             v[check].append(text)
-    committed = [any(locs) for locs in found]
+    committed = [next((loc[2] for loc in locs if loc is not None), None) for locs in found]
     v["applied_twice"] = applied_twice(scans[0][0])
+    v["swap_settled_twice"] = swaps_settled_twice(ops, committed)
     return {"heights": heights, "common_height": common, "committed": committed, "violations": v}
 
 

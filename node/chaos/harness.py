@@ -121,17 +121,19 @@ def run_chaos(cfg: ChaosConfig, log=None) -> dict:
         violations = dict(online["violations"])
         violations["conservation"] = offline["violations"]
         recoveries = [f.recovery_s for f in faults if f.recovery_s is not None]
-        transfers = [op for op in ops if op["kind"] == "transfer"]
+        client_ops = [op for op in ops if op["kind"] != "burst"]
         bursts = [op for op in ops if op["kind"] == "burst"]
+        status = dict(zip((op["id"] for op in ops), online["committed"]))
         result.update({
             "disk_node": disk_node,
             "faults": {k: sum(1 for f in faults if f.kind == k and not f.detail.startswith("skipped")) for k in KINDS},
             "faults_skipped": sorted({f.kind for f in faults if f.detail.startswith("skipped")}),
             "fault_log": [f.as_dict() for f in faults],
-            "ops": {k: sum(1 for op in transfers if op["outcome"] == k) for k in ("ok", "failed", "rejected", "unknown")},
+            "ops": {k: sum(1 for op in client_ops if op["outcome"] == k) for k in ("ok", "failed", "rejected", "unknown")},
+            "ops_by_kind": {kind: sum(1 for op in client_ops if op["kind"] == kind) for kind in ("transfer", "swap", "swap_retry")},
             "burst_txs": {k: sum(1 for op in bursts if op["outcome"] == k) for k in ("accepted", "rejected", "unknown")},
-            "unknown_committed": sum(1 for op, c in zip(ops, online["committed"]) if c and op["kind"] == "transfer" and op["outcome"] == "unknown"),
-            "burst_committed": sum(1 for op, c in zip(ops, online["committed"]) if c and op["kind"] == "burst"),
+            "unknown_committed": sum(1 for op in client_ops if op["outcome"] == "unknown" and status[op["id"]] is not None),
+            "burst_committed": sum(1 for op in bursts if status[op["id"]] is not None),
             "ok_ops_after_last_heal": ok_after_heal,
             "mempools_drained": drained,
             "heights": online["heights"],
@@ -170,10 +172,11 @@ def print_report(result: dict, console) -> None:
     if result["faults_skipped"]:
         t.add_row("faults skipped", ", ".join(result["faults_skipped"]))
     ops = result["ops"]
-    t.add_row("client transfers", f"ok {ops['ok']}, failed receipt {ops['failed']}, rejected {ops['rejected']}, unknown {ops['unknown']}")
+    kinds = ", ".join(f"{k} {v}" for k, v in result["ops_by_kind"].items())
+    t.add_row("client ops", f"ok {ops['ok']}, failed receipt {ops['failed']}, rejected {ops['rejected']}, unknown {ops['unknown']}  ({kinds})")
     b = result["burst_txs"]
     t.add_row("burst txs", f"accepted {b['accepted']}, rejected {b['rejected']}, unknown {b['unknown']}")
-    t.add_row("committed later", f"unknown transfers {result['unknown_committed']} of {ops['unknown']}, burst txs {result['burst_committed']} of {sum(b.values())}")
+    t.add_row("committed later", f"unknown client ops {result['unknown_committed']} of {ops['unknown']}, burst txs {result['burst_committed']} of {sum(b.values())}")
     t.add_row("violations", f"{result['violations_total']}  (" + ", ".join(f"{k} {v}" for k, v in result["violations"].items()) + ")")
     r = result["recovery_s"]
     t.add_row("recovery after heal", f"max {r['max']} s, p50 {r['p50']} s, after the last heal {r['final']} s (limit {r['limit']:.0f} s)")

@@ -1,8 +1,11 @@
 """The client workload and its history: every operation with the outcome the client saw.
 
 Owns the clients: one thread per fixed account (the devnet's four
-participants) sending transfers in USD, EUR or BTC to another of them, each
-through a node picked at random, with ``broadcast_tx`` in ``commit`` mode.
+participants) sending transfers in USD, EUR or BTC to another of them, or
+taking a swap (DvP) whose terms another of them signed, each through a node
+picked at random, with ``broadcast_tx`` in ``commit`` mode.  A swap whose
+outcome is unknown is retried once with the same signed terms in a new tx,
+as a real client would: at most one of the two may settle.
 The outcome of each op is what a client can know:
 
 * ``ok``: committed at ``height`` with a successful receipt;
@@ -27,12 +30,15 @@ from dataclasses import asdict, dataclass, field
 from ledger.keys import PrivateKey
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
+from ledger.txkinds_risk import SwapTerms, sign_swap_terms
 from node.client import RPCClient, RPCClientError
 from node.methods import TIMEOUT, TX_REJECTED
 
 __all__ = ["Op", "Workload", "burst", "hold_idle_connections"]
 
 PARTICIPANTS = ("alice", "bob", "carol", "dave")
+SWAP_SHARE = 0.3  # of client ops
+SWAP_EXPIRY = 2**40  # height: the terms never expire during a run
 AMOUNTS = {"USD": 1_000 * 10**6, "EUR": 1_000 * 10**6, "BTC": 10**6}  # at most this much per transfer
 
 
@@ -50,6 +56,7 @@ class Op:
     outcome: str = "pending"
     height: int | None = None
     detail: str = ""
+    swap: str | None = None  # "maker:terms nonce" of a swap (the same for its retries)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -114,6 +121,7 @@ class Workload:
         others = [n for n in sorted(self.keys) if n != name]
         addr = "st" + key.address.hex()
         next_nonce = 0  # one past the last nonce this client saw committed
+        retry = None  # (tx nonce, Swap body, swap id) of a swap whose outcome is unknown
         while not self._stop.is_set():
             i = rng.randrange(len(self.urls))
             client = RPCClient(self.urls[i], timeout=self.op_timeout_s + 5)
@@ -122,11 +130,21 @@ class Workload:
             except RPCClientError:
                 self._stop.wait(0.3)
                 continue
-            asset = rng.choice(sorted(AMOUNTS))
             op_id = self.next_id()
-            body = Transfer(self.keys[rng.choice(others)].address, asset, rng.randint(1, AMOUNTS[asset]), f"op{op_id}")  # unique tx
+            if retry is not None and retry[0] != nonce:  # a client retrying a swap it heard nothing about
+                body, kind, swap = retry[1], "swap_retry", retry[2]
+            elif rng.random() < SWAP_SHARE:
+                maker = rng.choice(others)
+                give, get = rng.sample(sorted(AMOUNTS), 2)
+                terms = SwapTerms(self.keys[maker].address, key.address, give, rng.randint(1, AMOUNTS[give]), get, rng.randint(1, AMOUNTS[get]),
+                                  SWAP_EXPIRY, op_id)
+                body, kind, swap = sign_swap_terms(self.keys[maker], self.chain_id, terms), "swap", f"st{self.keys[maker].address.hex()}:{op_id}"
+            else:
+                asset = rng.choice(sorted(AMOUNTS))
+                body, kind, swap = Transfer(self.keys[rng.choice(others)].address, asset, rng.randint(1, AMOUNTS[asset]), f"op{op_id}"), "transfer", None
+            retry = None
             tx = sign_tx(key, self.chain_id, nonce, body)
-            op = Op(op_id, name, i, "transfer", tx.hash.hex(), addr, nonce, time.monotonic() - self.t0)
+            op = Op(op_id, name, i, kind, tx.hash.hex(), addr, nonce, time.monotonic() - self.t0, swap=swap)
             try:
                 res = client.call("broadcast_tx", {"tx": tx.raw.hex(), "mode": "commit", "timeout": self.op_timeout_s})
                 op.outcome = "ok" if res["receipt"]["ok"] else "failed"
@@ -135,6 +153,8 @@ class Workload:
                 next_nonce = nonce + 1
             except RPCClientError as exc:
                 op.outcome, op.detail = _classify(exc)
+                if op.outcome == "unknown" and swap is not None:
+                    retry = (nonce, body, swap)
             op.end = time.monotonic() - self.t0
             self.history.add(op)
             if op.outcome != "ok":

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from node.chaos.checker import _judge
+from node.chaos.checker import _judge, applied_twice, swaps_settled_twice
 from node.chaos.nemesis import KINDS, make_schedule
 from node.chaos.proxy import LinkProxies
 
@@ -88,3 +88,17 @@ def test_each_kind_of_violation_is_caught(op, locs, check):
 ])
 def test_consistent_histories_pass(op, locs):
     assert _judge(op, locs) == []
+
+
+def test_a_swap_settled_by_two_ops_is_caught_and_one_settlement_passes():
+    ops = [dict(_op("unknown"), id=1, swap="stab:7"), dict(_op("ok", 9), id=2, swap="stab:7"), dict(_op("ok", 9), id=3, swap="stab:8")]
+    assert swaps_settled_twice(ops, [True, True, True]) == ["swap stab:7 settled by ops [1, 2]"]
+    assert swaps_settled_twice(ops, [False, True, True]) == []  # the retry's receipt failed (already settled)
+    assert swaps_settled_twice(ops, [None, True, True]) == []
+
+
+def test_a_tx_or_sender_nonce_twice_in_the_chain_is_caught():
+    chain = [{"txs": ["aa"], "senders": [("st1", 0)]}, {"txs": ["bb", "cc"], "senders": [("st1", 1), ("st2", 0)]}]
+    assert applied_twice(chain) == []
+    assert applied_twice(chain + [{"txs": ["aa"], "senders": [("st3", 0)]}]) == ["tx aa at heights 1 and 3"]
+    assert applied_twice(chain + [{"txs": ["dd"], "senders": [("st1", 1)]}]) == ["st1 nonce 1 applied at heights 2 and 3"]
