@@ -6,6 +6,7 @@ Owns the fault kinds and what each one does to a :class:`ChaosNetwork`:
 kind                   inject                                                     heal
 =====================  =========================================================  ===========================
 ``kill``               ``kill -9`` one node                                       start it again
+``kill_two``           ``kill -9`` two nodes at once (no quorum left)             start both again
 ``pause``              SIGSTOP one node                                           SIGCONT
 ``partition_minority`` cut one node from the other three                         reconnect
 ``partition_halves``   two against two (no side has a quorum)                     reconnect
@@ -44,7 +45,7 @@ from .workload import burst, hold_idle_connections
 __all__ = ["KINDS", "Fault", "Nemesis", "make_schedule"]
 
 KINDS = (
-    "kill", "pause", "partition_minority", "partition_halves", "bridge", "isolate_proposer",
+    "kill", "kill_two", "pause", "partition_minority", "partition_halves", "bridge", "isolate_proposer",
     "disk_full", "clock_skew_small", "clock_skew_large", "flood_idle", "flood_burst",
 )
 NEEDS_FAKETIME = ("clock_skew_small", "clock_skew_large")
@@ -71,7 +72,11 @@ class Fault:
 
 
 def make_schedule(seed: int, duration_s: float, n: int, disk_node: int, *, expected_recovery_s: float = 2.0) -> list[Fault]:
-    """Faults for about ``duration_s`` seconds: every kind once in a seeded order, then again in a new order, ..."""
+    """Faults for about ``duration_s`` seconds: every kind once in a seeded order, then again in a new order, ...
+
+    ``expected_recovery_s`` is what planning counts for each recovery: about
+    2 minutes cover the twelve kinds once.
+    """
     rng = random.Random(seed)
     out: list[Fault] = []
     planned = 0.0
@@ -89,6 +94,8 @@ def make_schedule(seed: int, duration_s: float, n: int, disk_node: int, *, expec
                 nodes = nodes[:1]
             elif kind == "isolate_proposer":
                 nodes = []
+            elif kind == "kill_two":
+                nodes = sorted(nodes[:2])
             skew = None
             if kind == "clock_skew_small":
                 skew = rng.choice([0.3, -0.3])
@@ -164,8 +171,9 @@ class Nemesis:
 
     def inject(self, f: Fault) -> None:
         net, n = self.net, self.net.validators
-        if f.kind == "kill":
-            net.kill(f.nodes[0])
+        if f.kind in ("kill", "kill_two"):
+            for i in f.nodes:
+                net.kill(i)
         elif f.kind == "pause":
             net.pause(f.nodes[0])
         elif f.kind == "partition_minority":
@@ -203,8 +211,9 @@ class Nemesis:
 
     def heal(self, f: Fault) -> None:
         net = self.net
-        if f.kind == "kill":
-            net.restart(f.nodes[0])
+        if f.kind in ("kill", "kill_two"):
+            for i in f.nodes:
+                net.restart(i)
         elif f.kind == "pause":
             net.resume(f.nodes[0])
         elif f.kind in ("partition_minority", "partition_halves", "bridge", "isolate_proposer"):
