@@ -34,6 +34,7 @@ LOAD_ACCOUNTS = 8
 @dataclass
 class ChaosConfig:
     seed: int = 1
+    overlap: float = 0.0  # share of faults still active when the next one starts
     duration: float = 120.0  # seconds of faults the schedule is planned for (recoveries may make it last longer)
     validators: int = 4
     op_timeout_s: int = 8
@@ -69,7 +70,7 @@ def run_chaos(cfg: ChaosConfig, log=None) -> dict:
     disk_node = random.Random(f"{cfg.seed}/disk").randrange(cfg.validators)
     net = ChaosNetwork(root / "net", cfg.validators, LOAD_ACCOUNTS, chain_id="settle-chaos", block_interval_ms=cfg.block_interval_ms,
                        empty_interval_ms=cfg.empty_interval_ms, disk_node=disk_node, disk_mb=cfg.disk_mb)
-    result: dict = {"seed": cfg.seed, "duration_s": cfg.duration, "validators": cfg.validators, "directory": str(root)}
+    result: dict = {"seed": cfg.seed, "duration_s": cfg.duration, "overlap": cfg.overlap, "validators": cfg.validators, "directory": str(root)}
     workload = None
     try:
         net.create()
@@ -83,7 +84,7 @@ def run_chaos(cfg: ChaosConfig, log=None) -> dict:
         workload = Workload(keys, net.chain_id, net.rpc_urls, cfg.seed, t0, op_timeout_s=cfg.op_timeout_s)
         workload.start()
         nemesis = Nemesis(net, workload, load_keys, t0, recovery_limit_s=cfg.recovery_limit_s, log=log)
-        schedule = make_schedule(cfg.seed, cfg.duration, cfg.validators, disk_node)
+        schedule = make_schedule(cfg.seed, cfg.duration, cfg.validators, disk_node, overlap=cfg.overlap)
         faults = nemesis.run(schedule)
 
         # heal everything (each fault healed itself; this catches nodes that died on their own)
@@ -165,7 +166,8 @@ def print_report(result: dict, console) -> None:
     """One screen: faults, ops, violations, recovery."""
     from rich.table import Table
 
-    t = Table(title=f"settle chaos  seed {result['seed']}  {result['duration_s']:.0f} s  {result['validators']} validators", title_justify="left")
+    title = f"settle chaos  seed {result['seed']}  {result['duration_s']:.0f} s  overlap {result['overlap']}  {result['validators']} validators"
+    t = Table(title=title, title_justify="left")
     t.add_column("", style="bold cyan")
     t.add_column("")
     t.add_row("faults injected", ", ".join(f"{k} {v}" for k, v in result["faults"].items() if v) + f"  (total {sum(result['faults'].values())})")

@@ -19,8 +19,11 @@ kind                   inject                                                   
 ``flood_burst``        2,000 presigned transfers in one batch to one node         (nothing to heal)
 =====================  =========================================================  ===========================
 
-The schedule (kinds, order, targets, durations, gaps) is a pure function of
-the seed (:func:`make_schedule`); which node proposes next is looked up when
+The schedule (kinds, order, targets, durations, gaps, which faults overlap)
+is a pure function of the seed (:func:`make_schedule`); with ``overlap`` > 0
+some faults start while the previous one is still active (a partition
+during a kill, a skewed clock during a full disk, ...) and are healed
+together; which node proposes next is looked up when
 the fault is injected.  After each heal the nemesis measures *recovery*: the
 time until every node has committed a block above the highest height seen at
 the heal.  Every fault runs from the thread that created the network, as the
@@ -60,6 +63,7 @@ class Fault:
     duration_s: float
     gap_s: float
     skew_s: float | None = None
+    overlaps_next: bool = False  # the next fault starts while this one is active; both are healed together
     # filled in when it runs
     start: float | None = None
     healed: float | None = None
@@ -71,11 +75,12 @@ class Fault:
         return asdict(self)
 
 
-def make_schedule(seed: int, duration_s: float, n: int, disk_node: int, *, expected_recovery_s: float = 2.0) -> list[Fault]:
+def make_schedule(seed: int, duration_s: float, n: int, disk_node: int, *, overlap: float = 0.0, expected_recovery_s: float = 2.0) -> list[Fault]:
     """Faults for about ``duration_s`` seconds: every kind once in a seeded order, then again in a new order, ...
 
     ``expected_recovery_s`` is what planning counts for each recovery: about
-    2 minutes cover the twelve kinds once.
+    2 minutes cover the twelve kinds once.  ``overlap``: the share of faults
+    that the next one starts during (so two or more are active at once).
     """
     rng = random.Random(seed)
     out: list[Fault] = []
@@ -101,7 +106,7 @@ def make_schedule(seed: int, duration_s: float, n: int, disk_node: int, *, expec
                 skew = rng.choice([0.3, -0.3])
             elif kind == "clock_skew_large":
                 skew = rng.choice([2.0, -8.0, 30.0])
-            f = Fault(kind, nodes, round(rng.uniform(3.0, 8.0), 1), round(rng.uniform(1.0, 3.0), 1), skew)
+            f = Fault(kind, nodes, round(rng.uniform(3.0, 8.0), 1), round(rng.uniform(1.0, 3.0), 1), skew, rng.random() < overlap)
             out.append(f)
             planned += f.duration_s + f.gap_s + expected_recovery_s
 
@@ -122,7 +127,7 @@ class Nemesis:
         self.schedule = ProposerSchedule(vset)
         by_name = {v["name"]: Validator(bytes.fromhex(v["pubkey"]), v["power"]).address for v in genesis["validators"]}
         self.node_of = {by_name[n["name"]]: i for i, n in enumerate(net.meta["nodes"])}
-        self._idle: tuple[threading.Event, threading.Thread] | None = None
+        self._idle: dict[int, tuple[threading.Event, threading.Thread]] = {}  # by id(fault)
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -137,24 +142,37 @@ class Nemesis:
         return out
 
     def run(self, faults: list[Fault]) -> list[Fault]:
-        """For each fault: inject, wait, heal, measure recovery, pause."""
-        done = []
-        for f in faults:
-            if f.kind in NEEDS_FAKETIME and faketime_library() is None:
-                f.detail = "skipped: libfaketime not installed"
-                done.append(f)
+        """Inject, wait, heal, measure recovery, pause; a fault marked ``overlaps_next`` is still active when the next one starts."""
+        done: list[Fault] = []
+        k = 0
+        while k < len(faults):
+            group = [faults[k]]
+            while group[-1].overlaps_next and k + len(group) < len(faults):
+                group.append(faults[k + len(group)])
+            k += len(group)
+            active = []
+            for f in group:  # each fault starts halfway through the previous one
+                if f.kind in NEEDS_FAKETIME and faketime_library() is None:
+                    f.detail = "skipped: libfaketime not installed"
+                    done.append(f)
+                    continue
+                f.start = self.now()
+                self.inject(f)
+                self.log(f"{f.start:7.1f}s  inject {f.kind} {f.nodes} {f.detail}")
+                active.append(f)
+                time.sleep(f.duration_s / 2 if f is not group[-1] else f.duration_s)
+            if not active:
                 continue
-            f.start = self.now()
-            self.inject(f)
-            self.log(f"{f.start:7.1f}s  inject {f.kind} {f.nodes} {f.detail}")
-            time.sleep(f.duration_s)
             top = max((h for h in self.heights() if h is not None), default=0)
-            self.heal(f)
-            f.healed = self.now()
-            f.recovery_s = self.wait_recovery(top)
-            self.log(f"{f.healed:7.1f}s  healed {f.kind}; recovery {f.recovery_s}s {f.detail}")
-            done.append(f)
-            time.sleep(f.gap_s)
+            for f in active:  # healed in the order they came
+                self.heal(f)
+                f.healed = self.now()
+            recovery = self.wait_recovery(top)
+            for f in active:
+                f.recovery_s = recovery
+            self.log(f"{self.now():7.1f}s  healed {' + '.join(f.kind for f in active)}; recovery {recovery}s {' '.join(f.detail for f in active)}")
+            done += active
+            time.sleep(active[-1].gap_s)
         return done
 
     def wait_recovery(self, top: int) -> float | None:
@@ -198,7 +216,7 @@ class Nemesis:
             port = load_config(net.homes[f.nodes[0]]).rpc.port
             t = threading.Thread(target=hold_idle_connections, args=(port, IDLE_CONNECTIONS, stop), daemon=True)
             t.start()
-            self._idle = (stop, t)
+            self._idle[id(f)] = (stop, t)
         elif f.kind == "flood_burst":
             i = f.nodes[0]
             try:
@@ -230,8 +248,7 @@ class Nemesis:
             i = f.nodes[0]
             f.detail = "" if net.alive(i) else f"node{i} exited under skew (code {net.procs[i].returncode}): {net.last_log_line(i)}"
             net.restart(i)
-        elif f.kind == "flood_idle" and self._idle is not None:
-            stop, t = self._idle
+        elif f.kind == "flood_idle" and id(f) in self._idle:
+            stop, t = self._idle.pop(id(f))
             stop.set()
             t.join(10)
-            self._idle = None
