@@ -72,6 +72,7 @@ def run_chaos(cfg: ChaosConfig, log=None) -> dict:
                        empty_interval_ms=cfg.empty_interval_ms, disk_node=disk_node, disk_mb=cfg.disk_mb)
     result: dict = {"seed": cfg.seed, "duration_s": cfg.duration, "overlap": cfg.overlap, "validators": cfg.validators, "directory": str(root)}
     workload = None
+    started = time.monotonic()
     try:
         net.create()
         net.start()
@@ -127,6 +128,7 @@ def run_chaos(cfg: ChaosConfig, log=None) -> dict:
         status = dict(zip((op["id"] for op in ops), online["committed"]))
         result.update({
             "disk_node": disk_node,
+            "faults_s": round(healed_at, 1),  # from the first injection to the last heal
             "faults": {k: sum(1 for f in faults if f.kind == k and not f.detail.startswith("skipped")) for k in KINDS},
             "faults_skipped": sorted({f.kind for f in faults if f.detail.startswith("skipped")}),
             "fault_log": [f.as_dict() for f in faults],
@@ -147,6 +149,7 @@ def run_chaos(cfg: ChaosConfig, log=None) -> dict:
             "unexpected_exits": unexpected,
             "conservation": {f"node{n['node']}": {a: r["ok"] for a, r in sorted(n["assets"].items())} for n in offline["nodes"]},
         })
+        result["wall_s"] = round(time.monotonic() - started, 1)
         result["ops_history"] = ops
         return result
     finally:
