@@ -467,7 +467,7 @@ def query_assets(home, rpc, as_json):
     _emit(res, as_json, render)
 
 
-from . import cli_bench, cli_risk  # noqa: E402,F401  (their commands attach to the groups above)
+from . import cli_bench, cli_chaos, cli_risk  # noqa: E402,F401  (their commands attach to the groups above)
 
 # --------------------------------------------------------------------------- entry point
 

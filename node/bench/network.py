@@ -113,22 +113,29 @@ class LocalNetwork:
             save_config(cfg)
 
     def start(self) -> None:
-        for home in self.homes:
-            log = open(home / "node.log", "ab")
-            try:
-                self.procs.append(
-                    subprocess.Popen(
-                        node_command(home),
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                        cwd=ROOT,
-                        env=node_env(),
-                        preexec_fn=_die_with_parent,
-                    )
-                )
-            finally:
-                log.close()
+        for i in range(len(self.homes)):
+            self.procs.append(self.spawn(i))
+
+    def spawn(self, i: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start validator ``i`` (output appended to its ``node.log``); ``env`` adds to its environment.
+
+        Call it from a thread that outlives the node: ``PR_SET_PDEATHSIG``
+        fires when the *thread* that forked the child exits.
+        """
+        home = self.homes[i]
+        log = open(home / "node.log", "ab")
+        try:
+            return subprocess.Popen(
+                node_command(home),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=ROOT,
+                env={**node_env(), **(env or {})},
+                preexec_fn=_die_with_parent,
+            )
+        finally:
+            log.close()
 
     def check_alive(self) -> None:
         for i, p in enumerate(self.procs):

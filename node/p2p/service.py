@@ -61,6 +61,24 @@ PUBSUB_REPAIR_AFTER_S = 2.0
 DISCONNECT_ROUNDS = 5  # a peer that keeps registering connections while we close them is left to the keeper
 
 
+def pin_dial_addresses(peerstore, pinned: dict[ID, list]) -> None:
+    """Dial an allowlisted peer only at its configured addresses.
+
+    libp2p's identify replaces a peer's addresses in the peerstore with the
+    ones the peer announces (its listen addresses), and every later dial
+    (our keeper's, gossipsub's direct-peer redial) tries those: the
+    configured address (a proxy, a NAT, a DNS name) was used once and then
+    ignored, and an allowlisted peer could steer our dials to any address.
+    Peers outside ``pinned`` keep libp2p's behaviour.
+    """
+    learned = peerstore.addrs
+
+    def addrs(peer_id: ID) -> list:
+        return list(pinned[peer_id]) if peer_id in pinned else learned(peer_id)
+
+    peerstore.addrs = addrs
+
+
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
     topic: str
@@ -151,6 +169,7 @@ class P2PService:
         )
         for pid, info in self.dialable.items():
             self.host.get_peerstore().add_addrs(pid, info.addrs, 0)  # 0: permanent
+        pin_dial_addresses(self.host.get_peerstore(), {pid: list(info.addrs) for pid, info in self.dialable.items()})
         self.router = DirectMeshGossipSub(
             protocols=[PROTOCOL_ID_V12, PROTOCOL_ID_V11],
             degree=6,
