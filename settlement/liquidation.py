@@ -60,7 +60,8 @@ from ledger.receipt import Event
 
 from .adl import deleverage, sync_fund
 from .context import BlockContext
-from .margin import ceil_div, coordinate, evaluate, fill, reindex, settle_funding, unindex
+from .adl_index import file_adl
+from .margin import ALWAYS, Eval, ceil_div, coordinate, evaluate, fill, reindex, settle_funding, unindex
 from .risk_state import FUND, LONG, ONE, SHORT, Session
 from .risk_state import pack_int as _n  # event integers beyond 64 bits travel as signed bytes (never in practice)
 
@@ -109,11 +110,16 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
             funding does not change equity: ``evaluate`` already counts it
             with the same rounding).
     """
-    unindex(sess, addr, asset)
     m = sess.macc(addr, asset)
+    if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
+        ev = None
+    elif len(m.markets) == 1 and ev.equity > 0 and ev.breached and addr != FUND:
+        _partial_single(sess, addr, asset, m, ev, events)
+        return
+    unindex(sess, addr, asset)
     for mid in list(m.markets):
         settle_funding(sess, addr, asset, mid)
-    if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
+    if ev is None:
         ev = evaluate(sess, addr, asset)
     if not ev.breached:
         reindex(sess, addr, asset, ev, indexed=False)
@@ -136,12 +142,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
         if not after.breached:
             reindex(sess, addr, asset, after, indexed=False)
             return
-        # rounding left it breached: close the rest
-        closes, due = _close_to_fund(sess, addr, asset, [(mid, abs(sess.pos(addr, mid).size)) for mid in m.markets])
-        pen = _charge_penalty(sess, addr, asset, due, after.equity)
-        final = evaluate(sess, addr, asset)
-        events.append(Event("liquidation", dict(base, step="rest", equity_before=_n(after.equity), mmr_before=_n(after.mmr),
-                                                closes=closes, penalty=_n(pen), equity_after=_n(final.equity), mmr_after=_n(final.mmr))))
+        _close_rest(sess, addr, asset, base, after, events)
     else:
         debt = -e
         rebalance_fund(sess, asset, events, adl_cache)  # the fund's capacity counts only once its own book is sound
@@ -173,6 +174,111 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
             sync_fund(sess)
             deleverage(sess, addr, asset, debt - avail, events, adl_cache)
     reindex(sess, addr, asset, indexed=False)
+
+
+def _close_rest(sess: Session, addr: bytes, asset: str, base: dict, after, events: list[Event]) -> None:
+    """Rounding left a partially liquidated account breached: close the rest (the caller re-indexes it)."""
+    m = sess.macc(addr, asset)
+    closes, due = _close_to_fund(sess, addr, asset, [(mid, abs(sess.pos(addr, mid).size)) for mid in m.markets])
+    pen = _charge_penalty(sess, addr, asset, due, after.equity)
+    final = evaluate(sess, addr, asset)
+    events.append(Event("liquidation", dict(base, step="rest", equity_before=_n(after.equity), mmr_before=_n(after.mmr),
+                                            closes=closes, penalty=_n(pen), equity_after=_n(final.equity), mmr_after=_n(final.mmr))))
+
+
+def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[Event]) -> None:
+    """``liquidate_account`` for a single-market account with ``E > 0``, in one pass (the bulk of a crash).
+
+    The same steps, figures, writes and events as the general path
+    (``unindex``, ``settle_funding``, ``_close_to_fund``, ``_charge_penalty``,
+    ``evaluate``, ``reindex``), computed inline: with one market and funding
+    just settled, the account's figures after the close follow from its new
+    size and cash alone.
+    """
+    mid = m.markets[0]
+    p = sess.pos(addr, mid)
+    ms = sess.mstate(mid)
+    # unindex
+    if p.tside:
+        sess.index.remove(mid, p.tside, addr, p.trig)
+        p.tside = 0
+    adl = sess.adl
+    adl.memo.pop((addr, asset), None)
+    if p.aside:
+        adl.remove(mid, p.aside, addr, p.akey)
+        p.aside = 0
+    # settle funding and social loss (margin.settle_funding)
+    findex, sloss, price = ms.findex, ms.sloss, ms.price
+    s = p.size
+    if p.fsnap != findex or p.lsnap != sloss:
+        pay = -(-(s * (findex - p.fsnap) + (s if s > 0 else -s) * (sloss - p.lsnap)) // ONE)
+        if pay:
+            m.cash -= pay
+            sess.pool_add(asset, pay)
+        p.fsnap, p.lsnap = findex, sloss
+    e, mmr = ev.equity, ev.mmr
+    params = sess.market(mid).params
+    num = mmr * ONE + params.liq_buffer_ppm * mmr - e * ONE
+    den = mmr * ONE - params.liq_penalty_ppm * ev.notional
+    size = s if s > 0 else -s
+    full = den <= 0 or num >= den
+    n = size if full else -(-(size * num) // den)
+    # close n lots to the fund at the oracle price (margin.fill of a closing delta, |delta| <= |s|)
+    delta = -n if s > 0 else n
+    cost = delta * price
+    on_closed = p.on * n // size if p.on >= 0 else -(-p.on * n // size)
+    new = s + delta
+    m.realized += -cost - on_closed
+    p.on = 0 if new == 0 else p.on - on_closed
+    p.size = new
+    m.cash -= cost
+    if new == 0:
+        m.markets.remove(mid)
+    ms.oi += (new if new > 0 else 0) - (s if s > 0 else 0)
+    fund = sess.fund_pending.setdefault((asset, mid), [0, 0])
+    fund[0] -= delta
+    fund[1] -= cost
+    due = -(-(n * price * params.liq_penalty_ppm) // ONE)
+    pen = due if due < e else e
+    if pen > 0:
+        m.cash -= pen
+        sess.macc(FUND, asset).cash += pen
+        sess.touch_macc(FUND, asset)
+    else:
+        pen = 0
+    sess.touch_ms(mid)
+    sess.touch_pos(addr, mid)
+    sess.touch_macc(addr, asset)
+    # the account after the close (margin.evaluate with funding settled)
+    cash = m.cash
+    nb = (new if new > 0 else -new) * price
+    mmf = ms.mmf_eff
+    eq_after = cash + new * price
+    mmr_after = -(-nb * mmf // ONE)
+    base = {"account": addr, "asset": asset, "equity_before": _n(e), "mmr_before": _n(mmr)}
+    events.append(Event("liquidation", dict(base, step="full" if full else "partial",
+                                            closes=[{"market": mid, "lots": delta, "price": price}], penalty=_n(pen),
+                                            equity_after=_n(eq_after), mmr_after=_n(mmr_after))))
+    if new == 0:
+        return  # flat: nothing to file (margin.reindex)
+    if eq_after < mmr_after:
+        after = Eval(eq_after, -(-nb * ms.imf_eff // ONE), mmr_after, nb, cash * ONE + new * price * ONE - nb * mmf, 1, ms.stale)
+        _close_rest(sess, addr, asset, base, after, events)
+        reindex(sess, addr, asset, indexed=False)
+        return
+    # re-file both indexes (margin.reindex, adl_index.refile)
+    budget = cash * ONE + new * price * ONE - nb * mmf - 2 * ONE
+    if new > 0:
+        side = LONG
+        t = ALWAYS if budget < 0 else price * (ONE - mmf) - findex - sloss - budget // new
+    else:
+        side = SHORT
+        t = -ALWAYS if budget < 0 else price * (ONE + mmf) - findex + sloss + budget // -new
+    p.trig, p.tside = t, side
+    sess.index.insert(mid, side, addr, t)
+    e6 = cash * ONE + new * price * ONE
+    adl.memo[(addr, asset)] = e6
+    file_adl(sess, addr, mid, p, side, price * ONE - findex - sloss + (-e6) // new if new > 0 else price * ONE - findex + sloss + (-e6) // new)
 
 
 def rebalance_fund(sess: Session, asset: str, events: list[Event], adl_cache: dict) -> None:
