@@ -60,8 +60,8 @@ from ledger.receipt import Event
 
 from .adl import deleverage, sync_fund
 from .context import BlockContext
-from .adl_index import file_adl
-from .margin import ALWAYS, Eval, ceil_div, coordinate, evaluate, fill, reindex, settle_funding, unindex
+from .margin import (Eval, ceil_div, close_settled, coordinate, evaluate, fill, reindex, reindex_single, settle_funding, unindex,
+                     unindex_single)
 from .risk_state import FUND, LONG, ONE, SHORT, Session
 from .risk_state import pack_int as _n  # event integers beyond 64 bits travel as signed bytes (never in practice)
 
@@ -198,24 +198,9 @@ def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[
     mid = m.markets[0]
     p = sess.pos(addr, mid)
     ms = sess.mstate(mid)
-    # unindex
-    if p.tside:
-        sess.index.remove(mid, p.tside, addr, p.trig)
-        p.tside = 0
-    adl = sess.adl
-    adl.memo.pop((addr, asset), None)
-    if p.aside:
-        adl.remove(mid, p.aside, addr, p.akey)
-        p.aside = 0
-    # settle funding and social loss (margin.settle_funding)
-    findex, sloss, price = ms.findex, ms.sloss, ms.price
-    s = p.size
-    if p.fsnap != findex or p.lsnap != sloss:
-        pay = -(-(s * (findex - p.fsnap) + (s if s > 0 else -s) * (sloss - p.lsnap)) // ONE)
-        if pay:
-            m.cash -= pay
-            sess.pool_add(asset, pay)
-        p.fsnap, p.lsnap = findex, sloss
+    unindex_single(sess, addr, asset, mid, p)
+    settle_funding(sess, addr, asset, mid)
+    price, s = ms.price, p.size
     e, mmr = ev.equity, ev.mmr
     params = sess.market(mid).params
     num = mmr * ONE + params.liq_buffer_ppm * mmr - e * ONE
@@ -223,18 +208,11 @@ def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[
     size = s if s > 0 else -s
     full = den <= 0 or num >= den
     n = size if full else -(-(size * num) // den)
-    # close n lots to the fund at the oracle price (margin.fill of a closing delta, |delta| <= |s|)
+    # close n lots to the fund at the oracle price
     delta = -n if s > 0 else n
     cost = delta * price
-    on_closed = p.on * n // size if p.on >= 0 else -(-p.on * n // size)
-    new = s + delta
-    m.realized += -cost - on_closed
-    p.on = 0 if new == 0 else p.on - on_closed
-    p.size = new
-    m.cash -= cost
-    if new == 0:
-        m.markets.remove(mid)
-    ms.oi += (new if new > 0 else 0) - (s if s > 0 else 0)
+    close_settled(sess, addr, asset, m, mid, p, ms, delta, cost)
+    new = p.size
     fund = sess.fund_pending.setdefault((asset, mid), [0, 0])
     fund[0] -= delta
     fund[1] -= cost
@@ -246,9 +224,6 @@ def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[
         sess.touch_macc(FUND, asset)
     else:
         pen = 0
-    sess.touch_ms(mid)
-    sess.touch_pos(addr, mid)
-    sess.touch_macc(addr, asset)
     # the account after the close (margin.evaluate with funding settled)
     cash = m.cash
     nb = (new if new > 0 else -new) * price
@@ -266,19 +241,7 @@ def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[
         _close_rest(sess, addr, asset, base, after, events)
         reindex(sess, addr, asset, indexed=False)
         return
-    # re-file both indexes (margin.reindex, adl_index.refile)
-    budget = cash * ONE + new * price * ONE - nb * mmf - 2 * ONE
-    if new > 0:
-        side = LONG
-        t = ALWAYS if budget < 0 else price * (ONE - mmf) - findex - sloss - budget // new
-    else:
-        side = SHORT
-        t = -ALWAYS if budget < 0 else price * (ONE + mmf) - findex + sloss + budget // -new
-    p.trig, p.tside = t, side
-    sess.index.insert(mid, side, addr, t)
-    e6 = cash * ONE + new * price * ONE
-    adl.memo[(addr, asset)] = e6
-    file_adl(sess, addr, mid, p, side, price * ONE - findex - sloss + (-e6) // new if new > 0 else price * ONE - findex + sloss + (-e6) // new)
+    reindex_single(sess, addr, asset, cash, mid, p, ms)
 
 
 def rebalance_fund(sess: Session, asset: str, events: list[Event], adl_cache: dict) -> None:

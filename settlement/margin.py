@@ -154,6 +154,61 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
     adl_index.refile(sess, addr, asset)
 
 
+def unindex_single(sess: Session, addr: bytes, asset: str, mid: str, p) -> None:
+    """``unindex`` of an account whose only position in ``asset`` markets is ``p`` (in ``mid``)."""
+    if p.tside:
+        sess.index.remove(mid, p.tside, addr, p.trig)
+        p.tside = 0
+    sess.adl.memo.pop((addr, asset), None)
+    if p.aside:
+        sess.adl.remove(mid, p.aside, addr, p.akey)
+        p.aside = 0
+    sess.touch_pos(addr, mid)
+
+
+def close_settled(sess: Session, addr: bytes, asset: str, m, mid: str, p, ms, delta: int, cost: int) -> None:
+    """``fill`` of a reducing ``delta`` (opposite sign to the size, ``|delta| <= |size|``) on a settled position.
+
+    Same figures as :func:`fill` (the whole delta closes: ``cost_closed = cost``).
+    """
+    old = p.size
+    n = -delta if delta < 0 else delta
+    size = old if old > 0 else -old
+    on = p.on
+    on_closed = on * n // size if on >= 0 else -(-on * n // size)
+    new = old + delta
+    m.realized += -cost - on_closed
+    p.on = 0 if new == 0 else on - on_closed
+    p.size = new
+    m.cash -= cost
+    if new == 0:
+        m.markets.remove(mid)
+    ms.oi += (new if new > 0 else 0) - (old if old > 0 else 0)
+    sess.touch_ms(mid)
+    sess.touch_pos(addr, mid)
+    sess.touch_macc(addr, asset)
+
+
+def reindex_single(sess: Session, addr: bytes, asset: str, cash: int, mid: str, p, ms) -> None:
+    """``reindex(indexed=False)`` of a non-fund account whose only position (``p``, not flat) is settled."""
+    new, price, mmf = p.size, ms.price, ms.mmf_eff
+    findex, sloss = ms.findex, ms.sloss
+    budget = cash * ONE + new * price * ONE - (new if new > 0 else -new) * price * mmf - 2 * ONE  # s6 - 2k x 10^6
+    e6 = cash * ONE + new * price * ONE
+    if new > 0:
+        side = LONG
+        t = ALWAYS if budget < 0 else price * (ONE - mmf) - findex - sloss - budget // new
+        key = price * ONE - findex - sloss + (-e6) // new
+    else:
+        side = SHORT
+        t = -ALWAYS if budget < 0 else price * (ONE + mmf) - findex + sloss + budget // -new
+        key = price * ONE - findex + sloss + (-e6) // new
+    p.trig, p.tside = t, side
+    sess.index.insert(mid, side, addr, t)
+    sess.adl.memo[(addr, asset)] = e6
+    adl_index.file_adl(sess, addr, mid, p, side, key)
+
+
 def settle_funding(sess: Session, addr: bytes, asset: str, mid: str) -> int:
     """Move the position's unsettled funding between its cash and the funding pool; returns what it paid."""
     p = sess.pos(addr, mid)
