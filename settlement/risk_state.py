@@ -250,6 +250,9 @@ class Pos:
         self.aside = aside  # side the ADL entry is filed under (0: not indexed)
 
     def pack(self) -> bytes:
+        v = [self.size, self.on, self.fsnap, self.trig, self.tside, self.lsnap, self.akey, self.aside]
+        if I64_MIN <= min(v) and max(v) <= I64_MAX:  # every figure fits 64 bits: pack_int is the identity
+            return _packb(v)
         return pack([pack_int(self.size), pack_int(self.on), pack_int(self.fsnap), pack_int(self.trig), self.tside,
                      pack_int(self.lsnap), pack_int(self.akey), self.aside])
 
