@@ -65,7 +65,8 @@ from __future__ import annotations
 from ledger.receipt import Event
 
 from .adl_index import AdlQueue
-from .margin import ceil_div, close_settled, evaluate, fill, reindex, reindex_single, settle_funding, unindex, unindex_single
+from .margin import (ceil_div, close_settled, evaluate, fill, reindex, reindex_single, settle_funding, settle_position, unindex,
+                     unindex_single)
 from .risk_state import FUND, LONG, ONE, SHORT, Session, pack_int
 
 __all__ = ["deleverage", "socialize", "sync_fund"]
@@ -152,7 +153,7 @@ def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[E
             single = len(cm.markets) == 1 and (cp.size > 0) == (s < 0)  # the common case: one pass (below)
             if single:
                 unindex_single(sess, c, asset, mid, cp)
-                settle_funding(sess, c, asset, mid)  # equity unchanged: evaluate counts it with the same rounding
+                settle_position(sess, c, asset, mid, cp, sess.mstate(mid))  # equity unchanged: evaluate counts it with the same rounding
                 c_equity = cm.cash + cp.size * price
             else:
                 unindex(sess, c, asset)

@@ -60,7 +60,8 @@ from ledger.receipt import Event
 
 from .adl import deleverage, sync_fund
 from .context import BlockContext
-from .margin import (Eval, ceil_div, close_settled, coordinate, evaluate, fill, reindex, reindex_single, settle_funding, unindex,
+from .margin import (Eval, ceil_div, close_settled, coordinate, evaluate, fill, reindex, reindex_single, settle_funding,
+                     settle_position, unindex,
                      unindex_single)
 from .risk_state import FUND, LONG, ONE, SHORT, Session
 from .risk_state import pack_int as _n  # event integers beyond 64 bits travel as signed bytes (never in practice)
@@ -199,7 +200,7 @@ def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[
     p = sess.pos(addr, mid)
     ms = sess.mstate(mid)
     unindex_single(sess, addr, asset, mid, p)
-    settle_funding(sess, addr, asset, mid)
+    settle_position(sess, addr, asset, mid, p, ms)
     price, s = ms.price, p.size
     e, mmr = ev.equity, ev.mmr
     params = sess.market(mid).params

@@ -55,7 +55,7 @@ from .risk_state import FUND, LONG, ONE, SHORT, I64_MAX, I64_MIN, Session
 from .state import State
 from .transfers import check_amount, require_asset, require_spendable
 
-__all__ = ["Eval", "evaluate", "fill", "reindex", "settle_all", "settle_funding"]
+__all__ = ["Eval", "evaluate", "fill", "reindex", "settle_all", "settle_funding", "settle_position"]
 
 
 ALWAYS = 2**200  # the trigger of an account inside the rounding slack: fires at every sweep
@@ -211,19 +211,25 @@ def reindex_single(sess: Session, addr: bytes, asset: str, cash: int, mid: str, 
 
 def settle_funding(sess: Session, addr: bytes, asset: str, mid: str) -> int:
     """Move the position's unsettled funding between its cash and the funding pool; returns what it paid."""
-    p = sess.pos(addr, mid)
-    ms = sess.mstate(mid)
+    return settle_position(sess, addr, asset, mid, sess.pos(addr, mid), sess.mstate(mid))
+
+
+def settle_position(sess: Session, addr: bytes, asset: str, mid: str, p, ms) -> int:
+    """:func:`settle_funding` of position ``p`` (``addr``'s in ``mid``) given with its market state ``ms``."""
+    findex, sloss = ms.findex, ms.sloss
+    if p.fsnap == findex and p.lsnap == sloss:
+        return 0
     pay = 0
-    if p.size and (p.fsnap != ms.findex or p.lsnap != ms.sloss):
-        owed6 = p.size * (ms.findex - p.fsnap) + abs(p.size) * (ms.sloss - p.lsnap)  # funding + social loss (adl.py)
-        pay = ceil_div(owed6, ONE)  # payer rounds up, receiver down
+    s = p.size
+    if s:
+        owed6 = s * (findex - p.fsnap) + (s if s > 0 else -s) * (sloss - p.lsnap)  # funding + social loss (adl.py)
+        pay = -(-owed6 // ONE)  # payer rounds up, receiver down
         if pay:
             sess.macc(addr, asset).cash -= pay
             sess.pool_add(asset, pay)
             sess.touch_macc(addr, asset)
-    if p.fsnap != ms.findex or p.lsnap != ms.sloss:
-        p.fsnap, p.lsnap = ms.findex, ms.sloss
-        sess.touch_pos(addr, mid)
+    p.fsnap, p.lsnap = findex, sloss
+    sess.touch_pos(addr, mid)
     return pay
 
 
@@ -240,10 +246,10 @@ def fill(sess: Session, addr: bytes, asset: str, mid: str, delta: int, cost: int
     account's market list, and updates the market's open interest.  The
     caller applies the opposite fill to the counterparty and re-indexes both.
     """
-    settle_funding(sess, addr, asset, mid)
     p = sess.pos(addr, mid)
-    m = sess.macc(addr, asset)
     ms = sess.mstate(mid)
+    settle_position(sess, addr, asset, mid, p, ms)
+    m = sess.macc(addr, asset)
     old = p.size
     new = old + delta
     realized = 0
