@@ -170,12 +170,18 @@ def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[E
                 fill(sess, addr, asset, mid, delta, cost)
             if single:
                 close_settled(sess, c, asset, cm, mid, cp, sess.mstate(mid), -delta, -cost)
-                if cp.size:  # flat: nothing to file
-                    reindex_single(sess, c, asset, cm.cash, mid, cp, sess.mstate(mid))
+                safe = not cp.size or reindex_single(sess, c, asset, cm.cash, mid, cp, sess.mstate(mid))  # flat: nothing to file
             else:
                 fill(sess, c, asset, mid, -delta, -cost)
                 reindex(sess, c, asset, indexed=False)
+                safe = False
             cache.setdefault("touched", set()).add((c, asset))
+            # known not breached now: the sweep need not evaluate it again unless its trigger fires (a socialized loss)
+            safe_set = cache.setdefault("safe", set())
+            if safe:
+                safe_set.add((c, asset))
+            else:
+                safe_set.discard((c, asset))
             lots_left -= x
             debt_left -= share
             events.append(Event("adl", {

@@ -114,6 +114,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
     m = sess.macc(addr, asset)
     if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
         ev = None
+        adl_cache.get("safe", set()).discard((addr, asset))  # the sweep evaluates it again
     elif len(m.markets) == 1 and ev.equity > 0 and ev.breached and addr != FUND:
         _partial_single(sess, addr, asset, m, ev, events)
         return
@@ -294,15 +295,16 @@ def _triage(sess: Session, candidates, events: list[Event], popped: set) -> list
 def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
     """Find and liquidate every breached account of every fresh market (see the module docstring)."""
     events: list[Event] = []
-    adl_cache: dict = {"touched": set(), "socialized": set()}
+    adl_cache: dict = {"touched": set(), "socialized": set(), "safe": set()}
     assets = sorted({sess.market(mid).quote for mid in sess.market_ids() if not sess.mstate(mid).stale})
     for asset in assets:
         rebalance_fund(sess, asset, events, adl_cache)
     popped = _fired(sess, sess.market_ids())
-    breached = _triage(sess, popped | adl_cache["touched"], events, popped)
+    breached = _triage(sess, popped | (adl_cache["touched"] - adl_cache["safe"]), events, popped)
     while breached:
         adl_cache["socialized"] = set()
         adl_cache["touched"] = set()
+        adl_cache["safe"] = set()
         for _, addr, asset, ev in breached:
             liquidate_account(sess, addr, asset, events, adl_cache, ev)
         for asset in sorted({b[2] for b in breached}):
@@ -310,6 +312,6 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
         # ADL counterparties paid part of someone's debt, and a socialized loss moved its market's coordinate:
         # whoever is breached now goes in this block too
         popped = _fired(sess, sorted(adl_cache["socialized"]))
-        breached = _triage(sess, popped | adl_cache["touched"], events, popped)
+        breached = _triage(sess, popped | (adl_cache["touched"] - adl_cache["safe"]), events, popped)
     sync_fund(sess)
     return events

@@ -189,8 +189,11 @@ def close_settled(sess: Session, addr: bytes, asset: str, m, mid: str, p, ms, de
     sess.touch_macc(addr, asset)
 
 
-def reindex_single(sess: Session, addr: bytes, asset: str, cash: int, mid: str, p, ms) -> None:
-    """``reindex(indexed=False)`` of a non-fund account whose only position (``p``, not flat) is settled."""
+def reindex_single(sess: Session, addr: bytes, asset: str, cash: int, mid: str, p, ms) -> bool:
+    """``reindex(indexed=False)`` of a non-fund account whose only position (``p``, not flat) is settled.
+
+    Returns False if the account is breached (``equity < MMR``), True if not.
+    """
     new, price, mmf = p.size, ms.price, ms.mmf_eff
     findex, sloss = ms.findex, ms.sloss
     budget = cash * ONE + new * price * ONE - (new if new > 0 else -new) * price * mmf - 2 * ONE  # s6 - 2k x 10^6
@@ -207,6 +210,7 @@ def reindex_single(sess: Session, addr: bytes, asset: str, cash: int, mid: str, 
     sess.index.insert(mid, side, addr, t)
     sess.adl.memo[(addr, asset)] = e6
     adl_index.file_adl(sess, addr, mid, p, side, key)
+    return e6 // ONE >= -(-(new if new > 0 else -new) * price * mmf // ONE)  # equity >= MMR
 
 
 def settle_funding(sess: Session, addr: bytes, asset: str, mid: str) -> int:
