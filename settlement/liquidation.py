@@ -25,7 +25,14 @@ Sweep (end of block, after prices and funding)
 4. Whoever a pass breached is liquidated in a further pass of the same block
    (same order rule), until a pass breaches nobody: ADL counterparties that
    paid a share of someone's debt, and holders of a market whose social-loss
-   index moved (their entries are popped again at the new coordinate).
+   index moved (their entries are popped again at the new coordinate).  A
+   single-market counterparty that ``adl.deleverage`` re-filed above
+   maintenance is not evaluated again: until its trigger fires it cannot be
+   breached.
+
+Single-market accounts with ``E > 0`` -- the bulk of a crash -- take a
+one-pass path (``_partial_single``) with the same writes and events as the
+general one (``tests/settlement/test_stress_roots.py``).
 
 Liquidating one account (all its markets of one collateral asset)
 -----------------------------------------------------------------
