@@ -65,7 +65,8 @@ from __future__ import annotations
 from ledger.receipt import Event
 
 from .adl_index import AdlQueue
-from .margin import ceil_div, evaluate, fill, reindex, settle_funding, unindex
+from .margin import (ceil_div, close_settled, evaluate, fill, reindex, reindex_single, settle_funding, settle_position, unindex,
+                     unindex_single)
 from .risk_state import FUND, LONG, ONE, SHORT, Session, pack_int
 
 __all__ = ["deleverage", "socialize", "sync_fund"]
@@ -148,10 +149,17 @@ def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[E
                 break
             c, sc = nxt
             cp = sess.pos(c, mid)
-            unindex(sess, c, asset)
-            cev = evaluate(sess, c, asset)
+            cm = sess.macc(c, asset)
+            single = len(cm.markets) == 1 and (cp.size > 0 if s < 0 else cp.size < 0)  # the common case: one pass (below)
+            if single:
+                unindex_single(sess, c, asset, mid, cp)
+                settle_position(sess, c, asset, mid, cp, sess.mstate(mid))  # equity unchanged: evaluate counts it with the same rounding
+                c_equity = cm.cash + cp.size * price
+            else:
+                unindex(sess, c, asset)
+                c_equity = evaluate(sess, c, asset).equity
             x = min(lots_left, abs(cp.size))
-            share = min(ceil_div(debt_left * x, lots_left), max(0, cev.equity))
+            share = min(ceil_div(debt_left * x, lots_left), max(0, c_equity))
             delta = -sign * x
             cost = delta * price - share
             if addr == FUND:  # the fund's side of its own deleverage is applied once per market (below)
@@ -160,9 +168,20 @@ def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[E
                 fund[1] += cost
             else:
                 fill(sess, addr, asset, mid, delta, cost)
-            fill(sess, c, asset, mid, -delta, -cost)
-            reindex(sess, c, asset, indexed=False)
+            if single:
+                close_settled(sess, c, asset, cm, mid, cp, sess.mstate(mid), -delta, -cost)
+                safe = not cp.size or reindex_single(sess, c, asset, cm.cash, mid, cp, sess.mstate(mid))  # flat: nothing to file
+            else:
+                fill(sess, c, asset, mid, -delta, -cost)
+                reindex(sess, c, asset, indexed=False)
+                safe = False
             cache.setdefault("touched", set()).add((c, asset))
+            # known not breached now: the sweep need not evaluate it again unless its trigger fires (a socialized loss)
+            safe_set = cache.setdefault("safe", set())
+            if safe:
+                safe_set.add((c, asset))
+            else:
+                safe_set.discard((c, asset))
             lots_left -= x
             debt_left -= share
             events.append(Event("adl", {

@@ -59,7 +59,7 @@ from heapq import heappop, heappush
 
 from .risk_state import FUND, LONG, ONE, SHORT, Session
 
-__all__ = ["AdlQueue", "equity6", "refile", "score", "unfile", "ycoord"]
+__all__ = ["AdlQueue", "equity6", "file_adl", "refile", "score", "unfile", "ycoord"]
 
 SCALE = 10**18  # score = PnL fraction x leverage x 10^12, and leverage is P x 10^6 / d
 
@@ -151,20 +151,26 @@ def refile(sess: Session, addr: bytes, asset: str) -> None:
             if p.aside == side and p.akey == key:
                 continue
             idx.remove(mid, p.aside, addr, p.akey)
-        fresh_side = idx.is_empty(mid, side)
-        idx.insert(mid, side, addr, key)
-        p.akey, p.aside = key, side
-        sess.touch_pos(addr, mid)
-        # the side's most favourable entry price (a bound of every PnL %): longs the lowest, shorts the highest
-        w = idx.watermark(mid, side)
-        if side == LONG:
-            entry = max(1, p.on // s)
-            if fresh_side or w is None or entry < w:
-                idx.set_watermark(mid, side, entry)
-        else:
-            entry = -(p.on // -s) if p.on < 0 else 0  # ceil(on / s)
-            if fresh_side or w is None or entry > w:
-                idx.set_watermark(mid, side, entry)
+        file_adl(sess, addr, mid, p, side, key)
+
+
+def file_adl(sess: Session, addr: bytes, mid: str, p, side: int, key: int) -> None:
+    """File position ``p`` (not filed now) under ``key`` and keep the side's most favourable entry price (``refile``)."""
+    idx = sess.adl
+    fresh_side = idx.is_empty(mid, side)
+    idx.insert(mid, side, addr, key)
+    p.akey, p.aside = key, side
+    sess.touch_pos(addr, mid)
+    # the side's most favourable entry price (a bound of every PnL %): longs the lowest, shorts the highest
+    w = idx.watermark(mid, side)
+    if side == LONG:
+        entry = max(1, p.on // p.size)
+        if fresh_side or w is None or entry < w:
+            idx.set_watermark(mid, side, entry)
+    else:
+        entry = -(p.on // -p.size) if p.on < 0 else 0  # ceil(on / s)
+        if fresh_side or w is None or entry > w:
+            idx.set_watermark(mid, side, entry)
 
 
 class AdlQueue:

@@ -136,24 +136,34 @@ class IndexCache:
 
     def insert(self, mid: str, side: int, addr: bytes, t: int) -> None:
         """File ``addr`` under (mid, side) with trigger ``t``."""
-        b = bucket(t)
-        key = self._page_key(mid, side, b, addr[0] % self.pages)
-        self._page(key)[addr] = t
+        b = _pos_bucket(t) if t > 0 else (-_pos_bucket(-t) if t else 0)  # bucket(t), inline: the hot path of a sweep
+        k = (mid, side)
+        key = (self._prefixes.get(k) or self._prefix(mid, side)) + (b + _OFFSET).to_bytes(8, "big") + _PAGE_BYTE[addr[0] % self.pages]
+        page = self._pages.get(key)
+        if page is None:
+            page = self._page(key)
+        page[addr] = t
         self._dirty_pages.add(key)
-        d = self._dir(mid, side)
+        d = self._dirs.get(k)
+        if d is None:
+            d = self._dir(mid, side)
         i = bisect_left(d, b)
         if i == len(d) or d[i] != b:
             d.insert(i, b)
-            self._dirty_dirs.add((mid, side))
+            self._dirty_dirs.add(k)
         if self.keep_watermark:
-            w = self.watermark(mid, side)
+            w = self._wm[k] if k in self._wm else self.watermark(mid, side)
             if w is None or (t > w if side == LONG else t < w):
                 self._set_wm(mid, side, t)
 
     def remove(self, mid: str, side: int, addr: bytes, t: int) -> None:
         """Remove the entry filed with trigger ``t`` (a missing entry is a bug)."""
-        key = self._page_key(mid, side, bucket(t), addr[0] % self.pages)
-        page = self._page(key)
+        b = _pos_bucket(t) if t > 0 else (-_pos_bucket(-t) if t else 0)
+        k = (mid, side)
+        key = (self._prefixes.get(k) or self._prefix(mid, side)) + (b + _OFFSET).to_bytes(8, "big") + _PAGE_BYTE[addr[0] % self.pages]
+        page = self._pages.get(key)
+        if page is None:
+            page = self._page(key)
         if page.pop(addr, None) is None:
             from .errors import StateCorrupt
 

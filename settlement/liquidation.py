@@ -25,7 +25,14 @@ Sweep (end of block, after prices and funding)
 4. Whoever a pass breached is liquidated in a further pass of the same block
    (same order rule), until a pass breaches nobody: ADL counterparties that
    paid a share of someone's debt, and holders of a market whose social-loss
-   index moved (their entries are popped again at the new coordinate).
+   index moved (their entries are popped again at the new coordinate).  A
+   single-market counterparty that ``adl.deleverage`` re-filed above
+   maintenance is not evaluated again: until its trigger fires it cannot be
+   breached.
+
+Single-market accounts with ``E > 0`` -- the bulk of a crash -- take a
+one-pass path (``_partial_single``) with the same writes and events as the
+general one (``tests/settlement/test_stress_roots.py``).
 
 Liquidating one account (all its markets of one collateral asset)
 -----------------------------------------------------------------
@@ -60,7 +67,9 @@ from ledger.receipt import Event
 
 from .adl import deleverage, sync_fund
 from .context import BlockContext
-from .margin import ceil_div, coordinate, evaluate, fill, reindex, settle_funding, unindex
+from .margin import (Eval, ceil_div, close_settled, coordinate, evaluate, fill, reindex, reindex_single, settle_funding,
+                     settle_position, unindex,
+                     unindex_single)
 from .risk_state import FUND, LONG, ONE, SHORT, Session
 from .risk_state import pack_int as _n  # event integers beyond 64 bits travel as signed bytes (never in practice)
 
@@ -109,11 +118,17 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
             funding does not change equity: ``evaluate`` already counts it
             with the same rounding).
     """
-    unindex(sess, addr, asset)
     m = sess.macc(addr, asset)
+    if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
+        ev = None
+        adl_cache.get("safe", set()).discard((addr, asset))  # the sweep evaluates it again
+    elif len(m.markets) == 1 and ev.equity > 0 and ev.breached and addr != FUND:
+        _partial_single(sess, addr, asset, m, ev, events)
+        return
+    unindex(sess, addr, asset)
     for mid in list(m.markets):
         settle_funding(sess, addr, asset, mid)
-    if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
+    if ev is None:
         ev = evaluate(sess, addr, asset)
     if not ev.breached:
         reindex(sess, addr, asset, ev, indexed=False)
@@ -136,12 +151,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
         if not after.breached:
             reindex(sess, addr, asset, after, indexed=False)
             return
-        # rounding left it breached: close the rest
-        closes, due = _close_to_fund(sess, addr, asset, [(mid, abs(sess.pos(addr, mid).size)) for mid in m.markets])
-        pen = _charge_penalty(sess, addr, asset, due, after.equity)
-        final = evaluate(sess, addr, asset)
-        events.append(Event("liquidation", dict(base, step="rest", equity_before=_n(after.equity), mmr_before=_n(after.mmr),
-                                                closes=closes, penalty=_n(pen), equity_after=_n(final.equity), mmr_after=_n(final.mmr))))
+        _close_rest(sess, addr, asset, base, after, events)
     else:
         debt = -e
         rebalance_fund(sess, asset, events, adl_cache)  # the fund's capacity counts only once its own book is sound
@@ -173,6 +183,74 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
             sync_fund(sess)
             deleverage(sess, addr, asset, debt - avail, events, adl_cache)
     reindex(sess, addr, asset, indexed=False)
+
+
+def _close_rest(sess: Session, addr: bytes, asset: str, base: dict, after, events: list[Event]) -> None:
+    """Rounding left a partially liquidated account breached: close the rest (the caller re-indexes it)."""
+    m = sess.macc(addr, asset)
+    closes, due = _close_to_fund(sess, addr, asset, [(mid, abs(sess.pos(addr, mid).size)) for mid in m.markets])
+    pen = _charge_penalty(sess, addr, asset, due, after.equity)
+    final = evaluate(sess, addr, asset)
+    events.append(Event("liquidation", dict(base, step="rest", equity_before=_n(after.equity), mmr_before=_n(after.mmr),
+                                            closes=closes, penalty=_n(pen), equity_after=_n(final.equity), mmr_after=_n(final.mmr))))
+
+
+def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[Event]) -> None:
+    """``liquidate_account`` for a single-market account with ``E > 0``, in one pass (the bulk of a crash).
+
+    The same steps, figures, writes and events as the general path
+    (``unindex``, ``settle_funding``, ``_close_to_fund``, ``_charge_penalty``,
+    ``evaluate``, ``reindex``), computed inline: with one market and funding
+    just settled, the account's figures after the close follow from its new
+    size and cash alone.
+    """
+    mid = m.markets[0]
+    p = sess.pos(addr, mid)
+    ms = sess.mstate(mid)
+    unindex_single(sess, addr, asset, mid, p)
+    settle_position(sess, addr, asset, mid, p, ms)
+    price, s = ms.price, p.size
+    e, mmr = ev.equity, ev.mmr
+    params = sess.market(mid).params
+    num = mmr * ONE + params.liq_buffer_ppm * mmr - e * ONE
+    den = mmr * ONE - params.liq_penalty_ppm * ev.notional
+    size = s if s > 0 else -s
+    full = den <= 0 or num >= den
+    n = size if full else -(-(size * num) // den)
+    # close n lots to the fund at the oracle price
+    delta = -n if s > 0 else n
+    cost = delta * price
+    close_settled(sess, addr, asset, m, mid, p, ms, delta, cost)
+    new = p.size
+    fund = sess.fund_pending.setdefault((asset, mid), [0, 0])
+    fund[0] -= delta
+    fund[1] -= cost
+    due = -(-(n * price * params.liq_penalty_ppm) // ONE)
+    pen = due if due < e else e
+    if pen > 0:
+        m.cash -= pen
+        sess.macc(FUND, asset).cash += pen
+        sess.touch_macc(FUND, asset)
+    else:
+        pen = 0
+    # the account after the close (margin.evaluate with funding settled)
+    cash = m.cash
+    nb = (new if new > 0 else -new) * price
+    mmf = ms.mmf_eff
+    eq_after = cash + new * price
+    mmr_after = -(-nb * mmf // ONE)
+    base = {"account": addr, "asset": asset, "equity_before": _n(e), "mmr_before": _n(mmr)}
+    events.append(Event("liquidation", dict(base, step="full" if full else "partial",
+                                            closes=[{"market": mid, "lots": delta, "price": price}], penalty=_n(pen),
+                                            equity_after=_n(eq_after), mmr_after=_n(mmr_after))))
+    if new == 0:
+        return  # flat: nothing to file (margin.reindex)
+    if eq_after < mmr_after:
+        after = Eval(eq_after, -(-nb * ms.imf_eff // ONE), mmr_after, nb, cash * ONE + new * price * ONE - nb * mmf, 1, ms.stale)
+        _close_rest(sess, addr, asset, base, after, events)
+        reindex(sess, addr, asset, indexed=False)
+        return
+    reindex_single(sess, addr, asset, cash, mid, p, ms)
 
 
 def rebalance_fund(sess: Session, asset: str, events: list[Event], adl_cache: dict) -> None:
@@ -224,15 +302,16 @@ def _triage(sess: Session, candidates, events: list[Event], popped: set) -> list
 def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
     """Find and liquidate every breached account of every fresh market (see the module docstring)."""
     events: list[Event] = []
-    adl_cache: dict = {"touched": set(), "socialized": set()}
+    adl_cache: dict = {"touched": set(), "socialized": set(), "safe": set()}
     assets = sorted({sess.market(mid).quote for mid in sess.market_ids() if not sess.mstate(mid).stale})
     for asset in assets:
         rebalance_fund(sess, asset, events, adl_cache)
     popped = _fired(sess, sess.market_ids())
-    breached = _triage(sess, popped | adl_cache["touched"], events, popped)
+    breached = _triage(sess, popped | (adl_cache["touched"] - adl_cache["safe"]), events, popped)
     while breached:
         adl_cache["socialized"] = set()
         adl_cache["touched"] = set()
+        adl_cache["safe"] = set()
         for _, addr, asset, ev in breached:
             liquidate_account(sess, addr, asset, events, adl_cache, ev)
         for asset in sorted({b[2] for b in breached}):
@@ -240,6 +319,6 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
         # ADL counterparties paid part of someone's debt, and a socialized loss moved its market's coordinate:
         # whoever is breached now goes in this block too
         popped = _fired(sess, sorted(adl_cache["socialized"]))
-        breached = _triage(sess, popped | adl_cache["touched"], events, popped)
+        breached = _triage(sess, popped | (adl_cache["touched"] - adl_cache["safe"]), events, popped)
     sync_fund(sess)
     return events

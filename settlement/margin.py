@@ -55,7 +55,7 @@ from .risk_state import FUND, LONG, ONE, SHORT, I64_MAX, I64_MIN, Session
 from .state import State
 from .transfers import check_amount, require_asset, require_spendable
 
-__all__ = ["Eval", "evaluate", "fill", "reindex", "settle_all", "settle_funding"]
+__all__ = ["Eval", "evaluate", "fill", "reindex", "settle_all", "settle_funding", "settle_position"]
 
 
 ALWAYS = 2**200  # the trigger of an account inside the rounding slack: fires at every sweep
@@ -154,21 +154,86 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
     adl_index.refile(sess, addr, asset)
 
 
+def unindex_single(sess: Session, addr: bytes, asset: str, mid: str, p) -> None:
+    """``unindex`` of an account whose only position in ``asset`` markets is ``p`` (in ``mid``)."""
+    if p.tside:
+        sess.index.remove(mid, p.tside, addr, p.trig)
+        p.tside = 0
+    sess.adl.memo.pop((addr, asset), None)
+    if p.aside:
+        sess.adl.remove(mid, p.aside, addr, p.akey)
+        p.aside = 0
+    sess.touch_pos(addr, mid)
+
+
+def close_settled(sess: Session, addr: bytes, asset: str, m, mid: str, p, ms, delta: int, cost: int) -> None:
+    """``fill`` of a reducing ``delta`` (opposite sign to the size, ``|delta| <= |size|``) on a settled position.
+
+    Same figures as :func:`fill` (the whole delta closes: ``cost_closed = cost``).
+    """
+    old = p.size
+    n = -delta if delta < 0 else delta
+    size = old if old > 0 else -old
+    on = p.on
+    on_closed = on * n // size if on >= 0 else -(-on * n // size)
+    new = old + delta
+    m.realized += -cost - on_closed
+    p.on = 0 if new == 0 else on - on_closed
+    p.size = new
+    m.cash -= cost
+    if new == 0:
+        m.markets.remove(mid)
+    ms.oi += (new if new > 0 else 0) - (old if old > 0 else 0)
+    sess.touch_ms(mid)
+    sess.touch_pos(addr, mid)
+    sess.touch_macc(addr, asset)
+
+
+def reindex_single(sess: Session, addr: bytes, asset: str, cash: int, mid: str, p, ms) -> bool:
+    """``reindex(indexed=False)`` of a non-fund account whose only position (``p``, not flat) is settled.
+
+    Returns False if the account is breached (``equity < MMR``), True if not.
+    """
+    new, price, mmf = p.size, ms.price, ms.mmf_eff
+    findex, sloss = ms.findex, ms.sloss
+    budget = cash * ONE + new * price * ONE - (new if new > 0 else -new) * price * mmf - 2 * ONE  # s6 - 2k x 10^6
+    e6 = cash * ONE + new * price * ONE
+    if new > 0:
+        side = LONG
+        t = ALWAYS if budget < 0 else price * (ONE - mmf) - findex - sloss - budget // new
+        key = price * ONE - findex - sloss + (-e6) // new
+    else:
+        side = SHORT
+        t = -ALWAYS if budget < 0 else price * (ONE + mmf) - findex + sloss + budget // -new
+        key = price * ONE - findex + sloss + (-e6) // new
+    p.trig, p.tside = t, side
+    sess.index.insert(mid, side, addr, t)
+    sess.adl.memo[(addr, asset)] = e6
+    adl_index.file_adl(sess, addr, mid, p, side, key)
+    return e6 // ONE >= -(-(new if new > 0 else -new) * price * mmf // ONE)  # equity >= MMR
+
+
 def settle_funding(sess: Session, addr: bytes, asset: str, mid: str) -> int:
     """Move the position's unsettled funding between its cash and the funding pool; returns what it paid."""
-    p = sess.pos(addr, mid)
-    ms = sess.mstate(mid)
+    return settle_position(sess, addr, asset, mid, sess.pos(addr, mid), sess.mstate(mid))
+
+
+def settle_position(sess: Session, addr: bytes, asset: str, mid: str, p, ms) -> int:
+    """:func:`settle_funding` of position ``p`` (``addr``'s in ``mid``) given with its market state ``ms``."""
+    findex, sloss = ms.findex, ms.sloss
+    if p.fsnap == findex and p.lsnap == sloss:
+        return 0
     pay = 0
-    if p.size and (p.fsnap != ms.findex or p.lsnap != ms.sloss):
-        owed6 = p.size * (ms.findex - p.fsnap) + abs(p.size) * (ms.sloss - p.lsnap)  # funding + social loss (adl.py)
-        pay = ceil_div(owed6, ONE)  # payer rounds up, receiver down
+    s = p.size
+    if s:
+        owed6 = s * (findex - p.fsnap) + (s if s > 0 else -s) * (sloss - p.lsnap)  # funding + social loss (adl.py)
+        pay = -(-owed6 // ONE)  # payer rounds up, receiver down
         if pay:
             sess.macc(addr, asset).cash -= pay
             sess.pool_add(asset, pay)
             sess.touch_macc(addr, asset)
-    if p.fsnap != ms.findex or p.lsnap != ms.sloss:
-        p.fsnap, p.lsnap = ms.findex, ms.sloss
-        sess.touch_pos(addr, mid)
+    p.fsnap, p.lsnap = findex, sloss
+    sess.touch_pos(addr, mid)
     return pay
 
 
@@ -185,10 +250,10 @@ def fill(sess: Session, addr: bytes, asset: str, mid: str, delta: int, cost: int
     account's market list, and updates the market's open interest.  The
     caller applies the opposite fill to the counterparty and re-indexes both.
     """
-    settle_funding(sess, addr, asset, mid)
     p = sess.pos(addr, mid)
-    m = sess.macc(addr, asset)
     ms = sess.mstate(mid)
+    settle_position(sess, addr, asset, mid, p, ms)
+    m = sess.macc(addr, asset)
     old = p.size
     new = old + delta
     realized = 0
