@@ -9,10 +9,13 @@ is :mod:`node.chaos.nemesis`.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from node.bench.network import LocalNetwork
@@ -65,6 +68,19 @@ class ChaosNetwork(LocalNetwork):
 
     def alive(self, i: int) -> bool:
         return self.procs[i].poll() is None
+
+    def halted(self, i: int) -> str | None:
+        """The cause a running node gives for its halt (``GET /health`` 503), or None."""
+        try:
+            with urllib.request.urlopen(self.rpc_urls[i] + "/health", timeout=5) as r:
+                return None if r.status == 200 else f"health {r.status}"
+        except urllib.error.HTTPError as exc:
+            try:
+                return json.loads(exc.read()).get("halted") or f"health {exc.code}"
+            except ValueError:
+                return f"health {exc.code}"
+        except OSError:
+            return None
 
     def kill(self, i: int) -> None:
         p = self.procs[i]

@@ -12,7 +12,7 @@ kind                   inject                                                   
 ``partition_halves``   two against two (no side has a quorum)                     reconnect
 ``bridge``             halves {a} and {c, d}; b reaches both, a reaches only b    reconnect
 ``isolate_proposer``   cut the proposer of the next height from everyone         reconnect
-``disk_full``          fill the small tmpfs under one node's data dir            free it; restart the node if it halted
+``disk_full``          fill the small tmpfs under one node's data dir            free it; restart the node (as an operator would)
 ``clock_skew_small``   restart one node with its clock +-0.3 s off (< precision)  restart it on the true clock
 ``clock_skew_large``   restart one node +2 s, -8 s or +30 s off (> precision)     restart it on the true clock
 ``flood_idle``         hold 500 idle TCP connections to one node's RPC port      close them
@@ -241,9 +241,10 @@ class Nemesis:
             net.free_disk()
             if not net.alive(i):
                 f.detail = f"node{i} halted (exit code {net.procs[i].returncode}): {net.last_log_line(i)}"
-                net.restart(i)
-            else:
-                f.detail = f"node{i} kept running"
+            else:  # halted and lingering (still saying why on /health), or not yet: the operator restarts it
+                halted = net.halted(i)
+                f.detail = f"node{i} halted ({halted}), restarted" if halted else f"node{i} still up, restarted"
+            net.restart(i)
         elif f.kind in NEEDS_FAKETIME:
             i = f.nodes[0]
             f.detail = "" if net.alive(i) else f"node{i} exited under skew (code {net.procs[i].returncode}): {net.last_log_line(i)}"
