@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+from node.devnet import _alive
 from tests.nodeproc import ROOT, run_cli
 
 
@@ -136,27 +137,25 @@ def _lock(home):
     raise AssertionError("devnet.lock never held a whole record")
 
 
-def _alive(pid):
-    from node.devnet import _alive as alive
-
-    return alive(pid)
-
-
-def test_a_crashed_node_is_restarted_a_busy_home_refused_and_down_stops_it(tmp_path):
+def _up_four(tmp_path):
+    """A 4-validator devnet supervisor, up: (home, rpc base port, p2p base port, process, its output)."""
     home = tmp_path / "devnet"
     rpc, p2p = _free_run(4), _free_run(4) + 200
     proc = _up(home, rpc, p2p)
     out = _Lines(proc)
+    out.wait("is up (4 node(s))")
+    return home, rpc, p2p, proc, out
+
+
+def test_a_crashed_node_is_restarted_a_busy_home_refused_and_down_stops_it(tmp_path):
+    home, rpc, p2p, proc, out = _up_four(tmp_path)
     try:
-        out.wait("is up (4 node(s))")
         # a second supervisor on the same home fails at once, before printing any banner
-        second = subprocess.run(
-            [sys.executable, "-m", "node.cli", "devnet", "up", "--home", str(home), "--rpc-port", str(rpc), "--p2p-port", str(p2p)],
-            capture_output=True, text=True, cwd=ROOT, timeout=30,
-        )
+        second = _up(home, rpc, p2p)
+        said = second.communicate(timeout=30)[0]  # stdout and stderr
         assert second.returncode != 0
-        assert "already running" in second.stderr and f"supervisor pid {proc.pid}" in second.stderr, second.stderr
-        assert "is up" not in second.stdout and "creating" not in second.stdout
+        assert said.startswith("error: ") and "already running" in said and f"supervisor pid {proc.pid}" in said, said
+        assert "is up" not in said and "creating" not in said
         # kill -9 of one validator: the supervisor restarts it and it catches up
         victim = _lock(home)["nodes"]["node2"]
         os.kill(victim, signal.SIGKILL)
@@ -187,12 +186,8 @@ def test_a_crashed_node_is_restarted_a_busy_home_refused_and_down_stops_it(tmp_p
 
 
 def test_kill_9_of_the_supervisor_stops_its_nodes(tmp_path):
-    home = tmp_path / "devnet"
-    rpc, p2p = _free_run(4), _free_run(4) + 200
-    proc = _up(home, rpc, p2p)
-    out = _Lines(proc)
+    home, rpc, p2p, proc, out = _up_four(tmp_path)
     try:
-        out.wait("is up (4 node(s))")
         nodes = list(_lock(home)["nodes"].values())
         assert len(nodes) == 4 and all(_alive(pid) for pid in nodes)
         proc.kill()

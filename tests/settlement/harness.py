@@ -144,19 +144,22 @@ def refused(h: Harness, name: str, body, error: str, *words: str):
     return r
 
 
-def sweep_holders(before: dict[tuple[str, bytes], int], receipts: list[Receipt]) -> set[tuple[str, bytes]]:
-    """(market, account) pairs holding a position when the block's end-of-block sweep runs.
+def block_no_flat_adl(h: Harness, txs: list, markets, names, dt_ms: int = 1000) -> list[Receipt]:
+    """Apply one block (``h.block``) and assert every ADL counterparty of its sweep held a position then.
 
-    ``before``: every (market, account) position size before the block (read it
-    before applying the block: a session reads the live view).  The block's
-    trades change them in order (their receipts carry both sides' positions
-    after each fill): an account that opened a position in this block may be an
-    ADL counterparty in its sweep.
+    "Then" is when the end-of-block sweep runs: the position before the block,
+    as the block's own trades left it (their receipts carry both sides'
+    positions after each fill, in order): an account that opened a position in
+    this block may be an ADL counterparty in its sweep; a flat one never.
     """
-    size = dict(before)
+    before = h.session()  # read now: a session reads the live view
+    size = {(m, h.addr(n)): before.pos(h.addr(n), m).size for m in markets for n in names}
+    receipts = h.block(*txs, dt_ms=dt_ms)
     for r in receipts:
         for e in r.events:
             if e.kind == "trade":
                 size[(e.attrs["market"], e.attrs["maker"])] = e.attrs["maker_position"]
                 size[(e.attrs["market"], e.attrs["taker"])] = e.attrs["taker_position"]
-    return {k for k, s in size.items() if s}
+    for e in h.block_events("adl"):
+        assert size.get((e.attrs["market"], e.attrs["counterparty"])), "a flat account paid for ADL"
+    return receipts

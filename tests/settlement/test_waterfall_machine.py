@@ -26,7 +26,7 @@ from settlement.margin import ceil_div, evaluate
 from settlement.markets import default_params
 from settlement.risk_state import FUND, LONG, SHORT, pool_key, unpack_int
 
-from .harness import Harness, sweep_holders
+from .harness import Harness, block_no_flat_adl
 
 NAMES = ("alice", "bob", "carol", "dave", "erin")
 MARKETS = ("BTC-PERP", "ETH-PERP")
@@ -49,12 +49,7 @@ class WaterfallMachine(RuleBasedStateMachine):
 
     def _block(self, txs, dt_ms=1_000):
         h = self.h
-        before = h.session()
-        sizes = {(m, a): before.pos(a, m).size for m in MARKETS for a in [h.addr(n) for n in NAMES]}
-        receipts = h.block(*txs, dt_ms=dt_ms)
-        holders = sweep_holders(sizes, receipts)
-        for e in h.block_events("adl"):
-            assert (e.attrs["market"], e.attrs["counterparty"]) in holders, "a flat account paid for ADL"
+        block_no_flat_adl(h, txs, MARKETS, NAMES, dt_ms)
         for kind in ("adl", "social_loss", "fund_deleverage", "adl_uncovered", "insurance_payment"):
             if h.block_events(kind):
                 event(kind)
