@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from settlement.stress import StressConfig, run_stress  # noqa: E402
+from bench.stress import StressConfig, run_stress  # noqa: E402
 
 
 FULL_GC_NEVER = 1_000_000  # as node/run.py (not imported: the node package pulls in the network stack)

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-30}
 ACCOUNTS=${ACCOUNTS:-10000}
 PY=${PYTHON:-python3}
-SETTLE=("$PY" -c "import node.cli_bench; from node.cli import main; main()")
+SETTLE=("$PY" -c "from cli.main import main; main()")
 mkdir -p results
 [ $# -gt 0 ] || set -- 4 1
 

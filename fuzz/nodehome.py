@@ -28,9 +28,9 @@ from ledger.txkinds import Transfer
 from node.app import Node
 from node.config import load_config
 from node.gossip import TOPIC_CONSENSUS, TOPIC_STATUS, TOPIC_TXS, TxGossip
-from node.keyring import Keyring
+from cli.keyring import Keyring
 from node.sync import BlockSync
-from node.testnet import init_testnet
+from cli.testnet import init_testnet
 
 PEER = "12D3KooWFuzzPeer"
 

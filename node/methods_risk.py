@@ -1,6 +1,6 @@
 """JSON-RPC methods of the risk engine: margin, markets, oracles, insurance fund, HTLCs, orders, block events.
 
-Owns parameter checking and the mapping of ``settlement.risk_queries``
+Owns parameter checking and the mapping of ``settlement.risk.queries``
 answers to JSON for these methods; registered into ``node.methods.METHODS``
 by the same ``@method`` decorator.  Reads committed state only
 (``node.chain.view``) and receipts from the store; never writes.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ledger.keys import parse_address
 from ledger.receipt import Receipt
-from settlement import risk_queries as rq
+from settlement.risk import queries as rq
 from settlement.machine import BLOCK_EVENTS_TX_HASH
 
 from .methods import INVALID_PARAMS, NOT_FOUND, RPCError, _height, _param, method

@@ -44,7 +44,7 @@ from ledger.codec import decode
 
 from .accounts import ASSET, BALANCE, Asset
 from .context import BlockContext
-from .risk_state import FUND, HTLC, HTLC_TOTAL, MACC, POOL, POS, Htlc, MAcc, Pos, Session, unpack_int
+from .risk.records import FUND, HTLC, HTLC_TOTAL, MACC, POOL, POS, Htlc, MAcc, Pos, Session, unpack_int
 from .state import DictView, State
 
 __all__ = ["conservation", "conservation_delta", "positions_balance", "solvency"]
@@ -138,7 +138,7 @@ def solvency(items: Iterable[tuple[bytes, bytes]]) -> dict[str, dict]:
     (``stale`` lists those accounts' addresses too), so a caller decides
     whether a paused bankruptcy is acceptable at that point.
     """
-    from .margin import evaluate  # margin imports this package's records; audit stays importable alone
+    from .risk.margin import evaluate  # margin imports this package's records; audit stays importable alone
 
     data = dict(items)
     sess = Session(State(DictView(data)), BlockContext("audit", 0, 0))

@@ -197,7 +197,7 @@ def build_block(
 
 
 # --------------------------------------------------------------------------- risk engine (issue 5)
-from . import risk_engine as _risk_engine  # noqa: E402
+from .risk import engine as _risk_engine  # noqa: E402
 
 register_handlers(_risk_engine.HANDLERS)
 register_end_block("risk", _risk_engine.end_block)

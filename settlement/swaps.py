@@ -33,7 +33,7 @@ from ledger.txkinds_risk import HtlcClaim, HtlcLock, HtlcRefund, Swap
 from .accounts import MAX_AMOUNT, get_account, get_balance, set_balance
 from .context import BlockContext
 from .errors import BadSignature, Expired, HtlcState, InsufficientBalance, InvalidParameter, NotFound, NotPermitted, Replayed
-from .risk_state import Htlc, htlc_key, htlc_total_key, swap_used_key
+from .risk.records import Htlc, htlc_key, htlc_total_key, swap_used_key
 from .state import State
 from .transfers import check_amount, require_asset, require_registered, require_spendable
 

@@ -1,6 +1,6 @@
 """Real node processes for end-to-end tests (no mocks): start, wait, kill, restart.
 
-Nodes run as ``python -P -m node.cli node start --home H`` child processes bound
+Nodes run as ``python -P -m cli node start --home H`` child processes bound
 to 127.0.0.1 on free ports chosen here; output goes to a log file in the home
 so a failing test can show it.
 """
@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from node.client import RPCClient, RPCClientError
-from node.devnet import node_command, node_env
+from cli.client import RPCClient, RPCClientError
+from cli.devnet import node_command, node_env
 
 __all__ = ["NodeProcess", "free_port", "run_cli"]
 
@@ -33,7 +33,7 @@ def run_cli(*args: str, home: Path | None = None, check: bool = False, timeout: 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if home is not None:
         env["SETTLE_HOME"] = str(home)
-    proc = subprocess.run([sys.executable, "-m", "node.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
+    proc = subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"settle {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -13,9 +13,9 @@ import os
 
 import pytest
 
-from node.chaos import ChaosConfig, run_chaos
-from node.chaos.cluster import faketime_library
-from node.chaos.nemesis import KINDS, NEEDS_FAKETIME
+from bench.chaos import ChaosConfig, run_chaos
+from bench.chaos.cluster import faketime_library
+from bench.chaos.nemesis import KINDS, NEEDS_FAKETIME
 
 pytestmark = [
     pytest.mark.chaos,

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from node.chaos.cluster import ChaosNetwork
-from node.client import RPCClient
+from bench.chaos.cluster import ChaosNetwork
+from cli.client import RPCClient
 
 pytestmark = pytest.mark.chaos
 

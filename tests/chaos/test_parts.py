@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from node.chaos.checker import _judge, applied_twice, swaps_settled_twice
-from node.chaos.nemesis import KINDS, make_schedule
-from node.chaos.proxy import LinkProxies
+from bench.chaos.checker import _judge, applied_twice, swaps_settled_twice
+from bench.chaos.nemesis import KINDS, make_schedule
+from bench.chaos.proxy import LinkProxies
 
 
 @pytest.fixture

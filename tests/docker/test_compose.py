@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from node.client import RPCClient, RPCClientError
+from cli.client import RPCClient, RPCClientError
 from tests.docker.dockerenv import ROOT, Engine, build_wheels, cache_dir, ensure_base_image, sh, tools_present
 from tests.nodeproc import free_port
 

@@ -6,13 +6,13 @@ import subprocess
 import sys
 import time
 
-from node.bench.machine import verify_cases
-from node.bench.probe import sample_verify_us
+from bench.machine import verify_cases
+from bench.probe import sample_verify_us
 from tests.nodeproc import ROOT
 
 
 def _probe(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "node.bench.probe", *args], stdin=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "bench.probe", *args], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
 
 

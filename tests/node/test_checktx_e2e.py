@@ -7,7 +7,7 @@ import pytest
 from ledger.keys import PrivateKey, format_address
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
-from node.client import RPCClientError
+from cli.client import RPCClientError
 from tests.nodeproc import run_cli
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from consensus.config import ConsensusConfig, genesis_overrides
 from ledger.keys import PrivateKey
-from node.testnet import make_genesis
+from cli.testnet import make_genesis
 from settlement.genesis import Genesis, GenesisError
 
 

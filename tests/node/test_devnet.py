@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from node.devnet import _alive
+from cli.devnet import _alive
 from tests.nodeproc import ROOT, run_cli
 
 
@@ -33,7 +33,7 @@ def _free_run(n: int) -> int:
 
 def _up(home, rpc, p2p):
     return subprocess.Popen(
-        [sys.executable, "-m", "node.cli", "devnet", "up", "--home", str(home), "--rpc-port", str(rpc), "--p2p-port", str(p2p)],
+        [sys.executable, "-m", "cli", "devnet", "up", "--home", str(home), "--rpc-port", str(rpc), "--p2p-port", str(p2p)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
@@ -214,7 +214,7 @@ def test_devnet_up_from_a_directory_with_a_consensus_folder(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     # -P: what the installed `settle` script does (its own directory, not the cwd, is first on sys.path)
     proc = subprocess.Popen(
-        [sys.executable, "-P", "-m", "node.cli", "devnet", "up", "-n", "1", "--home", str(home), "--rpc-port", str(rpc), "--p2p-port", str(p2p)],
+        [sys.executable, "-P", "-m", "cli", "devnet", "up", "-n", "1", "--home", str(home), "--rpc-port", str(rpc), "--p2p-port", str(p2p)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd, env=env,
     )
     try:

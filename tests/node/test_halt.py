@@ -16,7 +16,7 @@ import pytest
 from ledger.keys import PrivateKey
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
-from node.client import RPCClientError
+from cli.client import RPCClientError
 from tests.nodeproc import NodeProcess
 
 

@@ -21,7 +21,7 @@ from ledger.keys import PrivateKey
 from ledger.store_leveldb import LevelDBKV
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
-from node.client import RPCClient, RPCClientError
+from cli.client import RPCClient, RPCClientError
 from settlement.accounts import Asset
 from settlement.genesis import Genesis
 from settlement.state import RootAccumulator, entry_hash

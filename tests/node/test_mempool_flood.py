@@ -20,9 +20,9 @@ import pytest
 
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
-from node.client import RPCClientError
+from cli.client import RPCClientError
 from node.config import load_config, save_config
-from node.testnet import init_testnet
+from cli.testnet import init_testnet
 from tests.node.test_network import _agree, _keys, _tune, _wait_all
 from tests.nodeproc import NodeProcess, free_port
 

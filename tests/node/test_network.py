@@ -18,9 +18,9 @@ import pytest
 from ledger.keys import PrivateKey
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
-from node.client import RPCClientError
+from cli.client import RPCClientError
 from node.config import load_config, save_config
-from node.testnet import init_testnet
+from cli.testnet import init_testnet
 from tests.nodeproc import NodeProcess, assert_promtool_accepts, free_port
 
 N = 4

@@ -22,8 +22,8 @@ from ledger.txkinds_risk import (
 from settlement.context import BlockContext
 from settlement.genesis import Genesis
 from settlement.machine import BLOCK_EVENTS_TX_HASH, apply_block
-from settlement.markets import default_params
-from settlement.risk_state import Session
+from settlement.risk.markets import default_params
+from settlement.risk.records import Session
 from settlement.state import DictView, State
 
 CHAIN = "risk-test"

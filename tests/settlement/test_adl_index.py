@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from settlement.adl_index import AdlQueue, equity6, score, ycoord
+from settlement.risk.adl_index import AdlQueue, equity6, score, ycoord
 from settlement.context import BlockContext
-from settlement.margin import fill, reindex, unindex
-from settlement.markets import default_params
-from settlement.risk_state import LONG, SHORT, Market, Session
+from settlement.risk.margin import fill, reindex, unindex
+from settlement.risk.markets import default_params
+from settlement.risk.records import LONG, SHORT, Market, Session
 from settlement.state import DictView, State
 
 ACCOUNTS = [bytes([i * 37 % 256]) * 20 for i in range(1, 13)]
@@ -102,7 +102,7 @@ def _run(ops, markets_per_account: int, one_session: bool = False):
         else:
             _, price, findex, sloss = o
             if one_session:  # within a sweep prices stay put; the social-loss index moves through socialize
-                from settlement.adl import socialize
+                from settlement.risk.adl import socialize
 
                 mid = MIDS[0]
                 if sess.mstate(mid).oi:

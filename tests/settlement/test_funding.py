@@ -6,8 +6,8 @@ Dynamic margin is off (``margin_cap_ppm = 1_000_000``); the harness advances blo
 from __future__ import annotations
 
 from ledger.txkinds_risk import Trade
-from settlement import risk_queries as rq
-from settlement.funding import premium_sample
+from settlement.risk import queries as rq
+from settlement.risk.funding import premium_sample
 
 from .harness import USD, Harness
 
@@ -115,7 +115,7 @@ def test_fills_of_one_block_are_volume_weighted():
 
 def test_funding_parameters_are_checked():
     from ledger.txkinds_risk import RegisterMarket
-    from settlement.markets import default_params
+    from settlement.risk.markets import default_params
 
     from .harness import only_nonce_changed
 

@@ -5,10 +5,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from settlement.context import BlockContext
-from settlement.liq_index import PAGES, IndexCache, bucket
-from settlement.margin import coordinate, evaluate, reindex
-from settlement.markets import default_params
-from settlement.risk_state import LONG, SHORT, Market, Session
+from settlement.risk.liq_index import PAGES, IndexCache, bucket
+from settlement.risk.margin import coordinate, evaluate, reindex
+from settlement.risk.markets import default_params
+from settlement.risk.records import LONG, SHORT, Market, Session
 from settlement.state import DictView, State
 
 big = st.integers(min_value=-(2**100), max_value=2**100)

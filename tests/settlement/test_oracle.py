@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ledger.txkinds_risk import PriceReport, SetOracles
-from settlement import risk_queries as rq
-from settlement.oracle import median_price, quorum
+from settlement.risk import queries as rq
+from settlement.risk.oracle import median_price, quorum
 
 from .harness import Harness, only_nonce_changed
 
@@ -165,7 +165,7 @@ def test_one_silent_oracle_of_four_leaves_the_market_fresh():
 
 
 def test_devnet_genesis_has_four_oracles():
-    from node.testnet import DEMO_ACCOUNTS, DEMO_ORACLES
+    from cli.testnet import DEMO_ACCOUNTS, DEMO_ORACLES
 
     assert len(DEMO_ORACLES) == 4 and all(DEMO_ACCOUNTS[o] == ["oracle"] for o in DEMO_ORACLES)
     assert quorum(len(DEMO_ORACLES)) == 3
@@ -186,7 +186,7 @@ def test_who_may_report():
 
 def test_guard_parameters_are_checked():
     from ledger.txkinds_risk import RegisterMarket
-    from settlement.markets import default_params
+    from settlement.risk.markets import default_params
 
     h = Harness(names=("alice",))
     oracles = tuple(h.addr(o) for o in h.oracles)

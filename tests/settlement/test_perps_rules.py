@@ -12,7 +12,7 @@ from ledger.txkinds_risk import (
     Trade,
     sign_order,
 )
-from settlement.markets import default_params
+from settlement.risk.markets import default_params
 
 from .harness import Harness, only_nonce_changed, refused
 

@@ -7,9 +7,9 @@ the fractions are the base 5 % / 3 %.  Prices are quote base units per lot.
 """
 from __future__ import annotations
 
-from settlement import risk_queries as rq
-from settlement.margin import evaluate
-from settlement.risk_state import FUND
+from settlement.risk import queries as rq
+from settlement.risk.margin import evaluate
+from settlement.risk.records import FUND
 
 from .harness import USD, Harness
 

@@ -37,8 +37,8 @@ from settlement.accounts import account_key
 from settlement.audit import conservation, positions_balance, solvency
 from settlement.context import BlockContext
 from settlement.machine import apply_block, execute_tx
-from settlement.margin import evaluate
-from settlement.markets import default_params
+from settlement.risk.margin import evaluate
+from settlement.risk.markets import default_params
 from settlement.state import DictView, State
 
 from .harness import Harness, block_no_flat_adl

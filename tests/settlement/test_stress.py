@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from settlement.stress import StressConfig, run_stress
+from bench.stress import StressConfig, run_stress
 
 
 def run(seed: int = 3, **kw) -> dict:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from settlement.stress import StressConfig, run_stress
+from bench.stress import StressConfig, run_stress
 
 RECORDED = [
     # scenario, overrides, final state root, liquidations, ADL closes, bad debt

@@ -5,7 +5,7 @@ import hashlib
 
 from ledger.keys import PrivateKey
 from ledger.txkinds_risk import HtlcClaim, HtlcLock, HtlcRefund, Swap, SwapTerms, sign_swap_terms
-from settlement import risk_queries as rq
+from settlement.risk import queries as rq
 from settlement.accounts import get_balance
 from settlement.audit import conservation
 from settlement.state import State

@@ -11,7 +11,7 @@ from ledger.codec import encode
 from ledger.txkinds_risk import MarginWithdraw, Trade
 from settlement.accounts import balance_key
 from settlement.audit import solvency
-from settlement.risk_state import MAcc, macc_key
+from settlement.risk.records import MAcc, macc_key
 
 from .harness import USD, Harness, refused
 

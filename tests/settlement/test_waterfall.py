@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from ledger.txkinds_risk import MarginDeposit, PriceReport
 
-from settlement import risk_queries as rq
-from settlement.margin import evaluate
-from settlement.risk_state import FUND
+from settlement.risk import queries as rq
+from settlement.risk.margin import evaluate
+from settlement.risk.records import FUND
 
 from .harness import USD, Harness
 
@@ -106,7 +106,7 @@ def margin_equity(h: Harness, name: str) -> int:
 
 
 def pool(h: Harness) -> int:
-    from settlement.risk_state import pool_key, unpack_int
+    from settlement.risk.records import pool_key, unpack_int
     from ledger.codec import decode
 
     raw = h.view.get(pool_key(USD))

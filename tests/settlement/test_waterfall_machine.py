@@ -22,9 +22,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from ledger.codec import decode
 from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw, PriceReport, RegisterMarket, Trade
 from settlement.audit import conservation, positions_balance
-from settlement.margin import ceil_div, evaluate
-from settlement.markets import default_params
-from settlement.risk_state import FUND, LONG, SHORT, pool_key, unpack_int
+from settlement.risk.margin import ceil_div, evaluate
+from settlement.risk.markets import default_params
+from settlement.risk.records import FUND, LONG, SHORT, pool_key, unpack_int
 
 from .harness import Harness, block_no_flat_adl
 

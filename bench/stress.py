@@ -1,0 +1,345 @@
+"""Stress replay: the real state machine over a price path with N synthetic leveraged accounts.
+
+Owns the synthetic population, the built-in scenarios and the per-block
+report of ``settle stress``.  It is a harness, never part of a block
+transition: randomness and the clock arrive as arguments (a seeded
+``random.Random`` and a nanosecond timer from the caller), so this module
+imports neither.
+
+Each block is applied exactly as ``machine.apply_block`` does -- oracle
+``price`` txs through ``execute_tx``, then the risk end-of-block step
+(prices, funding, liquidation sweep), net writes, state root -- except that
+the end-of-block step (prices, funding, sweep, write-back) and, within it, the
+liquidation step (sweep + write-back) are timed (wall clock, and CPU time when
+a CPU timer is given).  Checks per block:
+
+* ``breached``: a full scan (outside the timed step) of every synthetic
+  account after this block's prices, before the sweep;
+* ``missed``: the same scan after the block; must be 0 (every breached
+  account handled in the block it breached);
+* ``conservation``: :func:`settlement.audit.conservation_delta` of the
+  block's writes is zero for every asset; a full audit runs at start and end.
+
+Population: accounts come in pairs holding opposite positions opened at the
+initial price (so positions sum to zero), leverage uniform in
+``[2, max_leverage]`` per account, 1-3 markets each in multi-market
+scenarios (cross margin).  The insurance fund starts with ``fund_ppm`` of the
+total collateral.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ledger.hashing import sha256
+from ledger.keys import PrivateKey
+from ledger.tx import sign_tx
+from ledger.txkinds_risk import PriceReport
+
+from settlement.accounts import CHAIN, Account, Asset, ChainParams, put_account, put_asset
+from settlement.audit import conservation, conservation_delta, positions_balance
+from settlement.context import BlockContext
+from settlement.machine import execute_tx
+from settlement.risk.margin import evaluate, reindex
+from settlement.risk.markets import default_params
+from settlement.risk.oracle import _update_volatility, update_prices
+from settlement.risk.funding import apply_funding
+from settlement.risk.engine import run_end_block
+from settlement.risk.records import FUND, Market, MState, Session
+from settlement.state import DictView, RootAccumulator, State
+
+__all__ = ["SCENARIOS", "StressConfig", "price_path", "run_stress"]
+
+P0 = 100_000  # initial price per lot, quote base units
+ASSET = "USD"
+CHAIN_ID = "settle-stress"
+
+SCENARIOS = {
+    "crash50": "BTC-PERP falls 50% over a day (48 blocks of 30 min), with noise",
+    "alts80": "four correlated alt markets fall 80% over a day; accounts cross-margined over 1-3 of them",
+    "squeeze100": "BTC-PERP rises 100% over a day: a short squeeze",
+    "breach1": "one block moves the price just far enough to breach 1% of the accounts (the benchmark)",
+}
+
+
+@dataclass
+class StressConfig:
+    accounts: int = 2_000
+    scenario: str = "crash50"
+    blocks: int = 48
+    max_leverage: int = 18
+    fund_ppm: int = 10_000
+    breach_ppm: int = 10_000  # breach1: share of accounts that breach in the breach block
+    verify: bool = True
+    csv_rows: list[dict[str, int]] | None = None  # a price path: one {market: price} per block
+    markets: list[str] = field(default_factory=list)
+
+
+def _noise(rng, scale_ppm: int) -> int:
+    return rng.randint(-scale_ppm, scale_ppm)
+
+
+def price_path(cfg: StressConfig, rng) -> tuple[list[str], list[dict[str, int]]]:
+    """Markets and per-block prices of a built-in scenario (or the CSV rows)."""
+    if cfg.csv_rows is not None:
+        return sorted(cfg.csv_rows[0]), cfg.csv_rows
+    n = cfg.blocks
+    if cfg.scenario in ("crash50", "squeeze100"):
+        end = 50 if cfg.scenario == "crash50" else 200
+        rows = []
+        for i in range(1, n + 1):
+            target = P0 + (P0 * end // 100 - P0) * i // n
+            rows.append({"BTC-PERP": max(1, target + target * _noise(rng, 3_000) // 1_000_000)})
+        rows[-1]["BTC-PERP"] = P0 * end // 100
+        return ["BTC-PERP"], rows
+    if cfg.scenario == "alts80":
+        mids = [f"ALT{i}-PERP" for i in range(1, 5)]
+        rows = []
+        for i in range(1, n + 1):
+            common = P0 - (P0 * 80 // 100) * i // n
+            rows.append({m: max(1, common + common * _noise(rng, 10_000) // 1_000_000) for m in mids})
+        return mids, rows
+    if cfg.scenario == "breach1":
+        return ["BTC-PERP"], []  # the breach price is solved for once the population exists
+    raise ValueError(f"unknown scenario {cfg.scenario!r}; choose from {', '.join(SCENARIOS)} or give a CSV")
+
+
+class _Sim:
+    def __init__(self, cfg: StressConfig, rng, markets: list[str]):
+        self.cfg = cfg
+        self.markets = markets
+        self.oracles = [PrivateKey.from_name(f"stress-oracle{i}") for i in range(3)]
+        self.admin = PrivateKey.from_name("stress-admin")
+        self.nonces = [0, 0, 0]
+        self.height = 0
+        self.time_ms = 0
+        self.addrs: list[bytes] = []
+        self.housekeeping: Callable[[bool], None] | None = None
+        self.cpu_timer: Callable[[], int] | None = None
+        self.liquidated: set[bytes] = set()
+        self.single: list[tuple[int, int]] = []  # (cash, size) of single-market accounts, for breach1
+        state = State(DictView())
+        state.put(CHAIN, ChainParams(CHAIN_ID, 0, bytes(32)).encode())
+        put_account(state, self.admin.address, Account(("admin",), 0))
+        for o in self.oracles:
+            put_account(state, o.address, Account(("oracle",), 0))
+        ctx = BlockContext(CHAIN_ID, 0, 0)
+        sess = Session(state, ctx)
+        params = default_params("large")
+        for mid in markets:
+            sess.add_market(Market(mid, mid.split("-")[0], ASSET, params, tuple(sorted(o.address for o in self.oracles))))
+            ms = sess.mstate(mid)
+            ms.price, ms.stale = P0, False
+        total = self._populate(sess, rng)
+        fund = total * cfg.fund_ppm // 1_000_000
+        sess.macc(FUND, ASSET).cash = fund
+        sess.touch_macc(FUND, ASSET)
+        sess.flush()
+        put_asset(state, Asset(ASSET, 6, self.admin.address, total + fund))
+        writes, self.acc = state.finish(RootAccumulator())
+        self.view = DictView(dict(writes))
+
+    def _populate(self, sess: Session, rng) -> int:
+        cfg = self.cfg
+        total = 0
+        for i in range(cfg.accounts // 2):
+            mids = [self.markets[0]] if len(self.markets) == 1 else sorted(rng.sample(self.markets, rng.randint(1, min(3, len(self.markets)))))
+            sizes = {mid: rng.randint(1, 1_000) for mid in mids}
+            notional = sum(sizes.values()) * P0
+            for side in (1, -1):
+                addr = sha256(b"settle-stress/%d" % (i * 2 + (side < 0)))[:20]
+                lev_milli = rng.randint(2_000, cfg.max_leverage * 1_000)
+                collateral = notional * 1_000 // lev_milli
+                put_account(sess.state, addr, Account(("participant",), 0))
+                m = sess.macc(addr, ASSET)
+                m.cash = collateral - side * notional
+                m.markets = list(mids)
+                sess.touch_macc(addr, ASSET)
+                for mid in mids:
+                    p = sess.pos(addr, mid)
+                    p.size, p.on = side * sizes[mid], side * sizes[mid] * P0
+                    sess.touch_pos(addr, mid)
+                    ms = sess.mstate(mid)
+                    ms.oi += sizes[mid] if side > 0 else 0
+                    sess.touch_ms(mid)
+                reindex(sess, addr, ASSET, indexed=False)
+                self.addrs.append(addr)
+                if len(mids) == 1:
+                    self.single.append((m.cash, side * sizes[mids[0]]))
+                total += collateral
+        return total
+
+    # ------------------------------------------------------------------ checks
+
+    def breached(self, state: State) -> int:
+        sess = Session(state, BlockContext(CHAIN_ID, self.height, self.time_ms))
+        return sum(1 for a in self.addrs if evaluate(sess, a, ASSET).breached)
+
+    def price_txs(self, prices: dict[str, int]) -> list:
+        txs = []
+        for k, o in enumerate(self.oracles):
+            for mid in sorted(prices):
+                txs.append(sign_tx(o, CHAIN_ID, self.nonces[k], PriceReport(mid, prices[mid])))
+                self.nonces[k] += 1
+        return txs
+
+    def block(self, prices: dict[str, int], timer: Callable[[], int], dt_ms: int) -> dict:
+        self.height += 1
+        self.time_ms += dt_ms
+        ctx = BlockContext(CHAIN_ID, self.height, self.time_ms)
+        txs = self.price_txs(prices)
+        row = {"height": self.height, "prices": dict(prices)}
+        if self.cfg.verify:
+            scratch = State(self.view)
+            for t in txs:
+                execute_tx(scratch, ctx, t)
+            sess = Session(scratch, ctx)
+            update_prices(sess, ctx)
+            apply_funding(sess, ctx)
+            sess.flush()
+            row["breached"] = self.breached(scratch)
+            del scratch, sess  # the verifier's 100k-object caches must not be alive during the timed step
+        if self.housekeeping:
+            self.housekeeping(False)
+        state = State(self.view)
+        receipts = [execute_tx(state, ctx, t) for t in txs]
+        if not all(r.ok for r in receipts):
+            bad = next(r for r in receipts if not r.ok)
+            raise RuntimeError(f"price report rejected at height {self.height}: {bad.error}: {bad.reason}")
+        c0 = self.cpu_timer() if self.cpu_timer else 0
+        t0 = timer()
+        events, liq_ns = run_end_block(state, ctx, timer)
+        block_ns = timer() - t0
+        cpu_ns = (self.cpu_timer() - c0) if self.cpu_timer else 0
+        writes, self.acc = state.finish(self.acc)
+        delta = conservation_delta(self.view, writes)
+        self.view.apply(writes)
+        liquidated = {e.attrs["account"] for e in events if e.kind == "liquidation"}
+        self.liquidated |= liquidated
+        fund = Session(State(self.view), ctx)
+        fev = evaluate(fund, FUND, ASSET)
+        row.update(
+            liquidated=len(liquidated), liquidation_events=sum(1 for e in events if e.kind == "liquidation"),
+            liquidation_step_ms=round(liq_ns / 1e6, 3), end_block_ms=round(block_ns / 1e6, 3),
+            end_block_cpu_ms=round(cpu_ns / 1e6, 3),
+            adl_events=sum(1 for e in events if e.kind == "adl"),
+            bad_debt=sum(e.attrs["equity_before"] for e in events if e.kind == "liquidation" and e.attrs["step"] in ("bankrupt", "deleverage")) * -1,
+            insurance_payments=sum(e.attrs["amount"] for e in events if e.kind == "insurance_payment"),
+            socialized=sum(e.attrs["amount"] for e in events if e.kind == "social_loss"),
+            fund_deleverages=sum(1 for e in events if e.kind == "fund_deleverage"),
+            fund_shortfall=-sum(e.attrs["equity"] for e in events if e.kind == "fund_deleverage"),
+            uncovered=sum(e.attrs["debt_to_fund"] for e in events if e.kind == "adl_uncovered"),
+            insurance_fund_cash=fund.macc(FUND, ASSET).cash, insurance_fund_equity=fev.equity,
+            conservation_ok=all(v == 0 for v in delta.values()), writes=len(writes), state_root=self.acc.root().hex(),
+        )
+        if self.cfg.verify:
+            row["missed"] = self.breached(State(self.view))
+        return row
+
+
+def _solve_breach_price(sim: _Sim, target: int) -> int:
+    """Highest price below P0 at which at least ``target`` accounts breach after the price update.
+
+    Uses the margin formula directly on the (cash, size) of the single-market
+    population (no funding has accrued yet), with the dynamic fraction the
+    oracle update will produce for that move.
+    """
+    lo, hi = 1, P0  # count(lo) is large, count(hi) is ~0
+    sess = Session(State(sim.view), BlockContext(CHAIN_ID, 0, 0))
+    mid = sim.markets[0]
+    params = sess.market(mid).params
+    var0 = sess.mstate(mid).var
+
+    def count(price: int) -> int:
+        ms = MState.fresh(params)
+        ms.var = var0
+        _update_volatility(ms, params, P0, price)
+        f = ms.mmf_eff
+        return sum(1 for cash, s in sim.single if cash + s * price < -(-abs(s) * price * f // 1_000_000))
+
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if count(mid) >= target:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Callable[[dict], None] | None = None,
+               housekeeping: Callable[[bool], None] | None = None, cpu_timer: Callable[[], int] | None = None) -> dict:
+    """Run a scenario; returns the summary (see ``settle stress --json``) with a ``per_block`` list.
+
+    Args:
+        cfg: population and scenario.
+        rng: a seeded ``random.Random`` (population and noise only).
+        timer: nanoseconds, e.g. ``time.perf_counter_ns``.
+        progress: called with each block's row as it completes.
+        housekeeping: called with ``True`` once the population is built and
+            with ``False`` before every timed step, after the verifier's scan
+            (the CLI uses it to collect the verifier's garbage and freeze the
+            setup heap, so the step is not billed for the harness's allocations).
+        cpu_timer: this process's CPU nanoseconds (``time.process_time_ns``), to
+            report the end-of-block step's CPU time too: on a shared machine
+            the wall time also counts the other jobs.
+    """
+    markets, path = price_path(cfg, rng)
+    t0 = timer()
+    sim = _Sim(cfg, rng, markets)
+    setup_ms = (timer() - t0) / 1e6
+    start = conservation(sim.view.data.items())
+    dt = 86_400_000 // max(1, len(path) or cfg.blocks)
+    if cfg.scenario == "breach1" and cfg.csv_rows is None:
+        target = max(1, cfg.accounts * cfg.breach_ppm // 1_000_000)
+        px = _solve_breach_price(sim, target)
+        path = [{markets[0]: P0}, {markets[0]: px}, {markets[0]: px}, {markets[0]: px}]
+        dt = 1_000
+    if housekeeping:
+        housekeeping(True)
+    sim.housekeeping = housekeeping
+    sim.cpu_timer = cpu_timer
+    rows = []
+    for prices in path:
+        row = sim.block(prices, timer, dt)
+        rows.append(row)
+        if progress:
+            progress(row)
+    end = conservation(sim.view.data.items())
+    pos = positions_balance(sim.view.data.items())
+    breach_row = max(rows, key=lambda r: (r.get("breached", r["liquidated"]), -r["height"]))
+    return {
+        "scenario": cfg.scenario if cfg.csv_rows is None else "csv",
+        "accounts": cfg.accounts,
+        "markets": markets,
+        "blocks": len(rows),
+        "setup_ms": round(setup_ms, 1),
+        "breached": breach_row.get("breached", breach_row["liquidated"]),
+        "breach_height": breach_row["height"],
+        "liquidated_in_breach_block": breach_row["liquidated"],
+        "liquidated": sum(r["liquidated"] for r in rows),
+        "liquidated_accounts": len(sim.liquidated),
+        "missed": sum(r.get("missed", 0) for r in rows),
+        "max_liquidation_step_ms": max(r["liquidation_step_ms"] for r in rows),
+        "max_end_block_ms": max(r["end_block_ms"] for r in rows),
+        "max_end_block_cpu_ms": max(r["end_block_cpu_ms"] for r in rows),
+        "max_liquidations_in_a_block": max(r["liquidated"] for r in rows),
+        "breach_block_liquidation_step_ms": breach_row["liquidation_step_ms"],
+        "breach_block_end_block_ms": breach_row["end_block_ms"],
+        "breach_block_end_block_cpu_ms": breach_row["end_block_cpu_ms"],
+        "bad_debt": sum(r["bad_debt"] for r in rows),
+        "insurance_paid": sum(r["insurance_payments"] for r in rows),
+        "socialized_loss": sum(r["socialized"] for r in rows),
+        "uncovered_bad_debt": sum(r["uncovered"] for r in rows),
+        "fund_deleverages": sum(r["fund_deleverages"] for r in rows),
+        "fund_shortfall_deleveraged": sum(r["fund_shortfall"] for r in rows),
+        "insurance_fund_start": start[ASSET]["fund_cash"],
+        "insurance_fund_end": end[ASSET]["fund_cash"],
+        "insurance_fund_equity_end": rows[-1]["insurance_fund_equity"],
+        "min_insurance_fund_equity": min(r["insurance_fund_equity"] for r in rows),
+        "funding_pool_end": end[ASSET]["funding_pool"],
+        "adl_events": sum(r["adl_events"] for r in rows),
+        "conservation_ok": start[ASSET]["ok"] and end[ASSET]["ok"] and all(r["conservation_ok"] for r in rows)
+        and all(v["net"] == 0 for v in pos.values()),
+        "state_root": rows[-1]["state_root"] if rows else sim.acc.root().hex(),
+        "per_block": rows,
+    }

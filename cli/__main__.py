@@ -1,0 +1,4 @@
+"""``python -m cli ...``: the ``settle`` command line."""
+from cli.main import main
+
+main()

@@ -1,0 +1,229 @@
+"""``settle query market|markets|oracle|insurance-fund|htlc|margin|order|events`` and ``settle stress``.
+
+Owns the argument parsing and output of the risk engine's queries and of the
+stress replay command; attached to ``cli.main``'s ``query`` group and top
+level by being imported from ``cli.risk``.  Never signs or submits
+anything; ``stress`` runs the state machine in-process and never talks to a node.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import random
+import sys
+import time
+
+import click
+from rich.table import Table
+
+from ledger.keys import format_address
+
+from .main import CLIError, _address, _client, _emit, _home, _kv_table, cli, console, home_opt, json_opt, query, rpc_opt
+
+__all__: list[str] = []
+
+
+# --------------------------------------------------------------------------- queries
+
+
+@query.command("market")
+@click.argument("market")
+@home_opt
+@rpc_opt
+@json_opt
+def query_market(market, home, rpc, as_json):
+    """A market's parameters, price, dynamic margin, funding and open interest."""
+    res = _client(_home(home), rpc).call("market", {"market": market})
+    _emit(res, as_json, lambda o: _kv_table(f"market {market}", [(k, v) for k, v in o.items() if k != "params"] + list(o["params"].items())))
+
+
+@query.command("markets")
+@home_opt
+@rpc_opt
+@json_opt
+def query_markets(home, rpc, as_json):
+    res = _client(_home(home), rpc).call("markets")
+
+    def render(rows):
+        t = Table("market", "quote", "price", "stale", "imf", "mmf", "open interest", "funding rate")
+        for r in rows:
+            t.add_row(r["market"], r["quote"], f"{r['price']:,}", str(r["stale"]), str(r["imf_ppm"]), str(r["mmf_ppm"]),
+                      f"{r['open_interest']:,}", str(r["last_funding_rate_ppm"]))
+        console.print(t)
+
+    _emit(res, as_json, render)
+
+
+@query.command("oracle")
+@click.argument("market")
+@home_opt
+@rpc_opt
+@json_opt
+def query_oracle(market, home, rpc, as_json):
+    """Oracle reports of a market, their freshness, quorum and median."""
+    res = _client(_home(home), rpc).call("oracle", {"market": market})
+
+    def render(o):
+        _kv_table(f"oracle {market}", [(k, v) for k, v in o.items() if k != "reports"])
+        t = Table("oracle", "price", "height", "age ms", "fresh")
+        for r in o["reports"]:
+            t.add_row(r["oracle"], str(r["price"]), str(r.get("height", "")), str(r.get("age_ms", "")), str(r.get("fresh", "")))
+        console.print(t)
+
+    _emit(res, as_json, render)
+
+
+@query.command("insurance-fund")
+@home_opt
+@rpc_opt
+@json_opt
+def query_insurance_fund(home, rpc, as_json):
+    res = _client(_home(home), rpc).call("insurance_fund")
+
+    def render(rows):
+        t = Table("asset", "cash", "equity", "available", "positions")
+        for r in rows:
+            t.add_row(r["asset"], f"{r['cash']:,}", f"{r['equity']:,}", f"{r['available']:,}",
+                      ", ".join(f"{p['market']} {p['size']}" for p in r["positions"]))
+        console.print(t)
+
+    _emit(res, as_json, render)
+
+
+@query.command("htlc")
+@click.argument("htlc_id")
+@home_opt
+@rpc_opt
+@json_opt
+def query_htlc(htlc_id, home, rpc, as_json):
+    res = _client(_home(home), rpc).call("htlc", {"id": htlc_id})
+    _emit(res, as_json, lambda o: _kv_table("htlc", list(o.items())))
+
+
+@query.command("margin")
+@click.argument("who")
+@home_opt
+@rpc_opt
+@json_opt
+def query_margin(who, home, rpc, as_json):
+    """Collateral, positions, equity, IMR, MMR and liquidation distance of an account."""
+    h = _home(home)
+    res = _client(h, rpc).call("account_margin", {"address": format_address(_address(h, who))})
+
+    def render(o):
+        if not o["accounts"]:
+            console.print(f"{who} has no margin account")
+        for a in o["accounts"]:
+            _kv_table(f"margin {who} ({a['asset']})", [(k, v) for k, v in a.items() if k != "positions"])
+            t = Table("market", "size", "entry", "oracle", "uPnL", "funding", "liq. price")
+            for p in a["positions"]:
+                t.add_row(p["market"], str(p["size"]), str(p["entry_price"]), str(p["oracle_price"]), str(p["unrealized_pnl"]),
+                          str(p["unsettled_funding"]), str(p["liquidation_price"]))
+            console.print(t)
+
+    _emit(res, as_json, render)
+
+
+@query.command("order")
+@click.argument("maker")
+@click.argument("nonce", type=int)
+@home_opt
+@rpc_opt
+@json_opt
+def query_order(maker, nonce, home, rpc, as_json):
+    h = _home(home)
+    res = _client(h, rpc).call("order", {"maker": format_address(_address(h, maker)), "nonce": nonce})
+    _emit(res, as_json, lambda o: _kv_table("order", list(o.items())))
+
+
+@query.command("events")
+@click.argument("height", type=int, required=False)
+@click.option("--kind", "kinds", multiple=True, help="keep only these event kinds (repeat)")
+@home_opt
+@rpc_opt
+@json_opt
+def query_events(height, kinds, home, rpc, as_json):
+    """Every event of a block: liquidations, ADL, insurance payments, funding, prices, trades ..."""
+    params = ({"height": height} if height is not None else {}) | ({"kinds": list(kinds)} if kinds else {})
+    res = _client(_home(home), rpc).call("events", params)
+
+    def render(o):
+        t = Table("#", "kind", "tx", "attributes", title=f"events at height {o['height']}", title_justify="left")
+        for e in o["events"]:
+            attrs = {k: v for k, v in e.items() if k not in ("receipt", "event", "tx_hash", "block_level", "kind")}
+            t.add_row(f"{e['receipt']}.{e['event']}", e["kind"], "block" if e["block_level"] else e["tx_hash"][:12], json.dumps(attrs))
+        console.print(t)
+
+    _emit(res, as_json, render)
+
+
+# --------------------------------------------------------------------------- stress
+
+
+def _read_csv(path: str) -> list[dict[str, int]]:
+    import csv
+
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc}") from None
+    if not rows:
+        raise CLIError(f"{path} has no price rows (expected a header of market ids, one row per block)")
+    out = []
+    for i, r in enumerate(rows):
+        try:
+            out.append({k.strip(): int(v) for k, v in r.items() if k and k.strip().lower() not in ("block", "height")})
+        except (TypeError, ValueError):
+            raise CLIError(f"{path} row {i + 2}: prices must be integers") from None
+    return out
+
+
+def _housekeeping(first: bool) -> None:
+    gc.collect()
+    if first:
+        gc.freeze()  # the population is long-lived, like a node's state cache
+
+
+@cli.command("stress")
+@click.option("--accounts", "-n", default=2_000, show_default=True, help="synthetic accounts")
+@click.option("--scenario", type=click.Choice(["crash50", "alts80", "squeeze100", "breach1"]), default="crash50", show_default=True)
+@click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="price path: header of market ids, one row per block")
+@click.option("--blocks", default=48, show_default=True, help="blocks of the built-in day scenarios")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--fund-ppm", default=10_000, show_default=True, help="insurance fund seed, ppm of total collateral")
+@click.option("--max-leverage", default=18, show_default=True)
+@click.option("--no-verify", is_flag=True, help="skip the full-scan breach checks (faster for huge runs)")
+@json_opt
+def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, no_verify, as_json):
+    """Replay the state machine in-process over a price path with N leveraged accounts."""
+    from bench.stress import StressConfig, run_stress
+
+    if accounts < 2:
+        raise CLIError("--accounts must be at least 2")
+    cfg = StressConfig(accounts=accounts, scenario=scenario, blocks=blocks, fund_ppm=fund_ppm, max_leverage=max_leverage,
+                       verify=not no_verify, csv_rows=_read_csv(csv_path) if csv_path else None)
+    table = None
+    if not as_json:
+        table = Table("height", "prices", "breached", "liquidated", "liq. step ms", "ADL", "bad debt", "fund cash", "fund equity", "conserved",
+                      title=f"stress {scenario if not csv_path else csv_path}: {accounts:,} accounts", title_justify="left")
+
+    def progress(r):
+        if table is not None:
+            table.add_row(str(r["height"]), " ".join(f"{k}={v}" for k, v in r["prices"].items()), str(r.get("breached", "-")),
+                          str(r["liquidated"]), f"{r['liquidation_step_ms']:.2f}", str(r["adl_events"]), f"{r['bad_debt']:,}",
+                          f"{r['insurance_fund_cash']:,}", f"{r['insurance_fund_equity']:,}", "yes" if r["conservation_ok"] else "[red]NO[/red]")
+
+    try:
+        res = run_stress(cfg, random.Random(seed), time.perf_counter_ns, progress, _housekeeping, cpu_timer=time.process_time_ns)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    finally:
+        gc.unfreeze()
+    if as_json:
+        click.echo(json.dumps(res))
+        return
+    console.print(table)
+    _kv_table("summary", [(k, v) for k, v in res.items() if k != "per_block"])
+    if not res["conservation_ok"] or res["missed"]:
+        sys.exit(1)

@@ -1,0 +1,433 @@
+"""Risk-engine state: key layout, records, and the per-operation :class:`Session` cache.
+
+Owns every state key of the risk engine (one place, as ``accounts.py`` does for
+accounts and balances), the stored records, and :class:`Session`, the only
+way risk code reads and writes them.  It never decides whether anything is
+allowed and never computes margin: that is ``margin.py``, ``perps.py``,
+``liquidation.py`` ... .
+
+Keys (bytes; the store adds its own versioned prefix):
+
+=========================================  ==========================================
+``r/mkts``                                 sorted list of market ids
+``r/m/`` + market                          :class:`Market` (static config)
+``r/s/`` + market                          :class:`MState` (price, EWMA, funding, OI)
+``r/o/`` + market + ``/`` + oracle(20)     :class:`OracleReport`
+``r/a/`` + addr(20) + ``/`` + asset         :class:`MAcc` margin cash of one collateral asset
+``r/p/`` + addr(20) + ``/`` + market        :class:`Pos` position in lots
+``r/f/`` + maker(20) + nonce(8)            lots filled of an order (CANCELLED once voided)
+``r/w/`` + maker(20) + nonce(8)            a settled swap's terms (replay guard)
+``r/h/`` + id(32)                          :class:`Htlc`
+``r/ht/`` + asset                          total amount locked in open HTLCs
+``r/fp/`` + asset                          funding pool (settled funding not yet paid out)
+``r/x/`` + market + ``/`` ...              the at-risk index (``liq_index.py``)
+``r/q/`` + market + ``/`` ...              the ADL ranking index (``adl_index.py``)
+=========================================  ==========================================
+
+The insurance fund is the pseudo-account :data:`FUND` (no key pair can own it):
+its cash is ``r/a/FUND/asset`` and the positions it takes over in liquidations
+are ordinary ``r/p/FUND/market`` entries, so "positions sum to zero" holds
+with the fund included.
+
+A :class:`Session` loads records on first use, hands out mutable objects, and
+writes every changed one back in sorted key order on :meth:`Session.flush`.
+Handlers flush once at the end, after every check passed, so a failing tx
+writes nothing (the state machine's snapshot reverts the rest).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Annotated
+
+import msgpack
+
+from ledger.codec import MaxLen, Range, Record, decode, encode
+from ledger.hashing import sha256
+from ledger.tx import Address
+from ledger.txkinds_risk import MarketParams
+
+from ..context import BlockContext
+from ..errors import StateCorrupt
+from ..state import State
+
+__all__ = [
+    "CANCELLED",
+    "FUND",
+    "LONG",
+    "ONE",
+    "SHORT",
+    "Htlc",
+    "MAcc",
+    "MState",
+    "Market",
+    "OracleReport",
+    "Pos",
+    "Session",
+]
+
+ONE = 1_000_000  # ppm denominator
+LONG, SHORT = 1, 2
+FUND = sha256(b"settle/insurance-fund/v1")[:20]
+CANCELLED = 2**63 - 1
+I64_MIN, I64_MAX = -(2**63), 2**63 - 1
+
+MARKETS = b"r/mkts"
+MARKET = b"r/m/"
+MSTATE = b"r/s/"
+REPORT = b"r/o/"
+MACC = b"r/a/"
+POS = b"r/p/"
+FILLED = b"r/f/"
+SWAP_USED = b"r/w/"
+HTLC = b"r/h/"
+HTLC_TOTAL = b"r/ht/"
+POOL = b"r/fp/"
+INDEX = b"r/x/"
+ADL_INDEX = b"r/q/"
+
+
+def market_key(mid: str) -> bytes:
+    return MARKET + mid.encode()
+
+
+def mstate_key(mid: str) -> bytes:
+    return MSTATE + mid.encode()
+
+
+def report_key(mid: str, oracle: bytes) -> bytes:
+    return REPORT + mid.encode() + b"/" + oracle
+
+
+def macc_key(addr: bytes, asset: str) -> bytes:
+    return MACC + addr + b"/" + asset.encode()
+
+
+def pos_key(addr: bytes, mid: str) -> bytes:
+    return POS + addr + b"/" + mid.encode()
+
+
+def filled_key(maker: bytes, nonce: int) -> bytes:
+    return FILLED + maker + nonce.to_bytes(8, "big")
+
+
+def swap_used_key(maker: bytes, nonce: int) -> bytes:
+    return SWAP_USED + maker + nonce.to_bytes(8, "big")
+
+
+def htlc_key(hid: bytes) -> bytes:
+    return HTLC + hid
+
+
+def htlc_total_key(asset: str) -> bytes:
+    return HTLC_TOTAL + asset.encode()
+
+
+def pool_key(asset: str) -> bytes:
+    return POOL + asset.encode()
+
+
+# --------------------------------------------------------------------------- integers of any size
+
+def pack_int(n: int):
+    """Canonical storage of an int that may outgrow 64 bits: an int if it fits, else signed big-endian bytes."""
+    if I64_MIN <= n <= I64_MAX:
+        return n
+    return n.to_bytes((n.bit_length() + 8) // 8, "big", signed=True)
+
+
+def unpack_int(v) -> int:
+    if type(v) is int:
+        return v
+    if type(v) is bytes:
+        return int.from_bytes(v, "big", signed=True)
+    raise StateCorrupt(f"expected an integer, got {type(v).__name__}")
+
+
+_first = itemgetter(0)
+_packb = msgpack.Packer(use_bin_type=True, strict_types=True, autoreset=True).pack
+
+
+def pack(obj: list) -> bytes:
+    """Canonical bytes of a list of ints (64-bit), bytes, str, bools and such lists.
+
+    Same bytes as ``ledger.codec.encode`` for these values (msgpack's
+    shortest-header packer; no maps, so nothing to sort) without the
+    recursive canonicalisation pass: the hot records of the risk engine are
+    always of this shape.
+    """
+    return _packb(obj)
+
+
+def _raw(data: bytes, key: bytes) -> list:
+    try:
+        obj = msgpack.unpackb(data, raw=False)
+    except Exception as exc:  # trusted state: anything unreadable is corruption
+        raise StateCorrupt(f"state key {key!r}: {exc}") from None
+    if type(obj) is not list:
+        raise StateCorrupt(f"state key {key!r}: expected a list")
+    return obj
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class Market(Record):
+    market: Annotated[str, MaxLen(16)]
+    base: Annotated[str, MaxLen(16)]
+    quote: Annotated[str, MaxLen(16)]
+    params: MarketParams
+    oracles: Annotated[list[Address], MaxLen(32)]
+
+
+@dataclass(frozen=True, slots=True)
+class OracleReport(Record):
+    price: Annotated[int, Range(1, I64_MAX)]
+    time_ms: Annotated[int, Range(0, I64_MAX)]
+    height: Annotated[int, Range(0, I64_MAX)]
+
+
+@dataclass(frozen=True, slots=True)
+class Htlc(Record):
+    sender: Address
+    receiver: Address
+    asset: Annotated[str, MaxLen(16)]
+    amount: Annotated[int, Range(1, I64_MAX)]
+    hashlock: bytes
+    timeout_height: Annotated[int, Range(0, I64_MAX)]
+    status: Annotated[str, MaxLen(8)]  # "open" | "claimed" | "refunded"
+    preimage: bytes  # revealed by the claim, b"" before
+
+
+class MState:
+    """Dynamic market state (mutable while a session holds it)."""
+
+    FIELDS = (
+        "price", "price_time_ms", "price_height", "stale", "var", "scale_ppm", "imf_eff", "mmf_eff",
+        "findex", "last_funding_ms", "prem_sum", "prem_dt", "last_trade_price", "twap_last_ms", "oi",
+        "last_rate_ppm", "uncovered",
+        "oracle_twap", "oracle_twap_ms", "blk_size", "blk_notional",
+        "converging",
+        "sloss", "socialized",  # social-loss index (per lot, x 10^6) and total socialized (adl.py)
+    )
+    __slots__ = FIELDS
+
+    def __init__(self, *values):
+        for name, v in zip(self.FIELDS, values):
+            setattr(self, name, v)
+
+    @classmethod
+    def fresh(cls, params: MarketParams) -> "MState":
+        return cls(0, 0, 0, True, 0, ONE, params.imf_ppm, params.mmf_ppm, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                   0, 0, 0, 0, False, 0, 0)
+
+    def pack(self) -> bytes:
+        return pack([pack_int(getattr(self, f)) if type(getattr(self, f)) is int else getattr(self, f) for f in self.FIELDS])
+
+    @classmethod
+    def unpack(cls, data: bytes, key: bytes) -> "MState":
+        obj = _raw(data, key)
+        if len(obj) != len(cls.FIELDS):
+            raise StateCorrupt(f"state key {key!r}: market state has {len(obj)} fields")
+        return cls(*[v if type(v) is bool else unpack_int(v) for v in obj])
+
+    def as_dict(self) -> dict:
+        return {f: getattr(self, f) for f in self.FIELDS}
+
+
+class Pos:
+    """A position: ``size`` lots (+ long, - short), the quote paid to open it, funding snapshot, index entries."""
+
+    __slots__ = ("size", "on", "fsnap", "trig", "tside", "lsnap", "akey", "aside")
+
+    def __init__(self, size=0, on=0, fsnap=0, trig=0, tside=0, lsnap=0, akey=0, aside=0):
+        self.size = size  # lots, signed
+        self.on = on  # open notional: quote paid for the open lots (negative for shorts)
+        self.fsnap = fsnap  # market funding index when funding was last settled
+        self.trig = trig  # trigger coordinate of this position's at-risk index entry
+        self.tside = tside  # side the entry is filed under (0: not indexed)
+        self.lsnap = lsnap  # market social-loss index when it was last settled
+        self.akey = akey  # key of this position's ADL-ranking entry (adl_index.py)
+        self.aside = aside  # side the ADL entry is filed under (0: not indexed)
+
+    def pack(self) -> bytes:
+        v = [self.size, self.on, self.fsnap, self.trig, self.tside, self.lsnap, self.akey, self.aside]
+        if I64_MIN <= min(v) and max(v) <= I64_MAX:  # every figure fits 64 bits: pack_int is the identity
+            return _packb(v)
+        return pack([pack_int(self.size), pack_int(self.on), pack_int(self.fsnap), pack_int(self.trig), self.tside,
+                     pack_int(self.lsnap), pack_int(self.akey), self.aside])
+
+    @classmethod
+    def unpack(cls, data: bytes, key: bytes) -> "Pos":
+        o = _raw(data, key)
+        if len(o) == 8:
+            size, on, fsnap, trig, tside, lsnap, akey, aside = o
+            if type(size) is int and type(on) is int and type(fsnap) is int and type(trig) is int and type(lsnap) is int \
+                    and type(akey) is int:  # every figure fits 64 bits (unpack_int is the identity)
+                return cls(size, on, fsnap, trig, tside, lsnap, akey, aside)
+        if len(o) == 5:  # written before the social-loss index and the ADL index existed
+            o = o + [0, 0, 0]
+        if len(o) != 8:
+            raise StateCorrupt(f"state key {key!r}: position has {len(o)} fields")
+        return cls(unpack_int(o[0]), unpack_int(o[1]), unpack_int(o[2]), unpack_int(o[3]), o[4],
+                   unpack_int(o[5]), unpack_int(o[6]), o[7])
+
+
+class MAcc:
+    """Margin account of one collateral asset: cash (dYdX's "quote balance"), markets with positions, realized PnL."""
+
+    __slots__ = ("cash", "markets", "realized")
+
+    def __init__(self, cash=0, markets=None, realized=0):
+        self.cash = cash
+        self.markets: list[str] = markets if markets is not None else []
+        self.realized = realized
+
+    def pack(self) -> bytes:
+        cash, realized = self.cash, self.realized
+        if I64_MIN <= cash <= I64_MAX and I64_MIN <= realized <= I64_MAX:  # pack_int is the identity
+            return _packb([cash, self.markets, realized])
+        return pack([pack_int(cash), self.markets, pack_int(realized)])
+
+    @classmethod
+    def unpack(cls, data: bytes, key: bytes) -> "MAcc":
+        o = _raw(data, key)
+        if len(o) != 3 or type(o[1]) is not list:
+            raise StateCorrupt(f"state key {key!r}: malformed margin account")
+        cash, markets, realized = o
+        if type(cash) is int and type(realized) is int:
+            return cls(cash, markets, realized)
+        return cls(unpack_int(cash), markets, unpack_int(realized))
+
+
+# --------------------------------------------------------------------------- session
+
+
+class Session:
+    """Cached, write-back access to risk state for one handler or one end-of-block pass.
+
+    Args:
+        state: the journaled state of the block.
+        ctx: the block context (height, time, chain id).
+    """
+
+    def __init__(self, state: State, ctx: BlockContext):
+        from .liq_index import IndexCache  # the index module uses this module's keys
+
+        self.state = state
+        self.ctx = ctx
+        self.index = IndexCache(state)
+        self.adl = IndexCache(state, ADL_INDEX, watermark=False, pages=8)  # the ADL ranking index (adl_index.py)
+        self._markets: dict[str, Market | None] = {}
+        self._ms: dict[str, MState] = {}
+        self._macc: dict[tuple[bytes, str], MAcc] = {}
+        self._pos: dict[tuple[bytes, str], Pos] = {}
+        self._pool: dict[str, int] = {}
+        self.fund_pending: dict[tuple[str, str], list[int]] = {}  # (asset, market) -> [lots, cost] (liquidation.py)
+        self._dirty_ms: set[str] = set()
+        self._dirty_macc: set[tuple[bytes, str]] = set()
+        self._dirty_pos: set[tuple[bytes, str]] = set()
+
+    # ------------------------------------------------------------------ markets
+
+    def market_ids(self) -> list[str]:
+        raw = self.state.get(MARKETS)
+        return [] if raw is None else list(decode(raw))
+
+    def market(self, mid: str) -> Market | None:
+        if mid not in self._markets:
+            raw = self.state.get(market_key(mid))
+            self._markets[mid] = None if raw is None else Market.decode(raw)
+        return self._markets[mid]
+
+    def mstate(self, mid: str) -> MState:
+        ms = self._ms.get(mid)
+        if ms is None:
+            key = mstate_key(mid)
+            raw = self.state.get(key)
+            if raw is None:
+                raise StateCorrupt(f"market {mid} has no state")
+            ms = self._ms[mid] = MState.unpack(raw, key)
+        return ms
+
+    def touch_ms(self, mid: str) -> None:
+        self._dirty_ms.add(mid)
+
+    def add_market(self, market: Market) -> None:
+        ids = sorted(set(self.market_ids()) | {market.market})
+        self.state.put(MARKETS, encode(ids))
+        self.state.put(market_key(market.market), market.encode())
+        self._markets[market.market] = market
+        self._ms[market.market] = MState.fresh(market.params)
+        self._dirty_ms.add(market.market)
+
+    def replace_market(self, market: Market) -> None:
+        self.state.put(market_key(market.market), market.encode())
+        self._markets[market.market] = market
+
+    # ------------------------------------------------------------------ accounts and positions
+
+    def macc(self, addr: bytes, asset: str) -> MAcc:
+        k = (addr, asset)
+        m = self._macc.get(k)
+        if m is None:
+            key = macc_key(addr, asset)
+            raw = self.state.get(key)
+            m = self._macc[k] = MAcc() if raw is None else MAcc.unpack(raw, key)
+        return m
+
+    def touch_macc(self, addr: bytes, asset: str) -> None:
+        self._dirty_macc.add((addr, asset))
+
+    def pos(self, addr: bytes, mid: str) -> Pos:
+        k = (addr, mid)
+        p = self._pos.get(k)
+        if p is None:
+            key = pos_key(addr, mid)
+            raw = self.state.get(key)
+            p = self._pos[k] = Pos() if raw is None else Pos.unpack(raw, key)
+        return p
+
+    def touch_pos(self, addr: bytes, mid: str) -> None:
+        self._dirty_pos.add((addr, mid))
+
+    def pool_add(self, asset: str, amount: int) -> None:
+        if asset not in self._pool:
+            raw = self.state.get(pool_key(asset))
+            self._pool[asset] = 0 if raw is None else unpack_int(decode(raw))
+        self._pool[asset] += amount
+
+    # ------------------------------------------------------------------ write back
+
+    def flush(self) -> None:
+        """Write every changed record, in sorted key order, and the index."""
+        if self.fund_pending:
+            from ..errors import StateCorrupt
+
+            raise StateCorrupt("insurance-fund fills still pending at flush")
+        out: list[tuple[bytes, bytes | None]] = [(mstate_key(mid), self._ms[mid].pack()) for mid in self._dirty_ms]
+        add = out.append
+        suffix: dict[str, bytes] = {}  # b"/" + asset or market id (macc_key, pos_key inline: 10^5 records in a crash)
+        maccs = self._macc
+        for k in self._dirty_macc:
+            m = maccs[k]
+            a = suffix.get(k[1]) or suffix.setdefault(k[1], b"/" + k[1].encode())
+            add((MACC + k[0] + a, None if (m.cash == 0 and not m.markets) else m.pack()))
+        positions = self._pos
+        for k in self._dirty_pos:
+            p = positions[k]
+            a = suffix.get(k[1]) or suffix.setdefault(k[1], b"/" + k[1].encode())
+            add((POS + k[0] + a, None if (p.size == 0 and p.tside == 0 and p.aside == 0) else p.pack()))
+        for asset, v in self._pool.items():
+            add((pool_key(asset), encode(pack_int(v)) if v else None))
+        out.sort(key=_first)  # keys are distinct: sorted key order
+        put = self.state.put
+        for key, value in out:
+            put(key, value)
+        self._dirty_ms.clear()
+        self._dirty_macc.clear()
+        self._dirty_pos.clear()
+        self._pool.clear()
+        self.index.flush()
+        self.adl.flush()
