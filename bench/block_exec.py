@@ -2,8 +2,8 @@
 
 Proposes, validates (as another node would) and commits blocks of transfers
 over an in-memory store with the node's own Chain: the work every validator
-does per transaction besides verifying its signature.  A profiling aid for
-issue 6 (run by hand; prints microseconds per tx for each step).
+does per transaction besides verifying its signature.  A profiling aid
+(run by hand; prints microseconds per tx for each step).
 
     python3 bench/block_exec.py [--accounts 4000] [--block 2000] [--blocks 6]
 """

@@ -2,7 +2,7 @@
 
 Owns the argument parsing of these commands; attaches them to the ``tx``
 group of ``cli.main`` and adds the ``order``, ``swap`` and ``htlc`` groups
-(queries and ``stress`` are in ``cli_risk_query.py``, imported from here).
+(queries and ``stress`` are in ``risk_query.py``, imported from here).
 Never talks to a node except through ``cli.main``'s RPC helpers.  Same conventions as ``cli.main``:
 one-line errors, ``--json`` for scripts, ``--home``/``--rpc`` to find the node.
 

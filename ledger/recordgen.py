@@ -3,7 +3,7 @@
 A settlement node builds, encodes and decodes a handful of records per
 transaction (the tx body, the sender's account, the receipt and its event),
 and the generic, field-by-field code for those was a measured share of a
-validator's CPU (issue 6).  For each record class this module writes, once,
+validator's CPU.  For each record class this module writes, once,
 the straight-line Python the generic code amounts to for that class:
 
 * :func:`compile_plain` -- ``to_obj`` + canonicalisation, one function per

@@ -95,7 +95,7 @@ class StateCorrupt(Exception):
     """Stored state breaks an invariant: a bug or a damaged store. Halt."""
 
 
-# --------------------------------------------------------------------------- risk engine (issue 5)
+# --------------------------------------------------------------------------- risk engine
 # Appended; codes 9.. are stable receipt codes.  Each names the rule it breaks
 # and its message carries the numbers involved.
 

@@ -196,7 +196,7 @@ def build_block(
     return _finish(state, acc, included, receipts, skipped)
 
 
-# --------------------------------------------------------------------------- risk engine (issue 5)
+# --------------------------------------------------------------------------- risk engine
 from .risk import engine as _risk_engine  # noqa: E402
 
 register_handlers(_risk_engine.HANDLERS)

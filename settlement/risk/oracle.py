@@ -40,8 +40,8 @@ The first price of a market is ``M`` itself and starts ``R``.  A price only
 enters ``R`` as time passes, so repeated moves cannot walk it: once the price
 is ``D`` from ``R`` it can move no faster than ``R`` follows, ``D x dt / W``
 per block (with the defaults and 1-s blocks: 20 % a block up to +50 % in the
-third block, then +0.17 % a block: doubled after 175 blocks, where two +49 %
-reports used to double it).  A genuine move is accepted gradually: while the
+third block, then +0.17 % a block: doubled after 175 blocks, where a bound
+against the last price alone would let two +49 % reports double it).  A genuine move is accepted gradually: while the
 median stays away from the price, every block moves the price again, without
 new reports.  Reports
 are never refused for their distance (a refused report could never rebuild a

@@ -1,4 +1,4 @@
-"""Architecture rules of ``consensus/`` checked on its source (STYLE.md sections 1 and 2)."""
+"""Architecture rules of ``consensus/`` checked on its source."""
 from __future__ import annotations
 
 import ast

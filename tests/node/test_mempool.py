@@ -134,7 +134,7 @@ def test_a_verified_hash_is_remembered_past_commit_and_the_memo_is_bounded():
     assert hashes[0] not in memo and all(h in memo for h in hashes[4:])
 
 
-# ---------------------------------------------------------------------- flood bounds (issue 14)
+# ---------------------------------------------------------------------- flood bounds
 
 
 def _empty_block(c: Chain, pool: Mempool) -> None:

@@ -1,4 +1,4 @@
-"""One participant floods every validator's mempool; the others still commit (issue 14).
+"""One participant floods every validator's mempool; the others still commit.
 
 Four real validator processes on 127.0.0.1 with small mempool limits.  The
 flooder (dave) sends every node thousands of transfers with nonces far above

@@ -1,4 +1,4 @@
-"""Architecture rules of ``settlement/`` checked on its source (STYLE.md sections 1, 3 and 7)."""
+"""Architecture rules of ``settlement/`` checked on its source."""
 from __future__ import annotations
 
 import ast

@@ -1,4 +1,4 @@
-"""Issue 13, bugs 1 and 2: no fill may leave an account bankrupt, and stale prices never back new risk.
+"""No fill may leave an account bankrupt, and stale prices never back new risk.
 
 Worked numbers from docs/risk-engine.md ("Margin", "Stale markets").
 """

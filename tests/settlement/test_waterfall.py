@@ -38,7 +38,7 @@ def cash(h: Harness, name) -> int:
     return h.session().macc(addr, USD).cash
 
 
-# --------------------------------------------------------------------------- issue 13.4: pay what it can
+# --------------------------------------------------------------------------- the fund pays what it can
 
 
 def test_fund_pays_what_it_can_and_adl_takes_the_rest():
@@ -113,7 +113,7 @@ def pool(h: Harness) -> int:
     return 0 if raw is None else unpack_int(decode(raw))
 
 
-# --------------------------------------------------------------------------- issue 13.5: no ADL without bad debt
+# --------------------------------------------------------------------------- no ADL without bad debt
 
 
 def test_no_adl_after_partial_liquidations_with_an_empty_fund():
@@ -147,7 +147,7 @@ def test_fund_deleverages_at_its_bankruptcy_price_only_when_its_equity_is_negati
     assert s.pos(FUND, BTC).size == 0 and evaluate(s, FUND, USD).equity == 0 and cash(h, FUND) == 0
 
 
-# --------------------------------------------------------------------------- issue 13.6: ranking
+# --------------------------------------------------------------------------- ADL ranking
 
 
 def test_adl_ranks_by_pnl_percent_times_leverage_not_size():
