@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.block import Block, Header, tx_root
 from ledger.codec import decode, encode
@@ -229,3 +231,28 @@ def test_validation_reads_the_state_and_writes_nothing(tip2):
     with pytest.raises(br.WrongStateRoot):
         tip2.validate(with_header(tip2.propose([tip2.transfer()], 4_000), state_root=ZERO_HASH))
     assert tip2.view.data == before
+
+
+# ------------------------------------------------------------------ the proposer meets the rules
+
+SENDERS = ("alice", "bob", "mallory")  # mallory is not a registered account: never includable
+tx_spec = st.tuples(st.sampled_from(SENDERS), st.integers(0, 3), st.integers(-1, 2_000_000))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5_000), st.lists(tx_spec, max_size=6)), min_size=1, max_size=4))
+def test_every_block_the_proposer_builds_passes_validation(blocks):
+    """Whatever its candidates (used or future nonces, unknown senders, failing amounts) and its
+    clock (behind the parent, before genesis), a proposed block is valid and re-executes alike."""
+    tip = Tip()
+    for clock_ms, specs in blocks:
+        candidates = [sign_tx(KEYS[name], tip.rules.chain_id, nonce,
+                              Transfer(KEYS["bob" if name == "alice" else "alice"].address, "USD", max(amount, 0), ""))
+                      for name, nonce, amount in specs]
+        block, proposed = br.propose_block(tip.view, tip.acc, tip.rules, tip.parent, candidates, clock_ms,
+                                           KEYS["validator"].address, max_txs=100, max_bytes=1 << 20)
+        result = tip.validate(block)
+        assert result.state_root == proposed.state_root and result.receipts_root == proposed.receipts_root
+        assert block.header.time_ms == max(clock_ms, tip.parent.time_ms if tip.parent else GENESIS_MS)
+        assert len(block.txs) + len(proposed.skipped) == len(candidates)
+        tip.commit(block)
