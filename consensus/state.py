@@ -7,6 +7,9 @@ lives in this file.**  Must never: do I/O, read a clock, draw random numbers,
 hold a signing key (it asks a :class:`~consensus.interfaces.Signer`), or
 trust a message before checking its signature against the validator set.
 
+Size: over 500 lines because every transition lives here (the rule above):
+one file to read the algorithm in, rule by rule, against the paper.
+
 Theory of operation
 -------------------
 The node feeds one input at a time to :meth:`ConsensusCore.handle` and gets

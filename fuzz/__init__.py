@@ -17,7 +17,7 @@ the property does not allow, is a crash and libFuzzer writes the input to a
                 answer.
 * ``block``     ``Block.decode`` / ``Block.decode_header``: a block or
                 ``DecodeError``; ``Block.make(header, txs)`` gives the same
-                bytes; ``check_child`` raises only ``BlockError``.
+                bytes; ``check_child`` raises only ``InvalidProposal``.
 * ``commit``    ``CommitCertificate.decode`` / ``Vote.decode``: same contract,
                 canonical; ``verify_commit`` raises only ``CertificateError``.
 * ``consensus`` ``consensus.messages.decode_message``: a message or

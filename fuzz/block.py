@@ -3,15 +3,17 @@
 Property: any input decodes or raises ``DecodeError``; a decoded block is
 rebuilt by ``Block.make(header, txs)`` to the same bytes, decoding with a
 mempool of known txs gives the same block, ``decode_header`` agrees with
-``decode``, and ``check_child`` raises only ``BlockError``.
+``decode``, and the parent-link rule ``check_child`` raises only
+``InvalidProposal``.
 """
 from __future__ import annotations
 
 from .harness import instrumented, main
 
 with instrumented():
-    from ledger.block import Block, BlockError, check_child
+    from ledger.block import Block
     from ledger.codec import DecodeError
+    from settlement.blockrules import InvalidProposal, check_child
 
     from . import seeds
 
@@ -33,7 +35,7 @@ def test_one_input(data: bytes) -> None:
     for parent in (None, block.header):
         try:
             check_child(parent, block.header, seeds.CHAIN_ID)
-        except BlockError:
+        except InvalidProposal:
             pass
 
 

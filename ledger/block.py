@@ -5,9 +5,12 @@ id is ``sha256(header bytes)``; the header commits to the transactions
 (``tx_root``, a Merkle root of tx hashes), to the settlement state *after*
 this block (``state_root``), to the receipts (``receipts_root``) and to the
 validator set that certifies it (``validators_hash``).  ``time_ms`` is chosen
-by the proposer from its clock and must never go backwards (checked by
-:func:`check_child`); that it is close to the validators' own clocks is
-checked by consensus when they vote (``consensus/timeliness.py``).
+by the proposer from its clock.
+
+Never decides whether a block is valid: every validity rule (parent link,
+time, validator set, roots) lives in ``settlement/blockrules.py``; that the
+time is close to the validators' own clocks is checked by consensus when they
+vote (``consensus/timeliness.py``).
 
 Transactions are carried as their raw canonical bytes so that a block decodes
 in one pass and a tx hash is a hash of bytes already in hand.
@@ -18,16 +21,12 @@ from dataclasses import dataclass, field
 from typing import Annotated, Mapping
 
 from .codec import DecodeError, MaxLen, Range, Record, decode, encode
-from .hashing import ZERO_HASH, merkle_root, sha256
+from .hashing import merkle_root, sha256
 from .tx import Address, Hash32, Tx
 
-__all__ = ["Block", "BlockError", "Header", "check_child", "tx_root"]
+__all__ = ["Block", "Header", "tx_root"]
 
 MAX_BLOCK_BYTES = 8 * 1024 * 1024
-
-
-class BlockError(ValueError):
-    """A block or header breaks a structural rule (wrong parent, time, root...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,23 +114,3 @@ class Block:
         block = cls(header, tuple(txs), bytes(data))
         return block
 
-
-def check_child(parent: Header | None, child: Header, chain_id: str) -> None:
-    """Structural rules linking a header to its parent (None for height 1).
-
-    Raises:
-        BlockError: wrong chain id, height not parent+1, prev_hash not the
-            parent's id, or time going backwards.
-    """
-    if child.chain_id != chain_id:
-        raise BlockError(f"chain id {child.chain_id!r} != {chain_id!r}")
-    if parent is None:
-        if child.height != 1 or child.prev_hash != ZERO_HASH:
-            raise BlockError("the first block must have height 1 and a zero prev_hash")
-        return
-    if child.height != parent.height + 1:
-        raise BlockError(f"height {child.height} does not follow {parent.height}")
-    if child.prev_hash != parent.id:
-        raise BlockError("prev_hash is not the id of the previous block")
-    if child.time_ms < parent.time_ms:
-        raise BlockError(f"block time {child.time_ms} goes back from {parent.time_ms}")

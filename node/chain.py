@@ -1,10 +1,11 @@
 """The committed chain as one node sees it: store, state cache, propose/validate/commit.
 
 Owns: opening the store at genesis or resuming it, the in-memory read-through
-cache of committed state, building a block on top of the tip (proposer),
-validating a proposed block (structure, signatures — each verified once per
-node, cached from mempool entry — and the settlement result), and committing
-a block with its certificate in one atomic store write.
+cache of committed state, the memo of verified signatures and the parallel
+verifier behind it, and committing a block with its certificate in one
+atomic store write.  Proposing and validating call the pure rules of
+``settlement/blockrules.py`` with this node's tip, state and caches; this
+module never decides itself whether a block is valid.
 
 Synchronous on purpose: the node calls it from its event loop, and consensus
 calls it through the node.  It never signs anything.
@@ -14,16 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from ledger.block import Block, BlockError, Header, check_child, tx_root
+from ledger.block import Block, Header
 from ledger.chainstore import ChainStore
 from ledger.commit import CommitCertificate, verify_commit
 from ledger.hashing import ZERO_HASH
-from ledger.tx import SignatureError, Tx
+from ledger.tx import Tx
 from settlement.accounts import get_account
-from settlement.context import BlockContext
+from settlement.blockrules import ChainRules, InvalidProposal, first_bad_signature, propose_block, validate_block
 from settlement.errors import NotIncludable
 from settlement.genesis import Genesis
-from settlement.machine import BlockResult, InvalidBlock, apply_block, build_block, check_includable
+from settlement.machine import BlockResult, check_includable
 from settlement.state import RootAccumulator
 
 __all__ = ["Chain", "ChainError", "InvalidProposal"]
@@ -31,18 +32,6 @@ __all__ = ["Chain", "ChainError", "InvalidProposal"]
 
 class ChainError(Exception):
     """The store does not match the genesis this node was started with."""
-
-
-class InvalidProposal(Exception):
-    """A proposed block breaks a rule; the reason is in the message."""
-
-
-def _verifies(tx: Tx) -> bool:
-    try:
-        tx.verify_signature()
-    except SignatureError:
-        return False
-    return True
 
 
 class VerifiedMemo:
@@ -117,6 +106,7 @@ class Chain:
         self.genesis = genesis
         self.chain_id = genesis.chain_id
         self.vset = genesis.validator_set()
+        self.rules = ChainRules(self.chain_id, genesis.genesis_time_ms, self.vset)
         stored = store.genesis_hash()
         if stored is None:
             writes, acc = genesis.initial_state()
@@ -163,22 +153,11 @@ class Chain:
 
     def propose(self, candidates: Iterable[Tx], time_ms: int, proposer: bytes, *, max_txs: int, max_bytes: int) -> Proposal:
         """Build the next block from ``candidates`` (signatures already verified)."""
-        height = self.height + 1
-        time_ms = max(time_ms, self.last_time_ms)
-        ctx = BlockContext(self.chain_id, height, time_ms, proposer)
-        result = build_block(self.view, self.acc, ctx, candidates, max_txs=max_txs, max_bytes=max_bytes)
-        header = Header(
-            chain_id=self.chain_id,
-            height=height,
-            time_ms=time_ms,
-            prev_hash=self.last_block_id,
-            tx_root=tx_root(result.txs),
-            state_root=result.state_root,
-            receipts_root=result.receipts_root,
-            proposer=proposer,
-            validators_hash=self.vset.hash,
+        block, result = propose_block(
+            self.view, self.acc, self.rules, self.last_header, candidates, time_ms, proposer,
+            max_txs=max_txs, max_bytes=max_bytes,
         )
-        return Proposal(Block.make(header, result.txs), result)
+        return Proposal(block, result)
 
     # ------------------------------------------------------------------ validate
 
@@ -186,42 +165,25 @@ class Chain:
         """Re-execute a proposed block and check every header field.
 
         Raises:
-            InvalidProposal: naming the first rule the block breaks.
+            InvalidProposal: the subclass naming the first rule the block breaks.
         """
-        h = block.header
-        try:
-            check_child(self.last_header, h, self.chain_id)
-        except BlockError as exc:
-            raise InvalidProposal(str(exc)) from None
-        if h.time_ms < self.genesis.genesis_time_ms:
-            raise InvalidProposal("block time is before genesis time")
-        if h.validators_hash != self.vset.hash:
-            raise InvalidProposal("validators_hash does not match the validator set")
-        if h.proposer not in self.vset:
-            raise InvalidProposal("proposer is not a validator")
-        if h.tx_root != tx_root(block.txs):
-            raise InvalidProposal("tx_root does not match the transactions")
-        todo = [(i, tx) for i, tx in enumerate(block.txs) if tx.hash not in self.verified]
-        if todo:
-            if self.verifier is not None:
-                verdicts = self.verifier.verify_blocking([tx for _, tx in todo])
-            else:
-                verdicts = [_verifies(tx) for _, tx in todo]
-            for (i, tx), ok in zip(todo, verdicts):
-                if not ok:
-                    raise InvalidProposal(f"tx {i}: bad signature")
+        return validate_block(self.view, self.acc, self.rules, self.last_header, block, self._first_bad_signature)
+
+    def _first_bad_signature(self, txs: tuple[Tx, ...]) -> int | None:
+        """Verify the signatures this node has not verified yet (in the pool if it has one)."""
+        todo = [(i, tx) for i, tx in enumerate(txs) if tx.hash not in self.verified]
+        if not todo:
+            return None
+        if self.verifier is not None:
+            verdicts = self.verifier.verify_blocking([tx for _, tx in todo])
+            bad = next((i for (i, _), ok in zip(todo, verdicts) if not ok), None)
+        else:
+            bad = first_bad_signature([tx for _, tx in todo])
+            bad = todo[bad][0] if bad is not None else None
+        if bad is None:
             for _, tx in todo:
                 self.verified.add(tx.hash)
-        ctx = BlockContext(self.chain_id, h.height, h.time_ms, h.proposer)
-        try:
-            result = apply_block(self.view, self.acc, ctx, block.txs)
-        except InvalidBlock as exc:
-            raise InvalidProposal(str(exc)) from None
-        if result.state_root != h.state_root:
-            raise InvalidProposal("state_root does not match the result of executing the block")
-        if result.receipts_root != h.receipts_root:
-            raise InvalidProposal("receipts_root does not match the receipts of executing the block")
-        return result
+        return bad
 
     # ------------------------------------------------------------------ commit
 

@@ -1,5 +1,8 @@
 """Settlement errors: one base class, one subclass per reason.
 
+Owns the error classes of the transaction rules and their codes; never
+decides when one is raised (the rule that breaks raises it).
+
 Two families, kept apart on purpose (h11 draws the same whose-fault line):
 
 * :class:`SettlementError` — *this transaction breaks a rule*.  The tx is still

@@ -4,7 +4,8 @@ Owns the rules of ``register_account``, ``create_asset``, ``issue`` and
 ``transfer``.  Each handler checks everything first and writes last, takes
 ``(state, ctx, sender, body)`` and returns the events of its receipt, or
 raises a :class:`~settlement.errors.SettlementError` naming the rule broken
-(the state machine then reverts whatever the handler wrote).
+(the state machine then reverts whatever the handler wrote); a handler never
+checks signatures or nonces (the state machine did).
 
 Conservation: ``issue`` is the only way supply grows, and it grows the
 asset's ``supply`` by exactly what it credits; ``transfer`` debits and credits

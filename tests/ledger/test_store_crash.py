@@ -23,11 +23,11 @@ import sys
 import time
 from pathlib import Path
 
-from ledger.block import check_child
 from ledger.chainstore import ChainStore
 from ledger.commit import verify_commit
 from ledger.receipt import receipts_root
 from ledger.store_leveldb import LevelDBKV
+from settlement.blockrules import check_child
 from tests.helpers import STORE_CHAIN_ID, StoreChain, store_assert_consistent
 
 WRITER = Path(__file__).with_name("store_crash_writer.py")

@@ -5,7 +5,8 @@ encoding of ``["sim-block", height, author, valid, nonce, time_ms]``; its id
 is its sha256.  ``valid`` is the script: honest authors write True, the
 invalid-block proposer writes False, and validation checks it together with
 the height and that the time does not go back from the parent's, as the real
-node checks signatures, nonces, the settlement result and ``check_child``.
+node checks signatures, nonces, the settlement result and the parent link
+(``settlement/blockrules.py``).
 ``time_ms`` is the proposer's clock (its timeliness is the core's business).  Never: reads the clock or draws its own random numbers (the nonce
 comes from the world's seeded rng).
 """
