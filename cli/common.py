@@ -21,7 +21,7 @@ from settlement.errors import SettlementError
 
 from .client import RPCClient, RPCClientError
 from .keyring import Keyring, default_home
-from .testnet import load_devnet
+from .testnet import HOST, RPC_PORT, load_devnet
 
 console = Console()
 
@@ -44,7 +44,7 @@ def rpc_url(home: Path, rpc: str | None) -> str:
         from node.config import load_config
 
         return load_config(home).rpc_url
-    return "http://127.0.0.1:26657"
+    return f"http://{HOST}:{RPC_PORT}"
 
 
 def rpc_client(home: Path, rpc: str | None) -> RPCClient:

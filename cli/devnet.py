@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from .client import RPCClient, RPCClientError
-from .testnet import init_testnet, load_devnet
+from .testnet import P2P_PORT, RPC_PORT, init_testnet, load_devnet
 
 __all__ = ["DevnetBusy", "HomeLock", "die_with_parent", "down", "node_command", "node_env", "up"]
 
@@ -193,7 +193,7 @@ class _Node:
         self.proc = None
 
 
-def up(home: Path, validators: int, *, rpc_port: int = 26657, p2p_port: int = 26756) -> int:
+def up(home: Path, validators: int, *, rpc_port: int = RPC_PORT, p2p_port: int = P2P_PORT) -> int:
     lock = HomeLock(home)
     try:
         lock.acquire()  # before anything is printed: a busy home fails at once

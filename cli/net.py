@@ -2,7 +2,8 @@
 
 Owns the argument parsing and output of these commands; the work is done by
 ``cli.testnet`` (homes and genesis), ``cli.devnet`` (the local supervisor)
-and ``node.run`` (one node in the foreground).
+and ``node.run`` (one node in the foreground).  The options' defaults are
+those of ``configs/`` (through ``cli.testnet``).
 """
 from __future__ import annotations
 
@@ -15,16 +16,16 @@ from rich.table import Table
 
 from .client import RPCClient, RPCClientError
 from .common import CLIError, console, emit, home_dir, home_opt, json_opt
-from .testnet import init_testnet, load_devnet
+from .testnet import CHAIN_ID, HOST, P2P_PORT, RPC_PORT, SINGLE_NODE_CHAIN_ID, VALIDATORS, init_testnet, load_devnet
 
 __all__ = ["devnet", "init", "node", "testnet"]
 
 
 @click.command()
 @home_opt
-@click.option("--chain-id", default="settle-local")
-@click.option("--rpc-port", default=26657, show_default=True)
-@click.option("--p2p-port", default=26756, show_default=True)
+@click.option("--chain-id", default=SINGLE_NODE_CHAIN_ID)
+@click.option("--rpc-port", default=RPC_PORT, show_default=True)
+@click.option("--p2p-port", default=P2P_PORT, show_default=True)
 def init(home: str | None, chain_id: str, rpc_port: int, p2p_port: int) -> None:
     """Create a single-validator node home (config, genesis, keys)."""
     h = home_dir(home)
@@ -41,13 +42,13 @@ def testnet() -> None:
 
 
 @testnet.command("init")
-@click.option("--validators", "-n", default=4, show_default=True)
+@click.option("--validators", "-n", default=VALIDATORS, show_default=True)
 @click.option("--dir", "directory", required=True, type=click.Path(file_okay=False))
-@click.option("--chain-id", default="settle-devnet", show_default=True)
-@click.option("--rpc-port", default=26657, show_default=True)
-@click.option("--p2p-port", default=26756, show_default=True)
+@click.option("--chain-id", default=CHAIN_ID, show_default=True)
+@click.option("--rpc-port", default=RPC_PORT, show_default=True)
+@click.option("--p2p-port", default=P2P_PORT, show_default=True)
 @click.option("--accounts", "extra_accounts", default=0, help="extra funded load-test accounts")
-@click.option("--host", default="127.0.0.1", show_default=True, help="address RPC and p2p listen on")
+@click.option("--host", default=HOST, show_default=True, help="address RPC and p2p listen on")
 @click.option("--peer-host", default=None, help="DNS name template of node i for peers, e.g. 'node{i}' (containers)")
 @click.option("--same-ports", is_flag=True, help="every node uses the same ports (one host per node, e.g. containers)")
 @click.option("--if-missing", is_flag=True, help="do nothing (exit 0) when DIR already holds a network")
@@ -93,10 +94,10 @@ def devnet() -> None:
 
 
 @devnet.command("up")
-@click.option("--validators", "-n", default=4, show_default=True)
+@click.option("--validators", "-n", default=VALIDATORS, show_default=True)
 @home_opt
-@click.option("--rpc-port", default=26657, show_default=True)
-@click.option("--p2p-port", default=26756, show_default=True)
+@click.option("--rpc-port", default=RPC_PORT, show_default=True)
+@click.option("--p2p-port", default=P2P_PORT, show_default=True)
 def devnet_up(validators: int, home: str | None, rpc_port: int, p2p_port: int) -> None:
     """Create (first time) and run the devnet in the foreground; Ctrl-C stops it."""
     from .devnet import up
