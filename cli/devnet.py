@@ -246,8 +246,8 @@ def _supervise(home: Path, validators: int, lock: HomeLock, *, rpc_port: int, p2
                 elif n.proc is None and n.restart_at is not None and time.monotonic() >= n.restart_at:
                     n.restart_at = None
                     n.start()
+                    record()  # before saying so: whoever reads the message finds the new pid in the lock
                     _say(f"{n.name} restarted (pid {n.proc.pid})")
-                    record()
             stop.wait(0.2)
     finally:
         procs = [n.proc for n in nodes if n.proc is not None]
