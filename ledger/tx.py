@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .codec import DecodeError, Record, encode, require_canonical, unpack
-from .fields import Address, Amount, Hash32, Symbol  # noqa: F401  (re-exported: records of every layer use them)
+from .fields import Address, Amount, Hash32, Symbol  # re-exported: records of every layer use them
 from .hashing import sha256
 from .keys import PrivateKey, address_from_pubkey, verify_signed
 from .recordgen import fast_init
@@ -25,6 +25,10 @@ from .txkinds import KINDS
 
 __all__ = [
     "MAX_TX_BYTES",
+    "Address",
+    "Amount",
+    "Hash32",
+    "Symbol",
     "SignatureError",
     "Tx",
     "body_type",

@@ -1,10 +1,11 @@
-"""Body records of the transaction kinds and ``KINDS``, the one table of kind names (pure data; meaning lives in settlement/).
+"""Body records of the ledger's transaction kinds, and ``KINDS``: the one table of every kind name.
 
 Owns: the field layout of the ledger's own kinds' bodies (the risk engine's
 are in ``txkinds_risk``) and ``KINDS``, which maps every kind name on the
-wire to its body record and gives each record its ``KIND``.  Validation here is only
-structural (types and lengths); amounts, roles and permissions are checked by
-the settlement state machine, which gives a receipt with the reason.
+wire to its body record and gives each record its ``KIND``.  Pure data;
+meaning lives in settlement/.  Validation here is only structural (types
+and lengths); amounts, roles and permissions are checked by the settlement
+state machine, which gives a receipt with the reason.
 """
 from __future__ import annotations
 
