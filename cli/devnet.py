@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from .client import RPCClient, RPCClientError
-from .testnet import P2P_PORT, RPC_PORT, init_testnet, load_devnet
+from .testnet import DEMO_ACCOUNTS, P2P_PORT, RPC_PORT, init_testnet, load_devnet
 
 __all__ = ["DevnetBusy", "HomeLock", "die_with_parent", "down", "node_command", "node_env", "up"]
 
@@ -236,7 +236,7 @@ def _supervise(home: Path, validators: int, lock: HomeLock, *, rpc_port: int, p2
             return 0
         summary = [f"devnet {meta['chain_id']} is up ({len(nodes)} node(s)); Ctrl-C or `settle devnet down` stops it"]
         summary += [f"  {n['name']}: RPC {n['rpc']}" for n in meta["nodes"]]
-        summary.append(f"  keys: {home / 'keys'} (alice, bob, carol, dave, admin, oracle, oracle1..3)")
+        summary.append(f"  keys: {home / 'keys'} ({', '.join(DEMO_ACCOUNTS)})")
         summary.append("  try:  settle tx transfer --from alice --to bob --asset USD --amount 1000000 --wait")
         _say("\n".join(summary))
         while not stop.is_set():
