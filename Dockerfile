@@ -17,5 +17,6 @@ RUN python3 -m venv /opt/settle \
  && rm -rf /src
 
 WORKDIR /net
-EXPOSE 26657 26656
+# rpc.port and p2p.port of configs/node.example.toml
+EXPOSE 26657 26756
 CMD ["settle", "--help"]

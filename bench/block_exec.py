@@ -5,27 +5,23 @@ over an in-memory store with the node's own Chain: the work every validator
 does per transaction besides verifying its signature.  A profiling aid
 (run by hand; prints microseconds per tx for each step).
 
-    python3 bench/block_exec.py [--accounts 4000] [--block 2000] [--blocks 6]
+    python3 -m bench.block_exec [--accounts 4000] [--block 2000] [--blocks 6]
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ledger.block import Block  # noqa: E402
-from ledger.chainstore import ChainStore  # noqa: E402
-from ledger.commit import CommitCertificate, CommitSig, VoteType, vote_sign_bytes  # noqa: E402
-from ledger.keys import PrivateKey, format_address  # noqa: E402
-from ledger.store_memory import MemoryKV  # noqa: E402
-from ledger.tx import Tx, sign_tx  # noqa: E402
-from node.chain import Chain  # noqa: E402
-from settlement.genesis import Genesis  # noqa: E402
-from settlement.transfers import Transfer  # noqa: E402
+from ledger.block import Block
+from ledger.chainstore import ChainStore
+from ledger.commit import CommitCertificate, CommitSig, VoteType, vote_sign_bytes
+from ledger.keys import PrivateKey, format_address
+from ledger.store_memory import MemoryKV
+from ledger.tx import Tx, sign_tx
+from node.chain import Chain
+from settlement.genesis import Genesis
+from settlement.transfers import Transfer
 
 
 def main() -> None:

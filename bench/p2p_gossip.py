@@ -1,9 +1,9 @@
 """Gossip throughput and latency of node/p2p between 4 local processes.
 
-Usage: ``python bench/p2p_gossip.py [--size 20480] [--rates 50,100,150,200]
+Usage: ``python -m bench.p2p_gossip [--size 20480] [--rates 50,100,150,200]
 [--seconds 4] [--no-relay] [--publishers 4]``
 
-Starts N ``tests/node/p2p_peer.py`` processes on 127.0.0.1 (full mesh, all
+Starts N ``bench/p2p_peer.py`` processes on 127.0.0.1 (full mesh, all
 allowlisted), then for each aggregate rate R has the publishers publish
 R msgs/s between them for ``--seconds`` and reports, per step: messages
 delivered / expected, publish->on_message latency p50/p99 (wall clock,
@@ -22,10 +22,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from node.p2p import peer_id_from_seed
 
-from node.p2p import peer_id_from_seed  # noqa: E402
-from tests.node.p2p_peer import PeerProcess, free_port  # noqa: E402
+from .p2p_peer import PeerProcess, free_port
 
 TOPIC = "bench/tx/1"
 

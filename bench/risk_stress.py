@@ -7,7 +7,7 @@ breaching in one block) and of the heaviest block's end-of-block step (``crash50
 crash over a day), wall clock and CPU time (the machine is shared: the wall time also counts
 the other jobs; the load average is printed with each run).
 
-    python bench/risk_stress.py [--accounts 100000] [--runs 3] [--scenario breach1|crash50] [--node-gc]
+    python3 -m bench.risk_stress [--accounts 100000] [--runs 3] [--scenario breach1|crash50] [--node-gc]
 
 ``--node-gc`` runs with the node's collector setting (``node/run.py``: young generations
 automatic, no automatic full collection) instead of the interpreter's default, under which a
@@ -23,11 +23,8 @@ import random
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.stress import StressConfig, run_stress  # noqa: E402
+from bench.stress import StressConfig, run_stress
 
 
 FULL_GC_NEVER = 1_000_000  # as node/run.py (not imported: the node package pulls in the network stack)

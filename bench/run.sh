@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-30}
 ACCOUNTS=${ACCOUNTS:-10000}
 PY=${PYTHON:-python3}
-SETTLE=("$PY" -c "from cli.main import main; main()")
+SETTLE=("$PY" -m cli)
 mkdir -p results
 [ $# -gt 0 ] || set -- 4 1
 

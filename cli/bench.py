@@ -1,4 +1,4 @@
-"""``settle bench``: the benchmark command (attaches itself to the ``settle`` group).
+"""``settle bench``: the benchmark command.
 
 Owns the options, the progress display (rich, on stderr) and the output
 convention: ``--json`` prints exactly one JSON object on stdout; otherwise a
@@ -20,9 +20,9 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from cli.main import CLIError, cli
-
 from bench import BenchConfig, BenchError, build_result, print_summary, run_bench, write_outputs
+
+from .common import CLIError
 
 __all__ = ["bench"]
 
@@ -136,5 +136,3 @@ def bench(validators, accounts, duration, rate, as_json, out_dir, smoke, block_i
     if not (result["committed_exactly_once"] and result["all_nodes_agree"]):
         sys.exit(1)
 
-
-cli.add_command(bench)

@@ -1,4 +1,4 @@
-"""``settle chaos``: fault injection with a history checker (attaches itself to the ``settle`` group).
+"""``settle chaos``: fault injection with a history checker.
 
 Owns the options and the output: ``--json`` prints one JSON object on stdout
 (without the per-op history, which lands in ``result.json`` of a kept run);
@@ -14,9 +14,9 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from cli.main import CLIError, cli
-
 from bench.chaos import ChaosConfig, print_report, run_chaos
+
+from .common import CLIError
 
 __all__ = ["chaos"]
 
@@ -43,5 +43,3 @@ def chaos(seed, duration, overlap, recovery_limit, directory, keep, as_json) -> 
     if result["violations_total"]:
         sys.exit(1)
 
-
-cli.add_command(chaos)

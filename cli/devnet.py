@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from .client import RPCClient, RPCClientError
-from .testnet import init_testnet, load_devnet
+from .testnet import DEMO_ACCOUNTS, P2P_PORT, RPC_PORT, init_testnet, load_devnet
 
 __all__ = ["DevnetBusy", "HomeLock", "die_with_parent", "down", "node_command", "node_env", "up"]
 
@@ -193,7 +193,7 @@ class _Node:
         self.proc = None
 
 
-def up(home: Path, validators: int, *, rpc_port: int = 26657, p2p_port: int = 26756) -> int:
+def up(home: Path, validators: int, *, rpc_port: int = RPC_PORT, p2p_port: int = P2P_PORT) -> int:
     lock = HomeLock(home)
     try:
         lock.acquire()  # before anything is printed: a busy home fails at once
@@ -236,7 +236,7 @@ def _supervise(home: Path, validators: int, lock: HomeLock, *, rpc_port: int, p2
             return 0
         summary = [f"devnet {meta['chain_id']} is up ({len(nodes)} node(s)); Ctrl-C or `settle devnet down` stops it"]
         summary += [f"  {n['name']}: RPC {n['rpc']}" for n in meta["nodes"]]
-        summary.append(f"  keys: {home / 'keys'} (alice, bob, carol, dave, admin, oracle, oracle1..3)")
+        summary.append(f"  keys: {home / 'keys'} ({', '.join(DEMO_ACCOUNTS)})")
         summary.append("  try:  settle tx transfer --from alice --to bob --asset USD --amount 1000000 --wait")
         _say("\n".join(summary))
         while not stop.is_set():
@@ -246,7 +246,7 @@ def _supervise(home: Path, validators: int, lock: HomeLock, *, rpc_port: int, p2
                 elif n.proc is None and n.restart_at is not None and time.monotonic() >= n.restart_at:
                     n.restart_at = None
                     n.start()
-                    record()  # before saying so: a reader of the lock who saw the line finds the new pid
+                    record()  # before saying so: whoever reads the message finds the new pid in the lock
                     _say(f"{n.name} restarted (pid {n.proc.pid})")
             stop.wait(0.2)
     finally:

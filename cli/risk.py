@@ -1,9 +1,9 @@
 """``settle`` commands of the risk engine: txs and offline signing of orders and swap terms.
 
-Owns the argument parsing of these commands; attaches them to the ``tx``
-group of ``cli.main`` and adds the ``order``, ``swap`` and ``htlc`` groups
-(queries and ``stress`` are in ``risk_query.py``, imported from here).
-Never talks to a node except through ``cli.main``'s RPC helpers.  Same conventions as ``cli.main``:
+Owns the argument parsing of these commands: ``TX_COMMANDS`` for the ``tx``
+group that ``cli.main`` builds, and the ``order``, ``swap`` and ``htlc``
+groups (queries and ``stress`` are in ``risk_query.py``).  Never talks to a
+node except through ``cli.common``'s RPC helpers.  Same conventions as every command:
 one-line errors, ``--json`` for scripts, ``--home``/``--rpc`` to find the node.
 
 Offline signing: a maker runs ``settle order sign ... > order.json`` (or
@@ -45,10 +45,10 @@ from ledger.txkinds_risk import (
 )
 from settlement.risk.markets import DEFAULTS, TIERS, default_params
 
-from .main import CLIError, _address, _client, _home, _submit, _tx_command, cli, home_opt, rpc_opt, tx
+from .common import CLIError, home_dir, home_opt, resolve_address, rpc_client, rpc_opt, submit, tx_command
 from .keyring import Keyring
 
-__all__: list[str] = []
+__all__ = ["TX_COMMANDS", "htlc", "order", "swap"]
 
 
 def _hex(text: str, n: int | None, what: str) -> bytes:
@@ -64,7 +64,7 @@ def _hex(text: str, n: int | None, what: str) -> bytes:
 def _chain_and_height(home: Path, rpc: str | None, chain_id: str | None, need_height: bool) -> tuple[str, int | None]:
     if chain_id and not need_height:
         return chain_id, None
-    st = _client(home, rpc).call("status")
+    st = rpc_client(home, rpc).call("status")
     return chain_id or st["chain_id"], st["height"]
 
 
@@ -84,7 +84,7 @@ def _load_json(path: str, what: str) -> dict:
 # --------------------------------------------------------------------------- transactions
 
 
-@tx.command("register-market")
+@click.command("register-market")
 @click.option("--from", "sender", required=True, help="an admin key")
 @click.option("--market", required=True, help="market id, e.g. BTC-PERP")
 @click.option("--base", default=None, help="base label (default: the part before '-')")
@@ -92,10 +92,10 @@ def _load_json(path: str, what: str) -> dict:
 @click.option("--tier", type=click.Choice(sorted(TIERS)), default="large", show_default=True, help="IMF/MMF 5/3%, 10/5%, 20/10%")
 @click.option("--oracle", "oracles", multiple=True, required=True, help="oracle address or key name (repeat)")
 @click.option("--param", "overrides", multiple=True, help=f"NAME=INT to override a parameter ({', '.join(sorted(DEFAULTS))}, imf_ppm, mmf_ppm, funding_impact_notional)")
-@_tx_command
+@tx_command
 def tx_register_market(sender, market, base, quote, tier, oracles, overrides, home, rpc, as_json, wait):
     """List a perpetual market (admin only)."""
-    h = _home(home)
+    h = home_dir(home)
     kw = {}
     fields = {f.name for f in dataclasses.fields(MarketParams)}
     for o in overrides:
@@ -106,48 +106,48 @@ def tx_register_market(sender, market, base, quote, tier, oracles, overrides, ho
             kw[name] = int(value)
         except ValueError:
             raise CLIError(f"parameter {name} must be an integer") from None
-    body = RegisterMarket(market, base or market.split("-")[0], quote, default_params(tier, **kw), tuple(_address(h, o) for o in oracles))
-    _submit(h, rpc, sender, body, wait, as_json)
+    body = RegisterMarket(market, base or market.split("-")[0], quote, default_params(tier, **kw), tuple(resolve_address(h, o) for o in oracles))
+    submit(h, rpc, sender, body, wait, as_json)
 
 
-@tx.command("set-oracles")
+@click.command("set-oracles")
 @click.option("--from", "sender", required=True, help="an admin key")
 @click.option("--market", required=True)
 @click.option("--oracle", "oracles", multiple=True, required=True, help="oracle address or key name (repeat)")
-@_tx_command
+@tx_command
 def tx_set_oracles(sender, market, oracles, home, rpc, as_json, wait):
     """Replace a market's oracle set (admin only)."""
-    h = _home(home)
-    _submit(h, rpc, sender, SetOracles(market, tuple(_address(h, o) for o in oracles)), wait, as_json)
+    h = home_dir(home)
+    submit(h, rpc, sender, SetOracles(market, tuple(resolve_address(h, o) for o in oracles)), wait, as_json)
 
 
-@tx.command("price")
+@click.command("price")
 @click.option("--from", "sender", required=True, help="an oracle key")
 @click.option("--market", required=True)
 @click.option("--price", required=True, type=int, help="quote base units per lot")
-@_tx_command
+@tx_command
 def tx_price(sender, market, price, home, rpc, as_json, wait):
     """Submit an oracle price report."""
-    _submit(_home(home), rpc, sender, PriceReport(market, price), wait, as_json)
+    submit(home_dir(home), rpc, sender, PriceReport(market, price), wait, as_json)
 
 
 def _amount_cmd(name, body_cls, doc):
-    @tx.command(name)
+    @click.command(name)
     @click.option("--from", "sender", required=True, help="key name or key file")
     @click.option("--asset", required=True)
     @click.option("--amount", required=True, type=int, help="base units")
-    @_tx_command
+    @tx_command
     def cmd(sender, asset, amount, home, rpc, as_json, wait):
-        _submit(_home(home), rpc, sender, body_cls(asset, amount), wait, as_json)
+        submit(home_dir(home), rpc, sender, body_cls(asset, amount), wait, as_json)
 
     cmd.__doc__ = doc
     cmd.help = doc
     return cmd
 
 
-_amount_cmd("deposit", MarginDeposit, "Move an asset from your balance into your margin account.")
-_amount_cmd("withdraw", MarginWithdraw, "Move margin back to your balance (equity must stay >= IMR).")
-_amount_cmd("insurance-deposit", InsuranceDeposit, "Donate an asset to the insurance fund.")
+tx_deposit = _amount_cmd("deposit", MarginDeposit, "Move an asset from your balance into your margin account.")
+tx_withdraw = _amount_cmd("withdraw", MarginWithdraw, "Move margin back to your balance (equity must stay >= IMR).")
+tx_insurance_deposit = _amount_cmd("insurance-deposit", InsuranceDeposit, "Donate an asset to the insurance fund.")
 
 
 def _read_order(path: str) -> SignedOrder:
@@ -164,30 +164,30 @@ def _read_order(path: str) -> SignedOrder:
     return so
 
 
-@tx.command("trade")
+@click.command("trade")
 @click.option("--from", "sender", required=True, help="the taker's key")
 @click.option("--order", "order_file", required=True, type=click.Path(dir_okay=False), help="order JSON from `settle order sign`")
 @click.option("--size", type=int, default=None, help="lots to fill (default: the whole order)")
-@_tx_command
+@tx_command
 def tx_trade(sender, order_file, size, home, rpc, as_json, wait):
     """Fill a maker-signed order (you take the other side)."""
     so = _read_order(order_file)
-    _submit(_home(home), rpc, sender, Trade(so, size or so.order.size), wait, as_json)
+    submit(home_dir(home), rpc, sender, Trade(so, size or so.order.size), wait, as_json)
 
 
-@tx.command("cancel-order")
+@click.command("cancel-order")
 @click.option("--from", "sender", required=True, help="the maker's key")
 @click.option("--nonce", required=True, type=int)
-@_tx_command
+@tx_command
 def tx_cancel_order(sender, nonce, home, rpc, as_json, wait):
     """Void one of your signed orders: it can never be filled again."""
-    _submit(_home(home), rpc, sender, CancelOrder(nonce), wait, as_json)
+    submit(home_dir(home), rpc, sender, CancelOrder(nonce), wait, as_json)
 
 
-@tx.command("swap")
+@click.command("swap")
 @click.option("--from", "sender", required=True, help="the taker's key")
 @click.option("--terms", "terms_file", required=True, type=click.Path(dir_okay=False), help="terms JSON from `settle swap sign`")
-@_tx_command
+@tx_command
 def tx_swap(sender, terms_file, home, rpc, as_json, wait):
     """Settle a DvP swap signed offline by the maker: both legs or neither."""
     doc = _load_json(terms_file, "swap terms")
@@ -198,10 +198,10 @@ def tx_swap(sender, terms_file, home, rpc, as_json, wait):
         body = Swap(terms, _hex(doc["maker_pubkey"], 32, "maker_pubkey"), _hex(doc["signature"], 64, "signature"))
     except (KeyError, TypeError, ValueError) as exc:
         raise CLIError(f"malformed terms file {terms_file}: {exc}") from None
-    _submit(_home(home), rpc, sender, body, wait, as_json)
+    submit(home_dir(home), rpc, sender, body, wait, as_json)
 
 
-@tx.command("htlc-lock")
+@click.command("htlc-lock")
 @click.option("--from", "sender", required=True)
 @click.option("--to", "receiver", required=True, help="receiver address or key name")
 @click.option("--asset", required=True)
@@ -209,39 +209,39 @@ def tx_swap(sender, terms_file, home, rpc, as_json, wait):
 @click.option("--hashlock", required=True, help="sha256 of the secret, 64 hex digits (see `settle htlc secret`)")
 @click.option("--timeout-height", type=int, default=None)
 @click.option("--timeout-blocks", type=int, default=None, help="timeout relative to the current height (default 100)")
-@_tx_command
+@tx_command
 def tx_htlc_lock(sender, receiver, asset, amount, hashlock, timeout_height, timeout_blocks, home, rpc, as_json, wait):
     """Lock an amount for a receiver under a sha256 hashlock until a timeout height."""
-    h = _home(home)
+    h = home_dir(home)
     if timeout_height is None:
         _, height = _chain_and_height(h, rpc, None, True)
         timeout_height = height + (timeout_blocks or 100)
-    _submit(h, rpc, sender, HtlcLock(asset, amount, _address(h, receiver), _hex(hashlock, 32, "hashlock"), timeout_height), wait, as_json)
+    submit(h, rpc, sender, HtlcLock(asset, amount, resolve_address(h, receiver), _hex(hashlock, 32, "hashlock"), timeout_height), wait, as_json)
 
 
-@tx.command("htlc-claim")
+@click.command("htlc-claim")
 @click.option("--from", "sender", required=True, help="the receiver's key")
 @click.option("--id", "hid", required=True, help="HTLC id (from the lock receipt)")
 @click.option("--preimage", required=True, help="the secret, hex")
-@_tx_command
+@tx_command
 def tx_htlc_claim(sender, hid, preimage, home, rpc, as_json, wait):
     """Claim an HTLC with its preimage (before the timeout)."""
-    _submit(_home(home), rpc, sender, HtlcClaim(_hex(hid, 32, "id"), _hex(preimage, None, "preimage")), wait, as_json)
+    submit(home_dir(home), rpc, sender, HtlcClaim(_hex(hid, 32, "id"), _hex(preimage, None, "preimage")), wait, as_json)
 
 
-@tx.command("htlc-refund")
+@click.command("htlc-refund")
 @click.option("--from", "sender", required=True, help="the sender's key")
 @click.option("--id", "hid", required=True)
-@_tx_command
+@tx_command
 def tx_htlc_refund(sender, hid, home, rpc, as_json, wait):
     """Take back an unclaimed HTLC at or after its timeout height."""
-    _submit(_home(home), rpc, sender, HtlcRefund(_hex(hid, 32, "id")), wait, as_json)
+    submit(home_dir(home), rpc, sender, HtlcRefund(_hex(hid, 32, "id")), wait, as_json)
 
 
 # --------------------------------------------------------------------------- offline signing
 
 
-@cli.group()
+@click.group()
 def order() -> None:
     """Sign perpetual orders offline."""
 
@@ -261,11 +261,11 @@ def order() -> None:
 @rpc_opt
 def order_sign(maker, market, side, size, price, expiry_height, expires_in, nonce, taker, chain_id, home, rpc):
     """Print a signed order as JSON (give it to a taker for `settle tx trade --order`)."""
-    h = _home(home)
+    h = home_dir(home)
     key = Keyring(h).load(maker)
     chain_id, height = _chain_and_height(h, rpc, chain_id, expiry_height is None)
     nonce = nonce if nonce is not None else int.from_bytes(os.urandom(8), "big") >> 1
-    o = Order(market, side, size, price, _expiry(height, expiry_height, expires_in), nonce, _address(h, taker) if taker else ANY_TAKER)
+    o = Order(market, side, size, price, _expiry(height, expiry_height, expires_in), nonce, resolve_address(h, taker) if taker else ANY_TAKER)
     so = sign_order(key, chain_id, o)
     doc = {"chain_id": chain_id, "maker": format_address(key.address), "order": dict(
         market=market, side=side, size=size, price=price, expiry_height=o.expiry_height, nonce=nonce,
@@ -273,7 +273,7 @@ def order_sign(maker, market, side, size, price, expiry_height, expires_in, nonc
     click.echo(json.dumps(doc, indent=2))
 
 
-@cli.group()
+@click.group()
 def swap() -> None:
     """Sign DvP swap terms offline."""
 
@@ -299,12 +299,12 @@ def _leg(text: str) -> tuple[str, int]:
 @rpc_opt
 def swap_sign(maker, taker, give, get_, expiry_height, expires_in, nonce, chain_id, home, rpc):
     """Print maker-signed swap terms as JSON (the taker submits them with `settle tx swap --terms`)."""
-    h = _home(home)
+    h = home_dir(home)
     key = Keyring(h).load(maker)
     chain_id, height = _chain_and_height(h, rpc, chain_id, expiry_height is None)
     (ga, gn), (wa, wn) = _leg(give), _leg(get_)
     nonce = nonce if nonce is not None else int.from_bytes(os.urandom(8), "big") >> 1
-    terms = SwapTerms(key.address, _address(h, taker), ga, gn, wa, wn, _expiry(height, expiry_height, expires_in), nonce)
+    terms = SwapTerms(key.address, resolve_address(h, taker), ga, gn, wa, wn, _expiry(height, expiry_height, expires_in), nonce)
     sw = sign_swap_terms(key, chain_id, terms)
     doc = {"chain_id": chain_id, "terms": dict(
         maker=format_address(key.address), taker=format_address(terms.taker), give_asset=ga, give_amount=gn,
@@ -313,7 +313,7 @@ def swap_sign(maker, taker, give, get_, expiry_height, expires_in, nonce, chain_
     click.echo(json.dumps(doc, indent=2))
 
 
-@cli.group()
+@click.group()
 def htlc() -> None:
     """HTLC helpers."""
 
@@ -325,4 +325,5 @@ def htlc_secret() -> None:
     click.echo(json.dumps({"preimage": pre.hex(), "hashlock": hashlib.sha256(pre).hexdigest()}, indent=2))
 
 
-from . import risk_query as cli_risk_query  # noqa: E402,F401  (queries and `settle stress`)
+TX_COMMANDS = (tx_register_market, tx_set_oracles, tx_price, tx_deposit, tx_withdraw, tx_insurance_deposit, tx_trade,
+               tx_cancel_order, tx_swap, tx_htlc_lock, tx_htlc_claim, tx_htlc_refund)

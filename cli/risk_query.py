@@ -1,8 +1,8 @@
 """``settle query market|markets|oracle|insurance-fund|htlc|margin|order|events`` and ``settle stress``.
 
 Owns the argument parsing and output of the risk engine's queries and of the
-stress replay command; attached to ``cli.main``'s ``query`` group and top
-level by being imported from ``cli.risk``.  Never signs or submits
+stress replay command: ``QUERY_COMMANDS`` for the ``query`` group that
+``cli.main`` builds, and ``stress`` for the top level.  Never signs or submits
 anything; ``stress`` runs the state machine in-process and never talks to a node.
 """
 from __future__ import annotations
@@ -18,31 +18,31 @@ from rich.table import Table
 
 from ledger.keys import format_address
 
-from .main import CLIError, _address, _client, _emit, _home, _kv_table, cli, console, home_opt, json_opt, query, rpc_opt
+from .common import CLIError, console, emit, home_dir, home_opt, json_opt, kv_table, resolve_address, rpc_client, rpc_opt
 
-__all__: list[str] = []
+__all__ = ["QUERY_COMMANDS", "stress"]
 
 
 # --------------------------------------------------------------------------- queries
 
 
-@query.command("market")
+@click.command("market")
 @click.argument("market")
 @home_opt
 @rpc_opt
 @json_opt
 def query_market(market, home, rpc, as_json):
     """A market's parameters, price, dynamic margin, funding and open interest."""
-    res = _client(_home(home), rpc).call("market", {"market": market})
-    _emit(res, as_json, lambda o: _kv_table(f"market {market}", [(k, v) for k, v in o.items() if k != "params"] + list(o["params"].items())))
+    res = rpc_client(home_dir(home), rpc).call("market", {"market": market})
+    emit(res, as_json, lambda o: kv_table(f"market {market}", [(k, v) for k, v in o.items() if k != "params"] + list(o["params"].items())))
 
 
-@query.command("markets")
+@click.command("markets")
 @home_opt
 @rpc_opt
 @json_opt
 def query_markets(home, rpc, as_json):
-    res = _client(_home(home), rpc).call("markets")
+    res = rpc_client(home_dir(home), rpc).call("markets")
 
     def render(rows):
         t = Table("market", "quote", "price", "stale", "imf", "mmf", "open interest", "funding rate")
@@ -51,34 +51,34 @@ def query_markets(home, rpc, as_json):
                       f"{r['open_interest']:,}", str(r["last_funding_rate_ppm"]))
         console.print(t)
 
-    _emit(res, as_json, render)
+    emit(res, as_json, render)
 
 
-@query.command("oracle")
+@click.command("oracle")
 @click.argument("market")
 @home_opt
 @rpc_opt
 @json_opt
 def query_oracle(market, home, rpc, as_json):
     """Oracle reports of a market, their freshness, quorum and median."""
-    res = _client(_home(home), rpc).call("oracle", {"market": market})
+    res = rpc_client(home_dir(home), rpc).call("oracle", {"market": market})
 
     def render(o):
-        _kv_table(f"oracle {market}", [(k, v) for k, v in o.items() if k != "reports"])
+        kv_table(f"oracle {market}", [(k, v) for k, v in o.items() if k != "reports"])
         t = Table("oracle", "price", "height", "age ms", "fresh")
         for r in o["reports"]:
             t.add_row(r["oracle"], str(r["price"]), str(r.get("height", "")), str(r.get("age_ms", "")), str(r.get("fresh", "")))
         console.print(t)
 
-    _emit(res, as_json, render)
+    emit(res, as_json, render)
 
 
-@query.command("insurance-fund")
+@click.command("insurance-fund")
 @home_opt
 @rpc_opt
 @json_opt
 def query_insurance_fund(home, rpc, as_json):
-    res = _client(_home(home), rpc).call("insurance_fund")
+    res = rpc_client(home_dir(home), rpc).call("insurance_fund")
 
     def render(rows):
         t = Table("asset", "cash", "equity", "available", "positions")
@@ -87,56 +87,56 @@ def query_insurance_fund(home, rpc, as_json):
                       ", ".join(f"{p['market']} {p['size']}" for p in r["positions"]))
         console.print(t)
 
-    _emit(res, as_json, render)
+    emit(res, as_json, render)
 
 
-@query.command("htlc")
+@click.command("htlc")
 @click.argument("htlc_id")
 @home_opt
 @rpc_opt
 @json_opt
 def query_htlc(htlc_id, home, rpc, as_json):
-    res = _client(_home(home), rpc).call("htlc", {"id": htlc_id})
-    _emit(res, as_json, lambda o: _kv_table("htlc", list(o.items())))
+    res = rpc_client(home_dir(home), rpc).call("htlc", {"id": htlc_id})
+    emit(res, as_json, lambda o: kv_table("htlc", list(o.items())))
 
 
-@query.command("margin")
+@click.command("margin")
 @click.argument("who")
 @home_opt
 @rpc_opt
 @json_opt
 def query_margin(who, home, rpc, as_json):
     """Collateral, positions, equity, IMR, MMR and liquidation distance of an account."""
-    h = _home(home)
-    res = _client(h, rpc).call("account_margin", {"address": format_address(_address(h, who))})
+    h = home_dir(home)
+    res = rpc_client(h, rpc).call("account_margin", {"address": format_address(resolve_address(h, who))})
 
     def render(o):
         if not o["accounts"]:
             console.print(f"{who} has no margin account")
         for a in o["accounts"]:
-            _kv_table(f"margin {who} ({a['asset']})", [(k, v) for k, v in a.items() if k != "positions"])
+            kv_table(f"margin {who} ({a['asset']})", [(k, v) for k, v in a.items() if k != "positions"])
             t = Table("market", "size", "entry", "oracle", "uPnL", "funding", "liq. price")
             for p in a["positions"]:
                 t.add_row(p["market"], str(p["size"]), str(p["entry_price"]), str(p["oracle_price"]), str(p["unrealized_pnl"]),
                           str(p["unsettled_funding"]), str(p["liquidation_price"]))
             console.print(t)
 
-    _emit(res, as_json, render)
+    emit(res, as_json, render)
 
 
-@query.command("order")
+@click.command("order")
 @click.argument("maker")
 @click.argument("nonce", type=int)
 @home_opt
 @rpc_opt
 @json_opt
 def query_order(maker, nonce, home, rpc, as_json):
-    h = _home(home)
-    res = _client(h, rpc).call("order", {"maker": format_address(_address(h, maker)), "nonce": nonce})
-    _emit(res, as_json, lambda o: _kv_table("order", list(o.items())))
+    h = home_dir(home)
+    res = rpc_client(h, rpc).call("order", {"maker": format_address(resolve_address(h, maker)), "nonce": nonce})
+    emit(res, as_json, lambda o: kv_table("order", list(o.items())))
 
 
-@query.command("events")
+@click.command("events")
 @click.argument("height", type=int, required=False)
 @click.option("--kind", "kinds", multiple=True, help="keep only these event kinds (repeat)")
 @home_opt
@@ -145,7 +145,7 @@ def query_order(maker, nonce, home, rpc, as_json):
 def query_events(height, kinds, home, rpc, as_json):
     """Every event of a block: liquidations, ADL, insurance payments, funding, prices, trades ..."""
     params = ({"height": height} if height is not None else {}) | ({"kinds": list(kinds)} if kinds else {})
-    res = _client(_home(home), rpc).call("events", params)
+    res = rpc_client(home_dir(home), rpc).call("events", params)
 
     def render(o):
         t = Table("#", "kind", "tx", "attributes", title=f"events at height {o['height']}", title_justify="left")
@@ -154,7 +154,10 @@ def query_events(height, kinds, home, rpc, as_json):
             t.add_row(f"{e['receipt']}.{e['event']}", e["kind"], "block" if e["block_level"] else e["tx_hash"][:12], json.dumps(attrs))
         console.print(t)
 
-    _emit(res, as_json, render)
+    emit(res, as_json, render)
+
+
+QUERY_COMMANDS = (query_market, query_markets, query_oracle, query_insurance_fund, query_htlc, query_margin, query_order, query_events)
 
 
 # --------------------------------------------------------------------------- stress
@@ -185,7 +188,7 @@ def _housekeeping(first: bool) -> None:
         gc.freeze()  # the population is long-lived, like a node's state cache
 
 
-@cli.command("stress")
+@click.command("stress")
 @click.option("--accounts", "-n", default=2_000, show_default=True, help="synthetic accounts")
 @click.option("--scenario", type=click.Choice(["crash50", "alts80", "squeeze100", "breach1"]), default="crash50", show_default=True)
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="price path: header of market ids, one row per block")
@@ -224,6 +227,6 @@ def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, n
         click.echo(json.dumps(res))
         return
     console.print(table)
-    _kv_table("summary", [(k, v) for k, v in res.items() if k != "per_block"])
+    kv_table("summary", [(k, v) for k, v in res.items() if k != "per_block"])
     if not res["conservation_ok"] or res["missed"]:
         sys.exit(1)

@@ -6,8 +6,12 @@ Owns the layout of a devnet home::
     D/keys/NAME.json      demo accounts: admin (admin+issuer), oracle, oracle1..3, alice, bob, carol, dave
     D/nodeI/              a node home per validator (config.toml, genesis.json, node_key.json)
 
-Keys are generated fresh (never committed anywhere); genesis funds the demo
-participants with USD, EUR (6 decimals) and BTC (8 decimals).
+Every default comes from ``configs/``: the genesis template
+(``genesis.example.toml``: chain ids, validator count and power, assets, the
+demo accounts with their roles and balances, consensus parameters) and the
+node config (``node.example.toml``: every key, the base RPC and p2p ports).
+Here only what differs per node is set: moniker, ports, peers, verifier pool.
+Keys are generated fresh (never committed anywhere).
 
 Four oracle accounts (:data:`DEMO_ORACLES`): a market listed with all four
 needs 3 fresh reports (``floor(2n/3) + 1``), so one oracle may be down, or
@@ -18,61 +22,85 @@ ones set the (lower) median.
 """
 from __future__ import annotations
 
+import copy
 import json
 import time
 from pathlib import Path
 
-from consensus.config import GENESIS_PARAMS, ConsensusConfig
+import configs
 from ledger.keys import PrivateKey, format_address
 
-from node.config import NodeConfig, save_config
+from node.config import NodeConfig, parse_config, save_config
 from .keyring import Keyring
 
-__all__ = ["DEMO_ACCOUNTS", "DEMO_ORACLES", "init_testnet", "load_devnet"]
+__all__ = [
+    "CHAIN_ID",
+    "DEMO_ACCOUNTS",
+    "DEMO_ORACLES",
+    "HOST",
+    "P2P_PORT",
+    "RPC_PORT",
+    "SINGLE_NODE_CHAIN_ID",
+    "VALIDATORS",
+    "init_testnet",
+    "load_devnet",
+    "make_genesis",
+    "node_config",
+]
 
-DEMO_ORACLES = ("oracle", "oracle1", "oracle2", "oracle3")
-DEMO_ACCOUNTS = {
-    "admin": ["admin", "issuer"],
-    **{name: ["oracle"] for name in DEMO_ORACLES},
-    "alice": ["participant"],
-    "bob": ["participant"],
-    "carol": ["participant"],
-    "dave": ["participant"],
-}
-DEMO_ASSETS = [("USD", 6), ("EUR", 6), ("BTC", 8)]
-DEMO_BALANCES = {"USD": 1_000_000 * 10**6, "EUR": 1_000_000 * 10**6, "BTC": 100 * 10**8}
+GENESIS_TEMPLATE = configs.load(configs.GENESIS)
+NODE_TEMPLATE = configs.load(configs.NODE)
+
+CHAIN_ID: str = GENESIS_TEMPLATE["chain_id"]
+SINGLE_NODE_CHAIN_ID: str = GENESIS_TEMPLATE["single_node_chain_id"]
+VALIDATORS: int = GENESIS_TEMPLATE["validators"]
+HOST: str = NODE_TEMPLATE["rpc"]["host"]
+RPC_PORT: int = NODE_TEMPLATE["rpc"]["port"]
+P2P_PORT: int = NODE_TEMPLATE["p2p"]["port"]
+
+DEMO_ACCOUNTS: dict[str, list[str]] = {name: spec["roles"] for name, spec in GENESIS_TEMPLATE["accounts"].items()}
+DEMO_ORACLES = tuple(name for name, roles in DEMO_ACCOUNTS.items() if roles == ["oracle"])
 
 
 def make_genesis(chain_id: str, validators: list[PrivateKey], accounts: dict[str, tuple[PrivateKey, list[str]]], *, extra_accounts: int = 0) -> dict:
-    admin = accounts["admin"][0]
+    """A genesis document from the template: ``accounts`` are ``{name: (key, roles)}``, ``admin`` among them."""
+    t = GENESIS_TEMPLATE
     doc_accounts = []
     for name, (key, roles) in accounts.items():
         entry = {"name": name, "address": format_address(key.address), "roles": roles}
-        if "participant" in roles:
-            entry["balances"] = dict(DEMO_BALANCES)
+        balances = t["accounts"].get(name, {}).get("balances")
+        if balances:
+            entry["balances"] = dict(balances)
         doc_accounts.append(entry)
     for i in range(extra_accounts):
         key = PrivateKey.from_name(f"load-{i}", chain_id)
-        doc_accounts.append({"address": format_address(key.address), "roles": ["participant"], "balances": {"USD": 10**12}})
+        doc_accounts.append({"address": format_address(key.address), "roles": ["participant"], "balances": dict(t["load_account_balances"])})
     return {
         "chain_id": chain_id,
         "genesis_time_ms": time.time_ns() // 1_000_000,
-        "validators": [{"name": f"node{i}", "pubkey": k.pubkey.hex(), "power": 10} for i, k in enumerate(validators)],
-        "assets": [{"symbol": s, "decimals": d, "issuer": format_address(admin.address)} for s, d in DEMO_ASSETS],
+        "validators": [{"name": f"node{i}", "pubkey": k.pubkey.hex(), "power": t["validator_power"]} for i, k in enumerate(validators)],
+        "assets": [{"symbol": a["symbol"], "decimals": a["decimals"], "issuer": format_address(accounts[a["issuer"]][0].address)} for a in t["assets"]],
         "accounts": doc_accounts,
-        "consensus_params": {name: getattr(ConsensusConfig(), field) for name, field in sorted(GENESIS_PARAMS.items())},
+        "consensus_params": dict(sorted(t["consensus_params"].items())),
     }
+
+
+def node_config(home: Path, moniker: str) -> NodeConfig:
+    """A node's config as the template has it, before the per-node settings."""
+    cfg = parse_config(copy.deepcopy(NODE_TEMPLATE), home)
+    cfg.moniker = moniker
+    return cfg
 
 
 def init_testnet(
     directory: Path,
     validators: int = 1,
     *,
-    chain_id: str = "settle-devnet",
-    rpc_port: int = 26657,
-    p2p_port: int = 26756,
+    chain_id: str = CHAIN_ID,
+    rpc_port: int = RPC_PORT,
+    p2p_port: int = P2P_PORT,
     extra_accounts: int = 0,
-    host: str = "127.0.0.1",
+    host: str = HOST,
     single_home: bool = False,
     peer_host: str | None = None,
     same_ports: bool = False,
@@ -122,7 +150,7 @@ def init_testnet(
     for i, key in enumerate(keys):
         home = homes[i]
         name = f"node{i}" if i < validators else f"fullnode{i - validators}"
-        cfg = NodeConfig(moniker=name, home=home)
+        cfg = node_config(home, name)
         cfg.rpc.host = host
         cfg.rpc.port = rpc_of(i)
         cfg.p2p.host = host

@@ -20,7 +20,6 @@ import typing
 from pathlib import Path
 from typing import Any, Iterable
 
-from ledger import txkinds  # noqa: F401  (registers every tx kind)
 from ledger.block import Block, Header, tx_root
 from ledger.codec import Len, MaxLen, Range, Record, encode
 from ledger.commit import CommitCertificate, CommitSig, Vote, VoteType, proposal_sign_bytes, vote_sign_bytes

@@ -1,8 +1,8 @@
-"""Transaction envelope, its sign-bytes, hash, and the registry of body kinds.
+"""Transaction envelope, its sign-bytes and hash.
 
 Owns: :class:`Tx` (chain id, sender public key, per-sender nonce, kind, body,
-signature), the domain-separated bytes a sender signs, the tx hash, and the
-mapping from a kind name to the record type of its body.  It never looks at
+signature), the domain-separated bytes a sender signs and the tx hash.  The
+kind name -> body record table is ``ledger.txkinds.KINDS``.  It never looks at
 state: whether a nonce is the next one or the sender is registered is the
 settlement layer's question.
 
@@ -14,19 +14,25 @@ so a signature can never be replayed as a vote, a proposal or on another chain.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
-from .codec import MAX_INT, DecodeError, Len, MaxLen, Range, Record, encode, require_canonical, unpack
+from .codec import DecodeError, Record, encode, require_canonical, unpack
+from .fields import Address, Amount, Hash32, Symbol  # re-exported: records of every layer use them
 from .hashing import sha256
 from .keys import PrivateKey, address_from_pubkey, verify_signed
 from .recordgen import fast_init
+from .txkinds import KINDS
 
 __all__ = [
     "MAX_TX_BYTES",
+    "Address",
+    "Amount",
+    "Hash32",
+    "Symbol",
     "SignatureError",
     "Tx",
     "body_type",
-    "register_kind",
+    "known_kinds",
     "sign_tx",
 ]
 
@@ -34,36 +40,20 @@ TX_DOMAIN = b"settle/tx/v1\x00"
 MAX_TX_BYTES = 64 * 1024
 MAX_CHAIN_ID = 64
 
-_BODY_TYPES: dict[str, type[Record]] = {}
-
-
 class SignatureError(ValueError):
     """A transaction's signature does not verify for its sender and sign-bytes."""
-
-
-def register_kind(name: str):
-    """Class decorator: declare ``cls`` as the body record of tx kind ``name``."""
-
-    def deco(cls: type[Record]) -> type[Record]:
-        if name in _BODY_TYPES and _BODY_TYPES[name] is not cls:
-            raise ValueError(f"tx kind {name!r} registered twice")
-        _BODY_TYPES[name] = cls
-        cls.KIND = name  # type: ignore[attr-defined]
-        return cls
-
-    return deco
 
 
 def body_type(kind: str) -> type[Record]:
     """Record type of a kind's body; raises DecodeError for an unknown kind."""
     try:
-        return _BODY_TYPES[kind]
+        return KINDS[kind]
     except KeyError:
         raise DecodeError(f"unknown tx kind {kind!r}") from None
 
 
 def known_kinds() -> list[str]:
-    return sorted(_BODY_TYPES)
+    return sorted(KINDS)
 
 
 @fast_init
@@ -154,16 +144,9 @@ def tx_sign_bytes(chain_id: str, sender: bytes, nonce: int, kind: str, body: Rec
 def sign_tx(key: PrivateKey, chain_id: str, nonce: int, body: Record) -> Tx:
     """Build and sign a transaction whose kind is given by ``body``'s type."""
     kind = getattr(type(body), "KIND", None)
-    if kind is None or _BODY_TYPES.get(kind) is not type(body):
+    if kind is None or KINDS.get(kind) is not type(body):
         raise ValueError(f"{type(body).__name__} is not a registered tx body")
     sig = key.sign(tx_sign_bytes(chain_id, key.pubkey, nonce, kind, body))
     obj = [chain_id, key.pubkey, nonce, kind, body.to_obj(), sig]
     return Tx.from_obj(obj)
 
-
-# --------------------------------------------------------------------------- reusable field types
-
-Address = Annotated[bytes, Len(20)]
-Hash32 = Annotated[bytes, Len(32)]
-Symbol = Annotated[str, MaxLen(16)]
-Amount = Annotated[int, Range(-(2**63), MAX_INT)]  # range checked again by settlement

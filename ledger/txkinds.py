@@ -1,24 +1,26 @@
-"""Body records of every transaction kind (pure data; meaning lives in settlement/).
+"""Body records of the ledger's transaction kinds, and ``KINDS``: the one table of every kind name.
 
-Owns: the field layout of each kind's body.  Each record is registered under
-its kind name with :func:`ledger.tx.register_kind`.  Validation here is only
-structural (types and lengths); amounts, roles and permissions are checked by
-the settlement state machine, which gives a receipt with the reason.
+Owns: the field layout of the ledger's own kinds' bodies (the risk engine's
+are in ``txkinds_risk``) and ``KINDS``, which maps every kind name on the
+wire to its body record and gives each record its ``KIND``.  Pure data;
+meaning lives in settlement/.  Validation here is only structural (types
+and lengths); amounts, roles and permissions are checked by the settlement
+state machine, which gives a receipt with the reason.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
+from . import txkinds_risk as risk
 from .codec import MaxLen, Range, Record
-from .tx import Address, Amount, Symbol, register_kind
+from .fields import Address, Amount, Symbol
 
-__all__ = ["CreateAsset", "Issue", "RegisterAccount", "Transfer"]
+__all__ = ["KINDS", "CreateAsset", "Issue", "RegisterAccount", "Transfer"]
 
 Role = Annotated[str, MaxLen(16)]
 
 
-@register_kind("register_account")
 @dataclass(frozen=True, slots=True)
 class RegisterAccount(Record):
     """Admin grants ``role`` to ``address`` (creating the account if new)."""
@@ -27,7 +29,6 @@ class RegisterAccount(Record):
     role: Role
 
 
-@register_kind("create_asset")
 @dataclass(frozen=True, slots=True)
 class CreateAsset(Record):
     """Admin creates a new asset with a fixed issuer and number of decimals."""
@@ -37,7 +38,6 @@ class CreateAsset(Record):
     issuer: Address
 
 
-@register_kind("issue")
 @dataclass(frozen=True, slots=True)
 class Issue(Record):
     """The asset's issuer mints ``amount`` base units to ``to``."""
@@ -47,7 +47,6 @@ class Issue(Record):
     to: Address
 
 
-@register_kind("transfer")
 @dataclass(frozen=True, slots=True)
 class Transfer(Record):
     """Move ``amount`` base units of ``asset`` from the sender to ``to``."""
@@ -57,4 +56,34 @@ class Transfer(Record):
     amount: Amount
     memo: Annotated[str, MaxLen(256)]
 
-from . import txkinds_risk  # noqa: E402,F401  (risk-engine kinds register themselves)
+
+def _kind_table(*kinds: tuple[str, type[Record]]) -> dict[str, type[Record]]:
+    """``{name: record}``; sets each record's ``KIND``.  A name or a record listed twice is a bug."""
+    table: dict[str, type[Record]] = {}
+    for name, cls in kinds:
+        if name in table or hasattr(cls, "KIND"):
+            raise ValueError(f"tx kind {name!r} ({cls.__name__}) listed twice")
+        table[name] = cls
+        cls.KIND = name  # type: ignore[attr-defined]
+    return table
+
+
+# Every tx kind: the name is what the wire and the signature carry, so a name never changes.
+KINDS: dict[str, type[Record]] = _kind_table(
+    ("register_account", RegisterAccount),
+    ("create_asset", CreateAsset),
+    ("issue", Issue),
+    ("transfer", Transfer),
+    ("register_market", risk.RegisterMarket),
+    ("set_oracles", risk.SetOracles),
+    ("price", risk.PriceReport),
+    ("margin_deposit", risk.MarginDeposit),
+    ("margin_withdraw", risk.MarginWithdraw),
+    ("insurance_deposit", risk.InsuranceDeposit),
+    ("trade", risk.Trade),
+    ("cancel_order", risk.CancelOrder),
+    ("swap", risk.Swap),
+    ("htlc_lock", risk.HtlcLock),
+    ("htlc_claim", risk.HtlcClaim),
+    ("htlc_refund", risk.HtlcRefund),
+)

@@ -10,7 +10,7 @@ transactions).  It never looks at state: whether a market exists, an order is
 expired or a signature belongs to a registered account is for settlement/,
 which answers with a receipt naming the rule.
 
-Amount-like fields use :data:`ledger.tx.Amount` (the full 64-bit range) on
+Amount-like fields use :data:`ledger.fields.Amount` (the full 64-bit range) on
 purpose: an oversized size or price decodes, and the settlement layer rejects
 it with a ``bad_amount`` receipt instead of the transaction vanishing at the
 decoder.
@@ -27,7 +27,7 @@ from typing import Annotated
 
 from .codec import Len, MaxLen, Range, Record, encode
 from .keys import PrivateKey, verify
-from .tx import Address, Amount, Symbol, register_kind
+from .fields import Address, Amount, Symbol
 
 __all__ = [
     "ANY_TAKER",
@@ -92,7 +92,6 @@ class MarketParams(Record):
     funding_impact_notional: Amount  # a block's premium sample weighs at least this volume (quote base units)
 
 
-@register_kind("register_market")
 @dataclass(frozen=True, slots=True)
 class RegisterMarket(Record):
     """Admin lists a perpetual market on ``base`` margined and settled in asset ``quote``."""
@@ -104,7 +103,6 @@ class RegisterMarket(Record):
     oracles: OracleList
 
 
-@register_kind("set_oracles")
 @dataclass(frozen=True, slots=True)
 class SetOracles(Record):
     """Admin replaces the oracle set of a market (each must hold the oracle role)."""
@@ -113,7 +111,6 @@ class SetOracles(Record):
     oracles: OracleList
 
 
-@register_kind("price")
 @dataclass(frozen=True, slots=True)
 class PriceReport(Record):
     """An oracle reports ``price`` (quote base units per lot) for ``market``."""
@@ -125,7 +122,6 @@ class PriceReport(Record):
 # --------------------------------------------------------------------------- margin
 
 
-@register_kind("margin_deposit")
 @dataclass(frozen=True, slots=True)
 class MarginDeposit(Record):
     """Move ``amount`` of ``asset`` from the sender's balance into its margin."""
@@ -134,7 +130,6 @@ class MarginDeposit(Record):
     amount: Amount
 
 
-@register_kind("margin_withdraw")
 @dataclass(frozen=True, slots=True)
 class MarginWithdraw(Record):
     """Move ``amount`` of ``asset`` from the sender's margin back to its balance."""
@@ -143,7 +138,6 @@ class MarginWithdraw(Record):
     amount: Amount
 
 
-@register_kind("insurance_deposit")
 @dataclass(frozen=True, slots=True)
 class InsuranceDeposit(Record):
     """Donate ``amount`` of ``asset`` from the sender's balance to the insurance fund."""
@@ -186,7 +180,6 @@ def sign_order(key: PrivateKey, chain_id: str, order: Order) -> SignedOrder:
     return SignedOrder(order, key.pubkey, key.sign(order.sign_bytes(chain_id)))
 
 
-@register_kind("trade")
 @dataclass(frozen=True, slots=True)
 class Trade(Record):
     """The sender (taker) fills ``size`` lots of a maker-signed order on the other side."""
@@ -195,7 +188,6 @@ class Trade(Record):
     size: Amount
 
 
-@register_kind("cancel_order")
 @dataclass(frozen=True, slots=True)
 class CancelOrder(Record):
     """The sender (a maker) voids its order ``nonce``: no further fills."""
@@ -223,7 +215,6 @@ class SwapTerms(Record):
         return SWAP_DOMAIN + encode([chain_id, self.to_obj()])
 
 
-@register_kind("swap")
 @dataclass(frozen=True, slots=True)
 class Swap(Record):
     """The taker submits terms signed by the maker; its own tx signature covers the same terms."""
@@ -238,7 +229,6 @@ def sign_swap_terms(key: PrivateKey, chain_id: str, terms: SwapTerms) -> Swap:
     return Swap(terms, key.pubkey, key.sign(terms.sign_bytes(chain_id)))
 
 
-@register_kind("htlc_lock")
 @dataclass(frozen=True, slots=True)
 class HtlcLock(Record):
     """Lock ``amount`` of ``asset`` for ``receiver`` until ``timeout_height`` under ``sha256(preimage) == hashlock``."""
@@ -250,7 +240,6 @@ class HtlcLock(Record):
     timeout_height: Height
 
 
-@register_kind("htlc_claim")
 @dataclass(frozen=True, slots=True)
 class HtlcClaim(Record):
     """The receiver claims an HTLC by revealing the preimage before its timeout."""
@@ -259,7 +248,6 @@ class HtlcClaim(Record):
     preimage: Annotated[bytes, MaxLen(256)]
 
 
-@register_kind("htlc_refund")
 @dataclass(frozen=True, slots=True)
 class HtlcRefund(Record):
     """The sender takes an unclaimed HTLC back at or after its timeout height."""

@@ -1,8 +1,9 @@
 """Node configuration: the TOML file in a node home, with defaults.
 
-Owns: the :class:`NodeConfig` schema, loading (unknown keys and wrong types
-are errors with the offending key named), saving, and the layout of a node
-home directory::
+Owns: the :class:`NodeConfig` schema (its defaults are the values of
+``configs/node.example.toml``, which documents every key; a test keeps the
+two equal), loading (unknown keys and wrong types are errors with the
+offending key named), saving, and the layout of a node home directory::
 
     HOME/config.toml      this file
     HOME/genesis.json     the chain's genesis document
@@ -21,7 +22,7 @@ from pathlib import Path
 import tomli_w
 
 
-__all__ = ["ConfigError", "NodeConfig", "load_config", "save_config"]
+__all__ = ["ConfigError", "NodeConfig", "load_config", "parse_config", "save_config"]
 
 
 class ConfigError(ValueError):
@@ -50,7 +51,7 @@ class RPCConfig:
 @dataclass
 class P2PConfig:
     host: str = "127.0.0.1"
-    port: int = 26656
+    port: int = 26756
     # Peers to dial and accept: multiaddrs ending in /p2p/<peer id> (/dns4/NAME/... is resolved at start).
     peers: list[str] = field(default_factory=list)
     # Peer ids accepted but never dialled (e.g. full nodes without a fixed address).
@@ -187,6 +188,11 @@ def load_config(home: str | Path) -> NodeConfig:
         raise ConfigError(f"no config at {path} (run `settle init --home {home}` first)") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    return parse_config(data, home)
+
+
+def parse_config(data: dict, home: str | Path) -> NodeConfig:
+    """A node home's config from parsed TOML; raises ConfigError naming the bad key."""
     cfg = _from_dict(NodeConfig, data, "")
     if cfg.verifier.pool not in VERIFIER_POOLS:
         raise ConfigError(f"verifier.pool: {cfg.verifier.pool!r} is not one of {', '.join(VERIFIER_POOLS)}")
@@ -195,7 +201,7 @@ def load_config(home: str | Path) -> NodeConfig:
     for name, value in sorted(dataclasses.asdict(cfg.mempool).items()):
         if value < 0 or (value == 0 and name.startswith("max_")):
             raise ConfigError(f"mempool.{name}: must be {'> 0' if name.startswith('max_') else '>= 0'}")
-    cfg.home = home
+    cfg.home = Path(home)
     return cfg
 
 

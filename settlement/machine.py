@@ -3,8 +3,13 @@
 Owns the order of a block's work: for each transaction, in block order,
 check it may be included (chain id, registered sender, next nonce), bump the
 nonce, run its handler inside a snapshot, and write a receipt; then the
-end-of-block hooks (the risk engine's price update, funding and liquidation
-sweep register here); then the net state writes and the new state root.
+end-of-block steps; then the net state writes and the new state root.
+
+Owns, too, the one table of what a block can do: ``HANDLERS`` maps every tx
+kind to its handler, built here from each family module's own ``HANDLERS``,
+and ``END_BLOCK_STEPS`` lists the end-of-block work in the order it runs (the
+risk engine's prices, funding and liquidation sweep).  Nothing registers
+itself by being imported.
 
 Contract: the caller has verified every transaction signature (the node
 verifies each once, at mempool entry or block validation, and caches the
@@ -14,7 +19,7 @@ A transaction that fails a rule changes nothing but its sender's nonce.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from ledger.keys import format_address
 from ledger.receipt import Event, Receipt, receipts_root
@@ -23,25 +28,41 @@ from ledger.tx import Tx
 from .accounts import Account, get_account, put_account
 from .context import BlockContext
 from .errors import NotIncludable, SettlementError
+from . import swaps, transfers
+from .risk import engine as risk_engine
 from .state import RootAccumulator, State, StateView
-from .transfers import HANDLERS as TRANSFER_HANDLERS
 
 __all__ = [
     "BLOCK_EVENTS_TX_HASH",
+    "END_BLOCK_STEPS",
+    "HANDLERS",
     "BlockResult",
     "InvalidBlock",
     "apply_block",
     "build_block",
     "check_includable",
     "execute_tx",
-    "register_handlers",
 ]
 
 Handler = Callable[[State, BlockContext, bytes, object], list[Event]]
 EndBlockHook = Callable[[State, BlockContext], list[Event]]
 
-HANDLERS: dict[str, Handler] = dict(TRANSFER_HANDLERS)
-END_BLOCK_HOOKS: list[tuple[str, EndBlockHook]] = []
+
+def _handler_table(*families: Mapping[str, Handler]) -> dict[str, Handler]:
+    """One kind -> handler table from the families' tables; a kind claimed twice is a bug."""
+    table: dict[str, Handler] = {}
+    for family in families:
+        for kind in sorted(family):
+            if kind in table:
+                raise ValueError(f"handler for {kind!r} defined twice")
+            table[kind] = family[kind]
+    return table
+
+
+# Every tx kind a block may carry, by family (never changed after import).
+HANDLERS: dict[str, Handler] = _handler_table(transfers.HANDLERS, swaps.HANDLERS, risk_engine.HANDLERS)
+# The end-of-block work, run in this order after the block's transactions.
+END_BLOCK_STEPS: tuple[EndBlockHook, ...] = (risk_engine.end_block,)
 BLOCK_EVENTS_TX_HASH = bytes(32)
 
 
@@ -52,22 +73,6 @@ class InvalidBlock(Exception):
         super().__init__(f"tx {index}: {reason}")
         self.index = index
         self.reason = reason
-
-
-def register_handlers(handlers: dict[str, Handler]) -> None:
-    """Add tx-kind handlers (used by the risk engine modules)."""
-    for kind in sorted(handlers):
-        if kind in HANDLERS and HANDLERS[kind] is not handlers[kind]:
-            raise ValueError(f"handler for {kind!r} registered twice")
-        HANDLERS[kind] = handlers[kind]
-
-
-def register_end_block(name: str, hook: EndBlockHook) -> None:
-    """Add an end-of-block hook; hooks run in registration-name order."""
-    if any(n == name for n, _ in END_BLOCK_HOOKS):
-        return
-    END_BLOCK_HOOKS.append((name, hook))
-    END_BLOCK_HOOKS.sort(key=lambda item: item[0])
 
 
 @dataclass
@@ -133,8 +138,8 @@ def execute_tx(state: State, ctx: BlockContext, tx: Tx) -> Receipt:
 
 def _end_block(state: State, ctx: BlockContext) -> list[Receipt]:
     events: list[Event] = []
-    for _, hook in END_BLOCK_HOOKS:
-        events.extend(hook(state, ctx))
+    for step in END_BLOCK_STEPS:
+        events.extend(step(state, ctx))
     if not events:
         return []
     return [Receipt(BLOCK_EVENTS_TX_HASH, 0, "", "block events", tuple(events))]
@@ -195,9 +200,3 @@ def build_block(
     receipts.extend(_end_block(state, ctx))
     return _finish(state, acc, included, receipts, skipped)
 
-
-# --------------------------------------------------------------------------- risk engine
-from .risk import engine as _risk_engine  # noqa: E402
-
-register_handlers(_risk_engine.HANDLERS)
-register_end_block("risk", _risk_engine.end_block)

@@ -2,10 +2,11 @@
 
 Owns the order of the risk engine's end-of-block work -- oracle prices, then
 funding, then the liquidation sweep -- in one hook, so the sweep always sees
-this block's prices.  Imported once by ``machine.py``; never called by the
-node directly.  ``run_end_block`` takes an optional ``timer`` (a function
-returning nanoseconds) only so the stress replay can measure the liquidation
-step; the state machine itself never reads a clock.
+this block's prices.  ``machine.py`` lists ``HANDLERS`` and ``end_block`` in
+its tables; never called by the node directly.  ``run_end_block`` takes an
+optional ``timer`` (a function returning nanoseconds) only so the stress
+replay can measure the liquidation step; the state machine itself never
+reads a clock.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from typing import Callable
 from ledger.receipt import Event
 
 from . import margin, markets, oracle, perps
-from .. import swaps
 from ..context import BlockContext
 from .funding import apply_funding
 from .liquidation import liquidation_sweep
@@ -23,7 +23,7 @@ from ..state import State
 
 __all__ = ["HANDLERS", "end_block", "run_end_block"]
 
-HANDLERS = {**markets.HANDLERS, **oracle.HANDLERS, **margin.HANDLERS, **perps.HANDLERS, **swaps.HANDLERS}
+HANDLERS = {**markets.HANDLERS, **oracle.HANDLERS, **margin.HANDLERS, **perps.HANDLERS}
 
 
 def run_end_block(state: State, ctx: BlockContext, timer: Callable[[], int] | None = None) -> tuple[list[Event], int]:

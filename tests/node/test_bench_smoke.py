@@ -22,8 +22,7 @@ KEYS = {
 
 def test_bench_smoke_commits_every_tx_once_and_nodes_agree(tmp_path):
     out = tmp_path / "results"
-    # Works before and after cli/main.py imports cli.bench itself.
-    cmd = [sys.executable, "-c", "from cli.main import main; main()",
+    cmd = [sys.executable, "-m", "cli",  # as bench/run.sh runs it
            "bench", "--validators", "1", "--smoke", "--json", "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,6 +1,6 @@
 """The p2p layer (node/p2p) between real processes on 127.0.0.1, plus in-process checks.
 
-The module's cluster is four OS processes (``tests/node/p2p_peer.py``), each
+The module's cluster is four OS processes (``bench/p2p_peer.py``), each
 one P2PNetwork on a free port, all allowlisting each other.  Tests run in
 file order against it: gossip on two topics, 20 KB bursts, request/response,
 a stranger, garbage and bans, SIGKILL and restart, and last a clean stop.
@@ -35,7 +35,7 @@ from node.p2p import (
 )
 from node.p2p.bridge import ThreadQueue
 from node.p2p.gate import PeerGate, parse_allowlist
-from tests.node.p2p_peer import PeerProcess, free_port
+from bench.p2p_peer import PeerProcess, free_port
 
 TOPICS = ["settle/tx/1", "settle/consensus/1"]
 KiB = 1024

@@ -1,10 +1,10 @@
-"""One P2PNetwork in its own process, driven by JSON lines on stdin (tests only).
+"""One P2PNetwork in its own process, driven by JSON lines on stdin (tests and the gossip benchmark).
 
 :class:`PeerProcess` is the parent side, used by ``tests/node/test_p2p.py``
-and ``bench/p2p_gossip.py`` (``$P2P_PEER_SCRIPT`` may name a wrapper, e.g.
+and ``bench/p2p_gossip.py`` (``$P2P_PEER_SCRIPT`` may name a wrapper script, e.g.
 one that profiles the child).
 
-Run as ``python tests/node/p2p_peer.py CONFIG_JSON`` where CONFIG_JSON holds
+Run as ``python -m bench.p2p_peer CONFIG_JSON`` where CONFIG_JSON holds
 ``seed`` (hex), ``port``, ``allowed`` ({peer_id: multiaddr or null}),
 ``topics``, ``name`` and optional ``limits`` (P2PLimits fields).  Prints
 ``{"event": "ready", ...}`` once listening, then answers each command line
@@ -32,9 +32,8 @@ from pathlib import Path
 
 import uvloop
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from node.p2p import P2PLimits, P2PNetwork, RequestError, peer_id_from_seed  # noqa: E402
+from cli.devnet import node_env
+from node.p2p import P2PLimits, P2PNetwork, RequestError, peer_id_from_seed
 
 MAGIC = b"SETTLE-TEST\n"
 
@@ -252,9 +251,11 @@ class PeerProcess:
 
     def start(self) -> "PeerProcess":
         self._replies: queue.Queue = queue.Queue()
+        script = os.environ.get("P2P_PEER_SCRIPT")
+        child = [script] if script else ["-m", "bench.p2p_peer"]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, os.environ.get("P2P_PEER_SCRIPT", str(Path(__file__).resolve())), json.dumps(self.cfg)],
+                [sys.executable, *child, json.dumps(self.cfg)], env=node_env(),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1,
             )
         threading.Thread(target=self._read, args=(self.proc, self._replies), daemon=True).start()

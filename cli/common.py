@@ -1,0 +1,136 @@
+"""What every ``settle`` command shares: finding the home and the node, output, errors, signing and submitting.
+
+Owns the error convention (``CLIError``: one line on stderr, exit code 1), the
+``--home``/``--rpc``/``--json`` options, the two output shapes (``--json``
+for scripts, rich tables for people) and ``submit``, the one path by which a
+command signs a transaction body and sends it to a node.  Defines no command.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ledger.keys import format_address
+from ledger.tx import sign_tx
+from settlement.checktx import check_body
+from settlement.errors import SettlementError
+
+from .client import RPCClient, RPCClientError
+from .keyring import Keyring, default_home
+from .testnet import HOST, RPC_PORT, load_devnet
+
+console = Console()
+
+
+class CLIError(click.ClickException):
+    """A command failed for a reason the user can act on: printed as one ``error: ...`` line, exit code 1."""
+
+
+def home_dir(home: str | None) -> Path:
+    return default_home(home)
+
+
+def rpc_url(home: Path, rpc: str | None) -> str:
+    if rpc:
+        return rpc
+    meta = load_devnet(home)
+    if meta and meta.get("nodes"):
+        return meta["nodes"][0]["rpc"]
+    if (home / "config.toml").exists():
+        from node.config import load_config
+
+        return load_config(home).rpc_url
+    return f"http://{HOST}:{RPC_PORT}"
+
+
+def rpc_client(home: Path, rpc: str | None) -> RPCClient:
+    return RPCClient(rpc_url(home, rpc))
+
+
+def emit(obj, as_json: bool, render) -> None:
+    if as_json:
+        click.echo(json.dumps(obj, indent=2))
+    else:
+        render(obj)
+
+
+def kv_table(title: str, rows: list[tuple[str, object]]) -> None:
+    t = Table(title=title, show_header=False, title_justify="left")
+    t.add_column(style="bold cyan")
+    t.add_column()
+    for k, v in rows:
+        t.add_row(k, str(v))
+    console.print(t)
+
+
+home_opt = click.option("--home", envvar="SETTLE_HOME", default=None, help="devnet or node home (default $SETTLE_HOME or ~/.settle/devnet)")
+rpc_opt = click.option("--rpc", default=None, help="node RPC URL (default: the home's first node)")
+json_opt = click.option("--json", "as_json", is_flag=True, help="machine-readable JSON output")
+
+
+
+def submit(home: Path, rpc: str | None, signer: str, body, wait: bool, as_json: bool) -> None:
+    try:
+        check_body(type(body).KIND, body)  # what needs no state is refused before anything is signed
+    except SettlementError as exc:
+        raise CLIError(str(exc)) from None
+    ring = Keyring(home)
+    try:
+        key = ring.load(signer)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    client = rpc_client(home, rpc)
+    status = client.call("status")
+    try:
+        acct = client.call("account", {"address": format_address(key.address)})
+    except RPCClientError as exc:
+        if exc.code == -32001:
+            raise CLIError(f"signer {format_address(key.address)} is not a registered account") from None
+        raise
+    t = sign_tx(key, status["chain_id"], acct["next_nonce"], body)
+    res = client.call("broadcast_tx", {"tx": t.raw.hex(), "mode": "commit" if wait else "sync"}, timeout=90)
+    if wait and not res["receipt"]["ok"]:
+        if as_json:
+            click.echo(json.dumps(res, indent=2))
+        r = res["receipt"]
+        raise CLIError(f"transaction {res['hash']} committed at height {res['height']} but failed: {r['error']}: {r['reason']}")
+
+    def render(res):
+        rows = [("hash", res["hash"]), ("kind", t.kind), ("nonce", t.nonce)]
+        if wait:
+            rows += [("height", res["height"]), ("result", "ok")]
+            for e in res["receipt"]["events"]:
+                rows.append(("event", ", ".join(f"{k}={ring.label(_addr(v)) if _is_addr(v) else v}" for k, v in e.items())))
+        else:
+            rows.append(("status", "accepted into the mempool (use --wait to wait for the commit)"))
+        kv_table("transaction", rows)
+
+    emit(res, as_json, render)
+
+
+def _is_addr(v) -> bool:
+    return isinstance(v, str) and v.startswith("st") and len(v) == 42
+
+
+def _addr(v: str) -> bytes:
+    return bytes.fromhex(v[2:])
+
+
+def resolve_address(home: Path, text: str) -> bytes:
+    try:
+        return Keyring(home).address(text)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+tx_opts = [home_opt, rpc_opt, json_opt, click.option("--wait", is_flag=True, help="wait until committed and show the receipt")]
+
+
+def tx_command(fn):
+    for opt in reversed(tx_opts):
+        fn = opt(fn)
+    return fn

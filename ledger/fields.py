@@ -1,0 +1,17 @@
+"""Reusable annotated field types of records (addresses, hashes, symbols, amounts).
+
+Owns only the type aliases the codec checks on decode; shared by the tx
+envelope, the tx body kinds and the records of other layers.  No behaviour.
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+from .codec import MAX_INT, Len, MaxLen, Range
+
+__all__ = ["Address", "Amount", "Hash32", "Symbol"]
+
+Address = Annotated[bytes, Len(20)]
+Hash32 = Annotated[bytes, Len(32)]
+Symbol = Annotated[str, MaxLen(16)]
+Amount = Annotated[int, Range(-(2**63), MAX_INT)]  # range checked again by settlement
