@@ -15,6 +15,8 @@ Contract: the caller has verified every transaction signature (the node
 verifies each once, at mempool entry or block validation, and caches the
 verdict).  Everything else about validity is decided here, deterministically.
 A transaction that fails a rule changes nothing but its sender's nonce.
+It never reads a clock (block time is the header's), never does I/O and never
+verifies a signature itself.
 """
 from __future__ import annotations
 
