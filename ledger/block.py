@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Mapping
 
 from .codec import DecodeError, MaxLen, Range, Record, decode, encode
+from .errors import PeerMisbehaviour
 from .hashing import ZERO_HASH, merkle_root, sha256
 from .tx import Address, Hash32, Tx
 
@@ -26,8 +27,11 @@ __all__ = ["Block", "BlockError", "Header", "check_child", "tx_root"]
 MAX_BLOCK_BYTES = 8 * 1024 * 1024
 
 
-class BlockError(ValueError):
-    """A block or header breaks a structural rule (wrong parent, time, root...)."""
+class BlockError(PeerMisbehaviour, ValueError):
+    """A block or header breaks a structural rule (wrong parent, time, root...).
+
+    A peer's fault: blocks reach a node as proposals and through block sync.
+    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from .codec import MAX_INT, DecodeError, Len, MaxLen, Range, Record, encode, require_canonical, unpack
+from .errors import InvalidInput
 from .hashing import sha256
 from .keys import PrivateKey, address_from_pubkey, verify_signed
 from .recordgen import fast_init
@@ -37,7 +38,7 @@ MAX_CHAIN_ID = 64
 _BODY_TYPES: dict[str, type[Record]] = {}
 
 
-class SignatureError(ValueError):
+class SignatureError(InvalidInput, ValueError):
     """A transaction's signature does not verify for its sender and sign-bytes."""
 
 

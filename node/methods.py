@@ -13,6 +13,7 @@ import asyncio
 from typing import Any, Awaitable, Callable
 
 from ledger.codec import DecodeError
+from ledger.errors import InvalidInput
 from ledger.keys import format_address, parse_address
 from ledger.tx import Tx
 from settlement.queries import account_info, asset_list
@@ -34,7 +35,9 @@ TIMEOUT = -32002
 MODES = ("async", "sync", "commit")
 
 
-class RPCError(Exception):
+class RPCError(InvalidInput):
+    """A request answered with a JSON-RPC error ``code`` (bad params, not found, refused, timed out)."""
+
     def __init__(self, code: int, message: str, data: Any = None):
         super().__init__(message)
         self.code = code

@@ -22,6 +22,7 @@ import logging
 from ledger.block import Block
 from ledger.codec import DecodeError, decode, encode
 from ledger.commit import CertificateError, CommitCertificate, verify_commit
+from ledger.errors import PeerMisbehaviour
 
 from .chain import InvalidProposal
 
@@ -34,7 +35,7 @@ MAX_BLOCKS = 64
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
-class SyncError(Exception):
+class SyncError(PeerMisbehaviour):
     """A peer's sync response is malformed or does not verify."""
 
 
