@@ -31,7 +31,7 @@ from ledger.keys import PrivateKey, format_address
 from ledger.store_leveldb import WRITE_BUFFER_BYTES, LevelDBKV
 from settlement.genesis import Genesis
 
-from .chain import Chain
+from .chain import Chain, ChainError
 from .commits import CommitPipeline
 from .config import NodeConfig
 from .consensus_driver import ConsensusDriver, consensus_config
@@ -157,7 +157,7 @@ class Node:
         self.store = ChainStore(self.kv)
         try:
             self.chain = Chain(self.store, self.genesis, genesis_doc)
-        except Exception as exc:  # any reason the store cannot be read at this genesis: the node cannot start
+        except (ChainError, SettleError) as exc:  # another genesis, a corrupt or unreadable store: cannot start
             self.kv.close()
             raise NodeError(str(exc)) from None
         try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import Callable
 
+from ledger.errors import Halt
 from ledger.tx import Tx
 from settlement.checktx import check_tx
 from settlement.errors import NotIncludable, SettlementError
@@ -85,6 +86,9 @@ class TxIntake:
         except MempoolRejection:
             self._counters.mempool_rejections += 1
             raise
+        except Halt as exc:  # the admission check read corrupt state: halt; the tx is refused as any is now
+            self._halt.halt(f"tx admission: {type(exc).__name__}: {exc}")
+            raise MempoolRejection("halted", f"node halted: {self._halt.halted}") from exc
         self._chain.mark_verified(tx)
         self._new_tx.set()
 

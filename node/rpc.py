@@ -33,10 +33,11 @@ import asyncio
 import json
 import logging
 import resource
-
 from collections.abc import Mapping
 
 from aiohttp import WSMsgType, web
+
+from ledger.errors import Halt
 
 from .config import RPCConfig
 from .methods import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR, Method, RPCError, RpcApi
@@ -251,7 +252,11 @@ class RPCServer:
         except RPCError as exc:
             counters.rpc_errors += 1
             return _error(rid, exc.code, exc.message, exc.data)
-        except Exception as exc:  # a bug: report it, keep serving
+        except Halt as exc:  # a read found the store or state corrupt: the node halts; this request gets an internal error
+            self._halt.halt(f"rpc {req['method']}: {type(exc).__name__}: {exc}")
+            counters.rpc_errors += 1
+            return _error(rid, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug: report it, keep serving (one method's bug must not take the API down)
             log.exception("internal error in %s", req["method"])
             counters.rpc_errors += 1
             return _error(rid, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
