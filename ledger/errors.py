@@ -49,7 +49,9 @@ a client's ``DecodeError`` into an ``RPCError``.  Classes that subclass
 
 Errors that are nobody's fault sit directly under :class:`SettleError`: a
 transport failure (``node.p2p.P2PError``: a peer unreachable, a request
-timed out; try again later) and a start-up failure (``node.app.NodeError``).
+timed out; try again later), the safety module's refusal to sign
+(``consensus.SafetyError``: logged, the step goes unsigned) and a start-up
+failure (``node.app.NodeError``: exit code 1).
 
 Never: import anything (this is the bottom of the bottom layer).
 """
