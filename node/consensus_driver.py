@@ -51,9 +51,9 @@ from consensus import (
     decode_message,
     encode_message,
 )
-from consensus.messages import DuplicateVoteEvidence, Proposal
 from consensus.config import genesis_overrides
 from consensus.interfaces import SafetyStorageError
+from consensus.messages import DuplicateVoteEvidence, Proposal
 from consensus.safety import SafetyRules
 from consensus.timeliness import message_delay_in_round
 from consensus.wal import decode_record, encode_record, restore
