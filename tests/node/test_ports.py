@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
+import typing
+from collections.abc import Sized
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,58 @@ def test_status_beacon_publishes_our_tip():
 
     asyncio.run(one_beat())
     assert net.published == [(TOPIC_STATUS, encode([5, b"\x11" * 32]))]
+
+
+# ---------------------------------------------------------------- every port has its provider
+
+
+def _members(port: type) -> set[str]:
+    """Attributes, properties and methods a Protocol names (its own and its protocol bases')."""
+    names: set[str] = set()
+    for cls in port.__mro__:
+        if cls in (object, typing.Protocol, typing.Generic) or cls.__module__ == "collections.abc":
+            continue
+        names |= set(getattr(cls, "__annotations__", {}))
+        names |= {n for n, v in vars(cls).items() if not n.startswith("_") and (callable(v) or isinstance(v, property))}
+    if issubclass(port, Sized):
+        names.add("__len__")
+    return names
+
+
+def test_every_port_is_satisfied_by_its_provider(node_home):
+    from node import ports
+    from node.app import Node, NodeStatus
+    from node.config import load_config
+    from node.p2p import P2PNetwork
+    from node.rpc import Subscription
+
+    cfg = load_config(node_home[0])
+    cfg.verifier.pool = "threads"
+    node = Node(cfg, net=FakeNet())
+    try:
+        providers = {
+            ports.ChainReader: [node.chain],
+            ports.BlockReader: [node.store],
+            ports.Committer: [node.commits, node.chain],
+            ports.PendingTxs: [node.mempool],
+            ports.TxAdmission: [node.intake],
+            ports.TxSink: [node.client_txs],
+            ports.TxOutbox: [node.gossip],
+            ports.CommitWaiter: [node.commits],
+            ports.BlockListener: [Subscription(None, 1)],
+            ports.Halter: [node.halting],
+            ports.MetricsSink: [node.counters],
+            ports.Network: [FakeNet(), P2PNetwork],  # the class: its methods are the port
+            ports.PeerSync: [node.sync],
+            ports.SyncTrigger: [node.consensus],
+            ports.StatusView: [NodeStatus(moniker="m", validator=None, genesis_doc={}, net=None, consensus=node.consensus)],
+        }
+        assert set(providers) == {getattr(ports, n) for n in ports.__all__}
+        for port, impls in providers.items():
+            members = _members(port)
+            assert members, port.__name__
+            for impl in impls:
+                missing = sorted(m for m in members if not hasattr(impl, m))
+                assert not missing, f"{type(impl).__name__} lacks {missing} of {port.__name__}"
+    finally:
+        node.close()
