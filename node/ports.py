@@ -50,7 +50,7 @@ class ChainReader(Protocol):
     """The committed tip and its state, read-only.
 
     Provided by :class:`node.chain.Chain`.  Used by the RPC methods, block
-    sync, the consensus driver, the status beacon, tx intake and metrics.
+    sync, the consensus driver, the status beacon and metrics.
     """
 
     chain_id: str
@@ -69,8 +69,6 @@ class ChainReader(Protocol):
 
     @property
     def state_root(self) -> bytes: ...
-
-    def nonce_of(self, addr: bytes) -> int: ...
 
 
 class BlockReader(Protocol):
