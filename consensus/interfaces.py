@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from ledger.codec import Len, MaxLen, Range, Record
+from ledger.errors import Halt, SettleError
 
 __all__ = [
     "DoubleSignRefused",
@@ -83,8 +84,13 @@ class SafetyData(Record):
 # --------------------------------------------------------------------------- errors
 
 
-class SafetyError(Exception):
-    """Base of every refusal or failure of the safety module.  No signature was released."""
+class SafetyError(SettleError):
+    """Base of every refusal or failure of the safety module.  No signature was released.
+
+    A refusal is nobody's fault to punish (the core asked again after a
+    restart, or a bug asked for an unsafe signature): it is logged and the
+    step goes unsigned.  Only :class:`SafetyStorageError` is a halt.
+    """
 
 
 class InvalidSignRequest(SafetyError):
@@ -124,8 +130,8 @@ class DoubleSignRefused(SafetyError):
         self.height, self.round, self.step = height, round_, step
 
 
-class SafetyStorageError(SafetyError):
-    """Persisting or loading safety data failed; nothing was released."""
+class SafetyStorageError(SafetyError, Halt):
+    """Persisting or loading safety data failed; nothing was released.  The node halts."""
 
 
 # --------------------------------------------------------------------------- interfaces

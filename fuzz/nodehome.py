@@ -4,8 +4,9 @@ Owns: :func:`make_node`, which initialises a single-validator home (the same
 ``init_testnet`` as ``settle init``), opens a :class:`node.app.Node` on it,
 commits one block that the validator built and certified (so there is a
 block, a certificate, receipts and state to serve), and connects the
-node's p2p handlers to :class:`RecordingNet`, a transport that records what
-the node would have sent.  Never opens a socket or starts consensus.
+node's p2p handlers (gossip, block sync, status beacon) to
+:class:`RecordingNet`, a transport that records what the node would have
+sent.  Never opens a socket or starts consensus.
 
 The home lives in ``$SETTLE_FUZZ_HOME`` if set (the runner and the test
 set it to a directory they remove), else in a new temporary directory.
@@ -27,9 +28,7 @@ from ledger.tx import Tx, sign_tx
 from ledger.txkinds import Transfer
 from node.app import Node
 from node.config import load_config
-from node.gossip import TOPIC_CONSENSUS, TOPIC_STATUS, TOPIC_TXS, TxGossip
 from cli.keyring import Keyring
-from node.sync import BlockSync
 from cli.testnet import init_testnet
 
 PEER = "12D3KooWFuzzPeer"
@@ -37,7 +36,7 @@ PEER = "12D3KooWFuzzPeer"
 
 @dataclass
 class RecordingNet:
-    """The node's transport port (``node.gossip.Network``), answering sync requests with ``response``."""
+    """The node's transport port (``node.ports.Network``), answering sync requests with ``response``."""
 
     response: bytes = encode([])
     published: list = field(default_factory=list)
@@ -98,17 +97,14 @@ def make_node(*, peers: bool = True) -> FuzzNode:
     cfg = load_config(home)
     cfg.verifier.pool = "threads"
     cfg.verifier.workers = 1
-    node = Node(cfg)
+    net = RecordingNet()
+    node = Node(cfg, net=net if peers else None)
     ring = Keyring(home)
     alice, bob = ring.load("alice"), ring.load("bob")
     txs = [sign_tx(alice, node.chain.chain_id, n, Transfer(bob.address, "USD", 1 + n, "fuzz")) for n in range(4)]
     _commit_next(node, txs[:1])
     # the next block is built but not committed: the sync seed that carries it verifies
     block, cert = _next(node, txs[1:2])
-    net = RecordingNet()
-    if peers:
-        node.net, node.gossip, node.sync = net, TxGossip(node, net), BlockSync(node, net)
-        node._topics = (TOPIC_TXS, TOPIC_CONSENSUS, TOPIC_STATUS)  # as _start_p2p sets them
     return FuzzNode(node, net, alice, txs[1:], encode([[block.encode(), cert.encode()]]), loop)
 
 
@@ -123,4 +119,4 @@ def _next(node: Node, txs: list[Tx]):
 
 def _commit_next(node: Node, txs: list[Tx]) -> None:
     block, cert = _next(node, txs)
-    node.commit(block, node.chain.validate(block), cert)
+    node.commits.commit(block, node.chain.validate(block), cert)

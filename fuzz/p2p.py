@@ -2,9 +2,9 @@
 
 The first input byte picks the entry point, the rest is the peer's bytes:
 
-0. a ``status`` beacon (``Node._on_p2p_message``);
+0. a ``status`` beacon (through the node's ``PeerRoutes.on_message``);
 1. a ``txs`` gossip batch (same handler; decoded txs go through mempool admission);
-2. a block-sync request this node serves (``Node._serve_sync``);
+2. a block-sync request this node serves (``PeerRoutes.serve_sync``);
 3. a block-sync response to this node's request (``BlockSync._fetch_from``).
 
 Property: nothing escapes the handlers (garbage is reported to the
@@ -29,15 +29,15 @@ FN = make_node()
 
 
 async def status(payload: bytes) -> None:
-    await FN.node._on_p2p_message(TOPIC_STATUS, PEER, payload)
+    await FN.node.routes.on_message(TOPIC_STATUS, PEER, payload)
 
 
 async def txs(payload: bytes) -> None:
-    await FN.node._on_p2p_message(TOPIC_TXS, PEER, payload)
+    await FN.node.routes.on_message(TOPIC_TXS, PEER, payload)
 
 
 async def sync_request(payload: bytes) -> None:
-    served = decode(await FN.node._serve_sync(PEER, payload))
+    served = decode(await FN.node.routes.serve_sync(PEER, payload))
     assert type(served) is list
 
 

@@ -33,13 +33,13 @@ with instrumented():
     from ledger.codec import DecodeError, decode, encode
     from ledger.tx import body_type, sign_tx
     from node.methods import INTERNAL_ERROR
-    from node.rpc import RPCServer, Subscription
+    from node.rpc import Subscription
 
     from . import seeds
     from .nodehome import make_node
 
 FN = make_node(peers=False)
-SERVER = RPCServer(FN.node)
+SERVER = FN.node.rpc
 WAIT_S = 0.5
 HEADERS = {"Content-Type": "application/json"}
 

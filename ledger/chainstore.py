@@ -6,7 +6,7 @@ certificate, its receipts and the settlement state writes into ONE synced
 :meth:`~ledger.interfaces.KVStore.write`, so after a crash at any moment the
 store holds every piece of block ``h`` and nothing of ``h + 1``, or the
 reverse.  Reads decode what was written and report anything undecodable as
-:class:`StoreCorruptError`.
+:class:`StateCorrupt`.
 
 Never: decide whether a block is valid (signatures, state transition and
 quorum are checked by consensus and settlement before a block gets here; the
@@ -25,8 +25,9 @@ from . import schema
 from .block import Block, Header
 from .codec import DecodeError
 from .commit import CommitCertificate
+from .errors import StateCorrupt, StoreError
 from .hashing import ZERO_HASH
-from .interfaces import KVStore, StoreError
+from .interfaces import KVStore
 from .receipt import Receipt, decode_receipts, encode_receipts
 
 __all__ = [
@@ -37,21 +38,13 @@ __all__ = [
     "NoSuchBlockError",
     "ParentMismatchError",
     "ReceiptMismatchError",
-    "StoreCorruptError",
+    "StateCorrupt",
     "StoreError",
     "UnknownSchemaError",
 ]
 
 
 # --------------------------------------------------------------------------- errors
-
-
-class StoreCorruptError(StoreError):
-    """A stored value does not decode, or contradicts another stored value."""
-
-    def __init__(self, key: bytes, detail: str) -> None:
-        super().__init__(f"corrupt store value under {key!r}: {detail}")
-        self.key = key
 
 
 class UnknownSchemaError(StoreError):
@@ -133,7 +126,7 @@ class ChainStore:
     Raises:
         UnknownSchemaError: ``kv`` holds keys outside ``schema.PREFIX`` or
             another schema version.
-        StoreCorruptError: the latest height or its block does not decode.
+        StateCorrupt: the latest height or its block does not decode.
     """
 
     def __init__(self, kv: KVStore) -> None:
@@ -146,7 +139,7 @@ class ChainStore:
         if self._latest_height:
             block = self.block(self._latest_height)
             if block is None:
-                raise StoreCorruptError(schema.LATEST_HEIGHT, f"block {self._latest_height} is missing")
+                raise StateCorrupt(f"block {self._latest_height} is missing", key=schema.LATEST_HEIGHT)
             self._latest_header = block.header
             self._latest_id = block.id
 
@@ -166,7 +159,7 @@ class ChainStore:
         try:
             return decoder(raw)
         except DecodeError as exc:
-            raise StoreCorruptError(key, str(exc)) from None
+            raise StateCorrupt(str(exc), key=key) from None
 
     # ------------------------------------------------------------------ blocks
 
@@ -181,7 +174,7 @@ class ChainStore:
         return self._kv.get(schema.block_key(height))
 
     def block(self, height: int) -> Block | None:
-        """The block at ``height``, or None.  Raises StoreCorruptError."""
+        """The block at ``height``, or None.  Raises StateCorrupt."""
         raw = self.block_raw(height)
         return None if raw is None else self._decode(schema.block_key(height), Block.decode, raw)
 
@@ -194,7 +187,7 @@ class ChainStore:
         height = self._decode(key, schema.decode_height, raw)
         block = self.block(height)
         if block is None or block.id != block_id:
-            raise StoreCorruptError(key, f"points at height {height}, which holds another block")
+            raise StateCorrupt(f"points at height {height}, which holds another block", key=key)
         return block
 
     def header(self, height: int) -> Header | None:
@@ -242,7 +235,7 @@ class ChainStore:
         height, index = location
         receipts = self.receipts(height)
         if index >= len(receipts) or receipts[index].tx_hash != tx_hash:
-            raise StoreCorruptError(schema.tx_key(tx_hash), f"no receipt {index} for it at height {height}")
+            raise StateCorrupt(f"no receipt {index} for it at height {height}", key=schema.tx_key(tx_hash))
         return height, index, receipts[index]
 
     # ------------------------------------------------------------------ settlement state

@@ -39,6 +39,8 @@ from typing import Any, Callable, ClassVar
 
 import msgpack
 
+from .errors import InvalidInput
+
 __all__ = [
     "DecodeError",
     "EncodeError",
@@ -61,11 +63,11 @@ MAX_INT = 2**64 - 1
 MAX_DECODE_BYTES = 8 * 1024 * 1024
 
 
-class DecodeError(ValueError):
+class DecodeError(InvalidInput, ValueError):
     """Raised for any byte string that is not a canonical, well-typed value."""
 
 
-class EncodeError(ValueError):
+class EncodeError(InvalidInput, ValueError):
     """Raised when asked to encode a value outside the canonical value space."""
 
 

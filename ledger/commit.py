@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from .codec import Len, MaxLen, Range, Record, encode
+from .errors import PeerMisbehaviour
 from .keys import verify
 from .tx import Address
 from .validators import ValidatorSet
@@ -42,8 +43,8 @@ class VoteType(enum.IntEnum):
     PRECOMMIT = 2
 
 
-class CertificateError(ValueError):
-    """A commit certificate does not prove > 2/3 of the voting power."""
+class CertificateError(PeerMisbehaviour, ValueError):
+    """A commit certificate does not prove > 2/3 of the voting power (a peer's fault: it sent it)."""
 
 
 def vote_sign_bytes(chain_id: str, vote_type: int, height: int, round_: int, block_id: bytes) -> bytes:

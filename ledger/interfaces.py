@@ -2,14 +2,15 @@
 
 Owns: :class:`KVStore`, the one interface every storage backend implements
 (``store_memory.MemoryKV`` for tests, ``store_leveldb.LevelDBKV`` for nodes);
-the errors a backend may raise (:class:`StoreError` and its subclasses); and
+the errors a backend may raise (:class:`StoreError`, which sits in
+``errors.py`` with the rest of the error tree, and its subclasses); and
 :func:`check_write`, the argument rules of :meth:`KVStore.write`, shared by
 every backend so that they all refuse the same calls in the same way.
 ``tests/ledger/test_kvstore.py`` runs one conformance suite against every
 backend; a new backend joins by adding itself to that suite's fixture.
 
 Never: know what a key means (the layouts live in ``schema.py``, their meaning
-in ``chainstore.py``), open files, or import anything but the standard library.
+in ``chainstore.py``), open files, or import anything but the standard library and ``errors.py``.
 The contract sits here and is documented here; backends stay short and mostly
 bare, as py-evm documents ``eth/abc.py`` and leaves its backends bare.
 """
@@ -18,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol, runtime_checkable
 
+from .errors import StoreError
+
 __all__ = [
     "KVStore",
     "StoreClosedError",
@@ -25,15 +28,6 @@ __all__ = [
     "StoreLockedError",
     "check_write",
 ]
-
-
-class StoreError(Exception):
-    """Base of every storage error.
-
-    Raised as such when the backend itself fails (disk full, permission denied,
-    a corruption reported by the storage engine); the engine's exception is
-    chained as ``__cause__``.  Subclasses name the more specific rules.
-    """
 
 
 class StoreClosedError(StoreError):

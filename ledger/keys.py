@@ -21,6 +21,8 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
+from .errors import InvalidInput
+
 __all__ = [
     "ADDRESS_PREFIX",
     "KeyFileError",
@@ -35,7 +37,7 @@ ADDRESS_PREFIX = "st"
 ADDRESS_LEN = 20
 
 
-class KeyFileError(ValueError):
+class KeyFileError(InvalidInput, ValueError):
     """A key file is missing, unreadable or malformed."""
 
 

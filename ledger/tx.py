@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .codec import DecodeError, Record, encode, require_canonical, unpack
+from .errors import InvalidInput
 from .fields import Address, Amount, Hash32, Symbol  # re-exported: records of every layer use them
 from .hashing import sha256
 from .keys import PrivateKey, address_from_pubkey, verify_signed
@@ -40,7 +41,7 @@ TX_DOMAIN = b"settle/tx/v1\x00"
 MAX_TX_BYTES = 64 * 1024
 MAX_CHAIN_ID = 64
 
-class SignatureError(ValueError):
+class SignatureError(InvalidInput, ValueError):
     """A transaction's signature does not verify for its sender and sign-bytes."""
 
 

@@ -7,8 +7,8 @@ atomic store write.  Proposing and validating call the pure rules of
 ``settlement/blockrules.py`` with this node's tip, state and caches; this
 module never decides itself whether a block is valid.
 
-Synchronous on purpose: the node calls it from its event loop, and consensus
-calls it through the node.  It never signs anything.
+Synchronous on purpose: the node calls it from its event loop; consensus
+reaches it through the committer port (``node/ports.py``).  It never signs anything.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import Iterable, Iterator
 from ledger.block import Block, Header
 from ledger.chainstore import ChainStore
 from ledger.commit import CommitCertificate, verify_commit
+from ledger.errors import Halt
 from ledger.hashing import ZERO_HASH
 from ledger.tx import Tx
 from settlement.accounts import get_account
@@ -30,8 +31,8 @@ from settlement.state import RootAccumulator
 __all__ = ["Chain", "ChainError", "InvalidProposal"]
 
 
-class ChainError(Exception):
-    """The store does not match the genesis this node was started with."""
+class ChainError(Halt):
+    """The store does not match the genesis this node was started with: stop before signing anything."""
 
 
 class VerifiedMemo:

@@ -21,11 +21,13 @@ from pathlib import Path
 
 import tomli_w
 
+from ledger.errors import InvalidInput
+
 
 __all__ = ["ConfigError", "NodeConfig", "load_config", "parse_config", "save_config"]
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidInput, ValueError):
     """The node configuration file is missing, malformed or has bad values."""
 
 

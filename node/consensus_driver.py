@@ -29,6 +29,7 @@ import asyncio
 import collections
 import logging
 import time
+from pathlib import Path
 
 from consensus import (
     BlockProposal,
@@ -43,6 +44,7 @@ from consensus import (
     ScheduleTimeout,
     SigningFailed,
     StartHeight,
+    Step,
     TimeoutElapsed,
     VoteReceived,
     WalWrite,
@@ -50,20 +52,26 @@ from consensus import (
     encode_message,
 )
 from consensus.config import genesis_overrides
+from consensus.interfaces import SafetyStorageError
 from consensus.messages import DuplicateVoteEvidence, Proposal
 from consensus.safety import SafetyRules
 from consensus.timeliness import message_delay_in_round
 from consensus.wal import decode_record, encode_record, restore
 from ledger.block import Block
 from ledger.codec import DecodeError
+from ledger.errors import Halt
 from ledger.hashing import sha256
+from ledger.keys import PrivateKey
 
 from .chain import InvalidProposal
+from .config import BlockConfig, NodeConfig
 from .gossip import TOPIC_CONSENSUS
+from .halt import NodeHalted
+from .ports import ChainReader, Committer, Halter, MetricsSink, Network, PeerSync, PendingTxs
 from .safety_store import FileSafetyStorage
 from .wal_file import WalFile
 
-__all__ = ["ConsensusDriver"]
+__all__ = ["ConsensusDriver", "consensus_config"]
 
 log = logging.getLogger("settle.consensus")
 MAX_EVIDENCE = 10_000
@@ -87,40 +95,67 @@ def _block_id_of(raw: bytes) -> bytes:
         return sha256(b"settle/garbage-block\x00" + raw)
 
 
+def consensus_config(cfg: NodeConfig, genesis_params: tuple[tuple[str, int], ...]) -> ConsensusConfig:
+    """The core's configuration: the node's timeouts and block limits, then the genesis overrides."""
+    return ConsensusConfig(
+        timeout_propose_ms=cfg.consensus.timeout_propose_ms,
+        timeout_prevote_ms=cfg.consensus.timeout_prevote_ms,
+        timeout_precommit_ms=cfg.consensus.timeout_precommit_ms,
+        timeout_propose_delta_ms=cfg.consensus.timeout_delta_ms,
+        timeout_prevote_delta_ms=cfg.consensus.timeout_delta_ms,
+        timeout_precommit_delta_ms=cfg.consensus.timeout_delta_ms,
+        timeout_commit_ms=cfg.block.interval_ms,
+        empty_block_interval_ms=cfg.block.empty_interval_ms,
+        max_block_txs=cfg.block.max_txs,
+        max_block_bytes=cfg.block.max_bytes,
+        **genesis_overrides(genesis_params),
+    )
+
+
 class ConsensusDriver:
-    def __init__(self, node, net=None):
-        self.node = node
+    """The loop around one :class:`consensus.ConsensusCore`; see the module docstring.
+
+    Args:
+        config: the core's timeouts and limits (the node's, with genesis overrides).
+        block: pacing (``interval_ms``, ``empty_interval_ms``) and proposal limits.
+        consensus_dir: where the WAL, the safety data and the evidence live.
+        key: this node's signing key, handed to the safety module only; None on a full node.
+        chain: the committed tip (height, validators, chain id).
+        committer: builds, validates and commits blocks.
+        pool: pending txs (proposals, pacing); ``new_tx`` is set when one is admitted.
+        halt: a failed write halts the node; a halted node takes no input.
+        counters: garbage and evidence are counted here.
+        net: the transport, None on a node without peers.
+        sync: block sync, None without peers.
+    """
+
+    def __init__(self, *, config: ConsensusConfig, block: BlockConfig, consensus_dir: Path, key: PrivateKey | None,
+                 chain: ChainReader, committer: Committer, pool: PendingTxs, new_tx: asyncio.Event, halt: Halter,
+                 counters: MetricsSink, net: Network | None = None, sync: PeerSync | None = None):
+        self.config = config
         self.net = net
-        chain = node.chain
-        cfg = node.cfg
-        self.config = ConsensusConfig(
-            timeout_propose_ms=cfg.consensus.timeout_propose_ms,
-            timeout_prevote_ms=cfg.consensus.timeout_prevote_ms,
-            timeout_precommit_ms=cfg.consensus.timeout_precommit_ms,
-            timeout_propose_delta_ms=cfg.consensus.timeout_delta_ms,
-            timeout_prevote_delta_ms=cfg.consensus.timeout_delta_ms,
-            timeout_precommit_delta_ms=cfg.consensus.timeout_delta_ms,
-            timeout_commit_ms=cfg.block.interval_ms,
-            empty_block_interval_ms=cfg.block.empty_interval_ms,
-            max_block_txs=cfg.block.max_txs,
-            max_block_bytes=cfg.block.max_bytes,
-            **genesis_overrides(node.genesis.consensus_params),
-        )
-        cfg.consensus_dir.mkdir(parents=True, exist_ok=True)
-        self.signer = (
-            SafetyRules(node.key, FileSafetyStorage(cfg.consensus_dir / "safety.bin"), chain.chain_id)
-            if node.is_validator
-            else None
-        )
-        self.wal = WalFile(cfg.consensus_dir / "wal.bin")
+        self._block = block
+        self._chain = chain
+        self._committer = committer
+        self._pool = pool
+        self._new_tx = new_tx
+        self._halt = halt
+        self._counters = counters
+        self._sync = sync
+        self._proposer = key.address if key is not None else b""
+        consensus_dir.mkdir(parents=True, exist_ok=True)
+        self.signer = SafetyRules(key, FileSafetyStorage(consensus_dir / "safety.bin"), chain.chain_id) if key is not None else None
+        self.wal = WalFile(consensus_dir / "wal.bin")
         self._inputs: collections.deque = collections.deque()
         self._timers: dict[tuple, asyncio.TimerHandle] = {}
         self._results: dict[bytes, tuple] = {}  # block id -> (Block, BlockResult) we built or validated
         self._busy = False
+        self._started = False
+        self._stopped = False
         self._start_task: asyncio.Task | None = None
         self.decided_at = time.monotonic()
         self.evidence: list = []  # DuplicateVoteEvidence, persisted in consensus/evidence.bin
-        self._evidence_file = WalFile(cfg.consensus_dir / "evidence.bin")
+        self._evidence_file = WalFile(consensus_dir / "evidence.bin")
         self._evidence_seen: set[bytes] = set()
         for payload in self._evidence_file.read_all():
             try:
@@ -134,7 +169,7 @@ class ConsensusDriver:
     # ------------------------------------------------------------------ setup
 
     def _core_args(self, height: int) -> dict:
-        chain = self.node.chain
+        chain = self._chain
         return dict(
             chain_id=chain.chain_id,
             validators=chain.vset,
@@ -152,19 +187,30 @@ class ConsensusDriver:
                 records.append(decode_record(payload))
             except DecodeError:
                 log.warning("ignoring an undecodable WAL record")
-        self.core, actions = restore(records, **self._core_args(self.node.chain.height + 1))
+        self.core, actions = restore(records, **self._core_args(self._chain.height + 1))
         self._pending_actions = actions
         if records:
-            log.info("replayed %d WAL record(s) for height %d", len(records), self.node.chain.height + 1)
+            log.info("replayed %d WAL record(s) for height %d", len(records), self._chain.height + 1)
 
     def start(self) -> None:
-        """Carry out what replay left to do, then pace the first height."""
+        """Carry out what replay left to do, then pace the first height.
+
+        Replays the WAL again if block sync moved the chain on since it was
+        read (the driver is built before the network starts).
+        """
+        if self.core.height != self._chain.height + 1:
+            self._restore()
+        self._started = True
         actions, self._pending_actions = self._pending_actions, []
         self._execute(actions)
         self._drain()
         self._schedule_start()
 
     def stop(self) -> None:
+        """Cancel timers and pacing, close the WAL and evidence files (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
         for h in self._timers.values():
             h.cancel()
         self._timers.clear()
@@ -175,21 +221,49 @@ class ConsensusDriver:
 
     def reset_to_tip(self) -> None:
         """After block sync moved the chain on: a fresh core at the next height."""
-        if self.core.height == self.node.chain.height + 1:
+        if self.core.height == self._chain.height + 1:
             return
         for h in self._timers.values():
             h.cancel()
         self._timers.clear()
         self._results.clear()
         self.wal.reset()
-        self.core, actions = restore([], **self._core_args(self.node.chain.height + 1))
+        self.core, actions = restore([], **self._core_args(self._chain.height + 1))
         self._execute(actions)
         self._schedule_start()
+
+    def stalled(self) -> bool:
+        """True when consensus has not decided for a while (it may have missed a decision)."""
+        return self._started and time.monotonic() - self.decided_at > 2 * self._block.empty_interval_ms / 1000
+
+    # ------------------------------------------------------------------ block sync
+
+    def note_peer_height(self, peer_id: str, height: int) -> None:
+        """A peer says it has committed ``height`` (remembered for block sync)."""
+        if self._sync is not None:
+            self._sync.note_peer_height(peer_id, height)
+
+    def request_sync(self) -> None:
+        """Catch up from peers in the background (one sync at a time), then restart the core at the tip."""
+        sync = self._sync
+        if sync is None or sync.running or self._halt.halted is not None:
+            return
+
+        async def run():
+            try:
+                caught_up = await sync.catch_up()
+            except Halt as exc:  # a fetched block's commit failed: the halt path, not a lost task
+                self._halt.halt(f"block sync: {type(exc).__name__}: {exc}")
+                return
+            if caught_up and self._started:
+                self.reset_to_tip()
+
+        asyncio.get_running_loop().create_task(run())
 
     # ------------------------------------------------------------------ inputs
 
     def feed(self, event) -> None:
-        if self.node.halted is not None:
+        if self._halt.halted is not None:
             return  # a halted node takes no input: it must not vote
         self._inputs.append(event)
         self._drain()
@@ -204,24 +278,34 @@ class ConsensusDriver:
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("input %s", event)
                 self._execute(self.core.handle(event))
-        except Exception as exc:  # a failed write (WAL, store) or a bug: carrying on would wedge silently
-            self.node.halt(f"consensus: {type(exc).__name__}: {exc}")
+        except NodeHalted:
+            pass  # the commit pipeline halted the node already, naming the failed write
+        except (Halt, OSError) as exc:  # a failed write (WAL, safety data, store): nothing after it can be trusted
+            self._halt.halt(f"consensus: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug in the core or here: carrying on would wedge consensus silently
+            log.exception("consensus: unexpected error")
+            self._halt.halt(f"consensus: {type(exc).__name__}: {exc}")
         finally:
             self._busy = False
 
     def on_message(self, peer_id: str, data: bytes) -> None:
-        """A consensus message from the network; garbage is reported to the transport."""
+        """A consensus message from the network; garbage is reported to the transport.
+
+        Dropped before :meth:`start` and once the node halted.
+        """
+        if not self._started or self._halt.halted is not None:
+            return
         received_ms = wall_clock_ms()
         try:
             msg = decode_message(data)
         except DecodeError:
             if self.net is not None:
                 self.net.report_garbage(peer_id)
-            self.node.metrics.garbage_messages += 1
+            self._counters.garbage_messages += 1
             return
-        if msg.height > self.core.height and self.node.sync is not None:
-            self.node.sync.note_peer_height(peer_id, msg.height - 1)
-            self.node.request_sync()
+        if msg.height > self.core.height and self._sync is not None:
+            self._sync.note_peer_height(peer_id, msg.height - 1)
+            self.request_sync()
         if type(msg) is Proposal:
             if msg.pol_round == -1:
                 self._warn_if_untimely(msg, received_ms)
@@ -299,7 +383,7 @@ class ConsensusDriver:
             elif t is SigningFailed:
                 log.warning("safety module refused to sign h=%d r=%d step=%s: %s", a.height, a.round, a.step.name, a.reason)
                 if a.reason.startswith("could not persist"):  # a storage failure, not a refusal
-                    raise OSError(f"safety module: {a.reason}")
+                    raise SafetyStorageError(f"safety module: {a.reason}")
 
     def _keep_evidence(self, ev: DuplicateVoteEvidence) -> bool:
         key = ev.encode()
@@ -307,31 +391,28 @@ class ConsensusDriver:
             return False
         self._evidence_seen.add(key)
         self.evidence.append(ev)
-        self.node.metrics.evidence += 1
+        self._counters.evidence += 1
         return True
 
     def _propose(self, a: RequestProposal) -> None:
-        node = self.node
-        chain = node.chain
-        if a.height != chain.height + 1:
+        if a.height != self._chain.height + 1:
             return
-        cfg = node.cfg.block
-        candidates = node.mempool.reap(cfg.max_txs, cfg.max_bytes)
-        prop = chain.propose(candidates, wall_clock_ms(), node.key.address, max_txs=cfg.max_txs, max_bytes=cfg.max_bytes)
+        cfg = self._block
+        candidates = self._pool.reap(cfg.max_txs, cfg.max_bytes)
+        prop = self._committer.propose(candidates, wall_clock_ms(), self._proposer, max_txs=cfg.max_txs, max_bytes=cfg.max_bytes)
         block = prop.block
         self._results[block.id] = (block, prop.result)
         self._inputs.append(BlockProposal(a.height, a.round, block.id, block.encode(), wall_clock_ms()))
 
     def _validate(self, a: RequestValidation) -> None:
-        chain = self.node.chain
         valid = False
         if self._known(a.block_id, a.block) is not None:
             valid = True  # our own proposal (built by build_block), or validated already
-        elif a.height == chain.height + 1:
+        elif a.height == self._chain.height + 1:
             try:
-                block = Block.decode(a.block, known=self.node.mempool.by_hash)
+                block = Block.decode(a.block, known=self._pool.by_hash)
                 if block.id == a.block_id:
-                    self._results[block.id] = (block, chain.validate(block))
+                    self._results[block.id] = (block, self._committer.validate(block))
                     valid = True
             except (DecodeError, InvalidProposal) as exc:
                 log.warning("invalid proposal at height %d round %d: %s", a.height, a.round, exc)
@@ -343,8 +424,7 @@ class ConsensusDriver:
         return known if known is not None and known[0].raw == raw else None
 
     def _decide(self, a: Decide) -> None:
-        node = self.node
-        chain = node.chain
+        chain = self._chain
         if a.height <= chain.height:
             return  # already committed (e.g. replayed after a crash, or synced)
         if a.height != chain.height + 1:
@@ -354,9 +434,9 @@ class ConsensusDriver:
         if known is not None:
             block, result = known
         else:
-            block = Block.decode(a.block, known=node.mempool.by_hash)
-            result = chain.validate(block)
-        node.commit(block, result, a.certificate)
+            block = Block.decode(a.block, known=self._pool.by_hash)
+            result = self._committer.validate(block)
+        self._committer.commit(block, result, a.certificate)
         self.wal.reset()
         self._results.clear()
         for key in [k for k in self._timers if k[0] <= a.height]:
@@ -373,28 +453,26 @@ class ConsensusDriver:
         self._start_task = asyncio.get_running_loop().create_task(self._pace_start())
 
     async def _pace_start(self) -> None:
-        node = self.node
-        height = node.chain.height + 1
-        cfg = node.cfg.block
-        first = node.chain.height == 0 and self.core.height == 1
+        chain, pool, new_tx = self._chain, self._pool, self._new_tx
+        height = chain.height + 1
+        cfg = self._block
+        first = chain.height == 0 and self.core.height == 1
         start_at = self.decided_at + (0 if first else cfg.interval_ms / 1000)
         idle_at = self.decided_at + cfg.empty_interval_ms / 1000
         while self.core.height == height and not self._core_started():
             now = time.monotonic()
-            if now >= idle_at or (now >= start_at and node.mempool.ready):
+            if now >= idle_at or (now >= start_at and pool.ready):
                 break
-            node.new_tx.clear()
-            wait = (idle_at if not node.mempool.ready else start_at) - now
+            new_tx.clear()
+            wait = (idle_at if not pool.ready else start_at) - now
             try:
                 # not asyncio.wait_for: on 3.11 it can swallow a cancellation (shutdown hangs)
                 async with asyncio.timeout(max(0.001, wait)):
-                    await node.new_tx.wait()
+                    await new_tx.wait()
             except TimeoutError:
                 pass
         if self.core.height == height and not self._core_started():
             self.feed(StartHeight(height))
 
     def _core_started(self) -> bool:
-        from consensus import Step
-
         return self.core.step is not Step.NEW_HEIGHT

@@ -17,6 +17,11 @@ Never blocks the event loop on the network: ``publish`` is non-blocking and
 a full outbound queue is a counted drop (mempools converge again through the
 next proposals; a dropped tx is still in this node's mempool).
 
+Status beacons (:class:`StatusBeacon`): once a second this node publishes
+``[height, block id]``; a peer's beacon that is ahead of us (by two
+heights, or by one while our consensus has stalled) asks consensus to catch
+up by block sync.
+
 Only *ready* transactions are sent (the sender's nonces run without gap from
 its committed nonce; node/mempool.py): a local tx with a future nonce is held
 here until it becomes ready (an earlier tx arrived or committed) and is sent
@@ -28,14 +33,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Protocol
 
 from ledger.codec import DecodeError, decode, encode
 from ledger.tx import MAX_TX_BYTES, Tx
 
 from .mempool import MempoolRejection
+from .ports import ChainReader, MetricsSink, Network, PendingTxs, SyncTrigger, TxAdmission
 
-__all__ = ["Network", "TxGossip", "TOPIC_TXS", "TOPIC_STATUS", "TOPIC_CONSENSUS"]
+__all__ = ["StatusBeacon", "TxGossip", "TOPIC_TXS", "TOPIC_STATUS", "TOPIC_CONSENSUS"]
 
 log = logging.getLogger("settle.gossip")
 
@@ -45,21 +50,21 @@ TOPIC_STATUS = "settle/status/1"
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 
 
-class Network(Protocol):
-    """What the node needs from a transport (``node.p2p`` implements it)."""
-
-    def publish(self, topic: str, data: bytes) -> bool: ...
-
-    async def request(self, peer_id: str, protocol: str, payload: bytes, timeout: float) -> bytes: ...
-
-    def peers(self) -> list[str]: ...
-
-    def report_garbage(self, peer_id: str) -> None: ...
-
-
 class TxGossip:
-    def __init__(self, node, net: Network, *, flush_ms: int = 20, max_batch: int = 2_000, resend_s: float = 2.0):
-        self.node = node
+    """Batches of transactions out and in (the :class:`~node.ports.TxOutbox` port); see the module docstring.
+
+    Args:
+        admission: where a peer's txs go (the same door as RPC's).
+        pool: which txs are ready, and which are still pending.
+        net: the transport.
+        is_validator: a full node (False) sends its clients' txs again while they wait.
+    """
+
+    def __init__(self, admission: TxAdmission, pool: PendingTxs, net: Network, *, is_validator: bool,
+                 flush_ms: int = 20, max_batch: int = 2_000, resend_s: float = 2.0):
+        self._admission = admission
+        self._pool = pool
+        self._is_validator = is_validator
         self.net = net
         self.flush_s = flush_ms / 1000
         self.max_batch = max_batch
@@ -85,8 +90,8 @@ class TxGossip:
 
     def queue(self, tx: Tx) -> None:
         """Schedule a locally admitted transaction for gossip, or hold it while its nonce is in the future."""
-        if tx.hash not in self.node.mempool.ready:
-            if len(self._held) < self.node.mempool.max_txs:
+        if tx.hash not in self._pool.ready:
+            if len(self._held) < self._pool.max_txs:
                 self._held[tx.hash] = tx
             return
         self._send(tx)
@@ -94,7 +99,7 @@ class TxGossip:
     def _send(self, tx: Tx) -> None:
         self.pending.append(tx.raw)
         self.pending_bytes += len(tx.raw)
-        if not self.node.is_validator and len(self._unconfirmed) < self.node.mempool.max_txs:
+        if not self._is_validator and len(self._unconfirmed) < self._pool.max_txs:
             self._unconfirmed[tx.hash] = time.monotonic()
         if len(self.pending) >= self.max_batch or self.pending_bytes >= MAX_BATCH_BYTES // 2:
             self._wake.set()
@@ -128,7 +133,7 @@ class TxGossip:
         Looks only when the mempool promoted a future tx since the last look,
         or once a second (to forget evicted and expired ones).
         """
-        pool = self.node.mempool
+        pool = self._pool
         now = time.monotonic()
         if pool.promotions == self._held_promotions and now - self._last_release < 1.0:
             return
@@ -144,7 +149,7 @@ class TxGossip:
     def _resend(self) -> None:
         """Queue again the local txs still in the mempool (and ready) ``resend_s`` after they were sent."""
         now = self._last_resend = time.monotonic()
-        pool, ready = self.node.mempool.by_hash, self.node.mempool.ready
+        pool, ready = self._pool.by_hash, self._pool.ready
         for h, sent in list(self._unconfirmed.items()):
             tx = pool.get(h)
             if tx is None:
@@ -182,10 +187,48 @@ class TxGossip:
 
     async def _admit(self, txs: list[Tx]) -> None:
         """Verify a batch's signatures in the verifier pool, then admit in order."""
-        node = self.node
-        good = await node.verify_batch(txs)
+        admission = self._admission
+        good = await admission.verify_batch(txs)
         for tx in txs:
             try:
-                node.admit(tx, verified=tx.hash in good)
+                admission.admit(tx, verified=tx.hash in good)
             except MempoolRejection:
                 self.rejected_txs += 1
+
+
+class StatusBeacon:
+    """The ``status`` topic: our height out once a second, peers' heights in.
+
+    Args:
+        chain: our committed height and block id.
+        net: the transport.
+        sync: told of peers' heights; asked to catch up when a peer is ahead.
+        counters: an undecodable beacon counts as garbage.
+    """
+
+    def __init__(self, chain: ChainReader, net: Network, sync: SyncTrigger, counters: MetricsSink):
+        self._chain = chain
+        self._net = net
+        self._sync = sync
+        self._counters = counters
+
+    def on_status(self, peer_id: str, data: bytes) -> None:
+        """A peer's beacon: note its height; catch up if it is ahead.  Garbage is reported."""
+        try:
+            obj = decode(data, max_bytes=128)
+            if type(obj) is not list or len(obj) != 2 or type(obj[0]) is not int:
+                raise DecodeError("status: expected [height, block id]")
+        except DecodeError:
+            self._counters.garbage_messages += 1
+            self._net.report_garbage(peer_id)
+            return
+        height = self._chain.height
+        self._sync.note_peer_height(peer_id, obj[0])
+        if obj[0] > height + 1 or (obj[0] > height and self._sync.stalled()):
+            self._sync.request_sync()
+
+    async def run(self) -> None:
+        """Tell peers our height once a second (drives block sync of laggards)."""
+        while True:
+            self._net.publish(TOPIC_STATUS, encode([self._chain.height, self._chain.last_block_id]))
+            await asyncio.sleep(1.0)

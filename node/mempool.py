@@ -59,6 +59,7 @@ import collections
 import time
 from typing import Callable, Iterable
 
+from ledger.errors import InvalidInput
 from ledger.tx import MAX_TX_BYTES, SignatureError, Tx
 
 from .config import MempoolConfig
@@ -66,7 +67,7 @@ from .config import MempoolConfig
 __all__ = ["Mempool", "MempoolRejection"]
 
 
-class MempoolRejection(Exception):
+class MempoolRejection(InvalidInput):
     """A transaction refused at mempool entry; ``code`` is a short machine name."""
 
     def __init__(self, code: str, reason: str):

@@ -6,21 +6,29 @@ naming it), the mapping from node/store answers to JSON, and the
 mempool check), ``commit`` (after the block holding it is committed).
 Methods never raise anything but :class:`RPCError` on bad input; other
 exceptions are bugs and are reported as internal errors by the server.
+
+Each method takes an :class:`RpcApi` (the ports it may use: never the node)
+and the request's params.  The table of methods is built in one place,
+:func:`method_table`, from this module's :data:`CORE_METHODS` and
+``methods_risk.RISK_METHODS``; importing a module registers nothing.
 """
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Iterable
 
 from ledger.codec import DecodeError
+from ledger.errors import InvalidInput
 from ledger.keys import format_address, parse_address
 from ledger.tx import Tx
 from settlement.queries import account_info, asset_list
 
 from .mempool import MempoolRejection
+from .ports import BlockReader, ChainReader, CommitWaiter, PendingTxs, StatusView, TxSink
 from .render import render_block, render_cert, render_header, render_receipt, render_tx
 
-__all__ = ["METHODS", "RPCError"]
+__all__ = ["CORE_METHODS", "Method", "RPCError", "RpcApi", "method_table"]
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -34,7 +42,9 @@ TIMEOUT = -32002
 MODES = ("async", "sync", "commit")
 
 
-class RPCError(Exception):
+class RPCError(InvalidInput):
+    """A request answered with a JSON-RPC error ``code`` (bad params, not found, refused, timed out)."""
+
     def __init__(self, code: int, message: str, data: Any = None):
         super().__init__(message)
         self.code = code
@@ -42,12 +52,44 @@ class RPCError(Exception):
         self.data = data
 
 
-METHODS: dict[str, Callable[[Any, dict], Awaitable[Any]]] = {}
+@dataclass(frozen=True, slots=True)
+class RpcApi:
+    """What the RPC methods may use: one port each, provided by the node's assembly (``node/app.py``).
+
+    Attributes:
+        chain: the committed tip and state (reads).
+        blocks: committed blocks, certificates, receipts.
+        pool: the mempool's sizes and pending nonces.
+        txs: where a client's transactions go.
+        commits: waits for a transaction's block.
+        status: moniker, validator address, peers, evidence, genesis document.
+        max_batch: the most transactions ``broadcast_tx_batch`` takes.
+    """
+
+    chain: ChainReader
+    blocks: BlockReader
+    pool: PendingTxs
+    txs: TxSink
+    commits: CommitWaiter
+    status: StatusView
+    max_batch: int
 
 
-def method(fn):
-    METHODS[fn.__name__] = fn
-    return fn
+Method = Callable[[RpcApi, Any], Awaitable[Any]]
+
+
+def method_table(*groups: Iterable[Method]) -> dict[str, Method]:
+    """Name -> method for every method in ``groups``, in name order.
+
+    Raises:
+        ValueError: two methods share a name.
+    """
+    table: dict[str, Method] = {}
+    for fn in sorted((fn for group in groups for fn in group), key=lambda f: f.__name__):
+        if fn.__name__ in table:
+            raise ValueError(f"two RPC methods named {fn.__name__!r}")
+        table[fn.__name__] = fn
+    return table
 
 
 def _param(params, name: str, typ: type, default: Any = ..., pos: int | None = None):
@@ -71,10 +113,10 @@ def _param(params, name: str, typ: type, default: Any = ..., pos: int | None = N
     return value
 
 
-def _height(node, params, pos=0) -> int:
-    h = _param(params, "height", int, node.chain.height, pos)
-    if h < 1 or h > node.chain.height:
-        raise RPCError(NOT_FOUND, f"no block at height {h} (latest is {node.chain.height})")
+def _height(chain: ChainReader, params, pos=0) -> int:
+    h = _param(params, "height", int, chain.height, pos)
+    if h < 1 or h > chain.height:
+        raise RPCError(NOT_FOUND, f"no block at height {h} (latest is {chain.height})")
     return h
 
 
@@ -102,49 +144,45 @@ def _decode_tx(text: Any, where: str) -> Tx:
         raise RPCError(INVALID_PARAMS, f"{where}: malformed transaction: {exc}") from None
 
 
-@method
-async def status(node, params) -> dict:
-    c = node.chain
+async def status(api: RpcApi, params) -> dict:
+    c, me = api.chain, api.status
     return {
         "chain_id": c.chain_id,
-        "moniker": node.cfg.moniker,
+        "moniker": me.moniker,
         "height": c.height,
         "latest_block_hash": c.last_block_id.hex(),
         "latest_block_time_ms": c.last_time_ms,
         "state_root": c.state_root.hex(),
-        "validator": format_address(node.key.address) if node.is_validator else None,
+        "validator": format_address(me.validator) if me.validator is not None else None,
         "validators": len(c.vset),
-        "mempool_size": len(node.mempool),
-        "peers": len(node.net.peers()) if node.net is not None else 0,
+        "mempool_size": len(api.pool),
+        "peers": me.peer_count(),
         "genesis_hash": c.genesis.hash.hex(),
     }
 
 
-@method
-async def block(node, params) -> dict:
-    h = _height(node, params)
-    blk = node.store.block(h)
-    receipts = node.store.receipts(h) if _param(params, "receipts", bool, False, 1) else None
+async def block(api: RpcApi, params) -> dict:
+    h = _height(api.chain, params)
+    blk = api.blocks.block(h)
+    receipts = api.blocks.receipts(h) if _param(params, "receipts", bool, False, 1) else None
     return render_block(blk, receipts)
 
 
-@method
-async def commit(node, params) -> dict:
-    h = _height(node, params)
-    cert = node.store.commit_cert(h)
-    return {"header": render_header(node.store.header(h)), "certificate": render_cert(cert)}
+async def commit(api: RpcApi, params) -> dict:
+    h = _height(api.chain, params)
+    cert = api.blocks.commit_cert(h)
+    return {"header": render_header(api.blocks.header(h)), "certificate": render_cert(cert)}
 
 
-@method
-async def tx(node, params) -> dict:
+async def tx(api: RpcApi, params) -> dict:
     h = _hash(params)
-    found = node.store.receipt(h)
+    found = api.blocks.receipt(h)
     if found is None:
-        if h in node.mempool:
+        if h in api.pool:
             return {"hash": h.hex(), "status": "pending"}
         raise RPCError(NOT_FOUND, f"transaction {h.hex()} not found")
     height, index, receipt = found
-    blk = node.store.block(height)
+    blk = api.blocks.block(height)
     return {
         "hash": h.hex(),
         "status": "committed",
@@ -155,41 +193,36 @@ async def tx(node, params) -> dict:
     }
 
 
-@method
-async def account(node, params) -> dict:
+async def account(api: RpcApi, params) -> dict:
     text = _param(params, "address", str, pos=0)
     try:
         addr = parse_address(text)
     except ValueError as exc:
         raise RPCError(INVALID_PARAMS, str(exc)) from None
-    info = account_info(node.chain.view, addr)
+    info = account_info(api.chain.view, addr)
     if info is None:
         raise RPCError(NOT_FOUND, f"account {text} is not registered")
-    pending = node.mempool.next_nonce(addr)
+    pending = api.pool.next_nonce(addr)
     info["next_nonce"] = max(info["nonce"], pending) if pending is not None else info["nonce"]
     return info
 
 
-@method
-async def assets(node, params) -> list:
-    return asset_list(node.chain.view)
+async def assets(api: RpcApi, params) -> list:
+    return asset_list(api.chain.view)
 
 
-@method
-async def validators(node, params) -> list:
-    return [{"address": format_address(v.address), "pubkey": v.pubkey.hex(), "power": v.power} for v in node.chain.vset.validators]
+async def validators(api: RpcApi, params) -> list:
+    return [{"address": format_address(v.address), "pubkey": v.pubkey.hex(), "power": v.power} for v in api.chain.vset.validators]
 
 
-@method
-async def genesis(node, params) -> dict:
-    return node.genesis.doc
+async def genesis(api: RpcApi, params) -> dict:
+    return api.status.genesis_doc
 
 
-@method
-async def evidence(node, params) -> list:
+async def evidence(api: RpcApi, params) -> list:
     """Equivocation evidence this node has seen: two signed, conflicting votes of one validator."""
     out = []
-    for ev in (node.consensus.evidence if node.consensus is not None else []):
+    for ev in api.status.evidence():
         a, b = ev.vote_a, ev.vote_b
         out.append({
             "validator": format_address(a.validator),
@@ -203,9 +236,9 @@ async def evidence(node, params) -> list:
     return out
 
 
-@method
-async def mempool(node, params) -> dict:
-    return {"size": len(node.mempool), "bytes": node.mempool.bytes, "ready": len(node.mempool.ready)}
+async def mempool(api: RpcApi, params) -> dict:
+    pool = api.pool
+    return {"size": len(pool), "bytes": pool.bytes, "ready": len(pool.ready)}
 
 
 def _mode(params) -> str:
@@ -222,40 +255,38 @@ def _timeout(params) -> float:
     return float(t)
 
 
-def _admit(node, tx: Tx, verified: bool = False) -> dict | None:
+def _admit(txs: TxSink, tx: Tx, verified: bool = False) -> dict | None:
     try:
-        node.submit(tx, verified=verified)
+        txs.submit(tx, verified=verified)
     except MempoolRejection as exc:
         return {"hash": tx.hash.hex(), "accepted": False, "code": exc.code, "reason": exc.reason}
     return None
 
 
-@method
-async def broadcast_tx(node, params) -> dict:
+async def broadcast_tx(api: RpcApi, params) -> dict:
     tx_ = _decode_tx(_param(params, "tx", str, pos=0), "tx")
     mode = _mode(params)
     timeout = _timeout(params)
     if mode == "async":
-        asyncio.get_running_loop().call_soon(_admit, node, tx_)
+        asyncio.get_running_loop().call_soon(_admit, api.txs, tx_)
         return {"hash": tx_.hash.hex(), "accepted": None}
-    rejected = _admit(node, tx_)
+    rejected = _admit(api.txs, tx_)
     if rejected is not None:
         raise RPCError(TX_REJECTED, f"transaction rejected: {rejected['reason']}", rejected)
     if mode == "sync":
         return {"hash": tx_.hash.hex(), "accepted": True}
-    return await _await_commit(node, tx_.hash, timeout)
+    return await _await_commit(api.commits, tx_.hash, timeout)
 
 
-async def _await_commit(node, h: bytes, timeout: float) -> dict:
-    found = await node.wait_commit(h, timeout)
+async def _await_commit(commits: CommitWaiter, h: bytes, timeout: float) -> dict:
+    found = await commits.wait_commit(h, timeout)
     if found is None:
         raise RPCError(TIMEOUT, f"transaction {h.hex()} not committed within {timeout:.0f}s (it may still commit)")
     height, index, receipt = found
     return {"hash": h.hex(), "accepted": True, "height": height, "index": index, "receipt": render_receipt(receipt)}
 
 
-@method
-async def broadcast_tx_batch(node, params) -> dict:
+async def broadcast_tx_batch(api: RpcApi, params) -> dict:
     """Many transactions in one call; each gets its own verdict, in its place.
 
     An entry that is not a decodable transaction is refused alone
@@ -263,8 +294,8 @@ async def broadcast_tx_batch(node, params) -> dict:
     refused as :func:`broadcast_tx` would.
     """
     txs = _param(params, "txs", list, pos=0)
-    if len(txs) > node.cfg.rpc.max_batch:
-        raise RPCError(INVALID_PARAMS, f"batch of {len(txs)} exceeds {node.cfg.rpc.max_batch}")
+    if len(txs) > api.max_batch:
+        raise RPCError(INVALID_PARAMS, f"batch of {len(txs)} exceeds {api.max_batch}")
     mode = _mode(params)
     timeout = _timeout(params)
     decoded: list[Tx | None] = []
@@ -276,12 +307,12 @@ async def broadcast_tx_batch(node, params) -> dict:
         except RPCError as exc:
             decoded.append(None)
             results.append({"hash": None, "accepted": False, "code": "malformed", "reason": exc.message})
-    good = await node.verify_batch([t for t in decoded if t is not None])
+    good = await api.txs.verify_batch([t for t in decoded if t is not None])
     for i, t in enumerate(decoded):
         if t is not None:
-            results[i] = _admit(node, t, t.hash in good) or {"hash": t.hash.hex(), "accepted": True}
+            results[i] = _admit(api.txs, t, t.hash in good) or {"hash": t.hash.hex(), "accepted": True}
     if mode == "commit":
-        waits = [_await_commit(node, t.hash, timeout) if r["accepted"] else None for t, r in zip(decoded, results)]
+        waits = [_await_commit(api.commits, t.hash, timeout) if r["accepted"] else None for t, r in zip(decoded, results)]
         done = await asyncio.gather(*[w for w in waits if w is not None], return_exceptions=True)
         it = iter(done)
         for i, w in enumerate(waits):
@@ -290,4 +321,7 @@ async def broadcast_tx_batch(node, params) -> dict:
                 results[i] = r if isinstance(r, dict) else {"hash": decoded[i].hash.hex(), "accepted": True, "error": str(r)}
     return {"accepted": sum(1 for r in results if r.get("accepted")), "rejected": sum(1 for r in results if not r.get("accepted")), "results": results}
 
-from . import methods_risk  # noqa: E402,F401  (risk-engine methods register themselves)
+
+CORE_METHODS: tuple[Method, ...] = (
+    account, assets, block, broadcast_tx, broadcast_tx_batch, commit, evidence, genesis, mempool, status, tx, validators,
+)

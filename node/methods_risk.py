@@ -1,9 +1,10 @@
 """JSON-RPC methods of the risk engine: margin, markets, oracles, insurance fund, HTLCs, orders, block events.
 
 Owns parameter checking and the mapping of ``settlement.risk.queries``
-answers to JSON for these methods; registered into ``node.methods.METHODS``
-by the same ``@method`` decorator.  Reads committed state only
-(``node.chain.view``) and receipts from the store; never writes.
+answers to JSON for these methods, listed in :data:`RISK_METHODS` (the RPC
+method table is built from it and ``node.methods.CORE_METHODS`` by
+``node.methods.method_table``).  Reads committed state only
+(``api.chain.view``) and receipts from the store; never writes.
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from ledger.receipt import Receipt
 from settlement.risk import queries as rq
 from settlement.machine import BLOCK_EVENTS_TX_HASH
 
-from .methods import INVALID_PARAMS, NOT_FOUND, RPCError, _height, _param, method
+from .methods import INVALID_PARAMS, NOT_FOUND, Method, RPCError, RpcApi, _height, _param
 from .render import jsonable
 
-__all__: list[str] = []
+__all__ = ["RISK_METHODS"]
 
 
 def _address(params, name: str = "address", pos: int = 0) -> bytes:
@@ -30,43 +31,37 @@ def _market(params) -> str:
     return _param(params, "market", str, pos=0)
 
 
-@method
-async def account_margin(node, params) -> dict:
+async def account_margin(api: RpcApi, params) -> dict:
     """Collateral, positions, equity, IMR, MMR and liquidation distance of an account, per collateral asset."""
-    return rq.margin_info(node.chain.view, _address(params))
+    return rq.margin_info(api.chain.view, _address(params))
 
 
-@method
-async def market(node, params) -> dict:
+async def market(api: RpcApi, params) -> dict:
     mid = _market(params)
-    info = rq.market_info(node.chain.view, mid)
+    info = rq.market_info(api.chain.view, mid)
     if info is None:
         raise RPCError(NOT_FOUND, f"market {mid} is not registered")
     return info
 
 
-@method
-async def markets(node, params) -> list:
-    return rq.market_list(node.chain.view)
+async def markets(api: RpcApi, params) -> list:
+    return rq.market_list(api.chain.view)
 
 
-@method
-async def oracle(node, params) -> dict:
+async def oracle(api: RpcApi, params) -> dict:
     """The market's oracle reports, their age at the latest block time, quorum and median."""
     mid = _market(params)
-    info = rq.oracle_info(node.chain.view, mid, node.chain.last_time_ms)
+    info = rq.oracle_info(api.chain.view, mid, api.chain.last_time_ms)
     if info is None:
         raise RPCError(NOT_FOUND, f"market {mid} is not registered")
     return info
 
 
-@method
-async def insurance_fund(node, params) -> list:
-    return rq.insurance_fund(node.chain.view)
+async def insurance_fund(api: RpcApi, params) -> list:
+    return rq.insurance_fund(api.chain.view)
 
 
-@method
-async def htlc(node, params) -> dict:
+async def htlc(api: RpcApi, params) -> dict:
     text = _param(params, "id", str, pos=0)
     try:
         hid = bytes.fromhex(text.removeprefix("0x"))
@@ -74,20 +69,19 @@ async def htlc(node, params) -> dict:
         raise RPCError(INVALID_PARAMS, "parameter 'id' must be hex") from None
     if len(hid) != 32:
         raise RPCError(INVALID_PARAMS, "parameter 'id' must be 32 bytes (64 hex digits)")
-    info = rq.htlc_info(node.chain.view, hid)
+    info = rq.htlc_info(api.chain.view, hid)
     if info is None:
         raise RPCError(NOT_FOUND, f"HTLC {hid.hex()} not found")
     return info
 
 
-@method
-async def order(node, params) -> dict:
+async def order(api: RpcApi, params) -> dict:
     """Lots filled (or cancelled) of a maker's order nonce."""
     maker = _address(params, "maker", 0)
     nonce = _param(params, "nonce", int, pos=1)
     if not 0 <= nonce < 2**63:
         raise RPCError(INVALID_PARAMS, "parameter 'nonce' must be in [0, 2**63)")
-    return rq.order_info(node.chain.view, maker, nonce)
+    return rq.order_info(api.chain.view, maker, nonce)
 
 
 def _events(receipts: list[Receipt], kinds: set[str] | None) -> list[dict]:
@@ -102,15 +96,17 @@ def _events(receipts: list[Receipt], kinds: set[str] | None) -> list[dict]:
     return out
 
 
-@method
-async def events(node, params) -> dict:
+async def events(api: RpcApi, params) -> dict:
     """Every event of a block's receipts (tx events and the block-level liquidation/funding/price events).
 
     Params: ``height`` (default latest), ``kinds`` (optional list of event kinds to keep).
     """
-    h = _height(node, params)
+    h = _height(api.chain, params)
     kinds = _param(params, "kinds", list, None, 1)
     if kinds is not None and not all(isinstance(k, str) for k in kinds):
         raise RPCError(INVALID_PARAMS, "parameter 'kinds' must be a list of strings")
-    evs = _events(node.store.receipts(h), set(kinds) if kinds else None)
+    evs = _events(api.blocks.receipts(h), set(kinds) if kinds else None)
     return {"height": h, "count": len(evs), "events": evs}
+
+
+RISK_METHODS: tuple[Method, ...] = (account_margin, events, htlc, insurance_fund, market, markets, oracle, order)

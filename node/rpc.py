@@ -33,11 +33,16 @@ import asyncio
 import json
 import logging
 import resource
+from collections.abc import Mapping
 
 from aiohttp import WSMsgType, web
 
-from .methods import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, METHODS, PARSE_ERROR, RPCError
-from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, exposition
+from ledger.errors import Halt
+
+from .config import RPCConfig
+from .methods import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR, Method, RPCError, RpcApi
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, MetricsSources, exposition
+from .ports import Halter, MetricsSink
 from .render import render_block, render_receipt
 
 __all__ = ["RPCServer"]
@@ -122,9 +127,29 @@ class Subscription:
 
 
 class RPCServer:
-    def __init__(self, node):
-        self.node = node
-        cfg = node.cfg.rpc
+    """The HTTP and WebSocket server; see the module docstring.
+
+    Args:
+        cfg: address, limits and timeouts.
+        api: the ports the methods use (``api.chain`` also answers ``/health``,
+            ``api.blocks`` a tx subscription whose tx is committed already).
+        methods: name -> method (``node.methods.method_table``).
+        counters: requests and errors are counted here.
+        halt: ``/health`` answers 503 with the reason once the node halted.
+        subscribers: WebSocket clients are added here while connected (the
+            commit pipeline tells each of every block).
+        metrics: what ``/metrics`` reports.
+    """
+
+    def __init__(self, *, cfg: RPCConfig, api: RpcApi, methods: Mapping[str, Method], counters: MetricsSink,
+                 halt: Halter, subscribers: set, metrics: MetricsSources):
+        self.cfg = cfg
+        self._api = api
+        self._methods = methods
+        self._counters = counters
+        self._halt = halt
+        self._subscribers = subscribers
+        self._metrics = metrics
         self.app = web.Application(client_max_size=cfg.max_body_bytes)
         self.app.router.add_post("/", self.handle_rpc)
         self.app.router.add_get("/health", self.handle_health)
@@ -140,7 +165,7 @@ class RPCServer:
         self.refused_connections = 0
 
     async def start(self) -> None:
-        cfg = self.node.cfg.rpc
+        cfg = self.cfg
         self.max_connections = connection_cap(cfg.max_connections)
         if self.max_connections < cfg.max_connections:
             log.warning("rpc: at most %d connections (rpc.max_connections = %d does not fit the fd limit %d)",
@@ -164,17 +189,17 @@ class RPCServer:
     # ------------------------------------------------------------------ JSON-RPC
 
     async def handle_rpc(self, request: web.Request) -> web.Response:
-        node = self.node
+        counters, cfg = self._counters, self.cfg
         if request.content_type != "application/json":
-            node.metrics.rpc_errors += 1
+            counters.rpc_errors += 1
             return _json(_error(None, INVALID_REQUEST, "Content-Type must be application/json"), status=415)
         try:
-            async with asyncio.timeout(node.cfg.rpc.body_timeout_ms / 1000):
+            async with asyncio.timeout(cfg.body_timeout_ms / 1000):
                 body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _json(_error(None, INVALID_REQUEST, "request body too large"))
         except TimeoutError:
-            node.metrics.rpc_errors += 1
+            counters.rpc_errors += 1
             resp = _json(_error(None, INVALID_REQUEST, "request body not received in time"), status=408)
             resp.force_close()
             return resp
@@ -184,52 +209,56 @@ class RPCServer:
             payload = json.loads(body)
             deep = not _depth_within(payload, MAX_JSON_DEPTH)
         except (ValueError, UnicodeDecodeError) as exc:
-            node.metrics.rpc_errors += 1
+            counters.rpc_errors += 1
             return _json(_error(None, PARSE_ERROR, f"parse error: {exc}"))
         except RecursionError:  # deeper than the parser goes (about 1,000)
             deep = True
         if deep:
-            node.metrics.rpc_errors += 1
+            counters.rpc_errors += 1
             return _json(_error(None, INVALID_REQUEST, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"))
         if isinstance(payload, list):
             if not payload:
                 return _json(_error(None, INVALID_REQUEST, "empty batch"))
-            if len(payload) > node.cfg.rpc.max_batch:
-                return _json(_error(None, INVALID_REQUEST, f"batch of {len(payload)} exceeds {node.cfg.rpc.max_batch}"))
+            if len(payload) > cfg.max_batch:
+                return _json(_error(None, INVALID_REQUEST, f"batch of {len(payload)} exceeds {cfg.max_batch}"))
             out = [r for r in [await self._one(item) for item in payload] if r is not None]
             return _json(out) if out else web.Response(status=204)
         resp = await self._one(payload)
         return _json(resp) if resp is not None else web.Response(status=204)
 
     async def _one(self, req) -> dict | None:
-        node = self.node
-        node.metrics.rpc_requests += 1
+        counters = self._counters
+        counters.rpc_requests += 1
         if not isinstance(req, dict):
-            node.metrics.rpc_errors += 1
+            counters.rpc_errors += 1
             return _error(None, INVALID_REQUEST, "request must be a JSON object")
         rid = req.get("id")
         if req.get("jsonrpc") != "2.0" or not isinstance(req.get("method"), str):
-            node.metrics.rpc_errors += 1
+            counters.rpc_errors += 1
             return _error(rid if _valid_id(rid) else None, INVALID_REQUEST, 'request needs "jsonrpc": "2.0" and a string "method"')
         if not _valid_id(rid):
-            node.metrics.rpc_errors += 1
+            counters.rpc_errors += 1
             return _error(None, INVALID_REQUEST, "id must be a string, an integer or null")
         params = req.get("params", {})
         if not isinstance(params, (dict, list)):
-            node.metrics.rpc_errors += 1
+            counters.rpc_errors += 1
             return _error(rid, INVALID_PARAMS, "params must be an object or an array")
-        method = METHODS.get(req["method"])
+        method = self._methods.get(req["method"])
         if method is None:
-            node.metrics.rpc_errors += 1
+            counters.rpc_errors += 1
             return _error(rid, METHOD_NOT_FOUND, f"method not found: {req['method']}")
         try:
-            result = await method(node, params)
+            result = await method(self._api, params)
         except RPCError as exc:
-            node.metrics.rpc_errors += 1
+            counters.rpc_errors += 1
             return _error(rid, exc.code, exc.message, exc.data)
-        except Exception as exc:  # a bug: report it, keep serving
+        except Halt as exc:  # a read found the store or state corrupt: the node halts; this request gets an internal error
+            self._halt.halt(f"rpc {req['method']}: {type(exc).__name__}: {exc}")
+            counters.rpc_errors += 1
+            return _error(rid, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug: report it, keep serving (one method's bug must not take the API down)
             log.exception("internal error in %s", req["method"])
-            node.metrics.rpc_errors += 1
+            counters.rpc_errors += 1
             return _error(rid, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
         if "id" not in req:
             return None  # notification
@@ -238,18 +267,18 @@ class RPCServer:
     # ------------------------------------------------------------------ plain HTTP
 
     async def handle_health(self, request: web.Request) -> web.Response:
-        node = self.node
-        if node.halted is not None:
-            return _json({"ok": False, "halted": node.halted, "height": node.chain.height}, status=503)
-        return _json({"ok": True, "height": node.chain.height})
+        halted, height = self._halt.halted, self._api.chain.height
+        if halted is not None:
+            return _json({"ok": False, "halted": halted, "height": height}, status=503)
+        return _json({"ok": True, "height": height})
 
     async def handle_metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=exposition(self.node, self), headers={"Content-Type": METRICS_CONTENT_TYPE})
+        return web.Response(body=exposition(self._metrics, self), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     # ------------------------------------------------------------------ WebSocket
 
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
-        cfg = self.node.cfg.rpc
+        cfg = self.cfg
         origin = request.headers.get("Origin")
         if origin is not None and origin not in cfg.ws_allowed_origins and "*" not in cfg.ws_allowed_origins:
             # A browser page from a site not allowed: it must not drive this node.
@@ -257,7 +286,7 @@ class RPCServer:
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)
         await ws.prepare(request)
         sub = Subscription(ws, cfg.ws_max_tx_subscriptions)
-        self.node.subscribers.add(sub)
+        self._subscribers.add(sub)
         sender = asyncio.ensure_future(self._ws_sender(sub))
         try:
             async for msg in ws:
@@ -266,7 +295,7 @@ class RPCServer:
                 reply = self._ws_request(sub, msg.data)
                 sub._push(reply)
         finally:
-            self.node.subscribers.discard(sub)
+            self._subscribers.discard(sub)
             sender.cancel()
         return ws
 
@@ -307,7 +336,7 @@ class RPCServer:
             except (ValueError, TypeError):
                 return _error(rid, INVALID_PARAMS, "tx subscription needs params.hash: 64 hex digits")
             if on:
-                found = self.node.tx_result(h)
+                found = self._api.blocks.receipt(h)
                 if found is not None:
                     height, index, receipt = found
                     sub._push({"jsonrpc": "2.0", "method": "tx_result", "params": {"height": height, "index": index, "receipt": render_receipt(receipt)}})

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import uvloop
 
-from .app import EXIT_HALTED, Node, NodeError
+from .app import Node, NodeError
 from .config import ConfigError, load_config
+from .halt import EXIT_HALTED
 
 __all__ = ["run_node"]
 
@@ -65,9 +66,9 @@ async def _main(home: Path) -> int:
     asyncio.get_running_loop().create_task(_collect_full())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, node.stopping.set)
+        loop.add_signal_handler(sig, node.halting.stopping.set)
     await node.run()
-    if node.halted is not None:
+    if node.halting.halted is not None:
         # The store, WAL and sockets are closed.  A worker thread may still be stuck (on the failed
         # disk, in the p2p stack), and the loop's shutdown and the interpreter's would wait for it
         # forever (seen with 4 validators under fault injection: "stopped" logged, the process still

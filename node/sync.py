@@ -22,8 +22,10 @@ import logging
 from ledger.block import Block
 from ledger.codec import DecodeError, decode, encode
 from ledger.commit import CertificateError, CommitCertificate, verify_commit
+from ledger.errors import Halt, PeerMisbehaviour, SettleError
 
 from .chain import InvalidProposal
+from .ports import BlockReader, ChainReader, Committer, Network
 
 __all__ = ["BlockSync", "SYNC_PROTOCOL"]
 
@@ -34,13 +36,24 @@ MAX_BLOCKS = 64
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
-class SyncError(Exception):
+class SyncError(PeerMisbehaviour):
     """A peer's sync response is malformed or does not verify."""
 
 
 class BlockSync:
-    def __init__(self, node, net):
-        self.node = node
+    """Serves committed ranges to peers and catches up from them (the :class:`~node.ports.PeerSync` port).
+
+    Args:
+        chain: our tip, the validator set and chain id certificates are checked against.
+        blocks: what we serve.
+        committer: validates (re-executes) and commits a fetched block.
+        net: the transport.
+    """
+
+    def __init__(self, chain: ChainReader, blocks: BlockReader, committer: Committer, net: Network):
+        self._chain = chain
+        self._blocks = blocks
+        self._committer = committer
         self.net = net
         self.peer_heights: dict[str, int] = {}
         self.fetched_blocks = 0
@@ -59,7 +72,7 @@ class BlockSync:
         except DecodeError:
             self.net.report_garbage(peer_id)
             return encode([])
-        store = self.node.store
+        store = self._blocks
         out: list[list[bytes]] = []
         size = 0
         h = max(1, start)
@@ -85,7 +98,7 @@ class BlockSync:
     def best_peer(self) -> tuple[str, int] | None:
         connected = set(self.net.peers())
         ahead = sorted(
-            ((h, p) for p, h in self.peer_heights.items() if p in connected and h > self.node.chain.height),
+            ((h, p) for p, h in self.peer_heights.items() if p in connected and h > self._chain.height),
             reverse=True,
         )
         return (ahead[0][1], ahead[0][0]) if ahead else None
@@ -110,7 +123,9 @@ class BlockSync:
                     self.peer_heights.pop(peer, None)
                     self.net.report_garbage(peer)
                     continue
-                except Exception as exc:  # transport errors: try another peer later
+                except Halt:
+                    raise  # a commit failed and halted the node: stop syncing
+                except (SettleError, ValueError) as exc:  # the transport's RequestError, or a peer no longer allowed
                     log.info("sync request to %s failed: %s", peer[:16], exc)
                     self.peer_heights.pop(peer, None)
                     continue
@@ -121,7 +136,7 @@ class BlockSync:
             self.running = False
 
     async def _fetch_from(self, peer: str, timeout: float) -> int:
-        chain = self.node.chain
+        chain = self._chain
         start = chain.height + 1
         payload = await self.net.request(peer, SYNC_PROTOCOL, encode([start, MAX_BLOCKS]), timeout)
         try:
@@ -145,10 +160,10 @@ class BlockSync:
                 raise SyncError(f"got height {block.height}, expected {chain.height + 1}")
             try:
                 verify_commit(cert, chain.vset, chain.chain_id, height=block.height, block_id=block.id)
-                result = chain.validate(block)
+                result = self._committer.validate(block)
             except (CertificateError, InvalidProposal) as exc:
                 raise SyncError(f"block {block.height} does not verify: {exc}") from None
-            self.node.commit(block, result, cert)
+            self._committer.commit(block, result, cert)
             self.fetched_blocks += 1
             n += 1
         if n:

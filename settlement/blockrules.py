@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from ledger.block import Block, Header, tx_root
+from ledger.errors import PeerMisbehaviour
 from ledger.hashing import ZERO_HASH
 from ledger.tx import SignatureError, Tx
 from ledger.validators import ValidatorSet
@@ -62,8 +63,11 @@ __all__ = [
 ]
 
 
-class InvalidProposal(Exception):
-    """A proposed block breaks a rule; the reason is in the message."""
+class InvalidProposal(PeerMisbehaviour):
+    """A proposed block breaks a rule; the reason is in the message.
+
+    A peer's fault: blocks reach a node as proposals and through block sync.
+    """
 
 
 class WrongChainId(InvalidProposal):

@@ -12,9 +12,16 @@ Two families, kept apart on purpose (h11 draws the same whose-fault line):
   (wrong chain id, unknown sender, nonce out of order).  A proposer skips it;
   a block containing one is invalid.
 * :class:`StateCorrupt` — *we have a bug or a damaged store*.  Never caught by
-  the state machine: the node halts rather than diverge.
+  the state machine: the node halts rather than diverge.  One class for the
+  store and the state machine: it lives in ``ledger/errors.py`` (a ``Halt``)
+  and is imported here so that every transition finds its errors in one place.
+
+Both tx families are :class:`ledger.errors.InvalidInput`: the tx's signer's
+fault, answered with a receipt code or a mempool refusal.
 """
 from __future__ import annotations
+
+from ledger.errors import InvalidInput, StateCorrupt
 
 __all__ = [
     "AlreadyExists",
@@ -30,7 +37,7 @@ __all__ = [
 ]
 
 
-class SettlementError(Exception):
+class SettlementError(InvalidInput):
     """Base: a transaction failed a settlement rule (receipt code > 0)."""
 
     code = 1
@@ -86,16 +93,12 @@ class InvalidParameter(SettlementError):
     name = "invalid_parameter"
 
 
-class NotIncludable(Exception):
+class NotIncludable(InvalidInput):
     """The tx must not be in a block: wrong chain, unknown sender, bad nonce."""
 
     def __init__(self, reason: str, *, future_nonce: bool = False):
         super().__init__(reason)
         self.future_nonce = future_nonce
-
-
-class StateCorrupt(Exception):
-    """Stored state breaks an invariant: a bug or a damaged store. Halt."""
 
 
 # --------------------------------------------------------------------------- risk engine

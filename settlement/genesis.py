@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.codec import encode
+from ledger.errors import InvalidInput
 from ledger.hashing import sha256
 from ledger.keys import parse_address
 from ledger.validators import Validator, ValidatorSet
@@ -45,7 +46,7 @@ from .state import DictView, RootAccumulator, State
 __all__ = ["Genesis", "GenesisError", "validator_set"]
 
 
-class GenesisError(ValueError):
+class GenesisError(InvalidInput, ValueError):
     """The genesis document is malformed or inconsistent."""
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
+from ledger.errors import PeerMisbehaviour
 from ledger.keys import format_address
 from ledger.receipt import Event, Receipt, receipts_root
 from ledger.tx import Tx
@@ -68,8 +69,8 @@ END_BLOCK_STEPS: tuple[EndBlockHook, ...] = (risk_engine.end_block,)
 BLOCK_EVENTS_TX_HASH = bytes(32)
 
 
-class InvalidBlock(Exception):
-    """A block holds a transaction that may not be included (see NotIncludable)."""
+class InvalidBlock(PeerMisbehaviour):
+    """A block holds a transaction that may not be included (see NotIncludable): its proposer's fault."""
 
     def __init__(self, index: int, reason: str):
         super().__init__(f"tx {index}: {reason}")

@@ -5,7 +5,8 @@ Owns every use of py-libp2p in the node.  The public surface is
 helpers and the errors; modules:
 
 * ``network``  the asyncio API and the trio thread's lifetime
-* ``service``  the trio side: host, gossip flow control, reconnects, bans
+* ``service``  the trio side: host, gossip flow control, message guards
+* ``keeper``   strikes, bans and reconnects (trio side)
 * ``router``   the adjusted GossipSub and Pubsub subclasses
 * ``requests`` request/response between trio and the asyncio handlers
 * ``gate``     identity from a seed, the allowlist, bans, the gated Noise transport

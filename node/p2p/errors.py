@@ -7,11 +7,18 @@ Never does: carry libp2p exception types across to asyncio.
 """
 from __future__ import annotations
 
+from ledger.errors import SettleError
+
 __all__ = ["P2PError", "P2PStartError", "RequestError", "RequestRefused", "RequestTimeout"]
 
 
-class P2PError(Exception):
-    """Base class: something in the peer-to-peer layer failed."""
+class P2PError(SettleError):
+    """Base class: something in the peer-to-peer layer failed.
+
+    Nobody's fault in the error tree's sense (``ledger/errors.py``): a peer
+    unreachable, a request timed out.  Retry later or on another peer; a
+    peer's bad input is reported separately (``report_garbage``).
+    """
 
 
 class P2PStartError(P2PError):

@@ -99,7 +99,7 @@ def parse_allowlist(allowed: Mapping[str, str | None]) -> dict[ID, PeerInfo | No
             pid = ID.from_base58(pid_str)
             if pid.to_base58() != pid_str:
                 raise ValueError("not canonical base58")
-        except Exception as exc:
+        except Exception as exc:  # base58 and multihash parsers raise assorted types: all mean a bad ID
             raise ValueError(f"allowed peer {pid_str!r}: bad peer ID ({exc})") from None
         if not addr:
             out[pid] = None
@@ -107,7 +107,7 @@ def parse_allowlist(allowed: Mapping[str, str | None]) -> dict[ID, PeerInfo | No
         try:
             maddr = multiaddr.Multiaddr(addr)
             named = maddr.value_for_protocol("p2p") if "/p2p/" in addr else None
-        except Exception as exc:
+        except Exception as exc:  # the multiaddr parser raises assorted types: all mean a bad address
             raise ValueError(f"allowed peer {pid_str}: bad address {addr!r} ({exc})") from None
         if named is not None:
             if named != pid_str:

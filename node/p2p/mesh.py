@@ -34,6 +34,8 @@ import trio
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 
+from ledger.errors import PeerMisbehaviour
+
 from .config import P2PCounters, P2PLimits
 from .gate import PeerGate
 
@@ -46,7 +48,7 @@ WRITE_COALESCE_BYTES = 1 << 20  # one write holds at most about this much
 READ_CHUNK = 1 << 18
 
 
-class MeshFrameError(Exception):
+class MeshFrameError(PeerMisbehaviour):
     """A peer sent a frame that breaks the mesh protocol."""
 
 

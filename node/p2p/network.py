@@ -91,7 +91,7 @@ class _Run:
             await asyncio.wait_for(asyncio.shield(self.done), timeout)
         except TimeoutError:
             log.error("p2p: trio thread did not stop within %.0f s", timeout)
-        except Exception as exc:
+        except Exception as exc:  # whatever ended the trio run: stopping anyway, so it is only logged
             if not quiet:
                 log.error("p2p: trio thread ended with %s", _root_cause(exc), exc_info=exc)
         if self.thread is not None:
@@ -258,7 +258,7 @@ class P2PNetwork:
                 loop=loop,
                 relay=self._relay,
             )
-        except Exception as exc:
+        except Exception as exc:  # libp2p's setup raises assorted types: all mean this transport cannot start
             raise P2PStartError(f"cannot set up libp2p: {exc}") from exc
         run = _Run(service, loop)
         run.thread = threading.Thread(target=run.main, name=f"p2p-trio-{self.peer_id[-6:]}", daemon=True)
@@ -284,7 +284,7 @@ class P2PNetwork:
             try:
                 await asyncio.shield(run.done)
                 error: BaseException | None = P2PError("trio thread returned")
-            except Exception as exc:
+            except Exception as exc:  # the trio run died of a bug: restarted below, with backoff
                 error = exc
             if not self._running:
                 return
@@ -376,7 +376,7 @@ class P2PNetwork:
                 await self._on_message(msg.topic, msg.peer_id, msg.data)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception:  # a handler's bug must not end the dispatcher; the node's handlers halt by themselves
                 self.counters.handler_errors += 1
                 log.exception("p2p: on_message failed for a %d-byte message on %s from %s", len(msg.data), msg.topic, msg.peer_id)
 

@@ -158,7 +158,7 @@ class RequestBridge:
             outcome = (None, RequestTimeout(f"request {req.protocol} to {req.peer} timed out after {req.timeout} s"))
         except ProtocolNotSupportedError:
             outcome = (None, RequestRefused(f"peer {req.peer} does not serve {req.protocol}"))
-        except Exception as exc:
+        except Exception as exc:  # libp2p's stream errors have no common base: every other failure is a RequestError
             cause = exc.__cause__ or exc
             outcome = (None, RequestError(f"request {req.protocol} to {req.peer} failed: {cause}"))
         finally:  # also when the whole run is being cancelled

@@ -79,7 +79,7 @@ class GuardedPubsub(Pubsub):
     async def push_msg(self, msg_forwarder: ID, msg) -> None:
         try:
             await super().push_msg(msg_forwarder, msg)
-        except Exception as exc:
+        except Exception as exc:  # a malformed message must not cancel the whole pubsub service (class docstring)
             if msg_forwarder == self.my_id or self.on_bad_message is None:
                 log.exception("p2p: publishing a message failed")
             else:

@@ -11,8 +11,9 @@ protocols, and these tasks:
   off) and waits (bounded) while a peer's outbound queue is over half full;
 * one reader per topic moves messages from other peers into the inbound
   queue for the asyncio side (own echoes filtered, overflow counted);
-* the keeper redials allowlisted peers, repairs connections that lost
-  their pubsub stream, lifts expired bans and publishes the peers snapshot;
+* the keeper (:mod:`node.p2p.keeper`, which also owns strikes and bans)
+  redials allowlisted peers, repairs connections that lost their pubsub
+  stream, lifts expired bans and publishes the peers snapshot;
 * request/response, in both directions, through
   :class:`~node.p2p.requests.RequestBridge`.
 
@@ -48,6 +49,7 @@ from .bridge import ThreadQueue, TrioWaiter
 from .config import P2PCounters, P2PLimits
 from .errors import RequestError
 from .gate import GatedNoise, PeerGate
+from .keeper import PeerKeeper
 from .mesh import DirectMesh
 from .requests import OutboundRequest, RequestBridge, RequestHandler
 from .router import DirectMeshGossipSub, GuardedPubsub
@@ -56,9 +58,6 @@ __all__ = ["InboundMessage", "P2PService"]
 
 log = logging.getLogger("settle.p2p")
 
-KEEPER_TICK_S = 0.1
-PUBSUB_REPAIR_AFTER_S = 2.0
-DISCONNECT_ROUNDS = 5  # a peer that keeps registering connections while we close them is left to the keeper
 
 
 def pin_dial_addresses(peerstore, pinned: dict[ID, list]) -> None:
@@ -148,17 +147,11 @@ class P2PService:
         self.names = {p: p.to_base58() for p in allowlist}
         self.names[self.my_id] = self.my_id.to_base58()
         self.gate = gate
-        self.peers_snapshot: tuple[str, ...] = ()
         self.listen_addrs: tuple[str, ...] = ()
         self._stop = trio.Event()
         self.token: trio.lowlevel.TrioToken | None = None
         self._nursery: trio.Nursery | None = None
         self._out_waiter: TrioWaiter | None = None
-        self._dialing: set[ID] = set()
-        self._disconnecting: set[ID] = set()
-        self._last_dial: dict[ID, float] = {}
-        self._repairing: set[ID] = set()
-        self._no_pubsub_since: dict[ID, float] = {}
         self._stalled: set[ID] = set()
 
         self.host = new_host(
@@ -213,6 +206,9 @@ class P2PService:
             loop=loop,
         )
         self.pubsub.on_bad_message = self._on_bad_message
+        self.keeper = PeerKeeper(host=self.host, pubsub=self.pubsub, router=self.router, gate=gate,
+                                 dialable=self.dialable, names=self.names, limits=limits, counters=counters,
+                                 spawn=self._spawn)
         # Without relay, messages go straight to each peer on one stream (see mesh.py).
         self.mesh = None if relay else DirectMesh(
             self.host, topics=self.topics, names=self.names, gate=gate, limits=limits, counters=counters, deliver=self._deliver
@@ -252,7 +248,7 @@ class P2PService:
                 async with background_trio_service(self.pubsub), background_trio_service(self.router):
                     await self.pubsub.wait_until_ready()
                     for peer in self.gate.banned():  # bans outlive a restarted run
-                        self._isolate(peer)
+                        self.keeper.isolate(peer)
                     tuning.raise_subscription_channel(self.limits.subscription_channel_items)
                     subs = [(t, await self.pubsub.subscribe(t)) for t in self.topics]
                     async with trio.open_nursery() as nursery:
@@ -262,7 +258,7 @@ class P2PService:
                         for topic, sub in subs:
                             nursery.start_soon(self._read_topic, topic, sub)
                         nursery.start_soon(self._publisher)
-                        nursery.start_soon(self._keeper)
+                        nursery.start_soon(self.keeper.run)
                         self.listen_addrs = tuple(str(a) for a in self.host.get_addrs())
                         ready(token, self.listen_addrs)
                         await self._stop.wait()
@@ -282,7 +278,7 @@ class P2PService:
             with trio.CancelScope(shield=True), trio.move_on_after(self.limits.stop_timeout_s / 2):
                 try:
                     await self.host.close()
-                except Exception as exc:
+                except Exception as exc:  # best effort on the way out of a failed run: the original error is re-raised
                     log.debug("p2p: closing the host after a failure: %s", exc)
             raise
         finally:
@@ -296,6 +292,18 @@ class P2PService:
     def request_stop(self) -> None:
         self._stop.set()
 
+    @property
+    def peers_snapshot(self) -> tuple[str, ...]:
+        """Connected allowlisted peers with a live pubsub stream, sorted (the keeper's last look)."""
+        return self.keeper.peers_snapshot
+
+    def _spawn(self, fn, *args) -> bool:
+        """Start ``fn(*args)`` in the run's nursery; False (nothing started) while not running."""
+        if self._nursery is None:
+            return False
+        self._nursery.start_soon(fn, *args)
+        return True
+
     # ---- gossip ---------------------------------------------------------
 
     def _validate(self, forwarder: ID, msg) -> bool:
@@ -304,11 +312,11 @@ class P2PService:
             return True
         if len(msg.data) > self.limits.max_message_bytes:
             self.counters.oversized += 1
-            self._strike(forwarder, "oversized message")
+            self.keeper.strike(forwarder, "oversized message")
             return False
         if ID(msg.from_id) not in self.names:
             self.counters.garbage += 1
-            self._strike(forwarder, "message from an origin not on the allowlist")
+            self.keeper.strike(forwarder, "message from an origin not on the allowlist")
             return False
         if not self.pubsub.strict_signing and msg.from_id != forwarder.to_bytes():
             # Unsigned, so only its origin may deliver it.  Honest peers do
@@ -327,7 +335,7 @@ class P2PService:
                 if origin is None or origin == self.names[self.my_id]:
                     continue  # own echo (or a stranger the validator already refused)
                 self._deliver(topic, origin, bytes(msg.data))
-            except Exception:
+            except Exception:  # a malformed message (libp2p parses its fields lazily) must not end this reader
                 log.exception("p2p: dropping a message on %s that could not be queued", topic)
 
     def _deliver(self, topic: str, origin: str, data: bytes) -> None:
@@ -360,7 +368,7 @@ class P2PService:
                     self.mesh.publish(topic, data, self._mesh_peers())
                 else:
                     await self.pubsub.publish(topic, data)
-            except Exception:
+            except Exception:  # libp2p's publish raises assorted types; one failed message must not end the publisher
                 log.exception("p2p: publish on %s failed", topic)
                 continue
             self.counters.msgs_out += 1
@@ -406,7 +414,7 @@ class P2PService:
     async def _guarded_stream_handler(self, stream) -> None:
         try:
             await self._unguarded_stream_handler(stream)
-        except Exception as exc:
+        except Exception as exc:  # a peer's bad stream, whatever libp2p raised for it: contained, struck (see __init__)
             peer = getattr(getattr(stream, "muxed_conn", None), "peer_id", None)
             if is_expected_connection_shutdown(exc):
                 log.debug("p2p: stream from %s ended: %s", peer, exc)
@@ -414,137 +422,23 @@ class P2PService:
                 self._on_bad_message(peer, exc)
             try:
                 await stream.reset()
-            except Exception:
+            except Exception:  # the stream may already be gone
                 pass
 
     def _on_bad_message(self, peer, exc: BaseException) -> None:
         self.counters.garbage += 1
         log.info("p2p: dropped bad input from %s: %s: %s", self.names.get(peer, peer), type(exc).__name__, exc)
         if isinstance(peer, ID):
-            self._strike(peer, f"bad input ({type(exc).__name__})")
+            self.keeper.strike(peer, f"bad input ({type(exc).__name__})")
 
     def _on_oversized_frame(self, peer) -> None:
         self.counters.oversized += 1
         if isinstance(peer, ID):
-            self._strike(peer, "oversized pubsub frame")
+            self.keeper.strike(peer, "oversized pubsub frame")
 
     def report_garbage(self, peer: ID) -> None:
         self.counters.garbage += 1
-        self._strike(peer, "garbage reported by the application")
-
-    def _strike(self, peer: ID, why: str) -> None:
-        if not self.gate.strike(peer):
-            log.debug("p2p: strike against %s: %s", peer, why)
-            return
-        self.counters.bans += 1
-        log.warning("p2p: banning %s for %.0f s (%s)", self.names.get(peer, peer), self.limits.ban_seconds, why)
-        self._isolate(peer)
-
-    def _isolate(self, peer: ID) -> None:
-        """Cut a banned peer off; :meth:`_release` undoes it when the ban ends."""
-        self.pubsub.add_to_blacklist(peer)  # drops its messages, also when forwarded by others
-        self.router.direct_peers.pop(peer, None)  # or gossipsub keeps redialling it
-        self._start_disconnect(peer)
-
-    def _release(self, peer: ID) -> None:
-        self.pubsub.remove_from_blacklist(peer)
-        info = self.dialable.get(peer)
-        if info is not None:
-            self.router.direct_peers[peer] = info
-        log.info("p2p: ban on %s lifted", self.names.get(peer, peer))
-
-    def _start_disconnect(self, peer: ID) -> None:
-        if self._nursery is not None and peer not in self._disconnecting:
-            self._disconnecting.add(peer)
-            self._nursery.start_soon(self._disconnect, peer)
-
-    async def _disconnect(self, peer: ID) -> None:
-        # Not host.disconnect: py-libp2p's close_peer awaits each close and
-        # then drops the peer's whole entry, so a connection that registered
-        # meanwhile (the peer dialling us as we dialled it) stayed open and
-        # untracked -- the banned peer kept it, and never redialled to be
-        # refused.  Each connection removes itself when closed; repeat until
-        # none is left.
-        network = self.host.get_network()
-        try:
-            for _ in range(DISCONNECT_ROUNDS):
-                conns = network.get_connections(peer)
-                if not conns:
-                    break
-                for conn in conns:
-                    await conn.close()
-        except Exception as exc:
-            log.debug("p2p: disconnecting %s: %s", peer, exc)
-        finally:
-            self._disconnecting.discard(peer)
-
-    # ---- connectivity ---------------------------------------------------
-
-    async def _keeper(self) -> None:
-        network = self.host.get_network()
-        while True:
-            try:
-                self._keep(network)
-            except Exception:
-                log.exception("p2p: keeper step failed")
-            await trio.sleep(KEEPER_TICK_S)
-
-    def _keep(self, network) -> None:
-        for peer in self.gate.expire_bans():
-            self._release(peer)
-        now = trio.current_time()
-        connected = set(network.connections)
-        for peer in connected:
-            if not self.gate.admits(peer):
-                self._start_disconnect(peer)
-        for peer, info in self.dialable.items():
-            if peer in connected or peer in self._dialing or self.gate.is_banned(peer):
-                continue
-            if now - self._last_dial.get(peer, -1e9) < self.limits.reconnect_interval_s:
-                continue
-            self._last_dial[peer] = now
-            self._dialing.add(peer)
-            assert self._nursery is not None
-            self._nursery.start_soon(self._dial, peer, info)
-        # A connection whose pubsub stream died (reset after a bad frame, a
-        # race at connect) is never re-registered by libp2p: open it again.
-        for peer in connected:
-            if peer in self.pubsub.peers or not self.gate.admits(peer):
-                self._no_pubsub_since.pop(peer, None)
-                continue
-            since = self._no_pubsub_since.setdefault(peer, now)
-            if now - since >= PUBSUB_REPAIR_AFTER_S and peer not in self._repairing and self._nursery is not None:
-                self._repairing.add(peer)
-                self._nursery.start_soon(self._repair_pubsub, peer)
-        for peer in [p for p in self._no_pubsub_since if p not in connected]:
-            del self._no_pubsub_since[peer]
-        ready = [self.names[p] for p in self.pubsub.peers if p in connected and self.gate.admits(p)]
-        self.peers_snapshot = tuple(sorted(ready))
-
-    async def _dial(self, peer: ID, info: PeerInfo) -> None:
-        try:
-            # libp2p refuses to redial a peer for 60 s after all its addresses
-            # failed once; for a handful of known validators that only delays
-            # recovery from a restart or a partition.
-            cache = getattr(self.host.get_network(), "_negative_peer_cache", None)
-            if cache is not None:
-                cache.evict(str(peer))
-            with trio.move_on_after(self.limits.dial_timeout_s):
-                await self.host.connect(info)
-        except Exception as exc:
-            log.debug("p2p: dial %s failed: %s", self.names.get(peer, peer), exc)
-        finally:
-            self._dialing.discard(peer)
-
-    async def _repair_pubsub(self, peer: ID) -> None:
-        try:
-            with trio.move_on_after(self.limits.dial_timeout_s):
-                await self.pubsub.ensure_peer_stream(peer, timeout=self.limits.dial_timeout_s)
-        except Exception as exc:
-            log.debug("p2p: reopening pubsub stream to %s failed: %s", peer, exc)
-        finally:
-            self._repairing.discard(peer)
-            self._no_pubsub_since.pop(peer, None)
+        self.keeper.strike(peer, "garbage reported by the application")
 
     # ---- request / response ---------------------------------------------
 

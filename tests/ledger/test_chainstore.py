@@ -21,7 +21,7 @@ from ledger.chainstore import (
     NoSuchBlockError,
     ParentMismatchError,
     ReceiptMismatchError,
-    StoreCorruptError,
+    StateCorrupt,
     StoreError,
     UnknownSchemaError,
 )
@@ -325,11 +325,11 @@ def test_undecodable_value_is_reported_as_corruption(home):
     chain = start(store)
     b1, _ = commit(store, chain, 2)
     home.kv.write({schema.block_key(1): b"\xc1", schema.tx_key(b1.block.txs[0].hash): b"junk"})
-    with pytest.raises(StoreCorruptError) as info:
+    with pytest.raises(StateCorrupt) as info:
         store.block(1)
     assert info.value.key == schema.block_key(1)
-    with pytest.raises(StoreCorruptError):
+    with pytest.raises(StateCorrupt):
         store.receipt(b1.block.txs[0].hash)
     home.kv.write({schema.LATEST_HEIGHT: b"\x01"})
-    with pytest.raises(StoreCorruptError):
+    with pytest.raises(StateCorrupt):
         home.open()
