@@ -44,8 +44,10 @@ threshold algorithm (Fagin): the order released is exactly the brute-force
 ranking for single-market accounts.  **Approximation:** a cross-margin
 account's key is exact when filed; once its *other* markets move its true
 leverage differs from the one its key implies, so it may be released later
-(or earlier) than its exact score would place it.  Its score, once visited,
-is exact.  Every state change of an account (trade, deposit, withdrawal,
+(or earlier) than its exact score would place it.  Its key may even lie
+beyond the current ``Y`` (bankrupt by its key, solvent by its equity): the
+search reads those buckets last, after every bucket on the near side, so no
+eligible position is ever left out.  Its score, once visited, is exact.  Every state change of an account (trade, deposit, withdrawal,
 liquidation, ADL, funding or social-loss settlement) re-files its entries
 (``margin.reindex``), so keys are never older than the account's last change.
 
@@ -191,7 +193,14 @@ class AdlQueue:
         self.num, self.den = 0, 1  # PnL % bound of the side, num / den
         if entry:
             self.num, self.den = (self.price - entry, entry) if side == LONG else (entry - self.price, entry)
-        self.buckets = [] if self.num <= 0 else sess.adl.buckets_from(mid, side, self.y, side == SHORT)
+        self.buckets = []
+        if self.num > 0:
+            idx, outward = sess.adl, side == SHORT
+            self.buckets = idx.buckets_from(mid, side, self.y, outward)
+            # then the entries filed beyond Y (bankrupt by their key): a cross-margin account
+            # whose other markets gained since it was filed can still be solvent and eligible
+            behind = idx.buckets_from(mid, side, self.y, not outward)
+            self.buckets += behind[1:] if behind and self.buckets and behind[0] == self.buckets[0] else behind
         self.next_bucket = 0
 
     def _bound(self) -> int | None:
