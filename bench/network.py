@@ -25,7 +25,7 @@ from cli.testnet import init_testnet
 
 __all__ = ["BenchError", "LocalNetwork", "check_agreement", "free_port_range"]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: bench/ sits at its top
 
 
 class BenchError(RuntimeError):
