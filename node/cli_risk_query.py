@@ -7,7 +7,6 @@ anything; ``stress`` runs the state machine in-process and never talks to a node
 """
 from __future__ import annotations
 
-import gc
 import json
 import random
 import sys
@@ -19,6 +18,7 @@ from rich.table import Table
 from ledger.keys import format_address
 
 from .cli import CLIError, _address, _client, _emit, _home, _kv_table, cli, console, home_opt, json_opt, query, rpc_opt
+from .gc_policy import stress_housekeeping
 
 __all__: list[str] = []
 
@@ -179,12 +179,6 @@ def _read_csv(path: str) -> list[dict[str, int]]:
     return out
 
 
-def _housekeeping(first: bool) -> None:
-    gc.collect()
-    if first:
-        gc.freeze()  # the population is long-lived, like a node's state cache
-
-
 @cli.command("stress")
 @click.option("--accounts", "-n", default=2_000, show_default=True, help="synthetic accounts")
 @click.option("--scenario", type=click.Choice(["crash50", "alts80", "squeeze100", "breach1"]), default="crash50", show_default=True)
@@ -214,12 +208,13 @@ def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, n
                           str(r["liquidated"]), f"{r['liquidation_step_ms']:.2f}", str(r["adl_events"]), f"{r['bad_debt']:,}",
                           f"{r['insurance_fund_cash']:,}", f"{r['insurance_fund_equity']:,}", "yes" if r["conservation_ok"] else "[red]NO[/red]")
 
+    housekeeping, restore = stress_housekeeping()
     try:
-        res = run_stress(cfg, random.Random(seed), time.perf_counter_ns, progress, _housekeeping, cpu_timer=time.process_time_ns)
+        res = run_stress(cfg, random.Random(seed), time.perf_counter_ns, progress, housekeeping, cpu_timer=time.process_time_ns)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     finally:
-        gc.unfreeze()
+        restore()
     if as_json:
         click.echo(json.dumps(res))
         return
