@@ -206,16 +206,28 @@ class AdlQueue:
     def _read_bucket(self) -> None:
         b = self.buckets[self.next_bucket]
         self.next_bucket += 1
-        sess, mid, side = self.sess, self.mid, self.side
+        sess, mid, side, asset, price = self.sess, self.mid, self.side, self.asset, self.price
+        seen, heap, edge = self.seen, self.heap, self.edge
+        pos, memo = sess.pos, sess.adl.memo
         for addr, key in sess.adl.bucket_entries(mid, side, b):
-            if self.edge is None or (key < self.edge if side == LONG else key > self.edge):
-                self.edge = key
-            if addr in self.seen:
+            if edge is None or (key < edge if side == LONG else key > edge):
+                edge = key
+            if addr in seen:
                 continue
-            self.seen.add(addr)
-            sc = score(sess, addr, self.asset, mid)
-            if sc is not None:
-                heappush(self.heap, (-sc, addr))
+            seen.add(addr)
+            p = pos(addr, mid)  # score(), inline: the price does not move while the queue lives
+            s, on = p.size, p.on
+            if not s or not on:
+                continue
+            upnl = s * price - on
+            if upnl <= 0:
+                continue
+            e6 = memo.get((addr, asset))
+            if e6 is None:
+                e6 = memo[(addr, asset)] = equity6(sess, addr, asset)
+            if e6 > 0:
+                heappush(heap, (-(upnl * abs(s) * price * SCALE // (abs(on) * e6)), addr))
+        self.edge = edge
 
     def pop(self) -> tuple[bytes, int] | None:
         """The next counterparty and its score, or None when no eligible one is left."""

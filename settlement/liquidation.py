@@ -63,17 +63,20 @@ The account ends with ``E >= 0``; every step is an event in the block receipt.
 """
 from __future__ import annotations
 
+from operator import itemgetter
+
 from ledger.receipt import Event
 
 from .adl import deleverage, sync_fund
 from .context import BlockContext
-from .margin import (Eval, ceil_div, close_settled, coordinate, evaluate, fill, reindex, reindex_single, settle_funding,
-                     settle_position, unindex,
+from .margin import (Eval, ceil_div, close_settled, coordinate, evaluate, fill, reindex, reindex_single, settle_funding, unindex,
                      unindex_single)
 from .risk_state import FUND, LONG, ONE, SHORT, Session
 from .risk_state import pack_int as _n  # event integers beyond 64 bits travel as signed bytes (never in practice)
 
 __all__ = ["fund_available", "liquidate_account", "liquidation_sweep", "rebalance_fund"]
+
+_order = itemgetter(0, 1, 2)
 
 
 def fund_available(sess: Session, asset: str) -> int:
@@ -207,13 +210,14 @@ def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[
     mid = m.markets[0]
     p = sess.pos(addr, mid)
     ms = sess.mstate(mid)
-    unindex_single(sess, addr, asset, mid, p)
-    settle_position(sess, addr, asset, mid, p, ms)
-    price, s = ms.price, p.size
+    unindex_single(sess, addr, asset, m, mid, p, ms)
+    s = p.size
+    price = ms.price
     e, mmr = ev.equity, ev.mmr
     params = sess.market(mid).params
+    pen_ppm = params.liq_penalty_ppm
     num = mmr * ONE + params.liq_buffer_ppm * mmr - e * ONE
-    den = mmr * ONE - params.liq_penalty_ppm * ev.notional
+    den = mmr * ONE - pen_ppm * ev.notional
     size = s if s > 0 else -s
     full = den <= 0 or num >= den
     n = size if full else -(-(size * num) // den)
@@ -222,10 +226,10 @@ def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[
     cost = delta * price
     close_settled(sess, addr, asset, m, mid, p, ms, delta, cost)
     new = p.size
-    fund = sess.fund_pending.setdefault((asset, mid), [0, 0])
+    fund = sess.fund_pending.get((asset, mid)) or sess.fund_pending.setdefault((asset, mid), [0, 0])
     fund[0] -= delta
     fund[1] -= cost
-    due = -(-(n * price * params.liq_penalty_ppm) // ONE)
+    due = -(-(n * price * pen_ppm) // ONE)
     pen = due if due < e else e
     if pen > 0:
         m.cash -= pen
@@ -239,14 +243,15 @@ def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[
     mmf = ms.mmf_eff
     eq_after = cash + new * price
     mmr_after = -(-nb * mmf // ONE)
-    base = {"account": addr, "asset": asset, "equity_before": _n(e), "mmr_before": _n(mmr)}
-    events.append(Event("liquidation", dict(base, step="full" if full else "partial",
-                                            closes=[{"market": mid, "lots": delta, "price": price}], penalty=_n(pen),
-                                            equity_after=_n(eq_after), mmr_after=_n(mmr_after))))
+    events.append(Event("liquidation", {
+        "account": addr, "asset": asset, "equity_before": _n(e), "mmr_before": _n(mmr), "step": "full" if full else "partial",
+        "closes": [{"market": mid, "lots": delta, "price": price}], "penalty": _n(pen),
+        "equity_after": _n(eq_after), "mmr_after": _n(mmr_after)}))
     if new == 0:
         return  # flat: nothing to file (margin.reindex)
     if eq_after < mmr_after:
         after = Eval(eq_after, -(-nb * ms.imf_eff // ONE), mmr_after, nb, cash * ONE + new * price * ONE - nb * mmf, 1, ms.stale)
+        base = {"account": addr, "asset": asset, "equity_before": _n(e), "mmr_before": _n(mmr)}
         _close_rest(sess, addr, asset, base, after, events)
         reindex(sess, addr, asset, indexed=False)
         return
@@ -295,7 +300,7 @@ def _triage(sess: Session, candidates, events: list[Event], popped: set) -> list
             if ev.breached:
                 events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity), "mmr": _n(ev.mmr)}))
             reindex(sess, addr, asset, ev)
-    breached.sort(key=lambda b: b[:3])
+    breached.sort(key=_order)  # (ratio, address, asset): distinct
     return breached
 
 

@@ -154,15 +154,30 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
     adl_index.refile(sess, addr, asset)
 
 
-def unindex_single(sess: Session, addr: bytes, asset: str, mid: str, p) -> None:
-    """``unindex`` of an account whose only position in ``asset`` markets is ``p`` (in ``mid``)."""
+def unindex_single(sess: Session, addr: bytes, asset: str, m, mid: str, p, ms) -> None:
+    """``unindex`` and ``settle_all`` of an account whose only position in ``asset`` markets is ``p`` (in ``mid``).
+
+    ``m`` is the account's margin account, ``ms`` the market's state (as
+    :func:`settle_position`; equity is unchanged).
+    """
     if p.tside:
         sess.index.remove(mid, p.tside, addr, p.trig)
         p.tside = 0
-    sess.adl.memo.pop((addr, asset), None)
+    adl = sess.adl
+    adl.memo.pop((addr, asset), None)
     if p.aside:
-        sess.adl.remove(mid, p.aside, addr, p.akey)
+        adl.remove(mid, p.aside, addr, p.akey)
         p.aside = 0
+    findex, sloss = ms.findex, ms.sloss
+    if p.fsnap != findex or p.lsnap != sloss:
+        s = p.size
+        if s:
+            pay = -(-(s * (findex - p.fsnap) + (s if s > 0 else -s) * (sloss - p.lsnap)) // ONE)  # payer rounds up
+            if pay:
+                m.cash -= pay
+                sess.pool_add(asset, pay)
+                sess.touch_macc(addr, asset)
+        p.fsnap, p.lsnap = findex, sloss
     sess.touch_pos(addr, mid)
 
 
