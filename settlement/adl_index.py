@@ -208,7 +208,9 @@ class AdlQueue:
         self.next_bucket += 1
         sess, mid, side, asset, price = self.sess, self.mid, self.side, self.asset, self.price
         seen, heap, edge = self.seen, self.heap, self.edge
-        pos, memo = sess.pos, sess.adl.memo
+        pos, macc, memo = sess.pos, sess.macc, sess.adl.memo
+        ms = sess.mstate(mid)
+        findex, sloss = ms.findex, ms.sloss
         for addr, key in sess.adl.bucket_entries(mid, side, b):
             if edge is None or (key < edge if side == LONG else key > edge):
                 edge = key
@@ -224,7 +226,12 @@ class AdlQueue:
                 continue
             e6 = memo.get((addr, asset))
             if e6 is None:
-                e6 = memo[(addr, asset)] = equity6(sess, addr, asset)
+                m = macc(addr, asset)
+                if len(m.markets) == 1 and m.markets[0] == mid:  # equity6(), inline: this position is its only one
+                    e6 = m.cash * ONE + s * price * ONE - s * (findex - p.fsnap) - abs(s) * (sloss - p.lsnap)
+                else:
+                    e6 = equity6(sess, addr, asset)
+                memo[(addr, asset)] = e6
             if e6 > 0:
                 heappush(heap, (-(upnl * abs(s) * price * SCALE // (abs(on) * e6)), addr))
         self.edge = edge

@@ -113,15 +113,17 @@ def _charge_penalty(sess: Session, addr: bytes, asset: str, due: int, equity: in
     return pen
 
 
-def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event], adl_cache: dict, ev=None) -> None:
+def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event], adl_cache: dict, ev=None, m=None) -> None:
     """Liquidate one breached account (see the module docstring); re-indexes it afterwards.
 
     Args:
         ev: the account's evaluation, if nothing changed it since (settling
             funding does not change equity: ``evaluate`` already counts it
             with the same rounding).
+        m: its margin account, if at hand.
     """
-    m = sess.macc(addr, asset)
+    if m is None:
+        m = sess.macc(addr, asset)
     if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
         ev = None
         adl_cache.get("safe", set()).discard((addr, asset))  # the sweep evaluates it again
@@ -292,10 +294,12 @@ def _fired(sess: Session, mids) -> set[tuple[bytes, str]]:
 def _triage(sess: Session, candidates, events: list[Event], popped: set) -> list:
     """Evaluate candidates: breached ones in liquidation order; the others re-indexed (``popped``: index entries removed)."""
     breached = []
+    macc = sess.macc
     for addr, asset in sorted(candidates):
-        ev = evaluate(sess, addr, asset)
+        m = macc(addr, asset)
+        ev = evaluate(sess, addr, asset, m)
         if ev.breached and not ev.stale:
-            breached.append((ev.equity * 10**12 // ev.mmr, addr, asset, ev))
+            breached.append((ev.equity * 10**12 // ev.mmr, addr, asset, ev, m))
         elif (addr, asset) in popped:
             if ev.breached:
                 events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity), "mmr": _n(ev.mmr)}))
@@ -317,8 +321,8 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
         adl_cache["socialized"] = set()
         adl_cache["touched"] = set()
         adl_cache["safe"] = set()
-        for _, addr, asset, ev in breached:
-            liquidate_account(sess, addr, asset, events, adl_cache, ev)
+        for _, addr, asset, ev, m in breached:
+            liquidate_account(sess, addr, asset, events, adl_cache, ev, m)
         for asset in sorted({b[2] for b in breached}):
             rebalance_fund(sess, asset, events, adl_cache)
         # ADL counterparties paid part of someone's debt, and a socialized loss moved its market's coordinate:

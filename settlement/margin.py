@@ -79,9 +79,10 @@ class Eval:
         return self.k > 0 and self.equity < self.mmr
 
 
-def evaluate(sess: Session, addr: bytes, asset: str) -> Eval:
-    """Equity, IMR, MMR over every market of ``asset`` the account holds a position in."""
-    m = sess.macc(addr, asset)
+def evaluate(sess: Session, addr: bytes, asset: str, m=None) -> Eval:
+    """Equity, IMR, MMR over every market of ``asset`` the account holds a position in (``m``: its margin account, if at hand)."""
+    if m is None:
+        m = sess.macc(addr, asset)
     cash = m.cash
     equity, imr, mmr, notional, s6, stale = cash, 0, 0, 0, cash * ONE, False
     pos, mstate = sess.pos, sess.mstate
@@ -158,7 +159,9 @@ def unindex_single(sess: Session, addr: bytes, asset: str, m, mid: str, p, ms) -
     """``unindex`` and ``settle_all`` of an account whose only position in ``asset`` markets is ``p`` (in ``mid``).
 
     ``m`` is the account's margin account, ``ms`` the market's state (as
-    :func:`settle_position`; equity is unchanged).
+    :func:`settle_position`; equity is unchanged).  It marks nothing changed:
+    both callers close the position next (:func:`close_settled` touches the
+    account and the position).
     """
     if p.tside:
         sess.index.remove(mid, p.tside, addr, p.trig)
@@ -176,9 +179,7 @@ def unindex_single(sess: Session, addr: bytes, asset: str, m, mid: str, p, ms) -
             if pay:
                 m.cash -= pay
                 sess.pool_add(asset, pay)
-                sess.touch_macc(addr, asset)
         p.fsnap, p.lsnap = findex, sloss
-    sess.touch_pos(addr, mid)
 
 
 def close_settled(sess: Session, addr: bytes, asset: str, m, mid: str, p, ms, delta: int, cost: int) -> None:
