@@ -63,8 +63,6 @@ The account ends with ``E >= 0``; every step is an event in the block receipt.
 """
 from __future__ import annotations
 
-from operator import itemgetter
-
 from ledger.receipt import Event
 
 from .adl import deleverage, sync_fund
@@ -75,8 +73,6 @@ from .risk_state import FUND, LONG, ONE, SHORT, Session
 from .risk_state import pack_int as _n  # event integers beyond 64 bits travel as signed bytes (never in practice)
 
 __all__ = ["fund_available", "liquidate_account", "liquidation_sweep", "rebalance_fund"]
-
-_order = itemgetter(0, 1, 2)
 
 
 def fund_available(sess: Session, asset: str) -> int:
@@ -304,7 +300,7 @@ def _triage(sess: Session, candidates, events: list[Event], popped: set) -> list
             if ev.breached:
                 events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity), "mmr": _n(ev.mmr)}))
             reindex(sess, addr, asset, ev)
-    breached.sort(key=_order)  # (ratio, address, asset): distinct
+    breached.sort()  # by (ratio, address, asset): distinct, so nothing after them is compared
     return breached
 
 

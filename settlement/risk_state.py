@@ -236,7 +236,10 @@ class Pos:
 
     @classmethod
     def unpack(cls, data: bytes, key: bytes) -> "Pos":
-        o = _raw(data, key)
+        try:
+            o = decode_row(data)  # _raw, inline: 10^5 positions load in a crash block
+        except DecodeError:
+            o = _raw(data, key)
         if len(o) == 8:
             size, on, fsnap, trig, tside, lsnap, akey, aside = o
             if type(size) is int and type(on) is int and type(fsnap) is int and type(trig) is int and type(lsnap) is int \
@@ -268,7 +271,10 @@ class MAcc:
 
     @classmethod
     def unpack(cls, data: bytes, key: bytes) -> "MAcc":
-        o = _raw(data, key)
+        try:
+            o = decode_row(data)  # _raw, inline (as Pos.unpack)
+        except DecodeError:
+            o = _raw(data, key)
         if len(o) != 3 or type(o[1]) is not list:
             raise StateCorrupt(f"state key {key!r}: malformed margin account")
         cash, markets, realized = o
@@ -300,6 +306,7 @@ class Session:
         self._macc: dict[tuple[bytes, str], MAcc] = {}
         self._pos: dict[tuple[bytes, str], Pos] = {}
         self._pool: dict[str, int] = {}
+        self._suffix: dict[str, bytes] = {}  # b"/" + asset or market id, of the keys built inline (10^5 records in a crash)
         self.fund_pending: dict[tuple[str, str], list[int]] = {}  # (asset, market) -> [lots, cost] (liquidation.py)
         self._dirty_ms: set[str] = set()
         self._dirty_macc: set[tuple[bytes, str]] = set()
@@ -348,7 +355,7 @@ class Session:
         k = (addr, asset)
         m = self._macc.get(k)
         if m is None:
-            key = macc_key(addr, asset)
+            key = MACC + addr + (self._suffix.get(asset) or self._suffix.setdefault(asset, b"/" + asset.encode()))  # macc_key
             raw = self.state.get(key)
             m = self._macc[k] = MAcc() if raw is None else MAcc.unpack(raw, key)
         return m
@@ -360,7 +367,7 @@ class Session:
         k = (addr, mid)
         p = self._pos.get(k)
         if p is None:
-            key = pos_key(addr, mid)
+            key = POS + addr + (self._suffix.get(mid) or self._suffix.setdefault(mid, b"/" + mid.encode()))  # pos_key
             raw = self.state.get(key)
             p = self._pos[k] = Pos() if raw is None else Pos.unpack(raw, key)
         return p
@@ -385,7 +392,7 @@ class Session:
         keys = [mstate_key(mid) for mid in self._dirty_ms]
         values: list[bytes | None] = [self._ms[mid].pack() for mid in self._dirty_ms]
         kadd, vadd = keys.append, values.append
-        suffix: dict[str, bytes] = {}  # b"/" + asset or market id (macc_key, pos_key inline: 10^5 records in a crash)
+        suffix = self._suffix
         maccs = self._macc
         for k in self._dirty_macc:
             m = maccs[k]
