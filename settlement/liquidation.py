@@ -318,7 +318,11 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
         adl_cache["touched"] = set()
         adl_cache["safe"] = set()
         for _, addr, asset, ev, m in breached:
-            liquidate_account(sess, addr, asset, events, adl_cache, ev, m)
+            if len(m.markets) == 1 and ev.equity > 0 and addr != FUND and not adl_cache["socialized"] \
+                    and (addr, asset) not in adl_cache["touched"]:
+                _partial_single(sess, addr, asset, m, ev, events)  # liquidate_account's first case, without the call
+            else:
+                liquidate_account(sess, addr, asset, events, adl_cache, ev, m)
         for asset in sorted({b[2] for b in breached}):
             rebalance_fund(sess, asset, events, adl_cache)
         # ADL counterparties paid part of someone's debt, and a socialized loss moved its market's coordinate:

@@ -200,9 +200,7 @@ def close_settled(sess: Session, addr: bytes, asset: str, m, mid: str, p, ms, de
     if new == 0:
         m.markets.remove(mid)
     ms.oi += (new if new > 0 else 0) - (old if old > 0 else 0)
-    sess.touch_ms(mid)
-    sess.touch_pos(addr, mid)
-    sess.touch_macc(addr, asset)
+    sess.touch_trade(addr, asset, mid)
 
 
 def reindex_single(sess: Session, addr: bytes, asset: str, cash: int, mid: str, p, ms) -> bool:
@@ -291,9 +289,7 @@ def fill(sess: Session, addr: bytes, asset: str, mid: str, delta: int, cost: int
     elif new == 0 and old != 0:
         m.markets.remove(mid)
     ms.oi += max(new, 0) - max(old, 0)
-    sess.touch_ms(mid)
-    sess.touch_pos(addr, mid)
-    sess.touch_macc(addr, asset)
+    sess.touch_trade(addr, asset, mid)
     return realized
 
 

@@ -375,6 +375,12 @@ class Session:
     def touch_pos(self, addr: bytes, mid: str) -> None:
         self._dirty_pos.add((addr, mid))
 
+    def touch_trade(self, addr: bytes, asset: str, mid: str) -> None:
+        """``touch_macc``, ``touch_pos`` and ``touch_ms`` of a fill, in one call (10^5 closes in a crash block)."""
+        self._dirty_macc.add((addr, asset))
+        self._dirty_pos.add((addr, mid))
+        self._dirty_ms.add(mid)
+
     def pool_add(self, asset: str, amount: int) -> None:
         if asset not in self._pool:
             raw = self.state.get(pool_key(asset))
