@@ -24,15 +24,18 @@ import msgpack
 
 from .codec import DecodeError
 
-__all__ = ["I64_MAX", "I64_MIN", "decode_row", "encode_row", "int_of", "wide_int"]
+__all__ = ["I64_MAX", "I64_MIN", "decode_row", "encode_row", "int_of", "row_packer", "wide_int"]
 
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 
 _local = threading.local()
 
 
-def _packer():
-    """This thread's reusable packer (as ``codec._pack``: a Packer is not shared between threads)."""
+def row_packer():
+    """This thread's :func:`encode_row` itself, for a loop that encodes thousands of rows (one lookup, not one per row).
+
+    A reusable packer, as ``codec._pack``: a Packer is not shared between threads.
+    """
     p = getattr(_local, "pack", None)
     if p is None:
         p = _local.pack = msgpack.Packer(use_bin_type=True, strict_types=True).pack
@@ -65,7 +68,7 @@ def encode_row(row: list) -> bytes:
     Same bytes as ``codec.encode(row)``; integers are not widened (use
     :func:`wide_int` on those that may need it).
     """
-    return _packer()(row)
+    return row_packer()(row)
 
 
 def decode_row(data: bytes) -> list:
