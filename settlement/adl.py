@@ -113,7 +113,7 @@ def socialize(sess: Session, mid: str, asset: str, addr: bytes, amount: int, eve
     sess.adl.memo.clear()  # every holder's exact equity moved (adl_index.score)
     sess.touch_ms(mid)
     if fund_pos.size:
-        fund_pos.lsnap = ms.sloss
+        fund_pos.loss_snap = ms.sloss
         sess.touch_pos(FUND, mid)
     to.cash += amount
     sess.touch_macc(addr, asset)

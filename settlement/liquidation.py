@@ -260,7 +260,7 @@ def rebalance_fund(sess: Session, asset: str, events: list[Event], adl_cache: di
     """If the fund's equity is negative, deleverage all its inventory at its bankruptcy price (``adl.py``)."""
     sync_fund(sess)
     ev = evaluate(sess, FUND, asset)
-    if ev.equity >= 0 or ev.stale or not ev.k:
+    if ev.equity >= 0 or ev.stale or not ev.market_count:
         return
     m = sess.macc(FUND, asset)
     for mid in list(m.markets):
@@ -281,7 +281,7 @@ def _fired(sess: Session, mids) -> set[tuple[bytes, str]]:
         quote = sess.market(mid).quote
         for side in (LONG, SHORT):
             for addr, _ in sess.index.pop_fired(mid, side, coordinate(sess, mid, side)):
-                sess.pos(addr, mid).tside = 0
+                sess.pos(addr, mid).trigger_side = 0
                 sess.touch_pos(addr, mid)
                 candidates.add((addr, quote))
     return candidates

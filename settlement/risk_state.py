@@ -216,20 +216,21 @@ class MState:
 class Pos:
     """A position: ``size`` lots (+ long, - short), the quote paid to open it, funding snapshot, index entries."""
 
-    __slots__ = ("size", "on", "fsnap", "trig", "tside", "lsnap", "akey", "aside")
+    # in the stored field order (Pos.pack, Session.flush)
+    __slots__ = ("size", "open_notional", "funding_snap", "trigger", "trigger_side", "loss_snap", "adl_key", "adl_side")
 
-    def __init__(self, size=0, on=0, fsnap=0, trig=0, tside=0, lsnap=0, akey=0, aside=0):
+    def __init__(self, size=0, open_notional=0, funding_snap=0, trigger=0, trigger_side=0, loss_snap=0, adl_key=0, adl_side=0):
         self.size = size  # lots, signed
-        self.on = on  # open notional: quote paid for the open lots (negative for shorts)
-        self.fsnap = fsnap  # market funding index when funding was last settled
-        self.trig = trig  # trigger coordinate of this position's at-risk index entry
-        self.tside = tside  # side the entry is filed under (0: not indexed)
-        self.lsnap = lsnap  # market social-loss index when it was last settled
-        self.akey = akey  # key of this position's ADL-ranking entry (adl_index.py)
-        self.aside = aside  # side the ADL entry is filed under (0: not indexed)
+        self.open_notional = open_notional  # quote paid for the open lots (negative for shorts)
+        self.funding_snap = funding_snap  # market funding index when funding was last settled
+        self.trigger = trigger  # trigger coordinate of this position's at-risk index entry
+        self.trigger_side = trigger_side  # side the entry is filed under (0: not indexed)
+        self.loss_snap = loss_snap  # market social-loss index when it was last settled
+        self.adl_key = adl_key  # key of this position's ADL-ranking entry (adl_index.py)
+        self.adl_side = adl_side  # side the ADL entry is filed under (0: not indexed)
 
     def pack(self) -> bytes:
-        v = [self.size, self.on, self.fsnap, self.trig, self.tside, self.lsnap, self.akey, self.aside]
+        v = [self.size, self.open_notional, self.funding_snap, self.trigger, self.trigger_side, self.loss_snap, self.adl_key, self.adl_side]
         if I64_MIN <= min(v) and max(v) <= I64_MAX:  # every figure fits 64 bits: stored as it is
             return encode_row(v)
         return encode_row([wide_int(x) for x in v])
@@ -241,10 +242,10 @@ class Pos:
         except DecodeError:
             o = _raw(data, key)
         if len(o) == 8:
-            size, on, fsnap, trig, tside, lsnap, akey, aside = o
-            if type(size) is int and type(on) is int and type(fsnap) is int and type(trig) is int and type(lsnap) is int \
-                    and type(akey) is int:  # every figure fits 64 bits (unpack_int is the identity)
-                return cls(size, on, fsnap, trig, tside, lsnap, akey, aside)
+            size, notional, fsnap, trigger, tside, lsnap, akey, aside = o
+            if type(size) is int and type(notional) is int and type(fsnap) is int and type(trigger) is int \
+                    and type(lsnap) is int and type(akey) is int:  # every figure fits 64 bits (unpack_int is the identity)
+                return cls(size, notional, fsnap, trigger, tside, lsnap, akey, aside)
         if len(o) == 5:  # written before the social-loss index and the ADL index existed
             o = o + [0, 0, 0]
         if len(o) != 8:
@@ -417,10 +418,10 @@ class Session:
             p = positions[k]
             a = suffix.get(k[1]) or suffix.setdefault(k[1], b"/" + k[1].encode())
             kadd(POS + k[0] + a)
-            if p.size == 0 and p.tside == 0 and p.aside == 0:
+            if p.size == 0 and p.trigger_side == 0 and p.adl_side == 0:
                 vadd(None)
                 continue
-            v = [p.size, p.on, p.fsnap, p.trig, p.tside, p.lsnap, p.akey, p.aside]
+            v = [p.size, p.open_notional, p.funding_snap, p.trigger, p.trigger_side, p.loss_snap, p.adl_key, p.adl_side]
             vadd(packb(v) if I64_MIN <= min(v) and max(v) <= I64_MAX else p.pack())
         for asset, v in self._pool.items():
             kadd(pool_key(asset))

@@ -158,7 +158,7 @@ class _Sim:
                 sess.touch_macc(addr, ASSET)
                 for mid in mids:
                     p = sess.pos(addr, mid)
-                    p.size, p.on = side * sizes[mid], side * sizes[mid] * P0
+                    p.size, p.open_notional = side * sizes[mid], side * sizes[mid] * P0
                     sess.touch_pos(addr, mid)
                     ms = sess.mstate(mid)
                     ms.oi += sizes[mid] if side > 0 else 0
