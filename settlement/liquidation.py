@@ -196,7 +196,7 @@ def _close_rest(sess: Session, addr: bytes, asset: str, base: dict, after, event
                                             closes=closes, penalty=_n(pen), equity_after=_n(final.equity), mmr_after=_n(final.mmr))))
 
 
-def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[Event]) -> None:
+def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[Event], hot: dict | None = None) -> None:
     """``liquidate_account`` for a single-market account with ``E > 0``, in one pass (the bulk of a crash).
 
     The same steps, figures, writes and events as the general path
@@ -204,6 +204,9 @@ def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[
     ``evaluate``, ``reindex``), computed inline: with one market and funding
     just settled, the account's figures after the close follow from its new
     size and cash alone.
+
+    ``hot``: a per-sweep cache of each (asset, market)'s parameters and the
+    fund's margin account (neither object changes during a sweep).
     """
     mid = m.markets[0]
     p = sess.pos(addr, mid)
@@ -212,7 +215,13 @@ def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[
     s = p.size
     price = ms.price
     e, mmr = ev.equity, ev.mmr
-    params = sess.market(mid).params
+    k = (asset, mid)
+    known = hot.get(k) if hot is not None else None
+    if known is None:
+        known = (sess.market(mid).params, sess.macc(FUND, asset))
+        if hot is not None:
+            hot[k] = known
+    params, fund_m = known
     pen_ppm = params.liq_penalty_ppm
     num = mmr * ONE + params.liq_buffer_ppm * mmr - e * ONE
     den = mmr * ONE - pen_ppm * ev.notional
@@ -224,14 +233,14 @@ def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[
     cost = delta * price
     close_settled(sess, addr, asset, m, mid, p, ms, delta, cost)
     new = p.size
-    fund = sess.fund_pending.get((asset, mid)) or sess.fund_pending.setdefault((asset, mid), [0, 0])
+    fund = sess.fund_pending.get(k) or sess.fund_pending.setdefault(k, [0, 0])
     fund[0] -= delta
     fund[1] -= cost
     due = -(-(n * price * pen_ppm) // ONE)
     pen = due if due < e else e
     if pen > 0:
         m.cash -= pen
-        sess.macc(FUND, asset).cash += pen
+        fund_m.cash += pen
         sess.touch_macc(FUND, asset)
     else:
         pen = 0
@@ -308,6 +317,7 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
     """Find and liquidate every breached account of every fresh market (see the module docstring)."""
     events: list[Event] = []
     adl_cache: dict = {"touched": set(), "socialized": set(), "safe": set()}
+    hot: dict = {}  # _partial_single's cache
     assets = sorted({sess.market(mid).quote for mid in sess.market_ids() if not sess.mstate(mid).stale})
     for asset in assets:
         rebalance_fund(sess, asset, events, adl_cache)
@@ -320,7 +330,7 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
         for _, addr, asset, ev, m in breached:
             if len(m.markets) == 1 and ev.equity > 0 and addr != FUND and not adl_cache["socialized"] \
                     and (addr, asset) not in adl_cache["touched"]:
-                _partial_single(sess, addr, asset, m, ev, events)  # liquidate_account's first case, without the call
+                _partial_single(sess, addr, asset, m, ev, events, hot)  # liquidate_account's first case, without the call
             else:
                 liquidate_account(sess, addr, asset, events, adl_cache, ev, m)
         for asset in sorted({b[2] for b in breached}):
