@@ -298,17 +298,20 @@ def _fired(sess: Session, mids) -> set[tuple[bytes, str]]:
 
 def _triage(sess: Session, candidates, events: list[Event], popped: set) -> list:
     """Evaluate candidates: breached ones in liquidation order; the others re-indexed (``popped``: index entries removed)."""
-    breached = []
+    breached, rest = [], []
     macc = sess.macc
-    for addr, asset in sorted(candidates):
+    for addr, asset in candidates:  # any order: an evaluation reads only its own account; the rest goes in address order
         m = macc(addr, asset)
         ev = evaluate(sess, addr, asset, m)
         if ev.breached and not ev.stale:
             breached.append((ev.equity * 10**12 // ev.mmr, addr, asset, ev, m))
         elif (addr, asset) in popped:
-            if ev.breached:
-                events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity), "mmr": _n(ev.mmr)}))
-            reindex(sess, addr, asset, ev)
+            rest.append((addr, asset, ev))
+    rest.sort()  # by (address, asset): distinct
+    for addr, asset, ev in rest:
+        if ev.breached:
+            events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity), "mmr": _n(ev.mmr)}))
+        reindex(sess, addr, asset, ev)
     breached.sort()  # by (ratio, address, asset): distinct, so nothing after them is compared
     return breached
 
