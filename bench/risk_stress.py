@@ -7,11 +7,12 @@ breaching in one block) and of the heaviest block's end-of-block step (``crash50
 crash over a day), wall clock and CPU time (the machine is shared: the wall time also counts
 the other jobs; the load average is printed with each run).
 
-    python3 -m bench.risk_stress [--accounts 100000] [--runs 3] [--scenario breach1|crash50] [--node-gc]
+    python3 -m bench.risk_stress [--accounts 100000] [--runs 3] [--scenario breach1|crash50] [--default-gc]
 
-``--node-gc`` runs with the node's collector setting (``node/run.py``: young generations
-automatic, no automatic full collection) instead of the interpreter's default, under which a
-crash block with 10^5 records in the session's caches pays for several full collections.
+It runs under the node's collector policy (``node/gc_policy.py``, applied by ``node/run.py``
+too: the population frozen, young generations automatic, no automatic full collection), as
+``settle stress`` does.  ``--default-gc`` runs with the interpreter's default instead, under
+which a crash block with 10^5 records in the session's caches pays for several full collections.
 """
 from __future__ import annotations
 
@@ -25,12 +26,10 @@ import sys
 import time
 
 from bench.stress import StressConfig, run_stress
+from node.gc_policy import stress_housekeeping
 
 
-FULL_GC_NEVER = 1_000_000  # as node/run.py (not imported: the node package pulls in the network stack)
-
-
-def housekeeping(first: bool) -> None:
+def default_housekeeping(first: bool) -> None:
     gc.collect()
     if first:
         gc.freeze()
@@ -42,16 +41,19 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--scenario", default="breach1")
     ap.add_argument("--no-verify", action="store_true")
-    ap.add_argument("--node-gc", action="store_true", help="no automatic full collection (the node's setting)")
+    ap.add_argument("--default-gc", action="store_true", help="the interpreter's collector setting instead of the node's")
     args = ap.parse_args()
-    if args.node_gc:
-        young0, young1, _ = gc.get_threshold()
-        gc.set_threshold(young0, young1, FULL_GC_NEVER)
     runs = []
     for seed in range(1, args.runs + 1):
         cfg = StressConfig(accounts=args.accounts, scenario=args.scenario, verify=not args.no_verify)
-        res = run_stress(cfg, random.Random(seed), time.perf_counter_ns, housekeeping=housekeeping, cpu_timer=time.process_time_ns)
-        gc.unfreeze()
+        if args.default_gc:
+            housekeeping, restore = default_housekeeping, gc.unfreeze
+        else:
+            housekeeping, restore = stress_housekeeping()
+        try:
+            res = run_stress(cfg, random.Random(seed), time.perf_counter_ns, housekeeping=housekeeping, cpu_timer=time.process_time_ns)
+        finally:
+            restore()
         res.pop("per_block")
         res["load_average"] = os.getloadavg()[0]
         runs.append(res)
@@ -65,7 +67,7 @@ def main() -> None:
         return {"min": min(v), "median": statistics.median(v), "max": max(v)}
 
     print(json.dumps({
-        "accounts": args.accounts, "scenario": args.scenario, "runs": len(runs), "node_gc": args.node_gc,
+        "accounts": args.accounts, "scenario": args.scenario, "runs": len(runs), "node_gc": not args.default_gc,
         "breach_block_step_ms": spread("breach_block_liquidation_step_ms"),
         "max_end_block_ms": spread("max_end_block_ms"), "max_end_block_cpu_ms": spread("max_end_block_cpu_ms"),
         "all_conserved": all(r["conservation_ok"] for r in runs), "all_handled_in_breach_block": all(r["missed"] == 0 and

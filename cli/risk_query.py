@@ -7,7 +7,6 @@ anything; ``stress`` runs the state machine in-process and never talks to a node
 """
 from __future__ import annotations
 
-import gc
 import json
 import random
 import sys
@@ -17,6 +16,7 @@ import click
 from rich.table import Table
 
 from ledger.keys import format_address
+from node.gc_policy import stress_housekeeping
 
 from .common import CLIError, console, emit, home_dir, home_opt, json_opt, kv_table, resolve_address, rpc_client, rpc_opt
 
@@ -182,12 +182,6 @@ def _read_csv(path: str) -> list[dict[str, int]]:
     return out
 
 
-def _housekeeping(first: bool) -> None:
-    gc.collect()
-    if first:
-        gc.freeze()  # the population is long-lived, like a node's state cache
-
-
 @click.command("stress")
 @click.option("--accounts", "-n", default=2_000, show_default=True, help="synthetic accounts")
 @click.option("--scenario", type=click.Choice(["crash50", "alts80", "squeeze100", "breach1"]), default="crash50", show_default=True)
@@ -217,12 +211,13 @@ def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, n
                           str(r["liquidated"]), f"{r['liquidation_step_ms']:.2f}", str(r["adl_events"]), f"{r['bad_debt']:,}",
                           f"{r['insurance_fund_cash']:,}", f"{r['insurance_fund_equity']:,}", "yes" if r["conservation_ok"] else "[red]NO[/red]")
 
+    housekeeping, restore = stress_housekeeping()
     try:
-        res = run_stress(cfg, random.Random(seed), time.perf_counter_ns, progress, _housekeeping, cpu_timer=time.process_time_ns)
+        res = run_stress(cfg, random.Random(seed), time.perf_counter_ns, progress, housekeeping, cpu_timer=time.process_time_ns)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     finally:
-        gc.unfreeze()
+        restore()
     if as_json:
         click.echo(json.dumps(res))
         return

@@ -7,12 +7,10 @@ startup failure is one line on stderr and exit code 1.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import uvloop
@@ -20,6 +18,7 @@ import uvloop
 from .app import Node, NodeError
 from .config import ConfigError, load_config
 from .halt import EXIT_HALTED
+from .gc_policy import FULL_GC_EVERY_S, apply_node_policy, full_collection
 
 __all__ = ["run_node"]
 
@@ -35,17 +34,11 @@ def setup_logging(level: str, moniker: str) -> None:
     logging.getLogger("libp2p").setLevel(logging.WARNING)
 
 
-FULL_GC_NEVER = 1_000_000  # gen-1 collections between automatic full ones: in effect never
-FULL_GC_EVERY_S = 60.0
-
-
 async def _collect_full() -> None:
-    """A full collection once a minute (reference cycles still get freed)."""
+    """A full collection once a minute (reference cycles still get freed; ``gc_policy.py``)."""
     while True:
         await asyncio.sleep(FULL_GC_EVERY_S)
-        started = time.perf_counter()
-        collected = gc.collect()
-        ms = 1000 * (time.perf_counter() - started)
+        collected, ms = full_collection()
         if ms >= 50:  # it stops the node: shows up as a finality spike
             logging.getLogger("settle.node").warning("full GC took %.0f ms (%d objects collected)", ms, collected)
 
@@ -54,15 +47,7 @@ async def _main(home: Path) -> int:
     cfg = load_config(home)
     setup_logging(cfg.log_level, cfg.moniker)
     node = Node(cfg)
-    gc.freeze()  # startup objects (imports, genesis, caches) never need rescanning by the GC
-    # Under load the automatic full collection ran every ~2 s, took 60-120 ms
-    # and found nothing (measured, 4 nodes at 1,450 tx/s): mempool txs reach
-    # the old generation and trip its 25 % rule.  Young generations stay
-    # automatic; the full one runs once a minute (see _collect_full).  No
-    # gc.callbacks hook: it would run on every young collection (~1 % of a
-    # validator's CPU at full load, measured).
-    young0, young1, _ = gc.get_threshold()
-    gc.set_threshold(young0, young1, FULL_GC_NEVER)
+    apply_node_policy()  # startup objects frozen, no automatic full collection (gc_policy.py; settle stress measures under it)
     asyncio.get_running_loop().create_task(_collect_full())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -154,9 +154,9 @@ def solvency(items: Iterable[tuple[bytes, bytes]]) -> dict[str, dict]:
             row["claims"] += max(0, ev.equity)
             continue
         row["spendable"] += max(0, ev.equity)
-        if ev.k == 0 and ev.equity < 0:
+        if ev.market_count == 0 and ev.equity < 0:
             row["unbacked"].append((addr, ev.equity))
-        elif ev.k and ev.equity < 0:
+        elif ev.market_count and ev.equity < 0:
             row["bankrupt"].append((addr, ev.equity))
             if ev.stale:
                 row["stale"].append(addr)

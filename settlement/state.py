@@ -26,6 +26,7 @@ state (opaque bytes) so a restarted node continues from it.
 from __future__ import annotations
 
 import hashlib
+from itertools import repeat
 from typing import Iterator, Protocol
 
 from .errors import StateCorrupt
@@ -131,6 +132,12 @@ class State:
         """Set ``key`` to ``value`` (None deletes it)."""
         self._journal.append((key, self._writes.get(key, _MISSING)))
         self._writes[key] = value
+
+    def put_many(self, keys: list[bytes], values: list[bytes | None]) -> None:
+        """:meth:`put` of each ``keys[i]``, ``values[i]`` (the order of puts does not matter: the net writes are sorted)."""
+        w = self._writes
+        self._journal.extend(zip(keys, map(w.get, keys, repeat(_MISSING))))
+        w.update(zip(keys, values))
 
     def delete(self, key: bytes) -> None:
         self.put(key, None)

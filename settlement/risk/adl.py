@@ -65,8 +65,7 @@ from __future__ import annotations
 from ledger.receipt import Event
 
 from .adl_index import AdlQueue
-from .margin import (ceil_div, close_settled, evaluate, fill, reindex, reindex_single, settle_funding, settle_position, unindex,
-                     unindex_single)
+from .margin import ceil_div, close_settled, evaluate, fill, reindex, reindex_single, settle_funding, unindex, unindex_single
 from .records import FUND, LONG, ONE, SHORT, Session, pack_int
 
 __all__ = ["deleverage", "socialize", "sync_fund"]
@@ -114,7 +113,7 @@ def socialize(sess: Session, mid: str, asset: str, addr: bytes, amount: int, eve
     sess.adl.memo.clear()  # every holder's exact equity moved (adl_index.score)
     sess.touch_ms(mid)
     if fund_pos.size:
-        fund_pos.lsnap = ms.sloss
+        fund_pos.loss_snap = ms.sloss
         sess.touch_pos(FUND, mid)
     to.cash += amount
     sess.touch_macc(addr, asset)
@@ -137,12 +136,16 @@ def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[E
     if not mids:
         return  # the fund with no position left and negative cash: nothing to deleverage (``adl_uncovered``)
     notionals = [abs(sess.pos(addr, mid).size) * sess.mstate(mid).price for mid in mids]
+    touched = cache.setdefault("touched", set())
+    safe_set = cache.setdefault("safe", set())  # known not breached now: the sweep need not evaluate them again
     for mid, d_m in zip(mids, _split(debt, notionals)):
         s = sess.pos(addr, mid).size
-        price = sess.mstate(mid).price
+        ms = sess.mstate(mid)  # prices, funding and the social-loss index do not move until socialize() below
+        price = ms.price
         sign = 1 if s > 0 else -1
         lots_left, debt_left = abs(s), d_m
         queue = AdlQueue(sess, mid, SHORT if s > 0 else LONG, asset, {addr})
+        fund = None
         while lots_left:
             nxt = queue.pop()
             if nxt is None:
@@ -152,8 +155,7 @@ def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[E
             cm = sess.macc(c, asset)
             single = len(cm.markets) == 1 and (cp.size > 0 if s < 0 else cp.size < 0)  # the common case: one pass (below)
             if single:
-                unindex_single(sess, c, asset, mid, cp)
-                settle_position(sess, c, asset, mid, cp, sess.mstate(mid))  # equity unchanged: evaluate counts it with the same rounding
+                unindex_single(sess, c, asset, cm, mid, cp, ms)  # equity unchanged: evaluate counts it with the same rounding
                 c_equity = cm.cash + cp.size * price
             else:
                 unindex(sess, c, asset)
@@ -163,21 +165,20 @@ def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[E
             delta = -sign * x
             cost = delta * price - share
             if addr == FUND:  # the fund's side of its own deleverage is applied once per market (below)
-                fund = sess.fund_pending.setdefault((asset, mid), [0, 0])
+                if fund is None:
+                    fund = sess.fund_pending.setdefault((asset, mid), [0, 0])
                 fund[0] += delta
                 fund[1] += cost
             else:
                 fill(sess, addr, asset, mid, delta, cost)
             if single:
-                close_settled(sess, c, asset, cm, mid, cp, sess.mstate(mid), -delta, -cost)
-                safe = not cp.size or reindex_single(sess, c, asset, cm.cash, mid, cp, sess.mstate(mid))  # flat: nothing to file
+                close_settled(sess, c, asset, cm, mid, cp, ms, -delta, -cost)
+                safe = not cp.size or reindex_single(sess, c, asset, cm.cash, mid, cp, ms)  # flat: nothing to file
             else:
                 fill(sess, c, asset, mid, -delta, -cost)
                 reindex(sess, c, asset, indexed=False)
                 safe = False
-            cache.setdefault("touched", set()).add((c, asset))
-            # known not breached now: the sweep need not evaluate it again unless its trigger fires (a socialized loss)
-            safe_set = cache.setdefault("safe", set())
+            touched.add((c, asset))
             if safe:
                 safe_set.add((c, asset))
             else:

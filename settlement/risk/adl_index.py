@@ -82,7 +82,7 @@ def equity6(sess: Session, addr: bytes, asset: str) -> int:
         p = sess.pos(addr, mid)
         ms = sess.mstate(mid)
         s = p.size
-        e6 += s * ms.price * ONE - s * (ms.findex - p.fsnap) - abs(s) * (ms.sloss - p.lsnap)
+        e6 += s * ms.price * ONE - s * (ms.findex - p.funding_snap) - abs(s) * (ms.sloss - p.loss_snap)
     return e6
 
 
@@ -95,9 +95,9 @@ def score(sess: Session, addr: bytes, asset: str, mid: str, e6: int | None = Non
     prices and funding do not move during a sweep.
     """
     p = sess.pos(addr, mid)
-    if not p.size or not p.on:
+    if not p.size or not p.open_notional:
         return None
-    upnl = p.size * sess.mstate(mid).price - p.on
+    upnl = p.size * sess.mstate(mid).price - p.open_notional
     if upnl <= 0:
         return None
     if e6 is None:
@@ -107,7 +107,7 @@ def score(sess: Session, addr: bytes, asset: str, mid: str, e6: int | None = Non
             e6 = memo[(addr, asset)] = equity6(sess, addr, asset)
     if e6 <= 0:
         return None
-    return upnl * abs(p.size) * sess.mstate(mid).price * SCALE // (abs(p.on) * e6)
+    return upnl * abs(p.size) * sess.mstate(mid).price * SCALE // (abs(p.open_notional) * e6)
 
 
 def unfile(sess: Session, addr: bytes, asset: str) -> None:
@@ -115,9 +115,9 @@ def unfile(sess: Session, addr: bytes, asset: str) -> None:
     sess.adl.memo.pop((addr, asset), None)
     for mid in sess.macc(addr, asset).markets:
         p = sess.pos(addr, mid)
-        if p.aside:
-            sess.adl.remove(mid, p.aside, addr, p.akey)
-            p.aside = 0
+        if p.adl_side:
+            sess.adl.remove(mid, p.adl_side, addr, p.adl_key)
+            p.adl_side = 0
             sess.touch_pos(addr, mid)
 
 
@@ -139,7 +139,7 @@ def refile(sess: Session, addr: bytes, asset: str) -> None:
     for mid in m.markets:
         p, ms = pos(addr, mid), mstate(mid)
         s = p.size
-        e6 += s * ms.price * ONE - s * (ms.findex - p.fsnap) - (s if s > 0 else -s) * (ms.sloss - p.lsnap)
+        e6 += s * ms.price * ONE - s * (ms.findex - p.funding_snap) - (s if s > 0 else -s) * (ms.sloss - p.loss_snap)
         rows.append((mid, p, ms))
     idx = sess.adl
     idx.memo[(addr, asset)] = e6
@@ -149,10 +149,10 @@ def refile(sess: Session, addr: bytes, asset: str) -> None:
             side, key = LONG, ms.price * ONE - ms.findex - ms.sloss + (-e6) // s  # floor(Y - E6 / s)
         else:
             side, key = SHORT, ms.price * ONE - ms.findex + ms.sloss + (-e6) // s
-        if p.aside:
-            if p.aside == side and p.akey == key:
+        if p.adl_side:
+            if p.adl_side == side and p.adl_key == key:
                 continue
-            idx.remove(mid, p.aside, addr, p.akey)
+            idx.remove(mid, p.adl_side, addr, p.adl_key)
         file_adl(sess, addr, mid, p, side, key)
 
 
@@ -161,16 +161,16 @@ def file_adl(sess: Session, addr: bytes, mid: str, p, side: int, key: int) -> No
     idx = sess.adl
     fresh_side = idx.is_empty(mid, side)
     idx.insert(mid, side, addr, key)
-    p.akey, p.aside = key, side
+    p.adl_key, p.adl_side = key, side
     sess.touch_pos(addr, mid)
     # the side's most favourable entry price (a bound of every PnL %): longs the lowest, shorts the highest
     w = idx.watermark(mid, side)
     if side == LONG:
-        entry = max(1, p.on // p.size)
+        entry = max(1, p.open_notional // p.size)
         if fresh_side or w is None or entry < w:
             idx.set_watermark(mid, side, entry)
     else:
-        entry = -(p.on // -p.size) if p.on < 0 else 0  # ceil(on / s)
+        entry = -(p.open_notional // -p.size) if p.open_notional < 0 else 0  # ceil(on / s)
         if fresh_side or w is None or entry > w:
             idx.set_watermark(mid, side, entry)
 
@@ -215,16 +215,35 @@ class AdlQueue:
     def _read_bucket(self) -> None:
         b = self.buckets[self.next_bucket]
         self.next_bucket += 1
-        sess, mid, side = self.sess, self.mid, self.side
+        sess, mid, side, asset, price = self.sess, self.mid, self.side, self.asset, self.price
+        seen, heap, edge = self.seen, self.heap, self.edge
+        pos, macc, memo = sess.pos, sess.macc, sess.adl.memo
+        ms = sess.mstate(mid)
+        findex, sloss = ms.findex, ms.sloss
         for addr, key in sess.adl.bucket_entries(mid, side, b):
-            if self.edge is None or (key < self.edge if side == LONG else key > self.edge):
-                self.edge = key
-            if addr in self.seen:
+            if edge is None or (key < edge if side == LONG else key > edge):
+                edge = key
+            if addr in seen:
                 continue
-            self.seen.add(addr)
-            sc = score(sess, addr, self.asset, mid)
-            if sc is not None:
-                heappush(self.heap, (-sc, addr))
+            seen.add(addr)
+            p = pos(addr, mid)  # score(), inline: the price does not move while the queue lives
+            s, on = p.size, p.open_notional
+            if not s or not on:
+                continue
+            upnl = s * price - on
+            if upnl <= 0:
+                continue
+            e6 = memo.get((addr, asset))
+            if e6 is None:
+                m = macc(addr, asset)
+                if len(m.markets) == 1 and m.markets[0] == mid:  # equity6(), inline: this position is its only one
+                    e6 = m.cash * ONE + s * price * ONE - s * (findex - p.funding_snap) - abs(s) * (sloss - p.loss_snap)
+                else:
+                    e6 = equity6(sess, addr, asset)
+                memo[(addr, asset)] = e6
+            if e6 > 0:
+                heappush(heap, (-(upnl * abs(s) * price * SCALE // (abs(on) * e6)), addr))
+        self.edge = edge
 
     def pop(self) -> tuple[bytes, int] | None:
         """The next counterparty and its score, or None when no eligible one is left."""

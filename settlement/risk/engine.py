@@ -2,15 +2,14 @@
 
 Owns the order of the risk engine's end-of-block work -- oracle prices, then
 funding, then the liquidation sweep -- in one hook, so the sweep always sees
-this block's prices.  ``machine.py`` lists ``HANDLERS`` and ``end_block`` in
-its tables; never called by the node directly.  ``run_end_block`` takes an
-optional ``timer`` (a function returning nanoseconds) only so the stress
-replay can measure the liquidation step; the state machine itself never
-reads a clock.
+this block's prices.  ``machine.py`` lists its handlers and
+``end_block`` in its tables; never called by the node directly.  The step is also offered phase by phase
+(:func:`end_block_phases`) so that the stress replay can time each from
+outside; the state machine itself never reads a clock.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Iterator
 
 from ledger.receipt import Event
 
@@ -21,28 +20,34 @@ from .liquidation import liquidation_sweep
 from .records import MARKETS, Session
 from ..state import State
 
-__all__ = ["HANDLERS", "end_block", "run_end_block"]
+__all__ = ["HANDLERS", "end_block", "end_block_phases", "run_end_block"]
 
 HANDLERS = {**markets.HANDLERS, **oracle.HANDLERS, **margin.HANDLERS, **perps.HANDLERS}
 
 
-def run_end_block(state: State, ctx: BlockContext, timer: Callable[[], int] | None = None) -> tuple[list[Event], int]:
-    """Prices, funding and liquidations of one block.
+def end_block_phases(state: State, ctx: BlockContext) -> Iterator[tuple[str, list[Event]]]:
+    """Prices, funding and liquidations of one block, one phase per step of the iterator.
 
-    Returns:
-        the block-level events and the nanoseconds spent in the liquidation
-        step (sweep + write-back), 0 without a timer.
+    Yields ``("prices", events)``, ``("funding", events)`` and
+    ``("liquidations", events)`` -- the sweep and the write-back of every
+    changed record -- in this order; the block is done once the iterator is
+    exhausted.  :func:`run_end_block` runs them all; the stress replay times
+    each from outside (the state machine reads no clock).
     """
     if state.get(MARKETS) is None:
-        return [], 0
+        return
     sess = Session(state, ctx)
-    events = oracle.update_prices(sess, ctx)
-    events += apply_funding(sess, ctx)
-    t0 = timer() if timer else 0
-    events += liquidation_sweep(sess, ctx)
+    yield "prices", oracle.update_prices(sess, ctx)
+    yield "funding", apply_funding(sess, ctx)
+    events = liquidation_sweep(sess, ctx)
     sess.flush()
-    return events, (timer() - t0) if timer else 0
+    yield "liquidations", events
+
+
+def run_end_block(state: State, ctx: BlockContext) -> list[Event]:
+    """Every phase of :func:`end_block_phases`; returns the block-level events."""
+    return [e for _, events in end_block_phases(state, ctx) for e in events]
 
 
 def end_block(state: State, ctx: BlockContext) -> list[Event]:
-    return run_end_block(state, ctx)[0]
+    return run_end_block(state, ctx)

@@ -142,15 +142,16 @@ class IndexCache:
         page = self._pages.get(key)
         if page is None:
             page = self._page(key)
+        if not page:  # a page with entries has its bucket in the directory already
+            d = self._dirs.get(k)
+            if d is None:
+                d = self._dir(mid, side)
+            i = bisect_left(d, b)
+            if i == len(d) or d[i] != b:
+                d.insert(i, b)
+                self._dirty_dirs.add(k)
         page[addr] = t
         self._dirty_pages.add(key)
-        d = self._dirs.get(k)
-        if d is None:
-            d = self._dir(mid, side)
-        i = bisect_left(d, b)
-        if i == len(d) or d[i] != b:
-            d.insert(i, b)
-            self._dirty_dirs.add(k)
         if self.keep_watermark:
             w = self._wm[k] if k in self._wm else self.watermark(mid, side)
             if w is None or (t > w if side == LONG else t < w):

@@ -67,8 +67,7 @@ from ledger.receipt import Event
 
 from .adl import deleverage, sync_fund
 from ..context import BlockContext
-from .margin import (Eval, ceil_div, close_settled, coordinate, evaluate, fill, reindex, reindex_single, settle_funding,
-                     settle_position, unindex,
+from .margin import (Eval, ceil_div, close_settled, coordinate, evaluate, fill, reindex, reindex_single, settle_funding, unindex,
                      unindex_single)
 from .records import FUND, LONG, ONE, SHORT, Session
 from .records import pack_int as _n  # event integers beyond 64 bits travel as signed bytes (never in practice)
@@ -110,15 +109,17 @@ def _charge_penalty(sess: Session, addr: bytes, asset: str, due: int, equity: in
     return pen
 
 
-def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event], adl_cache: dict, ev=None) -> None:
+def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event], adl_cache: dict, ev=None, m=None) -> None:
     """Liquidate one breached account (see the module docstring); re-indexes it afterwards.
 
     Args:
         ev: the account's evaluation, if nothing changed it since (settling
             funding does not change equity: ``evaluate`` already counts it
             with the same rounding).
+        m: its margin account, if at hand.
     """
-    m = sess.macc(addr, asset)
+    if m is None:
+        m = sess.macc(addr, asset)
     if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
         ev = None
         adl_cache.get("safe", set()).discard((addr, asset))  # the sweep evaluates it again
@@ -195,7 +196,7 @@ def _close_rest(sess: Session, addr: bytes, asset: str, base: dict, after, event
                                             closes=closes, penalty=_n(pen), equity_after=_n(final.equity), mmr_after=_n(final.mmr))))
 
 
-def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[Event]) -> None:
+def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[Event], hot: dict | None = None) -> None:
     """``liquidate_account`` for a single-market account with ``E > 0``, in one pass (the bulk of a crash).
 
     The same steps, figures, writes and events as the general path
@@ -203,17 +204,27 @@ def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[
     ``evaluate``, ``reindex``), computed inline: with one market and funding
     just settled, the account's figures after the close follow from its new
     size and cash alone.
+
+    ``hot``: a per-sweep cache of each (asset, market)'s parameters and the
+    fund's margin account (neither object changes during a sweep).
     """
     mid = m.markets[0]
     p = sess.pos(addr, mid)
     ms = sess.mstate(mid)
-    unindex_single(sess, addr, asset, mid, p)
-    settle_position(sess, addr, asset, mid, p, ms)
-    price, s = ms.price, p.size
+    unindex_single(sess, addr, asset, m, mid, p, ms)
+    s = p.size
+    price = ms.price
     e, mmr = ev.equity, ev.mmr
-    params = sess.market(mid).params
+    k = (asset, mid)
+    known = hot.get(k) if hot is not None else None
+    if known is None:
+        known = (sess.market(mid).params, sess.macc(FUND, asset))
+        if hot is not None:
+            hot[k] = known
+    params, fund_m = known
+    pen_ppm = params.liq_penalty_ppm
     num = mmr * ONE + params.liq_buffer_ppm * mmr - e * ONE
-    den = mmr * ONE - params.liq_penalty_ppm * ev.notional
+    den = mmr * ONE - pen_ppm * ev.notional
     size = s if s > 0 else -s
     full = den <= 0 or num >= den
     n = size if full else -(-(size * num) // den)
@@ -222,14 +233,14 @@ def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[
     cost = delta * price
     close_settled(sess, addr, asset, m, mid, p, ms, delta, cost)
     new = p.size
-    fund = sess.fund_pending.setdefault((asset, mid), [0, 0])
+    fund = sess.fund_pending.get(k) or sess.fund_pending.setdefault(k, [0, 0])
     fund[0] -= delta
     fund[1] -= cost
-    due = -(-(n * price * params.liq_penalty_ppm) // ONE)
+    due = -(-(n * price * pen_ppm) // ONE)
     pen = due if due < e else e
     if pen > 0:
         m.cash -= pen
-        sess.macc(FUND, asset).cash += pen
+        fund_m.cash += pen
         sess.touch_macc(FUND, asset)
     else:
         pen = 0
@@ -239,14 +250,15 @@ def _partial_single(sess: Session, addr: bytes, asset: str, m, ev, events: list[
     mmf = ms.mmf_eff
     eq_after = cash + new * price
     mmr_after = -(-nb * mmf // ONE)
-    base = {"account": addr, "asset": asset, "equity_before": _n(e), "mmr_before": _n(mmr)}
-    events.append(Event("liquidation", dict(base, step="full" if full else "partial",
-                                            closes=[{"market": mid, "lots": delta, "price": price}], penalty=_n(pen),
-                                            equity_after=_n(eq_after), mmr_after=_n(mmr_after))))
+    events.append(Event("liquidation", {
+        "account": addr, "asset": asset, "equity_before": _n(e), "mmr_before": _n(mmr), "step": "full" if full else "partial",
+        "closes": [{"market": mid, "lots": delta, "price": price}], "penalty": _n(pen),
+        "equity_after": _n(eq_after), "mmr_after": _n(mmr_after)}))
     if new == 0:
         return  # flat: nothing to file (margin.reindex)
     if eq_after < mmr_after:
         after = Eval(eq_after, -(-nb * ms.imf_eff // ONE), mmr_after, nb, cash * ONE + new * price * ONE - nb * mmf, 1, ms.stale)
+        base = {"account": addr, "asset": asset, "equity_before": _n(e), "mmr_before": _n(mmr)}
         _close_rest(sess, addr, asset, base, after, events)
         reindex(sess, addr, asset, indexed=False)
         return
@@ -257,7 +269,7 @@ def rebalance_fund(sess: Session, asset: str, events: list[Event], adl_cache: di
     """If the fund's equity is negative, deleverage all its inventory at its bankruptcy price (``adl.py``)."""
     sync_fund(sess)
     ev = evaluate(sess, FUND, asset)
-    if ev.equity >= 0 or ev.stale or not ev.k:
+    if ev.equity >= 0 or ev.stale or not ev.market_count:
         return
     m = sess.macc(FUND, asset)
     for mid in list(m.markets):
@@ -278,7 +290,7 @@ def _fired(sess: Session, mids) -> set[tuple[bytes, str]]:
         quote = sess.market(mid).quote
         for side in (LONG, SHORT):
             for addr, _ in sess.index.pop_fired(mid, side, coordinate(sess, mid, side)):
-                sess.pos(addr, mid).tside = 0
+                sess.pos(addr, mid).trigger_side = 0
                 sess.touch_pos(addr, mid)
                 candidates.add((addr, quote))
     return candidates
@@ -286,16 +298,21 @@ def _fired(sess: Session, mids) -> set[tuple[bytes, str]]:
 
 def _triage(sess: Session, candidates, events: list[Event], popped: set) -> list:
     """Evaluate candidates: breached ones in liquidation order; the others re-indexed (``popped``: index entries removed)."""
-    breached = []
-    for addr, asset in sorted(candidates):
-        ev = evaluate(sess, addr, asset)
+    breached, rest = [], []
+    macc = sess.macc
+    for addr, asset in candidates:  # any order: an evaluation reads only its own account; the rest goes in address order
+        m = macc(addr, asset)
+        ev = evaluate(sess, addr, asset, m)
         if ev.breached and not ev.stale:
-            breached.append((ev.equity * 10**12 // ev.mmr, addr, asset, ev))
+            breached.append((ev.equity * 10**12 // ev.mmr, addr, asset, ev, m))
         elif (addr, asset) in popped:
-            if ev.breached:
-                events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity), "mmr": _n(ev.mmr)}))
-            reindex(sess, addr, asset, ev)
-    breached.sort(key=lambda b: b[:3])
+            rest.append((addr, asset, ev))
+    rest.sort()  # by (address, asset): distinct
+    for addr, asset, ev in rest:
+        if ev.breached:
+            events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity), "mmr": _n(ev.mmr)}))
+        reindex(sess, addr, asset, ev)
+    breached.sort()  # by (ratio, address, asset): distinct, so nothing after them is compared
     return breached
 
 
@@ -303,6 +320,7 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
     """Find and liquidate every breached account of every fresh market (see the module docstring)."""
     events: list[Event] = []
     adl_cache: dict = {"touched": set(), "socialized": set(), "safe": set()}
+    hot: dict = {}  # _partial_single's cache
     assets = sorted({sess.market(mid).quote for mid in sess.market_ids() if not sess.mstate(mid).stale})
     for asset in assets:
         rebalance_fund(sess, asset, events, adl_cache)
@@ -312,8 +330,12 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
         adl_cache["socialized"] = set()
         adl_cache["touched"] = set()
         adl_cache["safe"] = set()
-        for _, addr, asset, ev in breached:
-            liquidate_account(sess, addr, asset, events, adl_cache, ev)
+        for _, addr, asset, ev, m in breached:
+            if len(m.markets) == 1 and ev.equity > 0 and addr != FUND and not adl_cache["socialized"] \
+                    and (addr, asset) not in adl_cache["touched"]:
+                _partial_single(sess, addr, asset, m, ev, events, hot)  # liquidate_account's first case, without the call
+            else:
+                liquidate_account(sess, addr, asset, events, adl_cache, ev, m)
         for asset in sorted({b[2] for b in breached}):
             rebalance_fund(sess, asset, events, adl_cache)
         # ADL counterparties paid part of someone's debt, and a socialized loss moved its market's coordinate:

@@ -69,35 +69,39 @@ def ceil_div(a: int, b: int) -> int:
 class Eval:
     """An account's margin figures in one collateral asset (all integers, rounded against it)."""
 
-    __slots__ = ("equity", "imr", "mmr", "notional", "s6", "k", "stale")
+    # scaled_surplus: 10^6 x (equity - MMR) before rounding (the trigger budget, module docstring: S6);
+    # market_count: markets of the asset the account holds a position in
+    __slots__ = ("equity", "imr", "mmr", "notional", "scaled_surplus", "market_count", "stale")
 
-    def __init__(self, equity, imr, mmr, notional, s6, k, stale):
-        self.equity, self.imr, self.mmr, self.notional, self.s6, self.k, self.stale = equity, imr, mmr, notional, s6, k, stale
+    def __init__(self, equity, imr, mmr, notional, scaled_surplus, market_count, stale):
+        self.equity, self.imr, self.mmr, self.notional = equity, imr, mmr, notional
+        self.scaled_surplus, self.market_count, self.stale = scaled_surplus, market_count, stale
 
     @property
     def breached(self) -> bool:
-        return self.k > 0 and self.equity < self.mmr
+        return self.market_count > 0 and self.equity < self.mmr
 
 
-def evaluate(sess: Session, addr: bytes, asset: str) -> Eval:
-    """Equity, IMR, MMR over every market of ``asset`` the account holds a position in."""
-    m = sess.macc(addr, asset)
+def evaluate(sess: Session, addr: bytes, asset: str, m=None) -> Eval:
+    """Equity, IMR, MMR over every market of ``asset`` the account holds a position in (``m``: its margin account, if at hand)."""
+    if m is None:
+        m = sess.macc(addr, asset)
     cash = m.cash
-    equity, imr, mmr, notional, s6, stale = cash, 0, 0, 0, cash * ONE, False
+    equity, imr, mmr, notional, surplus, stale = cash, 0, 0, 0, cash * ONE, False
     pos, mstate = sess.pos, sess.mstate
     for mid in m.markets:
         p = pos(addr, mid)
         ms = mstate(mid)
         s, price, mmf = p.size, ms.price, ms.mmf_eff
-        owed6 = s * (ms.findex - p.fsnap) + (s if s > 0 else -s) * (ms.sloss - p.lsnap)  # funding + social loss
+        owed_scaled = s * (ms.findex - p.funding_snap) + (s if s > 0 else -s) * (ms.sloss - p.loss_snap)  # funding + social loss
         n = (s if s > 0 else -s) * price
-        equity += s * price + (-owed6 // ONE)  # - ceil(owed6 / 10^6)
+        equity += s * price + (-owed_scaled // ONE)  # - ceil(owed_scaled / 10^6)
         notional += n
         imr -= -n * ms.imf_eff // ONE  # + ceil
         mmr -= -n * mmf // ONE
-        s6 += s * price * ONE - owed6 - n * mmf
+        surplus += s * price * ONE - owed_scaled - n * mmf
         stale = stale or ms.stale
-    return Eval(equity, imr, mmr, notional, s6, len(m.markets), stale)
+    return Eval(equity, imr, mmr, notional, surplus, len(m.markets), stale)
 
 
 def coordinate(sess: Session, mid: str, side: int) -> int:
@@ -112,9 +116,9 @@ def unindex(sess: Session, addr: bytes, asset: str) -> None:
     """Remove every index entry of the account's positions in ``asset`` markets."""
     for mid in sess.macc(addr, asset).markets:
         p = sess.pos(addr, mid)
-        if p.tside:
-            sess.index.remove(mid, p.tside, addr, p.trig)
-            p.tside = 0
+        if p.trigger_side:
+            sess.index.remove(mid, p.trigger_side, addr, p.trigger)
+            p.trigger_side = 0
             sess.touch_pos(addr, mid)
     adl_index.unfile(sess, addr, asset)
 
@@ -135,8 +139,8 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
         return
     if ev is None:
         ev = evaluate(sess, addr, asset)
-    k = ev.k
-    budget = ev.s6 - 2 * k * ONE
+    k = ev.market_count
+    budget = ev.scaled_surplus - 2 * k * ONE
     b = budget // k
     for mid in m.markets:
         p = sess.pos(addr, mid)
@@ -148,22 +152,37 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
             t = x - b // p.size
         else:
             t = x + b // -p.size
-        p.trig, p.tside = t, side
+        p.trigger, p.trigger_side = t, side
         sess.index.insert(mid, side, addr, t)
         sess.touch_pos(addr, mid)
     adl_index.refile(sess, addr, asset)
 
 
-def unindex_single(sess: Session, addr: bytes, asset: str, mid: str, p) -> None:
-    """``unindex`` of an account whose only position in ``asset`` markets is ``p`` (in ``mid``)."""
-    if p.tside:
-        sess.index.remove(mid, p.tside, addr, p.trig)
-        p.tside = 0
-    sess.adl.memo.pop((addr, asset), None)
-    if p.aside:
-        sess.adl.remove(mid, p.aside, addr, p.akey)
-        p.aside = 0
-    sess.touch_pos(addr, mid)
+def unindex_single(sess: Session, addr: bytes, asset: str, m, mid: str, p, ms) -> None:
+    """``unindex`` and ``settle_all`` of an account whose only position in ``asset`` markets is ``p`` (in ``mid``).
+
+    ``m`` is the account's margin account, ``ms`` the market's state (as
+    :func:`settle_position`; equity is unchanged).  It marks nothing changed:
+    both callers close the position next (:func:`close_settled` touches the
+    account and the position).
+    """
+    if p.trigger_side:
+        sess.index.remove(mid, p.trigger_side, addr, p.trigger)
+        p.trigger_side = 0
+    adl = sess.adl
+    adl.memo.pop((addr, asset), None)
+    if p.adl_side:
+        adl.remove(mid, p.adl_side, addr, p.adl_key)
+        p.adl_side = 0
+    findex, sloss = ms.findex, ms.sloss
+    if p.funding_snap != findex or p.loss_snap != sloss:
+        s = p.size
+        if s:
+            pay = -(-(s * (findex - p.funding_snap) + (s if s > 0 else -s) * (sloss - p.loss_snap)) // ONE)  # payer rounds up
+            if pay:
+                m.cash -= pay
+                sess.pool_add(asset, pay)
+        p.funding_snap, p.loss_snap = findex, sloss
 
 
 def close_settled(sess: Session, addr: bytes, asset: str, m, mid: str, p, ms, delta: int, cost: int) -> None:
@@ -174,19 +193,17 @@ def close_settled(sess: Session, addr: bytes, asset: str, m, mid: str, p, ms, de
     old = p.size
     n = -delta if delta < 0 else delta
     size = old if old > 0 else -old
-    on = p.on
+    on = p.open_notional
     on_closed = on * n // size if on >= 0 else -(-on * n // size)
     new = old + delta
     m.realized += -cost - on_closed
-    p.on = 0 if new == 0 else on - on_closed
+    p.open_notional = 0 if new == 0 else on - on_closed
     p.size = new
     m.cash -= cost
     if new == 0:
         m.markets.remove(mid)
     ms.oi += (new if new > 0 else 0) - (old if old > 0 else 0)
-    sess.touch_ms(mid)
-    sess.touch_pos(addr, mid)
-    sess.touch_macc(addr, asset)
+    sess.touch_trade(addr, asset, mid)
 
 
 def reindex_single(sess: Session, addr: bytes, asset: str, cash: int, mid: str, p, ms) -> bool:
@@ -196,7 +213,7 @@ def reindex_single(sess: Session, addr: bytes, asset: str, cash: int, mid: str, 
     """
     new, price, mmf = p.size, ms.price, ms.mmf_eff
     findex, sloss = ms.findex, ms.sloss
-    budget = cash * ONE + new * price * ONE - (new if new > 0 else -new) * price * mmf - 2 * ONE  # s6 - 2k x 10^6
+    budget = cash * ONE + new * price * ONE - (new if new > 0 else -new) * price * mmf - 2 * ONE  # scaled_surplus - 2k x 10^6
     e6 = cash * ONE + new * price * ONE
     if new > 0:
         side = LONG
@@ -206,7 +223,7 @@ def reindex_single(sess: Session, addr: bytes, asset: str, cash: int, mid: str, 
         side = SHORT
         t = -ALWAYS if budget < 0 else price * (ONE + mmf) - findex + sloss + budget // -new
         key = price * ONE - findex + sloss + (-e6) // new
-    p.trig, p.tside = t, side
+    p.trigger, p.trigger_side = t, side
     sess.index.insert(mid, side, addr, t)
     sess.adl.memo[(addr, asset)] = e6
     adl_index.file_adl(sess, addr, mid, p, side, key)
@@ -221,18 +238,18 @@ def settle_funding(sess: Session, addr: bytes, asset: str, mid: str) -> int:
 def settle_position(sess: Session, addr: bytes, asset: str, mid: str, p, ms) -> int:
     """:func:`settle_funding` of position ``p`` (``addr``'s in ``mid``) given with its market state ``ms``."""
     findex, sloss = ms.findex, ms.sloss
-    if p.fsnap == findex and p.lsnap == sloss:
+    if p.funding_snap == findex and p.loss_snap == sloss:
         return 0
     pay = 0
     s = p.size
     if s:
-        owed6 = s * (findex - p.fsnap) + (s if s > 0 else -s) * (sloss - p.lsnap)  # funding + social loss (adl.py)
-        pay = -(-owed6 // ONE)  # payer rounds up, receiver down
+        owed_scaled = s * (findex - p.funding_snap) + (s if s > 0 else -s) * (sloss - p.loss_snap)  # funding + social loss (adl.py)
+        pay = -(-owed_scaled // ONE)  # payer rounds up, receiver down
         if pay:
             sess.macc(addr, asset).cash -= pay
             sess.pool_add(asset, pay)
             sess.touch_macc(addr, asset)
-    p.fsnap, p.lsnap = findex, sloss
+    p.funding_snap, p.loss_snap = findex, sloss
     sess.touch_pos(addr, mid)
     return pay
 
@@ -258,15 +275,15 @@ def fill(sess: Session, addr: bytes, asset: str, mid: str, delta: int, cost: int
     new = old + delta
     realized = 0
     if old == 0 or (old > 0) == (delta > 0):
-        p.on += cost
+        p.open_notional += cost
     else:
         closed = min(abs(delta), abs(old))
-        on_closed = _trunc_mul_div(p.on, closed, abs(old))
+        on_closed = _trunc_mul_div(p.open_notional, closed, abs(old))
         cost_closed = _trunc_mul_div(cost, closed, abs(delta))
         realized = -cost_closed - on_closed
-        p.on += cost - cost_closed - on_closed
+        p.open_notional += cost - cost_closed - on_closed
     if new == 0:
-        p.on = 0
+        p.open_notional = 0
     p.size = new
     m.cash -= cost
     m.realized += realized
@@ -275,9 +292,7 @@ def fill(sess: Session, addr: bytes, asset: str, mid: str, delta: int, cost: int
     elif new == 0 and old != 0:
         m.markets.remove(mid)
     ms.oi += max(new, 0) - max(old, 0)
-    sess.touch_ms(mid)
-    sess.touch_pos(addr, mid)
-    sess.touch_macc(addr, asset)
+    sess.touch_trade(addr, asset, mid)
     return realized
 
 

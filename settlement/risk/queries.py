@@ -58,15 +58,15 @@ def margin_info(view, addr: bytes) -> dict:
         for mid in m.markets:
             p = sess.pos(addr, mid)
             ms = sess.mstate(mid)
-            owed = ceil_div(p.size * (ms.findex - p.fsnap), ONE)
-            social = ceil_div(abs(p.size) * (ms.sloss - p.lsnap), ONE)
+            owed = ceil_div(p.size * (ms.findex - p.funding_snap), ONE)
+            social = ceil_div(abs(p.size) * (ms.sloss - p.loss_snap), ONE)
             positions.append({
-                "market": mid, "size": p.size, "entry_price": p.on // p.size if p.size else 0, "oracle_price": ms.price,
-                "notional": abs(p.size) * ms.price, "unrealized_pnl": p.size * ms.price - p.on, "unsettled_funding": -owed,
+                "market": mid, "size": p.size, "entry_price": p.open_notional // p.size if p.size else 0, "oracle_price": ms.price,
+                "notional": abs(p.size) * ms.price, "unrealized_pnl": p.size * ms.price - p.open_notional, "unsettled_funding": -owed,
                 "unsettled_social_loss": -social, "adl_score": adl_score(sess, addr, asset, mid),
                 "liquidation_price": _liq_price(ms.price, p.size, ev.equity - ev.mmr, ms.mmf_eff), "stale": ms.stale,
             })
-        collateral = m.cash + sum(sess.pos(addr, mid).on for mid in m.markets)
+        collateral = m.cash + sum(sess.pos(addr, mid).open_notional for mid in m.markets)
         out["accounts"].append({
             "asset": asset, "cash": m.cash, "collateral": collateral, "realized_pnl": m.realized,
             "equity": ev.equity, "imr": ev.imr, "mmr": ev.mmr, "free_collateral": ev.equity - ev.imr,
@@ -147,7 +147,7 @@ def insurance_fund(view) -> list[dict]:
             "mmr": ev.mmr, "available": fund_available(sess, asset),
             "socialized_loss": sum(sess.mstate(mid).socialized for mid in mids),
             "uncovered_bad_debt": sum(sess.mstate(mid).uncovered for mid in mids),
-            "positions": [{"market": mid, "size": sess.pos(FUND, mid).size, "entry_notional": sess.pos(FUND, mid).on} for mid in m.markets],
+            "positions": [{"market": mid, "size": sess.pos(FUND, mid).size, "entry_notional": sess.pos(FUND, mid).open_notional} for mid in m.markets],
             "htlc_locked": htlc_locked(State(view), asset),
         })
     return out

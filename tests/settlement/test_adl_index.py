@@ -53,11 +53,11 @@ def _check_entries(sess: Session, single_market: bool) -> None:
             for a in ACCOUNTS:
                 p = sess.pos(a, mid)
                 if p.size and (p.size > 0) == (side == LONG):
-                    assert p.aside == side and filed.get(a) == p.akey
+                    assert p.adl_side == side and filed.get(a) == p.adl_key
                     if single_market:
                         want[a] = ycoord(sess, mid, side) + (-equity6(sess, a, "USD")) // p.size
                     else:
-                        want[a] = p.akey
+                        want[a] = p.adl_key
             assert filed == want
 
 

@@ -60,10 +60,10 @@ def test_no_breach_before_a_trigger_fires(markets, positions, cash):
     acct.cash = cash
     for i, (size, snap) in enumerate(positions):
         p = sess.pos(addr, f"M{i}")
-        p.size, p.fsnap = size, snap
+        p.size, p.funding_snap = size, snap
         acct.markets.append(f"M{i}")
     reindex(sess, addr, "USD", indexed=False)
-    triggers = {mid: (sess.pos(addr, mid).trig, sess.pos(addr, mid).tside) for mid in acct.markets}
+    triggers = {mid: (sess.pos(addr, mid).trigger, sess.pos(addr, mid).trigger_side) for mid in acct.markets}
     for i, (_, (price, mmf, findex)) in enumerate(markets):
         ms = sess.mstate(f"M{i}")
         ms.price, ms.mmf_eff, ms.findex = price, mmf, findex
@@ -89,12 +89,12 @@ def test_no_breach_before_a_trigger_fires_near_the_boundary(markets, positions, 
     acct = sess.macc(addr, "USD")
     for i, (size, snap) in enumerate(positions):
         p = sess.pos(addr, f"M{i}")
-        p.size, p.fsnap = size, snap
+        p.size, p.funding_snap = size, snap
         acct.markets.append(f"M{i}")
     ev = evaluate(sess, addr, "USD")
     acct.cash = ev.mmr - ev.equity + offset  # equity - MMR == offset
     reindex(sess, addr, "USD", indexed=False)
-    triggers = {mid: (sess.pos(addr, mid).trig, sess.pos(addr, mid).tside) for mid in acct.markets}
+    triggers = {mid: (sess.pos(addr, mid).trigger, sess.pos(addr, mid).trigger_side) for mid in acct.markets}
     for i, (_, (price, mmf, findex)) in enumerate(markets):
         ms = sess.mstate(f"M{i}")
         ms.price, ms.mmf_eff, ms.findex = price, mmf, findex

@@ -133,7 +133,7 @@ class WaterfallMachine(RuleBasedStateMachine):
             for m in MARKETS:
                 p, ms = s.pos(a, m), s.mstate(m)
                 if p.size:
-                    owed += ceil_div(p.size * (ms.findex - p.fsnap) + abs(p.size) * (ms.sloss - p.lsnap), 10**6)
+                    owed += ceil_div(p.size * (ms.findex - p.funding_snap) + abs(p.size) * (ms.sloss - p.loss_snap), 10**6)
         assert pool + owed >= 0, (pool, owed)
 
     @invariant()
@@ -145,8 +145,8 @@ class WaterfallMachine(RuleBasedStateMachine):
                 for n in NAMES:
                     p = s.pos(self.h.addr(n), m)
                     if p.size and (p.size > 0) == (side == LONG):
-                        assert p.aside == side
-                        want[self.h.addr(n)] = p.akey
+                        assert p.adl_side == side
+                        want[self.h.addr(n)] = p.adl_key
                 assert dict(s.adl.holders(m, side)) == want
 
 
