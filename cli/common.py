@@ -72,6 +72,36 @@ rpc_opt = click.option("--rpc", default=None, help="node RPC URL (default: the h
 json_opt = click.option("--json", "as_json", is_flag=True, help="machine-readable JSON output")
 
 
+def query_command(name: str, method: str, *arguments, params=None, render, help: str | None = None) -> click.Command:
+    """A ``settle query`` command: call the RPC ``method``, print ``render(result, **args)``, or with ``--json`` the raw result.
+
+    ``arguments`` are the command's own click arguments and options (listed
+    before ``--home``/``--rpc``/``--json``); ``params(home, **args)`` builds
+    the RPC parameters (none when omitted).
+    """
+
+    def command(home, rpc, as_json, **args):
+        h = home_dir(home)
+        res = rpc_client(h, rpc).call(method, params(h, **args) if params else None)
+        emit(res, as_json, lambda o: render(o, **args))
+
+    for decorate in reversed((*arguments, home_opt, rpc_opt, json_opt)):
+        command = decorate(command)
+    return click.command(name, help=help)(command)
+
+
+def kv_items(title: str):
+    """A ``render`` for ``query_command``: the result's keys and values as one key/value table."""
+    return lambda o, **_: kv_table(title, list(o.items()))
+
+
+def print_table(columns, rows, cells=tuple, **options) -> None:
+    """One rich table: a row of ``cells(r)`` (strings; ``r`` itself by default) for each of ``rows``."""
+    t = Table(*columns, **options)
+    for r in rows:
+        t.add_row(*cells(r))
+    console.print(t)
+
 
 def submit(home: Path, rpc: str | None, signer: str, body, wait: bool, as_json: bool) -> None:
     try:
