@@ -17,8 +17,11 @@ from pathlib import Path
 
 from cli.client import RPCClient, RPCClientError
 from cli.devnet import node_command, node_env
+from ledger.keys import format_address
+from ledger.tx import sign_tx
+from ledger.txkinds import Transfer
 
-__all__ = ["NodeProcess", "free_port", "run_cli"]
+__all__ = ["NodeProcess", "free_port", "ring_transfers", "run_cli"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +40,17 @@ def run_cli(*args: str, home: Path | None = None, check: bool = False, timeout: 
     if check and proc.returncode != 0:
         raise AssertionError(f"settle {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def ring_transfers(client: RPCClient, keys: dict, names, chain_id: str, per_account: int) -> list:
+    """``per_account`` signed transfers of 1 USD from each of ``names`` to the next (the last to the first),
+    numbered from the sender's next nonce as ``client``'s node knows it."""
+    txs = []
+    for j, name in enumerate(names):
+        nonce = client.call("account", {"address": format_address(keys[name].address)})["next_nonce"]
+        to = keys[names[(j + 1) % len(names)]].address
+        txs += [sign_tx(keys[name], chain_id, nonce + k, Transfer(to, "USD", 1, "")) for k in range(per_account)]
+    return txs
 
 
 class NodeProcess:

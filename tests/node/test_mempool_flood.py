@@ -24,7 +24,7 @@ from cli.client import RPCClientError
 from node.config import load_config, save_config
 from cli.testnet import init_testnet
 from tests.node.test_network import _agree, _keys, _tune, _wait_all
-from tests.nodeproc import NodeProcess, free_port
+from tests.nodeproc import NodeProcess, free_port, ring_transfers
 
 N = 4
 CHAIN = "settle-net"
@@ -109,11 +109,7 @@ class Honest(threading.Thread):
             node = self.nodes[i % len(self.nodes)]
             i += 1
             try:
-                txs = []
-                for j, name in enumerate(HONEST):
-                    nonce = node.client.call("account", {"address": _addr(self.keys[name])})["next_nonce"]
-                    to = self.keys[HONEST[(j + 1) % 3]].address
-                    txs += [sign_tx(self.keys[name], CHAIN, nonce + k, Transfer(to, "USD", 1, "")) for k in range(4)]
+                txs = ring_transfers(node.client, self.keys, HONEST, CHAIN, 4)
                 self.sent += len(txs)
                 res = node.client.call("broadcast_tx_batch", {"txs": [t.raw.hex() for t in txs], "mode": "sync"})
             except RPCClientError:

@@ -21,7 +21,7 @@ from ledger.txkinds import Transfer
 from cli.client import RPCClientError
 from node.config import load_config, save_config
 from cli.testnet import init_testnet
-from tests.nodeproc import NodeProcess, assert_promtool_accepts, free_port
+from tests.nodeproc import NodeProcess, assert_promtool_accepts, free_port, ring_transfers
 
 N = 4
 
@@ -119,12 +119,7 @@ class Load(threading.Thread):
             node = self.nodes[i % len(self.nodes)]
             i += 1
             try:
-                names = list(self.keys)
-                txs = []
-                for j, name in enumerate(names):
-                    acct = node.client.call("account", {"address": "st" + self.keys[name].address.hex()})
-                    to = self.keys[names[(j + 1) % 4]].address
-                    txs += [sign_tx(self.keys[name], "settle-net", acct["next_nonce"] + k, Transfer(to, "USD", 1, "")).raw.hex() for k in range(10)]
+                txs = [t.raw.hex() for t in ring_transfers(node.client, self.keys, list(self.keys), "settle-net", 10)]
                 node.client.call("broadcast_tx_batch", {"txs": txs, "mode": "sync"})
                 self.sent += len(txs)
             except RPCClientError:
