@@ -157,6 +157,11 @@ def resolve_address(home: Path, text: str) -> bytes:
         raise CLIError(str(exc)) from None
 
 
+def address_text(home: Path, text: str) -> str:
+    """``resolve_address`` in the ``st...`` form the RPC methods take."""
+    return format_address(resolve_address(home, text))
+
+
 tx_opts = [home_opt, rpc_opt, json_opt, click.option("--wait", is_flag=True, help="wait until committed and show the receipt")]
 
 

@@ -10,9 +10,7 @@ import json
 
 import click
 
-from ledger.keys import format_address
-
-from .common import kv_items, kv_table, print_table, query_command, resolve_address
+from .common import address_text, kv_items, kv_table, print_table, query_command
 
 __all__ = ["COMMANDS"]
 
@@ -49,7 +47,7 @@ query_block = query_command(
 query_tx = query_command("tx", "tx", click.argument("tx_hash"), params=lambda h, tx_hash: {"hash": tx_hash}, render=_render_tx)
 query_account = query_command(
     "account", "account", click.argument("who"),
-    params=lambda h, who: {"address": format_address(resolve_address(h, who))}, render=_render_account)
+    params=lambda h, who: {"address": address_text(h, who)}, render=_render_account)
 query_assets = query_command(
     "assets", "assets",
     render=lambda rows: print_table(("symbol", "decimals", "issuer", "supply"), rows,

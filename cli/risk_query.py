@@ -16,18 +16,12 @@ import time
 import click
 from rich.table import Table
 
-from ledger.keys import format_address
-
-from .common import CLIError, console, json_opt, kv_items, kv_table, print_table, query_command, resolve_address
+from .common import CLIError, address_text, console, json_opt, kv_items, kv_table, print_table, query_command
 
 __all__ = ["QUERY_COMMANDS", "stress"]
 
 
 # --------------------------------------------------------------------------- queries
-
-
-def _address(h, text: str) -> str:
-    return format_address(resolve_address(h, text))
 
 
 def _render_oracle(o, market):
@@ -73,11 +67,11 @@ query_insurance_fund = query_command(
                                                ", ".join(f"{p['market']} {p['size']}" for p in r["positions"]))))
 query_htlc = query_command("htlc", "htlc", click.argument("htlc_id"), params=lambda h, htlc_id: {"id": htlc_id}, render=kv_items("htlc"))
 query_margin = query_command(
-    "margin", "account_margin", click.argument("who"), params=lambda h, who: {"address": _address(h, who)}, render=_render_margin,
+    "margin", "account_margin", click.argument("who"), params=lambda h, who: {"address": address_text(h, who)}, render=_render_margin,
     help="Collateral, positions, equity, IMR, MMR and liquidation distance of an account.")
 query_order = query_command(
     "order", "order", click.argument("maker"), click.argument("nonce", type=int),
-    params=lambda h, maker, nonce: {"maker": _address(h, maker), "nonce": nonce}, render=kv_items("order"))
+    params=lambda h, maker, nonce: {"maker": address_text(h, maker), "nonce": nonce}, render=kv_items("order"))
 query_events = query_command(
     "events", "events", click.argument("height", type=int, required=False),
     click.option("--kind", "kinds", multiple=True, help="keep only these event kinds (repeat)"),
