@@ -148,9 +148,9 @@ def refused(h: Harness, name: str, body, error: str, *words: str):
     return r
 
 
-def price_off(price: int, off_ppm: int) -> int:
-    """``price`` moved by ``off_ppm`` parts per million (rounded down), never below 1."""
-    return max(1, price + price * off_ppm // 1_000_000)
+def price_off(price: int, off_ppm: int, floor: int = 1) -> int:
+    """``price`` moved by ``off_ppm`` parts per million (rounded down), never below ``floor``."""
+    return max(floor, price + price * off_ppm // 1_000_000)
 
 
 def block_no_flat_adl(h: Harness, txs: list, markets, names, dt_ms: int = 1000) -> list[Receipt]:

@@ -106,7 +106,7 @@ class RiskMachine(RuleBasedStateMachine):
 
     @rule(m=markets, move=st.integers(-300_000, 300_000))
     def price_move(self, m, move):
-        self.prices[m] = max(10, self.prices[m] + self.prices[m] * move // 1_000_000)
+        self.prices[m] = price_off(self.prices[m], move, floor=10)
         self._block(self._report(m, self.prices[m]))
 
     @rule(who=names, amount=st.integers(1, 100_000))

@@ -73,13 +73,13 @@ class WaterfallMachine(RuleBasedStateMachine):
 
     @rule(m=markets, move=st.integers(-450_000, 450_000))
     def price_gap(self, m, move):
-        self.prices[m] = max(10, self.prices[m] + self.prices[m] * move // 1_000_000)
+        self.prices[m] = price_off(self.prices[m], move, floor=10)
         self._block([self.h.tx(o, PriceReport(m, self.prices[m])) for o in self.h.oracles])
 
     @rule(btc=st.integers(-300_000, 300_000), eth=st.integers(-300_000, 300_000))
     def both_move(self, btc, eth):
         for m, mv in (("BTC-PERP", btc), ("ETH-PERP", eth)):
-            self.prices[m] = max(10, self.prices[m] + self.prices[m] * mv // 1_000_000)
+            self.prices[m] = price_off(self.prices[m], mv, floor=10)
         self._block([self.h.tx(o, PriceReport(m, self.prices[m])) for o in self.h.oracles for m in MARKETS], dt_ms=3_000)
 
     @rule(who=names, amount=st.integers(1, 60_000))
