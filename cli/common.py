@@ -2,7 +2,8 @@
 
 Owns the error convention (``CLIError``: one line on stderr, exit code 1), the
 ``--home``/``--rpc``/``--json`` options, the two output shapes (``--json``
-for scripts, rich tables for people) and ``submit``, the one path by which a
+for scripts, rich tables for people), ``query_command``, the one shape of a
+command that reads one RPC method, and ``submit``, the one path by which a
 command signs a transaction body and sends it to a node.  Defines no command.
 """
 from __future__ import annotations
