@@ -2,7 +2,8 @@
 
 Owns the error convention (``CLIError``: one line on stderr, exit code 1), the
 ``--home``/``--rpc``/``--json`` options, the two output shapes (``--json``
-for scripts, rich tables for people) and ``submit``, the one path by which a
+for scripts, rich tables for people), ``query_command``, the one shape of a
+command that reads one RPC method, and ``submit``, the one path by which a
 command signs a transaction body and sends it to a node.  Defines no command.
 """
 from __future__ import annotations
@@ -72,6 +73,36 @@ rpc_opt = click.option("--rpc", default=None, help="node RPC URL (default: the h
 json_opt = click.option("--json", "as_json", is_flag=True, help="machine-readable JSON output")
 
 
+def query_command(name: str, method: str, *arguments, params=None, render, help: str | None = None) -> click.Command:
+    """A ``settle query`` command: call the RPC ``method``, print ``render(result, **args)``, or with ``--json`` the raw result.
+
+    ``arguments`` are the command's own click arguments and options (listed
+    before ``--home``/``--rpc``/``--json``); ``params(home, **args)`` builds
+    the RPC parameters (none when omitted).
+    """
+
+    def command(home, rpc, as_json, **args):
+        h = home_dir(home)
+        res = rpc_client(h, rpc).call(method, params(h, **args) if params else None)
+        emit(res, as_json, lambda o: render(o, **args))
+
+    for decorate in reversed((*arguments, home_opt, rpc_opt, json_opt)):
+        command = decorate(command)
+    return click.command(name, help=help)(command)
+
+
+def kv_items(title: str):
+    """A ``render`` for ``query_command``: the result's keys and values as one key/value table."""
+    return lambda o, **_: kv_table(title, list(o.items()))
+
+
+def print_table(columns, rows, cells=tuple, **options) -> None:
+    """One rich table: a row of ``cells(r)`` (strings; ``r`` itself by default) for each of ``rows``."""
+    t = Table(*columns, **options)
+    for r in rows:
+        t.add_row(*cells(r))
+    console.print(t)
+
 
 def submit(home: Path, rpc: str | None, signer: str, body, wait: bool, as_json: bool) -> None:
     try:
@@ -125,6 +156,11 @@ def resolve_address(home: Path, text: str) -> bytes:
         return Keyring(home).address(text)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+
+
+def address_text(home: Path, text: str) -> str:
+    """``resolve_address`` in the ``st...`` form the RPC methods take."""
+    return format_address(resolve_address(home, text))
 
 
 tx_opts = [home_opt, rpc_opt, json_opt, click.option("--wait", is_flag=True, help="wait until committed and show the receipt")]

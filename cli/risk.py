@@ -121,30 +121,24 @@ def tx_set_oracles(sender, market, oracles, home, rpc, as_json, wait):
     submit(h, rpc, sender, SetOracles(market, tuple(resolve_address(h, o) for o in oracles)), wait, as_json)
 
 
-@click.command("price")
-@click.option("--from", "sender", required=True, help="an oracle key")
-@click.option("--market", required=True)
-@click.option("--price", required=True, type=int, help="quote base units per lot")
-@tx_command
-def tx_price(sender, market, price, home, rpc, as_json, wait):
-    """Submit an oracle price report."""
-    submit(home_dir(home), rpc, sender, PriceReport(market, price), wait, as_json)
+def _body_cmd(name, body_cls, doc, sender_help, *options):
+    """``settle tx NAME``: ``--from`` then ``options``, whose values are the fields of one ``body_cls`` body, signed and submitted."""
+
+    def cmd(sender, home, rpc, as_json, wait, **fields):
+        submit(home_dir(home), rpc, sender, body_cls(**fields), wait, as_json)
+
+    for decorate in reversed((click.option("--from", "sender", required=True, help=sender_help), *options, tx_command)):
+        cmd = decorate(cmd)
+    return click.command(name, help=doc)(cmd)
 
 
 def _amount_cmd(name, body_cls, doc):
-    @click.command(name)
-    @click.option("--from", "sender", required=True, help="key name or key file")
-    @click.option("--asset", required=True)
-    @click.option("--amount", required=True, type=int, help="base units")
-    @tx_command
-    def cmd(sender, asset, amount, home, rpc, as_json, wait):
-        submit(home_dir(home), rpc, sender, body_cls(asset, amount), wait, as_json)
-
-    cmd.__doc__ = doc
-    cmd.help = doc
-    return cmd
+    return _body_cmd(name, body_cls, doc, "key name or key file", click.option("--asset", required=True),
+                     click.option("--amount", required=True, type=int, help="base units"))
 
 
+tx_price = _body_cmd("price", PriceReport, "Submit an oracle price report.", "an oracle key", click.option("--market", required=True),
+                     click.option("--price", required=True, type=int, help="quote base units per lot"))
 tx_deposit = _amount_cmd("deposit", MarginDeposit, "Move an asset from your balance into your margin account.")
 tx_withdraw = _amount_cmd("withdraw", MarginWithdraw, "Move margin back to your balance (equity must stay >= IMR).")
 tx_insurance_deposit = _amount_cmd("insurance-deposit", InsuranceDeposit, "Donate an asset to the insurance fund.")

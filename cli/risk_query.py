@@ -15,10 +15,9 @@ import time
 import click
 from rich.table import Table
 
-from ledger.keys import format_address
 from node.gc_policy import stress_housekeeping
 
-from .common import CLIError, console, emit, home_dir, home_opt, json_opt, kv_table, resolve_address, rpc_client, rpc_opt
+from .common import CLIError, address_text, console, json_opt, kv_items, kv_table, print_table, query_command
 
 __all__ = ["QUERY_COMMANDS", "stress"]
 
@@ -26,135 +25,59 @@ __all__ = ["QUERY_COMMANDS", "stress"]
 # --------------------------------------------------------------------------- queries
 
 
-@click.command("market")
-@click.argument("market")
-@home_opt
-@rpc_opt
-@json_opt
-def query_market(market, home, rpc, as_json):
-    """A market's parameters, price, dynamic margin, funding and open interest."""
-    res = rpc_client(home_dir(home), rpc).call("market", {"market": market})
-    emit(res, as_json, lambda o: kv_table(f"market {market}", [(k, v) for k, v in o.items() if k != "params"] + list(o["params"].items())))
+def _render_oracle(o, market):
+    kv_table(f"oracle {market}", [(k, v) for k, v in o.items() if k != "reports"])
+    print_table(("oracle", "price", "height", "age ms", "fresh"), o["reports"],
+                lambda r: (r["oracle"], str(r["price"]), str(r.get("height", "")), str(r.get("age_ms", "")), str(r.get("fresh", ""))))
 
 
-@click.command("markets")
-@home_opt
-@rpc_opt
-@json_opt
-def query_markets(home, rpc, as_json):
-    res = rpc_client(home_dir(home), rpc).call("markets")
-
-    def render(rows):
-        t = Table("market", "quote", "price", "stale", "imf", "mmf", "open interest", "funding rate")
-        for r in rows:
-            t.add_row(r["market"], r["quote"], f"{r['price']:,}", str(r["stale"]), str(r["imf_ppm"]), str(r["mmf_ppm"]),
-                      f"{r['open_interest']:,}", str(r["last_funding_rate_ppm"]))
-        console.print(t)
-
-    emit(res, as_json, render)
+def _render_margin(o, who):
+    if not o["accounts"]:
+        console.print(f"{who} has no margin account")
+    for a in o["accounts"]:
+        kv_table(f"margin {who} ({a['asset']})", [(k, v) for k, v in a.items() if k != "positions"])
+        print_table(("market", "size", "entry", "oracle", "uPnL", "funding", "liq. price"), a["positions"],
+                    lambda p: (p["market"], str(p["size"]), str(p["entry_price"]), str(p["oracle_price"]), str(p["unrealized_pnl"]),
+                               str(p["unsettled_funding"]), str(p["liquidation_price"])))
 
 
-@click.command("oracle")
-@click.argument("market")
-@home_opt
-@rpc_opt
-@json_opt
-def query_oracle(market, home, rpc, as_json):
-    """Oracle reports of a market, their freshness, quorum and median."""
-    res = rpc_client(home_dir(home), rpc).call("oracle", {"market": market})
+def _render_events(o, height, kinds):
+    def cells(e):
+        attrs = {k: v for k, v in e.items() if k not in ("receipt", "event", "tx_hash", "block_level", "kind")}
+        return f"{e['receipt']}.{e['event']}", e["kind"], "block" if e["block_level"] else e["tx_hash"][:12], json.dumps(attrs)
 
-    def render(o):
-        kv_table(f"oracle {market}", [(k, v) for k, v in o.items() if k != "reports"])
-        t = Table("oracle", "price", "height", "age ms", "fresh")
-        for r in o["reports"]:
-            t.add_row(r["oracle"], str(r["price"]), str(r.get("height", "")), str(r.get("age_ms", "")), str(r.get("fresh", "")))
-        console.print(t)
-
-    emit(res, as_json, render)
+    print_table(("#", "kind", "tx", "attributes"), o["events"], cells, title=f"events at height {o['height']}", title_justify="left")
 
 
-@click.command("insurance-fund")
-@home_opt
-@rpc_opt
-@json_opt
-def query_insurance_fund(home, rpc, as_json):
-    res = rpc_client(home_dir(home), rpc).call("insurance_fund")
-
-    def render(rows):
-        t = Table("asset", "cash", "equity", "available", "positions")
-        for r in rows:
-            t.add_row(r["asset"], f"{r['cash']:,}", f"{r['equity']:,}", f"{r['available']:,}",
-                      ", ".join(f"{p['market']} {p['size']}" for p in r["positions"]))
-        console.print(t)
-
-    emit(res, as_json, render)
-
-
-@click.command("htlc")
-@click.argument("htlc_id")
-@home_opt
-@rpc_opt
-@json_opt
-def query_htlc(htlc_id, home, rpc, as_json):
-    res = rpc_client(home_dir(home), rpc).call("htlc", {"id": htlc_id})
-    emit(res, as_json, lambda o: kv_table("htlc", list(o.items())))
-
-
-@click.command("margin")
-@click.argument("who")
-@home_opt
-@rpc_opt
-@json_opt
-def query_margin(who, home, rpc, as_json):
-    """Collateral, positions, equity, IMR, MMR and liquidation distance of an account."""
-    h = home_dir(home)
-    res = rpc_client(h, rpc).call("account_margin", {"address": format_address(resolve_address(h, who))})
-
-    def render(o):
-        if not o["accounts"]:
-            console.print(f"{who} has no margin account")
-        for a in o["accounts"]:
-            kv_table(f"margin {who} ({a['asset']})", [(k, v) for k, v in a.items() if k != "positions"])
-            t = Table("market", "size", "entry", "oracle", "uPnL", "funding", "liq. price")
-            for p in a["positions"]:
-                t.add_row(p["market"], str(p["size"]), str(p["entry_price"]), str(p["oracle_price"]), str(p["unrealized_pnl"]),
-                          str(p["unsettled_funding"]), str(p["liquidation_price"]))
-            console.print(t)
-
-    emit(res, as_json, render)
-
-
-@click.command("order")
-@click.argument("maker")
-@click.argument("nonce", type=int)
-@home_opt
-@rpc_opt
-@json_opt
-def query_order(maker, nonce, home, rpc, as_json):
-    h = home_dir(home)
-    res = rpc_client(h, rpc).call("order", {"maker": format_address(resolve_address(h, maker)), "nonce": nonce})
-    emit(res, as_json, lambda o: kv_table("order", list(o.items())))
-
-
-@click.command("events")
-@click.argument("height", type=int, required=False)
-@click.option("--kind", "kinds", multiple=True, help="keep only these event kinds (repeat)")
-@home_opt
-@rpc_opt
-@json_opt
-def query_events(height, kinds, home, rpc, as_json):
-    """Every event of a block: liquidations, ADL, insurance payments, funding, prices, trades ..."""
-    params = ({"height": height} if height is not None else {}) | ({"kinds": list(kinds)} if kinds else {})
-    res = rpc_client(home_dir(home), rpc).call("events", params)
-
-    def render(o):
-        t = Table("#", "kind", "tx", "attributes", title=f"events at height {o['height']}", title_justify="left")
-        for e in o["events"]:
-            attrs = {k: v for k, v in e.items() if k not in ("receipt", "event", "tx_hash", "block_level", "kind")}
-            t.add_row(f"{e['receipt']}.{e['event']}", e["kind"], "block" if e["block_level"] else e["tx_hash"][:12], json.dumps(attrs))
-        console.print(t)
-
-    emit(res, as_json, render)
+query_market = query_command(
+    "market", "market", click.argument("market"), params=lambda h, market: {"market": market},
+    render=lambda o, market: kv_table(f"market {market}", [(k, v) for k, v in o.items() if k != "params"] + list(o["params"].items())),
+    help="A market's parameters, price, dynamic margin, funding and open interest.")
+query_markets = query_command(
+    "markets", "markets",
+    render=lambda rows: print_table(("market", "quote", "price", "stale", "imf", "mmf", "open interest", "funding rate"), rows,
+                                    lambda r: (r["market"], r["quote"], f"{r['price']:,}", str(r["stale"]), str(r["imf_ppm"]), str(r["mmf_ppm"]),
+                                               f"{r['open_interest']:,}", str(r["last_funding_rate_ppm"]))))
+query_oracle = query_command(
+    "oracle", "oracle", click.argument("market"), params=lambda h, market: {"market": market}, render=_render_oracle,
+    help="Oracle reports of a market, their freshness, quorum and median.")
+query_insurance_fund = query_command(
+    "insurance-fund", "insurance_fund",
+    render=lambda rows: print_table(("asset", "cash", "equity", "available", "positions"), rows,
+                                    lambda r: (r["asset"], f"{r['cash']:,}", f"{r['equity']:,}", f"{r['available']:,}",
+                                               ", ".join(f"{p['market']} {p['size']}" for p in r["positions"]))))
+query_htlc = query_command("htlc", "htlc", click.argument("htlc_id"), params=lambda h, htlc_id: {"id": htlc_id}, render=kv_items("htlc"))
+query_margin = query_command(
+    "margin", "account_margin", click.argument("who"), params=lambda h, who: {"address": address_text(h, who)}, render=_render_margin,
+    help="Collateral, positions, equity, IMR, MMR and liquidation distance of an account.")
+query_order = query_command(
+    "order", "order", click.argument("maker"), click.argument("nonce", type=int),
+    params=lambda h, maker, nonce: {"maker": address_text(h, maker), "nonce": nonce}, render=kv_items("order"))
+query_events = query_command(
+    "events", "events", click.argument("height", type=int, required=False),
+    click.option("--kind", "kinds", multiple=True, help="keep only these event kinds (repeat)"),
+    params=lambda h, height, kinds: ({"height": height} if height is not None else {}) | ({"kinds": list(kinds)} if kinds else {}),
+    render=_render_events, help="Every event of a block: liquidations, ADL, insurance payments, funding, prices, trades ...")
 
 
 QUERY_COMMANDS = (query_market, query_markets, query_oracle, query_insurance_fund, query_htlc, query_margin, query_order, query_events)

@@ -17,6 +17,7 @@ from typing import Annotated
 
 from ledger.codec import Len, MaxLen, Range, Record
 from ledger.errors import Halt, SettleError
+from ledger.fields import BlockHeight, PolRound, Round
 
 __all__ = [
     "DoubleSignRefused",
@@ -45,8 +46,8 @@ class VoteRequest(Record):
     """Ask for a prevote (``type`` 1) or precommit (2) signature; ``block_id`` b"" is nil."""
 
     type: Annotated[int, Range(1, 2)]
-    height: Annotated[int, Range(1, 2**63 - 1)]
-    round: Annotated[int, Range(0, 2**31)]
+    height: BlockHeight
+    round: Round
     block_id: Annotated[bytes, MaxLen(32)]
 
 
@@ -54,10 +55,10 @@ class VoteRequest(Record):
 class ProposalRequest(Record):
     """Ask for a proposal signature over (height, round, block_id, pol_round)."""
 
-    height: Annotated[int, Range(1, 2**63 - 1)]
-    round: Annotated[int, Range(0, 2**31)]
+    height: BlockHeight
+    round: Round
     block_id: Annotated[bytes, Len(32)]
-    pol_round: Annotated[int, Range(-1, 2**31)]
+    pol_round: PolRound
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ class SafetyData(Record):
 
     version: Annotated[int, Range(1, 1)]
     height: Annotated[int, Range(0, 2**63 - 1)]
-    round: Annotated[int, Range(0, 2**31)]
+    round: Round
     step: Annotated[int, Range(0, 3)]
     sign_bytes: Annotated[bytes, MaxLen(1024)]
     signature: Annotated[bytes, MaxLen(64)]

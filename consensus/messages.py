@@ -19,6 +19,7 @@ from typing import Annotated, Callable, Union
 from ledger.block import MAX_BLOCK_BYTES
 from ledger.codec import DecodeError, Len, MaxLen, Range, Record, decode, encode
 from ledger.commit import Vote, proposal_sign_bytes
+from ledger.fields import BlockHeight, PolRound, Round
 from ledger.keys import verify as ed25519_verify
 from ledger.tx import Address, Hash32
 from ledger.validators import ValidatorSet
@@ -51,9 +52,9 @@ class Proposal(Record):
     ``block`` is checked by the node when it validates the block.
     """
 
-    height: Annotated[int, Range(1, 2**63 - 1)]
-    round: Annotated[int, Range(0, 2**31)]
-    pol_round: Annotated[int, Range(-1, 2**31)]
+    height: BlockHeight
+    round: Round
+    pol_round: PolRound
     block_id: Hash32
     block: Annotated[bytes, MaxLen(MAX_BLOCK_BYTES)]
     proposer: Address

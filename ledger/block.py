@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Mapping
 
 from .codec import DecodeError, MaxLen, Range, Record, decode, encode
+from .fields import BlockHeight
 from .hashing import merkle_root, sha256
 from .tx import Address, Hash32, Tx
 
@@ -32,7 +33,7 @@ MAX_BLOCK_BYTES = 8 * 1024 * 1024
 @dataclass(frozen=True, slots=True)
 class Header(Record):
     chain_id: Annotated[str, MaxLen(64)]
-    height: Annotated[int, Range(1, 2**63 - 1)]
+    height: BlockHeight
     time_ms: Annotated[int, Range(0, 2**63 - 1)]
     prev_hash: Hash32
     tx_root: Hash32

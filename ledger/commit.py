@@ -18,6 +18,7 @@ from typing import Annotated
 
 from .codec import Len, MaxLen, Range, Record, encode
 from .errors import PeerMisbehaviour
+from .fields import BlockHeight, Round
 from .keys import verify
 from .tx import Address
 from .validators import ValidatorSet
@@ -60,8 +61,8 @@ class Vote(Record):
     """A signed prevote or precommit; ``block_id == b""`` is a nil vote."""
 
     type: Annotated[int, Range(1, 2)]
-    height: Annotated[int, Range(1, 2**63 - 1)]
-    round: Annotated[int, Range(0, 2**31)]
+    height: BlockHeight
+    round: Round
     block_id: Annotated[bytes, MaxLen(32)]
     validator: Address
     signature: Annotated[bytes, Len(64)]
@@ -88,8 +89,8 @@ class CommitSig(Record):
 class CommitCertificate(Record):
     """Precommit signatures of > 2/3 of the voting power for ``block_id``."""
 
-    height: Annotated[int, Range(1, 2**63 - 1)]
-    round: Annotated[int, Range(0, 2**31)]
+    height: BlockHeight
+    round: Round
     block_id: Annotated[bytes, Len(32)]
     signatures: Annotated[list[CommitSig], MaxLen(10_000)]
 

@@ -27,8 +27,13 @@ def _address(params, name: str = "address", pos: int = 0) -> bytes:
         raise RPCError(INVALID_PARAMS, str(exc)) from None
 
 
-def _market(params) -> str:
-    return _param(params, "market", str, pos=0)
+def _registered_market(params, info) -> dict:
+    """``info(market)`` for the ``market`` parameter; NOT_FOUND when it answers None (no such market)."""
+    mid = _param(params, "market", str, pos=0)
+    answer = info(mid)
+    if answer is None:
+        raise RPCError(NOT_FOUND, f"market {mid} is not registered")
+    return answer
 
 
 async def account_margin(api: RpcApi, params) -> dict:
@@ -37,11 +42,7 @@ async def account_margin(api: RpcApi, params) -> dict:
 
 
 async def market(api: RpcApi, params) -> dict:
-    mid = _market(params)
-    info = rq.market_info(api.chain.view, mid)
-    if info is None:
-        raise RPCError(NOT_FOUND, f"market {mid} is not registered")
-    return info
+    return _registered_market(params, lambda mid: rq.market_info(api.chain.view, mid))
 
 
 async def markets(api: RpcApi, params) -> list:
@@ -50,11 +51,7 @@ async def markets(api: RpcApi, params) -> list:
 
 async def oracle(api: RpcApi, params) -> dict:
     """The market's oracle reports, their age at the latest block time, quorum and median."""
-    mid = _market(params)
-    info = rq.oracle_info(api.chain.view, mid, api.chain.last_time_ms)
-    if info is None:
-        raise RPCError(NOT_FOUND, f"market {mid} is not registered")
-    return info
+    return _registered_market(params, lambda mid: rq.oracle_info(api.chain.view, mid, api.chain.last_time_ms))
 
 
 async def insurance_fund(api: RpcApi, params) -> list:

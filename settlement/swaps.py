@@ -101,7 +101,19 @@ def _load(state: State, hid: bytes) -> Htlc:
     return Htlc.decode(raw)
 
 
-def _unlock(state: State, h: Htlc, hid: bytes, status: str, preimage: bytes) -> None:
+def _open_htlc(state: State, hid: bytes, sender: bytes, party: str, action: str) -> Htlc:
+    """The HTLC ``hid``, open, with ``sender`` as its ``party`` (``"receiver"`` or ``"sender"``), the only one who may ``action`` it."""
+    h = _load(state, hid)
+    if h.status != "open":
+        raise HtlcState(f"HTLC {hid.hex()} is already {h.status}")
+    if sender != getattr(h, party):
+        raise NotPermitted(f"only the {party} {format_address(getattr(h, party))} may {action} this HTLC")
+    return h
+
+
+def _close(state: State, h: Htlc, hid: bytes, to: bytes, status: str, preimage: bytes) -> None:
+    """Pay the locked amount to ``to`` and store the HTLC as ``status``."""
+    _credit(state, to, h.asset, h.amount)
     left = htlc_locked(state, h.asset) - h.amount
     state.put(htlc_total_key(h.asset), encode(left) if left else None)
     state.put(htlc_key(hid), Htlc(h.sender, h.receiver, h.asset, h.amount, h.hashlock, h.timeout_height, status, preimage).encode())
@@ -127,32 +139,22 @@ def htlc_lock(state: State, ctx: BlockContext, sender: bytes, body: HtlcLock) ->
 
 
 def htlc_claim(state: State, ctx: BlockContext, sender: bytes, body: HtlcClaim) -> list[Event]:
-    h = _load(state, body.htlc_id)
-    if h.status != "open":
-        raise HtlcState(f"HTLC {body.htlc_id.hex()} is already {h.status}")
-    if sender != h.receiver:
-        raise NotPermitted(f"only the receiver {format_address(h.receiver)} may claim this HTLC")
+    h = _open_htlc(state, body.htlc_id, sender, "receiver", "claim")
     if ctx.height >= h.timeout_height:
         raise Expired(f"HTLC timed out at height {h.timeout_height} (block height {ctx.height}); only a refund is possible")
     if hashlib.sha256(body.preimage).digest() != h.hashlock:
         raise HtlcState("sha256(preimage) does not match the hashlock")
-    _credit(state, sender, h.asset, h.amount)
-    _unlock(state, h, body.htlc_id, "claimed", body.preimage)
+    _close(state, h, body.htlc_id, sender, "claimed", body.preimage)
     return [Event("htlc_claimed", {
         "id": body.htlc_id, "receiver": sender, "asset": h.asset, "amount": h.amount, "preimage": body.preimage,
     })]
 
 
 def htlc_refund(state: State, ctx: BlockContext, sender: bytes, body: HtlcRefund) -> list[Event]:
-    h = _load(state, body.htlc_id)
-    if h.status != "open":
-        raise HtlcState(f"HTLC {body.htlc_id.hex()} is already {h.status}")
-    if sender != h.sender:
-        raise NotPermitted(f"only the sender {format_address(h.sender)} may refund this HTLC")
+    h = _open_htlc(state, body.htlc_id, sender, "sender", "refund")
     if ctx.height < h.timeout_height:
         raise HtlcState(f"HTLC times out at height {h.timeout_height}; refund is possible from then (block height {ctx.height})")
-    _credit(state, sender, h.asset, h.amount)
-    _unlock(state, h, body.htlc_id, "refunded", b"")
+    _close(state, h, body.htlc_id, sender, "refunded", b"")
     return [Event("htlc_refunded", {"id": body.htlc_id, "sender": sender, "asset": h.asset, "amount": h.amount})]
 
 

@@ -12,13 +12,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from cli.client import RPCClient, RPCClientError
 from cli.devnet import node_command, node_env
+from ledger.keys import format_address
+from ledger.tx import sign_tx
+from ledger.txkinds import Transfer
 
-__all__ = ["NodeProcess", "free_port", "run_cli"]
+__all__ = ["NodeProcess", "TransferLoad", "free_port", "ring_transfers", "run_cli"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +41,50 @@ def run_cli(*args: str, home: Path | None = None, check: bool = False, timeout: 
     if check and proc.returncode != 0:
         raise AssertionError(f"settle {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def ring_transfers(client: RPCClient, keys: dict, names, chain_id: str, per_account: int) -> list:
+    """``per_account`` signed transfers of 1 USD from each of ``names`` to the next (the last to the first),
+    numbered from the sender's next nonce as ``client``'s node knows it."""
+    txs = []
+    for j, name in enumerate(names):
+        nonce = client.call("account", {"address": format_address(keys[name].address)})["next_nonce"]
+        to = keys[names[(j + 1) % len(names)]].address
+        txs += [sign_tx(keys[name], chain_id, nonce + k, Transfer(to, "USD", 1, "")) for k in range(per_account)]
+    return txs
+
+
+class TransferLoad(threading.Thread):
+    """Until ``stop`` is set, every 0.2 s: one batch of ``ring_transfers`` to the next of ``nodes`` in turn.
+
+    Keeps the hashes the nodes accepted (``accepted``), the results they
+    refused (``refused``) and the count of transfers sent (``sent``); a node
+    that does not answer is skipped that round.
+    """
+
+    def __init__(self, keys: dict, names, nodes: list, chain_id: str, per_account: int):
+        super().__init__(daemon=True)
+        self.keys, self.names, self.nodes, self.chain_id, self.per_account = keys, tuple(names), nodes, chain_id, per_account
+        self.stop = threading.Event()
+        self.accepted: list[str] = []
+        self.refused: list[dict] = []
+        self.sent = 0
+
+    def run(self):
+        i = 0
+        while not self.stop.is_set():
+            node = self.nodes[i % len(self.nodes)]
+            i += 1
+            try:
+                txs = ring_transfers(node.client, self.keys, self.names, self.chain_id, self.per_account)
+                res = node.client.call("broadcast_tx_batch", {"txs": [t.raw.hex() for t in txs], "mode": "sync"})
+            except RPCClientError:
+                pass
+            else:
+                self.sent += len(txs)
+                for r in res["results"]:
+                    (self.accepted.append(r["hash"]) if r["accepted"] else self.refused.append(r))
+            time.sleep(0.2)
 
 
 class NodeProcess:

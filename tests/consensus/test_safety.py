@@ -51,36 +51,33 @@ def test_same_request_again_returns_the_stored_signature_without_writing():
     assert storage.writes == writes
 
 
-def test_conflicting_vote_for_same_height_round_step_is_refused_with_its_numbers():
+def refusal(first: VoteRequest, then: VoteRequest | ProposalRequest, error: type[SafetyError]) -> SafetyError:
+    """The ``error`` that signing ``then`` raises once ``first`` is signed by fresh rules."""
     sr = rules()
-    sr.sign_vote(VoteRequest(2, 3, 1, A))
-    with pytest.raises(DoubleSignRefused) as info:
-        sr.sign_vote(VoteRequest(2, 3, 1, NIL))
-    assert (info.value.height, info.value.round, info.value.step) == (3, 1, 3)
+    sr.sign_vote(first)
+    with pytest.raises(error) as info:
+        (sr.sign_proposal if isinstance(then, ProposalRequest) else sr.sign_vote)(then)
+    return info.value
+
+
+def test_conflicting_vote_for_same_height_round_step_is_refused_with_its_numbers():
+    err = refusal(VoteRequest(2, 3, 1, A), VoteRequest(2, 3, 1, NIL), DoubleSignRefused)
+    assert (err.height, err.round, err.step) == (3, 1, 3)
 
 
 def test_sign_old_height_refused():
-    sr = rules()
-    sr.sign_vote(VoteRequest(1, 7, 0, A))
-    with pytest.raises(HeightRegression) as info:
-        sr.sign_vote(VoteRequest(1, 6, 9, A))
-    assert (info.value.height, info.value.last_height) == (6, 7)
+    err = refusal(VoteRequest(1, 7, 0, A), VoteRequest(1, 6, 9, A), HeightRegression)
+    assert (err.height, err.last_height) == (6, 7)
 
 
 def test_sign_old_round_refused():
-    sr = rules()
-    sr.sign_vote(VoteRequest(1, 7, 3, A))
-    with pytest.raises(RoundRegression) as info:
-        sr.sign_proposal(ProposalRequest(7, 2, A, -1))
-    assert (info.value.round, info.value.last_round) == (2, 3)
+    err = refusal(VoteRequest(1, 7, 3, A), ProposalRequest(7, 2, A, -1), RoundRegression)
+    assert (err.round, err.last_round) == (2, 3)
 
 
 def test_prevote_after_precommit_of_same_round_refused():
-    sr = rules()
-    sr.sign_vote(VoteRequest(2, 7, 3, A))
-    with pytest.raises(StepRegression) as info:
-        sr.sign_vote(VoteRequest(1, 7, 3, A))
-    assert (info.value.step, info.value.last_step) == (2, 3)
+    err = refusal(VoteRequest(2, 7, 3, A), VoteRequest(1, 7, 3, A), StepRegression)
+    assert (err.step, err.last_step) == (2, 3)
 
 
 def test_proposal_then_prevote_then_precommit_of_one_round_allowed():

@@ -1,4 +1,4 @@
-"""Fixtures for tests that run real node processes on 127.0.0.1."""
+"""Fixtures for tests that run real nodes: processes on 127.0.0.1, or one ``Node`` in this process."""
 from __future__ import annotations
 
 import pytest
@@ -24,3 +24,16 @@ def node(node_home):
     proc = NodeProcess(home, url).start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def node_in_process(node_home):
+    """The ``Node`` of ``node_home`` built in this process (store, chain, mempool; signatures checked on threads), not started."""
+    from node.app import Node
+    from node.config import load_config
+
+    cfg = load_config(node_home[0])
+    cfg.verifier.pool = "threads"
+    node = Node(cfg)
+    yield node
+    node.close()

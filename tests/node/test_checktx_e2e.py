@@ -51,23 +51,15 @@ def test_cli_refuses_a_zero_amount_before_signing(node):
     assert node.client.call("mempool")["size"] == 0
 
 
-def test_admission_itself_refuses_so_gossip_is_covered_too(node_home):
+def test_admission_itself_refuses_so_gossip_is_covered_too(node_home, node_in_process):
     """Gossip, RPC and batches all enter through TxIntake.admit: the check lives there, not in RPC code."""
-    from node.app import Node
-    from node.config import load_config
     from node.mempool import MempoolRejection
 
-    home, _ = node_home
-    cfg = load_config(home)
-    cfg.verifier.pool = "threads"
-    node = Node(cfg)
-    try:
-        alice = PrivateKey.load(home / "keys" / "alice.json")
-        bob = PrivateKey.load(home / "keys" / "bob.json")
-        with pytest.raises(MempoolRejection) as err:
-            node.intake.admit(sign_tx(alice, "settle-local", 0, Transfer(bob.address, "USD", 0, "")))
-        assert err.value.code == "bad_amount" and len(node.mempool) == 0
-        node.intake.admit(sign_tx(alice, "settle-local", 0, Transfer(bob.address, "USD", 1, "")))
-        assert len(node.mempool) == 1
-    finally:
-        node.close()
+    home, node = node_home[0], node_in_process
+    alice = PrivateKey.load(home / "keys" / "alice.json")
+    bob = PrivateKey.load(home / "keys" / "bob.json")
+    with pytest.raises(MempoolRejection) as err:
+        node.intake.admit(sign_tx(alice, "settle-local", 0, Transfer(bob.address, "USD", 0, "")))
+    assert err.value.code == "bad_amount" and len(node.mempool) == 0
+    node.intake.admit(sign_tx(alice, "settle-local", 0, Transfer(bob.address, "USD", 1, "")))
+    assert len(node.mempool) == 1

@@ -298,49 +298,41 @@ class _Wire:
         raise AssertionError("no garbage expected")
 
 
-def test_only_ready_txs_are_gossiped_and_a_held_one_goes_once_it_is_ready(node_home):
+def test_only_ready_txs_are_gossiped_and_a_held_one_goes_once_it_is_ready(node_home, node_in_process):
     """A real node (store, chain, mempool) submitting through ClientTxs.submit, as RPC does."""
-    from node.app import Node
-    from node.config import load_config
     from node.gossip import TxGossip
     from node.intake import ClientTxs
 
-    home, _ = node_home
-    cfg = load_config(home)
-    cfg.verifier.pool = "threads"
-    node = Node(cfg)
-    try:
-        wire = _Wire()
-        gossip = TxGossip(node.intake, node.mempool, wire, is_validator=node.is_validator)
-        client = ClientTxs(node.intake, gossip)
-        alice, bob = (PrivateKey.load(home / "keys" / f"{n}.json") for n in ("alice", "bob"))
+    home, node = node_home[0], node_in_process
+    wire = _Wire()
+    gossip = TxGossip(node.intake, node.mempool, wire, is_validator=node.is_validator)
+    client = ClientTxs(node.intake, gossip)
+    alice, bob = (PrivateKey.load(home / "keys" / f"{n}.json") for n in ("alice", "bob"))
 
-        def tx(key, nonce):
-            return sign_tx(key, node.chain.chain_id, nonce, Transfer(bob.address if key is alice else alice.address, "USD", 1, ""))
+    def tx(key, nonce):
+        return sign_tx(key, node.chain.chain_id, nonce, Transfer(bob.address if key is alice else alice.address, "USD", 1, ""))
 
-        def sent():
-            gossip.release()
-            gossip.flush()
-            out, wire.sent[:] = [raw for batch in wire.sent for raw in batch], []
-            return out
+    def sent():
+        gossip.release()
+        gossip.flush()
+        out, wire.sent[:] = [raw for batch in wire.sent for raw in batch], []
+        return out
 
-        client.submit(tx(alice, 2))
-        client.submit(tx(alice, 1))  # both wait for nonce 0
-        assert sent() == [] and len(node.mempool) == 2
-        client.submit(tx(alice, 0))  # fills the gap: all three are ready, and sent in nonce order
-        assert sent() == [tx(alice, n).raw for n in range(3)]
+    client.submit(tx(alice, 2))
+    client.submit(tx(alice, 1))  # both wait for nonce 0
+    assert sent() == [] and len(node.mempool) == 2
+    client.submit(tx(alice, 0))  # fills the gap: all three are ready, and sent in nonce order
+    assert sent() == [tx(alice, n).raw for n in range(3)]
 
-        # bob's nonce 0 reaches a block without this node's mempool (another node's client)
-        client.submit(tx(bob, 1))
-        assert sent() == []
-        prop = node.chain.propose([tx(bob, 0)], node.chain.last_time_ms + 1, node.key.address, max_txs=10, max_bytes=1 << 20)
-        block = prop.block
-        sig = node.key.sign(vote_sign_bytes(node.chain.chain_id, VoteType.PRECOMMIT, block.height, 0, block.id))
-        node.commits.commit(block, prop.result, CommitCertificate(block.height, 0, block.id, (CommitSig(node.key.address, sig),)))
-        assert tx(bob, 1).hash in node.mempool.ready
-        assert sent() == [tx(bob, 1).raw]  # gossiped once the commit made it ready
-    finally:
-        node.close()
+    # bob's nonce 0 reaches a block without this node's mempool (another node's client)
+    client.submit(tx(bob, 1))
+    assert sent() == []
+    prop = node.chain.propose([tx(bob, 0)], node.chain.last_time_ms + 1, node.key.address, max_txs=10, max_bytes=1 << 20)
+    block = prop.block
+    sig = node.key.sign(vote_sign_bytes(node.chain.chain_id, VoteType.PRECOMMIT, block.height, 0, block.id))
+    node.commits.commit(block, prop.result, CommitCertificate(block.height, 0, block.id, (CommitSig(node.key.address, sig),)))
+    assert tx(bob, 1).hash in node.mempool.ready
+    assert sent() == [tx(bob, 1).raw]  # gossiped once the commit made it ready
 
 
 class MempoolMachine(RuleBasedStateMachine):

@@ -24,7 +24,7 @@ from cli.client import RPCClientError
 from node.config import load_config, save_config
 from cli.testnet import init_testnet
 from tests.node.test_network import _agree, _keys, _tune, _wait_all
-from tests.nodeproc import NodeProcess, free_port
+from tests.nodeproc import NodeProcess, TransferLoad, free_port
 
 N = 4
 CHAIN = "settle-net"
@@ -93,36 +93,6 @@ class Watch(threading.Thread):
             time.sleep(0.05)
 
 
-class Honest(threading.Thread):
-    """alice, bob and carol transfer in rounds to every node in turn; keeps the hashes each node accepted."""
-
-    def __init__(self, keys, nodes):
-        super().__init__(daemon=True)
-        self.keys, self.nodes, self.stop = keys, nodes, threading.Event()
-        self.accepted: list[str] = []
-        self.refused: list[dict] = []
-        self.sent = 0
-
-    def run(self):
-        i = 0
-        while not self.stop.is_set():
-            node = self.nodes[i % len(self.nodes)]
-            i += 1
-            try:
-                txs = []
-                for j, name in enumerate(HONEST):
-                    nonce = node.client.call("account", {"address": _addr(self.keys[name])})["next_nonce"]
-                    to = self.keys[HONEST[(j + 1) % 3]].address
-                    txs += [sign_tx(self.keys[name], CHAIN, nonce + k, Transfer(to, "USD", 1, "")) for k in range(4)]
-                self.sent += len(txs)
-                res = node.client.call("broadcast_tx_batch", {"txs": [t.raw.hex() for t in txs], "mode": "sync"})
-            except RPCClientError:
-                continue
-            for r in res["results"]:
-                (self.accepted.append(r["hash"]) if r["accepted"] else self.refused.append(r))
-            time.sleep(0.2)
-
-
 def _send(node, txs) -> list[dict]:
     out = []
     for k in range(0, len(txs), 2_000):
@@ -164,7 +134,7 @@ def test_one_participant_flooding_every_mempool_blocks_nobody(flood_net):
     _wait_all(nodes, 1)
     rss0 = [_rss(n) for n in nodes]
     sigs0 = [_metrics(n)["settle_signatures_verified_total"] for n in nodes]
-    watch, honest = Watch(nodes), Honest(keys, nodes)
+    watch, honest = Watch(nodes), TransferLoad(keys, HONEST, nodes, CHAIN, 4)  # alice, bob and carol in rounds to every node
     watch.start()
     honest.start()
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 
 import pytest
@@ -21,7 +20,7 @@ from ledger.txkinds import Transfer
 from cli.client import RPCClientError
 from node.config import load_config, save_config
 from cli.testnet import init_testnet
-from tests.nodeproc import NodeProcess, assert_promtool_accepts, free_port
+from tests.nodeproc import NodeProcess, TransferLoad, assert_promtool_accepts, free_port
 
 N = 4
 
@@ -105,37 +104,10 @@ def test_transfers_to_different_nodes_all_commit_and_nodes_agree(net):
         assert n.client.call("tx", {"hash": hashes[-1]})["status"] == "committed"
 
 
-class Load(threading.Thread):
-    def __init__(self, root, nodes):
-        super().__init__(daemon=True)
-        self.keys = _keys(root)
-        self.nodes = nodes
-        self.stop = threading.Event()
-        self.sent = 0
-
-    def run(self):
-        i = 0
-        while not self.stop.is_set():
-            node = self.nodes[i % len(self.nodes)]
-            i += 1
-            try:
-                names = list(self.keys)
-                txs = []
-                for j, name in enumerate(names):
-                    acct = node.client.call("account", {"address": "st" + self.keys[name].address.hex()})
-                    to = self.keys[names[(j + 1) % 4]].address
-                    txs += [sign_tx(self.keys[name], "settle-net", acct["next_nonce"] + k, Transfer(to, "USD", 1, "")).raw.hex() for k in range(10)]
-                node.client.call("broadcast_tx_batch", {"txs": txs, "mode": "sync"})
-                self.sent += len(txs)
-            except RPCClientError:
-                pass
-            time.sleep(0.2)
-
-
 def test_kill_one_then_two_validators(net):
     root, nodes = net
     _wait_all(nodes, 1)
-    load = Load(root, nodes[:3])
+    load = TransferLoad(_keys(root), ("alice", "bob", "carol", "dave"), nodes[:3], "settle-net", 10)
     load.start()
     try:
         # kill -9 one validator under load: the other three keep committing

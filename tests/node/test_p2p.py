@@ -373,16 +373,10 @@ async def test_stop_joins_threads_and_frees_ports_in_process():
     nets, ports = _pair(received=received)
     before = {t.ident for t in threading.enumerate()}
     await asyncio.gather(*(n.start() for n in nets))
-    for _ in range(200):
-        if all(n.peers() for n in nets):
-            break
-        await asyncio.sleep(0.05)
+    await _eventually(lambda: all(n.peers() for n in nets))
     assert nets[0].peers() == [nets[1].peer_id]
     assert nets[0].publish(TOPICS[0], b"hello")
-    for _ in range(100):
-        if received:
-            break
-        await asyncio.sleep(0.02)
+    await _eventually(lambda: received, timeout=2.0)
     assert received == [(TOPICS[0], nets[0].peer_id, b"hello")]  # no echo to the publisher
     with pytest.raises(RequestError):
         await nets[0].request(nets[1].peer_id, "/none/1", b"", timeout=2)
@@ -540,27 +534,18 @@ async def test_a_crashed_trio_thread_is_restarted_and_reconnects():
     nets, _ = _pair(received=received)
     await asyncio.gather(*(n.start() for n in nets))
     try:
-        for _ in range(200):
-            if all(n.peers() for n in nets):
-                break
-            await asyncio.sleep(0.05)
+        await _eventually(lambda: all(n.peers() for n in nets))
         first_run = nets[1]._run
 
         async def bug(svc):
             raise RuntimeError("simulated bug in the trio thread")
 
         first_run.token.run_sync_soon(lambda: first_run.service._nursery.start_soon(bug, first_run.service))
-        for _ in range(200):
-            if nets[1]._run is not first_run and all(n.peers() for n in nets):
-                break
-            await asyncio.sleep(0.05)
+        await _eventually(lambda: nets[1]._run is not first_run and all(n.peers() for n in nets))
         assert nets[1].counters.restarts == 1 and nets[1].peers() == [nets[0].peer_id]
         assert nets[0].peers() == [nets[1].peer_id]
         assert nets[0].publish(TOPICS[1], b"after the restart")
-        for _ in range(100):
-            if received:
-                break
-            await asyncio.sleep(0.02)
+        await _eventually(lambda: received, timeout=2.0)
         assert received == [(TOPICS[1], nets[0].peer_id, b"after the restart")]
     finally:
         await asyncio.gather(*(n.stop() for n in nets))

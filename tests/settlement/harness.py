@@ -112,6 +112,10 @@ class Harness:
             self.nonces["order/" + maker] = nonce + 1
         return sign_order(self.keys[maker], self.chain_id, Order(market, side, size, price, expiry, nonce, taker))
 
+    def trade_tx(self, taker: str, maker: str, side: str, size: int, price: int, **kw):
+        """``taker``'s signed fill of all of a fresh order where ``maker`` takes ``side``."""
+        return self.tx(taker, Trade(self.order(maker, side, size, price, **kw), size))
+
     def trade(self, taker: str, maker: str, side: str, size: int, price: int, **kw) -> Receipt:
         """``maker`` takes ``side``; ``taker`` the other side."""
         return self.run(taker, Trade(self.order(maker, side, size, price, **kw), size))
@@ -142,6 +146,11 @@ def refused(h: Harness, name: str, body, error: str, *words: str):
     for w in words:
         assert w in r.reason, r.reason
     return r
+
+
+def price_off(price: int, off_ppm: int, floor: int = 1) -> int:
+    """``price`` moved by ``off_ppm`` parts per million (rounded down), never below ``floor``."""
+    return max(floor, price + price * off_ppm // 1_000_000)
 
 
 def block_no_flat_adl(h: Harness, txs: list, markets, names, dt_ms: int = 1000) -> list[Receipt]:

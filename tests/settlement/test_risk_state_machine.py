@@ -30,7 +30,6 @@ from ledger.txkinds_risk import (
     PriceReport,
     RegisterMarket,
     SwapTerms,
-    Trade,
     sign_swap_terms,
 )
 from settlement.accounts import account_key
@@ -41,7 +40,7 @@ from settlement.risk.margin import evaluate
 from settlement.risk.markets import default_params
 from settlement.state import DictView, State
 
-from .harness import Harness, block_no_flat_adl
+from .harness import Harness, block_no_flat_adl, price_off
 
 NAMES = ("alice", "bob", "carol", "dave")
 MARKETS = ("BTC-PERP", "ETH-PERP")
@@ -95,9 +94,7 @@ class RiskMachine(RuleBasedStateMachine):
     def trade(self, maker, taker, m, buy, size, off):
         if maker == taker:
             return
-        price = max(1, self.prices[m] + self.prices[m] * off // 1_000_000)
-        so = self.h.order(maker, "buy" if buy else "sell", size, price, market=m)
-        self._block([self.h.tx(taker, Trade(so, size))])
+        self._block([self.h.trade_tx(taker, maker, "buy" if buy else "sell", size, price_off(self.prices[m], off), market=m)])
 
     @rule(who=names, other=names, m=markets, off=st.integers(-100_000, 100_000))
     def close_out(self, who, other, m, off):
@@ -105,13 +102,11 @@ class RiskMachine(RuleBasedStateMachine):
         size = self.h.session().pos(self.h.addr(who), m).size
         if who == other or not size:
             return
-        price = max(1, self.prices[m] + self.prices[m] * off // 1_000_000)
-        so = self.h.order(who, "sell" if size > 0 else "buy", abs(size), price, market=m)
-        self._block([self.h.tx(other, Trade(so, abs(size)))])
+        self._block([self.h.trade_tx(other, who, "sell" if size > 0 else "buy", abs(size), price_off(self.prices[m], off), market=m)])
 
     @rule(m=markets, move=st.integers(-300_000, 300_000))
     def price_move(self, m, move):
-        self.prices[m] = max(10, self.prices[m] + self.prices[m] * move // 1_000_000)
+        self.prices[m] = price_off(self.prices[m], move, floor=10)
         self._block(self._report(m, self.prices[m]))
 
     @rule(who=names, amount=st.integers(1, 100_000))

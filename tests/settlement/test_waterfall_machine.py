@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from ledger.codec import decode
-from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw, PriceReport, RegisterMarket, Trade
+from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw, PriceReport, RegisterMarket
 from settlement.audit import conservation, positions_balance
 from settlement.risk.margin import ceil_div, evaluate
 from settlement.risk.markets import default_params
 from settlement.risk.records import FUND, LONG, SHORT, pool_key, unpack_int
 
-from .harness import Harness, block_no_flat_adl
+from .harness import Harness, block_no_flat_adl, price_off
 
 NAMES = ("alice", "bob", "carol", "dave", "erin")
 MARKETS = ("BTC-PERP", "ETH-PERP")
@@ -60,29 +60,26 @@ class WaterfallMachine(RuleBasedStateMachine):
     def trade(self, maker, taker, m, buy, size, off):
         if maker == taker:
             return
-        price = max(1, self.prices[m] + self.prices[m] * off // 1_000_000)
-        so = self.h.order(maker, "buy" if buy else "sell", size, price, market=m)
-        self._block([self.h.tx(taker, Trade(so, size))])
+        self._block([self.h.trade_tx(taker, maker, "buy" if buy else "sell", size, price_off(self.prices[m], off), market=m)])
 
     @rule(long=names, short=names, m=markets, lev=st.integers(2, 9), off=st.integers(-90_000, 90_000))
     def levered_pair(self, long, short, m, lev, off):
         """``long`` buys from ``short`` about ``lev`` x a deposit's worth, off the oracle price (entries differ)."""
         if long == short:
             return
-        price = max(1, self.prices[m] + self.prices[m] * off // 1_000_000)
+        price = price_off(self.prices[m], off)
         size = max(1, 100_000 * lev // price)
-        so = self.h.order(short, "sell", size, price, market=m)
-        self._block([self.h.tx(long, Trade(so, size))])
+        self._block([self.h.trade_tx(long, short, "sell", size, price, market=m)])
 
     @rule(m=markets, move=st.integers(-450_000, 450_000))
     def price_gap(self, m, move):
-        self.prices[m] = max(10, self.prices[m] + self.prices[m] * move // 1_000_000)
+        self.prices[m] = price_off(self.prices[m], move, floor=10)
         self._block([self.h.tx(o, PriceReport(m, self.prices[m])) for o in self.h.oracles])
 
     @rule(btc=st.integers(-300_000, 300_000), eth=st.integers(-300_000, 300_000))
     def both_move(self, btc, eth):
         for m, mv in (("BTC-PERP", btc), ("ETH-PERP", eth)):
-            self.prices[m] = max(10, self.prices[m] + self.prices[m] * mv // 1_000_000)
+            self.prices[m] = price_off(self.prices[m], mv, floor=10)
         self._block([self.h.tx(o, PriceReport(m, self.prices[m])) for o in self.h.oracles for m in MARKETS], dt_ms=3_000)
 
     @rule(who=names, amount=st.integers(1, 60_000))
