@@ -44,8 +44,8 @@ import msgpack
 
 from ledger.codec import decode, encode
 
-from .records import INDEX, LONG, SHORT, pack, pack_int, unpack_int
 from ..state import State
+from .units import LONG, SHORT, pack, pack_int, unpack_int
 
 __all__ = ["IndexCache", "bucket"]
 
@@ -79,7 +79,7 @@ class IndexCache:
     another key ``root`` and no watermark.
     """
 
-    def __init__(self, state: State, root: bytes = INDEX, *, watermark: bool = True, pages: int = PAGES):
+    def __init__(self, state: State, root: bytes, *, watermark: bool = True, pages: int = PAGES):
         self.state = state
         self.root = root
         self.keep_watermark = watermark

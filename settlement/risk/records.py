@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from ledger.codec import DecodeError, MaxLen, Range, Record, decode, encode
-from ledger.rowcodec import I64_MAX, I64_MIN, decode_row, encode_row, int_of, row_packer, wide_int
+from ledger.rowcodec import I64_MAX, I64_MIN, decode_row, encode_row, row_packer, wide_int
 from ledger.hashing import sha256
 from ledger.tx import Address
 from ledger.txkinds_risk import MarketParams
@@ -48,6 +48,8 @@ from ledger.txkinds_risk import MarketParams
 from ..context import BlockContext
 from ..errors import StateCorrupt
 from ..state import State
+from .liq_index import IndexCache
+from .units import LONG, ONE, SHORT, pack, pack_int, unpack_int
 
 __all__ = [
     "CANCELLED",
@@ -64,8 +66,6 @@ __all__ = [
     "Session",
 ]
 
-ONE = 1_000_000  # ppm denominator
-LONG, SHORT = 1, 2
 FUND = sha256(b"settle/insurance-fund/v1")[:20]
 CANCELLED = 2**63 - 1
 
@@ -126,17 +126,7 @@ def pool_key(asset: str) -> bytes:
 
 # --------------------------------------------------------------------------- encoding (ledger/rowcodec.py)
 
-pack_int = wide_int  # an int that may outgrow 64 bits: the int if it fits, else signed big-endian bytes
-pack = encode_row  # canonical bytes of a list of 64-bit ints, bytes, str, bools and such lists
-
-
-def unpack_int(v) -> int:
-    if type(v) is int:
-        return v
-    try:
-        return int_of(v)
-    except DecodeError as exc:
-        raise StateCorrupt(str(exc)) from None
+# pack, pack_int and unpack_int come from units.py (re-exported here for the modules that read records)
 
 
 def _raw(data: bytes, key: bytes) -> list:
@@ -296,11 +286,9 @@ class Session:
     """
 
     def __init__(self, state: State, ctx: BlockContext):
-        from .liq_index import IndexCache  # the index module uses this module's keys
-
         self.state = state
         self.ctx = ctx
-        self.index = IndexCache(state)
+        self.index = IndexCache(state, INDEX)
         self.adl = IndexCache(state, ADL_INDEX, watermark=False, pages=8)  # the ADL ranking index (adl_index.py)
         self._markets: dict[str, Market | None] = {}
         self._ms: dict[str, MState] = {}

@@ -8,7 +8,7 @@ from settlement.context import BlockContext
 from settlement.risk.liq_index import PAGES, IndexCache, bucket
 from settlement.risk.margin import coordinate, evaluate, reindex
 from settlement.risk.markets import default_params
-from settlement.risk.records import LONG, SHORT, Market, Session
+from settlement.risk.records import INDEX, LONG, SHORT, Market, Session
 from settlement.state import DictView, State
 
 big = st.integers(min_value=-(2**100), max_value=2**100)
@@ -106,7 +106,7 @@ def test_no_breach_before_a_trigger_fires_near_the_boundary(markets, positions, 
 
 def _filled(n: int) -> DictView:
     view = DictView()
-    idx = IndexCache(State(view))
+    idx = IndexCache(State(view), INDEX)
     for i in range(n):
         addr = i.to_bytes(4, "big") * 5
         idx.insert("M", LONG, addr, 1_000_000 + 1_000 * i)  # long triggers 1.000e6 .. 1.999e6
@@ -126,14 +126,14 @@ class CountingView:
 
 def test_quiet_block_costs_one_read():
     cv = CountingView(_filled(1_000))
-    fired = IndexCache(State(cv)).pop_fired("M", LONG, 5_000_000)  # everyone's trigger is below
+    fired = IndexCache(State(cv), INDEX).pop_fired("M", LONG, 5_000_000)  # everyone's trigger is below
     assert fired == [] and cv.reads == 1  # the watermark
 
 
 def test_pop_fired_reads_only_the_buckets_between_price_and_watermark():
     view = _filled(1_000)
     cv = CountingView(view)
-    idx = IndexCache(State(cv))
+    idx = IndexCache(State(cv), INDEX)
     fired = idx.pop_fired("M", LONG, 1_990_000)  # T > 1,990,000: the last 9 accounts
     assert sorted(t for _, t in fired) == [1_000_000 + 1_000 * i for i in range(991, 1_000)]
     buckets = len({bucket(1_000_000 + 1_000 * i) for i in range(985, 1_000)})
@@ -145,7 +145,7 @@ def test_pop_fired_reads_only_the_buckets_between_price_and_watermark():
 
 def test_shorts_fire_upwards():
     view = DictView()
-    idx = IndexCache(State(view))
+    idx = IndexCache(State(view), INDEX)
     for i in range(10):
         idx.insert("M", SHORT, bytes([i]) * 20, 100 + i)
     assert [t for _, t in idx.pop_fired("M", SHORT, 105)] == sorted([100, 101, 102, 103, 104])
