@@ -18,6 +18,7 @@ from rich.table import Table
 from ledger.keys import format_address
 from ledger.tx import sign_tx
 from settlement.checktx import check_body
+from node.config import load_config
 from settlement.errors import SettlementError
 
 from .client import RPCClient, RPCClientError
@@ -42,8 +43,6 @@ def rpc_url(home: Path, rpc: str | None) -> str:
     if meta and meta.get("nodes"):
         return meta["nodes"][0]["rpc"]
     if (home / "config.toml").exists():
-        from node.config import load_config
-
         return load_config(home).rpc_url
     return f"http://{HOST}:{RPC_PORT}"
 

@@ -14,8 +14,11 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from node.run import run_node
+
 from .client import RPCClient, RPCClientError
 from .common import CLIError, console, emit, home_dir, home_opt, json_opt
+from .devnet import SUPERVISOR_ENV, die_with_parent, down, up
 from .testnet import CHAIN_ID, HOST, P2P_PORT, RPC_PORT, SINGLE_NODE_CHAIN_ID, VALIDATORS, init_testnet, load_devnet
 
 __all__ = ["devnet", "init", "node", "testnet"]
@@ -77,9 +80,6 @@ def node() -> None:
 @click.option("--home", required=True, type=click.Path(file_okay=False, exists=True))
 def node_start(home: str) -> None:
     """Run a node in the foreground until Ctrl-C / SIGTERM."""
-    from .devnet import SUPERVISOR_ENV, die_with_parent
-    from node.run import run_node
-
     if os.environ.get(SUPERVISOR_ENV):  # started by `settle devnet up`: never outlive it
         die_with_parent(int(os.environ[SUPERVISOR_ENV]))
 
@@ -100,8 +100,6 @@ def devnet() -> None:
 @click.option("--p2p-port", default=P2P_PORT, show_default=True)
 def devnet_up(validators: int, home: str | None, rpc_port: int, p2p_port: int) -> None:
     """Create (first time) and run the devnet in the foreground; Ctrl-C stops it."""
-    from .devnet import up
-
     rc = up(home_dir(home), validators, rpc_port=rpc_port, p2p_port=p2p_port)
     if rc:
         sys.exit(rc)
@@ -111,8 +109,6 @@ def devnet_up(validators: int, home: str | None, rpc_port: int, p2p_port: int) -
 @home_opt
 def devnet_down(home: str | None) -> None:
     """Stop the devnet running in the home (its supervisor, or nodes it left behind)."""
-    from .devnet import down
-
     try:
         click.echo(down(home_dir(home)))
     except TimeoutError as exc:

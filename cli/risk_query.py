@@ -7,6 +7,7 @@ anything; ``stress`` runs the state machine in-process and never talks to a node
 """
 from __future__ import annotations
 
+import csv
 import json
 import random
 import sys
@@ -15,6 +16,7 @@ import time
 import click
 from rich.table import Table
 
+from bench.stress import StressConfig, run_stress
 from node.gc_policy import stress_housekeeping
 
 from .common import CLIError, address_text, console, json_opt, kv_items, kv_table, print_table, query_command
@@ -87,8 +89,6 @@ QUERY_COMMANDS = (query_market, query_markets, query_oracle, query_insurance_fun
 
 
 def _read_csv(path: str) -> list[dict[str, int]]:
-    import csv
-
     try:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
@@ -117,8 +117,6 @@ def _read_csv(path: str) -> list[dict[str, int]]:
 @json_opt
 def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, no_verify, as_json):
     """Replay the state machine in-process over a price path with N leveraged accounts."""
-    from bench.stress import StressConfig, run_stress
-
     if accounts < 2:
         raise CLIError("--accounts must be at least 2")
     cfg = StressConfig(accounts=accounts, scenario=scenario, blocks=blocks, fund_ppm=fund_ppm, max_leverage=max_leverage,

@@ -44,6 +44,7 @@ from ledger.codec import decode
 
 from .accounts import ASSET, BALANCE, Asset
 from .context import BlockContext
+from .risk.margin import evaluate
 from .risk.records import FUND, HTLC, HTLC_TOTAL, MACC, POOL, POS, Htlc, MAcc, Pos, Session, unpack_int
 from .state import DictView, State
 
@@ -138,8 +139,6 @@ def solvency(items: Iterable[tuple[bytes, bytes]]) -> dict[str, dict]:
     (``stale`` lists those accounts' addresses too), so a caller decides
     whether a paused bankruptcy is acceptable at that point.
     """
-    from .risk.margin import evaluate  # margin imports this package's records; audit stays importable alone
-
     data = dict(items)
     sess = Session(State(DictView(data)), BlockContext("audit", 0, 0))
     out: dict[str, dict] = {}

@@ -44,6 +44,7 @@ import msgpack
 
 from ledger.codec import decode, encode
 
+from ..errors import StateCorrupt
 from ..state import State
 from .units import LONG, SHORT, pack, pack_int, unpack_int
 
@@ -166,8 +167,6 @@ class IndexCache:
         if page is None:
             page = self._page(key)
         if page.pop(addr, None) is None:
-            from ..errors import StateCorrupt
-
             raise StateCorrupt(f"index entry of {addr.hex()} in {mid} side {side} missing")
         self._dirty_pages.add(key)
 

@@ -13,6 +13,7 @@ for a short ``P - (E - M) x 10^6 / (s x (10^6 + mmf))``.
 from __future__ import annotations
 
 import dataclasses
+from math import isqrt
 
 from ledger.keys import format_address
 
@@ -88,17 +89,12 @@ def market_info(view, mid: str) -> dict | None:
         "params": {f.name: getattr(market.params, f.name) for f in dataclasses.fields(market.params)},
         "oracles": [format_address(o) for o in market.oracles],
         "price": ms.price, "price_height": ms.price_height, "price_time_ms": ms.price_time_ms, "stale": ms.stale,
-        "volatility_ppm": _isqrt(ms.var), "margin_scale_ppm": ms.scale_ppm, "imf_ppm": ms.imf_eff, "mmf_ppm": ms.mmf_eff,
+        "volatility_ppm": isqrt(ms.var), "margin_scale_ppm": ms.scale_ppm, "imf_ppm": ms.imf_eff, "mmf_ppm": ms.mmf_eff,
         "open_interest": ms.oi, "funding_index": ms.findex, "last_funding_rate_ppm": ms.last_rate_ppm,
         "last_funding_ms": ms.last_funding_ms, "last_trade_price": ms.last_trade_price, "uncovered_bad_debt": ms.uncovered,
         "social_loss_index": ms.sloss, "socialized_loss": ms.socialized,
     }
 
-
-def _isqrt(v: int) -> int:
-    from math import isqrt
-
-    return isqrt(v)
 
 
 def market_list(view) -> list[dict]:

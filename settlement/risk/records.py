@@ -381,8 +381,6 @@ class Session:
     def flush(self) -> None:
         """Write every changed record, and the index."""
         if self.fund_pending:
-            from ..errors import StateCorrupt
-
             raise StateCorrupt("insurance-fund fills still pending at flush")
         keys = [mstate_key(mid) for mid in self._dirty_ms]
         values: list[bytes | None] = [self._ms[mid].pack() for mid in self._dirty_ms]
