@@ -42,7 +42,7 @@ from typing import Any, Callable, ClassVar
 import msgpack
 
 from .constraints import MAX_INT, MIN_INT, DecodeError, EncodeError, Len, MaxLen, Range
-from .recordgen import compile_from_obj, compile_plain, fast_init
+from . import recordgen  # called through the module: the fuzz harness wraps its compilers
 
 __all__ = [
     "DecodeError",
@@ -417,12 +417,12 @@ class Record:
         # ``@dataclass(slots=True)`` builds the final class anew: that class
         # has its fields and slots, and gets the generated constructor
         if "__dataclass_fields__" in cls.__dict__ and "__slots__" in cls.__dict__:
-            fast_init(cls)
+            recordgen.fast_init(cls)
 
     @classmethod
     def _from_obj(cls, obj: Any, path: str):
         # first call per class: generate the class's own decoder (see recordgen)
-        fn = compile_from_obj(cls, Record)
+        fn = recordgen.compile_from_obj(cls, Record)
         type.__setattr__(cls, "_from_obj", fn)
         return fn.__get__(None, cls)(obj, path)
 
@@ -461,7 +461,7 @@ class Record:
 
     def _plain(self) -> list:
         # first call per class: generate the class's own _plain (see recordgen)
-        fn = compile_plain(type(self), Record, _canon)
+        fn = recordgen.compile_plain(type(self), Record, _canon)
         type.__setattr__(type(self), "_plain", fn)
         return fn(self)
 
