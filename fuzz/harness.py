@@ -41,11 +41,11 @@ def _instrument_generated(recordgen) -> None:
     def generated(fn):  # exec-built; the generic fallbacks were instrumented at import
         return atheris.instrument_func(fn) if fn.__code__.co_filename == "<string>" else fn
 
-    def from_obj(cls):
-        return classmethod(generated(compile_from_obj(cls).__func__))
+    def from_obj(cls, *args):
+        return classmethod(generated(compile_from_obj(cls, *args).__func__))
 
-    def plain(cls):
-        return generated(compile_plain(cls))
+    def plain(cls, *args):
+        return generated(compile_plain(cls, *args))
 
     recordgen.compile_from_obj, recordgen.compile_plain = from_obj, plain
 

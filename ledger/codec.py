@@ -24,10 +24,12 @@ Typed records (:class:`Record`) are frozen dataclasses encoded as msgpack
 arrays in field order; ``from_obj`` checks the exact field count and the type
 of every field and reports the path of the first mismatch.
 
-Size: just over 500 lines because the plain values and the typed records are
-one format that refers to itself both ways (``encode`` walks records, record
-fields of type ``Any`` are checked by the plain canonicaliser); the generated
-per-record code already lives apart, in ``recordgen.py``.
+The plain values and the typed records are one format that refers to itself
+both ways (``encode`` walks records, record fields of type ``Any`` are checked
+by the plain canonicaliser), so both live here.  Below this module: the errors,
+the integer range and the field constraint markers (``constraints.py``, all
+re-exported here) and the generated per-record code (``recordgen.py``, which is
+handed :class:`Record` and the canonicaliser rather than importing them).
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ from typing import Any, Callable, ClassVar
 
 import msgpack
 
-from .errors import InvalidInput
+from .constraints import MAX_INT, MIN_INT, DecodeError, EncodeError, Len, MaxLen, Range
+from . import recordgen  # called through the module: the fuzz harness wraps its compilers
 
 __all__ = [
     "DecodeError",
@@ -58,17 +61,7 @@ __all__ = [
     "unpack",
 ]
 
-MIN_INT = -(2**63)
-MAX_INT = 2**64 - 1
 MAX_DECODE_BYTES = 8 * 1024 * 1024
-
-
-class DecodeError(InvalidInput, ValueError):
-    """Raised for any byte string that is not a canonical, well-typed value."""
-
-
-class EncodeError(InvalidInput, ValueError):
-    """Raised when asked to encode a value outside the canonical value space."""
 
 
 # --------------------------------------------------------------------------- plain values
@@ -246,28 +239,6 @@ def require_canonical(value: Any, data: bytes, *, walk: bool = True) -> None:
 # --------------------------------------------------------------------------- typed records
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Len:
-    """Annotation: exact length of a bytes/str/list field."""
-
-    n: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class MaxLen:
-    """Annotation: maximum length of a bytes/str/list field."""
-
-    n: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Range:
-    """Annotation: inclusive bounds of an int field."""
-
-    lo: int
-    hi: int
-
-
 Check = Callable[[Any, str], Any]
 
 
@@ -393,10 +364,6 @@ def _compile_base(tp: Any) -> Check:
     raise TypeError(f"unsupported record field type {tp!r}")
 
 
-def _bad_leaf(tp: type, v: Any) -> Any:
-    raise EncodeError(f"expected {tp.__name__}, got {type(v).__name__}")
-
-
 def _plain_only(tp: Any) -> bool:
     if typing.get_origin(tp) is typing.Annotated:
         tp = typing.get_args(tp)[0]
@@ -450,16 +417,12 @@ class Record:
         # ``@dataclass(slots=True)`` builds the final class anew: that class
         # has its fields and slots, and gets the generated constructor
         if "__dataclass_fields__" in cls.__dict__ and "__slots__" in cls.__dict__:
-            from .recordgen import fast_init
-
-            fast_init(cls)
+            recordgen.fast_init(cls)
 
     @classmethod
     def _from_obj(cls, obj: Any, path: str):
         # first call per class: generate the class's own decoder (see recordgen)
-        from .recordgen import compile_from_obj
-
-        fn = compile_from_obj(cls)
+        fn = recordgen.compile_from_obj(cls, Record)
         type.__setattr__(cls, "_from_obj", fn)
         return fn.__get__(None, cls)(obj, path)
 
@@ -498,9 +461,7 @@ class Record:
 
     def _plain(self) -> list:
         # first call per class: generate the class's own _plain (see recordgen)
-        from .recordgen import compile_plain
-
-        fn = compile_plain(type(self))
+        fn = recordgen.compile_plain(type(self), Record, _canon)
         type.__setattr__(type(self), "_plain", fn)
         return fn(self)
 

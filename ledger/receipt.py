@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from .codec import Len, MaxLen, Range, Record, decode, encode_array
+from .codec import DecodeError, Len, MaxLen, Range, Record, decode, encode_array
 from .hashing import merkle_root
 
 __all__ = ["Event", "Receipt", "decode_receipts", "encode_receipts", "receipts_root"]
@@ -47,8 +47,6 @@ def encode_receipts(receipts: list[Receipt] | tuple[Receipt, ...], encoded: list
 def decode_receipts(data: bytes) -> list[Receipt]:
     obj = decode(data)
     if type(obj) is not list:
-        from .codec import DecodeError
-
         raise DecodeError("receipts: expected a list")
     return [Receipt.from_obj(r) for r in obj]
 

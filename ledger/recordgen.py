@@ -20,6 +20,11 @@ The source of every generated function is built from the class's own type
 hints, never from data.  Each compiled function checks ``type(self)`` (or
 ``cls``) and hands a subclass to the generic code, which compiles the
 subclass's own version on first use.
+
+This module sits below ``codec.py`` and never imports it: the codec hands it
+the record base class (for its generic methods and to tell a nested record
+field) and the plain canonicaliser; the errors and constraint markers come
+from ``constraints.py``.
 """
 from __future__ import annotations
 
@@ -27,6 +32,8 @@ import dataclasses
 import typing
 import types
 from typing import Any, Callable
+
+from .constraints import DecodeError, Len, MaxLen, Range, bad_leaf
 
 __all__ = ["compile_from_obj", "compile_init", "compile_plain", "fast_init"]
 
@@ -41,10 +48,11 @@ def _strip(tp: Any) -> tuple[Any, tuple]:
 # --------------------------------------------------------------------------- encoder
 
 
-def _plain_expr(tp: Any, e: str, ns: dict, depth: int) -> str:
-    """Source of an expression giving the canonical plain form of the value named ``e``."""
-    from .codec import Record
+def _plain_expr(tp: Any, e: str, ns: dict, depth: int, base: type) -> str:
+    """Source of an expression giving the canonical plain form of the value named ``e``.
 
+    ``base`` is the record base class: a field of a subclass of it recurses.
+    """
     tp, _ = _strip(tp)
     origin = typing.get_origin(tp)
     if tp in (int, str, bytes, bool):
@@ -52,24 +60,26 @@ def _plain_expr(tp: Any, e: str, ns: dict, depth: int) -> str:
         return f"({e} if type({e}) is {tp.__name__} else _bad_leaf({tp.__name__}, {e}))"
     if origin is list:
         x = f"x{depth}"
-        return f"[{_plain_expr(typing.get_args(tp)[0], x, ns, depth + 1)} for {x} in {e}]"
+        return f"[{_plain_expr(typing.get_args(tp)[0], x, ns, depth + 1, base)} for {x} in {e}]"
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return f"(None if {e} is None else {_plain_expr(args[0], e, ns, depth)})"
-    if isinstance(tp, type) and issubclass(tp, Record):
+        return f"(None if {e} is None else {_plain_expr(args[0], e, ns, depth, base)})"
+    if isinstance(tp, type) and issubclass(tp, base):
         return f"{e}._plain()"
     return f"_canon({e})"
 
 
-def compile_plain(cls: type) -> Callable[[Any], list]:
-    """Generate ``cls._plain``: one function per record class, no per-field calls."""
-    from .codec import Record, _bad_leaf, _canon
+def compile_plain(cls: type, base: type, canon: Callable[[Any], Any]) -> Callable[[Any], list]:
+    """Generate ``cls._plain``: one function per record class, no per-field calls.
 
+    ``base`` is the record base class (its ``_plain`` is the generic one, for a
+    subclass of ``cls``); ``canon`` canonicalises a field of any other type.
+    """
     hints = typing.get_type_hints(cls, include_extras=True)
     names = [f.name for f in dataclasses.fields(cls)]
-    ns: dict[str, Any] = {"_bad_leaf": _bad_leaf, "_canon": _canon, "_cls": cls, "_generic": Record._plain}
+    ns: dict[str, Any] = {"_bad_leaf": bad_leaf, "_canon": canon, "_cls": cls, "_generic": base._plain}
     loads = "".join(f"    f{i} = self.{n}\n" for i, n in enumerate(names))
-    items = ", ".join(_plain_expr(hints[n], f"f{i}", ns, 0) for i, n in enumerate(names))
+    items = ", ".join(_plain_expr(hints[n], f"f{i}", ns, 0, base) for i, n in enumerate(names))
     src = f"def _plain(self):\n    if type(self) is not _cls:\n        return _generic(self)\n{loads}    return [{items}]\n"
     exec(src, ns)  # noqa: S102 - source built from the class's type hints only
     return ns["_plain"]
@@ -84,8 +94,6 @@ def _leaf_test(tp: Any, e: str, ns: dict) -> str | None:
     A leaf is int/str/bytes/bool with at most one Len, MaxLen or Range: the
     exact checks of the generic decoder, as one boolean expression.
     """
-    from .codec import Len, MaxLen, Range
-
     base, constraints = _strip(tp)
     if base not in (int, str, bytes, bool) or len(constraints) > 1:
         return None
@@ -103,17 +111,16 @@ def _leaf_test(tp: Any, e: str, ns: dict) -> str | None:
     return f"({test})"
 
 
-def compile_from_obj(cls: type) -> Callable[..., Any]:
+def compile_from_obj(cls: type, base: type) -> Callable[..., Any]:
     """Generate ``cls._from_obj(obj, path)``: a one-step fast path, else the generic decoder.
 
     Fields that are not leaves (lists, optionals, nested records, ``Any``)
     go through their generic per-field check inside the fast path; a record
     with ``__post_init__`` (which may refuse values) always takes the generic
-    path, so that refusal is reported the generic way.
+    path, so that refusal is reported the generic way.  ``base`` is the record
+    base class, whose ``_from_obj_generic`` is that generic decoder.
     """
-    from .codec import DecodeError, Record
-
-    generic = Record._from_obj_generic.__func__  # type: ignore[attr-defined]
+    generic = base._from_obj_generic.__func__  # type: ignore[attr-defined]
     if hasattr(cls, "__post_init__"):
         return classmethod(generic)
     hints = typing.get_type_hints(cls, include_extras=True)

@@ -137,6 +137,15 @@ def test_no_package_imports_a_package_its_layer_forbids():
     assert not found, report("forbidden imports", found)
 
 
+def test_ledger_and_consensus_import_at_module_level_only():
+    """No import inside a function to dodge a circle: module dependencies run one way."""
+    found = [f"{m.rel}:{node.lineno}: imports inside {fn.name}()"
+             for m in in_packages("ledger", "consensus") for fn in ast.walk(m.tree)
+             if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+             for node in ast.walk(fn) if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert not found, report("imports inside functions", found)
+
+
 # ------------------------------------------------------------------ the pure cores
 
 
