@@ -428,3 +428,30 @@ def test_mempool_limits_in_the_config_file_are_checked(tmp_path):
         save_config(cfg)
         with pytest.raises(ConfigError, match=f"mempool.{name}"):
             load_config(tmp_path)
+
+
+
+def test_a_tx_refused_for_a_full_pool_evicts_nothing():
+    """Found by the machine below: bob's small ready txs made room by count, alice's larger tx still
+    did not fit by bytes, and the evictions stood although the tx was refused."""
+    m = MempoolMachine()
+    pool, c = m.pool, m.c
+
+    def add(who, memo):
+        nonce = pool.next_nonce(c.addr(who))
+        nonce = c.node.nonce_of(c.addr(who)) if nonce is None else nonce
+        tx = c.sign(who, Transfer(c.addr("carol" if who != "carol" else "bob"), "USD", 1, "m" * memo), nonce=nonce)
+        try:
+            pool.add(tx, verified=True)
+        except MempoolRejection as e:
+            return e.code
+        return "ok"
+
+    for who, memo in (("carol", 100), ("alice", 37), ("bob", 46), ("alice", 66), ("carol", 91)):
+        assert add(who, memo) == "ok"
+    codes = [add("bob", 0) for _ in range(8)]
+    assert codes[:3] == ["ok"] * 3 and set(codes[3:]) == {"sender_full"}
+    ready, held = dict(pool.ready), dict(pool.by_hash)
+    assert add("alice", 47) == "mempool_full"
+    assert pool.ready == ready and pool.by_hash == held and pool.evicted == 0
+    m.structure()
