@@ -30,7 +30,8 @@ Rules (limits from :class:`node.config.MempoolConfig`, which holds the defaults)
   highest-nonce future tx of the sender with the most txs; (2) then the
   highest-nonce (newest) ready tx of the sender with the most txs, only if
   that sender holds at least two more txs than the newcomer's sender (two
-  senders never take places back and forth); else the newcomer is refused.
+  senders never take places back and forth); else the newcomer is refused,
+  and a refused tx evicts nothing (the evictions are planned before any is made).
   Ties between senders go to the larger address.  So a ready tx always wins
   a place over queued future txs, and a flood of one sender's ready txs
   gives way to other senders.
@@ -190,12 +191,13 @@ class Mempool:
                 tx.verify_signature()
             except SignatureError as exc:
                 raise MempoolRejection("bad_signature", str(exc)) from None
-        if over_sender:  # a ready tx: the sender's own highest future txs give way
-            while len(st.pending) >= self.max_txs_per_sender or st.bytes + size > self.max_bytes_per_sender:
-                self._drop(st.future[max(st.future)])
+        if over_sender or full:  # a ready tx: others give way, all of them or none
+            victims = self._victims(st, sender, size, over_sender, full)
+            if victims is None:
+                raise self._full()
+            for victim in victims:
+                self._drop(victim)
                 self.evicted += 1
-        if full and not self._make_room(st, size):
-            raise self._full()
         self.senders[sender] = st
         st.pending[nonce] = tx
         st.bytes += size
@@ -217,28 +219,59 @@ class Mempool:
         kept_bytes = st.bytes - sum(len(t.raw) for t in st.future.values())
         return kept < self.max_txs_per_sender and kept_bytes + size <= self.max_bytes_per_sender
 
-    def _make_room(self, st: _Sender, size: int) -> bool:
-        """Evict lowest-priority txs until a ready tx of ``size`` from sender ``st`` fits; False if it cannot."""
-        while len(self.by_hash) >= self.max_txs or self.bytes + size > self.max_bytes:
-            victim = self._victim(len(st.pending))
-            if victim is None:
-                return False
-            self._drop(victim)
-            self.evicted += 1
-        return True
+    def _victims(self, st: _Sender, sender: bytes, size: int, over_sender: bool, full: bool) -> list[Tx] | None:
+        """The txs to evict, in order, so that a ready tx of ``size`` from ``st`` fits; None if it cannot.
 
-    def _victim(self, newcomer_txs: int) -> Tx | None:
-        """The lowest-priority tx (module docstring), or None when nothing ranks below the newcomer."""
+        Planned on counts before anything is evicted, so a tx that is refused
+        in the end evicts nothing.  First (``over_sender``) the sender's own
+        highest future txs, until it is within its own limits; then (``full``)
+        the lowest-priority txs of the pool (module docstring): the highest
+        future tx of the queued sender holding most, else the highest ready tx
+        of the sender holding most, as long as it holds at least two more than
+        the newcomer's sender.
+        """
         senders = self.senders
-        if self._queued:
-            addr = max(self._queued, key=lambda a: (len(senders[a].pending), a))
-            st = senders[addr]
-            return st.future[max(st.future)]
-        addr = max(senders, key=lambda a: (len(senders[a].pending), a), default=None)
-        if addr is None or len(senders[addr].pending) < newcomer_txs + 2:
-            return None
-        st = senders[addr]
-        return st.pending[st.next_ready - 1]  # no future txs anywhere: its highest nonce is ready
+        count = {a: len(o.pending) for a, o in senders.items()}
+        count[sender] = len(st.pending)
+        futures: dict[bytes, list[int]] = {}
+        next_ready: dict[bytes, int] = {}
+        queued = set(self._queued)
+        txs, total, own = len(self.by_hash), self.bytes, st.bytes
+        victims: list[Tx] = []
+
+        def future_of(a: bytes) -> list[int]:
+            if a not in futures:
+                futures[a] = sorted(senders[a].future)
+            return futures[a]
+
+        def take(a: bytes, tx: Tx) -> None:
+            nonlocal txs, total, own
+            victims.append(tx)
+            count[a] -= 1
+            txs, total = txs - 1, total - len(tx.raw)
+            if a == sender:
+                own -= len(tx.raw)
+
+        def take_future(a: bytes) -> None:
+            f = future_of(a)
+            take(a, senders[a].pending[f.pop()])
+            if not f:
+                queued.discard(a)
+
+        if over_sender:  # checked by the caller: the sender's future txs alone make room
+            while count[sender] >= self.max_txs_per_sender or own + size > self.max_bytes_per_sender:
+                take_future(sender)
+        while full and (txs >= self.max_txs or total + size > self.max_bytes):
+            if queued:
+                take_future(max(queued, key=lambda a: (count[a], a)))
+                continue
+            a = max((a for a in senders if count[a]), key=lambda a: (count[a], a), default=None)
+            if a is None or count[a] < count[sender] + 2:
+                return None
+            n = next_ready.get(a, senders[a].next_ready) - 1  # no future txs anywhere: its highest nonce is ready
+            take(a, senders[a].pending[n])
+            next_ready[a] = n
+        return victims
 
     def _promote(self, st: _Sender, tx: Tx, sender: bytes) -> None:
         self.ready[tx.hash] = tx
