@@ -231,42 +231,42 @@ class Mempool:
         the newcomer's sender.
         """
         senders = self.senders
-        count = {a: len(o.pending) for a, o in senders.items()}
-        count[sender] = len(st.pending)
+        taken: dict[bytes, int] = {}  # txs planned away per sender; nothing is copied that the plan does not touch
         futures: dict[bytes, list[int]] = {}
         next_ready: dict[bytes, int] = {}
-        queued = set(self._queued)
+        drained: set[bytes] = set()  # queued senders whose future txs the plan takes all of
         txs, total, own = len(self.by_hash), self.bytes, st.bytes
         victims: list[Tx] = []
 
-        def future_of(a: bytes) -> list[int]:
-            if a not in futures:
-                futures[a] = sorted(senders[a].future)
-            return futures[a]
+        def count(a: bytes) -> int:
+            return len((st if a == sender else senders[a]).pending) - taken.get(a, 0)
 
         def take(a: bytes, tx: Tx) -> None:
             nonlocal txs, total, own
             victims.append(tx)
-            count[a] -= 1
+            taken[a] = taken.get(a, 0) + 1
             txs, total = txs - 1, total - len(tx.raw)
             if a == sender:
                 own -= len(tx.raw)
 
         def take_future(a: bytes) -> None:
-            f = future_of(a)
+            f = futures.get(a)
+            if f is None:
+                f = futures[a] = sorted(senders[a].future)
             take(a, senders[a].pending[f.pop()])
             if not f:
-                queued.discard(a)
+                drained.add(a)
 
         if over_sender:  # checked by the caller: the sender's future txs alone make room
-            while count[sender] >= self.max_txs_per_sender or own + size > self.max_bytes_per_sender:
+            while count(sender) >= self.max_txs_per_sender or own + size > self.max_bytes_per_sender:
                 take_future(sender)
         while full and (txs >= self.max_txs or total + size > self.max_bytes):
+            queued = [a for a in self._queued if a not in drained]
             if queued:
-                take_future(max(queued, key=lambda a: (count[a], a)))
+                take_future(max(queued, key=lambda a: (count(a), a)))
                 continue
-            a = max((a for a in senders if count[a]), key=lambda a: (count[a], a), default=None)
-            if a is None or count[a] < count[sender] + 2:
+            a = max((a for a in senders if count(a)), key=lambda a: (count(a), a), default=None)
+            if a is None or count(a) < count(sender) + 2:
                 return None
             n = next_ready.get(a, senders[a].next_ready) - 1  # no future txs anywhere: its highest nonce is ready
             take(a, senders[a].pending[n])
