@@ -49,6 +49,7 @@ from ..context import BlockContext
 from ..errors import StateCorrupt
 from ..state import State
 from .liq_index import IndexCache
+from .optrecords import OptionsCache
 from .units import LONG, ONE, SHORT, pack, pack_int, unpack_int
 
 __all__ = [
@@ -245,20 +246,29 @@ class Pos:
 
 
 class MAcc:
-    """Margin account of one collateral asset: cash (dYdX's "quote balance"), markets with positions, realized PnL."""
+    """Margin account of one collateral asset: cash (dYdX's "quote balance"), markets with positions, realized PnL.
 
-    __slots__ = ("cash", "markets", "realized")
+    ``series`` lists the option series settled in this asset that the account
+    holds a position in (``optrecords.py``); it is stored only when non-empty,
+    so accounts without options keep the three-field row.
+    """
 
-    def __init__(self, cash=0, markets=None, realized=0):
+    __slots__ = ("cash", "markets", "realized", "series")
+
+    def __init__(self, cash=0, markets=None, realized=0, series=None):
         self.cash = cash
         self.markets: list[str] = markets if markets is not None else []
         self.realized = realized
+        self.series: list[str] = series if series is not None else []
+
+    def row(self) -> list:
+        cash, realized = self.cash, self.realized
+        if not (I64_MIN <= cash <= I64_MAX and I64_MIN <= realized <= I64_MAX):
+            cash, realized = wide_int(cash), wide_int(realized)
+        return [cash, self.markets, realized, self.series] if self.series else [cash, self.markets, realized]
 
     def pack(self) -> bytes:
-        cash, realized = self.cash, self.realized
-        if I64_MIN <= cash <= I64_MAX and I64_MIN <= realized <= I64_MAX:  # stored as they are
-            return encode_row([cash, self.markets, realized])
-        return encode_row([wide_int(cash), self.markets, wide_int(realized)])
+        return encode_row(self.row())
 
     @classmethod
     def unpack(cls, data: bytes, key: bytes) -> "MAcc":
@@ -266,18 +276,24 @@ class MAcc:
             o = decode_row(data)  # _raw, inline (as Pos.unpack)
         except DecodeError:
             o = _raw(data, key)
-        if len(o) != 3 or type(o[1]) is not list:
+        if len(o) == 4 and type(o[3]) is list and o[3]:
+            series = o.pop()
+        elif len(o) == 3:
+            series = None
+        else:
+            raise StateCorrupt(f"state key {key!r}: malformed margin account")
+        if type(o[1]) is not list:
             raise StateCorrupt(f"state key {key!r}: malformed margin account")
         cash, markets, realized = o
         if type(cash) is int and type(realized) is int:
-            return cls(cash, markets, realized)
-        return cls(unpack_int(cash), markets, unpack_int(realized))
+            return cls(cash, markets, realized, series)
+        return cls(unpack_int(cash), markets, unpack_int(realized), series)
 
 
 # --------------------------------------------------------------------------- session
 
 
-class Session:
+class Session(OptionsCache):
     """Cached, write-back access to risk state for one handler or one end-of-block pass.
 
     Args:
@@ -300,6 +316,7 @@ class Session:
         self._dirty_ms: set[str] = set()
         self._dirty_macc: set[tuple[bytes, str]] = set()
         self._dirty_pos: set[tuple[bytes, str]] = set()
+        self.init_options()
 
     # ------------------------------------------------------------------ markets
 
@@ -393,8 +410,10 @@ class Session:
             a = suffix.get(k[1]) or suffix.setdefault(k[1], b"/" + k[1].encode())
             kadd(MACC + k[0] + a)
             cash, realized = m.cash, m.realized
-            if cash == 0 and not m.markets:
+            if cash == 0 and not m.markets and not m.series:
                 vadd(None)
+            elif m.series:
+                vadd(m.pack())
             elif I64_MIN <= cash <= I64_MAX and I64_MIN <= realized <= I64_MAX:
                 vadd(packb([cash, m.markets, realized]))
             else:
@@ -409,6 +428,7 @@ class Session:
                 continue
             v = [p.size, p.open_notional, p.funding_snap, p.trigger, p.trigger_side, p.loss_snap, p.adl_key, p.adl_side]
             vadd(packb(v) if I64_MIN <= min(v) and max(v) <= I64_MAX else p.pack())
+        self.options_writes(kadd, vadd)
         for asset, v in self._pool.items():
             kadd(pool_key(asset))
             vadd(encode(pack_int(v)) if v else None)
