@@ -228,6 +228,10 @@ class OptionsCache:
         self._oparams: dict[str, OptionParams | None] = {}
         self._dirty_ss: set[str] = set()
         self._dirty_opos: set[tuple[bytes, str]] = set()
+        self.holder_pages: dict[tuple[str, int], list[bytes]] = {}  # options/positions.py (written through)
+        # accounts the liquidation sweep must re-evaluate this block whatever their triggers say
+        # (e.g. a short settled at expiry): (address, collateral asset)
+        self.recheck: set[tuple[bytes, str]] = set()
 
     def series(self, sid: str) -> Series | None:
         """The static terms of option series ``sid`` (None if never listed)."""
