@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from . import bench, chaos, keys, net, query, risk, risk_query, tx
+from . import bench, chaos, keys, net, options, query, risk, risk_query, tx
 from .client import RPCClientError
 
 __all__ = ["build_cli", "cli", "main"]
@@ -35,6 +35,7 @@ def build_cli() -> click.Group:
         risk.order,
         risk.swap,
         risk.htlc,
+        options.options,
         risk_query.stress,
         bench.bench,
         chaos.chaos,

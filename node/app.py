@@ -40,6 +40,7 @@ from .halt import EXIT_HALTED, HaltSwitch, NodeHalted
 from .intake import ClientTxs, TxIntake, admission_check
 from .mempool import Mempool
 from .methods import CORE_METHODS, RpcApi, method_table
+from .methods_options import OPTION_METHODS
 from .methods_risk import RISK_METHODS
 from .metrics import MetricsSources, NodeCounters
 from .ports import Network
@@ -206,7 +207,7 @@ class Node:
         metrics = MetricsSources(counters=self.counters, chain=chain, halt=self.halting, mempool=self.mempool,
                                  subscribers=self.subscribers, verifier=self.verifier, net=net, sync=self.sync,
                                  gossip=self.gossip)
-        self.rpc = RPCServer(cfg=cfg.rpc, api=api, methods=method_table(CORE_METHODS, RISK_METHODS),
+        self.rpc = RPCServer(cfg=cfg.rpc, api=api, methods=method_table(CORE_METHODS, OPTION_METHODS, RISK_METHODS),
                              counters=self.counters, halt=self.halting, subscribers=self.subscribers, metrics=metrics)
 
     def _p2p_network(self) -> Network:
