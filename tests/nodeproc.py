@@ -18,11 +18,13 @@ from pathlib import Path
 
 from cli.client import RPCClient, RPCClientError
 from cli.devnet import node_command, node_env
+from cli.testnet import init_testnet
 from ledger.keys import format_address
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
+from node.config import load_config, save_config
 
-__all__ = ["NodeProcess", "TransferLoad", "free_port", "ring_transfers", "run_cli"]
+__all__ = ["NodeProcess", "TransferLoad", "free_port", "network", "ring_transfers", "run_cli", "tune_fast"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,6 +89,31 @@ class TransferLoad(threading.Thread):
             time.sleep(0.2)
 
 
+def tune_fast(home: Path, empty_interval_ms: int = 1000) -> None:
+    """Short blocks and round timeouts for a local test network (an empty block at most every ``empty_interval_ms``)."""
+    cfg = load_config(home)
+    cfg.block.interval_ms = 100
+    cfg.block.empty_interval_ms = empty_interval_ms
+    cfg.consensus.timeout_propose_ms = 1000
+    cfg.consensus.timeout_delta_ms = 250
+    save_config(cfg)
+
+
+def network(root: Path, validators: int, chain_id: str, *, full_nodes: int = 0, tune=tune_fast) -> list["NodeProcess"]:
+    """Homes of ``validators`` (then ``full_nodes``) nodes under ``root`` on free 127.0.0.1 ports, each ``tune``d; not started."""
+    n = validators + full_nodes
+    ports: set[int] = set()
+    while len(ports) < 2 * n:
+        ports.add(free_port())
+    ordered = sorted(ports)
+    meta = init_testnet(root, validators, rpc_ports=ordered[:n], p2p_ports=ordered[n:], chain_id=chain_id, full_nodes=full_nodes)
+    procs = []
+    for m in meta["nodes"]:
+        tune(root / m["home"])
+        procs.append(NodeProcess(root / m["home"], m["rpc"]))
+    return procs
+
+
 class NodeProcess:
     def __init__(self, home: Path, rpc_url: str):
         self.home = Path(home)
@@ -129,13 +156,17 @@ class NodeProcess:
         raise AssertionError(f"node not ready after {timeout}s:\n{self.log()}")
 
     def wait_height(self, height: int, timeout: float = 30) -> dict:
+        return self.wait_status("height", height, timeout)
+
+    def wait_status(self, field: str, at_least: int, timeout: float = 30) -> dict:
+        """The node's ``status`` once its ``field`` (``height``, ``latest_block_time_ms``) is at least ``at_least``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             st = self.client.call("status")
-            if st["height"] >= height:
+            if st[field] >= at_least:
                 return st
             time.sleep(0.05)
-        raise AssertionError(f"height {height} not reached in {timeout}s")
+        raise AssertionError(f"{field} {at_least} not reached in {timeout}s")
 
     def log(self) -> str:
         try:

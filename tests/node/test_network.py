@@ -20,32 +20,14 @@ from ledger.txkinds import Transfer
 from cli.client import RPCClientError
 from node.config import load_config, save_config
 from cli.testnet import init_testnet
-from tests.nodeproc import NodeProcess, TransferLoad, assert_promtool_accepts, free_port
+from tests.nodeproc import NodeProcess, TransferLoad, assert_promtool_accepts, free_port, network
 
 N = 4
 
 
-def _tune(home):
-    cfg = load_config(home)
-    cfg.block.interval_ms = 100
-    cfg.block.empty_interval_ms = 1000
-    cfg.consensus.timeout_propose_ms = 1000
-    cfg.consensus.timeout_delta_ms = 250
-    save_config(cfg)
-
-
 @pytest.fixture
 def net(tmp_path):
-    ports = set()
-    while len(ports) < 2 * N:
-        ports.add(free_port())
-    ports = sorted(ports)
-    meta = init_testnet(tmp_path / "net", N, rpc_ports=ports[:N], p2p_ports=ports[N:], chain_id="settle-net")
-    nodes = []
-    for n in meta["nodes"]:
-        home = tmp_path / "net" / n["home"]
-        _tune(home)
-        nodes.append(NodeProcess(home, n["rpc"]))
+    nodes = network(tmp_path / "net", N, "settle-net")
     for node in nodes:
         node.start(wait=False)
     for node in nodes:
@@ -228,16 +210,7 @@ def test_stranger_cannot_join_and_garbage_does_not_hurt(net, tmp_path):
 
 def _with_full_node(tmp_path) -> list[NodeProcess]:
     """N validators and one full node (last), configured, not started."""
-    ports = set()
-    while len(ports) < 2 * (N + 1):
-        ports.add(free_port())
-    ports = sorted(ports)
-    meta = init_testnet(tmp_path / "net", N, rpc_ports=ports[: N + 1], p2p_ports=ports[N + 1 :], chain_id="settle-net", full_nodes=1)
-    procs = []
-    for n in meta["nodes"]:
-        _tune(tmp_path / "net" / n["home"])
-        procs.append(NodeProcess(tmp_path / "net" / n["home"], n["rpc"]))
-    return procs
+    return network(tmp_path / "net", N, "settle-net", full_nodes=1)
 
 
 def test_a_tx_sent_to_a_full_node_before_it_has_peers_still_commits(tmp_path):

@@ -12,13 +12,10 @@ from the short to the long exactly, and every node ends with the same state root
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from cli.testnet import init_testnet
-from node.config import load_config, save_config
-from tests.nodeproc import NodeProcess, free_port, run_cli
+from tests.nodeproc import network, run_cli, tune_fast
 
 N = 4
 U = "BTC-PERP"
@@ -30,27 +27,10 @@ WINDOW_MS = 3_000  # settlement price: time-weighted over the last 3 s before ex
 ORACLES = ("oracle", "oracle1", "oracle2", "oracle3")
 
 
-def _tune(home):
-    cfg = load_config(home)
-    cfg.block.interval_ms = 100
-    cfg.block.empty_interval_ms = 500  # block time keeps moving while nobody sends a tx
-    cfg.consensus.timeout_propose_ms = 1000
-    cfg.consensus.timeout_delta_ms = 250
-    save_config(cfg)
-
-
 @pytest.fixture
 def devnet(tmp_path):
-    ports = set()
-    while len(ports) < 2 * N:
-        ports.add(free_port())
-    ports = sorted(ports)
     root = tmp_path / "net"
-    meta = init_testnet(root, N, rpc_ports=ports[:N], p2p_ports=ports[N:], chain_id="settle-options")
-    nodes = []
-    for n in meta["nodes"]:
-        _tune(root / n["home"])
-        nodes.append(NodeProcess(root / n["home"], n["rpc"]))
+    nodes = network(root, N, "settle-options", tune=lambda home: tune_fast(home, empty_interval_ms=500))
     for node in nodes:
         node.start(wait=False)
     for node in nodes:
@@ -70,16 +50,6 @@ def _json(root, *args):
 
 def _block_time(node) -> int:
     return node.client.call("status")["latest_block_time_ms"]
-
-
-def _wait_block_time(node, t_ms: int, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = node.client.call("status")
-        if st["latest_block_time_ms"] >= t_ms:
-            return st
-        time.sleep(0.1)
-    raise AssertionError(f"block time {t_ms} not reached in {timeout}s")
 
 
 def _cash(root, who) -> int:
@@ -146,7 +116,7 @@ def test_list_report_sign_trade_query_and_settle_options_on_four_nodes(devnet, t
 
     for o in ORACLES[:3]:  # the underlying rises before the settlement window opens
         _cli(root, "tx", "price", "--from", o, "--market", U, "--price", str(SPOT + 4_000_000))
-    st = _wait_block_time(nodes[0], expiry + 1_000)
+    st = nodes[0].wait_status("latest_block_time_ms", expiry + 1_000, timeout=60)
     settled = _json(root, "options", "series", sid)
     assert settled["settled"] and SPOT <= settled["settle_price"] <= SPOT + 4_000_000
     payout = 4 * max(settled["settle_price"] - STRIKES[1], 0)
