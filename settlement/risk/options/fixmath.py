@@ -165,7 +165,7 @@ def sqrt_fixed(x: int) -> int:
 
 X_MAX = 12  # N(-12) < 2**-108: beyond, N is 0 or 1 and the pdf 0
 _GRID = 6  # grid step 2**-6
-_N_TERMS = 18  # max over the grid of |a_n| 2**(-7n) for n >= 18 is < 2**-110 (see tests)
+_N_TERMS = 13  # tail of a row beyond 13 terms, |h| <= 1/128: < 2**-109 over the grid (see tests)
 _BUILD_TERMS = 40  # enough for the chain step h = 1/64 at 2**_W
 
 

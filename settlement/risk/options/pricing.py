@@ -44,7 +44,7 @@ from math import isqrt
 
 from .fixmath import ONE, PREC, exp_fixed, ln_int, ncdf_pdf
 
-__all__ = ["YEAR_MS", "DAYS_PER_YEAR", "Greeks", "bs_value6", "bs_greeks"]
+__all__ = ["YEAR_MS", "DAYS_PER_YEAR", "Greeks", "bs_value6", "bs_greeks", "clear_memos"]
 
 YEAR_MS = 31_536_000_000
 DAYS_PER_YEAR = 365
@@ -115,10 +115,18 @@ def _expired(spot: int, strike: int, is_call: bool) -> Greeks:
 
 
 def _value_fixed(spot: int, strike: int, n1: int, n2: int, disc: int, is_call: bool) -> int:
-    """Value at scale ONE (base units) from the core."""
+    """Value at scale ONE (base units) from the core, never below max(S - K D, 0) (put: K D - S).
+
+    The floor at the no-arbitrage lower bound keeps deep in-the-money values, whose exact value
+    sits a hair above the bound (an integer at rate 0), from rounding one value6 unit below it.
+    """
+    forward = (spot << PREC) - strike * disc  # S - K D
     if is_call:
-        return spot * n1 - strike * ((disc * n2) >> PREC)
-    return strike * ((disc * (ONE - n2)) >> PREC) - spot * (ONE - n1)
+        c = spot * n1 - strike * ((disc * n2) >> PREC)
+    else:
+        c = strike * ((disc * (ONE - n2)) >> PREC) - spot * (ONE - n1)
+        forward = -forward
+    return max(c, forward, 0)
 
 
 def bs_value6(spot: int, strike: int, vol_ppm: int, t_ms: int, rate_ppm: int, is_call: bool) -> int:
@@ -131,8 +139,7 @@ def bs_value6(spot: int, strike: int, vol_ppm: int, t_ms: int, rate_ppm: int, is
     if vol_ppm <= 0 or spot <= 0 or strike <= 0:
         return _forward(spot, strike, t_ms, rate_ppm, is_call).value6
     n1, n2, _, disc, _, _ = _core(spot, strike, vol_ppm, t_ms, rate_ppm)
-    v = (_value_fixed(spot, strike, n1, n2, disc, is_call) * _PPM) >> PREC
-    return v if v > 0 else 0
+    return (_value_fixed(spot, strike, n1, n2, disc, is_call) * _PPM) >> PREC
 
 
 def bs_greeks(spot: int, strike: int, vol_ppm: int, t_ms: int, rate_ppm: int, is_call: bool) -> Greeks:
@@ -146,7 +153,6 @@ def bs_greeks(spot: int, strike: int, vol_ppm: int, t_ms: int, rate_ppm: int, is
     if vol_ppm <= 0 or spot <= 0 or strike <= 0:
         return _forward(spot, strike, t_ms, rate_ppm, is_call)
     n1, n2, pdf1, disc, sqrt_t, sig_sqrt_t = _core(spot, strike, vol_ppm, t_ms, rate_ppm)
-    v = (_value_fixed(spot, strike, n1, n2, disc, is_call) * _PPM) >> PREC
     # theta: 10**6 x [-S pdf sigma/(2 sqrt T) -+ r K D N(+-d2)] / 365, kept at scale ONE until the floor
     decay = (spot * pdf1 * vol_ppm << PREC) // (2 * sqrt_t)  # 10**6 x S pdf sigma / (2 sqrt T), scale ONE
     if is_call:
@@ -156,9 +162,15 @@ def bs_greeks(spot: int, strike: int, vol_ppm: int, t_ms: int, rate_ppm: int, is
         delta = (-(ONE - n1) * 10**9) >> PREC
         carry = rate_ppm * strike * ((disc * (ONE - n2)) >> PREC)
     return Greeks(
-        value6=v if v > 0 else 0,
+        value6=(_value_fixed(spot, strike, n1, n2, disc, is_call) * _PPM) >> PREC,
         delta=delta,
         gamma=(pdf1 * 10**18) // (spot * sig_sqrt_t),
         vega=(spot * pdf1 * sqrt_t * 10**4) >> _P2,
         theta=(carry - decay) // (DAYS_PER_YEAR << PREC),
     )
+
+
+def clear_memos() -> None:
+    """Empty every memo (benchmarks and tests; results never depend on it)."""
+    for memo in (_ln, _discount, _time_terms, _core):
+        memo.cache_clear()
