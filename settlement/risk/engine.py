@@ -18,7 +18,7 @@ from . import margin, markets, oracle, perps
 from ..context import BlockContext
 from .funding import apply_funding
 from .liquidation import liquidation_sweep
-from .options import expiry, series, surface
+from .options import expiry, marks, series, surface
 from .records import MARKETS, Session
 from ..state import State
 
@@ -29,8 +29,8 @@ HANDLERS = {**markets.HANDLERS, **oracle.HANDLERS, **margin.HANDLERS, **perps.HA
 
 
 def options_phase(sess: Session, ctx: BlockContext) -> list[Event]:
-    """Vol surfaces, then the settlement of expired series (at the block's price)."""
-    return surface.update_surfaces(sess, ctx) + expiry.settle_expiries(sess, ctx)
+    """Vol surfaces, then the settlement of expired series (at the block's price), then the marks of the live ones."""
+    return surface.update_surfaces(sess, ctx) + expiry.settle_expiries(sess, ctx) + marks.update_marks(sess, ctx)
 
 
 def end_block_phases(state: State, ctx: BlockContext) -> Iterator[tuple[str, list[Event]]]:
