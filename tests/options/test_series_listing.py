@@ -62,7 +62,7 @@ def test_register_series():
     r = h.run("admin", RegisterOptionSeries(BTC, "put", 9_000, e, 5))
     assert r.ok, r.reason
     sid = series_id(BTC, "put", 9_000, e)
-    assert sid == f"BTC-PERP-{e}-9000-P"
+    assert (h.time_ms, sid) == (4_000, "BTC-PERP-86403000-9000-P")  # docs/options.md "Series"
     ev = r.events[0]
     assert ev.kind == "option_series_listed" and ev.attrs["series"] == sid and ev.attrs["quote"] == USD
     sess = h.session()

@@ -19,13 +19,13 @@ from ledger.txkinds_options import RegisterOptionSeries
 from settlement.risk.optrecords import CALL, series_id
 from settlement.risk.options.positions import holders
 from settlement.risk.options.series import live_series
-from settlement.risk.records import MACC, MAcc
+from settlement.risk.records import FUND, MACC, MAcc
 
 from .series_harness import BTC, OptHarness
 
 NAMES = ("alice", "bob", "carol", "dave")
 WINDOW = 600_000
-names = st.sampled_from(NAMES)
+holders_ = st.sampled_from(NAMES + ("fund",))  # the insurance fund holds options like any account
 
 
 def step_integral(history: list[tuple[int, int]], a: int, b: int) -> int:
@@ -75,12 +75,12 @@ class SeriesMachine(RuleBasedStateMachine):
         sid = series_id(BTC, kind, strike, expiry)
         self.listed[sid] = (h.time_ms, h.session().series(sid))
 
-    @rule(long=names, short=names, n=st.integers(1, 20), premium=st.integers(0, 3_000), data=st.data())
+    @rule(long=holders_, short=holders_, n=st.integers(1, 20), premium=st.integers(0, 3_000), data=st.data())
     def open_position(self, long, short, n, premium, data):
         live = live_series(self.h.session(), BTC)
         if long == short or not live:
             return
-        self.h.open(long, short, data.draw(st.sampled_from(live)), n, premium)
+        self.h.open(FUND if long == "fund" else long, FUND if short == "fund" else short, data.draw(st.sampled_from(live)), n, premium)
 
     @rule(move_ppm=st.integers(-300_000, 300_000), dt=st.sampled_from([1_000, 7_000, 60_000, 240_000, 700_000]))
     def price_block(self, move_ppm, dt):
@@ -129,8 +129,7 @@ class SeriesMachine(RuleBasedStateMachine):
             sizes = {a: sess.opos(a, sid).size for a in hs}
             assert sum(sizes.values()) == 0 and all(sizes.values())
             assert ss.oi == sum(max(n, 0) for n in sizes.values())
-            for n in NAMES:
-                a = self.h.addr(n)
+            for a in [FUND, *map(self.h.addr, NAMES)]:
                 assert (sid in sess.macc(a, "USD").series) == (a in sizes)
             assert (sid in live) == (s.expiry_ms > now) == (not ss.settled)
             if ss.settled:
