@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from . import txkinds_options as options
 from . import txkinds_risk as risk
 from .codec import MaxLen, Range, Record
 from .fields import Address, Amount, Symbol
@@ -86,4 +87,5 @@ KINDS: dict[str, type[Record]] = _kind_table(
     ("htlc_lock", risk.HtlcLock),
     ("htlc_claim", risk.HtlcClaim),
     ("htlc_refund", risk.HtlcRefund),
+    ("option_trade", options.OptionTrade),
 )

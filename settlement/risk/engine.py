@@ -16,6 +16,7 @@ from ledger.receipt import Event
 from . import margin, markets, oracle, perps
 from ..context import BlockContext
 from .funding import apply_funding
+from .options import trading
 from .liquidation import liquidation_sweep
 from .records import MARKETS, Session
 from ..state import State
@@ -23,6 +24,7 @@ from ..state import State
 __all__ = ["HANDLERS", "end_block", "end_block_phases", "run_end_block"]
 
 HANDLERS = {**markets.HANDLERS, **oracle.HANDLERS, **margin.HANDLERS, **perps.HANDLERS}
+HANDLERS.update(trading.HANDLERS)
 
 
 def end_block_phases(state: State, ctx: BlockContext) -> Iterator[tuple[str, list[Event]]]:
