@@ -29,7 +29,6 @@ import click
 from ledger.keys import format_address, parse_address
 from ledger.txkinds_options import (
     OptionOrder,
-    OptionParams,
     OptionTrade,
     RegisterOptionChain,
     RegisterOptionSeries,
@@ -40,6 +39,7 @@ from ledger.txkinds_options import (
     sign_option_order,
 )
 from ledger.txkinds_risk import ANY_TAKER
+from settlement.risk.options.series import OPTION_DEFAULTS, default_option_params
 
 from .common import (
     CLIError,
@@ -60,11 +60,6 @@ from .keyring import Keyring
 
 __all__ = ["options"]
 
-# Deribit's standard margin (0.15 / 0.10 / 0.075), 30-minute settlement TWAP.
-PARAM_DEFAULTS = dict(
-    rate_ppm=0, settlement_window_ms=1_800_000, vol_fresh_ms=300_000, trade_band_ppm=50_000, im_base_ppm=150_000,
-    im_floor_ppm=100_000, mm_ppm=75_000, liq_penalty_ppm=10_000, vol_band_ppm=100_000, recheck_ms=600_000,
-)
 UNITS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
@@ -128,11 +123,11 @@ def _overrides(pairs, fields, what: str) -> dict:
 @click.option("--from", "sender", required=True, help="an admin key")
 @click.option("--underlying", required=True, help="the perpetual market the options are on")
 @click.option("--param", "overrides", multiple=True,
-              help=f"NAME=INT to override a default ({', '.join(f'{k}={v}' for k, v in PARAM_DEFAULTS.items())})")
+              help=f"NAME=INT to override a default ({', '.join(f'{k}={v}' for k, v in OPTION_DEFAULTS.items())})")
 @tx_command
 def options_params(sender, underlying, overrides, home, rpc, as_json, wait):
     """Enable options on a perpetual market, or replace their parameters (admin only)."""
-    params = OptionParams(**(PARAM_DEFAULTS | _overrides(overrides, PARAM_DEFAULTS, "option parameter")))
+    params = default_option_params(**_overrides(overrides, OPTION_DEFAULTS, "option parameter"))
     submit(home_dir(home), rpc, sender, SetOptionParams(underlying, params), wait, as_json)
 
 
@@ -281,13 +276,18 @@ def _series_rows(rows, **_):
                            f"{r['open_interest']:,}", str(r["settle_price"]) if r["settled"] else "no"))
 
 
+def _vol_points(points) -> str:
+    return " ".join(f"{p['expiry_ms']}:{p['strike']}:{p['vol_ppm'] / 10_000:g}%" for p in points)
+
+
 def _render_surface(o, underlying):
-    kv_table(f"vol surface {underlying}", [(k, v) for k, v in o.items() if k not in ("params", "reports", "points")]
-             + list(o["params"].items()))
+    sf = o["surface"]
+    kv_table(f"vol surface {underlying}", [(k, v) for k, v in o.items() if k not in ("params", "reports", "surface", "series")]
+             + [("surface epoch", sf and sf["epoch"]), ("surface time ms", sf and sf["time_ms"]),
+                ("surface points", sf and _vol_points(sf["points"]))] + list(o["params"].items()))
     print_table(("oracle", "points", "age ms", "fresh"), o["reports"],
-                lambda r: (r["oracle"], " ".join(f"{p['expiry_ms']}:{p['strike']}:{p['vol_ppm'] / 10_000:g}%" for p in r["points"] or ()),
-                           str(r.get("age_ms", "")), str(r.get("fresh", ""))))
-    print_table(("series", "expiry ms", "strike", "kind", "IV %"), o["points"],
+                lambda r: (r["oracle"], _vol_points(r["points"] or ()), str(r.get("age_ms", "")), str(r.get("fresh", ""))))
+    print_table(("series", "expiry ms", "strike", "kind", "IV %"), o["series"],
                 lambda p: (p["series"], str(p["expiry_ms"]), f"{p['strike']:,}", p["kind"], f"{p['iv_ppm'] / 10_000:.4f}"))
 
 

@@ -21,37 +21,28 @@ from __future__ import annotations
 
 import dataclasses
 
-from ledger.codec import decode
 from ledger.keys import format_address
 
 from ...context import BlockContext
 from ...state import State
 from ..margin import evaluate
-from ..optrecords import UNDERLYINGS, VolReportRec, series_list_key, vol_report_key
+from ..optrecords import VolReportRec, vol_report_key
 from ..oracle import quorum
 from ..records import ONE, Session
+from .marks import MARK_STATES
+from .series import live_series, underlyings
+from .surface import load_surface
 
-__all__ = ["option_positions", "series_info", "series_list", "surface_info", "underlyings"]
+__all__ = ["option_positions", "series_info", "series_list", "surface_info"]
 
 
 def _session(view, time_ms: int = 0) -> Session:
     return Session(State(view), BlockContext("", 0, time_ms))
 
 
-def _list(view, key: bytes) -> list:
-    raw = view.get(key)
-    return [] if raw is None else list(decode(raw))
-
-
 def _value(size: int, lots: int, mark6: int) -> int:
-    """Mark value of ``size`` contracts: floor when long, -ceil when short (against the holder)."""
-    v = size * lots * mark6
-    return v // ONE if v >= 0 else -(-v // ONE)
-
-
-def underlyings(view) -> list[str]:
-    """Every underlying with options enabled, sorted."""
-    return [str(u) for u in _list(view, UNDERLYINGS)]
+    """Mark value of ``size`` contracts: floor when long, -ceil when short (both a floor: against the holder)."""
+    return size * lots * mark6 // ONE
 
 
 def _series_row(sess: Session, sid: str, time_ms: int) -> dict | None:
@@ -66,7 +57,7 @@ def _series_row(sess: Session, sid: str, time_ms: int) -> dict | None:
         "time_to_expiry_ms": max(s.expiry_ms - time_ms, 0), "expired": time_ms >= s.expiry_ms,
         "settled": bool(ss.settled), "settle_price": ss.settle_price if ss.settled else None,
         "spot": ss.spot, "mark": n * ss.mark6 // ONE, "mark6_per_lot": ss.mark6, "iv_ppm": ss.iv_ppm,
-        "mark_time_ms": ss.mark_time_ms,
+        "mark_time_ms": ss.mark_time_ms, "mark_state": MARK_STATES.get(ss.mark_state, str(ss.mark_state)),
         "greeks": {"delta": ss.delta * n, "gamma": ss.gamma * n, "vega": ss.vega * n, "theta": ss.theta * n},
         "open_interest": ss.oi,
     }
@@ -80,18 +71,22 @@ def series_info(view, sid: str, time_ms: int) -> dict | None:
 def series_list(view, time_ms: int, underlying: str | None = None) -> list[dict]:
     """:func:`series_info` of every listed live series (of ``underlying`` only, if given), by underlying then id."""
     sess = _session(view, time_ms)
-    us = underlyings(view) if underlying is None else [underlying]
     out = []
-    for u in us:
-        for sid in sorted(str(x) for x in _list(view, series_list_key(u))):
+    for u in underlyings(sess) if underlying is None else [underlying]:
+        for sid in live_series(sess, u):
             row = _series_row(sess, sid, time_ms)
             if row is not None:
                 out.append(row)
     return out
 
 
+def _points(points) -> list[dict]:
+    return [{"expiry_ms": p.expiry_ms, "strike": p.strike, "vol_ppm": p.vol_ppm} for p in points]
+
+
 def surface_info(view, underlying: str, time_ms: int) -> dict | None:
-    """The option parameters of ``underlying``, its oracles' vol points with their freshness, and the IV of each live series.
+    """The option parameters of ``underlying``, its oracles' vol points with their freshness, the surface (the lower
+    medians of the fresh points, with its epoch) and the IV of each live series.
 
     None if options are not enabled on ``underlying``.
     """
@@ -111,14 +106,18 @@ def surface_info(view, underlying: str, time_ms: int) -> dict | None:
             ok = age <= params.vol_fresh_ms
             fresh += ok
             row.update(time_ms=rep.time_ms, height=rep.height, age_ms=age, fresh=ok,
-                       points=[{"expiry_ms": p.expiry_ms, "strike": p.strike, "vol_ppm": p.vol_ppm} for p in rep.points])
+                       points=_points(rep.points))
         reports.append(row)
     series = series_list(view, time_ms, underlying)
+    sf = load_surface(sess, underlying)
     return {
         "underlying": underlying, "quote": market.quote, "spot": sess.mstate(underlying).price,
         "params": {f.name: getattr(params, f.name) for f in dataclasses.fields(params)},
         "quorum": quorum(len(market.oracles)), "fresh_reports": fresh, "reports": reports,
-        "points": [{"series": r["series"], "expiry_ms": r["expiry_ms"], "strike": r["strike"], "kind": r["kind"],
+        "surface": None if sf is None else {
+            "epoch": sf.epoch, "time_ms": sf.time_ms,
+            "points": _points(sf.points)},
+        "series": [{"series": r["series"], "expiry_ms": r["expiry_ms"], "strike": r["strike"], "kind": r["kind"],
                     "iv_ppm": r["iv_ppm"]} for r in series],
     }
 
