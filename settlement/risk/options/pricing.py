@@ -20,11 +20,14 @@ Scales of the results (:class:`Greeks`), every one a floor (rounded toward minus
 - ``vega``: value6 change per vol point (+1 % absolute vol): 10**6 x dV/dsigma / 100.
 - ``theta``: value6 change per calendar day that passes: 10**6 x (-dV/dT) / 365.
 
-Error bound of ``value6`` (see docs/options.md "Pricing"): the fixed-point value c differs from
-the exact value V by |c - V| <= (S + K) 2**-96 (64 + 4/(sigma sqrt T)) base units, i.e. below
-10**-9 base unit for S, K <= 10**13 and sigma sqrt(T) >= 10**-4; ``value6 = floor(10**6 c)``,
-so 10**6 V - 1 - 10**-3 < value6 <= 10**6 V + 10**-3.  Put-call parity: value6(call) -
-value6(put) and 10**6 (S - K e**(-rT)) differ by less than 1 value6 unit (+ the same 10**-3).
+Error bound (derived and measured in docs/options.md "Pricing"): for |rT| <= 1 the fixed-point
+value c is within (S + K) 2**-96 (24 + 8/(sigma sqrt T)) base units of the exact value V; over
+the issue's ranges (S, K in 10**3 .. 10**13, S/K in [0.2, 5], vol 1 % .. 500 %, T 1 hour .. 3
+years) that is eps = 2 x 10**-5 value6 units, and ``value6 = floor(10**6 max(c, bound))`` with
+bound = max(S - K D, 0) (put: max(K D - S, 0)), so 10**6 V - 1 - eps < value6 <= 10**6 V + eps.
+Each greek is the floor of a fixed-point value within 10**-5 of its unit of the exact one.
+Put-call parity: value6(call) - value6(put) differs from 10**6 (S - K e**(-rT)) by less than one
+value6 unit (+ 2 eps).
 
 Degenerate inputs: ``t_ms <= 0`` gives the intrinsic value max(S - K, 0) (expiry, no
 discounting) with delta 10**9 / -10**9 strictly in the money, else 0, and gamma = vega = theta
