@@ -87,5 +87,9 @@ KINDS: dict[str, type[Record]] = _kind_table(
     ("htlc_lock", risk.HtlcLock),
     ("htlc_claim", risk.HtlcClaim),
     ("htlc_refund", risk.HtlcRefund),
+    ("set_option_params", options.SetOptionParams),
+    ("register_option_series", options.RegisterOptionSeries),
+    ("register_option_chain", options.RegisterOptionChain),
+    ("vol_report", options.VolReport),
     ("option_trade", options.OptionTrade),
 )
