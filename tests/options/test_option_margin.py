@@ -107,3 +107,36 @@ def test_bankrupt_option_account_fund_pays(h):
     assert [e.attrs["amount"] for e in h.block_events("insurance_payment")] == [30_000]
     s = h.session()
     assert s.macc(h.addr("alice"), "USD").cash == 0
+
+
+def test_bankrupt_option_account_without_fund_socializes_over_the_underlying(h):
+    sid = short(h, "call", 110_000, 2_000_500_000, 10, 2_000)
+    assert h.trade("carol", "bob", "buy", 5, 100_000).ok  # bob long 5 BTC-PERP, carol short 5: 10 lots held
+    h.prices("BTC-PERP", 119_000)
+    h.set_mark(sid, 25_000_000_000)
+    h.block()
+    kinds = [(e.kind, e.attrs.get("step")) for e in h.block_events() if e.kind not in ("oracle_price", "option_mark_state")]
+    assert kinds[:3] == [("liquidation", "options"), ("liquidation", "deleverage"), ("social_loss", None)]
+    loss = h.block_events("social_loss")[0].attrs
+    assert (loss["amount"], loss["lots"], loss["market"]) == (30_000, 10, "BTC-PERP")
+    s = h.session()
+    assert s.macc(h.addr("alice"), "USD").cash == 0
+    assert evaluate(s, FUND, "USD").equity == 0  # it holds the 10 calls at mark, paid for them exactly
+
+
+def test_fund_option_loss_with_nobody_on_the_underlying_stays_with_the_fund():
+    """Regression: the fund's option debt left after option ADL, with no perpetual holder to charge, was paid to it from nowhere."""
+    from ledger.txkinds_options import RegisterOptionSeries
+    from settlement.audit import conservation
+
+    from .series_harness import BTC, OptHarness as SeriesHarness
+
+    h = SeriesHarness(price=10_000, vol_fresh_ms=86_400_000)
+    h.block(*h.vol_txs([(h.time_ms + 10**11, 10_000, 800_000)]))
+    r = h.run("admin", RegisterOptionSeries(BTC, "call", 8_001, h.time_ms + 2_001, 1))
+    sid = r.events[0].attrs["series"]
+    h.open("alice", "bob", sid, 1, 0)  # positions without collateral: alice is bankrupt at the next sweep
+    h.open("carol", "alice", sid, 1, 1)
+    assert h.run("admin", RegisterOptionSeries(BTC, "call", 8_000, h.time_ms + 1_001, 1)).ok  # a new series: holders re-checked
+    assert [e.attrs["from"] for e in h.block_events("adl_uncovered")][-1] == FUND
+    assert all(row["ok"] for row in conservation(h.view.data.items()).values())
