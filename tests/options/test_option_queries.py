@@ -81,6 +81,21 @@ def test_series_figures_are_per_contract_and_positions_round_against_the_holder(
     assert oq.series_info(h.view, sid, h.time_ms)["open_interest"] == 7
 
 
+def test_the_worked_example_of_docs_options_surface(h):
+    """docs/options.md "Surface: RPC and CLI": the 3-lot 105,000,000 call, 30 days out at 61 %, sold 7 times."""
+    sid = "BTC-PERP-2592005000-105000000-C"
+    info = oq.series_info(h.view, sid, h.time_ms)
+    assert (h.time_ms, info["expiry_ms"], info["time_to_expiry_ms"]) == (8_000, 2_592_005_000, 2_591_997_000)
+    assert (info["mark"], info["mark6_per_lot"], info["iv_ppm"]) == (14_752_411, 4_917_470_428_624, 610_000)
+    assert info["greeks"] == {"delta": 1_272_143_028, "gamma": 67_192_403_004, "vega": 336_882_068_988, "theta": -342_497_166_549}
+    assert _sell(h, sid, 7, 14_752_411).ok
+    bob, alice = (oq.option_positions(h.view, h.addr(n), h.time_ms)["accounts"][0] for n in ("bob", "alice"))
+    assert h.session().sstate(sid).mark6 == 4_917_469_107_261
+    assert [(p["mark_value"], p["unrealized_pnl"]) for p in (bob["positions"][0], alice["positions"][0])] == [
+        (103_266_851, -26), (-103_266_852, 25)]
+    assert (alice["cash"], alice["equity"], alice["imr"], alice["mmr"]) == (100_103_266_877, 100_000_000_025, 313_266_852, 260_766_852)
+
+
 def test_lists_and_surface(h):
     rows = oq.series_list(h.view, h.time_ms)
     assert [r["series"] for r in rows] == sorted(series_id(U, k, s, h.expiry) for k in ("call", "put") for s in STRIKES)
