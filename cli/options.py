@@ -261,10 +261,6 @@ def options_trade(order_file, sender, size, home, rpc, as_json, wait):
 # --------------------------------------------------------------------------- queries
 
 
-def _greeks(g: dict) -> str:
-    return " ".join(f"{k}={v}" for k, v in g.items())
-
-
 def _render_series(o, series):
     kv_table(f"option series {series}", [(k, v) for k, v in o.items() if k != "greeks"] + list(o["greeks"].items()))
 
@@ -297,9 +293,9 @@ def _render_positions(o, who):
     for a in o["accounts"]:
         kv_table(f"options {who} ({a['asset']})", [(k, v) for k, v in a.items() if k not in ("positions", "greeks")]
                  + list(a["greeks"].items()))
-        print_table(("series", "size", "premium paid", "mark", "mark value", "uPnL", "IV %", "greeks x size"), a["positions"],
-                    lambda p: (p["series"], str(p["size"]), f"{p['premium_paid']:,}", f"{p['mark']:,}", f"{p['mark_value']:,}",
-                               f"{p['unrealized_pnl']:,}", f"{p['iv_ppm'] / 10_000:.4f}", _greeks(p["greeks"])))
+        print_table(("series", "size", "premium paid", "mark value", "uPnL", "IV %", "delta x size"), a["positions"],
+                    lambda p: (p["series"], str(p["size"]), f"{p['premium_paid']:,}", f"{p['mark_value']:,}",
+                               f"{p['unrealized_pnl']:,}", f"{p['iv_ppm'] / 10_000:.4f}", str(p["greeks"]["delta"])))
 
 
 options_series = query_command(
