@@ -174,6 +174,8 @@ def test_list_report_sign_trade_query_and_settle_options_on_four_nodes(devnet, t
     assert _cash(root, n0, "alice") - alice_cash == short_premium - payout
     assert [p["series"] for p in _json(root, "options", "positions", "bob")["accounts"][0]["positions"]] == [sid]
     assert short_sid not in [s["series"] for s in _json(root, "options", "series-list")]
+    late = _cli(root, "options", "trade", str(tmp_path / "order-12.json"), "--from", "bob", "--size", "1", "--wait", check=False)
+    assert late.returncode == 1 and len(late.stderr.strip().splitlines()) == 1 and "settled" in late.stderr  # the rest of the order
 
     h = st["height"]
     for n in nodes:
