@@ -18,7 +18,6 @@ it is signed for: ``settle options order ... --out order.json``, then
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from decimal import Decimal, InvalidOperation

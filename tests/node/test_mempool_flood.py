@@ -22,9 +22,8 @@ from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
 from cli.client import RPCClientError
 from node.config import load_config, save_config
-from cli.testnet import init_testnet
-from tests.node.test_network import _agree, _keys, _tune, _wait_all
-from tests.nodeproc import NodeProcess, TransferLoad, free_port
+from tests.node.test_network import _agree, _keys, _wait_all
+from tests.nodeproc import TransferLoad, network, tune_fast
 
 N = 4
 CHAIN = "settle-net"
@@ -34,20 +33,17 @@ HELD = 8  # in-window future transfers sent to each node
 HONEST = ("alice", "bob", "carol")
 
 
+def _tune_limits(home):
+    tune_fast(home)
+    cfg = load_config(home)
+    for k, v in LIMITS.items():
+        setattr(cfg.mempool, k, v)
+    save_config(cfg)
+
+
 @pytest.fixture
 def flood_net(tmp_path):
-    ports = sorted({free_port() for _ in range(4 * N)})[: 2 * N]
-    assert len(ports) == 2 * N
-    meta = init_testnet(tmp_path / "net", N, rpc_ports=ports[:N], p2p_ports=ports[N:], chain_id=CHAIN)
-    nodes = []
-    for n in meta["nodes"]:
-        home = tmp_path / "net" / n["home"]
-        _tune(home)
-        cfg = load_config(home)
-        for k, v in LIMITS.items():
-            setattr(cfg.mempool, k, v)
-        save_config(cfg)
-        nodes.append(NodeProcess(home, n["rpc"]))
+    nodes = network(tmp_path / "net", N, CHAIN, tune=_tune_limits)
     for node in nodes:
         node.start(wait=False)
     try:
