@@ -37,7 +37,8 @@ U, Q, S, EXPIRY, NOW = "BTC-PERP", "USD", 100_000, 10**10, 1_000
 A, B = b"\x01" * 20, b"\x02" * 20
 
 
-def build() -> tuple[DictView, list[str]]:
+def _underlying():
+    """An in-memory state with the underlying at S and options enabled on it: (view, state, session)."""
     view = DictView({})
     state = State(view)
     sess = Session(state, BlockContext("bench", 1, NOW))
@@ -46,6 +47,11 @@ def build() -> tuple[DictView, list[str]]:
     ms.price, ms.stale = S, False
     sess.set_oparams(U, OptionParams(0, 1_800_000, 60_000, 100_000, 150_000, 100_000, 75_000, 10_000, 100_000, 60_000))
     state.put(UNDERLYINGS, encode([U]))
+    return view, state, sess
+
+
+def build() -> tuple[DictView, list[str]]:
+    view, state, sess = _underlying()
     sids = []
     for i in range(25):
         for kind in (CALL, PUT):
@@ -67,14 +73,7 @@ def build() -> tuple[DictView, list[str]]:
 
 
 def sweep_bench(n: int) -> dict:
-    view = DictView({})
-    state = State(view)
-    sess = Session(state, BlockContext("bench", 1, NOW))
-    sess.add_market(Market(U, "BTC", Q, default_params("large"), []))
-    ms = sess.mstate(U)
-    ms.price, ms.stale = S, False
-    sess.set_oparams(U, OptionParams(0, 1_800_000, 60_000, 100_000, 150_000, 100_000, 75_000, 10_000, 100_000, 60_000))
-    state.put(UNDERLYINGS, encode([U]))
+    view, state, sess = _underlying()
     sid = series_id(U, CALL, 110_000, NOW + 30 * 86_400_000)
     sess.add_series(Series(sid, U, CALL, 110_000, NOW + 30 * 86_400_000, 1, Q))
     state.put(series_list_key(U), encode([sid]))
