@@ -8,8 +8,9 @@ fills part of it through another node with `settle options trade`;
 options series` the IV and greeks, `settle options surface` the lower medians.
 Then a series expiring a few seconds of block time later is listed and traded;
 once block time passes its expiry the positions settle at the settlement price,
-intrinsic value moving from the short to the long exactly, and every node ends
-with the same state root.  (The short-lived series is listed last, so that no
+intrinsic value moving from the short to the long exactly (the block's events
+say so), the rest of the order is refused, and every node ends with the same
+state root.  (The short-lived series is listed last, so that no
 query races its expiry on a loaded machine.)
 """
 from __future__ import annotations
@@ -155,7 +156,7 @@ def test_list_report_sign_trade_query_and_settle_options_on_four_nodes(devnet, t
     short_sid = listed_ev["series"]
     short_mark = n0.client.call("option_series", {"series": short_sid})["mark"]
     alice_cash, bob_cash = _cash(root, n0, "alice"), _cash(root, n0, "bob")
-    _sign_and_take(root, tmp_path, nodes[1], short_sid, 3, short_mark, nonce=12)
+    short_trade = _sign_and_take(root, tmp_path, nodes[1], short_sid, 3, short_mark, nonce=12)
     for o in ORACLES[:3]:  # the underlying rises, before the settlement window opens if the machine keeps up
         _send(root, n0, o, PriceReport(U, SPOT + 4_000_000))
 
@@ -174,6 +175,12 @@ def test_list_report_sign_trade_query_and_settle_options_on_four_nodes(devnet, t
     assert _cash(root, n0, "alice") - alice_cash == short_premium - payout
     assert [p["series"] for p in _json(root, "options", "positions", "bob")["accounts"][0]["positions"]] == [sid]
     assert short_sid not in [s["series"] for s in _json(root, "options", "series-list")]
+    (h_settle,) = [h for h in range(short_trade["height"], st["height"] + 1)
+                   if n0.client.call("events", {"height": h, "kinds": ["option_expired"]})["count"]]
+    evs = _json(root, "query", "events", str(h_settle), "--kind", "option_expired", "--kind", "option_settled")["events"]
+    assert [e["kind"] for e in evs] == ["option_expired", "option_settled", "option_settled"]
+    assert evs[0]["settle_price"] == settled["settle_price"] and evs[0]["paid"] == payout
+    assert sorted((e["size"], e["payout"]) for e in evs[1:]) == [(-3, -payout), (3, payout)]
     late = _cli(root, "options", "trade", str(tmp_path / "order-12.json"), "--from", "bob", "--size", "1", "--wait", check=False)
     assert late.returncode == 1 and len(late.stderr.strip().splitlines()) == 1 and "settled" in late.stderr  # the rest of the order
 
