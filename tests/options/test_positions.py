@@ -59,3 +59,14 @@ def test_fills_conserve_cash_and_contracts(trades):
         assert sess.sstate(SID).oi == sum(s for s in sizes.values() if s > 0)
         for a in addrs:
             assert sess.macc(a, Q).series == ([SID] if sizes[a] else [])
+
+
+def test_positions_balance_counts_option_series():
+    from settlement.audit import positions_balance
+    sess = _session()
+    a, b = b"\x01" * 20, b"\x02" * 20
+    _trade(sess, a, b, 4, 100)
+    sess.flush()
+    writes, _ = sess.state.finish(RootAccumulator())
+    row = positions_balance((k, v) for k, v in writes.items() if v is not None)[SID]
+    assert row == {"net": 0, "longs": 4, "holders": 2}
