@@ -15,6 +15,8 @@ Conservation, per asset ``A``::
 
 Unrealized PnL is not money yet: for every market ``sum_accounts size x
 price == 0`` because positions sum to zero (the fund included), so it nets out.
+Option premiums and expiry payouts move margin cash between accounts, and
+long and short contracts of a series sum to zero too (``positions_balance``).
 
 :func:`solvency` checks that the money is *real*: conservation alone holds even
 when an account is left with negative cash and nothing to back it (the
@@ -45,6 +47,7 @@ from ledger.codec import decode
 from .accounts import ASSET, BALANCE, Asset
 from .context import BlockContext
 from .risk.margin import evaluate
+from .risk.optrecords import OPOS, OPos
 from .risk.records import FUND, HTLC, HTLC_TOTAL, MACC, POOL, POS, Htlc, MAcc, Pos, Session, unpack_int
 from .state import DictView, State
 
@@ -117,13 +120,17 @@ def conservation_delta(view, writes: dict[bytes, bytes | None]) -> dict[str, int
 
 
 def positions_balance(items: Iterable[tuple[bytes, bytes]]) -> dict[str, dict]:
-    """Per market: ``net`` (sum of sizes, must be 0), ``longs`` (sum of long sizes), ``holders``."""
+    """Per market and per option series: ``net`` (sum of sizes, must be 0), ``longs`` (sum of long sizes), ``holders``."""
     out: dict[str, dict] = {}
     for key, value in sorted(items):
-        if not key.startswith(POS):
+        if key.startswith(POS):
+            mid = key[len(POS) + 21:].decode()
+            p = Pos.unpack(value, key)
+        elif key.startswith(OPOS):
+            mid = key[len(OPOS) + 21:].decode()
+            p = OPos.unpack(value, key)
+        else:
             continue
-        mid = key[len(POS) + 21:].decode()
-        p = Pos.unpack(value, key)
         row = out.setdefault(mid, {"net": 0, "longs": 0, "holders": 0})
         row["net"] += p.size
         row["longs"] += max(p.size, 0)

@@ -49,8 +49,12 @@ the per-asset funding pool: payers round up, the dust stays in the pool.
 Until every holder has settled, the pool is negative by at most what they
 owe (conservation holds at every step: the pool is one of its components).
 
-Only if no one but the fund holds the market (``H = 0``) does the fund
-absorb ``R`` itself (``adl_uncovered``; the fund's equity may then be
+If no one but the fund holds the market (``H = 0``), the counterparties the
+queue just closed pay ``R`` first, in queue order, each up to its equity
+(``_recharge``: the lots the queue could not take -- the fund's own opposite
+lots, or shares capped at equity -- carried that part of the debt, and those
+counterparties kept the gains it paid for).  Only what they cannot pay does
+the fund absorb itself (``adl_uncovered``; the fund's equity may then be
 negative, and it stays so until penalties or deposits refill it).
 
 The insurance fund itself
@@ -91,7 +95,7 @@ def socialize(sess: Session, mid: str, asset: str, addr: bytes, amount: int, eve
     """Pay ``amount`` to ``addr`` out of the funding pool, charged to the holders of ``mid`` (module docstring)."""
     ms = sess.mstate(mid)
     fund_pos = sess.pos(FUND, mid)
-    holders = 2 * ms.oi - abs(fund_pos.size) - (abs(sess.pos(addr, mid).size) if addr != FUND else 0)
+    holders = _holders(sess, mid, addr)
     to = sess.macc(addr, asset)
     if holders <= 0:
         if addr != FUND:
@@ -146,6 +150,7 @@ def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[E
         lots_left, debt_left = abs(s), d_m
         queue = AdlQueue(sess, mid, SHORT if s > 0 else LONG, asset, {addr})
         fund = None
+        paid: list[bytes] = []  # this market's counterparties, in queue order (_recharge)
         while lots_left:
             nxt = queue.pop()
             if nxt is None:
@@ -185,6 +190,7 @@ def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[E
                 safe_set.discard((c, asset))
             lots_left -= x
             debt_left -= share
+            paid.append(c)
             events.append(Event("adl", {
                 "from": addr, "counterparty": c, "market": mid, "lots": x, "oracle_price": price,
                 "paid": pack_int(share), "score": pack_int(sc), "counterparty_position": cp.size,
@@ -196,5 +202,49 @@ def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[E
             fill(sess, addr, asset, mid, delta, delta * price)
             fill(sess, FUND, asset, mid, -delta, -delta * price)
             events.append(Event("adl_to_fund", {"from": addr, "market": mid, "lots": lots_left, "price": price}))
+        if debt_left and paid and _holders(sess, mid, addr) <= 0:
+            debt_left = _recharge(sess, mid, asset, addr, paid, debt_left, events, cache)
         if debt_left:
             socialize(sess, mid, asset, addr, debt_left, events, cache)
+
+
+def _recharge(sess: Session, mid: str, asset: str, addr: bytes, paid: list[bytes], debt: int,
+              events: list[Event], cache: dict) -> int:
+    """Charge the debt nobody is left to share to this market's ADL counterparties, up to their equity.
+
+    Returns the debt still left.  Runs only when, after the queue, no one but
+    the fund holds the market: the lots the queue could not take (the fund's
+    own opposite lots, or shares capped at equity) carried their part of the
+    debt, and socializing it would leave it in the fund.  The counterparties
+    just closed at the bankruptcy price are the ones whose gains that debt
+    paid for, so each pays more, in queue order, never past zero equity.
+    """
+    touched, safe_set = cache.setdefault("touched", set()), cache.setdefault("safe", set())
+    to = sess.macc(addr, asset)
+    for c in paid:
+        if not debt:
+            break
+        cm = sess.macc(c, asset)
+        extra = min(debt, max(0, evaluate(sess, c, asset, cm).equity))
+        if not extra:
+            continue
+        unindex(sess, c, asset)
+        cm.cash -= extra
+        to.cash += extra
+        sess.touch_macc(c, asset)
+        sess.touch_macc(addr, asset)
+        reindex(sess, c, asset, indexed=False)
+        touched.add((c, asset))
+        safe_set.discard((c, asset))
+        debt -= extra
+        events.append(Event("adl", {
+            "from": addr, "counterparty": c, "market": mid, "lots": 0, "oracle_price": sess.mstate(mid).price,
+            "paid": pack_int(extra), "score": 0, "counterparty_position": sess.pos(c, mid).size,
+        }))
+    return debt
+
+
+def _holders(sess: Session, mid: str, addr: bytes) -> int:
+    """Lots of ``mid`` held by accounts other than the fund and ``addr`` (``socialize``'s ``H``)."""
+    own = abs(sess.pos(addr, mid).size) if addr != FUND else 0
+    return 2 * sess.mstate(mid).oi - abs(sess.pos(FUND, mid).size) - own

@@ -4,7 +4,7 @@ Owns every state key of the options family (one place, as ``records.py`` does
 for perpetuals) and its stored records.  The risk :class:`~.records.Session`
 caches and writes back the hot ones (series state, option positions) so that
 perpetual and option positions of one account are margined together in one
-pass.  It never prices (``settlement/options/pricing.py``), never decides what
+pass.  It never prices (``settlement/risk/options/pricing.py``), never decides what
 is allowed and never computes margin.
 
 Keys (bytes; the store adds its own versioned prefix):
@@ -161,7 +161,7 @@ class SState:
 
     ``mark6`` is the Black-Scholes value of one *lot* of the underlying in
     10^-6 quote base units (a contract is ``contract_lots`` lots); the greeks
-    are per lot too, at the scales of ``settlement/options/pricing.py``.
+    are per lot too, at the scales of ``settlement/risk/options/pricing.py``.
     ``oi`` counts the open long contracts.  ``settled`` is 0 while live, 1
     once expired and settled at ``settle_price`` (quote base units per lot).
     ``mark_state`` says whether ``mark6`` is this block's (``options/marks.py``:

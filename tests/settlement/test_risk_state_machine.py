@@ -194,3 +194,26 @@ RiskMachine.TestCase.settings = settings(
     max_examples=100, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestRiskMachine = RiskMachine.TestCase
+
+
+def test_adl_leaves_no_debt_on_an_empty_fund_when_a_counterparty_can_pay():
+    """Found by the machine above: alice (long 264) goes bankrupt; bob (short 246, deep in profit) is
+    deleveraged for his pro-rata share and the fund's 18 short lots take the rest at the oracle price.  The
+    fund had already paid all its equity, and nobody else held the market, so the 14 units of debt
+    attached to the fund's lots were left in the fund (cash -14) while bob kept the gain they paid for:
+    claims exceeded supply.  The ADL counterparties are charged what is left, up to their equity, first."""
+    s = RiskMachine()
+    s.setup()
+    for _ in range(3):
+        s.price_move(m="BTC-PERP", move=0)
+    s.trade(buy=True, m="BTC-PERP", maker="alice", off=-18760, size=264, taker="bob")
+    for mv in (0, 0, 3, 3):
+        s.price_move(m="BTC-PERP", move=mv)
+    s.withdraw(amount=1, who="alice")
+    s.htlc_lock(amount=7, receiver="alice", secret=b"\x00", sender="bob")
+    for mv in (25896, 0, 0, -146813):
+        s.price_move(m="BTC-PERP", move=mv)
+    kinds = [e.kind for r in s.h.block_receipts for e in r.events]
+    assert "adl" in kinds and "adl_uncovered" not in kinds
+    s.solvent()
+    s.conserved()
