@@ -70,9 +70,12 @@ class SeriesMachine(RuleBasedStateMachine):
     def list_series(self, kind, strike, ahead, lots):
         h = self.h
         expiry = h.time_ms + ahead
-        r = self.block(h.tx("admin", RegisterOptionSeries(BTC, kind, strike, expiry, lots)), dt=1_000)[0]
-        assert r.ok, r.reason
         sid = series_id(BTC, kind, strike, expiry)
+        r = self.block(h.tx("admin", RegisterOptionSeries(BTC, kind, strike, expiry, lots)), dt=1_000)[0]
+        if sid in self.listed:  # the same terms again (a later block, a shorter lead): refused, nothing changes
+            assert r.error == "already_exists", r.reason
+            return
+        assert r.ok, r.reason
         self.listed[sid] = (h.time_ms, h.session().series(sid))
 
     @rule(long=holders_, short=holders_, n=st.integers(1, 20), premium=st.integers(0, 3_000), data=st.data())
@@ -100,7 +103,9 @@ class SeriesMachine(RuleBasedStateMachine):
         for e in h.block_events("option_settled"):
             payouts.setdefault(e.attrs["series"], []).append((e.attrs["size"], e.attrs["payout"]))
         for sid, ev in settled.items():
-            listed_at, s = self.listed[sid]
+            _, s = self.listed[sid]
+            # the window start is kept per expiry: recorded once, by the first listing of that expiry
+            listed_at = min(t for t, other in self.listed.values() if other.expiry_ms == s.expiry_ms)
             e, w = s.expiry_ms, s.expiry_ms - WINDOW
             first = next(i for i, t in enumerate(self.times) if t >= w and t >= listed_at)  # first phase recording it
             start = max(w, self.times[first - 1])
