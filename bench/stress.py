@@ -36,6 +36,7 @@ from typing import Callable
 from ledger.hashing import sha256
 from ledger.keys import PrivateKey
 from ledger.tx import sign_tx
+from ledger.txkinds_options import OptionParams, RegisterOptionChain, SetOptionParams, VolPoint, VolReport
 from ledger.txkinds_risk import PriceReport
 
 from settlement.accounts import CHAIN, Account, Asset, ChainParams, put_account, put_asset
@@ -47,12 +48,17 @@ from settlement.risk.markets import default_params
 from settlement.risk.oracle import _update_volatility, update_prices
 from settlement.risk.funding import apply_funding
 from settlement.risk.engine import end_block_phases
+from settlement.risk.options.positions import ofill
+from settlement.risk.optrecords import CALL, PUT, series_id
 from settlement.risk.records import FUND, Market, MState, Session
 from settlement.state import DictView, RootAccumulator, State
 
 __all__ = ["SCENARIOS", "StressConfig", "price_path", "run_stress"]
 
 P0 = 100_000  # initial price per lot, quote base units
+LIQUIDATION_KINDS = ("liquidation",)  # events naming a liquidated ``account``
+OPTION_LIQUIDATION = "option_liquidation"  # an option position closed into the insurance fund
+OPTION_SETTLEMENT = "option_settlement"  # a position settled at expiry
 ASSET = "USD"
 CHAIN_ID = "settle-stress"
 
@@ -61,7 +67,23 @@ SCENARIOS = {
     "alts80": "four correlated alt markets fall 80% over a day; accounts cross-margined over 1-3 of them",
     "squeeze100": "BTC-PERP rises 100% over a day: a short squeeze",
     "breach1": "one block moves the price just far enough to breach 1% of the accounts (the benchmark)",
+    "volspike": "BTC-PERP spot -30% and implied vols x3 in one block, then the near option expiry settles",
 }
+
+# volspike: calm blocks, the spike block, calm blocks, the block that passes the near expiry, a tail
+VOLSPIKE_CALM, VOLSPIKE_AFTER, VOLSPIKE_TAIL = 3, 3, 2
+VOLSPIKE_BLOCKS = VOLSPIKE_CALM + 1 + VOLSPIKE_AFTER + 1 + VOLSPIKE_TAIL
+VOLSPIKE_DT_MS = 1_800_000  # 30-minute blocks, as the day scenarios
+VOLSPIKE_MOVE_PPM = -300_000  # spot -30 %
+VOLSPIKE_VOL_X = 3  # implied vols x3
+
+# the options book (option_accounts > 0)
+OPT_STRIKES_PCT = (80, 90, 100, 110, 120)  # strikes in % of the initial price
+OPT_FAR_DAYS = (30, 7, 60, 90, 180, 365, 14, 120)  # expiries after the near one, in this order of use
+OPT_CONTRACT_LOTS = 10
+OPT_VOL_ATM = 600_000  # 60 % at the money
+OPT_VOL_SKEW = 400_000  # + 0.4 x (P0 - K) / P0: puts below the money trade richer (8 % at 80 %)
+OPT_COVER_PPM = (1_000_000, 3_000_000)  # an option account's equity at open: uniform in this x its IMR
 
 
 @dataclass
@@ -75,10 +97,25 @@ class StressConfig:
     verify: bool = True
     csv_rows: list[dict[str, int]] | None = None  # a price path: one {market: price} per block
     markets: list[str] = field(default_factory=list)
+    option_accounts: int = 0  # accounts of the options book (writer/buyer pairs); 0: no options at all
+    option_expiries: int = 2  # the near expiry (settles during the run) and the far ones
+    option_series_max: int = 3  # series per writer/buyer pair: uniform in [1, this]
 
 
 def _noise(rng, scale_ppm: int) -> int:
     return rng.randint(-scale_ppm, scale_ppm)
+
+
+def vol_scales(cfg: StressConfig, blocks: int) -> list[int]:
+    """Per block: the factor on every oracle's implied vols (volspike: x3 from the spike block on)."""
+    if cfg.scenario == "volspike" and cfg.csv_rows is None:
+        return [1 if i <= VOLSPIKE_CALM else VOLSPIKE_VOL_X for i in range(1, blocks + 1)]
+    return [1] * blocks
+
+
+def smile_vol(strike: int, scale: int) -> int:
+    """The stress oracles' implied vol at ``strike`` (ppm): a put skew around 60 % at the money, times ``scale``."""
+    return max(10_000, OPT_VOL_ATM + OPT_VOL_SKEW * (P0 - strike) // P0) * scale
 
 
 def price_path(cfg: StressConfig, rng) -> tuple[list[str], list[dict[str, int]]]:
@@ -103,7 +140,21 @@ def price_path(cfg: StressConfig, rng) -> tuple[list[str], list[dict[str, int]]]
         return mids, rows
     if cfg.scenario == "breach1":
         return ["BTC-PERP"], []  # the breach price is solved for once the population exists
+    if cfg.scenario == "volspike":
+        rows, px = [], P0
+        for i in range(1, VOLSPIKE_BLOCKS + 1):
+            if i == VOLSPIKE_CALM + 1:
+                px = P0 + P0 * VOLSPIKE_MOVE_PPM // 1_000_000
+            rows.append({"BTC-PERP": max(1, px + px * _noise(rng, 2_000) // 1_000_000)})
+        return ["BTC-PERP"], rows
     raise ValueError(f"unknown scenario {cfg.scenario!r}; choose from {', '.join(SCENARIOS)} or give a CSV")
+
+
+def stress_option_params() -> OptionParams:
+    """The options book's parameters: Deribit's standard margin, a 30-minute settlement TWAP."""
+    return OptionParams(rate_ppm=50_000, settlement_window_ms=1_800_000, vol_fresh_ms=60_000, trade_band_ppm=100_000,
+                        im_base_ppm=150_000, im_floor_ppm=100_000, mm_ppm=75_000, liq_penalty_ppm=10_000,
+                        vol_band_ppm=100_000, recheck_ms=3_600_000)
 
 
 class _Sim:
@@ -120,6 +171,12 @@ class _Sim:
         self.cpu_timer: Callable[[], int] | None = None
         self.liquidated: set[bytes] = set()
         self.single: list[tuple[int, int]] = []  # (cash, size) of single-market accounts, for breach1
+        self.oaddrs: list[bytes] = []  # the options book's accounts (writer, buyer, writer, ...)
+        self.chain: list[str] = []  # its live series ids, sorted
+        self.near_expiry_ms = 0
+        self.expiries: list[int] = []
+        self.oset: set[bytes] = set()
+        self.supply = 0
         state = State(DictView())
         state.put(CHAIN, ChainParams(CHAIN_ID, 0, bytes(32)).encode())
         put_account(state, self.admin.address, Account(("admin",), 0))
@@ -127,7 +184,8 @@ class _Sim:
             put_account(state, o.address, Account(("oracle",), 0))
         ctx = BlockContext(CHAIN_ID, 0, 0)
         sess = Session(state, ctx)
-        params = default_params("large")
+        # volspike moves the price 30 % in one block: the move guard (20 % a block by default) must let it through
+        params = default_params("large", oracle_max_move_ppm=400_000) if cfg.scenario == "volspike" else default_params("large")
         for mid in markets:
             sess.add_market(Market(mid, mid.split("-")[0], ASSET, params, tuple(sorted(o.address for o in self.oracles))))
             ms = sess.mstate(mid)
@@ -137,7 +195,8 @@ class _Sim:
         sess.macc(FUND, ASSET).cash = fund
         sess.touch_macc(FUND, ASSET)
         sess.flush()
-        put_asset(state, Asset(ASSET, 6, self.admin.address, total + fund))
+        self.supply = total + fund
+        put_asset(state, Asset(ASSET, 6, self.admin.address, self.supply))
         writes, self.acc = state.finish(RootAccumulator())
         self.view = DictView(dict(writes))
 
@@ -192,11 +251,101 @@ class _Sim:
         self.view.data = self.addrs = self.single = None  # type: ignore[assignment]  # freed before the copy is read
         self.view.data, self.addrs, self.single = marshal.loads(blob)
 
+    # ------------------------------------------------------------------ options book
+
+    def setup_options(self, rng, timer: Callable[[], int], dt_ms: int) -> None:
+        """Enable options on the first market, list the chain and open the book at the marks.
+
+        A first block (not reported) carries the admin's ``set_option_params``
+        and ``register_option_chain``, the prices at ``P0`` and the first vol
+        reports, so every series has a mark computed by the engine itself.
+        Then the pairs are opened directly in state, as :meth:`_populate`
+        opens the perpetuals: each pair's buyer pays the writer the mark of
+        every contract (one integer, so cash is conserved), 1 in 3 writers
+        holds a perpetual hedge against its buyer, and each account's equity
+        is set to a uniform multiple of its initial margin (long options
+        alone need none: their buyers keep a tenth of the premium spare).
+        Every account is filed in the at-risk indexes by ``reindex``.
+        """
+        cfg, mid = self.cfg, self.markets[0]
+        start = self.time_ms + dt_ms  # the listing block's time; the scenario's block k is at start + k x dt
+        self.near_expiry_ms = start + (VOLSPIKE_CALM + 1 + VOLSPIKE_AFTER) * dt_ms + dt_ms // 2
+        self.expiries = sorted([self.near_expiry_ms] + [start + d * 86_400_000 for d in OPT_FAR_DAYS[:cfg.option_expiries - 1]])
+        strikes = [P0 * pct // 100 for pct in OPT_STRIKES_PCT]
+        self.chain = sorted(series_id(mid, kind, k, e) for e in self.expiries for k in strikes for kind in (CALL, PUT))
+        admin = [SetOptionParams(mid, stress_option_params()), RegisterOptionChain(mid, strikes, self.expiries, OPT_CONTRACT_LOTS)]
+        pre = [sign_tx(self.admin, CHAIN_ID, n, body) for n, body in enumerate(admin)]
+        row = self.block({mid: P0}, timer, dt_ms, pre_txs=pre)
+        if not row["conservation_ok"]:
+            raise RuntimeError("the options listing block did not conserve")
+        state = State(self.view)
+        sess = Session(state, BlockContext(CHAIN_ID, self.height, self.time_ms))
+        ms = sess.mstate(mid)
+        price = ms.price
+        deposits = 0
+        for i in range(cfg.option_accounts // 2):
+            picks = sorted(rng.sample(self.chain, rng.randint(1, min(cfg.option_series_max, len(self.chain)))))
+            hedged = rng.randint(0, 2) == 0
+            writer, buyer = (sha256(b"settle-stress/option-%s/%d" % (role, i))[:20] for role in (b"writer", b"buyer"))
+            for addr in (writer, buyer):
+                put_account(state, addr, Account(("participant",), 0))
+            hedge, premium = 0, 0
+            for sid in picks:
+                n = rng.randint(1, 100)
+                series = sess.series(sid)
+                cost = n * series.contract_lots * sess.sstate(sid).mark6 // 1_000_000
+                ofill(sess, buyer, ASSET, sid, n, cost)
+                ofill(sess, writer, ASSET, sid, -n, -cost)
+                premium += cost
+                if hedged:  # the writer's delta: short calls are short the underlying, short puts long
+                    hedge += (1 if series.kind == CALL else -1) * n * series.contract_lots // 2
+            if hedge:
+                for addr, size in ((writer, hedge), (buyer, -hedge)):
+                    m = sess.macc(addr, ASSET)
+                    m.cash -= size * price
+                    m.markets = [mid]
+                    p = sess.pos(addr, mid)
+                    p.size, p.open_notional, p.funding_snap, p.loss_snap = size, size * price, ms.findex, ms.sloss
+                    sess.touch_pos(addr, mid)
+                ms.oi += abs(hedge)
+                sess.touch_ms(mid)
+            for addr in (writer, buyer):
+                m = sess.macc(addr, ASSET)
+                ev = evaluate(sess, addr, ASSET, m)
+                cover = rng.randint(*OPT_COVER_PPM)
+                target = -(-ev.imr * cover // 1_000_000) if ev.imr else ev.equity + premium // 10
+                deposit = max(0, target - ev.equity)
+                m.cash += deposit
+                sess.touch_macc(addr, ASSET)
+                deposits += deposit
+                reindex(sess, addr, ASSET, indexed=False)
+                self.oaddrs.append(addr)
+        fund = deposits * cfg.fund_ppm // 1_000_000
+        sess.macc(FUND, ASSET).cash += fund
+        sess.touch_macc(FUND, ASSET)
+        sess.flush()
+        self.supply += deposits + fund
+        put_asset(state, Asset(ASSET, 6, self.admin.address, self.supply))
+        writes, self.acc = state.finish(self.acc)
+        self.view.apply(writes)
+        self.oset = set(self.oaddrs)
+
+    def vol_txs(self, scale: int) -> list:
+        """Each oracle's vol report: every live (expiry, strike) point of the smile x ``scale``, the oracles 0.5 % apart."""
+        txs = []
+        strikes = [P0 * pct // 100 for pct in OPT_STRIKES_PCT]
+        for k, o in enumerate(self.oracles):
+            points = [VolPoint(e, K, smile_vol(K, scale) * (1_000 + 5 * (k - 1)) // 1_000)
+                      for e in self.expiries if e > self.time_ms for K in strikes]
+            txs.append(sign_tx(o, CHAIN_ID, self.nonces[k], VolReport(self.markets[0], points)))
+            self.nonces[k] += 1
+        return txs
+
     # ------------------------------------------------------------------ checks
 
-    def breached(self, state: State) -> int:
+    def breached(self, state: State, addrs: list[bytes] | None = None) -> int:
         sess = Session(state, BlockContext(CHAIN_ID, self.height, self.time_ms))
-        return sum(1 for a in self.addrs if evaluate(sess, a, ASSET).breached)
+        return sum(1 for a in (self.addrs if addrs is None else addrs) if evaluate(sess, a, ASSET).breached)
 
     def price_txs(self, prices: dict[str, int]) -> list:
         txs = []
@@ -206,11 +355,11 @@ class _Sim:
                 self.nonces[k] += 1
         return txs
 
-    def block(self, prices: dict[str, int], timer: Callable[[], int], dt_ms: int) -> dict:
+    def block(self, prices: dict[str, int], timer: Callable[[], int], dt_ms: int, vol_scale: int = 1, pre_txs: list = ()) -> dict:
         self.height += 1
         self.time_ms += dt_ms
         ctx = BlockContext(CHAIN_ID, self.height, self.time_ms)
-        txs = self.price_txs(prices)
+        txs = list(pre_txs) + self.price_txs(prices) + (self.vol_txs(vol_scale) if self.chain else [])
         row = {"height": self.height, "prices": dict(prices)}
         if self.cfg.verify:
             scratch = State(self.view)
@@ -218,9 +367,14 @@ class _Sim:
                 execute_tx(scratch, ctx, t)
             sess = Session(scratch, ctx)
             update_prices(sess, ctx)
+            if self.chain:
+                from settlement.risk.engine import options_phase  # TODO: top-level once the series branch is merged
+                options_phase(sess, ctx)
             apply_funding(sess, ctx)
             sess.flush()
             row["breached"] = self.breached(scratch)
+            if self.oaddrs:
+                row["option_breached"] = self.breached(scratch, self.oaddrs)
             del scratch, sess  # the verifier's 100k-object caches must not be alive during the timed step
         if self.housekeeping:
             self.housekeeping(False)
@@ -243,8 +397,13 @@ class _Sim:
         writes, self.acc = state.finish(self.acc)
         delta = conservation_delta(self.view, writes)
         self.view.apply(writes)
-        liquidated = {e.attrs["account"] for e in events if e.kind == "liquidation"}
+        liquidated = {e.attrs["account"] for e in events if e.kind in LIQUIDATION_KINDS}
         self.liquidated |= liquidated
+        if self.chain:
+            oset = self.oset
+            row.update(option_liquidated=sum(1 for a in liquidated if a in oset),
+                       option_liquidation_events=sum(1 for e in events if e.kind == OPTION_LIQUIDATION),
+                       settlement_events=sum(1 for e in events if e.kind == OPTION_SETTLEMENT))
         fund = Session(State(self.view), ctx)
         fev = evaluate(fund, FUND, ASSET)
         row.update(
@@ -263,6 +422,8 @@ class _Sim:
         )
         if self.cfg.verify:
             row["missed"] = self.breached(State(self.view))
+            if self.oaddrs:
+                row["option_missed"] = self.breached(State(self.view), self.oaddrs)
         return row
 
 
@@ -313,12 +474,14 @@ def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Calla
             the wall time also counts the other jobs.
     """
     markets, path = price_path(cfg, rng)
+    dt = VOLSPIKE_DT_MS if cfg.scenario == "volspike" and cfg.csv_rows is None else 86_400_000 // max(1, len(path) or cfg.blocks)
     t0 = timer()
     sim = _Sim(cfg, rng, markets)
+    if cfg.option_accounts > 0:
+        sim.setup_options(rng, timer, dt)
     sim.reload()
     setup_ms = (timer() - t0) / 1e6
     start = conservation(sim.view.data.items())
-    dt = 86_400_000 // max(1, len(path) or cfg.blocks)
     if cfg.scenario == "breach1" and cfg.csv_rows is None:
         target = max(1, cfg.accounts * cfg.breach_ppm // 1_000_000)
         px = _solve_breach_price(sim, target)
@@ -329,14 +492,27 @@ def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Calla
     sim.housekeeping = housekeeping
     sim.cpu_timer = cpu_timer
     rows = []
-    for prices in path:
-        row = sim.block(prices, timer, dt)
+    for prices, scale in zip(path, vol_scales(cfg, len(path))):
+        row = sim.block(prices, timer, dt, scale)
         rows.append(row)
         if progress:
             progress(row)
     end = conservation(sim.view.data.items())
     pos = positions_balance(sim.view.data.items())
     breach_row = max(rows, key=lambda r: (r.get("breached", r["liquidated"]), -r["height"]))
+    options = {}
+    if sim.chain:
+        options = {
+            "option_accounts": len(sim.oaddrs),
+            "option_series": len(sim.chain),
+            "near_expiry_ms": sim.near_expiry_ms,
+            "option_breached": max(r.get("option_breached", r["option_liquidated"]) for r in rows),
+            "option_liquidated": sum(r["option_liquidated"] for r in rows),
+            "option_liquidated_accounts": len(sim.liquidated & sim.oset),
+            "option_liquidation_events": sum(r["option_liquidation_events"] for r in rows),
+            "option_missed": sum(r.get("option_missed", 0) for r in rows),
+            "settlement_events": sum(r["settlement_events"] for r in rows),
+        }
     return {
         "scenario": cfg.scenario if cfg.csv_rows is None else "csv",
         "accounts": cfg.accounts,
@@ -348,7 +524,7 @@ def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Calla
         "liquidated_in_breach_block": breach_row["liquidated"],
         "liquidated": sum(r["liquidated"] for r in rows),
         "liquidated_accounts": len(sim.liquidated),
-        "missed": sum(r.get("missed", 0) for r in rows),
+        "missed": sum(r.get("missed", 0) + r.get("option_missed", 0) for r in rows),
         "max_liquidation_step_ms": max(r["liquidation_step_ms"] for r in rows),
         "max_end_block_ms": max(r["end_block_ms"] for r in rows),
         "max_end_block_cpu_ms": max(r["end_block_cpu_ms"] for r in rows),
@@ -371,5 +547,6 @@ def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Calla
         "conservation_ok": start[ASSET]["ok"] and end[ASSET]["ok"] and all(r["conservation_ok"] for r in rows)
         and all(v["net"] == 0 for v in pos.values()),
         "state_root": rows[-1]["state_root"] if rows else sim.acc.root().hex(),
+        **options,
         "per_block": rows,
     }

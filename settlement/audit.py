@@ -45,6 +45,7 @@ from ledger.codec import decode
 from .accounts import ASSET, BALANCE, Asset
 from .context import BlockContext
 from .risk.margin import evaluate
+from .risk.optrecords import OPOS, OPos
 from .risk.records import FUND, HTLC, HTLC_TOTAL, MACC, POOL, POS, Htlc, MAcc, Pos, Session, unpack_int
 from .state import DictView, State
 
@@ -117,13 +118,23 @@ def conservation_delta(view, writes: dict[bytes, bytes | None]) -> dict[str, int
 
 
 def positions_balance(items: Iterable[tuple[bytes, bytes]]) -> dict[str, dict]:
-    """Per market: ``net`` (sum of sizes, must be 0), ``longs`` (sum of long sizes), ``holders``."""
+    """Per market and per option series: ``net`` (sum of sizes, must be 0), ``longs`` (sum of long sizes), ``holders``.
+
+    Option positions (``r/op/p/``, in contracts, the insurance fund's
+    included) are keyed by their series id, which never equals a market id
+    (it is ``<market>-<expiry>-<strike>-<C|P>``): long and short contracts of
+    a series cancel exactly as long and short lots of a market do.
+    """
     out: dict[str, dict] = {}
     for key, value in sorted(items):
-        if not key.startswith(POS):
+        if key.startswith(POS):
+            mid = key[len(POS) + 21:].decode()
+            p = Pos.unpack(value, key)
+        elif key.startswith(OPOS):
+            mid = key[len(OPOS) + 21:].decode()
+            p = OPos.unpack(value, key)
+        else:
             continue
-        mid = key[len(POS) + 21:].decode()
-        p = Pos.unpack(value, key)
         row = out.setdefault(mid, {"net": 0, "longs": 0, "holders": 0})
         row["net"] += p.size
         row["longs"] += max(p.size, 0)
