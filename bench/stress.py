@@ -53,7 +53,7 @@ from settlement.risk.optrecords import CALL, PUT, series_id
 from settlement.risk.records import FUND, Market, MState, Session
 from settlement.state import DictView, RootAccumulator, State
 
-__all__ = ["SCENARIOS", "StressConfig", "price_path", "run_stress"]
+__all__ = ["SCENARIOS", "StressConfig", "build", "price_path", "run_stress"]
 
 P0 = 100_000  # initial price per lot, quote base units
 LIQUIDATION_KINDS = ("liquidation",)  # events naming a liquidated ``account``
@@ -99,7 +99,8 @@ class StressConfig:
     markets: list[str] = field(default_factory=list)
     option_accounts: int = 0  # accounts of the options book (writer/buyer pairs); 0: no options at all
     option_expiries: int = 2  # the near expiry (settles during the run) and the far ones
-    option_series_max: int = 3  # series per writer/buyer pair: uniform in [1, this]
+    option_series_max: int = 3  # series per writer/buyer pair: uniform in [option_series_min, this]
+    option_series_min: int = 1
 
 
 def _noise(rng, scale_ppm: int) -> int:
@@ -284,7 +285,7 @@ class _Sim:
         price = ms.price
         deposits = 0
         for i in range(cfg.option_accounts // 2):
-            picks = sorted(rng.sample(self.chain, rng.randint(1, min(cfg.option_series_max, len(self.chain)))))
+            picks = sorted(rng.sample(self.chain, rng.randint(min(cfg.option_series_min, len(self.chain)), min(cfg.option_series_max, len(self.chain)))))
             hedged = rng.randint(0, 2) == 0
             writer, buyer = (sha256(b"settle-stress/option-%s/%d" % (role, i))[:20] for role in (b"writer", b"buyer"))
             for addr in (writer, buyer):
@@ -456,6 +457,17 @@ def _solve_breach_price(sim: _Sim, target: int) -> int:
     return lo
 
 
+def build(cfg: StressConfig, rng, timer: Callable[[], int]) -> tuple[_Sim, list[dict[str, int]], int]:
+    """The population of ``cfg`` (and its options book) ready to replay: the simulator, the price path, the block interval."""
+    markets, path = price_path(cfg, rng)
+    dt = VOLSPIKE_DT_MS if cfg.scenario == "volspike" and cfg.csv_rows is None else 86_400_000 // max(1, len(path) or cfg.blocks)
+    sim = _Sim(cfg, rng, markets)
+    if cfg.option_accounts > 0:
+        sim.setup_options(rng, timer, dt)
+    sim.reload()
+    return sim, path, dt
+
+
 def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Callable[[dict], None] | None = None,
                housekeeping: Callable[[bool], None] | None = None, cpu_timer: Callable[[], int] | None = None) -> dict:
     """Run a scenario; returns the summary (see ``settle stress --json``) with a ``per_block`` list.
@@ -473,13 +485,9 @@ def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Calla
             report the end-of-block step's CPU time too: on a shared machine
             the wall time also counts the other jobs.
     """
-    markets, path = price_path(cfg, rng)
-    dt = VOLSPIKE_DT_MS if cfg.scenario == "volspike" and cfg.csv_rows is None else 86_400_000 // max(1, len(path) or cfg.blocks)
     t0 = timer()
-    sim = _Sim(cfg, rng, markets)
-    if cfg.option_accounts > 0:
-        sim.setup_options(rng, timer, dt)
-    sim.reload()
+    sim, path, dt = build(cfg, rng, timer)
+    markets = sim.markets
     setup_ms = (timer() - t0) / 1e6
     start = conservation(sim.view.data.items())
     if cfg.scenario == "breach1" and cfg.csv_rows is None:
