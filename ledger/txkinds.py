@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from . import txkinds_options as options
 from . import txkinds_risk as risk
 from .codec import MaxLen, Range, Record
 from .fields import Address, Amount, Symbol
@@ -86,4 +87,8 @@ KINDS: dict[str, type[Record]] = _kind_table(
     ("htlc_lock", risk.HtlcLock),
     ("htlc_claim", risk.HtlcClaim),
     ("htlc_refund", risk.HtlcRefund),
+    ("set_option_params", options.SetOptionParams),
+    ("register_option_series", options.RegisterOptionSeries),
+    ("register_option_chain", options.RegisterOptionChain),
+    ("vol_report", options.VolReport),
 )

@@ -163,10 +163,13 @@ class SState:
     are per lot too, at the scales of ``settlement/options/pricing.py``.
     ``oi`` counts the open long contracts.  ``settled`` is 0 while live, 1
     once expired and settled at ``settle_price`` (quote base units per lot).
+    ``mark_state`` says whether ``mark6`` is this block's (``options/marks.py``:
+    0 never marked or settled, 1 marked, 2 no vol, 3 stale underlying price;
+    trading needs 1).
     """
 
     FIELDS = ("mark6", "iv_ppm", "spot", "mark_time_ms", "delta", "gamma", "vega", "theta", "oi",
-              "settled", "settle_price")
+              "settled", "settle_price", "mark_state")
     __slots__ = FIELDS
 
     def __init__(self, *values):
