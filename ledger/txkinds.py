@@ -91,4 +91,5 @@ KINDS: dict[str, type[Record]] = _kind_table(
     ("register_option_series", options.RegisterOptionSeries),
     ("register_option_chain", options.RegisterOptionChain),
     ("vol_report", options.VolReport),
+    ("option_trade", options.OptionTrade),
 )

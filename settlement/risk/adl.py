@@ -153,7 +153,7 @@ def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[E
             c, sc = nxt
             cp = sess.pos(c, mid)
             cm = sess.macc(c, asset)
-            single = len(cm.markets) == 1 and (cp.size > 0 if s < 0 else cp.size < 0)  # the common case: one pass (below)
+            single = len(cm.markets) == 1 and not cm.series and (cp.size > 0 if s < 0 else cp.size < 0)  # the common case: one pass (below)
             if single:
                 unindex_single(sess, c, asset, cm, mid, cp, ms)  # equity unchanged: evaluate counts it with the same rounding
                 c_equity = cm.cash + cp.size * price

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 from heapq import heappop, heappush
 
+from .options.optmargin import option_equity6
 from .records import FUND, LONG, ONE, SHORT, Session
 
 __all__ = ["AdlQueue", "equity6", "file_adl", "refile", "score", "unfile", "ycoord"]
@@ -83,6 +84,8 @@ def equity6(sess: Session, addr: bytes, asset: str) -> int:
         ms = sess.mstate(mid)
         s = p.size
         e6 += s * ms.price * ONE - s * (ms.findex - p.funding_snap) - abs(s) * (ms.sloss - p.loss_snap)
+    if m.series:
+        e6 += option_equity6(sess, addr, m)
     return e6
 
 
@@ -141,6 +144,8 @@ def refile(sess: Session, addr: bytes, asset: str) -> None:
         s = p.size
         e6 += s * ms.price * ONE - s * (ms.findex - p.funding_snap) - (s if s > 0 else -s) * (ms.sloss - p.loss_snap)
         rows.append((mid, p, ms))
+    if m.series:
+        e6 += option_equity6(sess, addr, m)
     idx = sess.adl
     idx.memo[(addr, asset)] = e6
     for mid, p, ms in rows:
@@ -236,7 +241,7 @@ class AdlQueue:
             e6 = memo.get((addr, asset))
             if e6 is None:
                 m = macc(addr, asset)
-                if len(m.markets) == 1 and m.markets[0] == mid:  # equity6(), inline: this position is its only one
+                if len(m.markets) == 1 and m.markets[0] == mid and not m.series:  # equity6(), inline: this position is its only one
                     e6 = m.cash * ONE + s * price * ONE - s * (findex - p.funding_snap) - abs(s) * (sloss - p.loss_snap)
                 else:
                     e6 = equity6(sess, addr, asset)

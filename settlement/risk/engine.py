@@ -18,7 +18,7 @@ from . import margin, markets, oracle, perps
 from ..context import BlockContext
 from .funding import apply_funding
 from .liquidation import liquidation_sweep
-from .options import expiry, marks, series, surface
+from .options import expiry, marks, series, surface, trading
 from .records import MARKETS, Session
 from ..state import State
 
@@ -26,6 +26,7 @@ __all__ = ["HANDLERS", "end_block", "end_block_phases", "run_end_block"]
 
 HANDLERS = {**markets.HANDLERS, **oracle.HANDLERS, **margin.HANDLERS, **perps.HANDLERS,
             **series.HANDLERS, **surface.HANDLERS}
+HANDLERS.update(trading.HANDLERS)
 
 
 def options_phase(sess: Session, ctx: BlockContext) -> list[Event]:

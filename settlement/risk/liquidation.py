@@ -65,10 +65,12 @@ from __future__ import annotations
 
 from ledger.receipt import Event
 
-from .adl import deleverage, sync_fund
+from .adl import deleverage, socialize, sync_fund
 from ..context import BlockContext
 from .margin import (Eval, ceil_div, close_settled, coordinate, evaluate, fill, reindex, reindex_single, settle_funding, unindex,
                      unindex_single)
+from .options import optindex
+from .options.optliq import close_options
 from .records import FUND, LONG, ONE, SHORT, Session
 from .records import pack_int as _n  # event integers beyond 64 bits travel as signed bytes (never in practice)
 
@@ -123,7 +125,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
     if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
         ev = None
         adl_cache.get("safe", set()).discard((addr, asset))  # the sweep evaluates it again
-    elif len(m.markets) == 1 and ev.equity > 0 and ev.breached and addr != FUND:
+    elif len(m.markets) == 1 and not m.series and ev.equity > 0 and ev.breached and addr != FUND:
         _partial_single(sess, addr, asset, m, ev, events)
         return
     unindex(sess, addr, asset)
@@ -134,6 +136,13 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
     if not ev.breached:
         reindex(sess, addr, asset, ev, indexed=False)
         return
+    under = None
+    if m.series:  # options first, all of them, into the fund at mark (options/optliq.py); then the perpetuals as always
+        under = sess.series(m.series[0]).underlying
+        ev = _liquidate_options(sess, addr, asset, ev, events)
+        if not ev.breached and ev.equity >= 0:
+            reindex(sess, addr, asset, ev, indexed=False)
+            return
     e, mmr, n = ev.equity, ev.mmr, ev.notional
     base = {"account": addr, "asset": asset, "equity_before": _n(e), "mmr_before": _n(mmr)}
     if e > 0:
@@ -182,8 +191,22 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
                 events.append(Event("insurance_payment", {"account": addr, "asset": asset, "amount": _n(avail),
                                                           "fund_cash": _n(fund.cash), "partial": True}))
             sync_fund(sess)
-            deleverage(sess, addr, asset, debt - avail, events, adl_cache)
+            if m.markets:
+                deleverage(sess, addr, asset, debt - avail, events, adl_cache)
+            else:  # it held only options (closed above): the rest is socialized over the underlying's holders
+                socialize(sess, under, asset, addr, debt - avail, events, adl_cache)
     reindex(sess, addr, asset, indexed=False)
+
+
+def _liquidate_options(sess: Session, addr: bytes, asset: str, ev, events: list[Event]):
+    """Close every option position of a breached account into the fund at mark, charge the penalty; the account after."""
+    closes, due = close_options(sess, addr, asset)
+    pen = _charge_penalty(sess, addr, asset, due, ev.equity)
+    after = evaluate(sess, addr, asset)
+    events.append(Event("liquidation", {"account": addr, "asset": asset, "equity_before": _n(ev.equity), "mmr_before": _n(ev.mmr),
+                                        "step": "options", "closes": closes, "penalty": _n(pen),
+                                        "equity_after": _n(after.equity), "mmr_after": _n(after.mmr)}))
+    return after
 
 
 def _close_rest(sess: Session, addr: bytes, asset: str, base: dict, after, events: list[Event]) -> None:
@@ -304,7 +327,7 @@ def _triage(sess: Session, candidates, events: list[Event], popped: set) -> list
         m = macc(addr, asset)
         ev = evaluate(sess, addr, asset, m)
         if ev.breached and not ev.stale:
-            breached.append((ev.equity * 10**12 // ev.mmr, addr, asset, ev, m))
+            breached.append((ev.equity * 10**12 // ev.mmr if ev.mmr else -2**200, addr, asset, ev, m))  # no MMR: long options only
         elif (addr, asset) in popped:
             rest.append((addr, asset, ev))
     rest.sort()  # by (address, asset): distinct
@@ -324,14 +347,15 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
     assets = sorted({sess.market(mid).quote for mid in sess.market_ids() if not sess.mstate(mid).stale})
     for asset in assets:
         rebalance_fund(sess, asset, events, adl_cache)
-    popped = _fired(sess, sess.market_ids())
+    popped = _fired(sess, sess.market_ids()) | optindex.candidates(sess)
+    sess.recheck.clear()
     breached = _triage(sess, popped | (adl_cache["touched"] - adl_cache["safe"]), events, popped)
     while breached:
         adl_cache["socialized"] = set()
         adl_cache["touched"] = set()
         adl_cache["safe"] = set()
         for _, addr, asset, ev, m in breached:
-            if len(m.markets) == 1 and ev.equity > 0 and addr != FUND and not adl_cache["socialized"] \
+            if len(m.markets) == 1 and not m.series and ev.equity > 0 and addr != FUND and not adl_cache["socialized"] \
                     and (addr, asset) not in adl_cache["touched"]:
                 _partial_single(sess, addr, asset, m, ev, events, hot)  # liquidate_account's first case, without the call
             else:

@@ -48,6 +48,8 @@ from ledger.receipt import Event
 from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw
 
 from . import adl_index
+from .options import optindex
+from .options.optmargin import SLACK_SHORT, option_terms
 from ..accounts import MAX_AMOUNT, get_balance, set_balance
 from ..context import BlockContext
 from ..errors import BadAmount, InsufficientBalance, InsufficientMargin, StalePrice
@@ -101,6 +103,9 @@ def evaluate(sess: Session, addr: bytes, asset: str, m=None) -> Eval:
         mmr -= -n * mmf // ONE
         surplus += s * price * ONE - owed_scaled - n * mmf
         stale = stale or ms.stale
+    if m.series:  # option positions in the same collateral asset (options/optmargin.py)
+        oe, oi, om, os6, ostale = option_terms(sess, addr, m)
+        return Eval(equity + oe, imr + oi, mmr + om, notional, surplus + os6, len(m.markets) + len(m.series), stale or ostale)
     return Eval(equity, imr, mmr, notional, surplus, len(m.markets), stale)
 
 
@@ -120,6 +125,8 @@ def unindex(sess: Session, addr: bytes, asset: str) -> None:
             sess.index.remove(mid, p.trigger_side, addr, p.trigger)
             p.trigger_side = 0
             sess.touch_pos(addr, mid)
+    if sess.macc(addr, asset).series:
+        optindex.unfile(sess, addr, asset)
     adl_index.unfile(sess, addr, asset)
 
 
@@ -135,13 +142,20 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
     if indexed:
         unindex(sess, addr, asset)
     m = sess.macc(addr, asset)
-    if not m.markets:
+    if not m.markets and not m.series:
         return
     if ev is None:
         ev = evaluate(sess, addr, asset)
-    k = ev.market_count
-    budget = ev.scaled_surplus - 2 * k * ONE
-    b = budget // k
+    if m.series:  # options: one budget share per underlying (options/optindex.py), rounding slack per series
+        unders = optindex.underlyings(sess, m)
+        k = len(m.markets) + len(unders)
+        budget = ev.scaled_surplus - (2 * len(m.markets) + SLACK_SHORT * len(m.series)) * ONE
+        b = budget // k
+        optindex.file(sess, addr, m, unders, b if budget >= 0 else -1)
+    else:
+        k = ev.market_count
+        budget = ev.scaled_surplus - 2 * k * ONE
+        b = budget // k
     for mid in m.markets:
         p = sess.pos(addr, mid)
         side = LONG if p.size > 0 else SHORT

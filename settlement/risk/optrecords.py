@@ -39,6 +39,7 @@ from ledger.txkinds_options import OptionParams
 
 from ..errors import StateCorrupt
 from ..state import State
+from .liq_index import IndexCache
 from .units import unpack_int
 
 __all__ = [
@@ -235,6 +236,8 @@ class OptionsCache:
         # accounts the liquidation sweep must re-evaluate this block whatever their triggers say
         # (e.g. a short settled at expiry): (address, collateral asset)
         self.recheck: set[tuple[bytes, str]] = set()
+        self.oindex = IndexCache(self.state, OPT_INDEX)  # the options at-risk index (options/optindex.py)
+        self.oext: dict = {}  # per-session memos of the options modules (optindex.py: bands, epoch references)
 
     def series(self, sid: str) -> Series | None:
         """The static terms of option series ``sid`` (None if never listed)."""
@@ -296,3 +299,4 @@ class OptionsCache:
             vadd(p.pack() if p.size or p.cost else None)
         self._dirty_ss.clear()
         self._dirty_opos.clear()
+        self.oindex.flush()

@@ -84,18 +84,24 @@ def _check_margin(role: str, addr: bytes, before: Eval, after: Eval, increasing:
     )
 
 
-def trade(state: State, ctx: BlockContext, sender: bytes, body: Trade) -> list[Event]:
-    so = body.order
-    o = so.order
+def check_order_shape(o, fill: int) -> None:
+    """Side, sizes and price of an order (perpetual or option) and of its fill, before anything is read."""
     if o.side not in ("buy", "sell"):
         raise InvalidParameter(f"malformed order: side must be 'buy' or 'sell', got {o.side!r}")
-    for what, v in (("order size", o.size), ("order price", o.price), ("fill size", body.size)):
+    for what, v in (("order size", o.size), ("order price", o.price), ("fill size", fill)):
         if not 0 < v <= MAX_AMOUNT:
             raise BadAmount(f"{what} must be in [1, {MAX_AMOUNT}], got {v}")
-    sess = Session(state, ctx)
-    market = sess.market(o.market)
-    if market is None:
-        raise UnknownMarket(f"malformed order: unknown market {o.market!r}")
+
+
+def check_order_fill(state: State, ctx: BlockContext, sender: bytes, so, fill: int, unit: str = "lots") -> tuple[bytes, int]:
+    """The rules every maker-signed order shares (perpetual or option): returns (maker, already filled).
+
+    Signature on this chain, maker registered and not the taker, taker
+    restriction, expiry height, fills counted per (maker, nonce) -- one nonce
+    space for both kinds, so ``cancel_order`` voids either -- and the premium
+    or notional limit.
+    """
+    o = so.order
     maker = address_from_pubkey(so.maker)
     if not so.verify(ctx.chain_id):
         raise BadSignature(f"order signature does not verify for maker {format_address(maker)} on chain {ctx.chain_id}")
@@ -109,10 +115,22 @@ def trade(state: State, ctx: BlockContext, sender: bytes, body: Trade) -> list[E
     done = order_filled(state, maker, o.nonce)
     if done == CANCELLED:
         raise Replayed(f"order {o.nonce} of maker {format_address(maker)} was cancelled")
-    if done + body.size > o.size:
-        raise Replayed(f"order {o.nonce} of maker {format_address(maker)} has {done} of {o.size} lots filled; cannot fill {body.size} more")
-    if body.size * o.price > MAX_AMOUNT:
-        raise BadAmount(f"trade notional {body.size} x {o.price} exceeds {MAX_AMOUNT}")
+    if done + fill > o.size:
+        raise Replayed(f"order {o.nonce} of maker {format_address(maker)} has {done} of {o.size} {unit} filled; cannot fill {fill} more")
+    if fill * o.price > MAX_AMOUNT:
+        raise BadAmount(f"trade notional {fill} x {o.price} exceeds {MAX_AMOUNT}")
+    return maker, done
+
+
+def trade(state: State, ctx: BlockContext, sender: bytes, body: Trade) -> list[Event]:
+    so = body.order
+    o = so.order
+    check_order_shape(o, body.size)
+    sess = Session(state, ctx)
+    market = sess.market(o.market)
+    if market is None:
+        raise UnknownMarket(f"malformed order: unknown market {o.market!r}")
+    maker, done = check_order_fill(state, ctx, sender, so, body.size)
     mid, quote = o.market, market.quote
     ms = sess.mstate(mid)
     if not ms.price:

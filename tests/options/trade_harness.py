@@ -1,0 +1,105 @@
+"""An options test chain: the risk-test :class:`Harness` plus option listing, marks and signed option orders.
+
+Owns nothing the code under test uses.  Until the series and pricing work
+lands on this branch, a series is listed, and its mark written, directly in
+state through a risk ``Session`` (as the series' listing and its end-of-block
+marks would); blocks still go through the real ``apply_block``.
+"""
+from __future__ import annotations
+
+import math
+
+from ledger.codec import decode, encode
+from ledger.txkinds_options import OptionOrder, OptionParams, OptionTrade, sign_option_order
+from ledger.txkinds_risk import ANY_TAKER
+from settlement.context import BlockContext
+from settlement.risk.optrecords import CALL, UNDERLYINGS, Series, series_id, series_list_key
+from settlement.risk.records import Session
+from settlement.state import State
+
+from tests.settlement.harness import Harness
+
+YEAR_MS = 31_536_000_000
+
+
+def oparams(**overrides) -> OptionParams:
+    """Deribit's standard-margin fractions; 10 % band, 1 % penalty, 10 % vol band, 60 s recheck."""
+    values = dict(rate_ppm=0, settlement_window_ms=1_800_000, vol_fresh_ms=60_000, trade_band_ppm=100_000,
+                  im_base_ppm=150_000, im_floor_ppm=100_000, mm_ppm=75_000, liq_penalty_ppm=10_000,
+                  vol_band_ppm=100_000, recheck_ms=60_000)
+    values.update(overrides)
+    return OptionParams(**values)
+
+
+def bs6(spot: int, strike: int, vol_ppm: int, t_ms: int, is_call: bool) -> int:
+    """Test marks (10^6 x value per lot, rate 0) in floating point: a stand-in for ``pricing.bs_value6``."""
+    if t_ms <= 0 or vol_ppm <= 0:
+        v = max(spot - strike, 0) if is_call else max(strike - spot, 0)
+        return v * 1_000_000
+    s, k, sig, t = float(spot), float(strike), vol_ppm / 1e6, t_ms / YEAR_MS
+    d1 = (math.log(s / k) + sig * sig * t / 2) / (sig * math.sqrt(t))
+    d2 = d1 - sig * math.sqrt(t)
+    n = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))  # noqa: E731
+    call = s * n(d1) - k * n(d2)
+    v = call if is_call else call - s + k
+    return max(0, int(v * 1e6))
+
+
+class OptHarness(Harness):
+    def write(self, fn):
+        """Run ``fn(session)`` against the current state and apply its writes (outside any block)."""
+        state = State(self.view)
+        sess = Session(state, BlockContext(self.chain_id, self.height, self.time_ms))
+        out = fn(sess)
+        sess.flush()
+        self.view.apply(state.writes())
+        return out
+
+    def enable_options(self, u: str = "BTC-PERP", **overrides) -> None:
+        def go(sess):
+            sess.set_oparams(u, oparams(**overrides))
+            raw = sess.state.get(UNDERLYINGS)
+            have = [] if raw is None else list(decode(raw))
+            sess.state.put(UNDERLYINGS, encode(sorted(set(have) | {u})))
+        self.write(go)
+
+    def list_series(self, kind: str, strike: int, expiry_ms: int, lots: int = 1, u: str = "BTC-PERP") -> str:
+        sid = series_id(u, kind, strike, expiry_ms)
+
+        def go(sess):
+            sess.add_series(Series(sid, u, kind, strike, expiry_ms, lots, sess.market(u).quote))
+            raw = sess.state.get(series_list_key(u))
+            have = [] if raw is None else list(decode(raw))
+            sess.state.put(series_list_key(u), encode(sorted(set(have) | {sid})))
+        self.write(go)
+        return sid
+
+    def set_mark(self, sid: str, mark6: int, iv_ppm: int = 500_000, spot: int | None = None) -> None:
+        def go(sess):
+            ss = sess.sstate(sid)
+            ss.mark6, ss.iv_ppm, ss.mark_time_ms = mark6, iv_ppm, self.time_ms
+            ss.spot = spot if spot is not None else sess.mstate(sess.series(sid).underlying).price
+            sess.touch_ss(sid)
+        self.write(go)
+
+    def mark_bs(self, sid: str, iv_ppm: int) -> int:
+        """Write the test mark of ``sid`` at the underlying's price, ``iv_ppm`` and the current block time."""
+        sess = self.session()
+        s = sess.series(sid)
+        spot = sess.mstate(s.underlying).price
+        m = bs6(spot, s.strike, iv_ppm, s.expiry_ms - self.time_ms, s.kind == CALL)
+        self.set_mark(sid, m, iv_ppm, spot)
+        return m
+
+    def option_order(self, maker: str, sid: str, side: str, size: int, price: int, *, expiry=10**9, nonce=None, taker=ANY_TAKER):
+        if nonce is None:
+            nonce = self.nonces.get("order/" + maker, 0)
+            self.nonces["order/" + maker] = nonce + 1
+        return sign_option_order(self.keys[maker], self.chain_id, OptionOrder(sid, side, size, price, expiry, nonce, taker))
+
+    def option_trade_tx(self, taker: str, maker: str, sid: str, side: str, size: int, price: int, **kw):
+        return self.tx(taker, OptionTrade(self.option_order(maker, sid, side, size, price, **kw), size))
+
+    def option_trade(self, taker: str, maker: str, sid: str, side: str, size: int, price: int, **kw):
+        """``maker`` takes ``side`` of ``size`` contracts at ``price`` each; ``taker`` the other side."""
+        return self.block(self.option_trade_tx(taker, maker, sid, side, size, price, **kw))[0]
