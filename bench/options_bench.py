@@ -43,7 +43,7 @@ def margin_50(repeat: int) -> dict:
     cfg = StressConfig(accounts=0, scenario="volspike", option_accounts=2, option_expiries=5, option_series_min=50,
                        option_series_max=50, verify=False)
     sim, _, _ = build(cfg, random.Random(1), time.perf_counter_ns)
-    writer = sim.oaddrs[0]
+    writer = sim.book.addrs[0]
     ctx = BlockContext(CHAIN_ID, sim.height, sim.time_ms)
     state = State(sim.view)
     held = len(Session(state, ctx).macc(writer, ASSET).series)

@@ -8,7 +8,7 @@ imports neither.
 
 Each block is applied exactly as ``machine.apply_block`` does -- oracle
 ``price`` txs through ``execute_tx``, then the risk end-of-block step
-(prices, funding, liquidation sweep), net writes, state root -- except that
+(prices, options, funding, liquidation sweep), net writes, state root -- except that
 the end-of-block step (prices, funding, sweep, write-back) and, within it, the
 liquidation step (sweep + write-back) are timed from outside, between the
 phases of ``risk_engine.end_block_phases`` (wall clock, and CPU time of the
@@ -19,13 +19,21 @@ whole step when a CPU timer is given).  Checks per block:
 * ``missed``: the same scan after the block; must be 0 (every breached
   account handled in the block it breached);
 * ``conservation``: :func:`settlement.audit.conservation_delta` of the
-  block's writes is zero for every asset; a full audit runs at start and end.
+  block's writes is zero for every asset; a full audit runs at start and end
+  (cash per asset, and long == short per market and per option series).
 
 Population: accounts come in pairs holding opposite positions opened at the
 initial price (so positions sum to zero), leverage uniform in
 ``[2, max_leverage]`` per account, 1-3 markets each in multi-market
 scenarios (cross margin).  The insurance fund starts with ``fund_ppm`` of the
 total collateral.
+
+With ``option_accounts > 0`` an options book (``bench/stress_options.py``) is
+listed on the first market in a first, unreported block, opened at the marks,
+and each block also carries the stress oracles' vol reports; the breach scans
+then run after the options phase too and count the option accounts apart
+(``option_breached``, ``option_missed``).  With 0 (the default) nothing of it
+exists and every state root is the one without options.
 """
 from __future__ import annotations
 
@@ -36,7 +44,6 @@ from typing import Callable
 from ledger.hashing import sha256
 from ledger.keys import PrivateKey
 from ledger.tx import sign_tx
-from ledger.txkinds_options import OptionParams, RegisterOptionChain, SetOptionParams, VolPoint, VolReport
 from ledger.txkinds_risk import PriceReport
 
 from settlement.accounts import CHAIN, Account, Asset, ChainParams, put_account, put_asset
@@ -47,18 +54,16 @@ from settlement.risk.margin import evaluate, reindex
 from settlement.risk.markets import default_params
 from settlement.risk.oracle import _update_volatility, update_prices
 from settlement.risk.funding import apply_funding
-from settlement.risk.engine import end_block_phases
-from settlement.risk.options.positions import ofill
-from settlement.risk.optrecords import CALL, PUT, series_id
+from settlement.risk.engine import end_block_phases, options_phase
 from settlement.risk.records import FUND, Market, MState, Session
 from settlement.state import DictView, RootAccumulator, State
+
+from .stress_options import VOLSPIKE_BLOCKS, VOLSPIKE_CALM, VOLSPIKE_DT_MS, VOLSPIKE_MOVE_PPM, OptionBook, vol_scales
 
 __all__ = ["SCENARIOS", "StressConfig", "build", "price_path", "run_stress"]
 
 P0 = 100_000  # initial price per lot, quote base units
-LIQUIDATION_KINDS = ("liquidation",)  # events naming a liquidated ``account``
-OPTION_LIQUIDATION = "option_liquidation"  # an option position closed into the insurance fund
-OPTION_SETTLEMENT = "option_settlement"  # a position settled at expiry
+OPTIONS_STEP = "options"  # the ``step`` of a liquidation event that closed an account's options into the fund
 ASSET = "USD"
 CHAIN_ID = "settle-stress"
 
@@ -69,21 +74,6 @@ SCENARIOS = {
     "breach1": "one block moves the price just far enough to breach 1% of the accounts (the benchmark)",
     "volspike": "BTC-PERP spot -30% and implied vols x3 in one block, then the near option expiry settles",
 }
-
-# volspike: calm blocks, the spike block, calm blocks, the block that passes the near expiry, a tail
-VOLSPIKE_CALM, VOLSPIKE_AFTER, VOLSPIKE_TAIL = 3, 3, 2
-VOLSPIKE_BLOCKS = VOLSPIKE_CALM + 1 + VOLSPIKE_AFTER + 1 + VOLSPIKE_TAIL
-VOLSPIKE_DT_MS = 1_800_000  # 30-minute blocks, as the day scenarios
-VOLSPIKE_MOVE_PPM = -300_000  # spot -30 %
-VOLSPIKE_VOL_X = 3  # implied vols x3
-
-# the options book (option_accounts > 0)
-OPT_STRIKES_PCT = (80, 90, 100, 110, 120)  # strikes in % of the initial price
-OPT_FAR_DAYS = (30, 7, 60, 90, 180, 365, 14, 120)  # expiries after the near one, in this order of use
-OPT_CONTRACT_LOTS = 10
-OPT_VOL_ATM = 600_000  # 60 % at the money
-OPT_VOL_SKEW = 400_000  # + 0.4 x (P0 - K) / P0: puts below the money trade richer (8 % at 80 %)
-OPT_COVER_PPM = (1_000_000, 3_000_000)  # an option account's equity at open: uniform in this x its IMR
 
 
 @dataclass
@@ -105,18 +95,6 @@ class StressConfig:
 
 def _noise(rng, scale_ppm: int) -> int:
     return rng.randint(-scale_ppm, scale_ppm)
-
-
-def vol_scales(cfg: StressConfig, blocks: int) -> list[int]:
-    """Per block: the factor on every oracle's implied vols (volspike: x3 from the spike block on)."""
-    if cfg.scenario == "volspike" and cfg.csv_rows is None:
-        return [1 if i <= VOLSPIKE_CALM else VOLSPIKE_VOL_X for i in range(1, blocks + 1)]
-    return [1] * blocks
-
-
-def smile_vol(strike: int, scale: int) -> int:
-    """The stress oracles' implied vol at ``strike`` (ppm): a put skew around 60 % at the money, times ``scale``."""
-    return max(10_000, OPT_VOL_ATM + OPT_VOL_SKEW * (P0 - strike) // P0) * scale
 
 
 def price_path(cfg: StressConfig, rng) -> tuple[list[str], list[dict[str, int]]]:
@@ -151,13 +129,6 @@ def price_path(cfg: StressConfig, rng) -> tuple[list[str], list[dict[str, int]]]
     raise ValueError(f"unknown scenario {cfg.scenario!r}; choose from {', '.join(SCENARIOS)} or give a CSV")
 
 
-def stress_option_params() -> OptionParams:
-    """The options book's parameters: Deribit's standard margin, a 30-minute settlement TWAP."""
-    return OptionParams(rate_ppm=50_000, settlement_window_ms=1_800_000, vol_fresh_ms=60_000, trade_band_ppm=100_000,
-                        im_base_ppm=150_000, im_floor_ppm=100_000, mm_ppm=75_000, liq_penalty_ppm=10_000,
-                        vol_band_ppm=100_000, recheck_ms=3_600_000)
-
-
 class _Sim:
     def __init__(self, cfg: StressConfig, rng, markets: list[str]):
         self.cfg = cfg
@@ -172,11 +143,7 @@ class _Sim:
         self.cpu_timer: Callable[[], int] | None = None
         self.liquidated: set[bytes] = set()
         self.single: list[tuple[int, int]] = []  # (cash, size) of single-market accounts, for breach1
-        self.oaddrs: list[bytes] = []  # the options book's accounts (writer, buyer, writer, ...)
-        self.chain: list[str] = []  # its live series ids, sorted
-        self.near_expiry_ms = 0
-        self.expiries: list[int] = []
-        self.oset: set[bytes] = set()
+        self.book: OptionBook | None = None  # option_accounts > 0
         self.supply = 0
         state = State(DictView())
         state.put(CHAIN, ChainParams(CHAIN_ID, 0, bytes(32)).encode())
@@ -255,92 +222,26 @@ class _Sim:
     # ------------------------------------------------------------------ options book
 
     def setup_options(self, rng, timer: Callable[[], int], dt_ms: int) -> None:
-        """Enable options on the first market, list the chain and open the book at the marks.
+        """Enable options on the first market, list the chain and open the book (``stress_options.OptionBook``).
 
-        A first block (not reported) carries the admin's ``set_option_params``
-        and ``register_option_chain``, the prices at ``P0`` and the first vol
-        reports, so every series has a mark computed by the engine itself.
-        Then the pairs are opened directly in state, as :meth:`_populate`
-        opens the perpetuals: each pair's buyer pays the writer the mark of
-        every contract (one integer, so cash is conserved), 1 in 3 writers
-        holds a perpetual hedge against its buyer, and each account's equity
-        is set to a uniform multiple of its initial margin (long options
-        alone need none: their buyers keep a tenth of the premium spare).
-        Every account is filed in the at-risk indexes by ``reindex``.
+        A first block (not reported) carries the admin's listing txs, the
+        prices at ``P0`` and the first vol reports, so every series has a
+        mark computed by the engine itself; then the pairs are opened at
+        those marks directly in state, as :meth:`_populate` opens the
+        perpetuals.
         """
-        cfg, mid = self.cfg, self.markets[0]
-        start = self.time_ms + dt_ms  # the listing block's time; the scenario's block k is at start + k x dt
-        self.near_expiry_ms = start + (VOLSPIKE_CALM + 1 + VOLSPIKE_AFTER) * dt_ms + dt_ms // 2
-        self.expiries = sorted([self.near_expiry_ms] + [start + d * 86_400_000 for d in OPT_FAR_DAYS[:cfg.option_expiries - 1]])
-        strikes = [P0 * pct // 100 for pct in OPT_STRIKES_PCT]
-        self.chain = sorted(series_id(mid, kind, k, e) for e in self.expiries for k in strikes for kind in (CALL, PUT))
-        admin = [SetOptionParams(mid, stress_option_params()), RegisterOptionChain(mid, strikes, self.expiries, OPT_CONTRACT_LOTS)]
-        pre = [sign_tx(self.admin, CHAIN_ID, n, body) for n, body in enumerate(admin)]
-        row = self.block({mid: P0}, timer, dt_ms, pre_txs=pre)
+        book = self.book = OptionBook(self.cfg, self.markets[0], P0, ASSET, CHAIN_ID)
+        row = self.block({book.underlying: P0}, timer, dt_ms, pre_txs=book.listing_txs(self.admin, self.time_ms + dt_ms, dt_ms))
         if not row["conservation_ok"]:
             raise RuntimeError("the options listing block did not conserve")
         state = State(self.view)
         sess = Session(state, BlockContext(CHAIN_ID, self.height, self.time_ms))
-        ms = sess.mstate(mid)
-        price = ms.price
-        deposits = 0
-        for i in range(cfg.option_accounts // 2):
-            picks = sorted(rng.sample(self.chain, rng.randint(min(cfg.option_series_min, len(self.chain)), min(cfg.option_series_max, len(self.chain)))))
-            hedged = rng.randint(0, 2) == 0
-            writer, buyer = (sha256(b"settle-stress/option-%s/%d" % (role, i))[:20] for role in (b"writer", b"buyer"))
-            for addr in (writer, buyer):
-                put_account(state, addr, Account(("participant",), 0))
-            hedge, premium = 0, 0
-            for sid in picks:
-                n = rng.randint(1, 100)
-                series = sess.series(sid)
-                cost = n * series.contract_lots * sess.sstate(sid).mark6 // 1_000_000
-                ofill(sess, buyer, ASSET, sid, n, cost)
-                ofill(sess, writer, ASSET, sid, -n, -cost)
-                premium += cost
-                if hedged:  # the writer's delta: short calls are short the underlying, short puts long
-                    hedge += (1 if series.kind == CALL else -1) * n * series.contract_lots // 2
-            if hedge:
-                for addr, size in ((writer, hedge), (buyer, -hedge)):
-                    m = sess.macc(addr, ASSET)
-                    m.cash -= size * price
-                    m.markets = [mid]
-                    p = sess.pos(addr, mid)
-                    p.size, p.open_notional, p.funding_snap, p.loss_snap = size, size * price, ms.findex, ms.sloss
-                    sess.touch_pos(addr, mid)
-                ms.oi += abs(hedge)
-                sess.touch_ms(mid)
-            for addr in (writer, buyer):
-                m = sess.macc(addr, ASSET)
-                ev = evaluate(sess, addr, ASSET, m)
-                cover = rng.randint(*OPT_COVER_PPM)
-                target = -(-ev.imr * cover // 1_000_000) if ev.imr else ev.equity + premium // 10
-                deposit = max(0, target - ev.equity)
-                m.cash += deposit
-                sess.touch_macc(addr, ASSET)
-                deposits += deposit
-                reindex(sess, addr, ASSET, indexed=False)
-                self.oaddrs.append(addr)
-        fund = deposits * cfg.fund_ppm // 1_000_000
-        sess.macc(FUND, ASSET).cash += fund
-        sess.touch_macc(FUND, ASSET)
+        added = book.open(sess, rng)
         sess.flush()
-        self.supply += deposits + fund
+        self.supply += added
         put_asset(state, Asset(ASSET, 6, self.admin.address, self.supply))
         writes, self.acc = state.finish(self.acc)
         self.view.apply(writes)
-        self.oset = set(self.oaddrs)
-
-    def vol_txs(self, scale: int) -> list:
-        """Each oracle's vol report: every live (expiry, strike) point of the smile x ``scale``, the oracles 0.5 % apart."""
-        txs = []
-        strikes = [P0 * pct // 100 for pct in OPT_STRIKES_PCT]
-        for k, o in enumerate(self.oracles):
-            points = [VolPoint(e, K, smile_vol(K, scale) * (1_000 + 5 * (k - 1)) // 1_000)
-                      for e in self.expiries if e > self.time_ms for K in strikes]
-            txs.append(sign_tx(o, CHAIN_ID, self.nonces[k], VolReport(self.markets[0], points)))
-            self.nonces[k] += 1
-        return txs
 
     # ------------------------------------------------------------------ checks
 
@@ -360,7 +261,9 @@ class _Sim:
         self.height += 1
         self.time_ms += dt_ms
         ctx = BlockContext(CHAIN_ID, self.height, self.time_ms)
-        txs = list(pre_txs) + self.price_txs(prices) + (self.vol_txs(vol_scale) if self.chain else [])
+        txs = list(pre_txs) + self.price_txs(prices)
+        if self.book:
+            txs += self.book.vol_txs(self.oracles, self.nonces, self.time_ms, vol_scale)
         row = {"height": self.height, "prices": dict(prices)}
         if self.cfg.verify:
             scratch = State(self.view)
@@ -368,14 +271,13 @@ class _Sim:
                 execute_tx(scratch, ctx, t)
             sess = Session(scratch, ctx)
             update_prices(sess, ctx)
-            if self.chain:
-                from settlement.risk.engine import options_phase  # TODO: top-level once the series branch is merged
+            if self.book:
                 options_phase(sess, ctx)
             apply_funding(sess, ctx)
             sess.flush()
             row["breached"] = self.breached(scratch)
-            if self.oaddrs:
-                row["option_breached"] = self.breached(scratch, self.oaddrs)
+            if self.book:
+                row["option_breached"] = self.breached(scratch, self.book.addrs)
             del scratch, sess  # the verifier's 100k-object caches must not be alive during the timed step
         if self.housekeeping:
             self.housekeeping(False)
@@ -398,13 +300,10 @@ class _Sim:
         writes, self.acc = state.finish(self.acc)
         delta = conservation_delta(self.view, writes)
         self.view.apply(writes)
-        liquidated = {e.attrs["account"] for e in events if e.kind in LIQUIDATION_KINDS}
+        liquidated = {e.attrs["account"] for e in events if e.kind == "liquidation"}
         self.liquidated |= liquidated
-        if self.chain:
-            oset = self.oset
-            row.update(option_liquidated=sum(1 for a in liquidated if a in oset),
-                       option_liquidation_events=sum(1 for e in events if e.kind == OPTION_LIQUIDATION),
-                       settlement_events=sum(1 for e in events if e.kind == OPTION_SETTLEMENT))
+        if self.book:
+            row.update(self.book.row(events, liquidated))
         fund = Session(State(self.view), ctx)
         fev = evaluate(fund, FUND, ASSET)
         row.update(
@@ -423,8 +322,8 @@ class _Sim:
         )
         if self.cfg.verify:
             row["missed"] = self.breached(State(self.view))
-            if self.oaddrs:
-                row["option_missed"] = self.breached(State(self.view), self.oaddrs)
+            if self.book:
+                row["option_missed"] = self.breached(State(self.view), self.book.addrs)
         return row
 
 
@@ -508,19 +407,7 @@ def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Calla
     end = conservation(sim.view.data.items())
     pos = positions_balance(sim.view.data.items())
     breach_row = max(rows, key=lambda r: (r.get("breached", r["liquidated"]), -r["height"]))
-    options = {}
-    if sim.chain:
-        options = {
-            "option_accounts": len(sim.oaddrs),
-            "option_series": len(sim.chain),
-            "near_expiry_ms": sim.near_expiry_ms,
-            "option_breached": max(r.get("option_breached", r["option_liquidated"]) for r in rows),
-            "option_liquidated": sum(r["option_liquidated"] for r in rows),
-            "option_liquidated_accounts": len(sim.liquidated & sim.oset),
-            "option_liquidation_events": sum(r["option_liquidation_events"] for r in rows),
-            "option_missed": sum(r.get("option_missed", 0) for r in rows),
-            "settlement_events": sum(r["settlement_events"] for r in rows),
-        }
+    options = sim.book.summary(rows, sim.liquidated) if sim.book else {}
     return {
         "scenario": cfg.scenario if cfg.csv_rows is None else "csv",
         "accounts": cfg.accounts,
