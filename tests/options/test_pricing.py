@@ -263,3 +263,22 @@ def test_binomial_tree_agrees_with_the_closed_form():
 @given(st.integers(1_000, 10**13), ratios_ppm, vols, times, rates, kinds)
 def test_binomial_tree_agrees_with_the_closed_form_sweep(strike, ratio, vol, t, rate, is_call):
     check_crr(strike_of(ratio, strike), strike, vol, t, rate, is_call, 1_000)
+
+
+@pytest.mark.slow
+@settings(max_examples=3_000, deadline=None)
+@given(strikes, ratios_ppm, vols, st.integers(HOUR, 2 * YEAR_MS), rates, st.integers(1, 1_000), st.integers(1, DAY))
+def test_monotone_sweep(strike, ratio, vol, t, rate, step_ppm, t_step):
+    spot = strike_of(ratio, strike)
+    spots = steps(spot, max(20, spot * step_ppm // 10**6), 20)
+    calls = [bs_value6(s, strike, vol, t, rate, True) for s in spots]
+    puts = [bs_value6(s, strike, vol, t, rate, False) for s in spots]
+    assert calls == sorted(calls) and puts == sorted(puts, reverse=True)
+    vs = steps(min(vol, 4_900_000), 100 * step_ppm, 20)
+    for is_call in (True, False):
+        values = [bs_value6(spot, strike, v, t, rate, is_call) for v in vs]
+        assert values == sorted(values)
+    ts = steps(t, t_step * 20, 20)
+    calls = [bs_value6(spot, strike, vol, u, rate, True) for u in ts]
+    puts = [bs_value6(spot, strike, vol, u, 0, False) for u in ts]
+    assert calls == sorted(calls) and puts == sorted(puts)

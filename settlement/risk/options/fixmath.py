@@ -5,10 +5,11 @@ Owns the fixed-point scale of the option maths and its elementary functions; it 
 ``isqrt``.  Every function runs a FIXED number of iterations, so every node does the same work
 and gets the same bits.
 
-Scale: a real ``x`` is the integer ``X = round-ish(x * 2**PREC)`` with ``PREC = 96``
-(``ONE = 2**96``); "ulp" below means ``2**-96``.  Tables (ln of 1 + j/64, exp of j/64, N and pdf
-around every grid point j/64 of [0, 12]) are computed once at import with 40 guard bits by
-series run until their terms vanish, then rounded to the scale (error <= 1/2 ulp each).
+Scale: a real ``x`` is the integer ``X ~ x * 2**PREC`` with ``PREC = 96`` (``ONE = 2**96``);
+"ulp" below means ``2**-96``.  Tables (ln of 1 + j/64, e**(j/64), N and the pdf's Taylor rows
+around every grid point j/64 of [0, 12]) are computed once at import, in integers with 40 guard
+bits, by series run until their terms vanish (N is chained from N(0) = 1/2 by 20-term steps,
+dropped tail < 2**-163), then rounded to the scale (error <= 1/2 ulp each).
 
 Error bounds (absolute, in ulp of the result's scale, checked against mpmath in
 ``tests/options/test_pricing.py``):
@@ -166,7 +167,7 @@ def sqrt_fixed(x: int) -> int:
 X_MAX = 12  # N(-12) < 2**-108: beyond, N is 0 or 1 and the pdf 0
 _GRID = 6  # grid step 2**-6
 _N_TERMS = 13  # tail of a row beyond 13 terms, |h| <= 1/128: < 2**-109 over the grid (see tests)
-_BUILD_TERMS = 40  # enough for the chain step h = 1/64 at 2**_W
+_BUILD_TERMS = 20  # chain step h = 1/64: dropped tail < 2**-163, far below 2**-_W
 
 
 def _taylor_rows() -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...], tuple[int, ...]]:
