@@ -70,7 +70,7 @@ from ..context import BlockContext
 from .margin import (Eval, ceil_div, close_settled, coordinate, evaluate, fill, reindex, reindex_single, settle_funding, unindex,
                      unindex_single)
 from .options import optindex
-from .options.optliq import close_options
+from .options.optliq import close_options, deleverage_options
 from .records import FUND, LONG, ONE, SHORT, Session
 from .records import pack_int as _n  # event integers beyond 64 bits travel as signed bytes (never in practice)
 
@@ -300,7 +300,15 @@ def rebalance_fund(sess: Session, asset: str, events: list[Event], adl_cache: di
     ev = evaluate(sess, FUND, asset)
     events.append(Event("fund_deleverage", {"asset": asset, "equity": _n(ev.equity), "mmr": _n(ev.mmr), "imr": _n(ev.imr),
                                             "lots": {mid: abs(sess.pos(FUND, mid).size) for mid in m.markets}}))
-    deleverage(sess, FUND, asset, -ev.equity, events, adl_cache)
+    debt = -ev.equity
+    if m.series:  # its option inventory first (options/optliq.py); what is left as for perpetuals
+        under = sess.series(m.series[0]).underlying
+        debt = deleverage_options(sess, asset, debt, events, adl_cache)
+        if debt > 0 and not m.markets:
+            socialize(sess, under, asset, FUND, debt, events, adl_cache)
+            return
+    if debt > 0:
+        deleverage(sess, FUND, asset, debt, events, adl_cache)
 
 
 def _fired(sess: Session, mids) -> set[tuple[bytes, str]]:

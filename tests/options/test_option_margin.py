@@ -107,3 +107,18 @@ def test_bankrupt_option_account_fund_pays(h):
     assert [e.attrs["amount"] for e in h.block_events("insurance_payment")] == [30_000]
     s = h.session()
     assert s.macc(h.addr("alice"), "USD").cash == 0
+
+
+def test_bankrupt_option_account_without_fund_socializes_over_the_underlying(h):
+    sid = short(h, "call", 110_000, 2_000_500_000, 10, 2_000)
+    assert h.trade("carol", "bob", "buy", 5, 100_000).ok  # bob long 5 BTC-PERP, carol short 5: 10 lots held
+    h.prices("BTC-PERP", 119_000)
+    h.set_mark(sid, 25_000_000_000)
+    h.block()
+    kinds = [(e.kind, e.attrs.get("step")) for e in h.block_events() if e.kind != "oracle_price"]
+    assert kinds[:3] == [("liquidation", "options"), ("liquidation", "deleverage"), ("social_loss", None)]
+    loss = h.block_events("social_loss")[0].attrs
+    assert (loss["amount"], loss["lots"], loss["market"]) == (30_000, 10, "BTC-PERP")
+    s = h.session()
+    assert s.macc(h.addr("alice"), "USD").cash == 0
+    assert evaluate(s, FUND, "USD").equity == 0  # it holds the 10 calls at mark, paid for them exactly

@@ -15,6 +15,19 @@ and the fund pays or receives the same integer (conserved).  The penalty,
 (S: the underlying's price), is the "mark +- penalty" of the close, charged as
 one amount capped at the account's equity (as for perpetuals).
 
+The fund's option inventory (``deleverage_options``): while the fund's equity
+is >= 0 it holds what it took over, as for perpetuals.  Once it is negative
+(``liquidation.rebalance_fund``), each of its option positions (series in id
+order) is closed at mark against the holders of the opposite side, ranked by
+profit on premium (``floor(upnl x 10^12 / max(|premium basis|, 1))``, highest
+first, ties by address; eligible: not the fund, positive equity).  Each
+closes ``x = min(left, |size|)`` contracts and pays
+``ceil(D_left x x / contracts left)`` of the fund's debt ``D`` (over all its
+option contracts), capped at its equity -- the perpetual ADL's rule.  What no
+counterparty takes stays with the fund; the debt left goes on to the fund's
+perpetual deleverage, or is socialized over the underlying's perpetual
+holders (``adl.socialize``) when it has none.
+
 All option positions close at once (no partial liquidation of options): the
 standard margin of a short is its mark plus a fraction of the underlying, and
 the sweep's one-pass partial formula assumes requirements proportional to
@@ -22,10 +35,13 @@ notional, which option requirements are not.
 """
 from __future__ import annotations
 
-from ..records import FUND, ONE, Session
-from .positions import ofill
+from ledger.receipt import Event
 
-__all__ = ["close_options"]
+from ..margin import evaluate, reindex, unindex
+from ..records import FUND, ONE, Session, pack_int
+from .positions import holders, ofill
+
+__all__ = ["close_options", "deleverage_options"]
 
 
 def close_options(sess: Session, addr: bytes, asset: str) -> tuple[list[dict], int]:
@@ -45,3 +61,57 @@ def close_options(sess: Session, addr: bytes, asset: str) -> tuple[list[dict], i
         due += -(-q * c * sess.mstate(series.underlying).price * params.liq_penalty_ppm // ONE)
         closes.append({"series": sid, "contracts": -n, "value": proceeds})
     return closes, due
+
+
+def _queue(sess: Session, sid: str, want_long: bool, asset: str) -> list[tuple[int, bytes]]:
+    """Opposite holders of ``sid`` by profit on premium, highest first (module docstring)."""
+    c = sess.series(sid).contract_lots
+    mark6 = sess.sstate(sid).mark6
+    out = []
+    for a in holders(sess, sid):
+        if a == FUND:
+            continue
+        p = sess.opos(a, sid)
+        if (p.size > 0) != want_long:
+            continue
+        upnl = p.size * c * mark6 // ONE - p.cost
+        out.append((-(upnl * 10**12 // max(abs(p.cost), 1)), a))
+    out.sort()
+    return out
+
+
+def deleverage_options(sess: Session, asset: str, debt: int, events: list[Event], cache: dict) -> int:
+    """Close the fund's option positions at mark against ranked opposite holders; returns the debt they did not cover."""
+    fm = sess.macc(FUND, asset)
+    sids = list(fm.series)
+    left_total = sum(abs(sess.opos(FUND, sid).size) for sid in sids)
+    touched = cache.setdefault("touched", set())
+    for sid in sids:
+        n = sess.opos(FUND, sid).size
+        c = sess.series(sid).contract_lots
+        mark6 = sess.sstate(sid).mark6
+        for _, cp in _queue(sess, sid, n < 0, asset):
+            if not n or left_total <= 0:
+                break
+            unindex(sess, cp, asset)
+            eq = evaluate(sess, cp, asset).equity
+            if eq <= 0:
+                reindex(sess, cp, asset, indexed=False)
+                continue
+            size = sess.opos(cp, sid).size
+            x = min(abs(n), abs(size))
+            share = min(-(-debt * x // left_total), eq) if debt > 0 else 0
+            d = x if n < 0 else -x  # the fund's change
+            value = d * c * mark6 // ONE  # at mark, rounded against the fund
+            ofill(sess, FUND, asset, sid, d, value - share)
+            ofill(sess, cp, asset, sid, -d, share - value)
+            reindex(sess, cp, asset, indexed=False)
+            touched.add((cp, asset))
+            cache.setdefault("safe", set()).discard((cp, asset))
+            n += d
+            left_total -= x
+            debt -= share
+            events.append(Event("option_adl", {"series": sid, "counterparty": cp, "contracts": x, "paid": pack_int(share),
+                                               "counterparty_position": sess.opos(cp, sid).size}))
+        left_total -= abs(n)  # no counterparty left: the fund keeps these contracts
+    return debt
