@@ -25,8 +25,7 @@ from ..state import State
 __all__ = ["HANDLERS", "end_block", "end_block_phases", "run_end_block"]
 
 HANDLERS = {**markets.HANDLERS, **oracle.HANDLERS, **margin.HANDLERS, **perps.HANDLERS,
-            **series.HANDLERS, **surface.HANDLERS}
-HANDLERS.update(trading.HANDLERS)
+            **series.HANDLERS, **surface.HANDLERS, **trading.HANDLERS}
 
 
 def options_phase(sess: Session, ctx: BlockContext) -> list[Event]:

@@ -305,7 +305,11 @@ def rebalance_fund(sess: Session, asset: str, events: list[Event], adl_cache: di
         under = sess.series(m.series[0]).underlying
         debt = deleverage_options(sess, asset, debt, events, adl_cache)
         if debt > 0 and not m.markets:
-            socialize(sess, under, asset, FUND, debt, events, adl_cache)
+            if 2 * sess.mstate(under).oi > 0:  # someone holds the underlying's perpetual (the fund holds none)
+                socialize(sess, under, asset, FUND, debt, events, adl_cache)
+            else:  # nobody to charge: the fund keeps its loss (adl.socialize's H = 0 case)
+                events.append(Event("adl_uncovered", {"from": FUND, "market": under, "debt_to_fund": _n(debt),
+                                                      "fund_cash": _n(m.cash)}))
             return
     if debt > 0:
         deleverage(sess, FUND, asset, debt, events, adl_cache)

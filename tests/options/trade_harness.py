@@ -1,9 +1,11 @@
 """An options test chain: the risk-test :class:`Harness` plus option listing, marks and signed option orders.
 
-Owns nothing the code under test uses.  Until the series and pricing work
-lands on this branch, a series is listed, and its mark written, directly in
-state through a risk ``Session`` (as the series' listing and its end-of-block
-marks would); blocks still go through the real ``apply_block``.
+Owns nothing the code under test uses.  A series is listed, and its mark
+written, directly in state through a risk ``Session`` (as a listing and the
+end-of-block marks would), so that examples can use round marks; blocks still
+go through the real ``apply_block``, whose options phase, finding no vol
+surface, keeps the written mark (``marks.py``: ``no_vol``) until the next one
+is written.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from ledger.txkinds_options import OptionOrder, OptionParams, OptionTrade, sign_
 from ledger.txkinds_risk import ANY_TAKER
 from settlement.context import BlockContext
 from settlement.risk.optrecords import CALL, UNDERLYINGS, Series, series_id, series_list_key
+from settlement.risk.options.marks import MARKED
 from settlement.risk.records import Session
 from settlement.state import State
 
@@ -77,7 +80,7 @@ class OptHarness(Harness):
     def set_mark(self, sid: str, mark6: int, iv_ppm: int = 500_000, spot: int | None = None) -> None:
         def go(sess):
             ss = sess.sstate(sid)
-            ss.mark6, ss.iv_ppm, ss.mark_time_ms = mark6, iv_ppm, self.time_ms
+            ss.mark6, ss.iv_ppm, ss.mark_time_ms, ss.mark_state = mark6, iv_ppm, self.time_ms, MARKED
             ss.spot = spot if spot is not None else sess.mstate(sess.series(sid).underlying).price
             sess.touch_ss(sid)
         self.write(go)

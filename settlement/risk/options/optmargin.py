@@ -2,7 +2,7 @@
 
 Owns the option terms of an account's equity, IMR, MMR and trigger budget in
 one collateral asset (``margin.evaluate`` adds them when ``MAcc.series`` is
-non-empty), and the freshness of a series' mark.  Never changes a position
+non-empty), and whether a series' mark is this block's (``mark_fresh``).  Never changes a position
 (``positions.ofill``), never prices (``pricing.py``: the marks are the series
 state's ``mark6``) and never decides a liquidation.
 
@@ -31,6 +31,7 @@ a short's three roundings shift the real surplus by less than 3 units, which
 from __future__ import annotations
 
 from ..optrecords import CALL
+from .marks import MARKED
 from ..records import ONE, Session
 
 __all__ = ["SLACK_SHORT", "mark_fresh", "option_equity6", "option_terms", "position_terms"]
@@ -39,15 +40,10 @@ SLACK_SHORT = 3  # units of rounding in a short's equity and MMR terms (a long's
 
 
 def mark_fresh(sess: Session, sid: str, ss=None) -> bool:
-    """True if series ``sid`` has a mark no older than its underlying's ``vol_fresh_ms`` (by block time)."""
+    """True if series ``sid``'s mark is its last block's (``mark_state == MARKED``, ``marks.py``) or final (settled)."""
     if ss is None:
         ss = sess.sstate(sid)
-    if ss.settled:
-        return True  # settled: its value is final
-    if not ss.mark_time_ms:
-        return False
-    params = sess.oparams(sess.series(sid).underlying)
-    return params is not None and sess.ctx.time_ms - ss.mark_time_ms <= params.vol_fresh_ms
+    return bool(ss.settled) or ss.mark_state == MARKED
 
 
 def position_terms(series, ss, params, n: int, spot: int) -> tuple[int, int, int, int]:
@@ -80,9 +76,10 @@ def position_terms(series, ss, params, n: int, spot: int) -> tuple[int, int, int
 def option_terms(sess: Session, addr: bytes, m) -> tuple[int, int, int, int, bool]:
     """Sum of :func:`position_terms` over the account's series (``m``: its margin account), and whether any input is stale.
 
-    Stale: a series' mark is not fresh (:func:`mark_fresh`) or its
-    underlying's price is stale (as for perpetuals, a converging price is not
-    stale here: it only refuses new risk, ``trading.py``).
+    Stale: a series' underlying price is stale.  A series whose vol is missing
+    keeps its last mark (``marks.py``), which margin and liquidation use as
+    they use a perpetual's last price; a mark that is not this block's only
+    refuses new risk (``trading.py``), as a converging price does.
     """
     equity = imr = mmr = surplus = 0
     stale = False
@@ -96,7 +93,7 @@ def option_terms(sess: Session, addr: bytes, m) -> tuple[int, int, int, int, boo
         imr += i
         mmr += mm
         surplus += s6
-        stale = stale or ms.stale or not mark_fresh(sess, sid, ss)
+        stale = stale or ms.stale
     return equity, imr, mmr, surplus, stale
 
 
