@@ -9,7 +9,7 @@ imports neither.
 Each block is applied exactly as ``machine.apply_block`` does -- oracle
 ``price`` txs through ``execute_tx``, then the risk end-of-block step
 (prices, options, funding, liquidation sweep), net writes, state root -- except that
-the end-of-block step (prices, funding, sweep, write-back) and, within it, the
+the end-of-block step (prices, options, funding, sweep, write-back) and, within it, the
 liquidation step (sweep + write-back) are timed from outside, between the
 phases of ``risk_engine.end_block_phases`` (wall clock, and CPU time of the
 whole step when a CPU timer is given).  Checks per block:
@@ -63,7 +63,6 @@ from .stress_options import VOLSPIKE_BLOCKS, VOLSPIKE_CALM, VOLSPIKE_DT_MS, VOLS
 __all__ = ["SCENARIOS", "StressConfig", "build", "price_path", "run_stress"]
 
 P0 = 100_000  # initial price per lot, quote base units
-OPTIONS_STEP = "options"  # the ``step`` of a liquidation event that closed an account's options into the fund
 ASSET = "USD"
 CHAIN_ID = "settle-stress"
 
