@@ -162,8 +162,9 @@ def test_monotone_in_time_to_expiry(strike, ratio, vol, t, rate, step):
     assert puts == sorted(puts)
 
 
-def test_monotone_unit_steps_where_the_value_is_flat():
-    """Deep out of the money, 1-unit spot steps move the exact value by far less than a value6 unit."""
+def test_monotone_in_single_base_unit_spot_steps():
+    """1-unit spot steps: deep out of the money they move the exact value by far less than a value6 unit;
+    at the money with an hour left and 1 % vol by about half a base unit."""
     for strike, spot0, vol, t in ((10**13, 2 * 10**12, 200_000, 30 * DAY), (10**6, 3 * 10**5, 300_000, YEAR_MS),
                                   (10**9, 10**9 - 50_000, 10_000, HOUR)):
         calls = [bs_value6(spot0 + i, strike, vol, t, 30_000, True) for i in range(300)]
