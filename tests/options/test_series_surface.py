@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.txkinds_options import SetOptionParams, VolPoint, VolReport
-from ledger.txkinds_risk import RegisterMarket
+from ledger.txkinds_risk import RegisterMarket, SetOracles
 from settlement.risk.markets import default_params
-from settlement.risk.optrecords import VolPointRec
+from settlement.risk.optrecords import VolPointRec, surface_key
 from settlement.risk.options.series import default_option_params
 from settlement.risk.options.surface import VolGrid, load_surface, surface_epoch, vol_at
 
@@ -213,3 +213,15 @@ def test_within_an_epoch_interpolated_vols_stay_in_the_band(ref, band, data):
     strike = data.draw(st.integers(1, 2 * 10**8))
     v, r = vol_at(moved, expiry, strike, now), vol_at(ref, expiry, strike, now)
     assert (1_000_000 - band) * r - 2_000_000 <= v * 1_000_000 <= (1_000_000 + band) * r + 2_000_000
+
+
+def test_a_new_oracle_set_recomputes_the_surface_and_quiet_blocks_write_nothing():
+    h = OptHarness()  # oracles 0-3, quorum 3
+    e = h.time_ms + DAY
+    h.block(*h.vol_txs([(e, 10_000, 500_000)], oracles=h.oracles[:3]))
+    assert surface(h) == [(e, 10_000, 500_000)]
+    h.block()
+    assert surface_key(BTC) not in h.last.writes  # nothing due: the surface is neither recomputed nor rewritten
+    oracles = tuple(sorted(h.addr(o) for o in ("oracle0", "oracle1", "oracle3")))
+    assert h.run("admin", SetOracles(BTC, oracles)).ok
+    assert surface(h) == []  # oracle2's report no longer counts: two of three, below quorum

@@ -52,7 +52,7 @@ from ..optrecords import CALL, Series, twap_key
 from ..records import ONE, Session
 from ..units import unpack_int
 from .positions import holders, ofill
-from .series import live_series, set_live_series, underlyings
+from .series import live_series, series_terms, set_live_series, underlyings
 
 __all__ = ["Twap", "settle_expiries", "settlement_price"]
 
@@ -137,10 +137,9 @@ def settle_expiries(sess: Session, ctx: BlockContext) -> list[Event]:
             tw = Twap.unpack(raw, key)
         window = sess.oparams(u).settlement_window_ms
         live = live_series(sess, u)
-        by_expiry: dict[int, list[Series]] = {}
+        by_expiry: dict[int, list[str]] = {}
         for sid in live:
-            s = sess.series(sid)
-            by_expiry.setdefault(s.expiry_ms, []).append(s)
+            by_expiry.setdefault(series_terms(sid)[0], []).append(sid)
         for e in sorted(by_expiry):
             if e not in tw.starts and e - window <= now:
                 start = max(e - window, tw.last_ms)
@@ -150,9 +149,9 @@ def settle_expiries(sess: Session, ctx: BlockContext) -> list[Event]:
             if e > now:
                 break
             settle = settlement_price(tw, e)
-            for s in by_expiry[e]:
-                events += _settle_series(sess, s, settle, tw.starts[e][0])
-                gone.add(s.series)
+            for sid in by_expiry[e]:
+                events += _settle_series(sess, sess.series(sid), settle, tw.starts[e][0])
+                gone.add(sid)
             del tw.starts[e]
         if gone:
             set_live_series(sess, u, [sid for sid in live if sid not in gone])

@@ -31,10 +31,9 @@ from __future__ import annotations
 from ledger.receipt import Event
 
 from ...context import BlockContext
-from ..optrecords import CALL
 from ..records import Session
 from .pricing import bs_greeks
-from .series import live_series, underlyings
+from .series import live_series, series_terms, underlyings
 from .surface import surface_grid
 
 __all__ = ["MARKED", "MARK_STATES", "NO_VOL", "STALE_PRICE", "UNMARKED", "update_marks"]
@@ -55,12 +54,12 @@ def update_marks(sess: Session, ctx: BlockContext) -> list[Event]:
         rate = sess.oparams(u).rate_ppm
         grid = surface_grid(sess, u)
         for sid in live:
-            s = sess.series(sid)
+            expiry, strike, is_call = series_terms(sid)
             ss = sess.sstate(sid)
-            vol = None if grid is None else grid.vol(s.expiry_ms, s.strike, now)
+            vol = None if grid is None else grid.vol(expiry, strike, now)
             state = STALE_PRICE if ms.stale or not ms.price else NO_VOL if vol is None else MARKED
             if state == MARKED:
-                g = bs_greeks(ms.price, s.strike, vol, s.expiry_ms - now, rate, s.kind == CALL)
+                g = bs_greeks(ms.price, strike, vol, expiry - now, rate, is_call)
                 ss.mark6, ss.iv_ppm, ss.spot, ss.mark_time_ms = g.value6, vol, ms.price, now
                 ss.delta, ss.gamma, ss.vega, ss.theta = g.delta, g.gamma, g.vega, g.theta
             if ss.mark_state != state:

@@ -38,7 +38,8 @@ from ..optrecords import CALL, PUT, UNDERLYINGS, Series, series_id, series_list_
 from ..records import ONE, Market, Session
 
 __all__ = [
-    "HANDLERS", "OPTION_DEFAULTS", "default_option_params", "live_series", "options_market", "set_live_series", "underlyings",
+    "HANDLERS", "OPTION_DEFAULTS", "default_option_params", "live_series", "options_market", "series_terms", "set_live_series",
+    "underlyings",
     "validate_option_params",
 ]
 
@@ -83,6 +84,16 @@ def validate_option_params(p: OptionParams) -> None:
     for name, ok, rule in rules:
         if not ok:
             raise InvalidParameter(f"option parameter {name}={getattr(p, name)} breaks the rule {rule}")
+
+
+def series_terms(sid: str) -> tuple[int, int, bool]:
+    """``(expiry_ms, strike, is_call)`` read from a series id (:func:`series_id`), without loading its record.
+
+    The per-block phases parse the id of every live series instead of decoding
+    its :class:`Series` (a 1,000-series book would decode 1,000 records a block).
+    """
+    _, expiry, strike, cp = sid.rsplit("-", 3)
+    return int(expiry), int(strike), cp == "C"
 
 
 def underlyings(sess: Session) -> list[str]:
