@@ -49,11 +49,14 @@ class OptionMachine(RuleBasedStateMachine):
         self.series = [h.list_series("call", 10_000, t + 30 * DAY), h.list_series("put", 9_000, t + 30 * DAY),
                        h.list_series("call", 11_000, t + 2 * 3_600_000, lots=2)]
         self.vol = 600_000
+        h.block()  # the options phase starts the underlying's settlement average (a listing tx's block would)
         self._marks()
 
     def _marks(self):
+        s = self.h.session()
         for sid in self.series:
-            self.h.mark_bs(sid, self.vol)
+            if not s.sstate(sid).settled:
+                self.h.mark_bs(sid, self.vol)
 
     def _block(self, txs, dt_ms=1_000):
         self.h.block(*txs, dt_ms=dt_ms)
@@ -97,6 +100,11 @@ class OptionMachine(RuleBasedStateMachine):
     @rule(dt=st.integers(1_000, 50_000))
     def time_passes(self, dt):
         self._block([tx for m in MARKETS for tx in self._report(m, self.prices[m])], dt)
+
+    @rule()
+    def short_series_expires(self):
+        """Two hours pass (prices reported in the block): the short-dated call settles at expiry (``expiry.py``)."""
+        self._block([tx for m in MARKETS for tx in self._report(m, self.prices[m])], 2 * 3_600_000)
 
     @rule(who=names, amount=st.integers(1, 50_000))
     def deposit(self, who, amount):

@@ -122,3 +122,21 @@ def test_bankrupt_option_account_without_fund_socializes_over_the_underlying(h):
     s = h.session()
     assert s.macc(h.addr("alice"), "USD").cash == 0
     assert evaluate(s, FUND, "USD").equity == 0  # it holds the 10 calls at mark, paid for them exactly
+
+
+def test_fund_option_loss_with_nobody_on_the_underlying_stays_with_the_fund():
+    """Regression: the fund's option debt left after option ADL, with no perpetual holder to charge, was paid to it from nowhere."""
+    from ledger.txkinds_options import RegisterOptionSeries
+    from settlement.audit import conservation
+
+    from .series_harness import BTC, OptHarness as SeriesHarness
+
+    h = SeriesHarness(price=10_000, vol_fresh_ms=86_400_000)
+    h.block(*h.vol_txs([(h.time_ms + 10**11, 10_000, 800_000)]))
+    r = h.run("admin", RegisterOptionSeries(BTC, "call", 8_001, h.time_ms + 2_001, 1))
+    sid = r.events[0].attrs["series"]
+    h.open("alice", "bob", sid, 1, 0)  # positions without collateral: alice is bankrupt at the next sweep
+    h.open("carol", "alice", sid, 1, 1)
+    assert h.run("admin", RegisterOptionSeries(BTC, "call", 8_000, h.time_ms + 1_001, 1)).ok  # a new series: holders re-checked
+    assert [e.attrs["from"] for e in h.block_events("adl_uncovered")][-1] == FUND
+    assert all(row["ok"] for row in conservation(h.view.data.items()).values())

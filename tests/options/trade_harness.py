@@ -9,21 +9,17 @@ is written.
 """
 from __future__ import annotations
 
-import math
-
 from ledger.codec import decode, encode
 from ledger.txkinds_options import OptionOrder, OptionParams, OptionTrade, sign_option_order
 from ledger.txkinds_risk import ANY_TAKER
 from settlement.context import BlockContext
 from settlement.risk.optrecords import CALL, UNDERLYINGS, Series, series_id, series_list_key
 from settlement.risk.options.marks import MARKED
+from settlement.risk.options.pricing import bs_value6
 from settlement.risk.records import Session
 from settlement.state import State
 
 from tests.settlement.harness import Harness
-
-YEAR_MS = 31_536_000_000
-
 
 def oparams(**overrides) -> OptionParams:
     """Deribit's standard-margin fractions; 10 % band, 1 % penalty, 10 % vol band, 60 s recheck."""
@@ -32,20 +28,6 @@ def oparams(**overrides) -> OptionParams:
                   vol_band_ppm=100_000, recheck_ms=60_000)
     values.update(overrides)
     return OptionParams(**values)
-
-
-def bs6(spot: int, strike: int, vol_ppm: int, t_ms: int, is_call: bool) -> int:
-    """Test marks (10^6 x value per lot, rate 0) in floating point: a stand-in for ``pricing.bs_value6``."""
-    if t_ms <= 0 or vol_ppm <= 0:
-        v = max(spot - strike, 0) if is_call else max(strike - spot, 0)
-        return v * 1_000_000
-    s, k, sig, t = float(spot), float(strike), vol_ppm / 1e6, t_ms / YEAR_MS
-    d1 = (math.log(s / k) + sig * sig * t / 2) / (sig * math.sqrt(t))
-    d2 = d1 - sig * math.sqrt(t)
-    n = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))  # noqa: E731
-    call = s * n(d1) - k * n(d2)
-    v = call if is_call else call - s + k
-    return max(0, int(v * 1e6))
 
 
 class OptHarness(Harness):
@@ -86,11 +68,11 @@ class OptHarness(Harness):
         self.write(go)
 
     def mark_bs(self, sid: str, iv_ppm: int) -> int:
-        """Write the test mark of ``sid`` at the underlying's price, ``iv_ppm`` and the current block time."""
+        """Write the mark of ``sid`` (``pricing.bs_value6``) at the underlying's price, ``iv_ppm`` and the current block time."""
         sess = self.session()
         s = sess.series(sid)
         spot = sess.mstate(s.underlying).price
-        m = bs6(spot, s.strike, iv_ppm, s.expiry_ms - self.time_ms, s.kind == CALL)
+        m = bs_value6(spot, s.strike, iv_ppm, s.expiry_ms - self.time_ms, sess.oparams(s.underlying).rate_ppm, s.kind == CALL)
         self.set_mark(sid, m, iv_ppm, spot)
         return m
 

@@ -36,7 +36,10 @@ ref``, elapsed time ``<= t_until - mark time``).  So the half-width
 ``t_until = now + recheck_ms`` and the epoch has not changed, the options lose
 less than ``b`` and, with the perpetual triggers unfired, the account cannot
 breach.  ``w <= 0`` (or ``B < 0``) files the sentinel ``lo = +2^200`` /
-``hi = -2^200``, which fires at every sweep.
+``hi = -2^200``, which fires at every sweep.  An account holding only long
+options, no perpetual and no negative cash files nothing: its equity is at
+least its cash, its MMR is 0, and only its own transactions (which re-file it)
+or an expiry (``sess.recheck``) change that.
 
 Index layout: under ``u``, side LONG holds ``lo`` (fires when the price is
 below it), side SHORT holds ``hi`` (fires above it); under ``"~" + asset``,
@@ -164,6 +167,8 @@ def file(sess: Session, addr: bytes, m, unders: list[str], b: int) -> None:
     t_until = now + min(sess.oparams(u).recheck_ms if sess.oparams(u) else 0 for u in unders)
     idx = sess.oindex
     _unfile(sess, addr, asset)  # a record left behind by an expiry settlement (it closes positions without unfiling)
+    if not m.markets and m.cash >= 0 and all(sess.opos(addr, sid).size > 0 for sid in m.series):
+        return  # long options only, no debt: equity >= 0 = MMR whatever the marks, nothing can breach it
     rows = []
     for u in unders:
         w = _half_width(sess, addr, by_u[u], u, b)
