@@ -406,7 +406,10 @@ def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Calla
     end = conservation(sim.view.data.items())
     pos = positions_balance(sim.view.data.items())
     breach_row = max(rows, key=lambda r: (r.get("breached", r["liquidated"]), -r["height"]))
-    options = sim.book.summary(rows, sim.liquidated) if sim.book else {}
+    options = {}
+    if sim.book:
+        sess = Session(State(sim.view), BlockContext(CHAIN_ID, sim.height, sim.time_ms))
+        options = sim.book.summary(rows, sim.liquidated, sim.book.books_ok(sess, pos))
     return {
         "scenario": cfg.scenario if cfg.csv_rows is None else "csv",
         "accounts": cfg.accounts,

@@ -169,8 +169,20 @@ class OptionBook:
             "series_expired": sum(1 for e in events if e.kind == "option_expired"),
         }
 
-    def summary(self, rows: list[dict], liquidated: set[bytes]) -> dict:
+    def books_ok(self, sess: Session, balance: dict[str, dict]) -> bool:
+        """Every series' open interest equals its long contracts, and a settled series has no position left.
+
+        ``balance``: :func:`settlement.audit.positions_balance` of the state ``sess`` reads.
+        """
+        for sid in self.chain:
+            ss, row = sess.sstate(sid), balance.get(sid, {"longs": 0, "holders": 0})
+            if ss.oi != row["longs"] or (ss.settled and row["holders"]):
+                return False
+        return True
+
+    def summary(self, rows: list[dict], liquidated: set[bytes], books_ok: bool) -> dict:
         return {
+            "option_books_ok": books_ok,
             "option_accounts": len(self.addrs),
             "option_series": len(self.chain),
             "near_expiry_ms": self.near_expiry_ms,

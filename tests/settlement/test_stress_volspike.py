@@ -24,7 +24,7 @@ def run(seed: int = 3, **kw) -> dict:
 
 def test_volspike_conserves_liquidates_in_the_block_and_settles():
     res = run(accounts=200, option_accounts=300)
-    assert res["conservation_ok"]
+    assert res["conservation_ok"] and res["option_books_ok"]
     assert res["missed"] == 0 and res["option_missed"] == 0
     assert res["option_accounts"] == 300 and res["option_series"] == 20
     rows = res["per_block"]
