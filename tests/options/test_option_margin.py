@@ -140,3 +140,15 @@ def test_fund_option_loss_with_nobody_on_the_underlying_stays_with_the_fund():
     assert h.run("admin", RegisterOptionSeries(BTC, "call", 8_000, h.time_ms + 1_001, 1)).ok  # a new series: holders re-checked
     assert [e.attrs["from"] for e in h.block_events("adl_uncovered")][-1] == FUND
     assert all(row["ok"] for row in conservation(h.view.data.items()).values())
+
+
+def test_new_option_params_recheck_every_holder(h):
+    """Raising the MM fraction breaches alice at an unchanged price and vol: the sweep must look (no band fired)."""
+    sid = short(h, "call", 110_000, 2_000_500_000, 10, 2_000)
+    h.set_mark(sid, 2_000_500_000)
+    h.block()
+    h.enable_options(mm_ppm=250_000)  # MMR 10 x 25,000 + 20,005 = 270,005 > equity 199,995
+    h.set_mark(sid, 2_000_500_000)
+    h.block()
+    (liq,) = h.block_events("liquidation")
+    assert (liq.attrs["step"], liq.attrs["equity_before"], liq.attrs["mmr_before"]) == ("options", 199_995, 270_005)

@@ -54,8 +54,10 @@ Volatility epochs
 (:func:`candidates`) compares each live series' current ``iv_ppm`` with its
 reference; if any left ``(1 +- vol_band) x ref`` (or a series has none yet),
 every reference is reset to the current vol (a new epoch) and every holder of
-a live series of ``u`` is re-evaluated.  Within an epoch the contract above
-holds by construction.  The check costs one read per live series per block
+a live series of ``u`` is re-evaluated.  A change of the underlying's
+``OptionParams`` (``r/op/xe/<u>/p`` keeps the epoch's: margin fractions, rate
+and bands enter every band) starts a new epoch too.  Within an epoch the
+contract above holds by construction.  The check costs one read per live series per block
 (the marks of all of them are recomputed every block anyway).
 """
 from __future__ import annotations
@@ -217,7 +219,7 @@ def unfile(sess: Session, addr: bytes, asset: str) -> None:
 
 
 def _epoch_changed(sess: Session, u: str, vb: int) -> list[str]:
-    """The live series of ``u`` if its vols left their epoch's band (a new epoch begins), else []."""
+    """The live series of ``u`` if its vols left their epoch's band or its option parameters changed (a new epoch), else []."""
     raw = sess.state.get(series_list_key(u))
     live = [] if raw is None else list(decode(raw))
     refs = _refs(sess, u)
@@ -227,7 +229,9 @@ def _epoch_changed(sess: Session, u: str, vb: int) -> list[str]:
         if ss.settled or not ss.mark_time_ms:
             continue
         cur[sid] = ss.iv_ppm
-    changed = set(cur) != set(refs)
+    params = sess.oparams(u).encode()
+    pkey = EPOCH + u.encode() + b"/p"
+    changed = set(cur) != set(refs) or sess.state.get(pkey) != params
     if not changed:
         for sid, v in cur.items():
             ref = refs[sid]
@@ -237,6 +241,7 @@ def _epoch_changed(sess: Session, u: str, vb: int) -> list[str]:
     if not changed:
         return []
     sess.state.put(EPOCH + u.encode(), pack([[sid, pack_int(cur[sid])] for sid in sorted(cur)]) if cur else None)
+    sess.state.put(pkey, params)
     sess.oext["refs"][u] = cur
     return live
 
