@@ -287,11 +287,13 @@ class _Sim:
             raise RuntimeError(f"price report rejected at height {self.height}: {bad.error}: {bad.reason}")
         c0 = self.cpu_timer() if self.cpu_timer else 0
         t0 = timer()
-        events, liq_ns, t = [], 0, t0
+        events, liq_ns, opt_ns, t = [], 0, 0, t0
         for phase, evs in end_block_phases(state, ctx):
             now = timer()
             if phase == "liquidations":
                 liq_ns = now - t
+            elif phase == "options":
+                opt_ns = now - t
             events += evs
             t = now
         block_ns = timer() - t0
@@ -302,7 +304,7 @@ class _Sim:
         liquidated = {e.attrs["account"] for e in events if e.kind == "liquidation"}
         self.liquidated |= liquidated
         if self.book:
-            row.update(self.book.row(events, liquidated))
+            row.update(self.book.row(events, liquidated), options_step_ms=round(opt_ns / 1e6, 3))
         fund = Session(State(self.view), ctx)
         fev = evaluate(fund, FUND, ASSET)
         row.update(

@@ -191,6 +191,7 @@ class OptionBook:
             "option_liquidated_accounts": len(liquidated & self.members),
             "option_liquidation_events": sum(r["option_liquidation_events"] for r in rows),
             "option_missed": sum(r.get("option_missed", 0) for r in rows),
+            "max_options_step_ms": max(r["options_step_ms"] for r in rows),
             "settlement_events": sum(r["settlement_events"] for r in rows),
             "series_expired": sum(r["series_expired"] for r in rows),
         }
