@@ -8,8 +8,8 @@ imports neither.
 
 Each block is applied exactly as ``machine.apply_block`` does -- oracle
 ``price`` txs through ``execute_tx``, then the risk end-of-block step
-(prices, funding, liquidation sweep), net writes, state root -- except that
-the end-of-block step (prices, funding, sweep, write-back) and, within it, the
+(prices, options, funding, liquidation sweep), net writes, state root -- except that
+the end-of-block step (prices, options, funding, sweep, write-back) and, within it, the
 liquidation step (sweep + write-back) are timed from outside, between the
 phases of ``risk_engine.end_block_phases`` (wall clock, and CPU time of the
 whole step when a CPU timer is given).  Checks per block:
@@ -19,13 +19,21 @@ whole step when a CPU timer is given).  Checks per block:
 * ``missed``: the same scan after the block; must be 0 (every breached
   account handled in the block it breached);
 * ``conservation``: :func:`settlement.audit.conservation_delta` of the
-  block's writes is zero for every asset; a full audit runs at start and end.
+  block's writes is zero for every asset; a full audit runs at start and end
+  (cash per asset, and long == short per market and per option series).
 
 Population: accounts come in pairs holding opposite positions opened at the
 initial price (so positions sum to zero), leverage uniform in
 ``[2, max_leverage]`` per account, 1-3 markets each in multi-market
 scenarios (cross margin).  The insurance fund starts with ``fund_ppm`` of the
 total collateral.
+
+With ``option_accounts > 0`` an options book (``bench/stress_options.py``) is
+listed on the first market in a first, unreported block, opened at the marks,
+and each block also carries the stress oracles' vol reports; the breach scans
+then run after the options phase too and count the option accounts apart
+(``option_breached``, ``option_missed``).  With 0 (the default) nothing of it
+exists and every state root is the one without options.
 """
 from __future__ import annotations
 
@@ -46,11 +54,13 @@ from settlement.risk.margin import evaluate, reindex
 from settlement.risk.markets import default_params
 from settlement.risk.oracle import _update_volatility, update_prices
 from settlement.risk.funding import apply_funding
-from settlement.risk.engine import end_block_phases
+from settlement.risk.engine import end_block_phases, options_phase
 from settlement.risk.records import FUND, Market, MState, Session
 from settlement.state import DictView, RootAccumulator, State
 
-__all__ = ["SCENARIOS", "StressConfig", "price_path", "run_stress"]
+from .stress_options import VOLSPIKE_BLOCKS, VOLSPIKE_CALM, VOLSPIKE_DT_MS, VOLSPIKE_MOVE_PPM, OptionBook, vol_scales
+
+__all__ = ["SCENARIOS", "StressConfig", "build", "price_path", "run_stress"]
 
 P0 = 100_000  # initial price per lot, quote base units
 ASSET = "USD"
@@ -61,6 +71,7 @@ SCENARIOS = {
     "alts80": "four correlated alt markets fall 80% over a day; accounts cross-margined over 1-3 of them",
     "squeeze100": "BTC-PERP rises 100% over a day: a short squeeze",
     "breach1": "one block moves the price just far enough to breach 1% of the accounts (the benchmark)",
+    "volspike": "BTC-PERP spot -30% and implied vols x3 in one block, then the near option expiry settles",
 }
 
 
@@ -75,6 +86,10 @@ class StressConfig:
     verify: bool = True
     csv_rows: list[dict[str, int]] | None = None  # a price path: one {market: price} per block
     markets: list[str] = field(default_factory=list)
+    option_accounts: int = 0  # accounts of the options book (writer/buyer pairs); 0: no options at all
+    option_expiries: int = 2  # the near expiry (settles during the run) and the far ones
+    option_series_max: int = 3  # series per writer/buyer pair: uniform in [option_series_min, this]
+    option_series_min: int = 1
 
 
 def _noise(rng, scale_ppm: int) -> int:
@@ -103,6 +118,13 @@ def price_path(cfg: StressConfig, rng) -> tuple[list[str], list[dict[str, int]]]
         return mids, rows
     if cfg.scenario == "breach1":
         return ["BTC-PERP"], []  # the breach price is solved for once the population exists
+    if cfg.scenario == "volspike":
+        rows, px = [], P0
+        for i in range(1, VOLSPIKE_BLOCKS + 1):
+            if i == VOLSPIKE_CALM + 1:
+                px = P0 + P0 * VOLSPIKE_MOVE_PPM // 1_000_000
+            rows.append({"BTC-PERP": max(1, px + px * _noise(rng, 2_000) // 1_000_000)})
+        return ["BTC-PERP"], rows
     raise ValueError(f"unknown scenario {cfg.scenario!r}; choose from {', '.join(SCENARIOS)} or give a CSV")
 
 
@@ -120,6 +142,8 @@ class _Sim:
         self.cpu_timer: Callable[[], int] | None = None
         self.liquidated: set[bytes] = set()
         self.single: list[tuple[int, int]] = []  # (cash, size) of single-market accounts, for breach1
+        self.book: OptionBook | None = None  # option_accounts > 0
+        self.supply = 0
         state = State(DictView())
         state.put(CHAIN, ChainParams(CHAIN_ID, 0, bytes(32)).encode())
         put_account(state, self.admin.address, Account(("admin",), 0))
@@ -127,7 +151,8 @@ class _Sim:
             put_account(state, o.address, Account(("oracle",), 0))
         ctx = BlockContext(CHAIN_ID, 0, 0)
         sess = Session(state, ctx)
-        params = default_params("large")
+        # volspike moves the price 30 % in one block: the move guard (20 % a block by default) must let it through
+        params = default_params("large", oracle_max_move_ppm=400_000) if cfg.scenario == "volspike" else default_params("large")
         for mid in markets:
             sess.add_market(Market(mid, mid.split("-")[0], ASSET, params, tuple(sorted(o.address for o in self.oracles))))
             ms = sess.mstate(mid)
@@ -137,7 +162,8 @@ class _Sim:
         sess.macc(FUND, ASSET).cash = fund
         sess.touch_macc(FUND, ASSET)
         sess.flush()
-        put_asset(state, Asset(ASSET, 6, self.admin.address, total + fund))
+        self.supply = total + fund
+        put_asset(state, Asset(ASSET, 6, self.admin.address, self.supply))
         writes, self.acc = state.finish(RootAccumulator())
         self.view = DictView(dict(writes))
 
@@ -192,11 +218,35 @@ class _Sim:
         self.view.data = self.addrs = self.single = None  # type: ignore[assignment]  # freed before the copy is read
         self.view.data, self.addrs, self.single = marshal.loads(blob)
 
+    # ------------------------------------------------------------------ options book
+
+    def setup_options(self, rng, timer: Callable[[], int], dt_ms: int) -> None:
+        """Enable options on the first market, list the chain and open the book (``stress_options.OptionBook``).
+
+        A first block (not reported) carries the admin's listing txs, the
+        prices at ``P0`` and the first vol reports, so every series has a
+        mark computed by the engine itself; then the pairs are opened at
+        those marks directly in state, as :meth:`_populate` opens the
+        perpetuals.
+        """
+        book = self.book = OptionBook(self.cfg, self.markets[0], P0, ASSET, CHAIN_ID)
+        row = self.block({book.underlying: P0}, timer, dt_ms, pre_txs=book.listing_txs(self.admin, self.time_ms + dt_ms, dt_ms))
+        if not row["conservation_ok"]:
+            raise RuntimeError("the options listing block did not conserve")
+        state = State(self.view)
+        sess = Session(state, BlockContext(CHAIN_ID, self.height, self.time_ms))
+        added = book.open(sess, rng)
+        sess.flush()
+        self.supply += added
+        put_asset(state, Asset(ASSET, 6, self.admin.address, self.supply))
+        writes, self.acc = state.finish(self.acc)
+        self.view.apply(writes)
+
     # ------------------------------------------------------------------ checks
 
-    def breached(self, state: State) -> int:
+    def breached(self, state: State, addrs: list[bytes] | None = None) -> int:
         sess = Session(state, BlockContext(CHAIN_ID, self.height, self.time_ms))
-        return sum(1 for a in self.addrs if evaluate(sess, a, ASSET).breached)
+        return sum(1 for a in (self.addrs if addrs is None else addrs) if evaluate(sess, a, ASSET).breached)
 
     def price_txs(self, prices: dict[str, int]) -> list:
         txs = []
@@ -206,11 +256,13 @@ class _Sim:
                 self.nonces[k] += 1
         return txs
 
-    def block(self, prices: dict[str, int], timer: Callable[[], int], dt_ms: int) -> dict:
+    def block(self, prices: dict[str, int], timer: Callable[[], int], dt_ms: int, vol_scale: int = 1, pre_txs: list = ()) -> dict:
         self.height += 1
         self.time_ms += dt_ms
         ctx = BlockContext(CHAIN_ID, self.height, self.time_ms)
-        txs = self.price_txs(prices)
+        txs = list(pre_txs) + self.price_txs(prices)
+        if self.book:
+            txs += self.book.vol_txs(self.oracles, self.nonces, self.time_ms, vol_scale)
         row = {"height": self.height, "prices": dict(prices)}
         if self.cfg.verify:
             scratch = State(self.view)
@@ -218,9 +270,13 @@ class _Sim:
                 execute_tx(scratch, ctx, t)
             sess = Session(scratch, ctx)
             update_prices(sess, ctx)
+            if self.book:
+                options_phase(sess, ctx)
             apply_funding(sess, ctx)
             sess.flush()
             row["breached"] = self.breached(scratch)
+            if self.book:
+                row["option_breached"] = self.breached(scratch, self.book.addrs)
             del scratch, sess  # the verifier's 100k-object caches must not be alive during the timed step
         if self.housekeeping:
             self.housekeeping(False)
@@ -231,11 +287,13 @@ class _Sim:
             raise RuntimeError(f"price report rejected at height {self.height}: {bad.error}: {bad.reason}")
         c0 = self.cpu_timer() if self.cpu_timer else 0
         t0 = timer()
-        events, liq_ns, t = [], 0, t0
+        events, liq_ns, opt_ns, t = [], 0, 0, t0
         for phase, evs in end_block_phases(state, ctx):
             now = timer()
             if phase == "liquidations":
                 liq_ns = now - t
+            elif phase == "options":
+                opt_ns = now - t
             events += evs
             t = now
         block_ns = timer() - t0
@@ -245,6 +303,8 @@ class _Sim:
         self.view.apply(writes)
         liquidated = {e.attrs["account"] for e in events if e.kind == "liquidation"}
         self.liquidated |= liquidated
+        if self.book:
+            row.update(self.book.row(events, liquidated), options_step_ms=round(opt_ns / 1e6, 3))
         fund = Session(State(self.view), ctx)
         fev = evaluate(fund, FUND, ASSET)
         row.update(
@@ -263,6 +323,8 @@ class _Sim:
         )
         if self.cfg.verify:
             row["missed"] = self.breached(State(self.view))
+            if self.book:
+                row["option_missed"] = self.breached(State(self.view), self.book.addrs)
         return row
 
 
@@ -295,6 +357,17 @@ def _solve_breach_price(sim: _Sim, target: int) -> int:
     return lo
 
 
+def build(cfg: StressConfig, rng, timer: Callable[[], int]) -> tuple[_Sim, list[dict[str, int]], int]:
+    """The population of ``cfg`` (and its options book) ready to replay: the simulator, the price path, the block interval."""
+    markets, path = price_path(cfg, rng)
+    dt = VOLSPIKE_DT_MS if cfg.scenario == "volspike" and cfg.csv_rows is None else 86_400_000 // max(1, len(path) or cfg.blocks)
+    sim = _Sim(cfg, rng, markets)
+    if cfg.option_accounts > 0:
+        sim.setup_options(rng, timer, dt)
+    sim.reload()
+    return sim, path, dt
+
+
 def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Callable[[dict], None] | None = None,
                housekeeping: Callable[[bool], None] | None = None, cpu_timer: Callable[[], int] | None = None) -> dict:
     """Run a scenario; returns the summary (see ``settle stress --json``) with a ``per_block`` list.
@@ -312,13 +385,11 @@ def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Calla
             report the end-of-block step's CPU time too: on a shared machine
             the wall time also counts the other jobs.
     """
-    markets, path = price_path(cfg, rng)
     t0 = timer()
-    sim = _Sim(cfg, rng, markets)
-    sim.reload()
+    sim, path, dt = build(cfg, rng, timer)
+    markets = sim.markets
     setup_ms = (timer() - t0) / 1e6
     start = conservation(sim.view.data.items())
-    dt = 86_400_000 // max(1, len(path) or cfg.blocks)
     if cfg.scenario == "breach1" and cfg.csv_rows is None:
         target = max(1, cfg.accounts * cfg.breach_ppm // 1_000_000)
         px = _solve_breach_price(sim, target)
@@ -329,14 +400,18 @@ def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Calla
     sim.housekeeping = housekeeping
     sim.cpu_timer = cpu_timer
     rows = []
-    for prices in path:
-        row = sim.block(prices, timer, dt)
+    for prices, scale in zip(path, vol_scales(cfg, len(path))):
+        row = sim.block(prices, timer, dt, scale)
         rows.append(row)
         if progress:
             progress(row)
     end = conservation(sim.view.data.items())
     pos = positions_balance(sim.view.data.items())
     breach_row = max(rows, key=lambda r: (r.get("breached", r["liquidated"]), -r["height"]))
+    options = {}
+    if sim.book:
+        sess = Session(State(sim.view), BlockContext(CHAIN_ID, sim.height, sim.time_ms))
+        options = sim.book.summary(rows, sim.liquidated, sim.book.books_ok(sess, pos))
     return {
         "scenario": cfg.scenario if cfg.csv_rows is None else "csv",
         "accounts": cfg.accounts,
@@ -348,7 +423,7 @@ def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Calla
         "liquidated_in_breach_block": breach_row["liquidated"],
         "liquidated": sum(r["liquidated"] for r in rows),
         "liquidated_accounts": len(sim.liquidated),
-        "missed": sum(r.get("missed", 0) for r in rows),
+        "missed": sum(r.get("missed", 0) + r.get("option_missed", 0) for r in rows),
         "max_liquidation_step_ms": max(r["liquidation_step_ms"] for r in rows),
         "max_end_block_ms": max(r["end_block_ms"] for r in rows),
         "max_end_block_cpu_ms": max(r["end_block_cpu_ms"] for r in rows),
@@ -371,5 +446,6 @@ def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Calla
         "conservation_ok": start[ASSET]["ok"] and end[ASSET]["ok"] and all(r["conservation_ok"] for r in rows)
         and all(v["net"] == 0 for v in pos.values()),
         "state_root": rows[-1]["state_root"] if rows else sim.acc.root().hex(),
+        **options,
         "per_block": rows,
     }

@@ -16,7 +16,7 @@ import time
 import click
 from rich.table import Table
 
-from bench.stress import StressConfig, run_stress
+from bench.stress import SCENARIOS, StressConfig, run_stress
 from node.gc_policy import stress_housekeeping
 
 from .common import CLIError, address_text, console, json_opt, kv_items, kv_table, print_table, query_command
@@ -107,29 +107,38 @@ def _read_csv(path: str) -> list[dict[str, int]]:
 
 @click.command("stress")
 @click.option("--accounts", "-n", default=2_000, show_default=True, help="synthetic accounts")
-@click.option("--scenario", type=click.Choice(["crash50", "alts80", "squeeze100", "breach1"]), default="crash50", show_default=True)
+@click.option("--scenario", type=click.Choice(list(SCENARIOS)), default="crash50", show_default=True)
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="price path: header of market ids, one row per block")
 @click.option("--blocks", default=48, show_default=True, help="blocks of the built-in day scenarios")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--fund-ppm", default=10_000, show_default=True, help="insurance fund seed, ppm of total collateral")
 @click.option("--max-leverage", default=18, show_default=True)
 @click.option("--no-verify", is_flag=True, help="skip the full-scan breach checks (faster for huge runs)")
+@click.option("--option-accounts", "option_accounts", default=None, type=int,
+              help="accounts of the options book (writer/buyer pairs on BTC-PERP options)  [default: volspike 2000, else 0]")
 @json_opt
-def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, no_verify, as_json):
-    """Replay the state machine in-process over a price path with N leveraged accounts."""
-    if accounts < 2:
+def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, no_verify, option_accounts, as_json):
+    """Replay the state machine in-process over a price path with N leveraged accounts (and an options book)."""
+    if option_accounts is None:
+        option_accounts = 2_000 if scenario == "volspike" and not csv_path else 0
+    if accounts < 2 and not option_accounts:
         raise CLIError("--accounts must be at least 2")
+    if option_accounts < 0 or option_accounts == 1:
+        raise CLIError("--option-accounts must be 0 or at least 2")
     cfg = StressConfig(accounts=accounts, scenario=scenario, blocks=blocks, fund_ppm=fund_ppm, max_leverage=max_leverage,
-                       verify=not no_verify, csv_rows=_read_csv(csv_path) if csv_path else None)
+                       verify=not no_verify, csv_rows=_read_csv(csv_path) if csv_path else None, option_accounts=option_accounts)
     table = None
+    opt_cols = ("opt. breached", "opt. liquidated", "settled") if option_accounts else ()
     if not as_json:
-        table = Table("height", "prices", "breached", "liquidated", "liq. step ms", "ADL", "bad debt", "fund cash", "fund equity", "conserved",
-                      title=f"stress {scenario if not csv_path else csv_path}: {accounts:,} accounts", title_justify="left")
+        table = Table("height", "prices", "breached", "liquidated", *opt_cols, "liq. step ms", "ADL", "bad debt", "fund cash", "fund equity",
+                      "conserved", title=f"stress {scenario if not csv_path else csv_path}: {accounts:,} accounts"
+                      + (f", {option_accounts:,} option accounts" if option_accounts else ""), title_justify="left")
 
     def progress(r):
         if table is not None:
+            opt = (str(r.get("option_breached", "-")), str(r["option_liquidated"]), str(r["settlement_events"])) if opt_cols else ()
             table.add_row(str(r["height"]), " ".join(f"{k}={v}" for k, v in r["prices"].items()), str(r.get("breached", "-")),
-                          str(r["liquidated"]), f"{r['liquidation_step_ms']:.2f}", str(r["adl_events"]), f"{r['bad_debt']:,}",
+                          str(r["liquidated"]), *opt, f"{r['liquidation_step_ms']:.2f}", str(r["adl_events"]), f"{r['bad_debt']:,}",
                           f"{r['insurance_fund_cash']:,}", f"{r['insurance_fund_equity']:,}", "yes" if r["conservation_ok"] else "[red]NO[/red]")
 
     housekeeping, restore = stress_housekeeping()

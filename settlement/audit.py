@@ -120,7 +120,13 @@ def conservation_delta(view, writes: dict[bytes, bytes | None]) -> dict[str, int
 
 
 def positions_balance(items: Iterable[tuple[bytes, bytes]]) -> dict[str, dict]:
-    """Per market and per option series: ``net`` (sum of sizes, must be 0), ``longs`` (sum of long sizes), ``holders``."""
+    """Per market and per option series: ``net`` (sum of sizes, must be 0), ``longs`` (sum of long sizes), ``holders``.
+
+    Option positions (``r/op/p/``, in contracts, the insurance fund's
+    included) are keyed by their series id, which never equals a market id
+    (it is ``<market>-<expiry>-<strike>-<C|P>``): long and short contracts of
+    a series cancel exactly as long and short lots of a market do.
+    """
     out: dict[str, dict] = {}
     for key, value in sorted(items):
         if key.startswith(POS):
