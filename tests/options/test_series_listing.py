@@ -65,6 +65,7 @@ def test_register_series():
     assert (h.time_ms, sid) == (4_000, "BTC-PERP-86403000-9000-P")  # docs/options.md "Series"
     ev = r.events[0]
     assert ev.kind == "option_series_listed" and ev.attrs["series"] == sid and ev.attrs["quote"] == USD
+    assert ev.as_dict()["kind"] == "option_series_listed" and ev.attrs["option_kind"] == "put"  # JSON keeps the event's kind
     sess = h.session()
     s = sess.series(sid)
     assert (s.underlying, s.kind, s.strike, s.expiry_ms, s.contract_lots, s.quote) == (BTC, "put", 9_000, e, 5, USD)
