@@ -152,7 +152,8 @@ def test_list_report_sign_trade_query_and_settle_options_on_four_nodes(devnet, t
     # a series a few seconds from expiry (marked at the chain's vols: flat before the first surface expiry)
     res = _json(root, "options", "list-series", "--from", "admin", "--underlying", U, "--kind", "call", "--strike", str(STRIKES[1]),
                 "--expiry", f"+{SHORT_EXPIRY_MS}ms", "--wait")
-    (listed_ev,) = res["receipt"]["events"]  # option_series_listed (its attribute "kind" is the option's: call)
+    (listed_ev,) = res["receipt"]["events"]
+    assert (listed_ev["kind"], listed_ev["option_kind"]) == ("option_series_listed", "call")
     short_sid = listed_ev["series"]
     short_mark = n0.client.call("option_series", {"series": short_sid})["mark"]
     alice_cash, bob_cash = _cash(root, n0, "alice"), _cash(root, n0, "bob")

@@ -161,7 +161,7 @@ def _list(sess: Session, market: Market, live: list[str], kind: str, strike: int
     sess.add_series(Series(sid, market.market, kind, strike, expiry_ms, lots, market.quote))
     live.append(sid)
     return Event("option_series_listed", {
-        "series": sid, "underlying": market.market, "kind": kind, "strike": strike, "expiry_ms": expiry_ms,
+        "series": sid, "underlying": market.market, "option_kind": kind, "strike": strike, "expiry_ms": expiry_ms,
         "contract_lots": lots, "quote": market.quote,
     })
 
