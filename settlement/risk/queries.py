@@ -52,7 +52,7 @@ def margin_info(view, addr: bytes) -> dict:
     out = {"address": format_address(addr), "accounts": []}
     for asset in _assets(sess):
         m = sess.macc(addr, asset)
-        if not m.cash and not m.markets:
+        if not m.cash and not m.markets and not m.series:
             continue
         ev = evaluate(sess, addr, asset)
         positions = []
@@ -74,6 +74,7 @@ def margin_info(view, addr: bytes) -> dict:
             "liquidation_distance": ev.equity - ev.mmr,
             "margin_ratio_ppm": ev.equity * ONE // ev.mmr if ev.mmr else None,
             "breached": ev.breached, "positions": positions,
+            "option_series": list(m.series),  # their positions: option_positions (options/queries.py)
         })
     return out
 
