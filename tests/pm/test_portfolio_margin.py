@@ -56,7 +56,36 @@ def example(build):
     assert r.ok, r.reason
     s = h.session()
     (u, req, table, binding), = mode.underlying_requirements(s, h.addr("alice"), s.macc(h.addr("alice"), "USD"))
+    TABLES[build.__name__] = [p for _, p in table]
     return standard, figures(h, "alice"), binding
+
+
+TABLES: dict = {}
+
+
+def table_of(build) -> list[int]:
+    example(build)
+    return TABLES[build.__name__]
+
+
+def covered_call(h):
+    perp(h, "alice", 1)
+    option(h, "alice", series(h, "call", 110_000, 30), -1)
+
+
+def protective_put(h):
+    perp(h, "alice", 1)
+    option(h, "alice", series(h, "put", 90_000, 30), 1)
+
+
+def calendar(h):
+    option(h, "alice", series(h, "call", 100_000, 30), -1)
+    option(h, "alice", series(h, "call", 100_000, 60), 1)
+
+
+def straddle(h):
+    option(h, "alice", series(h, "call", 100_000, 30), -1)
+    option(h, "alice", series(h, "put", 100_000, 30), -1)
 
 
 def test_naked_perpetual_pays_more_in_portfolio_mode():
@@ -65,27 +94,25 @@ def test_naked_perpetual_pays_more_in_portfolio_mode():
 
 def test_covered_call():
     # long 1 lot + short 1 30-day call struck at 110,000
-    std, pm, binding = example(lambda h: (perp(h, "alice", 1), option(h, "alice", series(h, "call", 110_000, 30), -1)))
+    std, pm, binding = example(covered_call)
     assert (std, pm, binding) == ((199_999, 17_276, 12_776), (199_999, 14_954, 11_504), "-extreme vol up")
 
 
 def test_protective_put():
     # long 1 lot + long 1 30-day put struck at 90,000: the put caps the loss below 90,000
-    std, pm, binding = example(lambda h: (perp(h, "alice", 1), option(h, "alice", series(h, "put", 90_000, 30), 1)))
+    std, pm, binding = example(protective_put)
     assert (std, pm, binding) == ((200_000, 5_000, 3_000), (200_000, 10_274, 7_904), "-3/3 vol down")
     assert pm[1] < 15_750  # less than the perpetual alone in portfolio mode
 
 
 def test_calendar_spread():
     # short 1 30-day ATM call, long 1 60-day ATM call
-    std, pm, binding = example(lambda h: (option(h, "alice", series(h, "call", 100_000, 30), -1),
-                                          option(h, "alice", series(h, "call", 100_000, 60), 1)))
+    std, pm, binding = example(calendar)
     assert (std, pm, binding) == ((199_999, 20_714, 13_214), (199_999, 1_746, 1_344), "-3/3 vol down")
 
 
 def test_short_straddle():
-    std, pm, binding = example(lambda h: (option(h, "alice", series(h, "call", 100_000, 30), -1),
-                                          option(h, "alice", series(h, "put", 100_000, 30), -1)))
+    std, pm, binding = example(straddle)
     assert (std, pm, binding) == ((199_998, 41_428, 26_428), (199_998, 11_886, 9_144), "+extreme vol up")
 
 
@@ -139,3 +166,15 @@ def test_portfolio_account_is_liquidated_where_a_standard_trigger_would_not_fire
     assert "liquidation" in kinds, kinds
     eq, imr, mmr = figures(h, "alice")
     assert eq >= mmr
+
+
+def test_worked_example_tables():
+    """The per-scenario P&L tables of docs/portfolio-margin.md "Worked examples" (scenarios 1-16 in grid order)."""
+    assert table_of(covered_call) == [-1_513, 1_312, 1_549, 5_020, -5_063, -3_053, 4_110, 7_874, -9_052, -7_809, 6_188,
+                                      9_840, -13_407, -12_740, 4_046, -14_954]
+    assert table_of(protective_put) == [1_319, -1_108, 5_242, 3_435, -2_175, -5_102, 9_500, 8_257, -5_146, -8_226, 14_005,
+                                        13_197, -7_530, -10_274, 15_122, -4_134]
+    assert table_of(calendar) == [700, -704, 701, -799, 544, -888, 567, -1_095, 234, -1_293, 332, -1_457, -201, -1_746,
+                                  -498, -800]
+    assert table_of(straddle) == [-3_420, 3_425, -4_308, 2_275, -3_592, 2_628, -6_150, -499, -4_865, -12, -8_802, -4_373,
+                                  -7_194, -3_983, -11_886, -11_752]
