@@ -49,6 +49,7 @@ from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw
 
 from . import adl_index
 from .options import optindex
+from .pm import mode as pm_mode
 from .options.optmargin import SLACK_SHORT, option_terms
 from ..accounts import MAX_AMOUNT, get_balance, set_balance
 from ..context import BlockContext
@@ -105,8 +106,10 @@ def evaluate(sess: Session, addr: bytes, asset: str, m=None) -> Eval:
         stale = stale or ms.stale
     if m.series:  # option positions in the same collateral asset (options/optmargin.py)
         oe, oi, om, os6, ostale = option_terms(sess, addr, m)
-        return Eval(equity + oe, imr + oi, mmr + om, notional, surplus + os6, len(m.markets) + len(m.series), stale or ostale)
-    return Eval(equity, imr, mmr, notional, surplus, len(m.markets), stale)
+        equity, imr, mmr, surplus, stale = equity + oe, imr + oi, mmr + om, surplus + os6, stale or ostale
+    if pm_mode.portfolio(sess, addr):  # portfolio margin: the scenario requirement replaces IMR and MMR (pm/mode.py)
+        imr, mmr, surplus = pm_mode.requirement_terms(sess, addr, m)
+    return Eval(equity, imr, mmr, notional, surplus, len(m.markets) + len(m.series), stale)
 
 
 def coordinate(sess: Session, mid: str, side: int) -> int:
@@ -363,9 +366,11 @@ def margin_withdraw(state: State, ctx: BlockContext, sender: bytes, body: Margin
     require_asset(state, body.asset)
     sess = Session(state, ctx)
     m = sess.macc(sender, body.asset)
-    if m.markets:
+    if m.markets or m.series:  # options count too: a short's requirement must stay covered
         require_fresh(sess, sender, body.asset, "withdrawal")
         ev = evaluate(sess, sender, body.asset)
+        if ev.stale:
+            raise StalePrice(f"withdrawal refused: an option underlying's price of {format_address(sender)} is stale")
         if ev.equity - body.amount < ev.imr:
             raise InsufficientMargin(
                 f"withdrawing {body.amount} would leave equity {ev.equity - body.amount} below the initial margin requirement {ev.imr}"
