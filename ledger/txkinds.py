@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from . import txkinds_options as options
+from . import txkinds_pm as pm
 from . import txkinds_risk as risk
 from .codec import MaxLen, Range, Record
 from .fields import Address, Amount, Symbol
@@ -92,4 +93,5 @@ KINDS: dict[str, type[Record]] = _kind_table(
     ("register_option_chain", options.RegisterOptionChain),
     ("vol_report", options.VolReport),
     ("option_trade", options.OptionTrade),
+    ("set_collateral", pm.SetCollateral),
 )

@@ -47,7 +47,7 @@ from ledger.keys import format_address
 from ledger.receipt import Event
 from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw
 
-from . import adl_index
+from . import adl_index, collateral
 from .options import optindex
 from .options.optmargin import SLACK_SHORT, option_terms
 from ..accounts import MAX_AMOUNT, get_balance, set_balance
@@ -89,7 +89,11 @@ def evaluate(sess: Session, addr: bytes, asset: str, m=None) -> Eval:
     if m is None:
         m = sess.macc(addr, asset)
     cash = m.cash
-    equity, imr, mmr, notional, surplus, stale = cash, 0, 0, 0, cash * ONE, False
+    if collateral.listed(sess):  # non-settlement collateral backing this asset (collateral.py); constant in the perp prices
+        extra = collateral.extra_equity(sess, addr, asset, cash)
+        equity, imr, mmr, notional, surplus, stale = cash + extra, 0, 0, 0, (cash + extra) * ONE, False
+    else:
+        equity, imr, mmr, notional, surplus, stale = cash, 0, 0, 0, cash * ONE, False
     pos, mstate = sess.pos, sess.mstate
     for mid in m.markets:
         p = pos(addr, mid)
@@ -353,6 +357,7 @@ def margin_deposit(state: State, ctx: BlockContext, sender: bytes, body: MarginD
     m.cash += body.amount
     sess.touch_macc(sender, body.asset)
     reindex(sess, sender, body.asset)
+    collateral.cash_changed(sess, sender, body.asset)
     sess.flush()
     return [Event("margin_deposit", {"account": sender, "asset": body.asset, "amount": body.amount, "cash": m.cash})]
 
@@ -380,6 +385,7 @@ def margin_withdraw(state: State, ctx: BlockContext, sender: bytes, body: Margin
     sess.touch_macc(sender, body.asset)
     set_balance(state, sender, body.asset, bal + body.amount)
     reindex(sess, sender, body.asset)
+    collateral.cash_changed(sess, sender, body.asset, withdrawal=True)
     sess.flush()
     return [Event("margin_withdraw", {"account": sender, "asset": body.asset, "amount": body.amount, "cash": m.cash})]
 
