@@ -1,0 +1,106 @@
+"""The portfolio-margin views (``settlement.risk.pm_queries``) and their RPC methods over state built by real blocks.
+
+A what-if must match the figures the real trade produces, and must never
+write; the standard-mode figures of a standard account are its figures; the
+RPC methods answer unknown names with -32001 and bad params with -32602.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import pytest
+
+from node.methods import INVALID_PARAMS, NOT_FOUND, RPCError
+from node.methods_pm import PM_METHODS
+from settlement.risk import pm_queries as pq
+from settlement.risk.margin import evaluate
+from settlement.risk.optrecords import series_id
+from tests.options.test_option_queries import LOTS, SPOT, STRIKES, U, h  # noqa: F401 (h: the fixture)
+
+STRIKE = STRIKES[1]  # the options query tests' chain (its fixture h): 3-lot contracts, two strikes, one expiry
+
+
+def _snapshot(h) -> dict:
+    return dict(h.view.data)
+
+
+def test_whatif_of_a_perp_fill_matches_the_real_trade_and_writes_nothing(h):
+    alice = h.addr("alice")
+    before_view = _snapshot(h)
+    w = pq.pm_whatif(h.view, alice, {"market": U, "side": "buy", "size": 5, "price": SPOT}, h.time_ms)
+    assert _snapshot(h) == before_view  # nothing written
+    assert w["asset"] == "USD" and w["before"]["mode"] == "standard"
+    (acc,) = w["after"]["accounts"]
+    (und,) = acc["underlyings"]
+    assert und["underlying"] == U and und["positions"][0]["size"] == 5
+    assert acc["imr"] > 0 and w["change"]["imr"] == acc["imr"] and w["accepted"]
+    assert acc["standard"]["imr"] == acc["imr"]  # a standard account: its figures are the standard ones
+
+    assert h.trade("bob", "alice", "buy", 5, SPOT).ok
+    ev = evaluate(h.session(), alice, "USD")
+    assert (acc["imr"], acc["mmr"]) == (ev.imr, ev.mmr)
+    now = pq.pm_scenarios(h.view, alice, h.time_ms)["accounts"][0]
+    assert (now["imr"], now["mmr"], now["underlyings"][0]["positions"][0]["size"]) == (acc["imr"], acc["mmr"], 5)
+
+
+def test_whatif_of_a_covered_call_adds_the_short_call_to_the_perp(h):
+    alice, sid = h.addr("alice"), series_id(U, "call", STRIKE, h.expiry)
+    assert h.trade("bob", "alice", "buy", 1, SPOT).ok
+    mark = LOTS * h.session().sstate(sid).mark6 // 10**6
+    w = pq.pm_whatif(h.view, alice, {"series": sid, "side": "sell", "size": 1, "price": mark}, h.time_ms)
+    (acc,) = w["after"]["accounts"]
+    (und,) = acc["underlyings"]
+    assert [p["instrument"] for p in und["positions"]] == [U, sid]
+    assert und["positions"][1]["size"] == -1 and und["positions"][1]["value"] < 0
+    assert w["change"]["imr"] > 0  # standard mode: the short call pays its own margin
+    assert acc["cash"] == w["before"]["accounts"][0]["cash"] + mark  # premium received
+    assert pq.pm_scenarios(h.view, alice, h.time_ms)["accounts"][0]["underlyings"][0]["positions"][0]["instrument"] == U
+
+
+@pytest.mark.parametrize("proposed, exc", [
+    ({"market": "ETH-PERP", "side": "buy", "size": 1, "price": 1}, LookupError),
+    ({"series": "BTC-PERP-1-1-C", "side": "buy", "size": 1, "price": 1}, LookupError),
+    ({"market": U, "side": "long", "size": 1, "price": 1}, ValueError),
+    ({"market": U, "side": "buy", "size": 0, "price": 1}, ValueError),
+    ({"market": U, "side": "buy", "size": 1, "price": -1}, ValueError),
+    ({"side": "buy", "size": 1, "price": 1}, ValueError),
+])
+def test_whatif_refuses_bad_proposals(h, proposed, exc):
+    with pytest.raises(exc):
+        pq.pm_whatif(h.view, h.addr("alice"), proposed, h.time_ms)
+
+
+@dataclass
+class _Chain:
+    view: object
+    last_time_ms: int
+
+
+@dataclass
+class _Api:
+    chain: _Chain
+
+
+def _call(h, name, params):
+    fn = {f.__name__: f for f in PM_METHODS}[name]
+    return asyncio.run(fn(_Api(_Chain(h.view, h.time_ms)), params))
+
+
+def test_rpc_methods_and_their_error_codes(h):
+    from ledger.keys import format_address
+    alice = format_address(h.addr("alice"))
+    assert _call(h, "pm_scenarios", {"address": alice})["mode"] == "standard"
+    assert _call(h, "collateral_params", {}) == []
+    w = _call(h, "pm_whatif", {"address": alice, "market": U, "side": "sell", "size": 2, "price": SPOT})
+    assert w["after"]["accounts"][0]["underlyings"][0]["positions"][0]["size"] == -2
+    for name, params, code in [
+        ("pm_scenarios", {}, INVALID_PARAMS),
+        ("pm_scenarios", {"address": "nope"}, INVALID_PARAMS),
+        ("pm_whatif", {"address": alice, "market": "ETH-PERP", "side": "buy", "size": 1, "price": 1}, NOT_FOUND),
+        ("pm_whatif", {"address": alice, "market": U, "side": "buy", "size": "1", "price": 1}, INVALID_PARAMS),
+        ("pm_whatif", {"address": alice, "market": U, "side": "up", "size": 1, "price": 1}, INVALID_PARAMS),
+    ]:
+        with pytest.raises(RPCError) as e:
+            _call(h, name, params)
+        assert e.value.code == code, (name, params)
