@@ -56,12 +56,13 @@ class CollateralMachine(RuleBasedStateMachine):
         oracles = tuple(h.addr(o) for o in h.oracles)
         params = default_params("mid", funding_interval_ms=5_000, funding_cap_ppm=5_000, margin_cap_ppm=1_000_000)
         h.block(h.tx("admin", RegisterMarket(PERP, "BTC", "USD", params, oracles)),
-                h.tx("admin", RegisterMarket(EURM, "EUR", "USD", default_params("mid", lot_size=LOT), oracles)))
+                h.tx("admin", RegisterMarket(EURM, "EUR", "USD", default_params("mid", lot_size=LOT, margin_cap_ppm=1_000_000, oracle_deviation_ppm=950_000), oracles)))
         h.block(*[h.tx(o, PriceReport(m, self.prices[m])) for o in h.oracles for m in MARKETS])
         r = h.block(h.tx("admin", SetCollateral("EUR", default_collateral_params(
             "USD", EURM, haircut_ppm=haircut, cap_ppm=cap, liq_discount_ppm=haircut // 2))))
         assert r[0].ok, r[0].error
-        h.block(*[h.tx(n, MarginDeposit("USD", 20_000)) for n in NAMES] + [h.tx(n, MarginDeposit("EUR", 80_000)) for n in NAMES[:3]])
+        h.block(*[h.tx(n, MarginDeposit("USD", 5_000)) for n in NAMES[:3]] + [h.tx(n, MarginDeposit("EUR", 80_000)) for n in NAMES[:3]]
+                + [h.tx(n, MarginDeposit("USD", 300_000)) for n in NAMES[3:]])
         if fund:
             h.block(h.tx("issuer", InsuranceDeposit("USD", fund)))
 
@@ -79,11 +80,17 @@ class CollateralMachine(RuleBasedStateMachine):
         if long == short:
             return
         price = price_off(self.prices[PERP], off)
-        self._block([self.h.trade_tx(long, short, "sell", max(1, 40_000 * lev // price), price, market=PERP)])
+        self._block([self.h.trade_tx(long, short, "sell", max(1, 35_000 * lev // price), price, market=PERP)])
 
     @rule(m=st.sampled_from(MARKETS), move=st.integers(-400_000, 400_000))
     def price_move(self, m, move):
         self.prices[m] = price_off(self.prices[m], move, floor=10)
+        self._block([])
+
+    @rule(drop=st.integers(100_000, 700_000))
+    def eur_crash(self, drop):
+        """Only the collateral's price falls: holders must be re-checked though no perpetual trigger moved."""
+        self.prices[EURM] = price_off(self.prices[EURM], -drop, floor=10)
         self._block([])
 
     @rule(btc=st.integers(-300_000, 300_000), eur=st.integers(-300_000, 300_000))
