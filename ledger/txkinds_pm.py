@@ -1,9 +1,12 @@
 """Body records of the portfolio-margin and multi-asset collateral transaction kinds.
 
-Owns: the field layout of ``set_collateral`` (and :class:`CollateralParams`).
-Pure data: whether the asset or its price market exists, and whether the
-parameters are in range, is for ``settlement/risk/collateral.py``, which
-answers with a receipt naming the rule.
+Owns: the field layout of ``set_collateral`` (and :class:`CollateralParams`),
+``set_pm_params`` (admin: the scenario grid of one underlying,
+:class:`PmParams`) and ``set_margin_mode`` (an account chooses "standard" or
+"portfolio").  Pure data: whether the asset or its price market exists, and
+whether the parameters are in range, is for ``settlement/risk/collateral.py``;
+bounds, permissions and whether a switch is allowed are for
+``settlement/risk/pm/``; each answers with a receipt naming the rule.
 
 Units: fractions in ppm (``1_000_000`` = 100 %).  The value of a balance ``b``
 of the collateral asset is ``floor(b x P x (10^6 - haircut_ppm) / (lot_size x
@@ -18,10 +21,11 @@ from typing import Annotated
 from .codec import MaxLen, Range, Record
 from .fields import Symbol
 
-__all__ = ["CollateralParams", "SetCollateral"]
+__all__ = ["CollateralParams", "PmParams", "SetCollateral", "SetMarginMode", "SetPmParams"]
 
 MarketId = Annotated[str, MaxLen(16)]
 Ppm = Annotated[int, Range(0, 2**63 - 1)]  # bounds checked by settlement
+SignedPpm = Annotated[int, Range(-(2**63), 2**63 - 1)]  # bounds checked by settlement
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +46,31 @@ class SetCollateral(Record):
 
     asset: Symbol
     params: CollateralParams
+
+
+@dataclass(frozen=True, slots=True)
+class PmParams(Record):
+    """Scenario grid of one underlying (docs/portfolio-margin.md "The grid")."""
+
+    scan_range_ppm: SignedPpm  # the price scan range, relative to the underlying's price (CME SPAN "price scan range")
+    vol_up_ppm: SignedPpm  # relative vol shock up: vol' = vol x (1 + vol_up)
+    vol_down_ppm: SignedPpm  # relative vol shock down: vol' = vol x (1 - vol_down)
+    extreme_multiple: SignedPpm  # the extreme moves are +- this x the scan range (SPAN: 3)
+    extreme_fraction_ppm: SignedPpm  # share of an extreme move's loss counted (SPAN: 35 %)
+    short_option_min_ppm: SignedPpm  # per short option contract, of the underlying value of the contract
+    mmr_fraction_ppm: SignedPpm  # MMR = this x the requirement (IMR)
+
+
+@dataclass(frozen=True, slots=True)
+class SetPmParams(Record):
+    """Admin sets (or replaces) the portfolio-margin grid of the perpetual market ``underlying``."""
+
+    underlying: MarketId
+    params: PmParams
+
+
+@dataclass(frozen=True, slots=True)
+class SetMarginMode(Record):
+    """The sender switches its margin mode: "standard" (the default) or "portfolio"."""
+
+    mode: Annotated[str, MaxLen(16)]

@@ -69,6 +69,7 @@ from __future__ import annotations
 from ledger.receipt import Event
 
 from .adl_index import AdlQueue
+from .pm import mode as pm_mode
 from .margin import ceil_div, close_settled, evaluate, fill, reindex, reindex_single, settle_funding, unindex, unindex_single
 from .records import FUND, LONG, ONE, SHORT, Session, pack_int
 
@@ -158,7 +159,8 @@ def deleverage(sess: Session, addr: bytes, asset: str, debt: int, events: list[E
             c, sc = nxt
             cp = sess.pos(c, mid)
             cm = sess.macc(c, asset)
-            single = len(cm.markets) == 1 and not cm.series and (cp.size > 0 if s < 0 else cp.size < 0)  # the common case: one pass (below)
+            single = len(cm.markets) == 1 and not cm.series and (cp.size > 0 if s < 0 else cp.size < 0) \
+                and not pm_mode.portfolio(sess, c)  # the common case: one pass (below); standard MMR only
             if single:
                 unindex_single(sess, c, asset, cm, mid, cp, ms)  # equity unchanged: evaluate counts it with the same rounding
                 c_equity = cm.cash + cp.size * price

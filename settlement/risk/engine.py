@@ -19,13 +19,14 @@ from ..context import BlockContext
 from .funding import apply_funding
 from .liquidation import liquidation_sweep
 from .options import expiry, marks, series, surface, trading
+from .pm import handlers as pm_handlers
 from .records import MARKETS, Session
 from ..state import State
 
 __all__ = ["HANDLERS", "end_block", "end_block_phases", "run_end_block"]
 
 HANDLERS = {**markets.HANDLERS, **oracle.HANDLERS, **margin.HANDLERS, **perps.HANDLERS,
-            **series.HANDLERS, **surface.HANDLERS, **trading.HANDLERS, **collateral.HANDLERS}
+            **series.HANDLERS, **surface.HANDLERS, **trading.HANDLERS, **collateral.HANDLERS, **pm_handlers.HANDLERS}
 
 
 def options_phase(sess: Session, ctx: BlockContext) -> list[Event]:

@@ -68,6 +68,7 @@ from ledger.receipt import Event
 from . import collateral
 from .adl import deleverage, socialize, sync_fund
 from ..context import BlockContext
+from .pm import mode as pm_mode
 from .margin import (Eval, ceil_div, close_settled, coordinate, evaluate, fill, reindex, reindex_single, settle_funding, unindex,
                      unindex_single)
 from .options import optindex
@@ -129,7 +130,8 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
     if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
         ev = None
         adl_cache.get("safe", set()).discard((addr, asset))  # the sweep evaluates it again
-    elif len(m.markets) == 1 and not m.series and ev.equity > 0 and ev.breached and addr != FUND:
+    elif len(m.markets) == 1 and not m.series and ev.equity > 0 and ev.breached and addr != FUND \
+            and not pm_mode.portfolio(sess, addr):  # the one-pass partial assumes standard MMR
         _partial_single(sess, addr, asset, m, ev, events)
         return
     unindex(sess, addr, asset)
@@ -372,7 +374,8 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
         adl_cache["safe"] = set()
         for _, addr, asset, ev, m in breached:
             if len(m.markets) == 1 and not m.series and ev.equity > 0 and addr != FUND and not adl_cache["socialized"] \
-                    and (addr, asset) not in adl_cache["touched"] and not collateral.held(sess, addr, asset):
+                    and (addr, asset) not in adl_cache["touched"] and not collateral.held(sess, addr, asset) \
+                    and not pm_mode.portfolio(sess, addr):
                 _partial_single(sess, addr, asset, m, ev, events, hot)  # liquidate_account's first case, without the call
             else:
                 liquidate_account(sess, addr, asset, events, adl_cache, ev, m)

@@ -49,6 +49,7 @@ from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw
 
 from . import adl_index, collateral
 from .options import optindex
+from .pm import mode as pm_mode
 from .options.optmargin import SLACK_SHORT, option_terms
 from ..accounts import MAX_AMOUNT, get_balance, set_balance
 from ..context import BlockContext
@@ -109,8 +110,10 @@ def evaluate(sess: Session, addr: bytes, asset: str, m=None) -> Eval:
         stale = stale or ms.stale
     if m.series:  # option positions in the same collateral asset (options/optmargin.py)
         oe, oi, om, os6, ostale = option_terms(sess, addr, m)
-        return Eval(equity + oe, imr + oi, mmr + om, notional, surplus + os6, len(m.markets) + len(m.series), stale or ostale)
-    return Eval(equity, imr, mmr, notional, surplus, len(m.markets), stale)
+        equity, imr, mmr, surplus, stale = equity + oe, imr + oi, mmr + om, surplus + os6, stale or ostale
+    if pm_mode.portfolio(sess, addr):  # portfolio margin: the scenario requirement replaces IMR and MMR (pm/mode.py)
+        imr, mmr, surplus = pm_mode.requirement_terms(sess, addr, m)
+    return Eval(equity, imr, mmr, notional, surplus, len(m.markets) + len(m.series), stale)
 
 
 def coordinate(sess: Session, mid: str, side: int) -> int:

@@ -1,0 +1,1 @@
+"""Portfolio margin (issue 17): scenario requirement of one underlying (``scenarios.py``) and the opt-in mode (``mode.py``)."""

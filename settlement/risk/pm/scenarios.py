@@ -1,0 +1,140 @@
+"""The SPAN-like scenario requirement of one underlying's positions: a pure function.
+
+Owns the scenario grid (CME SPAN's 16 risk scenarios), the revaluation of an
+account's positions on one underlying in each scenario and the requirement
+they imply.  Pure: no state, no clock; never decides a mode, never reads a
+price (``mode.py`` builds the legs) and never liquidates.
+
+Grid (``PmParams`` of the underlying, fractions in ppm): with the
+underlying's price ``S`` and scan range ``R``, the move of ``j`` thirds is
+``d_j = floor(S x j x R / (3 x 10^6))`` (j = 1, 2, 3) and the extreme move
+``d_x = floor(S x extreme_multiple x R / 10^6)`` (magnitudes rounded down: the
+grid is a parameter; the losses below are rounded against the account).  The
+scenarios, in SPAN's order, with ``up``/``down`` the vol shocks::
+
+     1  0      up     2  0      down
+     3  +d_1   up     4  +d_1   down     5  -d_1   up     6  -d_1   down
+     7  +d_2   up     8  +d_2   down     9  -d_2   up    10  -d_2   down
+    11  +d_3   up    12  +d_3   down    13  -d_3   up    14  -d_3   down
+    15  +d_x   up  (extreme)            16  -d_x   up  (extreme)
+
+``S' = max(S + d, 0)``; ``vol' = floor(vol x (10^6 + vol_up) / 10^6)`` (up) or
+``floor(vol x (10^6 - vol_down) / 10^6)`` (down); the time to expiry is the
+leg's own (the mark's).  P&L of a scenario, at scale 10^6::
+
+    pnl6 = sum_perps size x (S' - S) x 10^6
+         + sum_options (n x c x bs_value6(S', K, vol', T, r) - 10^6 x base)
+
+with ``base = floor(n x c x mark6 / 10^6)`` -- exactly the option value the
+account's equity counts (long: rounded down, short: the liability rounded
+up), so the P&L is measured from equity.  The table's P&L is
+``floor(pnl6 / 10^6)`` (scenarios 1-14) and ``floor(pnl6 x extreme_fraction
+/ 10^12)`` (15-16): a loss is rounded up, a gain down.  Then::
+
+    scan  = max(0, -min_s P&L_s)
+    short = sum_short_options ceil(|n| x c x S x short_option_min / 10^6)
+    requirement = max(scan, short)
+
+The binding scenario is the first (in grid order) with the worst P&L, or
+``"short_option_min"`` when the floor is strictly larger.  A long option's
+loss never exceeds what equity counts for it (``bs_value6 >= 0``), so a book
+of long options and no debt never breaches.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..options.pricing import bs_value6
+
+__all__ = ["OptionLeg", "Scenario", "GRID", "requirement", "short_option_min"]
+
+ONE = 10**6
+SHORT_MIN = "short_option_min"
+
+
+@dataclass(frozen=True, slots=True)
+class OptionLeg:
+    """``n`` contracts (+ long, - short) of ``lots`` lots each; mark6 per lot (10^6 x quote base units)."""
+
+    n: int
+    lots: int
+    is_call: bool
+    strike: int
+    vol_ppm: int
+    t_ms: int
+    rate_ppm: int
+    mark6: int
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A grid point: the spot move in thirds of the scan range (``extreme``: x extreme_multiple instead), and the vol shock."""
+
+    name: str
+    thirds: int  # -3 .. 3; for an extreme move: its sign (+-1)
+    vol_up: bool
+    extreme: bool
+
+
+def _grid() -> tuple[Scenario, ...]:
+    out = [Scenario("0 vol up", 0, True, False), Scenario("0 vol down", 0, False, False)]
+    for j in (1, 2, 3):
+        for sign in (1, -1):
+            for up in (True, False):
+                out.append(Scenario(f"{'+' if sign > 0 else '-'}{j}/3 vol {'up' if up else 'down'}", sign * j, up, False))
+    out.append(Scenario("+extreme vol up", 1, True, True))
+    out.append(Scenario("-extreme vol up", -1, True, True))
+    return tuple(out)
+
+
+GRID = _grid()  # the 16 scenarios, in SPAN's order (module docstring)
+
+
+def _move(spot: int, sc: Scenario, params) -> int:
+    r = params.scan_range_ppm
+    if sc.extreme:
+        d = spot * params.extreme_multiple * r // ONE
+        return d if sc.thirds > 0 else -d
+    d = spot * abs(sc.thirds) * r // (3 * ONE)
+    return d if sc.thirds >= 0 else -d
+
+
+def short_option_min(spot: int, options: list[OptionLeg], params) -> int:
+    """The short-option minimum: sum over short legs of ceil(|n| x c x S x short_option_min / 10^6)."""
+    out = 0
+    for leg in options:
+        if leg.n < 0:
+            out += -(-(-leg.n) * leg.lots * spot * params.short_option_min_ppm // ONE)
+    return out
+
+
+def requirement(spot: int, perp_size: int, options: list[OptionLeg], params) -> tuple[int, list[tuple[str, int]], str]:
+    """(requirement, [(scenario, P&L)] in grid order, binding scenario) of one underlying (module docstring).
+
+    Args:
+        spot: the underlying's price S (quote base units per lot).
+        perp_size: the account's perpetual position on the underlying, in lots (0: none).
+        options: its option legs on the underlying.
+        params: the underlying's ``PmParams``.
+    """
+    bases = [leg.n * leg.lots * leg.mark6 // ONE for leg in options]  # what equity counts (floor: against the account)
+    table: list[tuple[str, int]] = []
+    worst, binding = None, GRID[0].name
+    for sc in GRID:
+        d = _move(spot, sc, params)
+        s1 = spot + d if spot + d > 0 else 0
+        pnl6 = perp_size * (s1 - spot) * ONE
+        for leg, base in zip(options, bases):
+            shock = ONE + params.vol_up_ppm if sc.vol_up else ONE - params.vol_down_ppm
+            vol = leg.vol_ppm * shock // ONE
+            v6 = bs_value6(s1, leg.strike, vol, leg.t_ms, leg.rate_ppm, leg.is_call)
+            pnl6 += leg.n * leg.lots * v6 - base * ONE
+        pnl = pnl6 * params.extreme_fraction_ppm // (ONE * ONE) if sc.extreme else pnl6 // ONE  # floor: a loss rounds up
+        table.append((sc.name, pnl))
+        if worst is None or pnl < worst:
+            worst, binding = pnl, sc.name
+    scan = -worst if worst < 0 else 0
+    floor_ = short_option_min(spot, options, params)
+    if floor_ > scan:
+        return floor_, table, SHORT_MIN
+    return scan, table, binding
