@@ -17,8 +17,9 @@ import dataclasses
 
 import click
 
-from ledger import txkinds_pm
+from ledger.txkinds_pm import SetCollateral, SetMarginMode, SetPmParams
 from settlement.risk.collateral import COLLATERAL_DEFAULTS, default_collateral_params
+from settlement.risk.pm.mode import PM_DEFAULTS
 
 from .common import CLIError, address_text, console, emit, home_dir, home_opt, json_opt, kv_table, print_table, query_command, \
     rpc_client, rpc_opt, submit, tx_command
@@ -26,22 +27,7 @@ from .options import _overrides
 
 __all__ = ["collateral", "pm"]
 
-
-def _body(name: str):
-    """The portfolio-margin tx body class ``name`` (``ledger.txkinds_pm``); CLIError on a build without it."""
-    cls = getattr(txkinds_pm, name, None)
-    if cls is None:
-        raise CLIError(f"this build has no {name} transaction")
-    return cls
-
-
-def _grid_defaults() -> dict:
-    """The portfolio-margin grid's default parameters, if the engine defines them (``settlement.risk.pm``)."""
-    try:
-        from settlement.risk import pm as engine
-    except ImportError:
-        return {}
-    return dict(getattr(engine, "PM_DEFAULTS", {}))
+GRID_FIELDS = [f.name for f in dataclasses.fields(PM_DEFAULTS)]
 
 
 # --------------------------------------------------------------------------- transactions
@@ -53,23 +39,19 @@ def _grid_defaults() -> dict:
 @tx_command
 def pm_mode(mode, sender, home, rpc, as_json, wait):
     """Switch your account to portfolio margin (scenario-based, per underlying) or back to standard margin."""
-    submit(home_dir(home), rpc, sender, _body("SetMarginMode")(mode), wait, as_json)
+    submit(home_dir(home), rpc, sender, SetMarginMode(mode), wait, as_json)
 
 
 @click.command("params")
 @click.argument("underlying")
 @click.option("--from", "sender", required=True, help="an admin key")
-@click.option("--param", "overrides", multiple=True, help="NAME=INT (fractions in ppm); every field without a default is required")
+@click.option("--param", "overrides", multiple=True,
+              help=f"NAME=INT to override a default ({', '.join(f'{k}={getattr(PM_DEFAULTS, k)}' for k in GRID_FIELDS)})")
 @tx_command
 def pm_params(underlying, sender, overrides, home, rpc, as_json, wait):
     """Set the scenario grid of an underlying (admin only): scan range, vol shocks, extreme moves, MMR fraction."""
-    cls = _body("PmParams")
-    fields = [f.name for f in dataclasses.fields(cls)]
-    values = {**_grid_defaults(), **_overrides(overrides, fields, "grid parameter")}
-    missing = [f for f in fields if f not in values]
-    if missing:
-        raise CLIError(f"missing grid parameter(s) {', '.join(missing)} (give --param NAME=INT)")
-    submit(home_dir(home), rpc, sender, _body("SetPmParams")(underlying, cls(**{f: values[f] for f in fields})), wait, as_json)
+    params = dataclasses.replace(PM_DEFAULTS, **_overrides(overrides, GRID_FIELDS, "grid parameter"))
+    submit(home_dir(home), rpc, sender, SetPmParams(underlying, params), wait, as_json)
 
 
 @click.command("set")
@@ -85,7 +67,7 @@ def collateral_set(asset, sender, backs, price_market, overrides, disable, home,
     """List an asset as collateral for positions settled in another, or replace its parameters (admin only)."""
     ints = [k for k in COLLATERAL_DEFAULTS if k != "enabled"]
     params = default_collateral_params(backs, price_market, enabled=not disable, **_overrides(overrides, ints, "collateral parameter"))
-    submit(home_dir(home), rpc, sender, txkinds_pm.SetCollateral(asset, params), wait, as_json)
+    submit(home_dir(home), rpc, sender, SetCollateral(asset, params), wait, as_json)
 
 
 # --------------------------------------------------------------------------- queries
@@ -105,14 +87,13 @@ def _render_account(a: dict) -> None:
         print_table(("instrument", "kind", "size", "strike", "expiry ms", "value"), u["positions"],
                     lambda p: (p["instrument"], p["kind"], str(p["size"]), _money(p.get("strike")), str(p.get("expiry_ms", "")),
                                _money(p["value"])), title=f"{u['underlying']}: positions", title_justify="left")
-        rows = u["scenarios"]
-        if not rows:
+        if not u["scenarios"]:
             continue
-        cols = list(rows[0])
-        print_table((*cols, "binds"), list(enumerate(rows)),
-                    lambda ir: (*(_money(v) if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in ir[1].values()),
-                                "<-" if ir[0] == u["binding"] else ""),
-                    title=f"{u['underlying']}: scenario P&L, requirement {_money(u['requirement'])}", title_justify="left")
+        print_table(("scenario", "move", "price", "vol", "P&L", "binds"), u["scenarios"],
+                    lambda r: (r["scenario"] + (" (extreme)" if r["extreme"] else ""), _money(r["move"]), _money(r["price"]),
+                               r["vol"], _money(r["pnl"]), "<-" if r["scenario"] == u["binding"] else ""),
+                    title=f"{u['underlying']}: scenario P&L (binding: {u['binding']}; requirement {_money(u['requirement'])},"
+                          f" MMR {_money(u['mmr'])})", title_justify="left")
 
 
 def _render_scenarios(o: dict, who: str) -> None:

@@ -12,14 +12,15 @@ the functions a real trade calls) changes only that scratch copy.
 
 The standard-mode figures of a portfolio account are ``margin.evaluate`` on a
 second scratch copy in which the account's mode record (``r/pm/mode/`` +
-addr, absent = standard) is deleted.  The scenario table itself is the
-portfolio engine's (``settlement.risk.pm``): :func:`_tables` is the one place
-that asks it; without that engine the table is empty and the mode is
-reported as "standard".
+addr, absent = standard) is deleted.  The scenario table of a portfolio
+account is the engine's (``pm/mode.py`` ``underlying_requirements`` over
+``pm/scenarios.py``'s grid): the same numbers ``margin.evaluate`` sums, with
+each scenario's price move; a standard account shows its positions only.
 """
 from __future__ import annotations
 
-from ledger.codec import decode
+import dataclasses
+
 from ledger.keys import format_address
 
 from ..context import BlockContext
@@ -27,11 +28,14 @@ from ..state import State
 from . import collateral
 from .margin import evaluate, fill
 from .options.positions import ofill
+from .pm import mode as pm_mode
+from .pm.scenarios import GRID
+from .pm.scenarios import _move as scenario_move
 from .records import ONE, Session
 
 __all__ = ["MODE_PREFIX", "collateral_params", "pm_scenarios", "pm_whatif"]
 
-MODE_PREFIX = b"r/pm/mode/"  # + addr(20): the account's margin mode (portfolio margin engine); absent = standard
+MODE_PREFIX = pm_mode.MODE  # + addr(20): the account's margin mode record; absent = standard
 SIDES = ("buy", "sell")
 
 
@@ -39,21 +43,8 @@ def _session(view, time_ms: int) -> Session:
     return Session(State(view), BlockContext("", 0, time_ms))
 
 
-def _engine():
-    """The portfolio margin engine (``settlement.risk.pm.scenarios``), or None on a tree without it."""
-    try:
-        from .pm import scenarios
-    except ImportError:
-        return None
-    return scenarios
-
-
 def _mode(sess: Session, addr: bytes) -> str:
-    raw = sess.state.get(MODE_PREFIX + addr)
-    if raw is None:
-        return "standard"
-    v = decode(raw)
-    return v if isinstance(v, str) else getattr(v, "mode", "portfolio")
+    return pm_mode.PORTFOLIO if pm_mode.portfolio(sess, addr) else pm_mode.STANDARD
 
 
 def _assets(sess: Session, addr: bytes) -> list[str]:
@@ -84,13 +75,23 @@ def _positions(sess: Session, addr: bytes, asset: str) -> dict[str, list[dict]]:
     return {u: by[u] for u in sorted(by)}
 
 
-def _tables(sess: Session, addr: bytes, asset: str, underlying: str) -> dict:
-    """The engine's scenario table of one underlying: ``{"scenarios": [...], "binding": i | None, "requirement": int | None}``."""
-    eng = _engine()
-    fn = getattr(eng, "account_table", None)
-    if fn is None:
-        return {"scenarios": [], "binding": None, "requirement": None}
-    return fn(sess, addr, asset, underlying)
+def _tables(sess: Session, addr: bytes, asset: str) -> dict[str, dict]:
+    """Underlying -> its grid, scenario P&L table, binding scenario and requirement (``pm/mode.py``, ``pm/scenarios.py``)."""
+    out = {}
+    for u, req, table, binding in pm_mode.underlying_requirements(sess, addr, sess.macc(addr, asset)):
+        spot, grid = sess.mstate(u).price, pm_mode.params(sess, u)
+        rows = []
+        for sc, (name, pnl) in zip(GRID, table):
+            d = scenario_move(spot, sc, grid)
+            rows.append({"scenario": name, "move": d, "price": max(spot + d, 0), "vol": "up" if sc.vol_up else "down",
+                         "extreme": sc.extreme, "pnl": pnl})
+        out[u] = {"grid": {f.name: getattr(grid, f.name) for f in dataclasses.fields(grid)}, "scenarios": rows,
+                  "binding": binding, "requirement": req,
+                  "mmr": -(-req * grid.mmr_fraction_ppm // ONE)}  # as pm/mode.py: rounded up, against the account
+    return out
+
+
+NO_TABLE = {"grid": None, "scenarios": [], "binding": None, "requirement": None, "mmr": None}
 
 
 def _figures(ev) -> dict:
@@ -103,10 +104,9 @@ def _view(sess: Session, std: Session, addr: bytes) -> dict:
     accounts = []
     for asset in _assets(sess, addr):
         ev, sev = evaluate(sess, addr, asset), evaluate(std, addr, asset)
-        unders = []
-        for u, rows in _positions(sess, addr, asset).items():
-            t = _tables(sess, addr, asset, u) if mode == "portfolio" else {"scenarios": [], "binding": None, "requirement": None}
-            unders.append({"underlying": u, "positions": rows, **t})
+        tables = _tables(sess, addr, asset) if mode == pm_mode.PORTFOLIO else {}
+        unders = [{"underlying": u, "positions": rows, **tables.get(u, NO_TABLE)}
+                  for u, rows in _positions(sess, addr, asset).items()]
         accounts.append({"asset": asset, "cash": sess.macc(addr, asset).cash,
                          "collateral_value": collateral.extra_equity(sess, addr, asset) if collateral.listed(sess) else 0,
                          **_figures(ev), "standard": _figures(sev), "underlyings": unders})

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from ledger.txkinds_options import OptionOrder, OptionTrade, sign_option_order
+from ledger.txkinds_pm import SetMarginMode
+from ledger.txkinds_risk import ANY_TAKER
 from node.methods import INVALID_PARAMS, NOT_FOUND, RPCError
 from node.methods_pm import PM_METHODS
 from settlement.risk import pm_queries as pq
@@ -56,6 +59,35 @@ def test_whatif_of_a_covered_call_adds_the_short_call_to_the_perp(h):
     assert w["change"]["imr"] > 0  # standard mode: the short call pays its own margin
     assert acc["cash"] == w["before"]["accounts"][0]["cash"] + mark  # premium received
     assert pq.pm_scenarios(h.view, alice, h.time_ms)["accounts"][0]["underlyings"][0]["positions"][0]["instrument"] == U
+
+
+def test_a_portfolio_covered_call_shows_its_table_binding_scenario_and_a_lower_requirement(h):
+    alice, sid = h.addr("alice"), series_id(U, "call", STRIKE, h.expiry)
+    mark = LOTS * h.session().sstate(sid).mark6 // 10**6
+    assert h.trade("bob", "alice", "buy", LOTS, SPOT).ok  # long 3 lots: covers one 3-lot call
+    w = pq.pm_whatif(h.view, alice, {"series": sid, "side": "sell", "size": 1, "price": mark}, h.time_ms)
+    assert h.run("alice", SetMarginMode("portfolio")).ok
+    w_pm = pq.pm_whatif(h.view, alice, {"series": sid, "side": "sell", "size": 1, "price": mark}, h.time_ms)
+    assert w_pm["after"]["mode"] == "portfolio" and w["after"]["mode"] == "standard"
+    a = w_pm["after"]["accounts"][0]
+    assert a["imr"] < a["standard"]["imr"]  # the perp covers the call: portfolio margin credits the hedge
+    # sells the call for real, in the next block (the mark moves with time: compare the committed view with the engine)
+    assert h.run("bob", OptionTrade(sign_option_order(h.keys["alice"], h.chain_id, OptionOrder(
+        sid, "sell", 1, mark, 10**9, 1, ANY_TAKER)), 1)).ok
+    v = pq.pm_scenarios(h.view, alice, h.time_ms)
+    (acc,) = v["accounts"]
+    (u,) = acc["underlyings"]
+    ev = evaluate(h.session(), alice, "USD")
+    assert (acc["imr"], acc["mmr"], acc["equity"]) == (ev.imr, ev.mmr, ev.equity) == (u["requirement"], u["mmr"], ev.equity)
+    assert len(u["scenarios"]) == 16 and u["grid"]["scan_range_ppm"] == 150_000
+    worst = min(r["pnl"] for r in u["scenarios"])
+    assert u["binding"] == "short_option_min" or (
+        u["requirement"] == -worst and next(r for r in u["scenarios"] if r["pnl"] == worst)["scenario"] == u["binding"])
+    assert u["scenarios"][0] == {"scenario": "0 vol up", "move": 0, "price": SPOT, "vol": "up", "extreme": False,
+                                 "pnl": u["scenarios"][0]["pnl"]}
+    assert acc["imr"] < acc["standard"]["imr"] and v["mode"] == "portfolio"
+    std = pq.pm_scenarios(h.view, h.addr("bob"), h.time_ms)["accounts"][0]
+    assert std["underlyings"][0]["scenarios"] == [] and std["imr"] == std["standard"]["imr"]  # bob stays standard
 
 
 @pytest.mark.parametrize("proposed, exc", [
