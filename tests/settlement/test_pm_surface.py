@@ -136,3 +136,22 @@ def test_rpc_methods_and_their_error_codes(h):
         with pytest.raises(RPCError) as e:
             _call(h, name, params)
         assert e.value.code == code, (name, params)
+
+
+def test_the_docs_covered_call_whatif(h):
+    """docs/portfolio-margin.md "RPC and CLI": the table and the what-if of its covered call, number for number."""
+    sid = series_id(U, "call", STRIKE, h.expiry)
+    mark = LOTS * h.session().sstate(sid).mark6 // 10**6
+    assert h.trade("bob", "alice", "buy", LOTS, SPOT).ok
+    assert h.run("alice", SetMarginMode("portfolio")).ok
+    w = pq.pm_whatif(h.view, h.addr("alice"), {"series": sid, "side": "sell", "size": 1, "price": mark}, h.time_ms)
+    a, b = w["after"]["accounts"][0], w["before"]["accounts"][0]
+    (u,) = a["underlyings"]
+    rows = {r["scenario"]: (r["move"], r["price"], r["pnl"]) for r in u["scenarios"]}
+    assert (sid, mark) == ("BTC-PERP-2592005000-105000000-C", 14_752_411)
+    assert (b["imr"], b["standard"]["imr"]) == (47_250_000, 15_000_000)  # the perp alone: 35 % of the extreme move's loss
+    assert (a["imr"], a["mmr"], w["change"]["imr"], a["standard"]["imr"]) == (42_098_484, 32_383_459, -5_151_516, 59_752_404)
+    assert u["binding"] == "-extreme vol up" and u["requirement"] == 42_098_484
+    assert rows["0 vol up"] == (0, SPOT, -6_212_758) and rows["-3/3 vol up"] == (-15_000_000, 85_000_000, -36_352_229)
+    assert rows["-extreme vol up"] == (-45_000_000, 55_000_000, -42_098_484)
+    assert rows["+extreme vol up"] == (45_000_000, 145_000_000, 9_384_146)
