@@ -67,16 +67,15 @@ from ledger.codec import decode, encode
 from ledger.receipt import Event
 from ledger.txkinds_pm import CollateralParams, SetCollateral
 
-from . import margin
 from ..context import BlockContext
-from ..errors import AlreadyExists, InsufficientMargin, InvalidParameter, UnknownMarket
+from ..errors import AlreadyExists, InvalidParameter, UnknownMarket
 from .records import FUND, ONE, Session
 from ..state import State
 from ..transfers import require_asset, require_role
 from .units import pack_int
 
-__all__ = ["COLLATERAL_DEFAULTS", "HANDLERS", "candidates", "cash_changed", "collateral_value", "default_collateral_params",
-           "extra_equity", "held", "listed", "sell_to_fund", "set_collateral", "validate_collateral_params"]
+__all__ = ["COLLATERAL_DEFAULTS", "HANDLERS", "candidates", "collateral_value", "default_collateral_params",
+           "extra_equity", "held", "listed", "refile", "sell_to_fund", "set_collateral", "validate_collateral_params"]
 
 LISTED = b"r/col/l"
 PARAMS = b"r/col/p/"
@@ -213,26 +212,12 @@ def _refile(sess: Session, addr: bytes, asset: str) -> str | None:
     return p.backs
 
 
-def cash_changed(sess: Session, addr: bytes, asset: str, *, withdrawal: bool = False) -> None:
-    """After a deposit or withdrawal of ``asset``: keep the lists, check IMR (withdrawal) and re-index ``backs``.
+def refile(sess: Session, addr: bytes, asset: str) -> str | None:
+    """After ``addr``'s cash of ``asset`` changed: keep the lists (held iff cash > 0); its ``backs`` (None if not listed).
 
-    Raises:
-        InsufficientMargin: a withdrawal would leave the ``backs`` account (with
-            positions) with equity below its initial margin requirement.
-        StalePrice: a withdrawal while the collateral's price is unconfirmed.
+    The caller (``margin.py``'s deposit and withdrawal) then checks and re-indexes the ``backs`` account.
     """
-    backs = _refile(sess, addr, asset)
-    if backs is None:
-        return
-    m = sess.macc(addr, backs)
-    if withdrawal and (m.markets or m.series):
-        margin.require_confirmed(sess, params(sess, asset).price_market, "collateral withdrawal")
-        margin.require_fresh(sess, addr, backs, "collateral withdrawal")
-        ev = margin.evaluate(sess, addr, backs)
-        if ev.equity < ev.imr:
-            raise InsufficientMargin(f"withdrawing {asset} collateral would leave equity {ev.equity} {backs} below the "
-                                     f"initial margin requirement {ev.imr}")
-    margin.reindex(sess, addr, backs)
+    return _refile(sess, addr, asset)
 
 
 # --------------------------------------------------------------------------- sweep and liquidation
@@ -259,10 +244,12 @@ def candidates(sess: Session) -> set[tuple[bytes, str]]:
     return out
 
 
-def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event]) -> bool:
-    """Sell ``addr``'s collateral backing ``backs`` to the insurance fund (module docstring); True if anything moved."""
-    from .liquidation import fund_available  # the sweep's module imports this one
+def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], fund_available) -> bool:
+    """Sell ``addr``'s collateral backing ``backs`` to the insurance fund (module docstring); True if anything moved.
 
+    Args:
+        fund_available: ``(sess, asset) -> int``, what the fund can pay (``liquidation.fund_available``).
+    """
     moved = False
     for asset in list(held(sess, addr, backs)):
         p = params(sess, asset)
