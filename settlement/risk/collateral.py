@@ -75,7 +75,7 @@ from ..transfers import require_asset, require_role
 from .units import pack_int
 
 __all__ = ["COLLATERAL_DEFAULTS", "HANDLERS", "candidates", "collateral_value", "default_collateral_params",
-           "extra_equity", "held", "listed", "refile", "sell_to_fund", "set_collateral", "validate_collateral_params"]
+           "extra_equity", "held", "listed", "refile", "sell_to_fund", "set_collateral", "shocked_values", "validate_collateral_params"]
 
 LISTED = b"r/col/l"
 PARAMS = b"r/col/p/"
@@ -128,12 +128,18 @@ def _list(sess: Session, key: bytes) -> list:
 
 def _put_list(sess: Session, key: bytes, v: list) -> None:
     _memo(sess)[key] = v
+    if key == LISTED:
+        sess.col_listed = v  # type: ignore[attr-defined]
     sess.state.put(key, encode(v) if v else None)
 
 
 def listed(sess: Session) -> list[str]:
-    """The listed collateral assets, sorted (cached per session: the guard of ``margin.evaluate``)."""
-    return _list(sess, LISTED)
+    """The listed collateral assets, sorted (cached per session: the guard of ``margin.evaluate``, on every evaluation)."""
+    try:
+        return sess.col_listed  # type: ignore[attr-defined]
+    except AttributeError:
+        v = sess.col_listed = _list(sess, LISTED)  # type: ignore[attr-defined]
+        return v
 
 
 def params(sess: Session, asset: str) -> CollateralParams | None:
@@ -163,8 +169,12 @@ def _price_lot(sess: Session, p: CollateralParams) -> tuple[int, int]:
     return sess.mstate(p.price_market).price, sess.market(p.price_market).params.lot_size
 
 
-def collateral_value(sess: Session, addr: bytes, asset: str) -> int:
-    """``v_X``: the haircut value of ``addr``'s balance of ``asset`` in its ``backs`` asset, rounded down."""
+def collateral_value(sess: Session, addr: bytes, asset: str, move_ppm: int = 0) -> int:
+    """``v_X``: the haircut value of ``addr``'s balance of ``asset`` in its ``backs`` asset, rounded down.
+
+    Args:
+        move_ppm: value it at ``floor(P x (10^6 - move_ppm) / 10^6)`` instead of ``P`` (a scenario's fall).
+    """
     p = params(sess, asset)
     if p is None or not p.enabled:
         return 0
@@ -172,6 +182,8 @@ def collateral_value(sess: Session, addr: bytes, asset: str) -> int:
     if cash <= 0:
         return 0
     price, lot = _price_lot(sess, p)
+    if move_ppm:
+        price = max(0, price * (ONE - move_ppm) // ONE)
     return cash * price * (ONE - p.haircut_ppm) // (lot * ONE)
 
 
@@ -181,12 +193,21 @@ def extra_equity(sess: Session, addr: bytes, backs: str, cash: int | None = None
     Args:
         cash: the account's cash in ``backs``, if at hand.
     """
+    return shocked_values(sess, addr, backs, 0, cash)
+
+
+def shocked_values(sess: Session, addr: bytes, backs: str, move_ppm: int, cash: int | None = None) -> int:
+    """``extra`` with every collateral price moved down by ``move_ppm`` (the direction that hurts a holder).
+
+    For portfolio-margin scenarios: each price ``P`` becomes ``floor(P x (10^6 - move_ppm) / 10^6)``
+    (at least 0), then haircut and cap apply as in ``extra`` (``move_ppm`` = 0: ``extra`` itself).
+    """
     assets = held(sess, addr, backs)
     if not assets:
         return 0
     if cash is None:
         cash = sess.macc(addr, backs).cash
-    values = [(collateral_value(sess, addr, x), params(sess, x).cap_ppm) for x in assets]
+    values = [(collateral_value(sess, addr, x, move_ppm), params(sess, x).cap_ppm) for x in assets]
     total = max(0, cash) + sum(v for v, _ in values)
     return sum(min(v, cap * total // ONE) for v, cap in values)
 

@@ -56,6 +56,15 @@ def test_value_is_haircut_and_rounded_down():
     assert equity(h, "alice") == 5_000 + 58_666
 
 
+def test_shocked_values_fall_the_collateral_price():
+    # EUR 30 % down: P = 770, v = floor(80,000 x 770 x 0.95 / 1,000) = 58,520; cap 60 % of 63,520 = 38,112
+    h = chain()
+    assert collateral.shocked_values(h.session(), h.addr("alice"), "USD", 0) == 83_600
+    assert collateral.shocked_values(h.session(), h.addr("alice"), "USD", 300_000) == 58_520
+    h = chain(cap=600_000)
+    assert collateral.shocked_values(h.session(), h.addr("alice"), "USD", 300_000) == 38_112
+
+
 def test_cap_bounds_the_share_of_total_collateral_value():
     # T = 5,000 + 83,600 = 88,600; cap 60 %: min(83,600, floor(600,000 x 88,600 / 10^6)) = 53,160
     h = chain(cap=600_000)
