@@ -82,6 +82,19 @@ def test_collateral_backs_a_position_and_withdrawals_keep_imr():
     assert equity(h, "alice") == 70_835
 
 
+def test_withdrawing_settlement_cash_counts_the_cap_it_lowers():
+    # cap 20 %; alice sells 10 lots at 10,000: cash 105,000, T = 105,000 + 83,600 = 188,600, extra
+    # floor(0.2 x 188,600) = 37,720, equity 105,000 - 100,000 + 37,720 = 42,720, IMR 10,000.
+    # Withdrawing 30,000 USD lowers the cap too: 75,000 - 100,000 + floor(0.2 x 158,600) = 6,720 < 10,000
+    h = chain(cap=200_000)
+    assert h.trade("dave", "alice", "sell", 10, 10_000, market=PERP).ok
+    assert equity(h, "alice") == 42_720
+    refused(h, "alice", MarginWithdraw("USD", 30_000), "insufficient_margin", "initial margin requirement 10000")
+    r = h.run("alice", MarginWithdraw("USD", 25_000))  # 80,000 - 100,000 + floor(0.2 x 163,600) = 12,720
+    assert r.ok, r.reason
+    assert equity(h, "alice") == 12_720
+
+
 def test_without_collateral_the_same_trade_is_refused():
     h = chain()
     r = h.trade("bob", "dave", "sell", 70, 10_000, market=PERP)  # bob has no margin at all
