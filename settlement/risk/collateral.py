@@ -67,16 +67,15 @@ from ledger.codec import decode, encode
 from ledger.receipt import Event
 from ledger.txkinds_pm import CollateralParams, SetCollateral
 
-from . import margin
 from ..context import BlockContext
-from ..errors import AlreadyExists, InsufficientMargin, InvalidParameter, UnknownMarket
+from ..errors import AlreadyExists, InvalidParameter, UnknownMarket
 from .records import FUND, ONE, Session
 from ..state import State
 from ..transfers import require_asset, require_role
 from .units import pack_int
 
-__all__ = ["COLLATERAL_DEFAULTS", "HANDLERS", "candidates", "cash_changed", "collateral_value", "default_collateral_params",
-           "extra_equity", "held", "listed", "sell_to_fund", "set_collateral", "validate_collateral_params"]
+__all__ = ["COLLATERAL_DEFAULTS", "HANDLERS", "candidates", "collateral_value", "default_collateral_params",
+           "extra_equity", "held", "listed", "refile", "sell_to_fund", "set_collateral", "shocked_values", "validate_collateral_params"]
 
 LISTED = b"r/col/l"
 PARAMS = b"r/col/p/"
@@ -129,12 +128,18 @@ def _list(sess: Session, key: bytes) -> list:
 
 def _put_list(sess: Session, key: bytes, v: list) -> None:
     _memo(sess)[key] = v
+    if key == LISTED:
+        sess.col_listed = v  # type: ignore[attr-defined]
     sess.state.put(key, encode(v) if v else None)
 
 
 def listed(sess: Session) -> list[str]:
-    """The listed collateral assets, sorted (cached per session: the guard of ``margin.evaluate``)."""
-    return _list(sess, LISTED)
+    """The listed collateral assets, sorted (cached per session: the guard of ``margin.evaluate``, on every evaluation)."""
+    try:
+        return sess.col_listed  # type: ignore[attr-defined]
+    except AttributeError:
+        v = sess.col_listed = _list(sess, LISTED)  # type: ignore[attr-defined]
+        return v
 
 
 def params(sess: Session, asset: str) -> CollateralParams | None:
@@ -164,8 +169,12 @@ def _price_lot(sess: Session, p: CollateralParams) -> tuple[int, int]:
     return sess.mstate(p.price_market).price, sess.market(p.price_market).params.lot_size
 
 
-def collateral_value(sess: Session, addr: bytes, asset: str) -> int:
-    """``v_X``: the haircut value of ``addr``'s balance of ``asset`` in its ``backs`` asset, rounded down."""
+def collateral_value(sess: Session, addr: bytes, asset: str, move_ppm: int = 0) -> int:
+    """``v_X``: the haircut value of ``addr``'s balance of ``asset`` in its ``backs`` asset, rounded down.
+
+    Args:
+        move_ppm: value it at ``floor(P x (10^6 - move_ppm) / 10^6)`` instead of ``P`` (a scenario's fall).
+    """
     p = params(sess, asset)
     if p is None or not p.enabled:
         return 0
@@ -173,6 +182,8 @@ def collateral_value(sess: Session, addr: bytes, asset: str) -> int:
     if cash <= 0:
         return 0
     price, lot = _price_lot(sess, p)
+    if move_ppm:
+        price = max(0, price * (ONE - move_ppm) // ONE)
     return cash * price * (ONE - p.haircut_ppm) // (lot * ONE)
 
 
@@ -182,12 +193,21 @@ def extra_equity(sess: Session, addr: bytes, backs: str, cash: int | None = None
     Args:
         cash: the account's cash in ``backs``, if at hand.
     """
+    return shocked_values(sess, addr, backs, 0, cash)
+
+
+def shocked_values(sess: Session, addr: bytes, backs: str, move_ppm: int, cash: int | None = None) -> int:
+    """``extra`` with every collateral price moved down by ``move_ppm`` (the direction that hurts a holder).
+
+    For portfolio-margin scenarios: each price ``P`` becomes ``floor(P x (10^6 - move_ppm) / 10^6)``
+    (at least 0), then haircut and cap apply as in ``extra`` (``move_ppm`` = 0: ``extra`` itself).
+    """
     assets = held(sess, addr, backs)
     if not assets:
         return 0
     if cash is None:
         cash = sess.macc(addr, backs).cash
-    values = [(collateral_value(sess, addr, x), params(sess, x).cap_ppm) for x in assets]
+    values = [(collateral_value(sess, addr, x, move_ppm), params(sess, x).cap_ppm) for x in assets]
     total = max(0, cash) + sum(v for v, _ in values)
     return sum(min(v, cap * total // ONE) for v, cap in values)
 
@@ -213,26 +233,12 @@ def _refile(sess: Session, addr: bytes, asset: str) -> str | None:
     return p.backs
 
 
-def cash_changed(sess: Session, addr: bytes, asset: str, *, withdrawal: bool = False) -> None:
-    """After a deposit or withdrawal of ``asset``: keep the lists, check IMR (withdrawal) and re-index ``backs``.
+def refile(sess: Session, addr: bytes, asset: str) -> str | None:
+    """After ``addr``'s cash of ``asset`` changed: keep the lists (held iff cash > 0); its ``backs`` (None if not listed).
 
-    Raises:
-        InsufficientMargin: a withdrawal would leave the ``backs`` account (with
-            positions) with equity below its initial margin requirement.
-        StalePrice: a withdrawal while the collateral's price is unconfirmed.
+    The caller (``margin.py``'s deposit and withdrawal) then checks and re-indexes the ``backs`` account.
     """
-    backs = _refile(sess, addr, asset)
-    if backs is None:
-        return
-    m = sess.macc(addr, backs)
-    if withdrawal and (m.markets or m.series):
-        margin.require_confirmed(sess, params(sess, asset).price_market, "collateral withdrawal")
-        margin.require_fresh(sess, addr, backs, "collateral withdrawal")
-        ev = margin.evaluate(sess, addr, backs)
-        if ev.equity < ev.imr:
-            raise InsufficientMargin(f"withdrawing {asset} collateral would leave equity {ev.equity} {backs} below the "
-                                     f"initial margin requirement {ev.imr}")
-    margin.reindex(sess, addr, backs)
+    return _refile(sess, addr, asset)
 
 
 # --------------------------------------------------------------------------- sweep and liquidation
@@ -259,10 +265,12 @@ def candidates(sess: Session) -> set[tuple[bytes, str]]:
     return out
 
 
-def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event]) -> bool:
-    """Sell ``addr``'s collateral backing ``backs`` to the insurance fund (module docstring); True if anything moved."""
-    from .liquidation import fund_available  # the sweep's module imports this one
+def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], fund_available) -> bool:
+    """Sell ``addr``'s collateral backing ``backs`` to the insurance fund (module docstring); True if anything moved.
 
+    Args:
+        fund_available: ``(sess, asset) -> int``, what the fund can pay (``liquidation.fund_available``).
+    """
     moved = False
     for asset in list(held(sess, addr, backs)):
         p = params(sess, asset)

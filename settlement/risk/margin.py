@@ -344,6 +344,28 @@ def require_fresh(sess: Session, addr: bytes, asset: str, what: str) -> None:
         require_confirmed(sess, mid, what)
 
 
+def collateral_changed(sess: Session, addr: bytes, asset: str, *, withdrawal: bool = False) -> None:
+    """After a deposit or withdrawal of a listed collateral ``asset`` (collateral.py): re-check and re-index its ``backs`` account.
+
+    Raises:
+        InsufficientMargin: a withdrawal would leave the ``backs`` account (with
+            positions) with equity below its initial margin requirement.
+        StalePrice: a withdrawal while the collateral's or a position's price is unconfirmed.
+    """
+    backs = collateral.refile(sess, addr, asset)
+    if backs is None:
+        return
+    m = sess.macc(addr, backs)
+    if withdrawal and (m.markets or m.series):
+        require_confirmed(sess, collateral.params(sess, asset).price_market, "collateral withdrawal")
+        require_fresh(sess, addr, backs, "collateral withdrawal")
+        ev = evaluate(sess, addr, backs)
+        if ev.equity < ev.imr:
+            raise InsufficientMargin(f"withdrawing {asset} collateral would leave equity {ev.equity} {backs} below the "
+                                     f"initial margin requirement {ev.imr}")
+    reindex(sess, addr, backs)
+
+
 # --------------------------------------------------------------------------- handlers
 
 
@@ -360,7 +382,7 @@ def margin_deposit(state: State, ctx: BlockContext, sender: bytes, body: MarginD
     m.cash += body.amount
     sess.touch_macc(sender, body.asset)
     reindex(sess, sender, body.asset)
-    collateral.cash_changed(sess, sender, body.asset)
+    collateral_changed(sess, sender, body.asset)
     sess.flush()
     return [Event("margin_deposit", {"account": sender, "asset": body.asset, "amount": body.amount, "cash": m.cash})]
 
@@ -388,7 +410,7 @@ def margin_withdraw(state: State, ctx: BlockContext, sender: bytes, body: Margin
     sess.touch_macc(sender, body.asset)
     set_balance(state, sender, body.asset, bal + body.amount)
     reindex(sess, sender, body.asset)
-    collateral.cash_changed(sess, sender, body.asset, withdrawal=True)
+    collateral_changed(sess, sender, body.asset, withdrawal=True)
     sess.flush()
     return [Event("margin_withdraw", {"account": sender, "asset": body.asset, "amount": body.amount, "cash": m.cash})]
 

@@ -56,6 +56,15 @@ def test_value_is_haircut_and_rounded_down():
     assert equity(h, "alice") == 5_000 + 58_666
 
 
+def test_shocked_values_fall_the_collateral_price():
+    # EUR 30 % down: P = 770, v = floor(80,000 x 770 x 0.95 / 1,000) = 58,520; cap 60 % of 63,520 = 38,112
+    h = chain()
+    assert collateral.shocked_values(h.session(), h.addr("alice"), "USD", 0) == 83_600
+    assert collateral.shocked_values(h.session(), h.addr("alice"), "USD", 300_000) == 58_520
+    h = chain(cap=600_000)
+    assert collateral.shocked_values(h.session(), h.addr("alice"), "USD", 300_000) == 38_112
+
+
 def test_cap_bounds_the_share_of_total_collateral_value():
     # T = 5,000 + 83,600 = 88,600; cap 60 %: min(83,600, floor(600,000 x 88,600 / 10^6)) = 53,160
     h = chain(cap=600_000)
@@ -71,6 +80,19 @@ def test_collateral_backs_a_position_and_withdrawals_keep_imr():
     r = h.run("alice", MarginWithdraw("EUR", 17_000))  # leaves 63,000 EUR = 65,835: equity 70,835 >= 70,000
     assert r.ok, r.reason
     assert equity(h, "alice") == 70_835
+
+
+def test_withdrawing_settlement_cash_counts_the_cap_it_lowers():
+    # cap 20 %; alice sells 10 lots at 10,000: cash 105,000, T = 105,000 + 83,600 = 188,600, extra
+    # floor(0.2 x 188,600) = 37,720, equity 105,000 - 100,000 + 37,720 = 42,720, IMR 10,000.
+    # Withdrawing 30,000 USD lowers the cap too: 75,000 - 100,000 + floor(0.2 x 158,600) = 6,720 < 10,000
+    h = chain(cap=200_000)
+    assert h.trade("dave", "alice", "sell", 10, 10_000, market=PERP).ok
+    assert equity(h, "alice") == 42_720
+    refused(h, "alice", MarginWithdraw("USD", 30_000), "insufficient_margin", "initial margin requirement 10000")
+    r = h.run("alice", MarginWithdraw("USD", 25_000))  # 80,000 - 100,000 + floor(0.2 x 163,600) = 12,720
+    assert r.ok, r.reason
+    assert equity(h, "alice") == 12_720
 
 
 def test_without_collateral_the_same_trade_is_refused():
