@@ -56,3 +56,10 @@ def test_tables_render_the_real_answers(h, capsys):
     out = capsys.readouterr().out
     assert "alice: standard margin" in out and f"{U}: positions" in out and "call" in out  # the series id wraps in a narrow terminal
     assert f"{w['after']['accounts'][0]['imr']:,}" in out and "accepted" in out
+
+
+def test_the_collateral_table_renders_the_real_answer(capsys):
+    from tests.settlement.test_collateral import EURM, chain
+    cpm._collateral_rows(pq.collateral_params(chain().view))
+    out = capsys.readouterr().out
+    assert "EUR" in out and EURM in out and "50000" in out and "1,100" in out

@@ -155,3 +155,15 @@ def test_the_docs_covered_call_whatif(h):
     assert rows["0 vol up"] == (0, SPOT, -6_212_758) and rows["-3/3 vol up"] == (-15_000_000, 85_000_000, -36_352_229)
     assert rows["-extreme vol up"] == (-45_000_000, 55_000_000, -42_098_484)
     assert rows["+extreme vol up"] == (45_000_000, 145_000_000, 9_384_146)
+
+
+def test_collateral_shows_in_the_views():
+    """The collateral tests' chain: 80,000 EUR back alice's USD margin at 83,600 (docs/risk-engine.md "Multi-asset collateral")."""
+    from tests.settlement.test_collateral import EURM, chain
+    h = chain()
+    (acc,) = pq.pm_scenarios(h.view, h.addr("alice"), h.time_ms)["accounts"]
+    assert (acc["asset"], acc["cash"], acc["collateral_value"], acc["equity"]) == ("USD", 5_000, 83_600, 88_600)
+    assert pq.collateral_params(h.view) == [{"asset": "EUR", "backs": "USD", "price_market": EURM, "haircut_ppm": 50_000,
+                                              "cap_ppm": 1_000_000, "liq_discount_ppm": 25_000, "enabled": True, "price": 1_100}]
+    w = pq.pm_whatif(h.view, h.addr("alice"), {"market": "BTC-PERP", "side": "buy", "size": 5, "price": 10_000}, h.time_ms)
+    assert w["after"]["accounts"][0]["collateral_value"] == 83_600 and w["accepted"]
