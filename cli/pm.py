@@ -18,7 +18,9 @@ import dataclasses
 import click
 
 from ledger.txkinds_pm import SetCollateral, SetMarginMode, SetPmParams
-from settlement.risk.collateral import COLLATERAL_DEFAULTS, default_collateral_params
+from settlement.errors import SettlementError
+from settlement.risk.collateral import COLLATERAL_DEFAULTS, default_collateral_params, validate_collateral_params
+from settlement.risk.pm.handlers import validate_pm_params
 from settlement.risk.pm.mode import PM_DEFAULTS
 
 from .common import CLIError, address_text, console, emit, home_dir, home_opt, json_opt, kv_table, print_table, query_command, \
@@ -28,6 +30,15 @@ from .options import _overrides
 __all__ = ["collateral", "pm"]
 
 GRID_FIELDS = [f.name for f in dataclasses.fields(PM_DEFAULTS)]
+
+
+def _checked(validate, params):
+    """``params`` if ``validate`` (the chain's own bounds) accepts them: refused before anything is signed."""
+    try:
+        validate(params)
+    except SettlementError as exc:
+        raise CLIError(str(exc)) from None
+    return params
 
 
 # --------------------------------------------------------------------------- transactions
@@ -50,7 +61,7 @@ def pm_mode(mode, sender, home, rpc, as_json, wait):
 @tx_command
 def pm_params(underlying, sender, overrides, home, rpc, as_json, wait):
     """Set the scenario grid of an underlying (admin only): scan range, vol shocks, extreme moves, MMR fraction."""
-    params = dataclasses.replace(PM_DEFAULTS, **_overrides(overrides, GRID_FIELDS, "grid parameter"))
+    params = _checked(validate_pm_params, dataclasses.replace(PM_DEFAULTS, **_overrides(overrides, GRID_FIELDS, "grid parameter")))
     submit(home_dir(home), rpc, sender, SetPmParams(underlying, params), wait, as_json)
 
 
@@ -66,7 +77,8 @@ def pm_params(underlying, sender, overrides, home, rpc, as_json, wait):
 def collateral_set(asset, sender, backs, price_market, overrides, disable, home, rpc, as_json, wait):
     """List an asset as collateral for positions settled in another, or replace its parameters (admin only)."""
     ints = [k for k in COLLATERAL_DEFAULTS if k != "enabled"]
-    params = default_collateral_params(backs, price_market, enabled=not disable, **_overrides(overrides, ints, "collateral parameter"))
+    params = _checked(validate_collateral_params, default_collateral_params(
+        backs, price_market, enabled=not disable, **_overrides(overrides, ints, "collateral parameter")))
     submit(home_dir(home), rpc, sender, SetCollateral(asset, params), wait, as_json)
 
 

@@ -31,10 +31,15 @@ NODE = ("--home", "HOME", "--rpc", "http://127.0.0.1:9")
     (("pm", "whatif", "st1x", "--market", U, "--side", "buy", "--size", "0", "--price", "5"), "must be positive"),
     (("pm", "whatif", "st1x", "--market", U, "--side", "hold", "--size", "1", "--price", "5"), "'hold' is not one of"),
     (("pm", "mode", "cross", "--from", "alice"), "'cross' is not one of"),
+    (("pm", "params", U, "--from", "admin", "--param", "scan=1"), "unknown grid parameter 'scan'"),
+    (("pm", "params", U, "--from", "admin", "--param", "scan_range_ppm=wide"), "must be an integer"),
+    (("pm", "params", U, "--from", "admin", "--param", "scan_range_ppm=0"), "scan_range_ppm"),
     (("collateral", "set", "BTC", "--from", "admin", "--backs", "USD", "--price-market", U, "--param", "haircut=1"),
      "unknown collateral parameter 'haircut'"),
     (("collateral", "set", "BTC", "--from", "admin", "--backs", "USD", "--price-market", U, "--param", "cap_ppm=all"),
      "must be an integer"),
+    (("collateral", "set", "BTC", "--from", "admin", "--backs", "USD", "--price-market", U, "--param", "haircut_ppm=1000000"),
+     "haircut_ppm"),
 ])
 def test_bad_input_is_one_line_before_any_node_is_asked(capsys, tmp_path, argv, words):
     argv = tuple(str(tmp_path) if a == "HOME" else a for a in (*argv, *NODE))
