@@ -342,7 +342,10 @@ def require_fresh(sess: Session, addr: bytes, asset: str, what: str) -> None:
 
 
 def collateral_changed(sess: Session, addr: bytes, asset: str, *, withdrawal: bool = False) -> None:
-    """After a deposit or withdrawal of a listed collateral ``asset`` (collateral.py): re-check and re-index its ``backs`` account.
+    """After a deposit or withdrawal of ``asset``: re-check and re-index the account it is collateral for (collateral.py).
+
+    A withdrawal of a settlement asset the account holds collateral for is
+    checked again after the fact: the collateral's cap shrinks with the cash.
 
     Raises:
         InsufficientMargin: a withdrawal would leave the ``backs`` account (with
@@ -351,10 +354,13 @@ def collateral_changed(sess: Session, addr: bytes, asset: str, *, withdrawal: bo
     """
     backs = collateral.refile(sess, addr, asset)
     if backs is None:
-        return
+        if not (withdrawal and collateral.held(sess, addr, asset)):
+            return
+        backs = asset  # its settlement cash itself left: the caps of its collateral (collateral.py) fell with it
     m = sess.macc(addr, backs)
     if withdrawal and (m.markets or m.series):
-        require_confirmed(sess, collateral.params(sess, asset).price_market, "collateral withdrawal")
+        if backs != asset:
+            require_confirmed(sess, collateral.params(sess, asset).price_market, "collateral withdrawal")
         require_fresh(sess, addr, backs, "collateral withdrawal")
         ev = evaluate(sess, addr, backs)
         if ev.equity < ev.imr:
