@@ -96,6 +96,13 @@ class CollateralMachine(RuleBasedStateMachine):
         self.prices[EURM] = price_off(self.prices[EURM], -drop, floor=10)
         self._block([])
 
+    @rule(haircut=st.sampled_from([0, 100_000, 400_000, 900_000]), cap=st.sampled_from([1_000_000, 300_000]),
+          enabled=st.sampled_from([True, True, False]))
+    def relist(self, haircut, cap, enabled):
+        """The admin changes EUR's haircut, cap or switch: holders' values change without any price move."""
+        self._block([self.h.tx("admin", SetCollateral("EUR", default_collateral_params(
+            "USD", EURM, haircut_ppm=haircut, cap_ppm=cap, liq_discount_ppm=haircut // 2, enabled=enabled)))])
+
     @rule(btc=st.integers(-300_000, 300_000), eur=st.integers(-300_000, 300_000))
     def both_move(self, btc, eur):
         self.prices[PERP] = price_off(self.prices[PERP], btc, floor=10)
