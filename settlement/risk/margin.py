@@ -19,6 +19,9 @@ sides), so trades conserve Q exactly.
     MMR    = sum_m ceil(|s_m| x P_m x mmf_eff_m / 10^6)
 
 (``L``: the market's social-loss index, ``adl.py``; settled with funding.)
+An account holding listed non-settlement collateral adds its haircut value
+``extra`` to ``cash`` (``collateral.py``; constant in the perpetual prices, so
+it is part of ``K`` below).
 Rounding is always against the account: unsettled funding owed rounds up,
 funding received rounds down, requirements round up.  An account breaches
 when ``equity < MMR``.
@@ -364,9 +367,10 @@ def collateral_changed(sess: Session, addr: bytes, asset: str, *, withdrawal: bo
         require_fresh(sess, addr, backs, "collateral withdrawal")
         ev = evaluate(sess, addr, backs)
         if ev.equity < ev.imr:
-            raise InsufficientMargin(f"withdrawing {asset} collateral would leave equity {ev.equity} {backs} below the "
+            raise InsufficientMargin(f"withdrawing {asset} would leave equity {ev.equity} {backs} (collateral counted) below the "
                                      f"initial margin requirement {ev.imr}")
-    reindex(sess, addr, backs)
+    if backs != asset:  # the handler re-indexed ``asset`` itself already
+        reindex(sess, addr, backs)
 
 
 # --------------------------------------------------------------------------- handlers
