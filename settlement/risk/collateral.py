@@ -29,6 +29,8 @@ lot size (base units of ``X`` per lot)::
     T     = max(0, cash_backs) + sum_Y v_Y                                      total collateral value
     extra = sum_X min(v_X, floor(cap_X x T / 10^6))
 
+``cash_backs`` is the account's cash in ``backs`` (the quote balance: a long's
+purchase lowers it), counted when positive, so ``T`` moves with the cash only.
 ``extra`` is added to the account's equity in ``backs`` (every rounding down,
 against the account).  The cap bounds the share of the account's total
 collateral value (settlement cash included, before caps) that one asset may

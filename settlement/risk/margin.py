@@ -19,6 +19,9 @@ sides), so trades conserve Q exactly.
     MMR    = sum_m ceil(|s_m| x P_m x mmf_eff_m / 10^6)
 
 (``L``: the market's social-loss index, ``adl.py``; settled with funding.)
+An account holding listed non-settlement collateral adds its haircut value
+``extra`` to ``cash`` (``collateral.py``; constant in the perpetual prices, so
+it is part of ``K`` below).
 Rounding is always against the account: unsettled funding owed rounds up,
 funding received rounds down, requirements round up.  An account breaches
 when ``equity < MMR``.
@@ -345,7 +348,10 @@ def require_fresh(sess: Session, addr: bytes, asset: str, what: str) -> None:
 
 
 def collateral_changed(sess: Session, addr: bytes, asset: str, *, withdrawal: bool = False) -> None:
-    """After a deposit or withdrawal of a listed collateral ``asset`` (collateral.py): re-check and re-index its ``backs`` account.
+    """After a deposit or withdrawal of ``asset``: re-check and re-index the account it is collateral for (collateral.py).
+
+    A withdrawal of a settlement asset the account holds collateral for is
+    checked again after the fact: the collateral's cap shrinks with the cash.
 
     Raises:
         InsufficientMargin: a withdrawal would leave the ``backs`` account (with
@@ -354,16 +360,20 @@ def collateral_changed(sess: Session, addr: bytes, asset: str, *, withdrawal: bo
     """
     backs = collateral.refile(sess, addr, asset)
     if backs is None:
-        return
+        if not (withdrawal and collateral.held(sess, addr, asset)):
+            return
+        backs = asset  # its settlement cash itself left: the caps of its collateral (collateral.py) fell with it
     m = sess.macc(addr, backs)
     if withdrawal and (m.markets or m.series):
-        require_confirmed(sess, collateral.params(sess, asset).price_market, "collateral withdrawal")
+        if backs != asset:
+            require_confirmed(sess, collateral.params(sess, asset).price_market, "collateral withdrawal")
         require_fresh(sess, addr, backs, "collateral withdrawal")
         ev = evaluate(sess, addr, backs)
         if ev.equity < ev.imr:
-            raise InsufficientMargin(f"withdrawing {asset} collateral would leave equity {ev.equity} {backs} below the "
+            raise InsufficientMargin(f"withdrawing {asset} would leave equity {ev.equity} {backs} (collateral counted) below the "
                                      f"initial margin requirement {ev.imr}")
-    reindex(sess, addr, backs)
+    if backs != asset:  # the handler re-indexed ``asset`` itself already
+        reindex(sess, addr, backs)
 
 
 # --------------------------------------------------------------------------- handlers

@@ -167,5 +167,15 @@ def test_set_collateral_is_admin_only_and_refuses_a_settlement_asset():
     h = chain()
     refused(h, "alice", SetCollateral("EUR", default_collateral_params("USD", EURM)), "not_permitted")
     # USD settles BTC-PERP: its cash cannot back another asset too
-    h.run("admin", RegisterMarket("USD-EUR", "USD", "EUR", default_params("mid"), tuple(h.addr(o) for o in h.oracles)))
+    h = Harness(names=("alice",))
+    oracles = tuple(h.addr(o) for o in h.oracles)
+    h.block(h.tx("admin", RegisterMarket(PERP, "BTC", "USD", default_params("mid"), oracles)),
+            h.tx("admin", RegisterMarket("USD-EUR", "USD", "EUR", default_params("mid"), oracles)))
     refused(h, "admin", SetCollateral("USD", default_collateral_params("EUR", "USD-EUR")), "invalid_parameter", "settles market")
+
+
+def test_a_listed_collateral_asset_cannot_settle_a_new_market():
+    h = chain()  # EUR is listed as USD collateral: its margin cash backs USD positions
+    oracles = tuple(h.addr(o) for o in h.oracles)
+    refused(h, "admin", RegisterMarket("BTC-EUR", "BTC", "EUR", default_params("mid"), oracles), "invalid_parameter",
+            "EUR is listed as collateral")

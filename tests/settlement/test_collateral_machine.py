@@ -22,7 +22,10 @@ from settlement.risk import collateral
 from settlement.risk.collateral import default_collateral_params
 from settlement.risk.margin import evaluate
 from settlement.risk.markets import default_params
-from settlement.risk.records import FUND
+from settlement.context import BlockContext
+from settlement.machine import execute_tx
+from settlement.risk.records import FUND, Session
+from settlement.state import State
 
 from .harness import Harness, block_no_flat_adl, price_off
 
@@ -49,7 +52,7 @@ def expected_extra(s, addr: bytes) -> int:
 
 class CollateralMachine(RuleBasedStateMachine):
     @initialize(fund=st.sampled_from([0, 5_000, 200_000, 2_000_000]), haircut=st.sampled_from([0, 50_000, 300_000]),
-                cap=st.sampled_from([1_000_000, 600_000]))
+                cap=st.sampled_from([1_000_000, 600_000, 200_000]))
     def setup(self, fund, haircut, cap):
         self.h = h = Harness(names=NAMES)
         self.prices = {PERP: 10_000, EURM: 1_100}
@@ -93,6 +96,13 @@ class CollateralMachine(RuleBasedStateMachine):
         self.prices[EURM] = price_off(self.prices[EURM], -drop, floor=10)
         self._block([])
 
+    @rule(haircut=st.sampled_from([0, 100_000, 400_000, 900_000]), cap=st.sampled_from([1_000_000, 300_000]),
+          enabled=st.sampled_from([True, True, False]))
+    def relist(self, haircut, cap, enabled):
+        """The admin changes EUR's haircut, cap or switch: holders' values change without any price move."""
+        self._block([self.h.tx("admin", SetCollateral("EUR", default_collateral_params(
+            "USD", EURM, haircut_ppm=haircut, cap_ppm=cap, liq_discount_ppm=haircut // 2, enabled=enabled)))])
+
     @rule(btc=st.integers(-300_000, 300_000), eur=st.integers(-300_000, 300_000))
     def both_move(self, btc, eur):
         self.prices[PERP] = price_off(self.prices[PERP], btc, floor=10)
@@ -105,7 +115,15 @@ class CollateralMachine(RuleBasedStateMachine):
 
     @rule(who=names, asset=st.sampled_from(["USD", "EUR", "EUR"]), amount=st.integers(1, 80_000))
     def withdraw(self, who, asset, amount):
-        self._block([self.h.tx(who, MarginWithdraw(asset, amount))])
+        """A withdrawal (either asset) that goes through leaves the USD account's IMR covered at its block's prices."""
+        h = self.h
+        tx = h.tx(who, MarginWithdraw(asset, amount))
+        state = State(h.view)  # the tx alone, before the block's end (funding, sweep)
+        ctx = BlockContext(h.chain_id, h.height + 1, h.time_ms + 1_000)
+        if execute_tx(state, ctx, tx).ok:
+            ev = evaluate(Session(state, ctx), h.addr(who), "USD")
+            assert not ev.market_count or ev.equity >= ev.imr, (who, asset, amount, ev.equity, ev.imr)
+        self._block([tx])
 
     # ------------------------------------------------------------------ invariants
 
