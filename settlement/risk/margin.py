@@ -403,9 +403,11 @@ def margin_withdraw(state: State, ctx: BlockContext, sender: bytes, body: Margin
     require_asset(state, body.asset)
     sess = Session(state, ctx)
     m = sess.macc(sender, body.asset)
-    if m.markets:
+    if m.markets or m.series:  # options count too: a short's requirement must stay covered
         require_fresh(sess, sender, body.asset, "withdrawal")
         ev = evaluate(sess, sender, body.asset)
+        if ev.stale:
+            raise StalePrice(f"withdrawal refused: an option underlying's price of {format_address(sender)} is stale")
         if ev.equity - body.amount < ev.imr:
             raise InsufficientMargin(
                 f"withdrawing {body.amount} would leave equity {ev.equity - body.amount} below the initial margin requirement {ev.imr}"

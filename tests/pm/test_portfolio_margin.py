@@ -178,3 +178,19 @@ def test_worked_example_tables():
                                   -498, -800]
     assert table_of(straddle) == [-3_420, 3_425, -4_308, 2_275, -3_592, 2_628, -6_150, -499, -4_865, -12, -8_802, -4_373,
                                   -7_194, -3_983, -11_886, -11_752]
+
+
+def test_portfolio_only_book_opens_and_its_options_are_liquidated_into_the_fund():
+    """A short straddle that standard mode refuses (IMR 41,428 > 15,000) opens in portfolio mode (11,886);
+    a 20 % crash breaches it in the price's block (the put's scenarios revalue from its mark at the new price:
+    requirement 20,788, MMR 15,991 > equity 14,998) and the sweep closes both legs into the fund at mark."""
+    h = chain(cash=15_000)
+    assert switch(h, "alice", "portfolio").ok  # no positions yet
+    straddle(h)
+    assert figures(h, "alice")[1] == 11_886
+    h.prices("BTC-PERP", 80_000)
+    liq = [e for e in h.block_events() if e.kind == "liquidation"]
+    assert liq and liq[0].attrs["mmr_before"] == 15_991, [e.kind for e in h.block_events()]
+    assert not h.session().macc(h.addr("alice"), "USD").series  # every option closed
+    eq, _, mmr = figures(h, "alice")
+    assert eq >= mmr

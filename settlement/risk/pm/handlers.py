@@ -17,7 +17,7 @@ from ledger.receipt import Event
 from ledger.txkinds_pm import PmParams, SetMarginMode, SetPmParams
 
 from ...context import BlockContext
-from ...errors import InsufficientMargin, InvalidParameter, UnknownMarket
+from ...errors import InsufficientMargin, InvalidParameter, StalePrice, UnknownMarket
 from ...state import State
 from ...transfers import require_role
 from ..margin import evaluate, reindex, require_fresh
@@ -83,6 +83,8 @@ def set_margin_mode(state: State, ctx: BlockContext, sender: bytes, body: SetMar
     figures = []
     for q in assets:
         ev = evaluate(sess, sender, q)
+        if ev.stale:
+            raise StalePrice(f"margin mode switch refused: a price of an option underlying in {q} is stale")
         if ev.equity < ev.imr:
             raise InsufficientMargin(f"in {body.mode} mode {q} equity {ev.equity} would be below the initial margin requirement {ev.imr}")
         figures.append({"asset": q, "equity": ev.equity, "imr": ev.imr, "mmr": ev.mmr})
