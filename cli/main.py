@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from . import bench, chaos, keys, net, options, query, risk, risk_query, tx
+from . import bench, chaos, keys, net, options, pm, query, risk, risk_query, tx
 from .client import RPCClientError
 
 __all__ = ["build_cli", "cli", "main"]
@@ -36,6 +36,8 @@ def build_cli() -> click.Group:
         risk.swap,
         risk.htlc,
         options.options,
+        pm.pm,
+        pm.collateral,
         risk_query.stress,
         bench.bench,
         chaos.chaos,

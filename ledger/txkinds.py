@@ -93,6 +93,7 @@ KINDS: dict[str, type[Record]] = _kind_table(
     ("register_option_chain", options.RegisterOptionChain),
     ("vol_report", options.VolReport),
     ("option_trade", options.OptionTrade),
+    ("set_collateral", pm.SetCollateral),
     ("set_pm_params", pm.SetPmParams),
     ("set_margin_mode", pm.SetMarginMode),
 )

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from ledger.receipt import Event
 
-from . import margin, markets, oracle, perps
+from . import collateral, margin, markets, oracle, perps
 from ..context import BlockContext
 from .funding import apply_funding
 from .liquidation import liquidation_sweep
@@ -26,7 +26,7 @@ from ..state import State
 __all__ = ["HANDLERS", "end_block", "end_block_phases", "run_end_block"]
 
 HANDLERS = {**markets.HANDLERS, **oracle.HANDLERS, **margin.HANDLERS, **perps.HANDLERS,
-            **series.HANDLERS, **surface.HANDLERS, **trading.HANDLERS, **pm_handlers.HANDLERS}
+            **series.HANDLERS, **surface.HANDLERS, **trading.HANDLERS, **collateral.HANDLERS, **pm_handlers.HANDLERS}
 
 
 def options_phase(sess: Session, ctx: BlockContext) -> list[Event]:

@@ -65,6 +65,7 @@ from __future__ import annotations
 
 from ledger.receipt import Event
 
+from . import collateral
 from .adl import deleverage, socialize, sync_fund
 from ..context import BlockContext
 from .pm import mode as pm_mode
@@ -123,6 +124,9 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
     """
     if m is None:
         m = sess.macc(addr, asset)
+    if collateral.held(sess, addr, asset) and addr != FUND:  # its non-settlement collateral goes to the fund first (collateral.py)
+        collateral.sell_to_fund(sess, addr, asset, events, fund_available)
+        ev = None  # evaluated again below (never the single-market path: its figures leave the collateral out)
     if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
         ev = None
         adl_cache.get("safe", set()).discard((addr, asset))  # the sweep evaluates it again
@@ -361,7 +365,7 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
     assets = sorted({sess.market(mid).quote for mid in sess.market_ids() if not sess.mstate(mid).stale})
     for asset in assets:
         rebalance_fund(sess, asset, events, adl_cache)
-    popped = _fired(sess, sess.market_ids()) | optindex.candidates(sess)
+    popped = _fired(sess, sess.market_ids()) | optindex.candidates(sess) | collateral.candidates(sess)
     sess.recheck.clear()
     breached = _triage(sess, popped | (adl_cache["touched"] - adl_cache["safe"]), events, popped)
     while breached:
@@ -370,7 +374,8 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
         adl_cache["safe"] = set()
         for _, addr, asset, ev, m in breached:
             if len(m.markets) == 1 and not m.series and ev.equity > 0 and addr != FUND and not adl_cache["socialized"] \
-                    and (addr, asset) not in adl_cache["touched"] and not pm_mode.portfolio(sess, addr):
+                    and (addr, asset) not in adl_cache["touched"] and not collateral.held(sess, addr, asset) \
+                    and not pm_mode.portfolio(sess, addr):
                 _partial_single(sess, addr, asset, m, ev, events, hot)  # liquidate_account's first case, without the call
             else:
                 liquidate_account(sess, addr, asset, events, adl_cache, ev, m)

@@ -19,6 +19,9 @@ sides), so trades conserve Q exactly.
     MMR    = sum_m ceil(|s_m| x P_m x mmf_eff_m / 10^6)
 
 (``L``: the market's social-loss index, ``adl.py``; settled with funding.)
+An account holding listed non-settlement collateral adds its haircut value
+``extra`` to ``cash`` (``collateral.py``; constant in the perpetual prices, so
+it is part of ``K`` below).
 Rounding is always against the account: unsettled funding owed rounds up,
 funding received rounds down, requirements round up.  An account breaches
 when ``equity < MMR``.
@@ -47,7 +50,7 @@ from ledger.keys import format_address
 from ledger.receipt import Event
 from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw
 
-from . import adl_index
+from . import adl_index, collateral
 from .options import optindex
 from .pm import mode as pm_mode
 from .options.optmargin import SLACK_SHORT, option_terms
@@ -90,7 +93,11 @@ def evaluate(sess: Session, addr: bytes, asset: str, m=None) -> Eval:
     if m is None:
         m = sess.macc(addr, asset)
     cash = m.cash
-    equity, imr, mmr, notional, surplus, stale = cash, 0, 0, 0, cash * ONE, False
+    if collateral.listed(sess):  # non-settlement collateral backing this asset (collateral.py); constant in the perp prices
+        extra = collateral.extra_equity(sess, addr, asset, cash)
+        equity, imr, mmr, notional, surplus, stale = cash + extra, 0, 0, 0, (cash + extra) * ONE, False
+    else:
+        equity, imr, mmr, notional, surplus, stale = cash, 0, 0, 0, cash * ONE, False
     pos, mstate = sess.pos, sess.mstate
     for mid in m.markets:
         p = pos(addr, mid)
@@ -340,6 +347,35 @@ def require_fresh(sess: Session, addr: bytes, asset: str, what: str) -> None:
         require_confirmed(sess, mid, what)
 
 
+def collateral_changed(sess: Session, addr: bytes, asset: str, *, withdrawal: bool = False) -> None:
+    """After a deposit or withdrawal of ``asset``: re-check and re-index the account it is collateral for (collateral.py).
+
+    A withdrawal of a settlement asset the account holds collateral for is
+    checked again after the fact: the collateral's cap shrinks with the cash.
+
+    Raises:
+        InsufficientMargin: a withdrawal would leave the ``backs`` account (with
+            positions) with equity below its initial margin requirement.
+        StalePrice: a withdrawal while the collateral's or a position's price is unconfirmed.
+    """
+    backs = collateral.refile(sess, addr, asset)
+    if backs is None:
+        if not (withdrawal and collateral.held(sess, addr, asset)):
+            return
+        backs = asset  # its settlement cash itself left: the caps of its collateral (collateral.py) fell with it
+    m = sess.macc(addr, backs)
+    if withdrawal and (m.markets or m.series):
+        if backs != asset:
+            require_confirmed(sess, collateral.params(sess, asset).price_market, "collateral withdrawal")
+        require_fresh(sess, addr, backs, "collateral withdrawal")
+        ev = evaluate(sess, addr, backs)
+        if ev.equity < ev.imr:
+            raise InsufficientMargin(f"withdrawing {asset} would leave equity {ev.equity} {backs} (collateral counted) below the "
+                                     f"initial margin requirement {ev.imr}")
+    if backs != asset:  # the handler re-indexed ``asset`` itself already
+        reindex(sess, addr, backs)
+
+
 # --------------------------------------------------------------------------- handlers
 
 
@@ -356,6 +392,7 @@ def margin_deposit(state: State, ctx: BlockContext, sender: bytes, body: MarginD
     m.cash += body.amount
     sess.touch_macc(sender, body.asset)
     reindex(sess, sender, body.asset)
+    collateral_changed(sess, sender, body.asset)
     sess.flush()
     return [Event("margin_deposit", {"account": sender, "asset": body.asset, "amount": body.amount, "cash": m.cash})]
 
@@ -385,6 +422,7 @@ def margin_withdraw(state: State, ctx: BlockContext, sender: bytes, body: Margin
     sess.touch_macc(sender, body.asset)
     set_balance(state, sender, body.asset, bal + body.amount)
     reindex(sess, sender, body.asset)
+    collateral_changed(sess, sender, body.asset, withdrawal=True)
     sess.flush()
     return [Event("margin_withdraw", {"account": sender, "asset": body.asset, "amount": body.amount, "cash": m.cash})]
 

@@ -17,6 +17,7 @@ from ledger.txkinds_risk import MarketParams, RegisterMarket, SetOracles
 from ..accounts import MAX_AMOUNT
 from ..context import BlockContext
 from ..errors import AlreadyExists, InvalidParameter, NotPermitted, UnknownMarket
+from . import collateral
 from .records import ONE, Market, Session
 from ..state import State
 from ..transfers import require_asset, require_role
@@ -114,6 +115,8 @@ def register_market(state: State, ctx: BlockContext, sender: bytes, body: Regist
     validate_params(body.params)
     check_oracles(state, body.oracles)
     sess = Session(state, ctx)
+    if collateral.params(sess, body.quote) is not None:  # its margin cash backs another asset (collateral.py)
+        raise InvalidParameter(f"{body.quote} is listed as collateral: it cannot settle market {body.market} too")
     if sess.market(body.market) is not None:
         raise AlreadyExists(f"market {body.market} already exists")
     market = Market(body.market, body.base, body.quote, body.params, tuple(sorted(body.oracles)))

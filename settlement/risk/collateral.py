@@ -1,0 +1,336 @@
+"""Multi-asset collateral: a listed asset's margin cash backs positions settled in another asset, with a haircut.
+
+Owns ``set_collateral``, the collateral keys below, the value an account's
+non-settlement collateral adds to its equity (:func:`extra_equity`, the one
+call ``margin.evaluate`` makes for it), the sweep's re-check of holders when a
+collateral price moves (:func:`candidates`) and the sale of a breached
+account's collateral to the insurance fund (:func:`sell_to_fund`).  It never
+decides the order of liquidations (``liquidation.py``) and never computes a
+position's margin (``margin.py``).
+
+Keys (bytes; the store adds its own versioned prefix):
+
+=========================================  ==========================================
+``r/col/l``                                sorted list of the listed collateral assets
+``r/col/p/`` + asset                       :class:`~ledger.txkinds_pm.CollateralParams`
+``r/col/a/`` + addr(20) + ``/`` + backs    sorted list of the collateral assets the account holds (cash > 0)
+``r/col/h/`` + asset                       sorted list of the accounts holding the asset as collateral
+``r/col/s/`` + asset                       ``[price, params]`` the last sweep re-checked the holders at
+=========================================  ==========================================
+
+Value (docs/risk-engine.md, "Multi-asset collateral")
+-----------------------------------------------------
+An account's balance of collateral asset ``X`` is its margin cash
+``MAcc(addr, X).cash`` (deposited with ``margin_deposit``).  With ``P`` the
+price of ``X``'s price market (``backs`` base units per lot) and ``lot`` its
+lot size (base units of ``X`` per lot)::
+
+    v_X   = floor(max(0, cash_X) x P x (10^6 - haircut_X) / (lot x 10^6))      (0 if disabled)
+    T     = max(0, cash_backs) + sum_Y v_Y                                      total collateral value
+    extra = sum_X min(v_X, floor(cap_X x T / 10^6))
+
+``cash_backs`` is the account's cash in ``backs`` (the quote balance: a long's
+purchase lowers it), counted when positive, so ``T`` moves with the cash only.
+``extra`` is added to the account's equity in ``backs`` (every rounding down,
+against the account).  The cap bounds the share of the account's total
+collateral value (settlement cash included, before caps) that one asset may
+provide.  Accounts holding no listed collateral (``r/col/a`` absent) add 0
+after one cached read; with no collateral listed at all, ``evaluate`` pays one
+dictionary lookup.
+
+Soundness of the at-risk index
+------------------------------
+``extra`` depends on the collateral prices, the parameters and the cash of
+the account; not on the perpetual prices.  The cash changes only in
+transactions and liquidations, which re-index the account.  So ``margin.reindex``
+counts ``extra`` as a constant of the trigger budget, and :func:`candidates`
+hands the sweep every holder of ``X`` whenever ``X``'s price (or parameters)
+differ from the ones of the last sweep: they are evaluated exactly and
+re-indexed.  Cost: ``O(holders of X)`` per block in which ``X``'s price moved
+(``r/col/h`` is one list per asset).
+
+Liquidation
+-----------
+A breached account's collateral is sold to the insurance fund, in asset
+order, all of it (``liquidation.liquidate_account`` calls
+:func:`sell_to_fund` before its waterfall): the fund pays
+``floor(a x P x (10^6 - liq_discount) / (lot x 10^6))`` of ``backs`` and
+receives ``a`` of ``X`` (``MAcc(FUND, X).cash``), for at most what it can pay
+(``max(0, its equity in backs)``; ``a`` is then the largest amount whose price
+fits).  ``liq_discount <= haircut`` (validated), so the sale never lowers the
+account's equity.  The fund's collateral inventory is not counted in its
+equity (conservative).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ledger.codec import decode, encode
+from ledger.receipt import Event
+from ledger.txkinds_pm import CollateralParams, SetCollateral
+
+from ..context import BlockContext
+from ..errors import AlreadyExists, InvalidParameter, UnknownMarket
+from .records import FUND, ONE, Session
+from ..state import State
+from ..transfers import require_asset, require_role
+from .units import pack_int
+
+__all__ = ["COLLATERAL_DEFAULTS", "HANDLERS", "candidates", "collateral_value", "default_collateral_params",
+           "extra_equity", "held", "listed", "refile", "sell_to_fund", "set_collateral", "shocked_values", "validate_collateral_params"]
+
+LISTED = b"r/col/l"
+PARAMS = b"r/col/p/"
+HELD = b"r/col/a/"
+HOLDERS = b"r/col/h/"
+SEEN = b"r/col/s/"
+
+# Binance Portfolio Margin values BTC and ETH at a collateral rate of 0.95 (a 5 % haircut); assets it
+# does not list default to 0.1 (binance.com FAQ "Binance Portfolio Margin Program Supported Collateral
+# and Rates").  The liquidation discount stays below the haircut (the sale never lowers equity).
+COLLATERAL_DEFAULTS = dict(haircut_ppm=50_000, cap_ppm=ONE, liq_discount_ppm=20_000, enabled=True)
+
+
+def default_collateral_params(backs: str, price_market: str, **overrides) -> CollateralParams:
+    """:data:`COLLATERAL_DEFAULTS` (Binance's BTC rate) for ``price_market`` backing ``backs``, with overrides."""
+    return CollateralParams(**dict(COLLATERAL_DEFAULTS, backs=backs, price_market=price_market, **overrides))
+
+
+def validate_collateral_params(p: CollateralParams) -> None:
+    """Raise InvalidParameter naming the first collateral parameter out of its range."""
+    rules = [
+        ("haircut_ppm", 0 <= p.haircut_ppm < ONE, "0 <= haircut_ppm < 1_000_000"),
+        ("cap_ppm", 0 < p.cap_ppm <= ONE, "0 < cap_ppm <= 1_000_000"),
+        ("liq_discount_ppm", 0 <= p.liq_discount_ppm <= p.haircut_ppm,
+         "0 <= liq_discount_ppm <= haircut_ppm (selling the collateral must not lower the account's equity)"),
+    ]
+    for name, ok, rule in rules:
+        if not ok:
+            raise InvalidParameter(f"collateral parameter {name}={getattr(p, name)} breaks the rule {rule}")
+
+
+# --------------------------------------------------------------------------- cached reads
+
+
+def _memo(sess: Session) -> dict:
+    memo = sess.__dict__.get("col_memo")
+    if memo is None:
+        memo = sess.__dict__["col_memo"] = {}
+    return memo
+
+
+def _list(sess: Session, key: bytes) -> list:
+    memo = _memo(sess)
+    v = memo.get(key)
+    if v is None:
+        raw = sess.state.get(key)
+        v = memo[key] = [] if raw is None else list(decode(raw))
+    return v
+
+
+def _put_list(sess: Session, key: bytes, v: list) -> None:
+    _memo(sess)[key] = v
+    if key == LISTED:
+        sess.col_listed = v  # type: ignore[attr-defined]
+    sess.state.put(key, encode(v) if v else None)
+
+
+def listed(sess: Session) -> list[str]:
+    """The listed collateral assets, sorted (cached per session: the guard of ``margin.evaluate``, on every evaluation)."""
+    try:
+        return sess.col_listed  # type: ignore[attr-defined]
+    except AttributeError:
+        v = sess.col_listed = _list(sess, LISTED)  # type: ignore[attr-defined]
+        return v
+
+
+def params(sess: Session, asset: str) -> CollateralParams | None:
+    memo = _memo(sess)
+    k = ("p", asset)
+    if k not in memo:
+        raw = sess.state.get(PARAMS + asset.encode())
+        memo[k] = None if raw is None else CollateralParams.decode(raw)
+    return memo[k]
+
+
+def held(sess: Session, addr: bytes, backs: str) -> list[str]:
+    """The collateral assets ``addr`` holds that back ``backs`` (sorted; [] if none or nothing is listed)."""
+    if not listed(sess):
+        return []
+    return _list(sess, HELD + addr + b"/" + backs.encode())
+
+
+def holders(sess: Session, asset: str) -> list[bytes]:
+    return _list(sess, HOLDERS + asset.encode())
+
+
+# --------------------------------------------------------------------------- value
+
+
+def _price_lot(sess: Session, p: CollateralParams) -> tuple[int, int]:
+    return sess.mstate(p.price_market).price, sess.market(p.price_market).params.lot_size
+
+
+def collateral_value(sess: Session, addr: bytes, asset: str, move_ppm: int = 0) -> int:
+    """``v_X``: the haircut value of ``addr``'s balance of ``asset`` in its ``backs`` asset, rounded down.
+
+    Args:
+        move_ppm: value it at ``floor(P x (10^6 - move_ppm) / 10^6)`` instead of ``P`` (a scenario's fall).
+    """
+    p = params(sess, asset)
+    if p is None or not p.enabled:
+        return 0
+    cash = sess.macc(addr, asset).cash
+    if cash <= 0:
+        return 0
+    price, lot = _price_lot(sess, p)
+    if move_ppm:
+        price = max(0, price * (ONE - move_ppm) // ONE)
+    return cash * price * (ONE - p.haircut_ppm) // (lot * ONE)
+
+
+def extra_equity(sess: Session, addr: bytes, backs: str, cash: int | None = None) -> int:
+    """What ``addr``'s non-settlement collateral adds to its equity in ``backs`` (module docstring: ``extra``).
+
+    Args:
+        cash: the account's cash in ``backs``, if at hand.
+    """
+    return shocked_values(sess, addr, backs, 0, cash)
+
+
+def shocked_values(sess: Session, addr: bytes, backs: str, move_ppm: int, cash: int | None = None) -> int:
+    """``extra`` with every collateral price moved down by ``move_ppm`` (the direction that hurts a holder).
+
+    For portfolio-margin scenarios: each price ``P`` becomes ``floor(P x (10^6 - move_ppm) / 10^6)``
+    (at least 0), then haircut and cap apply as in ``extra`` (``move_ppm`` = 0: ``extra`` itself).
+    """
+    assets = held(sess, addr, backs)
+    if not assets:
+        return 0
+    if cash is None:
+        cash = sess.macc(addr, backs).cash
+    values = [(collateral_value(sess, addr, x, move_ppm), params(sess, x).cap_ppm) for x in assets]
+    total = max(0, cash) + sum(v for v, _ in values)
+    return sum(min(v, cap * total // ONE) for v, cap in values)
+
+
+# --------------------------------------------------------------------------- membership
+
+
+def _set_member(sess: Session, key: bytes, item, present: bool) -> None:
+    v = _list(sess, key)
+    if (item in v) == present:
+        return
+    _put_list(sess, key, sorted([*v, item]) if present else [x for x in v if x != item])
+
+
+def _refile(sess: Session, addr: bytes, asset: str) -> str | None:
+    """Update ``addr``'s membership for ``asset`` (held iff cash > 0); its ``backs`` (None if not listed)."""
+    p = params(sess, asset)
+    if p is None or addr == FUND:
+        return None
+    present = sess.macc(addr, asset).cash > 0
+    _set_member(sess, HELD + addr + b"/" + p.backs.encode(), asset, present)
+    _set_member(sess, HOLDERS + asset.encode(), addr, present)
+    return p.backs
+
+
+def refile(sess: Session, addr: bytes, asset: str) -> str | None:
+    """After ``addr``'s cash of ``asset`` changed: keep the lists (held iff cash > 0); its ``backs`` (None if not listed).
+
+    The caller (``margin.py``'s deposit and withdrawal) then checks and re-indexes the ``backs`` account.
+    """
+    return _refile(sess, addr, asset)
+
+
+# --------------------------------------------------------------------------- sweep and liquidation
+
+
+def candidates(sess: Session) -> set[tuple[bytes, str]]:
+    """Every (holder, backs) of a collateral asset whose price or parameters changed since the last sweep.
+
+    A stale price market is skipped (its price, and so the value, did not
+    change); its ``seen`` record is updated once it is fresh again.
+    """
+    out: set[tuple[bytes, str]] = set()
+    for asset in listed(sess):
+        p = params(sess, asset)
+        ms = sess.mstate(p.price_market)
+        if ms.stale:
+            continue
+        seen = encode([pack_int(ms.price), p.encode()])
+        key = SEEN + asset.encode()
+        if sess.state.get(key) == seen:
+            continue
+        sess.state.put(key, seen)
+        out.update((a, p.backs) for a in holders(sess, asset))
+    return out
+
+
+def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], fund_available) -> bool:
+    """Sell ``addr``'s collateral backing ``backs`` to the insurance fund (module docstring); True if anything moved.
+
+    Args:
+        fund_available: ``(sess, asset) -> int``, what the fund can pay (``liquidation.fund_available``).
+    """
+    moved = False
+    for asset in list(held(sess, addr, backs)):
+        p = params(sess, asset)
+        ms = sess.mstate(p.price_market)
+        if ms.stale or ms.price <= 0:
+            continue
+        m = sess.macc(addr, asset)
+        price, lot = _price_lot(sess, p)
+        rate = price * (ONE - p.liq_discount_ppm)  # backs per lot x 10^6, after the discount
+        avail = fund_available(sess, backs)
+        amount = min(m.cash, avail * lot * ONE // rate)  # the largest amount whose price the fund can pay (rate > 0)
+        pay = amount * rate // (lot * ONE)  # rounded down, against the seller
+        if amount <= 0:
+            continue
+        fund_x, fund_b, mb = sess.macc(FUND, asset), sess.macc(FUND, backs), sess.macc(addr, backs)
+        m.cash -= amount
+        fund_x.cash += amount
+        fund_b.cash -= pay
+        mb.cash += pay
+        for a, x in ((addr, asset), (FUND, asset), (FUND, backs), (addr, backs)):
+            sess.touch_macc(a, x)
+        _refile(sess, addr, asset)
+        moved = True
+        events.append(Event("collateral_sale", {"account": addr, "asset": asset, "amount": amount, "backs": backs,
+                                                "price": price, "paid": pay, "left": m.cash}))
+    return moved
+
+
+# --------------------------------------------------------------------------- handler
+
+
+def set_collateral(state: State, ctx: BlockContext, sender: bytes, body: SetCollateral) -> list[Event]:
+    """Admin lists ``asset`` as collateral for ``params.backs`` (or replaces its parameters)."""
+    require_role(state, sender, "admin")
+    asset, p = body.asset, body.params
+    require_asset(state, asset)
+    require_asset(state, p.backs)
+    if p.backs == asset:
+        raise InvalidParameter(f"{asset} is the settlement asset itself: it backs {p.backs} without a haircut")
+    sess = Session(state, ctx)
+    market = sess.market(p.price_market)
+    if market is None:
+        raise UnknownMarket(f"unknown price market {p.price_market!r}")
+    if market.base != asset or market.quote != p.backs:
+        raise InvalidParameter(f"price market {p.price_market} prices {market.base} in {market.quote}, not {asset} in {p.backs}")
+    settled_in = [mid for mid in sess.market_ids() if sess.market(mid).quote == asset]
+    if settled_in:
+        raise InvalidParameter(f"{asset} settles market {settled_in[0]}: its margin cash cannot back {p.backs} too")
+    validate_collateral_params(p)
+    old = params(sess, asset)
+    if old is not None and old.backs != p.backs and holders(sess, asset):
+        raise AlreadyExists(f"{asset} backs {old.backs} for {len(holders(sess, asset))} accounts: its backs cannot change")
+    if asset not in listed(sess):
+        _put_list(sess, LISTED, sorted([*listed(sess), asset]))
+    state.put(PARAMS + asset.encode(), p.encode())
+    attrs = {"asset": asset}
+    attrs.update({f.name: getattr(p, f.name) for f in dataclasses.fields(CollateralParams)})
+    return [Event("collateral_set", attrs)]
+
+
+HANDLERS = {"set_collateral": set_collateral}

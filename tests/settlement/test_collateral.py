@@ -1,0 +1,181 @@
+"""Multi-asset collateral: listing, value (haircut, cap), deposits and withdrawals, and the sale to the fund.
+
+The worked examples are docs/risk-engine.md, "Multi-asset collateral": EUR backs USD-settled
+BTC-PERP positions through the EUR-PERP price market (1,000 EUR base units per lot).
+"""
+from __future__ import annotations
+
+import pytest
+
+from ledger.txkinds_pm import SetCollateral
+from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw, PriceReport, RegisterMarket
+from settlement.audit import conservation
+from settlement.risk import collateral
+from settlement.risk.collateral import default_collateral_params
+from settlement.risk.margin import evaluate
+from settlement.risk.markets import default_params
+from settlement.risk.records import FUND
+
+from .harness import Harness, refused
+
+PERP, EURM, LOT = "BTC-PERP", "EUR-PERP", 1_000
+
+
+def chain(haircut=50_000, cap=1_000_000, discount=25_000, fund=2_000_000) -> Harness:
+    """BTC-PERP at 10,000 and EUR-PERP at 1,100 (1.10 USD per EUR); EUR listed as USD collateral; alice holds
+    80,000 EUR and 5,000 USD of margin, dave 300,000 USD."""
+    h = Harness(names=("alice", "bob", "dave"))
+    oracles = tuple(h.addr(o) for o in h.oracles)
+    params = default_params("mid", funding_interval_ms=5_000, funding_cap_ppm=5_000, margin_cap_ppm=1_000_000)
+    eur_params = default_params("mid", lot_size=LOT, margin_cap_ppm=1_000_000, oracle_deviation_ppm=950_000)
+    h.block(h.tx("admin", RegisterMarket(PERP, "BTC", "USD", params, oracles)),
+            h.tx("admin", RegisterMarket(EURM, "EUR", "USD", eur_params, oracles)))
+    h.block(*[h.tx(o, PriceReport(m, p)) for o in h.oracles for m, p in ((PERP, 10_000), (EURM, 1_100))])
+    r = h.run("admin", SetCollateral("EUR", default_collateral_params("USD", EURM, haircut_ppm=haircut, cap_ppm=cap,
+                                                                     liq_discount_ppm=discount)))
+    assert r.ok, r.reason
+    h.block(h.tx("alice", MarginDeposit("USD", 5_000)), h.tx("alice", MarginDeposit("EUR", 80_000)),
+            h.tx("dave", MarginDeposit("USD", 300_000)), h.tx("issuer", InsuranceDeposit("USD", fund)))
+    return h
+
+
+def prices(h: Harness, btc: int, eur: int):
+    return h.block(*[h.tx(o, PriceReport(m, p)) for o in h.oracles for m, p in ((PERP, btc), (EURM, eur))])
+
+
+def equity(h: Harness, name: str) -> int:
+    return evaluate(h.session(), h.addr(name), "USD").equity
+
+
+def test_value_is_haircut_and_rounded_down():
+    # v = floor(80,000 x 1,100 x (10^6 - 50,000) / (1,000 x 10^6)) = 83,600; equity = 5,000 + 83,600
+    h = chain()
+    assert collateral.extra_equity(h.session(), h.addr("alice"), "USD") == 83_600
+    assert equity(h, "alice") == 88_600
+    h = chain(haircut=333_333, discount=0)  # 80,000 x 1,100 x 666,667 / 10^9 = 58,666.696 -> 58,666
+    assert equity(h, "alice") == 5_000 + 58_666
+
+
+def test_shocked_values_fall_the_collateral_price():
+    # EUR 30 % down: P = 770, v = floor(80,000 x 770 x 0.95 / 1,000) = 58,520; cap 60 % of 63,520 = 38,112
+    h = chain()
+    assert collateral.shocked_values(h.session(), h.addr("alice"), "USD", 0) == 83_600
+    assert collateral.shocked_values(h.session(), h.addr("alice"), "USD", 300_000) == 58_520
+    h = chain(cap=600_000)
+    assert collateral.shocked_values(h.session(), h.addr("alice"), "USD", 300_000) == 38_112
+
+
+def test_cap_bounds_the_share_of_total_collateral_value():
+    # T = 5,000 + 83,600 = 88,600; cap 60 %: min(83,600, floor(600,000 x 88,600 / 10^6)) = 53,160
+    h = chain(cap=600_000)
+    assert equity(h, "alice") == 5_000 + 53_160
+
+
+def test_collateral_backs_a_position_and_withdrawals_keep_imr():
+    h = chain()
+    r = h.trade("alice", "dave", "sell", 70, 10_000, market=PERP)  # alice buys 70 lots: IMR 70,000 (10 %)
+    assert r.ok, r.reason
+    # equity 88,600 - IMR 70,000 = 18,600 of room: 19,000 EUR (19,000 x 1.045 = 19,855 of value) is too much
+    refused(h, "alice", MarginWithdraw("EUR", 19_000), "insufficient_margin", "initial margin requirement 70000")
+    r = h.run("alice", MarginWithdraw("EUR", 17_000))  # leaves 63,000 EUR = 65,835: equity 70,835 >= 70,000
+    assert r.ok, r.reason
+    assert equity(h, "alice") == 70_835
+
+
+def test_withdrawing_settlement_cash_counts_the_cap_it_lowers():
+    # cap 20 %; alice sells 10 lots at 10,000: cash 105,000, T = 105,000 + 83,600 = 188,600, extra
+    # floor(0.2 x 188,600) = 37,720, equity 105,000 - 100,000 + 37,720 = 42,720, IMR 10,000.
+    # Withdrawing 30,000 USD lowers the cap too: 75,000 - 100,000 + floor(0.2 x 158,600) = 6,720 < 10,000
+    h = chain(cap=200_000)
+    assert h.trade("dave", "alice", "sell", 10, 10_000, market=PERP).ok
+    assert equity(h, "alice") == 42_720
+    refused(h, "alice", MarginWithdraw("USD", 30_000), "insufficient_margin", "initial margin requirement 10000")
+    r = h.run("alice", MarginWithdraw("USD", 25_000))  # 80,000 - 100,000 + floor(0.2 x 163,600) = 12,720
+    assert r.ok, r.reason
+    assert equity(h, "alice") == 12_720
+
+
+def test_without_collateral_the_same_trade_is_refused():
+    h = chain()
+    r = h.trade("bob", "dave", "sell", 70, 10_000, market=PERP)  # bob has no margin at all
+    assert not r.ok and r.error == "insufficient_margin"
+
+
+def test_collateral_fall_sells_it_to_the_fund_then_liquidates():
+    """The worked example: alice is long 70 BTC-PERP at 10,000 with 5,000 USD and 80,000 EUR."""
+    h = chain()
+    assert h.trade("alice", "dave", "sell", 70, 10_000, market=PERP).ok
+    seen = []
+    for eur in (880, 704, 564, 452):  # -20 % a block: 71,880 / 58,504 / 47,864 / 39,352 >= MMR 35,000
+        prices(h, 10_000, eur)
+        seen.append(equity(h, "alice"))
+        assert not h.block_events("collateral_sale")
+    assert seen == [71_880, 58_504, 47_864, 39_352]
+    prices(h, 10_000, 362)  # 5,000 + floor(80,000 x 362 x 0.95 / 1,000) = 32,512 < 35,000: breached
+    sale, = h.block_events("collateral_sale")
+    # the fund pays floor(80,000 x 362 x (10^6 - 25,000) / 10^9) = 28,236 USD for all 80,000 EUR
+    assert (sale.attrs["amount"], sale.attrs["price"], sale.attrs["paid"], sale.attrs["left"]) == (80_000, 362, 28_236, 0)
+    liq, = h.block_events("liquidation")  # then the perpetual waterfall on 5,000 + 28,236 = 33,236 < 35,000
+    assert (liq.attrs["equity_before"], liq.attrs["step"], liq.attrs["closes"][0]["lots"]) == (33_236, "partial", -8)
+    assert (liq.attrs["penalty"], liq.attrs["equity_after"], liq.attrs["mmr_after"]) == (1_200, 32_036, 31_000)
+    s = h.session()
+    assert s.macc(FUND, "EUR").cash == 80_000 and s.macc(h.addr("alice"), "EUR").cash == 0
+    assert collateral.held(s, h.addr("alice"), "USD") == [] and collateral.holders(s, "EUR") == []
+    for asset, row in conservation(h.view.data.items()).items():
+        assert row["ok"], (asset, row)
+
+
+def test_fund_buys_only_what_it_can_pay():
+    h = chain(fund=10_000)
+    assert h.trade("alice", "dave", "sell", 70, 10_000, market=PERP).ok
+    for eur in (880, 704, 564, 452, 362):
+        prices(h, 10_000, eur)
+    sale, = h.block_events("collateral_sale")
+    # the fund has 10,000 USD: floor(10,000 x 1,000 x 10^6 / (362 x 975,000)) = 28,332 EUR for 9,999 USD
+    assert (sale.attrs["amount"], sale.attrs["paid"], sale.attrs["left"]) == (28_332, 9_999, 80_000 - 28_332)
+    s = h.session()
+    assert collateral.held(s, h.addr("alice"), "USD") == ["EUR"]
+    for asset, row in conservation(h.view.data.items()).items():
+        assert row["ok"], (asset, row)
+
+
+def test_perps_only_accounts_keep_no_collateral_record():
+    h = chain()
+    assert h.trade("alice", "dave", "sell", 10, 10_000, market=PERP).ok  # dave: USD only
+    keys = [k for k in h.view.data if k.startswith(b"r/col/a/")]
+    assert keys == [b"r/col/a/" + h.addr("alice") + b"/USD"]
+    assert collateral.held(h.session(), h.addr("dave"), "USD") == []
+
+
+@pytest.mark.parametrize("body_params, error, words", [
+    (dict(haircut_ppm=1_000_000), "invalid_parameter", ["haircut_ppm"]),
+    (dict(cap_ppm=0), "invalid_parameter", ["cap_ppm"]),
+    (dict(liq_discount_ppm=60_000), "invalid_parameter", ["liq_discount_ppm", "must not lower"]),
+    (dict(price_market="BTC-PERP"), "invalid_parameter", ["prices BTC in USD, not EUR in USD"]),
+    (dict(price_market="NOPE-PERP"), "unknown_market", ["NOPE-PERP"]),
+    (dict(backs="EUR"), "invalid_parameter", ["settlement asset itself"]),
+])
+def test_set_collateral_refusals(body_params, error, words):
+    h = chain()
+    p = default_collateral_params("USD", EURM, **{k: v for k, v in body_params.items() if k not in ("backs", "price_market")})
+    if "backs" in body_params or "price_market" in body_params:
+        p = default_collateral_params(body_params.get("backs", "USD"), body_params.get("price_market", EURM))
+    refused(h, "admin", SetCollateral("EUR", p), error, *words)
+
+
+def test_set_collateral_is_admin_only_and_refuses_a_settlement_asset():
+    h = chain()
+    refused(h, "alice", SetCollateral("EUR", default_collateral_params("USD", EURM)), "not_permitted")
+    # USD settles BTC-PERP: its cash cannot back another asset too
+    h = Harness(names=("alice",))
+    oracles = tuple(h.addr(o) for o in h.oracles)
+    h.block(h.tx("admin", RegisterMarket(PERP, "BTC", "USD", default_params("mid"), oracles)),
+            h.tx("admin", RegisterMarket("USD-EUR", "USD", "EUR", default_params("mid"), oracles)))
+    refused(h, "admin", SetCollateral("USD", default_collateral_params("EUR", "USD-EUR")), "invalid_parameter", "settles market")
+
+
+def test_a_listed_collateral_asset_cannot_settle_a_new_market():
+    h = chain()  # EUR is listed as USD collateral: its margin cash backs USD positions
+    oracles = tuple(h.addr(o) for o in h.oracles)
+    refused(h, "admin", RegisterMarket("BTC-EUR", "BTC", "EUR", default_params("mid"), oracles), "invalid_parameter",
+            "EUR is listed as collateral")
