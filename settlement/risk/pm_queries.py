@@ -30,7 +30,7 @@ from .margin import evaluate, fill
 from .options.positions import ofill
 from .pm import mode as pm_mode
 from .pm.scenarios import GRID
-from .pm.scenarios import _move as scenario_move
+from .pm.scenarios import spot_move as scenario_move
 from .records import ONE, Session
 
 __all__ = ["MODE_PREFIX", "collateral_params", "pm_scenarios", "pm_whatif"]

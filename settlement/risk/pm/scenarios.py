@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 from ..options.pricing import bs_value6
 
-__all__ = ["OptionLeg", "Scenario", "GRID", "requirement", "short_option_min"]
+__all__ = ["OptionLeg", "Scenario", "GRID", "requirement", "short_option_min", "spot_move"]
 
 ONE = 10**6
 SHORT_MIN = "short_option_min"
@@ -90,7 +90,8 @@ def _grid() -> tuple[Scenario, ...]:
 GRID = _grid()  # the 16 scenarios, in SPAN's order (module docstring)
 
 
-def _move(spot: int, sc: Scenario, params) -> int:
+def spot_move(spot: int, sc: Scenario, params) -> int:
+    """The scenario's spot move from ``spot`` (quote base units per lot): its magnitude rounded down (module docstring)."""
     r = params.scan_range_ppm
     if sc.extreme:
         d = spot * params.extreme_multiple * r // ONE
@@ -121,7 +122,7 @@ def requirement(spot: int, perp_size: int, options: list[OptionLeg], params) -> 
     table: list[tuple[str, int]] = []
     worst, binding = None, GRID[0].name
     for sc in GRID:
-        d = _move(spot, sc, params)
+        d = spot_move(spot, sc, params)
         s1 = spot + d if spot + d > 0 else 0
         pnl6 = perp_size * (s1 - spot) * ONE
         for leg, base in zip(options, bases):
