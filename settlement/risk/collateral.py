@@ -113,10 +113,7 @@ def validate_collateral_params(p: CollateralParams) -> None:
 
 
 def _memo(sess: Session) -> dict:
-    memo = sess.__dict__.get("col_memo")
-    if memo is None:
-        memo = sess.__dict__["col_memo"] = {}
-    return memo
+    return sess.oext.setdefault("col", {})
 
 
 def _list(sess: Session, key: bytes) -> list:
@@ -131,17 +128,16 @@ def _list(sess: Session, key: bytes) -> list:
 def _put_list(sess: Session, key: bytes, v: list) -> None:
     _memo(sess)[key] = v
     if key == LISTED:
-        sess.col_listed = v  # type: ignore[attr-defined]
+        sess.col_listed = v
     sess.state.put(key, encode(v) if v else None)
 
 
 def listed(sess: Session) -> list[str]:
     """The listed collateral assets, sorted (cached per session: the guard of ``margin.evaluate``, on every evaluation)."""
-    try:
-        return sess.col_listed  # type: ignore[attr-defined]
-    except AttributeError:
-        v = sess.col_listed = _list(sess, LISTED)  # type: ignore[attr-defined]
-        return v
+    v = sess.col_listed
+    if v is None:
+        v = sess.col_listed = _list(sess, LISTED)
+    return v
 
 
 def params(sess: Session, asset: str) -> CollateralParams | None:

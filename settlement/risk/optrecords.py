@@ -237,7 +237,10 @@ class OptionsCache:
         # (e.g. a short settled at expiry): (address, collateral asset)
         self.recheck: set[tuple[bytes, str]] = set()
         self.oindex = IndexCache(self.state, OPT_INDEX)  # the options at-risk index (options/optindex.py)
-        self.oext: dict = {}  # per-session memos of the options modules (optindex.py: bands, epoch references)
+        # per-session memos of the modules that extend the account's margin (optindex.py: bands and epoch
+        # references; pm/mode.py: "pm"; collateral.py: "col")
+        self.oext: dict = {}
+        self.col_listed: list[str] | None = None  # listed collateral assets (collateral.listed: margin.evaluate's guard)
 
     def series(self, sid: str) -> Series | None:
         """The static terms of option series ``sid`` (None if never listed)."""
