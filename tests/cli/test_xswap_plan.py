@@ -1,0 +1,373 @@
+"""The cross-chain swap's state machine: every transition and refusal, then random interleavings and crashes.
+
+No network: two in-process chains with the real HTLC rules (``xswap_world``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from cli import xswap_plan as plan
+from cli.xswap_plan import Phase
+
+from .xswap_world import Party, World, view_of
+
+SECRET = b"k" * 32
+POLICY = plan.Policy(lock_ms=15_000, margin_ms=5_000, min_window_ms=2_000)
+TICK = 500
+
+
+def pair(world: World, policy: plan.Policy = POLICY):
+    t = world.terms(SECRET)
+    watch_until = 20_000  # the responder gives up on an initiator that never locks (the offer's deadline)
+    return Party(world, plan.initiate(t, policy, SECRET), "alice"), Party(world, plan.respond(t, policy, watch_until), "bob")
+
+
+def run(world: World, parties, ticks: int, real_dt: int = TICK) -> None:
+    for _ in range(ticks):
+        world.advance(real_dt)
+        for p in parties:
+            p.step()
+
+
+def balances(world: World) -> dict:
+    return {(n, c, a): world.net(c).balance(n, a) for n in ("alice", "bob") for c in "ab" for a in ("USD", "EUR")}
+
+
+def delta(before: dict, after: dict) -> dict:
+    return {k: after[k] - before[k] for k in before if after[k] != before[k]}
+
+
+COMPLETED_DELTA = {("alice", "a", "USD"): -1_000, ("bob", "a", "USD"): 1_000, ("alice", "b", "EUR"): 900, ("bob", "b", "EUR"): -900}
+
+
+def test_happy_path_walks_every_phase():
+    w = World()
+    before = balances(w)
+    ini, res = pair(w)
+    seen = {"ini": [], "res": []}
+    for _ in range(20):
+        w.advance(TICK)
+        for key, p in (("ini", ini), ("res", res)):
+            p.step()
+            if not seen[key] or seen[key][-1] != p.persisted.phase:
+                seen[key].append(p.persisted.phase)
+    assert seen["ini"] == [Phase.LOCKING, Phase.LOCKED, Phase.CLAIMING, Phase.COMPLETED]
+    assert seen["res"] == [Phase.WATCHING, Phase.LOCKING, Phase.LOCKED, Phase.CLAIMING, Phase.COMPLETED]
+    assert res.persisted.secret == SECRET  # read from B's HTLC
+    assert res.persisted.timeout_b_ms == ini.persisted.timeout_a_ms - POLICY.margin_ms
+    assert delta(before, balances(w)) == COMPLETED_DELTA
+
+
+def test_responder_vanishes_initiator_refunds_after_its_timeout():
+    w = World()
+    before = balances(w)
+    ini, _ = pair(w)
+    run(w, [ini], 3)
+    assert ini.persisted.phase is Phase.LOCKED
+    ta = ini.persisted.timeout_a_ms
+    while w.a.h.time_ms < ta - POLICY.margin_ms - POLICY.min_window_ms:
+        run(w, [ini], 1)
+        assert ini.persisted.phase is Phase.LOCKED  # still hoping for B's lock
+    run(w, [ini], 1)
+    assert ini.persisted.phase is Phase.ABORTING  # no acceptable lock can come any more
+    while w.a.h.time_ms < ta:
+        assert ini.persisted.phase is Phase.ABORTING
+        run(w, [ini], 1)
+    run(w, [ini], 3)
+    assert ini.persisted.phase is Phase.REFUNDED
+    assert delta(before, balances(w)) == {}
+
+
+def test_initiator_vanishes_after_responder_locked_responder_refunds():
+    w = World()
+    before = balances(w)
+    ini, res = pair(w)
+    run(w, [ini, res], 2)
+    run(w, [res], 1)  # the initiator is gone from here on
+    assert (ini.persisted.phase, res.persisted.phase) == (Phase.LOCKED, Phase.LOCKED)
+    tb = res.persisted.timeout_b_ms
+    while w.b.h.time_ms < tb:
+        run(w, [res], 1)
+        assert res.persisted.phase in (Phase.LOCKED, Phase.REFUNDING) and (res.persisted.phase is Phase.LOCKED or w.b.h.time_ms >= tb)
+    run(w, [res], 3)
+    assert res.persisted.phase is Phase.REFUNDED
+    d = delta(before, balances(w))
+    assert d == {("alice", "a", "USD"): -1_000}  # the initiator's own lock, its to refund (it vanished)
+
+
+def test_responder_gives_up_watching_at_its_deadline():
+    w = World()
+    t = w.terms(SECRET)
+    res = Party(w, plan.respond(t, POLICY, watch_until_a_ms=3_000), "bob")
+    run(w, [res], 5)
+    assert res.persisted.phase is Phase.WATCHING
+    run(w, [res], 2)
+    assert res.persisted.phase is Phase.ABANDONED
+
+
+def _responder_locked_and_claimed_on_b():
+    """The responder locked, and its lock on B shows the initiator's claim: (world, its swap, A's lock, its claimed lock)."""
+    w = World()
+    ini, res = pair(w)
+    run(w, [ini, res], 3)
+    swap = res.persisted
+    claimed = dataclasses.replace(w.b.htlcs(swap.terms.hashlock)[0], status="claimed", preimage=SECRET)
+    return w, swap, w.a.htlcs(swap.terms.hashlock)[0], claimed
+
+
+def test_responder_sees_secret_during_its_refund_claims_instead():
+    """The initiator's claim lands in the block before the responder's refund would: the responder claims on A."""
+    w, swap, a_lock, claimed = _responder_locked_and_claimed_on_b()
+    refunding = dataclasses.replace(swap, phase=Phase.REFUNDING)
+    new, act = plan.decide(refunding, plan.Observation(w.a.h.time_ms, w.b.h.time_ms, (a_lock, claimed)))
+    assert new.phase is Phase.CLAIMING and act == plan.Claim("a", a_lock.id, SECRET)
+
+
+def test_responder_too_late_is_lost():
+    w, swap, a_lock, claimed = _responder_locked_and_claimed_on_b()
+    new, act = plan.decide(swap, plan.Observation(a_lock.timeout_ms, w.b.h.time_ms, (a_lock, claimed)))
+    assert new.phase is Phase.LOST and act == plan.Finished(Phase.LOST)
+
+
+def test_in_flight_transaction_is_never_sent_twice():
+    w = World()
+    ini, _ = pair(w)
+    w.advance(TICK)
+    ini.step()
+    assert ini.persisted.phase is Phase.LOCKING and ini.persisted.pending is not None
+    act = ini.step()  # not committed yet: nothing new
+    assert isinstance(act, plan.Wait) and len(w.a.mempool) == 1
+
+
+def test_lock_that_never_commits_is_made_again():
+    w = World()
+    ini, _ = pair(w)
+    w.advance(TICK)
+    ini.step(crash_at=0)  # signed, crashed before persisting: nothing happened
+    assert ini.persisted.phase is Phase.NEW and not w.a.mempool
+    ini.step(crash_at=1)  # persisted, crashed before sending
+    assert ini.persisted.phase is Phase.LOCKING and not w.a.mempool
+    ini.step()  # resumed: the persisted tx is sent again, same nonce
+    assert len(w.a.mempool) == 1 and w.a.mempool[0].hash == ini.persisted.pending.tx_hash
+    w.advance(TICK)
+    ini.step()
+    assert ini.persisted.phase is Phase.LOCKED and ini.persisted.lock_a == w.a.lock_ids[0]
+
+
+def test_lock_failed_in_its_block_starts_over():
+    w = World()
+    ini, _ = pair(w)
+    swap = dataclasses.replace(ini.persisted, phase=Phase.LOCKING, lock_a=b"\x01" * 32, timeout_a_ms=99)
+    new, act = plan.decide(swap, plan.Observation(0, 0))
+    assert new.phase is Phase.NEW and new.lock_a == b"" and isinstance(act, plan.Wait)
+    res = plan.respond(w.terms(SECRET), POLICY)
+    swap = dataclasses.replace(res, phase=Phase.LOCKING, lock_b=b"\x01" * 32)
+    new, _ = plan.decide(swap, plan.Observation(0, 0))
+    assert new.phase is Phase.WATCHING and new.lock_b == b""
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def _locked_pair():
+    w = World()
+    ini, res = pair(w)
+    run(w, [ini], 2)
+    assert ini.persisted.phase is Phase.LOCKED
+    return w, ini, res
+
+
+def _b_lock(w, ini, **changes) -> plan.HtlcView:
+    t = ini.persisted.terms
+    base = plan.HtlcView("b", b"\x07" * 32, t.responder_b, t.initiator_b, t.asset_b, t.amount_b, t.hashlock, 0,
+                         ini.persisted.timeout_a_ms - POLICY.margin_ms, "open")
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"amount": 899}, "wrong amount"),
+    ({"asset": "USD"}, "wrong amount"),
+    ({"hashlock": b"\x00" * 32}, None),  # another hashlock: not even a candidate
+    ({"receiver": b"\x09" * 20}, "another receiver"),
+    ({"sender": b"\x09" * 20}, "not the counterparty"),
+    ({"timeout_height": 50}, "not a block time alone"),
+    ({"status": "refunded"}, "already refunded"),
+    ({"timeout_ms": "late"}, "later than T_A - margin"),
+    ({"timeout_ms": "short"}, "too little time left"),
+])
+def test_initiator_refuses_a_bad_lock_on_b(changes, reason):
+    w, ini, _ = _locked_pair()
+    swap = ini.persisted
+    if changes.get("timeout_ms") == "late":
+        changes = {"timeout_ms": swap.timeout_a_ms - POLICY.margin_ms + 1}
+    elif changes.get("timeout_ms") == "short":
+        changes = {"timeout_ms": w.b.h.time_ms + POLICY.min_window_ms - 1}
+    mine = w.a.htlcs(swap.terms.hashlock)[0]
+    new, act = plan.decide(swap, plan.Observation(w.a.h.time_ms, w.b.h.time_ms, (mine, _b_lock(w, ini, **changes))))
+    assert new.phase is Phase.LOCKED and isinstance(act, plan.Wait)
+    if reason is None:
+        assert new.refusals == ()
+    else:
+        assert reason in new.refusals[-1]
+    good = _b_lock(w, ini)
+    new, act = plan.decide(swap, plan.Observation(w.a.h.time_ms, w.b.h.time_ms, (mine, _b_lock(w, ini, **changes), good)))
+    assert new.phase is Phase.CLAIMING and act == plan.Claim("b", good.id, SECRET)
+
+
+def test_initiator_does_not_reveal_the_secret_too_late():
+    """Its claim sent with less than min_window left could land after T_B and leak the secret: it aborts instead."""
+    w, ini, _ = _locked_pair()
+    swap = ini.persisted
+    good = _b_lock(w, ini)
+    claiming = dataclasses.replace(swap, phase=Phase.CLAIMING, lock_b=good.id, timeout_b_ms=good.timeout_ms)
+    mine = w.a.htlcs(swap.terms.hashlock)[0]
+    new, act = plan.decide(claiming, plan.Observation(w.a.h.time_ms, good.timeout_ms - POLICY.min_window_ms + 1, (mine, good)))
+    assert new.phase is Phase.ABORTING and isinstance(act, plan.Wait)
+    new, act = plan.decide(claiming, plan.Observation(w.a.h.time_ms, good.timeout_ms - POLICY.min_window_ms, (mine, good)))
+    assert new.phase is Phase.CLAIMING and act == plan.Claim("b", good.id, SECRET)  # sent again: still in time
+
+
+def test_initiator_aborts_when_claim_landed_as_refund():
+    w, ini, _ = _locked_pair()
+    swap = ini.persisted
+    refunded = _b_lock(w, ini, status="refunded")
+    claiming = dataclasses.replace(swap, phase=Phase.CLAIMING, lock_b=refunded.id, timeout_b_ms=refunded.timeout_ms)
+    mine = w.a.htlcs(swap.terms.hashlock)[0]
+    new, act = plan.decide(claiming, plan.Observation(mine.timeout_ms, 0, (mine, refunded)))
+    assert new.phase is Phase.REFUNDING and act == plan.Refund("a", mine.id)
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"amount": 999}, "wrong amount"),
+    ({"receiver": b"\x09" * 20}, "another receiver"),
+    ({"timeout_ms": "short"}, "too little time left"),
+    ({"timeout_height": 7}, "not a block time alone"),
+])
+def test_responder_refuses_a_bad_lock_on_a(changes, reason):
+    w = World()
+    t = w.terms(SECRET)
+    res = plan.respond(t, POLICY)
+    now = 10_000
+    if changes.get("timeout_ms") == "short":
+        changes = {"timeout_ms": now + POLICY.margin_ms + 2 * POLICY.min_window_ms - 1}
+    base = plan.HtlcView("a", b"\x05" * 32, t.initiator_a, t.responder_a, t.asset_a, t.amount_a, t.hashlock, 0, now + POLICY.lock_ms, "open")
+    bad = dataclasses.replace(base, **changes)
+    new, act = plan.decide(res, plan.Observation(now, now, (bad,)))
+    assert new.phase is Phase.WATCHING and reason in new.refusals[-1] and isinstance(act, plan.Wait)
+    new, act = plan.decide(res, plan.Observation(now, now, (bad, base)))
+    assert new.phase is Phase.LOCKING
+    assert act == plan.Lock("b", "EUR", 900, t.initiator_b, t.hashlock, base.timeout_ms - POLICY.margin_ms)
+
+
+def test_responder_waits_when_b_clock_leaves_too_little():
+    w = World()
+    t = w.terms(SECRET)
+    base = plan.HtlcView("a", b"\x05" * 32, t.initiator_a, t.responder_a, t.asset_a, t.amount_a, t.hashlock, 0, 20_000, "open")
+    res = plan.respond(t, POLICY)
+    b_now = 20_000 - POLICY.margin_ms - 2 * POLICY.min_window_ms + 1  # B's clock ahead of A's
+    new, act = plan.decide(res, plan.Observation(0, b_now, (base,)))
+    assert new.phase is Phase.WATCHING and isinstance(act, plan.Wait)
+
+
+def test_expired_own_lock_is_refunded_not_before():
+    w, ini, _ = _locked_pair()
+    swap = dataclasses.replace(ini.persisted, phase=Phase.ABORTING)
+    mine = w.a.htlcs(swap.terms.hashlock)[0]
+    new, act = plan.decide(swap, plan.Observation(mine.timeout_ms - 1, 0, (mine,)))
+    assert new.phase is Phase.ABORTING and isinstance(act, plan.Wait)
+    new, act = plan.decide(swap, plan.Observation(mine.timeout_ms, 0, (mine,)))
+    assert new.phase is Phase.REFUNDING and act == plan.Refund("a", mine.id)
+
+
+def test_terms_and_policy_refuse_nonsense():
+    w = World()
+    t = w.terms(SECRET)
+    with pytest.raises(plan.SwapError):
+        dataclasses.replace(t, chain_b=t.chain_a)
+    with pytest.raises(plan.SwapError):
+        dataclasses.replace(t, amount_a=0)
+    with pytest.raises(plan.SwapError):
+        plan.Policy(lock_ms=10_000, margin_ms=8_000, min_window_ms=1_000)  # no room for the responder's lock
+    with pytest.raises(plan.SwapError):
+        plan.initiate(t, POLICY, b"another secret")
+    with pytest.raises(plan.SwapError):
+        plan.from_doc({"format": "other"})
+
+
+def test_state_document_round_trips():
+    w = World()
+    ini, res = pair(w)
+    run(w, [ini, res], 4)
+    for p in (ini, res):
+        assert plan.from_doc(plan.to_doc(p.persisted)) == p.persisted
+
+
+# --------------------------------------------------------------------------- random interleavings
+
+
+def _delta_of(world, name, before):
+    d = delta(before, balances(world))
+    return {k[1:]: v for k, v in d.items() if k[0] == name}
+
+
+GOT = {"alice": {("a", "USD"): -1_000, ("b", "EUR"): 900}, "bob": {("a", "USD"): 1_000, ("b", "EUR"): -900}}
+
+event = st.tuples(
+    st.integers(100, 1_000),  # real time passing this tick (ms)
+    st.integers(0, 400), st.integers(0, 400),  # lag of A's and B's latest block behind real time
+    st.booleans(), st.booleans(),  # does each network make a block this tick
+    st.sampled_from(["ini", "res", "both", "both-rev"]),  # who runs, in which order
+    st.sampled_from([None, None, None, 0, 1]),  # the initiator's tool crashes at this point of its step
+    st.sampled_from([None, None, None, 0, 1]),  # ... the responder's
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(event, min_size=1, max_size=60),
+       vanish_ini=st.one_of(st.none(), st.integers(0, 60)), vanish_res=st.one_of(st.none(), st.integers(0, 60)))
+def test_no_live_party_ends_with_less_unless_both_completed(events, vanish_ini, vanish_res):
+    """Random block times and lags, skipped blocks, interleavings, crashes (then resume) and vanishings.
+
+    After the random part the networks keep making blocks and the live
+    parties keep running (every tick) until they finish.  Then every live
+    party either completed (and got exactly what was agreed) or got back
+    all it locked; if both are live, they completed together.  Liveness
+    bound of the policy: a tick is at most 1 s, a tx commits within one
+    tick of being sent, lags are under 0.5 s, so margin 5 s and window 2 s hold.
+    """
+    w = World()
+    before = balances(w)
+    ini, res = pair(w)
+    live = {"ini": True, "res": True}
+    for i, (dt, lag_a, lag_b, blk_a, blk_b, who, crash_i, crash_r) in enumerate(events):
+        live["ini"] = live["ini"] and i != vanish_ini
+        live["res"] = live["res"] and i != vanish_res
+        w.advance(dt, lag_a, lag_b, (blk_a or i % 2 == 0, blk_b or i % 2 == 1))  # no network skips two blocks running
+        order = {"ini": ["ini"], "res": ["res"], "both": ["ini", "res"], "both-rev": ["res", "ini"]}[who]
+        for k in order:
+            if live[k]:
+                (ini if k == "ini" else res).step(crash_i if k == "ini" else crash_r)
+    for _ in range(200):
+        if all((p.persisted.done or not live[k]) for k, p in (("ini", ini), ("res", res))):
+            break
+        w.advance(TICK)
+        for k, p in (("ini", ini), ("res", res)):
+            if live[k]:
+                p.step()
+    outcome = {}
+    for k, p, name in (("ini", ini, "alice"), ("res", res, "bob")):
+        if not live[k]:
+            continue
+        assert p.persisted.phase in (Phase.COMPLETED, Phase.REFUNDED, Phase.ABANDONED), p.persisted.log
+        got = _delta_of(w, name, before)
+        outcome[k] = p.persisted.phase
+        if p.persisted.phase is Phase.COMPLETED:
+            assert got == GOT[name], p.persisted.log
+        else:
+            assert got == {}, (got, p.persisted.log)
+    if len(outcome) == 2:
+        assert (outcome["ini"] is Phase.COMPLETED) == (outcome["res"] is Phase.COMPLETED)
