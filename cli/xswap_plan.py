@@ -76,16 +76,17 @@ TERMINAL = frozenset({Phase.COMPLETED, Phase.REFUNDED, Phase.ABANDONED, Phase.LO
 # (role, phase) -> the phases decide() may move to from there (the docs list this table).
 TRANSITIONS: dict[tuple[Role, Phase], frozenset[Phase]] = {
     (Role.INITIATOR, Phase.NEW): frozenset({Phase.LOCKING}),
-    (Role.INITIATOR, Phase.LOCKING): frozenset({Phase.LOCKED, Phase.NEW, Phase.ABANDONED}),
-    (Role.INITIATOR, Phase.LOCKED): frozenset({Phase.CLAIMING, Phase.ABORTING, Phase.REFUNDING}),
-    (Role.INITIATOR, Phase.CLAIMING): frozenset({Phase.COMPLETED, Phase.ABORTING, Phase.CLAIMING}),
-    (Role.INITIATOR, Phase.ABORTING): frozenset({Phase.REFUNDING, Phase.LOST}),
-    (Role.INITIATOR, Phase.REFUNDING): frozenset({Phase.REFUNDED, Phase.REFUNDING, Phase.LOST}),
+    (Role.INITIATOR, Phase.LOCKING): frozenset({Phase.LOCKED, Phase.NEW}),
+    (Role.INITIATOR, Phase.LOCKED): frozenset({Phase.CLAIMING, Phase.ABORTING, Phase.REFUNDING, Phase.REFUNDED, Phase.LOST}),
+    (Role.INITIATOR, Phase.CLAIMING): frozenset({Phase.COMPLETED, Phase.CLAIMING, Phase.ABORTING, Phase.REFUNDING, Phase.REFUNDED,
+                                                 Phase.LOST}),
+    (Role.INITIATOR, Phase.ABORTING): frozenset({Phase.REFUNDING, Phase.REFUNDED, Phase.LOST}),
+    (Role.INITIATOR, Phase.REFUNDING): frozenset({Phase.REFUNDING, Phase.REFUNDED, Phase.LOST}),
     (Role.RESPONDER, Phase.WATCHING): frozenset({Phase.LOCKING, Phase.ABANDONED}),
     (Role.RESPONDER, Phase.LOCKING): frozenset({Phase.LOCKED, Phase.WATCHING}),
-    (Role.RESPONDER, Phase.LOCKED): frozenset({Phase.CLAIMING, Phase.REFUNDING, Phase.LOST}),
-    (Role.RESPONDER, Phase.CLAIMING): frozenset({Phase.COMPLETED, Phase.CLAIMING, Phase.LOST}),
-    (Role.RESPONDER, Phase.REFUNDING): frozenset({Phase.REFUNDED, Phase.REFUNDING, Phase.CLAIMING}),
+    (Role.RESPONDER, Phase.LOCKED): frozenset({Phase.CLAIMING, Phase.COMPLETED, Phase.REFUNDING, Phase.REFUNDED, Phase.LOST}),
+    (Role.RESPONDER, Phase.CLAIMING): frozenset({Phase.CLAIMING, Phase.COMPLETED, Phase.LOST}),
+    (Role.RESPONDER, Phase.REFUNDING): frozenset({Phase.REFUNDING, Phase.REFUNDED, Phase.CLAIMING, Phase.COMPLETED, Phase.LOST}),
 }
 
 

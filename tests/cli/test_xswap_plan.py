@@ -20,6 +20,13 @@ POLICY = plan.Policy(lock_ms=15_000, margin_ms=5_000, min_window_ms=2_000)
 TICK = 500
 
 
+def decide(swap: plan.Swap, obs: plan.Observation):
+    """``plan.decide``, checking that the move is one ``TRANSITIONS`` lists."""
+    new, act = plan.decide(swap, obs)
+    assert new.phase is swap.phase or new.phase in plan.TRANSITIONS[(swap.role, swap.phase)], (swap.phase, new.phase)
+    return new, act
+
+
 def pair(world: World, policy: plan.Policy = POLICY):
     t = world.terms(SECRET)
     watch_until = 20_000  # the responder gives up on an initiator that never locks (the offer's deadline)
@@ -123,13 +130,13 @@ def test_responder_sees_secret_during_its_refund_claims_instead():
     """The initiator's claim lands in the block before the responder's refund would: the responder claims on A."""
     w, swap, a_lock, claimed = _responder_locked_and_claimed_on_b()
     refunding = dataclasses.replace(swap, phase=Phase.REFUNDING)
-    new, act = plan.decide(refunding, plan.Observation(w.a.h.time_ms, w.b.h.time_ms, (a_lock, claimed)))
+    new, act = decide(refunding, plan.Observation(w.a.h.time_ms, w.b.h.time_ms, (a_lock, claimed)))
     assert new.phase is Phase.CLAIMING and act == plan.Claim("a", a_lock.id, SECRET)
 
 
 def test_responder_too_late_is_lost():
     w, swap, a_lock, claimed = _responder_locked_and_claimed_on_b()
-    new, act = plan.decide(swap, plan.Observation(a_lock.timeout_ms, w.b.h.time_ms, (a_lock, claimed)))
+    new, act = decide(swap, plan.Observation(a_lock.timeout_ms, w.b.h.time_ms, (a_lock, claimed)))
     assert new.phase is Phase.LOST and act == plan.Finished(Phase.LOST)
 
 
@@ -162,11 +169,11 @@ def test_lock_failed_in_its_block_starts_over():
     w = World()
     ini, _ = pair(w)
     swap = dataclasses.replace(ini.persisted, phase=Phase.LOCKING, lock_a=b"\x01" * 32, timeout_a_ms=99)
-    new, act = plan.decide(swap, plan.Observation(0, 0))
+    new, act = decide(swap, plan.Observation(0, 0))
     assert new.phase is Phase.NEW and new.lock_a == b"" and isinstance(act, plan.Wait)
     res = plan.respond(w.terms(SECRET), POLICY)
     swap = dataclasses.replace(res, phase=Phase.LOCKING, lock_b=b"\x01" * 32)
-    new, _ = plan.decide(swap, plan.Observation(0, 0))
+    new, _ = decide(swap, plan.Observation(0, 0))
     assert new.phase is Phase.WATCHING and new.lock_b == b""
 
 
@@ -207,14 +214,14 @@ def test_initiator_refuses_a_bad_lock_on_b(changes, reason):
     elif changes.get("timeout_ms") == "short":
         changes = {"timeout_ms": w.b.h.time_ms + POLICY.min_window_ms - 1}
     mine = w.a.htlcs(swap.terms.hashlock)[0]
-    new, act = plan.decide(swap, plan.Observation(w.a.h.time_ms, w.b.h.time_ms, (mine, _b_lock(w, ini, **changes))))
+    new, act = decide(swap, plan.Observation(w.a.h.time_ms, w.b.h.time_ms, (mine, _b_lock(w, ini, **changes))))
     assert new.phase is Phase.LOCKED and isinstance(act, plan.Wait)
     if reason is None:
         assert new.refusals == ()
     else:
         assert reason in new.refusals[-1]
     good = _b_lock(w, ini)
-    new, act = plan.decide(swap, plan.Observation(w.a.h.time_ms, w.b.h.time_ms, (mine, _b_lock(w, ini, **changes), good)))
+    new, act = decide(swap, plan.Observation(w.a.h.time_ms, w.b.h.time_ms, (mine, _b_lock(w, ini, **changes), good)))
     assert new.phase is Phase.CLAIMING and act == plan.Claim("b", good.id, SECRET)
 
 
@@ -225,9 +232,9 @@ def test_initiator_does_not_reveal_the_secret_too_late():
     good = _b_lock(w, ini)
     claiming = dataclasses.replace(swap, phase=Phase.CLAIMING, lock_b=good.id, timeout_b_ms=good.timeout_ms)
     mine = w.a.htlcs(swap.terms.hashlock)[0]
-    new, act = plan.decide(claiming, plan.Observation(w.a.h.time_ms, good.timeout_ms - POLICY.min_window_ms + 1, (mine, good)))
+    new, act = decide(claiming, plan.Observation(w.a.h.time_ms, good.timeout_ms - POLICY.min_window_ms + 1, (mine, good)))
     assert new.phase is Phase.ABORTING and isinstance(act, plan.Wait)
-    new, act = plan.decide(claiming, plan.Observation(w.a.h.time_ms, good.timeout_ms - POLICY.min_window_ms, (mine, good)))
+    new, act = decide(claiming, plan.Observation(w.a.h.time_ms, good.timeout_ms - POLICY.min_window_ms, (mine, good)))
     assert new.phase is Phase.CLAIMING and act == plan.Claim("b", good.id, SECRET)  # sent again: still in time
 
 
@@ -237,7 +244,7 @@ def test_initiator_aborts_when_claim_landed_as_refund():
     refunded = _b_lock(w, ini, status="refunded")
     claiming = dataclasses.replace(swap, phase=Phase.CLAIMING, lock_b=refunded.id, timeout_b_ms=refunded.timeout_ms)
     mine = w.a.htlcs(swap.terms.hashlock)[0]
-    new, act = plan.decide(claiming, plan.Observation(mine.timeout_ms, 0, (mine, refunded)))
+    new, act = decide(claiming, plan.Observation(mine.timeout_ms, 0, (mine, refunded)))
     assert new.phase is Phase.REFUNDING and act == plan.Refund("a", mine.id)
 
 
@@ -256,9 +263,9 @@ def test_responder_refuses_a_bad_lock_on_a(changes, reason):
         changes = {"timeout_ms": now + POLICY.margin_ms + 2 * POLICY.min_window_ms - 1}
     base = plan.HtlcView("a", b"\x05" * 32, t.initiator_a, t.responder_a, t.asset_a, t.amount_a, t.hashlock, 0, now + POLICY.lock_ms, "open")
     bad = dataclasses.replace(base, **changes)
-    new, act = plan.decide(res, plan.Observation(now, now, (bad,)))
+    new, act = decide(res, plan.Observation(now, now, (bad,)))
     assert new.phase is Phase.WATCHING and reason in new.refusals[-1] and isinstance(act, plan.Wait)
-    new, act = plan.decide(res, plan.Observation(now, now, (bad, base)))
+    new, act = decide(res, plan.Observation(now, now, (bad, base)))
     assert new.phase is Phase.LOCKING
     assert act == plan.Lock("b", "EUR", 900, t.initiator_b, t.hashlock, base.timeout_ms - POLICY.margin_ms)
 
@@ -269,7 +276,7 @@ def test_responder_waits_when_b_clock_leaves_too_little():
     base = plan.HtlcView("a", b"\x05" * 32, t.initiator_a, t.responder_a, t.asset_a, t.amount_a, t.hashlock, 0, 20_000, "open")
     res = plan.respond(t, POLICY)
     b_now = 20_000 - POLICY.margin_ms - 2 * POLICY.min_window_ms + 1  # B's clock ahead of A's
-    new, act = plan.decide(res, plan.Observation(0, b_now, (base,)))
+    new, act = decide(res, plan.Observation(0, b_now, (base,)))
     assert new.phase is Phase.WATCHING and isinstance(act, plan.Wait)
 
 
@@ -277,9 +284,9 @@ def test_expired_own_lock_is_refunded_not_before():
     w, ini, _ = _locked_pair()
     swap = dataclasses.replace(ini.persisted, phase=Phase.ABORTING)
     mine = w.a.htlcs(swap.terms.hashlock)[0]
-    new, act = plan.decide(swap, plan.Observation(mine.timeout_ms - 1, 0, (mine,)))
+    new, act = decide(swap, plan.Observation(mine.timeout_ms - 1, 0, (mine,)))
     assert new.phase is Phase.ABORTING and isinstance(act, plan.Wait)
-    new, act = plan.decide(swap, plan.Observation(mine.timeout_ms, 0, (mine,)))
+    new, act = decide(swap, plan.Observation(mine.timeout_ms, 0, (mine,)))
     assert new.phase is Phase.REFUNDING and act == plan.Refund("a", mine.id)
 
 
