@@ -44,7 +44,7 @@ from dataclasses import dataclass
 __all__ = [
     "Claim", "Finished", "HtlcView", "Lock", "Observation", "Pending", "Phase", "Policy", "Refund", "Role",
     "Swap", "SwapError", "Terms", "TRANSITIONS", "Wait", "check_lock", "decide", "from_doc", "initiate", "respond", "sent",
-    "to_doc",
+    "terms_from_doc", "to_doc",
 ]
 
 
@@ -512,6 +512,18 @@ def _unhex(cls, doc: dict):
     return cls(**kw)
 
 
+def terms_from_doc(doc: dict) -> Terms:
+    """The terms of their JSON form (as in :func:`to_doc`'s ``terms``).
+
+    Raises:
+        SwapError: a missing or malformed field.
+    """
+    try:
+        return _unhex(Terms, doc)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SwapError(f"malformed swap terms: {exc}") from None
+
+
 def from_doc(doc: dict) -> Swap:
     """The swap of a :func:`to_doc` document.
 
@@ -526,7 +538,7 @@ def from_doc(doc: dict) -> Swap:
             **doc,
             "role": Role(doc["role"]),
             "phase": Phase(doc["phase"]),
-            "terms": _unhex(Terms, doc["terms"]),
+            "terms": terms_from_doc(doc["terms"]),
             "policy": _unhex(Policy, doc["policy"]),
             "pending": _unhex(Pending, pend) if pend else None,
         })

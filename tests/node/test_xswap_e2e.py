@@ -1,0 +1,163 @@
+"""``settle xswap`` between two real networks (different chain ids and ports, one validator each, on 127.0.0.1).
+
+The two parties are two ``settle xswap`` processes; alice gives USD on A for
+bob's EUR on B.  Timeouts are seconds of block time (blocks come at least
+every 0.2 s), so the refund paths finish in about ten seconds.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ledger.keys import PrivateKey, format_address
+from tests.nodeproc import ROOT, network, run_cli, tune_fast
+
+# Policy of the tests: T_A = lock after the lock's block, T_B = T_A - margin.
+TIMING = ["--margin", "3", "--min-window", "1.2", "--poll", "0.2"]
+LOCK = ["--lock", "7"]
+
+
+def _tune(home: Path) -> None:
+    tune_fast(home, empty_interval_ms=200)
+
+
+@pytest.fixture(scope="module")
+def nets(tmp_path_factory):
+    """Networks A and B (chain ids swap-a, swap-b) and a user home whose keyring holds alice's and bob's key on each."""
+    root = tmp_path_factory.mktemp("xswap")
+    nodes = {}
+    for c in "ab":
+        nodes[c] = network(root / c, 1, f"swap-{c}", tune=_tune)[0].start()
+    user = root / "user"
+    (user / "keys").mkdir(parents=True)
+    for c in "ab":
+        for name in ("alice", "bob"):
+            shutil.copy(root / c / "keys" / f"{name}.json", user / "keys" / f"{name}-{c}.json")
+    yield nodes, user
+    for n in nodes.values():
+        n.stop()
+
+
+def addr(user: Path, key: str) -> str:
+    return format_address(PrivateKey.load(user / "keys" / f"{key}.json").address)
+
+
+def balances(nodes, user) -> dict:
+    out = {}
+    for c in "ab":
+        for who in ("alice", "bob"):
+            bal = nodes[c].client.call("account", {"address": addr(user, f"{who}-{c}")})["balances"]
+            out[(who, c)] = (bal.get("USD", 0), bal.get("EUR", 0))
+    return out
+
+
+def changes(before: dict, after: dict) -> dict:
+    return {k: (after[k][0] - before[k][0], after[k][1] - before[k][1]) for k in before if after[k] != before[k]}
+
+
+def xswap(user: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SETTLE_HOME": str(user)}
+    return subprocess.Popen([sys.executable, "-m", "cli", "xswap", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def finish(p: subprocess.Popen, timeout: float = 60) -> str:
+    out, _ = p.communicate(timeout=timeout)
+    assert p.returncode == 0, out
+    return out
+
+
+def initiate(nodes, user, tmp: Path, *extra: str, usd: int, eur: int) -> subprocess.Popen:
+    return xswap(user, "initiate", "--rpc-a", nodes["a"].rpc_url, "--rpc-b", nodes["b"].rpc_url, "--chain-a", "swap-a",
+                 "--chain-b", "swap-b", "--key-a", "alice-a", "--key-b", "alice-b", "--counterparty-a", addr(user, "bob-a"),
+                 "--counterparty-b", addr(user, "bob-b"), "--give", f"USD:{usd}", "--get", f"EUR:{eur}",
+                 "--offer", str(tmp / "offer.json"), "--state", str(tmp / "alice.json"), *LOCK, *TIMING, *extra)
+
+
+def respond(nodes, user, tmp: Path, *extra: str) -> subprocess.Popen:
+    return xswap(user, "respond", "--rpc-a", nodes["a"].rpc_url, "--rpc-b", nodes["b"].rpc_url, "--key-a", "bob-a",
+                 "--key-b", "bob-b", "--offer", str(tmp / "offer.json"), "--state", str(tmp / "bob.json"), *TIMING, *extra)
+
+
+def phase(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text())["phase"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def wait_file(path: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_swap_usd_on_a_for_eur_on_b(nets, tmp_path):
+    nodes, user = nets
+    before = balances(nodes, user)
+    ini = initiate(nodes, user, tmp_path, usd=1_000_000, eur=900_000)
+    wait_file(tmp_path / "offer.json")
+    res = respond(nodes, user, tmp_path, "--json")
+    out_i, out_r = finish(ini), finish(res)
+    assert "completed" in out_i.splitlines()[-1]
+    final = json.loads(out_r.splitlines()[-1])
+    assert final["phase"] == "completed" and final["secret"] == "(kept in the state file)"
+    assert changes(before, balances(nodes, user)) == {
+        ("alice", "a"): (-1_000_000, 0), ("bob", "a"): (1_000_000, 0), ("alice", "b"): (0, 900_000), ("bob", "b"): (0, -900_000)}
+    status = json.loads(run_cli("xswap", "status", "--state", str(tmp_path / "alice.json"), "--json", check=True).stdout)
+    secret = json.loads((tmp_path / "alice.json").read_text())["secret"]
+    assert status["phase"] == "completed" and secret not in json.dumps(status)
+    assert status["timeout_b_ms"] <= status["timeout_a_ms"] - 3_000  # T_B <= T_A - margin
+    assert (tmp_path / "alice.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_responder_never_comes_initiator_refunds(nets, tmp_path):
+    nodes, user = nets
+    before = balances(nodes, user)
+    out = finish(initiate(nodes, user, tmp_path, usd=2_000_000, eur=1))
+    assert "refunded" in out.splitlines()[-1] and "aborting" in out
+    assert changes(before, balances(nodes, user)) == {}
+
+
+def test_initiator_vanishes_after_responder_locked_both_refund(nets, tmp_path):
+    nodes, user = nets
+    before = balances(nodes, user)
+    finish(initiate(nodes, user, tmp_path, "--stop-at", "locked", usd=3_000_000, eur=5))  # then it is gone
+    out = finish(respond(nodes, user, tmp_path))
+    assert "refunded" in out.splitlines()[-1]
+    mid = changes(before, balances(nodes, user))
+    assert mid == {("alice", "a"): (-3_000_000, 0)}  # bob has all back; alice's lock waits for her
+    out = finish(xswap(user, "resume", "--state", str(tmp_path / "alice.json"), "--poll", "0.2"))
+    assert "refunded" in out.splitlines()[-1] and "already refunded" in out  # bob's refunded lock is not claimable
+    assert changes(before, balances(nodes, user)) == {}
+
+
+def test_tool_killed_mid_swap_resumes_and_completes(nets, tmp_path):
+    nodes, user = nets
+    before = balances(nodes, user)
+    ini = initiate(nodes, user, tmp_path, usd=4_000_000, eur=3_600_000)
+    deadline = time.monotonic() + 30
+    while phase(tmp_path / "alice.json") != "locked":
+        assert time.monotonic() < deadline and ini.poll() is None
+        time.sleep(0.02)
+    os.killpg(ini.pid, signal.SIGKILL)  # a crash: no cleanup
+    ini.wait()
+    res = respond(nodes, user, tmp_path)
+    deadline = time.monotonic() + 30
+    while phase(tmp_path / "bob.json") != "locked":
+        assert time.monotonic() < deadline and res.poll() is None
+        time.sleep(0.05)
+    out = finish(xswap(user, "resume", "--state", str(tmp_path / "alice.json"), "--poll", "0.2"))
+    assert "completed" in out.splitlines()[-1]
+    finish(res)
+    assert changes(before, balances(nodes, user)) == {
+        ("alice", "a"): (-4_000_000, 0), ("bob", "a"): (4_000_000, 0), ("alice", "b"): (0, 3_600_000), ("bob", "b"): (0, -3_600_000)}
