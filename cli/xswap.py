@@ -101,9 +101,11 @@ class Runner:
     def say(self, event: str, **fields) -> None:
         if self.as_json:
             click.echo(json.dumps({"event": event, "role": self.swap.role.value, "phase": self.swap.phase.value, **fields}))
+        elif event == "step":
+            click.echo(f"xswap {self.swap.role.value}: {fields['note']}")
         else:
             extra = "".join(f" {k}={v}" for k, v in fields.items())
-            click.echo(f"xswap {self.swap.role.value}: {self.swap.phase.value}: {event}{extra}")
+            click.echo(f"xswap {self.swap.role.value} [{self.swap.phase.value}]: {event}{extra}")
 
     # ----------------------------------------------------------------- observing
 

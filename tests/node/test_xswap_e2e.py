@@ -144,7 +144,8 @@ def test_initiator_vanishes_after_responder_locked_both_refund(nets, tmp_path):
 def test_tool_killed_mid_swap_resumes_and_completes(nets, tmp_path):
     nodes, user = nets
     before = balances(nodes, user)
-    ini = initiate(nodes, user, tmp_path, usd=4_000_000, eur=3_600_000)
+    # a longer lock: the responder starts late, and needs margin + 2 * min_window left on A's lock
+    ini = initiate(nodes, user, tmp_path, "--lock", "15", usd=4_000_000, eur=3_600_000)
     deadline = time.monotonic() + 30
     while phase(tmp_path / "alice.json") != "locked":
         assert time.monotonic() < deadline and ini.poll() is None
@@ -154,7 +155,7 @@ def test_tool_killed_mid_swap_resumes_and_completes(nets, tmp_path):
     res = respond(nodes, user, tmp_path)
     deadline = time.monotonic() + 30
     while phase(tmp_path / "bob.json") != "locked":
-        assert time.monotonic() < deadline and res.poll() is None
+        assert time.monotonic() < deadline and res.poll() is None, res.stdout.read() if res.poll() is not None else ""
         time.sleep(0.05)
     out = finish(xswap(user, "resume", "--state", str(tmp_path / "alice.json"), "--poll", "0.2"))
     assert "completed" in out.splitlines()[-1]
