@@ -44,7 +44,7 @@ from dataclasses import dataclass
 __all__ = [
     "Claim", "Finished", "HtlcView", "Lock", "Observation", "Pending", "Phase", "Policy", "Refund", "Role",
     "Swap", "SwapError", "Terms", "TRANSITIONS", "Wait", "check_lock", "decide", "from_doc", "initiate", "respond", "sent",
-    "terms_from_doc", "to_doc",
+    "terms_from_doc", "to_doc", "transition_table",
 ]
 
 
@@ -88,6 +88,14 @@ TRANSITIONS: dict[tuple[Role, Phase], frozenset[Phase]] = {
     (Role.RESPONDER, Phase.CLAIMING): frozenset({Phase.CLAIMING, Phase.COMPLETED, Phase.LOST}),
     (Role.RESPONDER, Phase.REFUNDING): frozenset({Phase.REFUNDING, Phase.REFUNDED, Phase.CLAIMING, Phase.COMPLETED, Phase.LOST}),
 }
+
+
+def transition_table() -> str:
+    """:data:`TRANSITIONS` as a Markdown table (docs/interop.md carries it; a test keeps the two equal)."""
+    rows = ["| role | from | may move to |", "|---|---|---|"]
+    for (role, phase), to in TRANSITIONS.items():
+        rows.append(f"| {role.value} | `{phase.value}` | {', '.join(f'`{p.value}`' for p in Phase if p in to)} |")
+    return "\n".join(rows)
 
 
 @dataclass(frozen=True)

@@ -205,6 +205,7 @@ def _b_lock(w, ini, **changes) -> plan.HtlcView:
     ({"status": "refunded"}, "already refunded"),
     ({"timeout_ms": "late"}, "later than T_A - margin"),
     ({"timeout_ms": "short"}, "too little time left"),
+    ({"timeout_ms": "expired"}, "too little time left"),
 ])
 def test_initiator_refuses_a_bad_lock_on_b(changes, reason):
     w, ini, _ = _locked_pair()
@@ -213,6 +214,8 @@ def test_initiator_refuses_a_bad_lock_on_b(changes, reason):
         changes = {"timeout_ms": swap.timeout_a_ms - POLICY.margin_ms + 1}
     elif changes.get("timeout_ms") == "short":
         changes = {"timeout_ms": w.b.h.time_ms + POLICY.min_window_ms - 1}
+    elif changes.get("timeout_ms") == "expired":
+        changes = {"timeout_ms": w.b.h.time_ms - 1}
     mine = w.a.htlcs(swap.terms.hashlock)[0]
     new, act = decide(swap, plan.Observation(w.a.h.time_ms, w.b.h.time_ms, (mine, _b_lock(w, ini, **changes))))
     assert new.phase is Phase.LOCKED and isinstance(act, plan.Wait)
@@ -378,3 +381,10 @@ def test_no_live_party_ends_with_less_unless_both_completed(events, vanish_ini, 
             assert got == {}, (got, p.persisted.log)
     if len(outcome) == 2:
         assert (outcome["ini"] is Phase.COMPLETED) == (outcome["res"] is Phase.COMPLETED)
+
+
+def test_docs_list_the_transitions_of_the_code():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "interop.md").read_text()
+    table = doc.split("<!-- xswap-transitions -->\n")[1].split("\n<!-- /xswap-transitions -->")[0]
+    assert table == plan.transition_table()
