@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cli import xswap_plan as plan
 from cli.xswap_plan import Phase
+from ledger.txkinds_risk import HtlcClaim, HtlcLock, HtlcRefund
 
-from .xswap_world import Party, World, view_of
+from .xswap_world import Party, World
 
 SECRET = b"k" * 32
 POLICY = plan.Policy(lock_ms=15_000, margin_ms=5_000, min_window_ms=2_000)
@@ -384,7 +386,81 @@ def test_no_live_party_ends_with_less_unless_both_completed(events, vanish_ini, 
 
 
 def test_docs_list_the_transitions_of_the_code():
-    from pathlib import Path
     doc = (Path(__file__).resolve().parents[2] / "docs" / "interop.md").read_text()
     table = doc.split("<!-- xswap-transitions -->\n")[1].split("\n<!-- /xswap-transitions -->")[0]
     assert table == plan.transition_table()
+
+
+# --------------------------------------------------------------------------- dishonest counterparties
+
+PERTURB = st.sampled_from([{}, {}, {}, {}, {}, {"amount": -1}, {"asset": True}, {"receiver": "admin"}, {"hashlock": True},
+                           {"timeout": "late"}, {"timeout": "short"}, {"height": True}])
+
+
+def _cheat_lock(w: World, net_label: str, sender: str, receiver: str, asset: str, amount: int, hashlock: bytes, timeout_ms: int,
+                perturb: dict):
+    """A lock by ``sender`` with the flaw ``perturb`` (none if empty), sent to network ``net_label``."""
+    net = w.net(net_label)
+    body = HtlcLock(("EUR" if asset == "USD" else "USD") if perturb.get("asset") else asset,
+                    amount + perturb.get("amount", 0), net.h.addr(perturb.get("receiver", receiver)),
+                    hashlib.sha256(b"other").digest() if perturb.get("hashlock") else hashlock,
+                    net.h.height + 10_000 if perturb.get("height") else 0, timeout_ms)
+    net.submit(net.sign(sender, body))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(perturb=PERTURB, lock_tick=st.integers(0, 20), claim_tick=st.integers(0, 40), dts=st.lists(st.integers(100, 1_000), min_size=80,
+       max_size=80))
+def test_dishonest_responder_cannot_take_the_initiators_lock(perturb, lock_tick, claim_tick, dts):
+    """A scripted responder locks on B with a random flaw (or none) at a random time, and claims A whenever it can."""
+    w = World()
+    before = balances(w)
+    ini, _ = pair(w)
+    t = ini.persisted.terms
+    for i, dt in enumerate(dts + [TICK] * 200):  # then on until the initiator is done
+        if ini.persisted.done:
+            break
+        w.advance(dt)
+        ini.step()
+        if i == lock_tick and ini.persisted.timeout_a_ms:
+            tb = {"late": ini.persisted.timeout_a_ms - POLICY.margin_ms + 1,
+                  "short": w.b.h.time_ms + POLICY.min_window_ms - 1}.get(perturb.get("timeout"), ini.persisted.timeout_a_ms - POLICY.margin_ms)
+            if tb > w.b.h.time_ms:
+                _cheat_lock(w, "b", "bob", "alice", "EUR", 900, t.hashlock, tb, perturb)
+        mine = w.a.htlcs(t.hashlock)
+        b_locks = w.b.htlcs(t.hashlock)
+        secret = next((h.preimage for h in b_locks if h.status == "claimed"), b"")
+        if i >= claim_tick and mine and mine[0].status == "open" and secret:
+            w.a.submit(w.a.sign("bob", HtlcClaim(mine[0].id, secret)))
+    got = _delta_of(w, "alice", before)
+    assert ini.persisted.phase in (Phase.COMPLETED, Phase.REFUNDED), ini.persisted.log
+    assert got == (GOT["alice"] if ini.persisted.phase is Phase.COMPLETED else {}), (got, ini.persisted.log)
+    if ini.persisted.phase is Phase.COMPLETED:
+        assert perturb in ({}, {"hashlock": True}) or perturb.get("timeout") == "short"  # only a good lock is ever claimed
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(perturb=PERTURB, claim_tick=st.integers(0, 60), dts=st.lists(st.integers(100, 1_000), min_size=90, max_size=90))
+def test_dishonest_initiator_cannot_take_the_responders_lock(perturb, claim_tick, dts):
+    """A scripted initiator locks on A with a random flaw (or none), claims B at a random moment (as late as it likes),
+    and refunds A as early as the chain lets it."""
+    w = World()
+    before = balances(w)
+    _, res = pair(w)
+    t = res.persisted.terms
+    ta = {"short": POLICY.margin_ms + 2 * POLICY.min_window_ms - 1}.get(perturb.get("timeout"), POLICY.lock_ms) + 500
+    _cheat_lock(w, "a", "alice", "bob", "USD", 1_000, t.hashlock, ta, {k: v for k, v in perturb.items() if k != "timeout"})
+    for i, dt in enumerate(dts + [TICK] * 200):  # then on until the responder is done
+        if res.persisted.done:
+            break
+        w.advance(dt)
+        res.step()
+        b_locks = [h for h in w.b.htlcs(t.hashlock) if h.status == "open"]
+        if i >= claim_tick and b_locks and w.b.h.time_ms < b_locks[0].timeout_ms:
+            w.b.submit(w.b.sign("alice", HtlcClaim(b_locks[0].id, SECRET)))
+        for h in w.a.htlcs(t.hashlock):
+            if h.status == "open" and w.a.h.time_ms >= h.timeout_ms:
+                w.a.submit(w.a.sign("alice", HtlcRefund(h.id)))
+    got = _delta_of(w, "bob", before)
+    assert res.persisted.phase in (Phase.COMPLETED, Phase.REFUNDED, Phase.ABANDONED), res.persisted.log
+    assert got == (GOT["bob"] if res.persisted.phase is Phase.COMPLETED else {}), (got, res.persisted.log)
