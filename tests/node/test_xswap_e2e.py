@@ -20,9 +20,11 @@ import pytest
 from ledger.keys import PrivateKey, format_address
 from tests.nodeproc import ROOT, network, run_cli, tune_fast
 
-# Policy of the tests: T_A = lock after the lock's block, T_B = T_A - margin.
+# Policy of the tests: T_A = lock after the lock's block, T_B = T_A - margin.  The responder needs
+# margin + 2 * min_window = 5.4 s left on A's lock when it sees it; a lock of 15 s leaves room for a
+# slow start of its process on a loaded machine (tests that wait for a timeout use less).
 TIMING = ["--margin", "3", "--min-window", "1.2", "--poll", "0.2"]
-LOCK = ["--lock", "7"]
+LOCK = ["--lock", "15"]
 
 
 def _tune(home: Path) -> None:
@@ -123,7 +125,7 @@ def test_swap_usd_on_a_for_eur_on_b(nets, tmp_path):
 def test_responder_never_comes_initiator_refunds(nets, tmp_path):
     nodes, user = nets
     before = balances(nodes, user)
-    out = finish(initiate(nodes, user, tmp_path, usd=2_000_000, eur=1))
+    out = finish(initiate(nodes, user, tmp_path, "--lock", "7", usd=2_000_000, eur=1))
     assert "refunded" in out.splitlines()[-1] and "aborting" in out
     assert changes(before, balances(nodes, user)) == {}
 
@@ -131,7 +133,7 @@ def test_responder_never_comes_initiator_refunds(nets, tmp_path):
 def test_initiator_vanishes_after_responder_locked_both_refund(nets, tmp_path):
     nodes, user = nets
     before = balances(nodes, user)
-    finish(initiate(nodes, user, tmp_path, "--stop-at", "locked", usd=3_000_000, eur=5))  # then it is gone
+    finish(initiate(nodes, user, tmp_path, "--stop-at", "locked", "--lock", "10", usd=3_000_000, eur=5))  # then it is gone
     out = finish(respond(nodes, user, tmp_path))
     assert "refunded" in out.splitlines()[-1]
     mid = changes(before, balances(nodes, user))
@@ -144,8 +146,7 @@ def test_initiator_vanishes_after_responder_locked_both_refund(nets, tmp_path):
 def test_tool_killed_mid_swap_resumes_and_completes(nets, tmp_path):
     nodes, user = nets
     before = balances(nodes, user)
-    # a longer lock: the responder starts late, and needs margin + 2 * min_window left on A's lock
-    ini = initiate(nodes, user, tmp_path, "--lock", "15", usd=4_000_000, eur=3_600_000)
+    ini = initiate(nodes, user, tmp_path, usd=4_000_000, eur=3_600_000)
     deadline = time.monotonic() + 30
     while phase(tmp_path / "alice.json") != "locked":
         assert time.monotonic() < deadline and ini.poll() is None
