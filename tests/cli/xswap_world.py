@@ -9,19 +9,16 @@ what it persisted, or vanish for good.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 
 from cli import xswap_plan as plan
-from ledger.keys import address_from_pubkey, format_address, parse_address
-from ledger.tx import Tx
-from ledger.tx import sign_tx
+from ledger.keys import address_from_pubkey, parse_address
+from ledger.tx import Tx, sign_tx
 from ledger.txkinds_risk import HtlcClaim, HtlcLock, HtlcRefund
 from settlement.accounts import get_account, get_balance
 from settlement.risk import queries as rq
 from settlement.state import State
 from settlement.swaps import htlc_id
-
 from tests.settlement.harness import Harness
 
 NAMES = ("alice", "bob")
@@ -152,8 +149,4 @@ def body_of(act):
     return HtlcRefund(act.htlc_id)
 
 
-def replace(swap: plan.Swap, **kw) -> plan.Swap:
-    return dataclasses.replace(swap, **kw)
-
-
-__all__ = ["NAMES", "Net", "Party", "World", "body_of", "format_address", "replace", "view_of"]
+__all__ = ["NAMES", "Net", "Party", "World", "body_of", "view_of"]

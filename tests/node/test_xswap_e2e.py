@@ -163,3 +163,25 @@ def test_tool_killed_mid_swap_resumes_and_completes(nets, tmp_path):
     finish(res)
     assert changes(before, balances(nodes, user)) == {
         ("alice", "a"): (-4_000_000, 0), ("bob", "a"): (4_000_000, 0), ("alice", "b"): (0, 3_600_000), ("bob", "b"): (0, -3_600_000)}
+
+
+def test_htlc_lock_with_a_block_time_timeout_from_the_cli(nets):
+    nodes, user = nets
+    a = nodes["a"]
+
+    def cli_json(*args):
+        return json.loads(run_cli(*args, "--rpc", a.rpc_url, "--json", home=user, check=True).stdout)
+
+    ids = []
+    for timeout in (["--timeout-ms", str(a.client.call("status")["latest_block_time_ms"] + 600_000)], ["--timeout-in", "2"]):
+        lock = cli_json("tx", "htlc-lock", "--from", "alice-a", "--to", "bob-a", "--asset", "USD", "--amount", "7",
+                        "--hashlock", "ab" * 32, *timeout, "--wait")
+        ev = lock["receipt"]["events"][0]
+        assert ev["timeout_height"] == 0 and ev["timeout_ms"] > 0
+        ids.append((ev["id"], ev["timeout_ms"]))
+    early = run_cli("tx", "htlc-refund", "--from", "alice-a", "--id", ids[0][0], "--rpc", a.rpc_url, "--wait", home=user)
+    assert early.returncode == 1 and "htlc_state" in early.stderr  # ten minutes of block time to go
+    a.wait_status("latest_block_time_ms", ids[1][1])
+    cli_json("tx", "htlc-refund", "--from", "alice-a", "--id", ids[1][0], "--wait")
+    info = cli_json("query", "htlc", ids[1][0])
+    assert (info["status"], info["timeout_ms"]) == ("refunded", ids[1][1])
