@@ -31,21 +31,28 @@ def _tune(home: Path) -> None:
     tune_fast(home, empty_interval_ms=200)
 
 
-@pytest.fixture(scope="module")
-def nets(tmp_path_factory):
-    """Networks A and B (chain ids swap-a, swap-b) and a user home whose keyring holds alice's and bob's key on each."""
-    root = tmp_path_factory.mktemp("xswap")
-    nodes = {}
-    for c in "ab":
-        nodes[c] = network(root / c, 1, f"swap-{c}", tune=_tune)[0].start()
+def two_networks(root: Path, validators: int):
+    """Networks A and B (chain ids swap-a, swap-b) of ``validators`` each, started, and a user home whose keyring
+    holds alice's and bob's key on each: ({"a": procs, "b": procs}, user home)."""
+    procs = {c: network(root / c, validators, f"swap-{c}", tune=_tune) for c in "ab"}
+    for p in [*procs["a"], *procs["b"]]:
+        p.start(wait=False)
+    for p in [*procs["a"], *procs["b"]]:
+        p.wait_ready()
     user = root / "user"
     (user / "keys").mkdir(parents=True)
     for c in "ab":
         for name in ("alice", "bob"):
             shutil.copy(root / c / "keys" / f"{name}.json", user / "keys" / f"{name}-{c}.json")
-    yield nodes, user
-    for n in nodes.values():
-        n.stop()
+    return procs, user
+
+
+@pytest.fixture(scope="module")
+def nets(tmp_path_factory):
+    procs, user = two_networks(tmp_path_factory.mktemp("xswap"), 1)
+    yield {c: procs[c][0] for c in "ab"}, user
+    for p in [*procs["a"], *procs["b"]]:
+        p.stop()
 
 
 def addr(user: Path, key: str) -> str:
@@ -105,6 +112,22 @@ def wait_file(path: Path, timeout: float = 30) -> None:
 
 def test_swap_usd_on_a_for_eur_on_b(nets, tmp_path):
     nodes, user = nets
+    _swap_and_check(nodes, user, tmp_path)
+
+
+@pytest.mark.slow
+def test_swap_between_two_four_validator_networks(tmp_path):
+    procs, user = two_networks(tmp_path / "nets", 4)
+    try:
+        for c in "ab":
+            procs[c][0].wait_height(2)
+        _swap_and_check({"a": procs["a"][1], "b": procs["b"][2]}, user, tmp_path)  # the tools talk to non-proposing nodes too
+    finally:
+        for p in [*procs["a"], *procs["b"]]:
+            p.stop()
+
+
+def _swap_and_check(nodes, user, tmp_path):
     before = balances(nodes, user)
     ini = initiate(nodes, user, tmp_path, usd=1_000_000, eur=900_000)
     wait_file(tmp_path / "offer.json")
