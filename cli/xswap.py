@@ -131,28 +131,40 @@ class Runner:
                 self.shell["found"][c].append(hid.hex())
         self.shell["scan"][c] = min(committed, cursor + SCAN_MAX)
 
-    def _in_flight(self) -> bool:
-        p = self.swap.pending
-        if p is None:
-            return False
-        client = self.clients[p.chain]
+    def _tx_status(self, client: RPCClient, tx_hash: bytes) -> tuple[str, bool]:
+        """("pending" | "committed" | "unknown", receipt ok) of a transaction as a node knows it."""
         try:
-            return client.call("tx", {"hash": p.tx_hash.hex()})["status"] == "pending"
+            res = client.call("tx", {"hash": tx_hash.hex()})
         except RPCClientError as exc:
             if exc.code != -32001:
                 raise
+            return "unknown", False
+        return res["status"], res["status"] == "committed" and res["receipt"]["ok"]
+
+    def _pending(self) -> tuple[bool, bool]:
+        """(in flight, committed ok) of the party's pending transaction; a lost one is sent again while its nonce is unused."""
+        p = self.swap.pending
+        if p is None:
+            return False, False
+        client = self.clients[p.chain]
+        status, ok = self._tx_status(client, p.tx_hash)
+        if status != "unknown":
+            return status == "pending", ok
         me = self.keys[p.chain].address
         if client.call("account", {"address": format_address(me)})["nonce"] > p.nonce:
-            return False  # its nonce went to another transaction: it never commits
+            status, ok = self._tx_status(client, p.tx_hash)  # committed in between?
+            return False, ok  # else its nonce went to another transaction: it never commits
         try:  # lost (a node restarted, or we crashed before sending): the same bytes again
             client.call("broadcast_tx", {"tx": p.raw.hex(), "mode": "sync"})
         except RPCClientError as exc:
             self.say("resend refused", reason=str(exc))
-            return False
+            return False, False
         self.say("sent again", tx=p.tx_hash.hex())
-        return True
+        return True, False
 
     def observe(self) -> plan.Observation:
+        """Both networks now: the pending transaction first, so a lock that committed shows in the HTLCs read after."""
+        in_flight, ok = self._pending()
         t = self.swap.terms
         times = {c: self.clients[c].call("status")["latest_block_time_ms"] for c in "ab"}
         theirs = self.swap.their_chain
@@ -160,7 +172,7 @@ class Runner:
         ids = {(self.swap.my_chain, self.swap.my_lock), (theirs, self.swap.their_lock)}
         ids |= {(theirs, bytes.fromhex(h)) for h in self.shell["found"][theirs]}
         views = [self._htlc(c, hid) for c, hid in sorted(ids) if hid]
-        return plan.Observation(times["a"], times["b"], tuple(v for v in views if v is not None), self._in_flight())
+        return plan.Observation(times["a"], times["b"], tuple(v for v in views if v is not None), in_flight, ok)
 
     # ----------------------------------------------------------------- acting
 

@@ -186,15 +186,20 @@ def decide(swap: Swap, obs: Observation) -> tuple[Swap, Action]:
     A transaction action (:class:`Lock`, :class:`Claim`, :class:`Refund`)
     comes with the state already in its sending phase; the shell signs it and
     records it with :func:`sent` before it broadcasts.  While a sent
-    transaction may still commit (``obs.in_flight``) nothing new is sent.
+    transaction may still commit (``obs.in_flight``) nothing new is sent, and
+    a lock that committed is waited for until its HTLC shows (``obs.pending_ok``).
 
     Returns:
         (new state, action); the new phase is one :data:`TRANSITIONS` allows.
     """
     if swap.done:
         return swap, Finished(swap.phase)
-    if swap.pending is not None and obs.in_flight:
-        return swap, Wait(f"{swap.pending.kind} transaction {swap.pending.tx_hash.hex()[:16]} not committed yet")
+    p = swap.pending
+    if p is not None and obs.in_flight:
+        return swap, Wait(f"{p.kind} transaction {p.tx_hash.hex()[:16]} not committed yet")
+    if p is not None and p.kind == "lock" and obs.pending_ok and obs.htlc(p.chain, swap.my_lock) is None:
+        # never a second lock under the hashlock: both could be claimed with the one secret
+        return swap, Wait(f"lock {p.tx_hash.hex()[:16]} committed; its HTLC is not visible yet")
     swap = dataclasses.replace(swap, pending=None)
     step = _initiator if swap.role is Role.INITIATOR else _responder
     return step(swap, obs)

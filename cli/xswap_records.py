@@ -118,12 +118,16 @@ class Observation:
             accepted, and every lock of the counterparty under the swap's hashlock found so far.
         in_flight: the party's pending transaction may still commit (it is in a
             mempool, or its nonce is still unused and it was sent again).
+        pending_ok: the party's pending transaction committed with an ok receipt
+            (looked at before ``htlcs``, so a lock that committed shows in them unless a
+            node's reads disagree for a moment).
     """
 
     time_a_ms: int
     time_b_ms: int
     htlcs: tuple[HtlcView, ...] = ()
     in_flight: bool = False
+    pending_ok: bool = False
 
     def htlc(self, chain: str, hid: bytes | None) -> HtlcView | None:
         return next((h for h in self.htlcs if h.chain == chain and h.id == hid), None) if hid else None

@@ -167,6 +167,20 @@ def test_lock_that_never_commits_is_made_again():
     assert ini.persisted.phase is Phase.LOCKED and ini.persisted.lock_a == w.a.lock_ids[0]
 
 
+@pytest.mark.parametrize("role", ["initiator", "responder"])
+def test_committed_lock_not_yet_visible_is_not_made_again(role):
+    """The lock committed (its receipt is ok) but the HTLC read raced ahead of it: wait, never lock a second time
+    (two locks under one hashlock could both be claimed with the one secret)."""
+    w = World()
+    ini, res = pair(w)
+    swap = ini.persisted if role == "initiator" else res.persisted
+    hid = {"lock_a" if role == "initiator" else "lock_b": b"\x01" * 32}
+    pending = plan.Pending("lock", swap.my_chain, 0, b"\x02" * 32, b"")
+    locking = dataclasses.replace(swap, phase=Phase.LOCKING, pending=pending, **hid)
+    new, act = decide(locking, plan.Observation(0, 0, (), in_flight=False, pending_ok=True))
+    assert new.phase is Phase.LOCKING and isinstance(act, plan.Wait)
+
+
 def test_lock_failed_in_its_block_starts_over():
     w = World()
     ini, _ = pair(w)

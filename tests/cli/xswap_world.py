@@ -32,6 +32,7 @@ class Net:
         self.h = Harness(names=NAMES, oracles=0, chain_id=chain_id)
         self.mempool: list = []
         self.committed: set[bytes] = set()
+        self.receipt_ok: dict[bytes, bool] = {}
         self.lock_ids: list[bytes] = []
 
     def addr(self, name: str) -> bytes:
@@ -58,6 +59,7 @@ class Net:
         txs, self.mempool = self.mempool, []
         for r in self.h.block(*txs, dt_ms=max(0, time_ms - self.h.time_ms)):
             self.committed.add(r.tx_hash)
+            self.receipt_ok[r.tx_hash] = r.ok
             for e in r.events:
                 if e.kind == "htlc_locked":
                     self.lock_ids.append(e.attrs["id"])
@@ -110,14 +112,15 @@ class Party:
 
     def observe(self, swap: plan.Swap) -> plan.Observation:
         w = swap.terms.hashlock
-        in_flight = False
+        in_flight = ok = False
         if swap.pending is not None:
             net = self.world.net(swap.pending.chain)
             if not (swap.pending.tx_hash in net.committed or net.in_flight(swap.pending.tx_hash)):
                 net.submit(Tx.decode(swap.pending.raw))  # sent again after a crash (dropped if its nonce is gone)
             in_flight = net.in_flight(swap.pending.tx_hash)
+            ok = net.receipt_ok.get(swap.pending.tx_hash, False)
         return plan.Observation(self.world.a.h.time_ms, self.world.b.h.time_ms,
-                                tuple(self.world.a.htlcs(w) + self.world.b.htlcs(w)), in_flight)
+                                tuple(self.world.a.htlcs(w) + self.world.b.htlcs(w)), in_flight, ok)
 
     def step(self, crash_at: int | None = None) -> plan.Action:
         """Observe, decide, sign, persist, send; ``crash_at`` 0 stops before persisting, 1 after persisting, before sending."""
