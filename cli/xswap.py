@@ -199,12 +199,11 @@ class Runner:
     def step(self) -> plan.Action:
         before = self.swap
         self.swap, act = plan.decide(self.swap, self.observe())
-        if self.swap.phase is not before.phase or self.swap.refusals != before.refusals:
-            for line in self.swap.log[len(before.log):] if len(self.swap.log) > len(before.log) else self.swap.log[-1:]:
-                self.say("step", note=line)
-            for r in self.swap.refusals:
-                if r not in before.refusals:
-                    self.say("refused", reason=r)
+        for line in self.swap.log[len(self.swap.log) - min(self.swap.moves - before.moves, len(self.swap.log)):]:
+            self.say("step", note=line)
+        for r in self.swap.refusals:
+            if r not in before.refusals:
+                self.say("refused", reason=r)
         if isinstance(act, (plan.Lock, plan.Claim, plan.Refund)):
             self._send(act)
         elif self.swap != before:
@@ -331,10 +330,10 @@ def xswap_initiate(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, cou
         cp_a, cp_b = ring.address(counterparty_a), ring.address(counterparty_b)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    a, b = RPCClient(rpc_a, timeout=15), RPCClient(rpc_b, timeout=15)
-    st_a, st_b = _status(a, chain_a, "A"), _status(b, chain_b, "B")
     (asset_a, amount_a), (asset_b, amount_b) = _amount(give, "--give"), _amount(get_, "--get")
     policy = _policy(lock_s, margin_s, window_s)
+    a, b = RPCClient(rpc_a, timeout=15), RPCClient(rpc_b, timeout=15)
+    st_a, st_b = _status(a, chain_a, "A"), _status(b, chain_b, "B")
     secret = os.urandom(32)
     try:
         terms = plan.Terms(st_a["chain_id"], st_b["chain_id"], me_a, me_b, cp_a, cp_b, asset_a, amount_a, asset_b, amount_b,

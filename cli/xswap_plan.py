@@ -158,7 +158,7 @@ def check_lock(swap: Swap, h: HtlcView, now_ms: int) -> str | None:
 
 def _to(swap: Swap, phase: Phase, note: str, **changes) -> Swap:
     log = (*swap.log, f"{swap.phase.value} -> {phase.value}: {note}")[-32:]
-    return dataclasses.replace(swap, phase=phase, log=log, **changes)
+    return dataclasses.replace(swap, phase=phase, log=log, moves=swap.moves + 1, **changes)
 
 
 def _refuse(swap: Swap, reasons: list[str]) -> Swap:

@@ -210,6 +210,7 @@ class Swap:
     watch_until_a_ms: int = 0  # responder: gives up waiting for A's lock at this A time (0: never)
     refusals: tuple[str, ...] = ()  # why counterparty locks were not accepted (newest last, at most 8)
     log: tuple[str, ...] = ()  # one line per transition (newest last, at most 32)
+    moves: int = 0  # transitions made so far (the log keeps the last 32)
 
     @property
     def my_chain(self) -> str:
