@@ -186,7 +186,8 @@ def decide(swap: Swap, obs: Observation) -> tuple[Swap, Action]:
     A transaction action (:class:`Lock`, :class:`Claim`, :class:`Refund`)
     comes with the state already in its sending phase; the shell signs it and
     records it with :func:`sent` before it broadcasts.  While a sent
-    transaction may still commit (``obs.in_flight``) nothing new is sent, and
+    transaction may still commit (``obs.in_flight``) nothing new is sent (but
+    the own lock is refunded once timed out, whatever waits on the other network), and
     a lock that committed is waited for until its HTLC shows (``obs.pending_ok``).
 
     Returns:
@@ -196,6 +197,11 @@ def decide(swap: Swap, obs: Observation) -> tuple[Swap, Action]:
         return swap, Finished(swap.phase)
     p = swap.pending
     if p is not None and obs.in_flight:
+        mine = obs.htlc(swap.my_chain, swap.my_lock)
+        if p.chain != swap.my_chain and mine is not None and mine.status == "open" and obs.now(swap.my_chain) >= mine.timeout_ms:
+            # a claim stuck on a halted network must not keep the own lock from coming back
+            note = f"own lock timed out at {mine.timeout_ms}, the {p.kind} on {p.chain.upper()} still not committed"
+            return _to(swap, Phase.REFUNDING, note, pending=None), Refund(swap.my_chain, mine.id)
         return swap, Wait(f"{p.kind} transaction {p.tx_hash.hex()[:16]} not committed yet")
     if p is not None and p.kind == "lock" and obs.pending_ok and obs.htlc(p.chain, swap.my_lock) is None:
         # never a second lock under the hashlock: both could be claimed with the one secret

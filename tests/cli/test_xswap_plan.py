@@ -108,6 +108,42 @@ def test_initiator_vanishes_after_responder_locked_responder_refunds():
     assert d == {("alice", "a", "USD"): -1_000}  # the initiator's own lock, its to refund (it vanished)
 
 
+def test_b_halts_after_the_responder_locked_nothing_is_lost():
+    """B makes no block from the responder's lock until past T_B: no claim can land, both refund (docs/interop.md)."""
+    w = World()
+    before = balances(w)
+    ini, res = pair(w)
+    run(w, [ini, res], 2)
+    run(w, [res], 1)
+    assert res.persisted.phase is Phase.LOCKED and ini.persisted.phase is Phase.LOCKED
+    for _ in range(40):  # 20 s of real time, B halted: its block time stays
+        w.advance(TICK, blocks=(True, False))
+        ini.step()
+        res.step()
+    assert ini.persisted.phase is Phase.REFUNDED  # gave up (no window left on B), refunded at T_A
+    run(w, [ini, res], 3)  # B runs again, its block time jumps to now
+    assert res.persisted.phase is Phase.REFUNDED
+    assert delta(before, balances(w)) == {}
+
+
+def test_a_halting_longer_than_the_margin_after_the_claim_costs_the_responder():
+    """The documented limit: the secret is public on B, A makes no block until past T_A; bob's claim cannot land."""
+    w = World()
+    ini, res = pair(w)
+    run(w, [ini, res], 2)
+    run(w, [res], 1)
+    w.advance(TICK, blocks=(False, True))
+    ini.step()  # claims on B
+    for _ in range(30):  # A halted for 15 s of real time; the claim lands on B
+        w.advance(TICK, blocks=(False, True))
+        ini.step()
+    assert ini.persisted.phase is Phase.COMPLETED
+    assert res.persisted.secret == b""  # bob's tool is running, but A is not
+    w.advance(TICK)  # A runs again: its block time is now past T_A
+    res.step()
+    assert res.persisted.phase is Phase.LOST
+
+
 def test_responder_gives_up_watching_at_its_deadline():
     w = World()
     t = w.terms(SECRET)
@@ -354,9 +390,11 @@ event = st.tuples(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=st.lists(event, min_size=1, max_size=60),
-       vanish_ini=st.one_of(st.none(), st.integers(0, 60)), vanish_res=st.one_of(st.none(), st.integers(0, 60)))
-def test_no_live_party_ends_with_less_unless_both_completed(events, vanish_ini, vanish_res):
-    """Random block times and lags, skipped blocks, interleavings, crashes (then resume) and vanishings.
+       vanish_ini=st.one_of(st.none(), st.integers(0, 60)), vanish_res=st.one_of(st.none(), st.integers(0, 60)),
+       halt_b=st.one_of(st.none(), st.tuples(st.integers(0, 60), st.integers(1, 60))))
+def test_no_live_party_ends_with_less_unless_both_completed(events, vanish_ini, vanish_res, halt_b):
+    """Random block times and lags, skipped blocks, interleavings, crashes (then resume), vanishings, and a halt
+    of B (no block from tick ``halt_b[0]`` for ``halt_b[1]`` ticks: up to a minute, past every timeout).
 
     After the random part the networks keep making blocks and the live
     parties keep running (every tick) until they finish.  Then every live
@@ -364,6 +402,9 @@ def test_no_live_party_ends_with_less_unless_both_completed(events, vanish_ini, 
     all it locked; if both are live, they completed together.  Liveness
     bound of the policy: a tick is at most 1 s, a tx commits within one
     tick of being sent, lags are under 0.5 s, so margin 5 s and window 2 s hold.
+    A halt of B costs nobody anything; a halt of A longer than the margin after
+    the claim on B would cost the responder (documented, and shown by
+    ``test_a_halting_longer_than_the_margin_after_the_claim_costs_the_responder``).
     """
     w = World()
     before = balances(w)
@@ -372,7 +413,8 @@ def test_no_live_party_ends_with_less_unless_both_completed(events, vanish_ini, 
     for i, (dt, lag_a, lag_b, blk_a, blk_b, who, crash_i, crash_r) in enumerate(events):
         live["ini"] = live["ini"] and i != vanish_ini
         live["res"] = live["res"] and i != vanish_res
-        w.advance(dt, lag_a, lag_b, (blk_a or i % 2 == 0, blk_b or i % 2 == 1))  # no network skips two blocks running
+        halted = halt_b is not None and halt_b[0] <= i < halt_b[0] + halt_b[1]
+        w.advance(dt, lag_a, lag_b, (blk_a or i % 2 == 0, (blk_b or i % 2 == 1) and not halted))  # else no skip of two blocks
         order = {"ini": ["ini"], "res": ["res"], "both": ["ini", "res"], "both-rev": ["res", "ini"]}[who]
         for k in order:
             if live[k]:
