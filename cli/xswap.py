@@ -357,13 +357,16 @@ def xswap_initiate(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, cou
 @xswap.command("respond")
 @_with(network_opts)
 @click.option("--offer", "offer_file", required=True, help="the initiator's offer (from `settle xswap initiate --offer`)")
+@click.option("--give", required=True, help="ASSET:AMOUNT you agreed to lock on B (the offer must say the same)")
+@click.option("--get", "get_", required=True, help="ASSET:AMOUNT you agreed to get on A (the offer must say the same)")
 @_with(policy_opts)
 @home_opt
 @json_opt
-def xswap_respond(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, offer_file, margin_s, window_s, poll_s, stop_at, home,
-                  as_json):
+def xswap_respond(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, offer_file, give, get_, margin_s, window_s, poll_s,
+                  stop_at, home, as_json):
     """Take an offer: wait for the initiator's lock on A, check it, lock on B, claim on A with the secret it reveals."""
     h = home_dir(home)
+    agreed = (_amount(get_, "--get"), _amount(give, "--give"))
     try:
         offer = json.loads(Path(offer_file).read_text())
         if offer.get("format") != OFFER_FORMAT:
@@ -372,6 +375,10 @@ def xswap_respond(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, offe
         nonce_a, expires = int(offer["initiator_nonce_a"]), int(offer["expires_a_ms"])
     except (OSError, ValueError, KeyError, TypeError, plan.SwapError) as exc:
         raise CLIError(f"cannot read the offer {offer_file}: {exc}") from None
+    offered = ((terms.asset_a, terms.amount_a), (terms.asset_b, terms.amount_b))
+    if offered != agreed:
+        raise CLIError(f"the offer is {terms.amount_a} {terms.asset_a} on A for {terms.amount_b} {terms.asset_b} on B, "
+                       f"not what you agreed ({agreed[0][1]} {agreed[0][0]} for {agreed[1][1]} {agreed[1][0]})")
     ring = Keyring(h)
     try:
         me_a, me_b = ring.load(key_a).address, ring.load(key_b).address

@@ -85,6 +85,8 @@ class Terms:
     def __post_init__(self):
         if self.chain_a == self.chain_b:
             raise SwapError("the two networks must have different chain ids")
+        if any(len(a) != 20 for a in (self.initiator_a, self.initiator_b, self.responder_a, self.responder_b)):
+            raise SwapError("addresses are 20 bytes")
         if self.amount_a <= 0 or self.amount_b <= 0:
             raise SwapError("amounts must be positive")
         if len(self.hashlock) != 32:

@@ -48,3 +48,14 @@ def test_initiate_refuses_bad_arguments_before_any_network(tmp_path, capsys, arg
               *args])
     err = capsys.readouterr().err
     assert exc.value.code == 1 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_respond_refuses_an_offer_other_than_agreed(tmp_path, capsys):
+    terms = plan.to_doc(plan.initiate(World().terms(b"s" * 32), plan.Policy(), b"s" * 32))["terms"]  # 1000 USD on A for 900 EUR on B
+    offer = tmp_path / "offer.json"
+    offer.write_text(json.dumps({"format": xswap.OFFER_FORMAT, "terms": terms, "initiator_nonce_a": 0, "expires_a_ms": 1}))
+    with pytest.raises(SystemExit) as exc:
+        main(["xswap", "respond", "--home", str(tmp_path), "--rpc-a", "http://127.0.0.1:9", "--rpc-b", "http://127.0.0.1:9",
+              "--key-a", "me", "--key-b", "me", "--offer", str(offer), "--give", "EUR:9000", "--get", "USD:1000"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 1 and "not what you agreed" in err and len(err.strip().splitlines()) == 1

@@ -92,8 +92,11 @@ def initiate(nodes, user, tmp: Path, *extra: str, usd: int, eur: int) -> subproc
 
 
 def respond(nodes, user, tmp: Path, *extra: str) -> subprocess.Popen:
+    """Bob takes the offer in ``tmp``, agreeing to exactly what it says (what he agreed is checked against it)."""
+    t = json.loads((tmp / "offer.json").read_text())["terms"]
     return xswap(user, "respond", "--rpc-a", nodes["a"].rpc_url, "--rpc-b", nodes["b"].rpc_url, "--key-a", "bob-a",
-                 "--key-b", "bob-b", "--offer", str(tmp / "offer.json"), "--state", str(tmp / "bob.json"), *TIMING, *extra)
+                 "--key-b", "bob-b", "--offer", str(tmp / "offer.json"), "--state", str(tmp / "bob.json"),
+                 "--give", f"{t['asset_b']}:{t['amount_b']}", "--get", f"{t['asset_a']}:{t['amount_a']}", *TIMING, *extra)
 
 
 def phase(path: Path) -> str | None:
