@@ -359,11 +359,13 @@ def xswap_initiate(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, cou
 @click.option("--offer", "offer_file", required=True, help="the initiator's offer (from `settle xswap initiate --offer`)")
 @click.option("--give", required=True, help="ASSET:AMOUNT you agreed to lock on B (the offer must say the same)")
 @click.option("--get", "get_", required=True, help="ASSET:AMOUNT you agreed to get on A (the offer must say the same)")
+@click.option("--max-lock", "lock_s", type=float, default=10800.0, show_default=True,
+              help="seconds: refuse an initiator's lock with more than this left (your lock on B would last almost as long)")
 @_with(policy_opts)
 @home_opt
 @json_opt
-def xswap_respond(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, offer_file, give, get_, margin_s, window_s, poll_s,
-                  stop_at, home, as_json):
+def xswap_respond(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, offer_file, give, get_, lock_s, margin_s, window_s,
+                  poll_s, stop_at, home, as_json):
     """Take an offer: wait for the initiator's lock on A, check it, lock on B, claim on A with the secret it reveals."""
     h = home_dir(home)
     agreed = (_amount(get_, "--get"), _amount(give, "--give"))
@@ -392,7 +394,7 @@ def xswap_respond(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, offe
     have = b.call("account", {"address": format_address(me_b)})["balances"].get(terms.asset_b, 0)
     if have < terms.amount_b:
         raise CLIError(f"{format_address(me_b)} has {have} {terms.asset_b} on B, the swap locks {terms.amount_b}")
-    policy = _policy(margin_s + 2 * window_s + 0.001, margin_s, window_s)  # lock_ms is the initiator's; unused here
+    policy = _policy(lock_s, margin_s, window_s)
     swap = plan.respond(terms, policy, watch_until_a_ms=expires - policy.margin_ms - 2 * policy.min_window_ms)
     shell = {"home": str(h), "rpc_a": rpc_a, "rpc_b": rpc_b, "key_a": key_a, "key_b": key_b,
              "scan": {"a": nonce_a, "b": 0}, "found": {"a": [], "b": []}}

@@ -150,6 +150,8 @@ def check_lock(swap: Swap, h: HtlcView, now_ms: int) -> str | None:
         need = p.margin_ms + 2 * p.min_window_ms
         if left < need:
             return f"too little time left: {left} ms before T_A, need margin + 2 * min_window = {need}"
+        if left > p.lock_ms:
+            return f"too long: {left} ms before T_A, at most {p.lock_ms} accepted"
     return None
 
 

@@ -48,7 +48,9 @@ class Policy:
     """A party's own safety parameters (each party chooses its own; they are not negotiated).
 
     Attributes:
-        lock_ms: the initiator's lock lasts this long: ``T_A = now_A + lock_ms``.
+        lock_ms: the initiator's lock lasts this long: ``T_A = now_A + lock_ms``; the
+            responder accepts no lock on A with more than this left (its own funds would
+            be locked almost as long).
         margin_ms: ``T_B <= T_A - margin_ms``; must cover the two networks' clock
             difference, the lag of their latest block behind real time, the
             responder's polling interval and the time to commit its claim on A.

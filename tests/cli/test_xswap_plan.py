@@ -308,6 +308,7 @@ def test_initiator_aborts_when_claim_landed_as_refund():
     ({"receiver": b"\x09" * 20}, "another receiver"),
     ({"timeout_ms": "short"}, "too little time left"),
     ({"timeout_height": 7}, "not a block time alone"),
+    ({"timeout_ms": "long"}, "too long"),
 ])
 def test_responder_refuses_a_bad_lock_on_a(changes, reason):
     w = World()
@@ -316,6 +317,8 @@ def test_responder_refuses_a_bad_lock_on_a(changes, reason):
     now = 10_000
     if changes.get("timeout_ms") == "short":
         changes = {"timeout_ms": now + POLICY.margin_ms + 2 * POLICY.min_window_ms - 1}
+    elif changes.get("timeout_ms") == "long":
+        changes = {"timeout_ms": now + POLICY.lock_ms + 1}
     base = plan.HtlcView("a", b"\x05" * 32, t.initiator_a, t.responder_a, t.asset_a, t.amount_a, t.hashlock, 0, now + POLICY.lock_ms, "open")
     bad = dataclasses.replace(base, **changes)
     new, act = decide(res, plan.Observation(now, now, (bad,)))
