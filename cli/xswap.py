@@ -211,13 +211,17 @@ class Runner:
         return act
 
     def run(self, poll_s: float, stop_at: str | None) -> plan.Swap:
+        """Step every ``poll_s`` seconds until the swap is over (or reaches ``stop_at``); a network down is retried for ever."""
         self.persist()
+        last_error = None
         while True:
             try:
                 act = self.step()
+                last_error = None
             except RPCClientError as exc:  # a network down: keep trying (refunds need this tool running)
-                self.say("network unreachable, retrying", reason=str(exc))
-                act = None
+                if str(exc) != last_error:
+                    self.say("network unreachable, retrying", reason=str(exc))
+                last_error, act = str(exc), None
             if isinstance(act, plan.Finished) or (stop_at and self.swap.phase.value == stop_at):
                 return self.swap
             time.sleep(poll_s)

@@ -211,3 +211,22 @@ def test_htlc_lock_with_a_block_time_timeout_from_the_cli(nets):
     cli_json("tx", "htlc-refund", "--from", "alice-a", "--id", ids[1][0], "--wait")
     info = cli_json("query", "htlc", ids[1][0])
     assert (info["status"], info["timeout_ms"]) == ("refunded", ids[1][1])
+
+
+def test_network_down_for_a_while_the_tool_waits_and_completes(nets, tmp_path):
+    nodes, user = nets
+    before = balances(nodes, user)
+    ini = initiate(nodes, user, tmp_path, usd=5_000_000, eur=4_500_000)
+    deadline = time.monotonic() + 30
+    while phase(tmp_path / "alice.json") != "locked":
+        assert time.monotonic() < deadline and ini.poll() is None
+        time.sleep(0.02)
+    nodes["b"].stop()  # B's only node goes away while alice waits for bob's lock there
+    time.sleep(1.0)
+    assert ini.poll() is None  # still running, retrying
+    nodes["b"].start()
+    finish(respond(nodes, user, tmp_path))
+    out = finish(ini)
+    assert "network unreachable, retrying" in out and "completed" in out.splitlines()[-1]
+    assert changes(before, balances(nodes, user)) == {
+        ("alice", "a"): (-5_000_000, 0), ("bob", "a"): (5_000_000, 0), ("alice", "b"): (0, 4_500_000), ("bob", "b"): (0, -4_500_000)}
