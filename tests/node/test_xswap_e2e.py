@@ -106,6 +106,20 @@ def phase(path: Path) -> str | None:
         return None
 
 
+def wait_phase(path: Path, want: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    """Until the state file at ``path`` says ``want`` (``proc``, the tool writing it, must still be running)."""
+    deadline = time.monotonic() + timeout
+    while phase(path) != want:
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline, f"{path} never reached {want}"
+        time.sleep(0.02)
+
+
+def swapped(usd: int, eur: int) -> dict:
+    """The balance changes of a completed swap of ``usd`` on A for ``eur`` on B."""
+    return {("alice", "a"): (-usd, 0), ("bob", "a"): (usd, 0), ("alice", "b"): (0, eur), ("bob", "b"): (0, -eur)}
+
+
 def wait_file(path: Path, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
@@ -139,8 +153,7 @@ def _swap_and_check(nodes, user, tmp_path):
     assert "completed" in out_i.splitlines()[-1]
     final = json.loads(out_r.splitlines()[-1])
     assert final["phase"] == "completed" and final["secret"] == "(kept in the state file)"
-    assert changes(before, balances(nodes, user)) == {
-        ("alice", "a"): (-1_000_000, 0), ("bob", "a"): (1_000_000, 0), ("alice", "b"): (0, 900_000), ("bob", "b"): (0, -900_000)}
+    assert changes(before, balances(nodes, user)) == swapped(1_000_000, 900_000)
     status = json.loads(run_cli("xswap", "status", "--state", str(tmp_path / "alice.json"), "--json", check=True).stdout)
     secret = json.loads((tmp_path / "alice.json").read_text())["secret"]
     assert status["phase"] == "completed" and secret not in json.dumps(status)
@@ -173,22 +186,15 @@ def test_tool_killed_mid_swap_resumes_and_completes(nets, tmp_path):
     nodes, user = nets
     before = balances(nodes, user)
     ini = initiate(nodes, user, tmp_path, usd=4_000_000, eur=3_600_000)
-    deadline = time.monotonic() + 30
-    while phase(tmp_path / "alice.json") != "locked":
-        assert time.monotonic() < deadline and ini.poll() is None
-        time.sleep(0.02)
+    wait_phase(tmp_path / "alice.json", "locked", ini)
     os.killpg(ini.pid, signal.SIGKILL)  # a crash: no cleanup
     ini.wait()
     res = respond(nodes, user, tmp_path)
-    deadline = time.monotonic() + 30
-    while phase(tmp_path / "bob.json") != "locked":
-        assert time.monotonic() < deadline and res.poll() is None, res.stdout.read() if res.poll() is not None else ""
-        time.sleep(0.05)
+    wait_phase(tmp_path / "bob.json", "locked", res)
     out = finish(xswap(user, "resume", "--state", str(tmp_path / "alice.json"), "--poll", "0.2"))
     assert "completed" in out.splitlines()[-1]
     finish(res)
-    assert changes(before, balances(nodes, user)) == {
-        ("alice", "a"): (-4_000_000, 0), ("bob", "a"): (4_000_000, 0), ("alice", "b"): (0, 3_600_000), ("bob", "b"): (0, -3_600_000)}
+    assert changes(before, balances(nodes, user)) == swapped(4_000_000, 3_600_000)
 
 
 def test_htlc_lock_with_a_block_time_timeout_from_the_cli(nets):
@@ -217,10 +223,7 @@ def test_network_down_for_a_while_the_tool_waits_and_completes(nets, tmp_path):
     nodes, user = nets
     before = balances(nodes, user)
     ini = initiate(nodes, user, tmp_path, usd=5_000_000, eur=4_500_000)
-    deadline = time.monotonic() + 30
-    while phase(tmp_path / "alice.json") != "locked":
-        assert time.monotonic() < deadline and ini.poll() is None
-        time.sleep(0.02)
+    wait_phase(tmp_path / "alice.json", "locked", ini)
     nodes["b"].stop()  # B's only node goes away while alice waits for bob's lock there
     time.sleep(1.0)
     assert ini.poll() is None  # still running, retrying
@@ -228,5 +231,4 @@ def test_network_down_for_a_while_the_tool_waits_and_completes(nets, tmp_path):
     finish(respond(nodes, user, tmp_path))
     out = finish(ini)
     assert "network unreachable, retrying" in out and "completed" in out.splitlines()[-1]
-    assert changes(before, balances(nodes, user)) == {
-        ("alice", "a"): (-5_000_000, 0), ("bob", "a"): (5_000_000, 0), ("alice", "b"): (0, 4_500_000), ("bob", "b"): (0, -4_500_000)}
+    assert changes(before, balances(nodes, user)) == swapped(5_000_000, 4_500_000)
