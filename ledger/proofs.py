@@ -38,8 +38,11 @@ from .hashing import sha256, sized_root
 __all__ = [
     "MerkleProof",
     "ProofError",
+    "hex_bytes",
     "inclusion_proof",
     "leaf_hash",
+    "proof_from_json",
+    "proof_json",
     "tx_proof",
     "verify_inclusion",
     "verify_receipt",
@@ -103,6 +106,46 @@ def inclusion_proof(leaves: list[bytes] | tuple[bytes, ...], index: int) -> Merk
 
 
 tx_proof = inclusion_proof  # the shared design's name; the leaves of tx_root are the tx hashes
+
+
+def proof_json(proof: MerkleProof) -> dict:
+    """The JSON form of a proof (RPC ``proof``, portable receipts): hashes as lowercase hex."""
+    return {"index": proof.index, "size": proof.size, "path": [h.hex() for h in proof.path]}
+
+
+def proof_from_json(obj, where: str = "proof") -> MerkleProof:
+    """The proof of :func:`proof_json`, strictly: exactly those keys, integers, 32-byte lowercase hex hashes.
+
+    Raises:
+        ProofError: naming ``where`` and the field that is wrong.
+    """
+    if not isinstance(obj, dict) or sorted(obj) != ["index", "path", "size"]:
+        raise ProofError(f"{where}: expected an object with exactly index, size and path")
+    index, size, path = obj["index"], obj["size"], obj["path"]
+    if type(index) is not int or type(size) is not int or not 0 <= index < size <= MAX_TREE_SIZE:
+        raise ProofError(f"{where}: index and size must be integers with 0 <= index < size")
+    if not isinstance(path, list) or len(path) > MAX_PATH:
+        raise ProofError(f"{where}.path: expected a list of at most {MAX_PATH} hashes")
+    return MerkleProof(index, size, tuple(hex_bytes(h, f"{where}.path[{k}]", 32) for k, h in enumerate(path)))
+
+
+def hex_bytes(text, where: str, length: int | None = None) -> bytes:
+    """Bytes from lowercase hex (the one spelling proofs use, so any other spelling is a change).
+
+    Raises:
+        ProofError: ``text`` is not lowercase hex, or not ``length`` bytes.
+    """
+    if not isinstance(text, str) or text != text.lower():
+        raise ProofError(f"{where}: expected lowercase hex")
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise ProofError(f"{where}: not hex") from None
+    if raw.hex() != text:
+        raise ProofError(f"{where}: not plain hex (no spaces or prefix)")
+    if length is not None and len(raw) != length:
+        raise ProofError(f"{where}: expected {length} bytes, got {len(raw)}")
+    return raw
 
 
 def verify_inclusion(root: bytes, leaf: bytes, proof: MerkleProof) -> None:
