@@ -21,7 +21,6 @@ Never signs or submits anything.
 """
 from __future__ import annotations
 
-import datetime
 import json
 import os
 from pathlib import Path
@@ -38,7 +37,7 @@ from ledger.receipt import Receipt
 from ledger.tx import SignatureError, Tx
 from node.render import jsonable
 
-from .common import CLIError, home_dir, home_opt, json_opt, rpc_client, rpc_opt
+from .common import CLIError, home_dir, home_opt, json_opt, rpc_client, rpc_opt, utc_time
 from .trust import Trust, trust_options
 
 __all__ = ["FORMAT", "build_document", "receipt", "verify", "verify_document"]
@@ -165,10 +164,6 @@ def verify_document(doc, trust: Trust) -> dict:
     return summary
 
 
-def _time(ms: int) -> str:
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).isoformat(timespec="milliseconds")
-
-
 @click.group("receipt", help="Portable settlement receipts: export one to check it anywhere, offline.")
 def receipt():
     pass
@@ -223,7 +218,7 @@ def verify(file, trust_genesis, trust_vset, as_json):
     rows += [
         ("tx", doc["tx_hash"]),
         ("height", f"{s['height']} (tx {s['index']} of block {s['block_id']})"),
-        ("time", f"{_time(s['time_ms'])} ({s['time_ms']} ms)"),
+        ("time", f"{utc_time(s['time_ms'])} ({s['time_ms']} ms)"),
         ("signed by", f"power {s['signing_power']} of {s['total_power']} (validator set {s['validators_hash']})"),
         ("chain", doc["chain_id"]),
         ("trusted", trust.source),
