@@ -72,12 +72,13 @@ def light(trust_genesis, trust_vset, rpc, start, until, balance, poll, as_json):
         raise CLIError("need 1 <= --from <= --until")
     client = RPCClient(rpc, timeout=30)
     follower: HeaderFollower | None = None
-    height = start
+    height, tip = start, 0
     while until is None or height <= until:
-        tip = client.call("status")["height"]  # only a hint of how far to ask: nothing here is trusted
         if tip < height:
-            time.sleep(poll)
-            continue
+            tip = client.call("status")["height"]  # only a hint of how far to ask: nothing here is trusted
+            if tip < height:
+                time.sleep(poll)
+                continue
         header, cert, vset = _fetch(client, height)
         try:
             trust.check(header.chain_id, vset)

@@ -2,7 +2,8 @@
 
 Owns: :class:`MerkleProof` (leaf index, tree size, audit path), building one
 (:func:`inclusion_proof`), checking one (:func:`verify_inclusion`, and
-:func:`verify_tx` / :func:`verify_receipt` against a header), and
+:func:`verify_tx` / :func:`verify_receipt` against a header), its JSON form
+(:func:`proof_json`, strict :func:`proof_from_json`, lowercase hex), and
 :class:`ProofError`, the one error of every proof check in ``ledger/`` (the
 state tree raises it too).  Pure: values in, values out; never reads a store.
 

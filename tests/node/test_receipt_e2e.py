@@ -8,6 +8,8 @@ import re
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cli.main import main
 from cli.receipt import build_document, verify_document
@@ -212,3 +214,28 @@ def test_a_proven_failed_tx_settled_nothing_and_says_so():
     assert doc["summary"]["result"].startswith("failed: ")
     with pytest.raises(ProofError, match="proven committed at height 1 but it failed .*nothing settled"):
         verify_document(doc, Trust(c.genesis.validator_set().hash, c.chain_id, source="test"))
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.text(max_size=80)
+    | st.sampled_from(["", "00", "ab" * 32, "AB" * 32, "zz"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_value_in_any_field_is_refused_with_a_proof_error_and_nothing_else(exported, data):
+    home, docs, _, _ = exported
+    trust = Trust.from_options(str(home / "genesis.json"), None)
+    doc = json.loads(docs["batch"].read_text())
+    field = data.draw(st.sampled_from(sorted(doc)))
+    value = data.draw(JSON_VALUES)
+    if isinstance(doc[field], dict) and data.draw(st.booleans()):
+        key = data.draw(st.sampled_from(sorted(doc[field])))
+        value = doc[field] | {key: value}
+    if value == doc[field]:
+        return
+    with pytest.raises(ProofError):
+        verify_document(doc | {field: value}, trust)
