@@ -187,7 +187,7 @@ def verify_tx(header: Header, tx_raw: bytes, proof: MerkleProof) -> None:
     """Check that the tx with canonical bytes ``tx_raw`` is in the block of ``header`` (``header.tx_root``).
 
     Raises:
-        ProofError: ``"tx: ..."`` naming the check that failed.
+        ProofError: ``"tx inclusion: ..."`` naming the check that failed.
     """
     try:
         verify_inclusion(header.tx_root, sha256(tx_raw), proof)
@@ -199,7 +199,7 @@ def verify_receipt(header: Header, receipt_raw: bytes, proof: MerkleProof) -> No
     """Check that the receipt with canonical bytes ``receipt_raw`` is under ``header.receipts_root``.
 
     Raises:
-        ProofError: ``"receipt: ..."`` naming the check that failed.
+        ProofError: ``"receipt inclusion: ..."`` naming the check that failed.
     """
     try:
         verify_inclusion(header.receipts_root, receipt_raw, proof)

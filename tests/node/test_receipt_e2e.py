@@ -104,6 +104,18 @@ def test_the_light_client_followed_the_node_and_refused_another_chains_trust(exp
     assert "header 1 refused: it is for chain 'settle-local', the trusted genesis is chain 'another-chain'" in refused.stderr
 
 
+@pytest.mark.parametrize("trust, reason", [
+    ((), "give exactly one of --trust GENESIS.json and --trust-vset HASH"),
+    (("--trust", "G", "--trust-vset", "00" * 32), "give exactly one of"),
+    (("--trust-vset", "abc"), "--trust-vset must be a validator-set hash of 64 hex digits"),
+    (("--trust", "missing.json"), "cannot use missing.json as the trusted genesis"),
+])
+def test_verify_needs_exactly_one_usable_trust_root(exported, capsys, trust, reason):
+    _, docs, _, _ = exported
+    code, out, err = settle("verify", str(docs["cli"]), *trust, capsys=capsys)
+    assert code == 1 and out == "" and len(err.strip().splitlines()) == 1 and reason in err, err
+
+
 def _recode(doc: dict, field: str, decoder, change) -> dict:
     return doc | {field: change(decoder(bytes.fromhex(doc[field]))).hex()}
 
