@@ -25,7 +25,7 @@ from ledger.txkinds import Transfer
 from ledger.validators import Validator, ValidatorSet
 from settlement.genesis import Genesis
 from tests.node.test_proof_rpc import api_of, call
-from tests.nodeproc import NodeProcess, free_port, run_cli, tune_fast
+from tests.nodeproc import NodeProcess, free_port, network, run_cli, tune_fast
 from tests.settlement.builders import Chain
 
 
@@ -251,3 +251,32 @@ def test_any_value_in_any_field_is_refused_with_a_proof_error_and_nothing_else(e
         return
     with pytest.raises(ProofError):
         verify_document(doc | {field: value}, trust)
+
+
+@pytest.mark.slow
+def test_four_validators_a_receipt_from_one_node_verifies_offline_with_the_quorum_it_carries(tmp_path, capsys):
+    nodes = network(tmp_path / "net", 4, "settle-receipts-4")
+    root = tmp_path / "net"
+    for node in nodes:
+        node.start(wait=False)
+    try:
+        for node in nodes:
+            node.wait_ready()
+        sent = run_cli("tx", "transfer", "--from", "bob", "--to", "carol", "--asset", "USD", "--amount", "11",
+                       "--wait", "--json", home=root, check=True)
+        tx_hash = json.loads(sent.stdout)["hash"]
+        nodes[2].wait_height(json.loads(sent.stdout)["height"])
+        run_cli("receipt", "export", tx_hash, "--out", str(tmp_path / "r.json"), "--rpc", nodes[2].rpc_url, home=root,
+                check=True)
+        light = run_cli("light", "--trust", str(nodes[3].home / "genesis.json"), "--rpc", nodes[3].rpc_url,
+                        "--until", "3", check=True)
+    finally:
+        for node in nodes:
+            node.stop()
+    assert len(light.stdout.splitlines()) == 3
+    code, out, err = settle("verify", str(tmp_path / "r.json"), "--trust", str(nodes[0].home / "genesis.json"), "--json",
+                            capsys=capsys)
+    summary = json.loads(out)
+    assert code == 0, err
+    assert summary["total_power"] == 40 and 3 * summary["signing_power"] > 2 * 40
+    assert summary["body"]["amount"] == 11
