@@ -48,7 +48,11 @@ def exported(tmp_path_factory):
         light = run_cli("light", "--trust", str(home / "genesis.json"), "--rpc", node.rpc_url, "--until", "3", check=True)
         other_genesis = json.loads((home / "genesis.json").read_text()) | {"chain_id": "another-chain"}
         (root / "other.json").write_text(json.dumps(other_genesis))
-        refused = run_cli("light", "--trust", str(root / "other.json"), "--rpc", node.rpc_url, "--until", "1")
+        refused = [run_cli("light", "--trust", str(root / "other.json"), "--rpc", node.rpc_url, "--until", "1")]
+        stranger = {"pubkey": PrivateKey.from_name("stranger").pubkey.hex(), "power": 10}
+        other_set = json.loads((home / "genesis.json").read_text()) | {"validators": [stranger]}
+        (root / "other-set.json").write_text(json.dumps(other_set))
+        refused.append(run_cli("light", "--trust", str(root / "other-set.json"), "--rpc", node.rpc_url, "--until", "1"))
     finally:
         node.stop()
     return home, docs, light, refused
@@ -96,12 +100,14 @@ def test_a_cli_transfer_exported_while_the_node_ran_verifies_offline_after_it_st
     assert summary["body"]["amount"] == 3 and summary["events"][0]["amount"] == 3
 
 
-def test_the_light_client_followed_the_node_and_refused_another_chains_trust(exported):
+def test_the_light_client_followed_the_node_and_refused_another_chain_or_validator_set(exported):
     _, _, light, refused = exported
     lines = light.stdout.splitlines()
     assert [line.split()[2] for line in lines] == ["1", "2", "3"] and all(line.endswith("signed 10/10") for line in lines)
-    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
-    assert "header 1 refused: it is for chain 'settle-local', the trusted genesis is chain 'another-chain'" in refused.stderr
+    for run in refused:
+        assert run.returncode == 1 and run.stdout == "" and len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "header 1 refused: it is for chain 'settle-local', the trusted genesis is chain 'another-chain'" in refused[0].stderr
+    assert "header 1 refused: its validator set " in refused[1].stderr and "is not the trusted one" in refused[1].stderr
 
 
 @pytest.mark.parametrize("trust, reason", [
