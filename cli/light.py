@@ -62,7 +62,7 @@ def verified_balance(client: RPCClient, follower: HeaderFollower, address: str, 
 @click.option("--from", "start", type=int, default=1, show_default=True, help="first height to verify")
 @click.option("--until", type=int, default=None, help="stop after this height (default: follow the chain forever)")
 @click.option("--balance", nargs=2, default=None, metavar="ADDRESS ASSET",
-              help="then answer this balance with a verified state proof (needs the state tree)")
+              help="at --until, answer this balance with a verified state proof (needs the state tree)")
 @click.option("--poll", type=float, default=0.5, show_default=True, help="seconds between asks for new headers")
 @json_opt
 def light(trust_genesis, trust_vset, rpc, start, until, balance, poll, as_json):
@@ -70,6 +70,8 @@ def light(trust_genesis, trust_vset, rpc, start, until, balance, poll, as_json):
     trust = Trust.from_options(trust_genesis, trust_vset)
     if start < 1 or (until is not None and until < start):
         raise CLIError("need 1 <= --from <= --until")
+    if balance is not None and until is None:
+        raise CLIError("--balance answers at the --until height: give --until")
     client = RPCClient(rpc, timeout=30)
     follower: HeaderFollower | None = None
     height, tip = start, 0
