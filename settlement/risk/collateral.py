@@ -14,7 +14,8 @@ Keys (bytes; the store adds its own versioned prefix):
 ``r/col/l``                                sorted list of the listed collateral assets
 ``r/col/p/`` + asset                       :class:`~ledger.txkinds_pm.CollateralParams`
 ``r/col/a/`` + addr(20) + ``/`` + backs    sorted list of the collateral assets the account holds (cash > 0)
-``r/col/h/`` + asset                       sorted list of the accounts holding the asset as collateral
+``r/col/h/`` + asset + ``/`` + page(1)     sorted list of the accounts holding the asset as collateral whose
+                                           address's first byte modulo :data:`PAGES` is ``page``
 ``r/col/s/`` + asset                       ``[price, params]`` the last sweep re-checked the holders at
 =========================================  ==========================================
 
@@ -84,6 +85,7 @@ PARAMS = b"r/col/p/"
 HELD = b"r/col/a/"
 HOLDERS = b"r/col/h/"
 SEEN = b"r/col/s/"
+PAGES = 64  # holder pages per asset (as the option holders, options/positions.py)
 
 # Binance Portfolio Margin values BTC and ETH at a collateral rate of 0.95 (a 5 % haircut); assets it
 # does not list default to 0.1 (binance.com FAQ "Binance Portfolio Margin Program Supported Collateral
@@ -156,8 +158,22 @@ def held(sess: Session, addr: bytes, backs: str) -> list[str]:
     return _list(sess, HELD + addr + b"/" + backs.encode())
 
 
+def _page_key(asset: str, page: int) -> bytes:
+    return HOLDERS + asset.encode() + b"/" + bytes([page])
+
+
 def holders(sess: Session, asset: str) -> list[bytes]:
-    return _list(sess, HOLDERS + asset.encode())
+    """Every account holding ``asset`` as collateral, sorted (reads all :data:`PAGES` pages: a parameter change, a view)."""
+    out: list[bytes] = []
+    for page in range(PAGES):
+        out.extend(_list(sess, _page_key(asset, page)))
+    out.sort()
+    return out
+
+
+def has_holders(sess: Session, asset: str) -> bool:
+    """True if any account holds ``asset`` (stops at the first non-empty page)."""
+    return any(_list(sess, _page_key(asset, page)) for page in range(PAGES))
 
 
 # --------------------------------------------------------------------------- value
@@ -227,7 +243,7 @@ def _refile(sess: Session, addr: bytes, asset: str) -> str | None:
         return None
     present = sess.macc(addr, asset).cash > 0
     _set_member(sess, HELD + addr + b"/" + p.backs.encode(), asset, present)
-    _set_member(sess, HOLDERS + asset.encode(), addr, present)
+    _set_member(sess, _page_key(asset, addr[0] % PAGES), addr, present)  # one page: O(page), not O(holders)
     return p.backs
 
 
@@ -319,7 +335,7 @@ def set_collateral(state: State, ctx: BlockContext, sender: bytes, body: SetColl
         raise InvalidParameter(f"{asset} settles market {settled_in[0]}: its margin cash cannot back {p.backs} too")
     validate_collateral_params(p)
     old = params(sess, asset)
-    if old is not None and old.backs != p.backs and holders(sess, asset):
+    if old is not None and old.backs != p.backs and has_holders(sess, asset):
         raise AlreadyExists(f"{asset} backs {old.backs} for {len(holders(sess, asset))} accounts: its backs cannot change")
     if asset not in listed(sess):
         _put_list(sess, LISTED, sorted([*listed(sess), asset]))

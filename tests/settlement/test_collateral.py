@@ -179,3 +179,15 @@ def test_a_listed_collateral_asset_cannot_settle_a_new_market():
     oracles = tuple(h.addr(o) for o in h.oracles)
     refused(h, "admin", RegisterMarket("BTC-EUR", "BTC", "EUR", default_params("mid"), oracles), "invalid_parameter",
             "EUR is listed as collateral")
+
+
+def test_holders_are_paged_so_a_deposit_writes_one_page():
+    h = chain()
+    alice, bob = h.addr("alice"), h.addr("bob")
+    r = h.run("bob", MarginDeposit("EUR", 1_000))
+    assert r.ok, r.reason
+    written = sorted(k for k in h.last.writes if k.startswith(b"r/col/h/"))
+    assert written == [b"r/col/h/EUR/" + bytes([bob[0] % collateral.PAGES])]  # bob's page only, whoever else holds EUR
+    assert collateral.holders(h.session(), "EUR") == sorted([alice, bob])
+    assert h.run("bob", MarginWithdraw("EUR", 1_000)).ok
+    assert collateral.holders(h.session(), "EUR") == [alice]
