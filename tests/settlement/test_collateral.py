@@ -125,6 +125,32 @@ def test_collateral_fall_sells_it_to_the_fund_then_liquidates():
         assert row["ok"], (asset, row)
 
 
+def test_a_breach_sells_only_the_collateral_that_covers_the_mmr():
+    """Cap 20 %: alice's 80,000 EUR count 16,720 USD, but sell for 85,800; a BTC fall breaches her.
+
+    She buys 20 BTC-PERP at 10,000 (cash -195,000 USD, T = 83,600, extra floor(0.2 x 83,600) = 16,720). At 9,300:
+    equity -195,000 + 186,000 + 16,720 = 7,720 < MMR 9,300; without its collateral the account has -9,000, so the
+    sale must bring 9,300 + 9,000 = 18,300 USD: ceil(18,300 x 1,000 x 10^6 / (1,100 x 975,000)) = 17,063 EUR paid
+    floor(17,063 x 1,072.5 / 1,000) = 18,300. The other 62,937 EUR stay with her and no position is closed.
+    """
+    h = chain(cap=200_000)
+    assert h.trade("alice", "dave", "sell", 20, 10_000, market=PERP).ok
+    assert equity(h, "alice") == 21_720
+    prices(h, 9_300, 1_100)
+    sale, = h.block_events("collateral_sale")
+    assert (sale.attrs["amount"], sale.attrs["paid"], sale.attrs["left"]) == (17_063, 18_300, 62_937)
+    assert not h.block_events("liquidation")
+    s = h.session()
+    a = h.addr("alice")
+    assert s.macc(a, "USD").cash == -176_700 and s.macc(a, "EUR").cash == 62_937 and s.pos(a, PERP).size == 20
+    # v = floor(62,937 x 1,100 x 0.95 / 1,000) = 65,769, extra floor(0.2 x 65,769) = 13,153: 22,453 >= 9,300
+    ev = evaluate(s, a, "USD")
+    assert (ev.equity, ev.mmr) == (22_453, 9_300)
+    assert collateral.held(s, a, "USD") == ["EUR"] and s.macc(FUND, "EUR").cash == 17_063
+    for asset, row in conservation(h.view.data.items()).items():
+        assert row["ok"], (asset, row)
+
+
 def test_fund_buys_only_what_it_can_pay():
     h = chain(fund=10_000)
     assert h.trade("alice", "dave", "sell", 70, 10_000, market=PERP).ok
