@@ -3,8 +3,8 @@
 Owns ``set_collateral``, the collateral keys below, the value an account's
 non-settlement collateral adds to its equity (:func:`extra_equity`, the one
 call ``margin.evaluate`` makes for it), the sweep's re-check of holders when a
-collateral price moves (:func:`candidates`) and the sale of a breached
-account's collateral to the insurance fund (:func:`sell_to_fund`).  It never
+collateral price moves (:func:`candidates`) and the sale of what of a breached
+account's collateral covers its MMR to the insurance fund (:func:`sell_to_fund`).  It never
 decides the order of liquidations (``liquidation.py``) and never computes a
 position's margin (``margin.py``).
 
@@ -52,15 +52,28 @@ re-indexed.  Cost: ``O(holders of X)`` per block in which ``X``'s price moved
 
 Liquidation
 -----------
-A breached account's collateral is sold to the insurance fund, in asset
-order, all of it (``liquidation.liquidate_account`` calls
-:func:`sell_to_fund` before its waterfall): the fund pays
-``floor(a x P x (10^6 - liq_discount) / (lot x 10^6))`` of ``backs`` and
-receives ``a`` of ``X`` (``MAcc(FUND, X).cash``), for at most what it can pay
-(``max(0, its equity in backs)``; ``a`` is then the largest amount whose price
-fits).  ``liq_discount <= haircut`` (validated), so the sale never lowers the
-account's equity.  The fund's collateral inventory is not counted in its
-equity (conservative).
+A breached account sells its collateral to the insurance fund first
+(``liquidation.liquidate_account`` calls :func:`sell_to_fund` before its
+waterfall), in asset order, only as much as brings its equity *without* its
+collateral up to its MMR: with ``E`` and ``MMR`` its evaluation, the sale must
+bring ``need = MMR - (E - extra)`` of ``backs``.  Of each asset ``X`` in turn the
+fund buys::
+
+    rate = P x (10^6 - liq_discount)                       backs per lot, x 10^6
+    a    = min(cash_X, ceil(need x lot x 10^6 / rate), floor(avail x lot x 10^6 / rate))
+    paid = floor(a x rate / (lot x 10^6))
+
+``a`` is rounded up (against the account: ``paid >= need`` unless its balance
+or the fund runs out) and ``paid`` down; ``avail = max(0, the fund's equity in
+backs)``.  ``X`` moves from the account's cash to the fund's
+(``MAcc(FUND, X).cash``), ``paid`` the other way: conservation per asset is
+exact.  ``need`` falls by ``paid`` and the sale stops once it is covered; the
+rest of the collateral stays with the account, which is then not breached
+whatever that rest is worth (its equity without it covers MMR).  If the
+collateral does not cover ``need``, all of it is sold and the perpetual
+waterfall runs on what is left.  ``liq_discount <= haircut`` (validated), so
+a sale never lowers the account's equity.  The fund's collateral inventory is
+not counted in its equity (conservative).
 """
 from __future__ import annotations
 
@@ -279,23 +292,30 @@ def candidates(sess: Session) -> set[tuple[bytes, str]]:
     return out
 
 
-def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], fund_available) -> bool:
-    """Sell ``addr``'s collateral backing ``backs`` to the insurance fund (module docstring); True if anything moved.
+def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], fund_available, ev) -> bool:
+    """Sell what of ``addr``'s collateral backing ``backs`` covers its MMR to the insurance fund (module docstring).
 
     Args:
         fund_available: ``(sess, asset) -> int``, what the fund can pay (``liquidation.fund_available``).
+        ev: the account's evaluation now (``margin.evaluate``): its equity and MMR set what the sale must bring.
+
+    Returns True if anything moved.
     """
+    need = ev.mmr - (ev.equity - extra_equity(sess, addr, backs))  # MMR - the account's equity without its collateral
     moved = False
     for asset in list(held(sess, addr, backs)):
+        if need <= 0:
+            break
         p = params(sess, asset)
         ms = sess.mstate(p.price_market)
         if ms.stale or ms.price <= 0:
             continue
         m = sess.macc(addr, asset)
         price, lot = _price_lot(sess, p)
-        rate = price * (ONE - p.liq_discount_ppm)  # backs per lot x 10^6, after the discount
+        rate = price * (ONE - p.liq_discount_ppm)  # backs per lot x 10^6, after the discount (> 0)
         avail = fund_available(sess, backs)
-        amount = min(m.cash, avail * lot * ONE // rate)  # the largest amount whose price the fund can pay (rate > 0)
+        enough = -(-need * lot * ONE // rate)  # the least amount whose price covers the need: rounded up, against the seller
+        amount = min(m.cash, enough, avail * lot * ONE // rate)  # ... and the largest one whose price the fund can pay
         pay = amount * rate // (lot * ONE)  # rounded down, against the seller
         if amount <= 0:
             continue
@@ -304,6 +324,7 @@ def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], fu
         fund_x.cash += amount
         fund_b.cash -= pay
         mb.cash += pay
+        need -= pay
         for a, x in ((addr, asset), (FUND, asset), (FUND, backs), (addr, backs)):
             sess.touch_macc(a, x)
         _refile(sess, addr, asset)
