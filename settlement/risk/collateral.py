@@ -39,6 +39,33 @@ provide.  Accounts holding no listed collateral (``r/col/a`` absent) add 0
 after one cached read; with no collateral listed at all, ``evaluate`` pays one
 dictionary lookup.
 
+Portfolio-margin scenarios (docs/portfolio-margin.md "Collateral shocks")
+-------------------------------------------------------------------------
+For an account in portfolio mode with a position settled in ``backs``, its
+collateral is shocked in the grid's scenarios by each asset's own scan range:
+the ``PmParams`` of ``X``'s price market (``pm/mode.py`` ``params``), moves as
+``pm/scenarios.py`` ``spot_move``.  ``extra`` never falls when a price rises
+(each ``min(v_X, cap_X x T)`` is non-decreasing in every price), and a larger
+fall loses more, so only the grid's two largest falls can bind: ``-3/3``
+(every held asset at ``P - d_3``) and ``-extreme`` (at ``P - d_x``), all
+assets together (correlations go to one)::
+
+    loss_3 = extra - extra(every X at P_X - d_3,X)
+    loss_x = ceil(f x (extra - extra(every X at P_X - d_x,X)) / 10^6)    f = max over X of extreme_fraction
+    req_c  = max(0, loss_3, loss_x)      MMR_c = ceil(req_c x max over X of mmr_fraction / 10^6)
+
+``req_c`` is added to the account's IMR and ``MMR_c`` to its MMR
+(:func:`shock_terms`, ``margin.evaluate``'s one call) as a term of its own:
+no credit against the positions (a long BTC collateral and a short BTC perp
+each pay their worst scenario).  Why its own term: the cap makes the counted
+value concave in the prices (a minimum of linear functions), so a scenario
+grid that adds its change to a position's P&L would have to bound the cap's
+curvature per scenario; computing ``extra`` exactly at the shocked prices,
+every asset at once, counts the cap, the haircut and every rounding as
+``evaluate`` does, and adding the worst of it to the positions' worst is at
+least the loss of any joint scenario.  Conservative where grids differ: one
+extreme fraction and one MMR fraction, the largest of the held assets'.
+
 Soundness of the at-risk index
 ------------------------------
 ``extra`` depends on the collateral prices, the parameters and the cash of
@@ -85,13 +112,16 @@ from ledger.txkinds_pm import CollateralParams, SetCollateral
 
 from ..context import BlockContext
 from ..errors import AlreadyExists, InvalidParameter, UnknownMarket
+from .pm import mode as pm_mode
+from .pm.scenarios import GRID, spot_move
 from .records import FUND, ONE, Session
 from ..state import State
 from ..transfers import require_asset, require_role
 from .units import pack_int
 
 __all__ = ["COLLATERAL_DEFAULTS", "HANDLERS", "candidates", "collateral_value", "default_collateral_params",
-           "extra_equity", "held", "listed", "refile", "sell_to_fund", "set_collateral", "shocked_values", "validate_collateral_params"]
+           "extra_equity", "held", "listed", "refile", "sell_to_fund", "set_collateral", "shock_table", "shock_terms", "shocked_values",
+           "validate_collateral_params"]
 
 LISTED = b"r/col/l"
 PARAMS = b"r/col/p/"
@@ -196,6 +226,18 @@ def _price_lot(sess: Session, p: CollateralParams) -> tuple[int, int]:
     return sess.mstate(p.price_market).price, sess.market(p.price_market).params.lot_size
 
 
+def _value(sess: Session, addr: bytes, asset: str, price: int | None = None) -> int:
+    """``v_X`` at ``price`` (None: the price market's), rounded down; 0 if not listed, disabled or no balance."""
+    p = params(sess, asset)
+    if p is None or not p.enabled:
+        return 0
+    cash = sess.macc(addr, asset).cash
+    if cash <= 0:
+        return 0
+    mprice, lot = _price_lot(sess, p)
+    return cash * (mprice if price is None else price) * (ONE - p.haircut_ppm) // (lot * ONE)
+
+
 def collateral_value(sess: Session, addr: bytes, asset: str, move_ppm: int = 0) -> int:
     """``v_X``: the haircut value of ``addr``'s balance of ``asset`` in its ``backs`` asset, rounded down.
 
@@ -203,15 +245,16 @@ def collateral_value(sess: Session, addr: bytes, asset: str, move_ppm: int = 0) 
         move_ppm: value it at ``floor(P x (10^6 - move_ppm) / 10^6)`` instead of ``P`` (a scenario's fall).
     """
     p = params(sess, asset)
-    if p is None or not p.enabled:
-        return 0
-    cash = sess.macc(addr, asset).cash
-    if cash <= 0:
-        return 0
-    price, lot = _price_lot(sess, p)
-    if move_ppm:
-        price = max(0, price * (ONE - move_ppm) // ONE)
-    return cash * price * (ONE - p.haircut_ppm) // (lot * ONE)
+    if p is None or not move_ppm:
+        return _value(sess, addr, asset)
+    return _value(sess, addr, asset, max(0, sess.mstate(p.price_market).price * (ONE - move_ppm) // ONE))
+
+
+def _extra(sess: Session, addr: bytes, assets: list[str], cash: int, prices: dict[str, int] | None = None) -> int:
+    """``extra`` over ``assets`` with the ``backs`` cash ``cash``, each asset at ``prices[asset]`` (None: its price now)."""
+    values = [(_value(sess, addr, x, None if prices is None else prices[x]), params(sess, x).cap_ppm) for x in assets]
+    total = max(0, cash) + sum(v for v, _ in values)
+    return sum(min(v, cap * total // ONE) for v, cap in values)
 
 
 def extra_equity(sess: Session, addr: bytes, backs: str, cash: int | None = None) -> int:
@@ -220,23 +263,70 @@ def extra_equity(sess: Session, addr: bytes, backs: str, cash: int | None = None
     Args:
         cash: the account's cash in ``backs``, if at hand.
     """
-    return shocked_values(sess, addr, backs, 0, cash)
+    assets = held(sess, addr, backs)
+    if not assets:
+        return 0
+    return _extra(sess, addr, assets, sess.macc(addr, backs).cash if cash is None else cash)
 
 
 def shocked_values(sess: Session, addr: bytes, backs: str, move_ppm: int, cash: int | None = None) -> int:
     """``extra`` with every collateral price moved down by ``move_ppm`` (the direction that hurts a holder).
 
-    For portfolio-margin scenarios: each price ``P`` becomes ``floor(P x (10^6 - move_ppm) / 10^6)``
-    (at least 0), then haircut and cap apply as in ``extra`` (``move_ppm`` = 0: ``extra`` itself).
+    Each price ``P`` becomes ``floor(P x (10^6 - move_ppm) / 10^6)`` (at least
+    0), then haircut and cap apply as in ``extra`` (``move_ppm`` = 0: ``extra`` itself).
     """
     assets = held(sess, addr, backs)
     if not assets:
         return 0
-    if cash is None:
-        cash = sess.macc(addr, backs).cash
-    values = [(collateral_value(sess, addr, x, move_ppm), params(sess, x).cap_ppm) for x in assets]
-    total = max(0, cash) + sum(v for v, _ in values)
-    return sum(min(v, cap * total // ONE) for v, cap in values)
+    prices = {x: max(0, sess.mstate(params(sess, x).price_market).price * (ONE - move_ppm) // ONE) for x in assets}
+    return _extra(sess, addr, assets, sess.macc(addr, backs).cash if cash is None else cash, prices)
+
+
+# --------------------------------------------------------------------------- portfolio-margin scenarios
+
+SHOCKS = (("-3/3", GRID[12]), ("-extreme", GRID[15]))  # the grid's two largest falls (pm/scenarios.py): the ones that can bind
+
+
+def shock_table(sess: Session, addr: bytes, backs: str) -> tuple[int, int, list[dict], str | None]:
+    """(requirement, MMR, rows, binding) of ``addr``'s collateral backing ``backs`` shocked in the scenarios (module docstring).
+
+    Each row: ``scenario``, ``prices`` (asset -> shocked price), ``value``
+    (``extra`` at those prices) and ``pnl`` (its change, the extreme's
+    fraction applied; a loss rounded up).  ``binding`` is the first row with
+    the worst P&L (None if nothing is held or nothing can be lost).
+    """
+    assets = held(sess, addr, backs)
+    if not assets:
+        return 0, 0, [], None
+    cash = sess.macc(addr, backs).cash
+    now = _extra(sess, addr, assets, cash)
+    grids = {x: pm_mode.params(sess, params(sess, x).price_market) for x in assets}
+    frac = max(g.extreme_fraction_ppm for g in grids.values())
+    rows, worst, binding = [], 0, None
+    for name, sc in SHOCKS:
+        prices = {}
+        for x in assets:
+            price = sess.mstate(params(sess, x).price_market).price
+            prices[x] = max(0, price + spot_move(price, sc, grids[x]))
+        value = _extra(sess, addr, assets, cash, prices)
+        pnl = (value - now) * frac // ONE if sc.extreme else value - now  # floor: a loss rounds up
+        rows.append({"scenario": name, "prices": prices, "value": value, "pnl": pnl})
+        if pnl < worst:
+            worst, binding = pnl, name
+    req = -worst
+    mmf = max(g.mmr_fraction_ppm for g in grids.values())
+    return req, -(-req * mmf // ONE), rows, binding
+
+
+def shock_terms(sess: Session, addr: bytes, backs: str, m, imr: int, mmr: int, surplus: int) -> tuple[int, int, int]:
+    """A portfolio account's (IMR, MMR, trigger budget) with its collateral's shock added (``margin.evaluate``'s one call).
+
+    Nothing is added for an account without a position in ``backs`` (nothing to cover).
+    """
+    if not (m.markets or m.series):
+        return imr, mmr, surplus
+    req, req_mmr, _, _ = shock_table(sess, addr, backs)
+    return imr + req, mmr + req_mmr, surplus - req_mmr * ONE
 
 
 # --------------------------------------------------------------------------- membership

@@ -116,6 +116,8 @@ def evaluate(sess: Session, addr: bytes, asset: str, m=None) -> Eval:
         equity, imr, mmr, surplus, stale = equity + oe, imr + oi, mmr + om, surplus + os6, stale or ostale
     if pm_mode.portfolio(sess, addr):  # portfolio margin: the scenario requirement replaces IMR and MMR (pm/mode.py)
         imr, mmr, surplus = pm_mode.requirement_terms(sess, addr, m)
+        if collateral.held(sess, addr, asset):  # its collateral shocked by its own scan ranges (collateral.py)
+            imr, mmr, surplus = collateral.shock_terms(sess, addr, asset, m, imr, mmr, surplus)
     return Eval(equity, imr, mmr, notional, surplus, len(m.markets) + len(m.series), stale)
 
 

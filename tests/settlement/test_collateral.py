@@ -217,3 +217,37 @@ def test_holders_are_paged_so_a_deposit_writes_one_page():
     assert collateral.holders(h.session(), "EUR") == sorted([alice, bob])
     assert h.run("bob", MarginWithdraw("EUR", 1_000)).ok
     assert collateral.holders(h.session(), "EUR") == [alice]
+
+
+def test_portfolio_collateral_is_shocked_by_its_own_scan_range():
+    """docs/portfolio-margin.md "Collateral shocks": alice in portfolio mode, long 5 BTC-PERP at 10,000, 80,000 EUR.
+
+    EUR-PERP's grid is the default (R = 15 %, extreme 3 x R, 35 % counted, MMR fraction 769,231): -3/3 takes EUR
+    from 1,100 to 935 (v 71,060: -12,540), -extreme to 605 (v 45,980: 35 % of -37,620 = -13,167, rounded up), which
+    binds. BTC-PERP's own requirement is 35 % of 45 % of 50,000 = 7,875. IMR = 7,875 + 13,167 = 21,042,
+    MMR = ceil(7,875 x 0.769231) + ceil(13,167 x 0.769231) = 6,058 + 10,129 = 16,187. With a 60 % cap the counted
+    value is 60 % of the value (the cash is negative): -7,524 and -7,901.
+    """
+    from cli import pm as cpm
+    from ledger.txkinds_pm import SetMarginMode
+    from settlement.risk import pm_queries as pq
+    for cap, figures, pnls in ((1_000_000, (88_600, 21_042, 16_187), (-12_540, -13_167)),
+                               (600_000, (55_160, 15_776, 12_136), (-7_524, -7_901))):
+        h = chain(cap=cap)
+        a = h.addr("alice")
+        assert h.run("alice", SetMarginMode("portfolio")).ok
+        view = pq.pm_scenarios(h.view, a, h.time_ms)["accounts"][0]["collateral_shock"]
+        assert view["counted"] is False and view["requirement"] == -pnls[1]  # no position yet: not in IMR
+        assert evaluate(h.session(), a, "USD").imr == 0
+        assert h.trade("alice", "dave", "sell", 5, 10_000, market=PERP).ok
+        ev = evaluate(h.session(), a, "USD")
+        assert (ev.equity, ev.imr, ev.mmr) == figures
+        acc = pq.pm_scenarios(h.view, a, h.time_ms)["accounts"][0]
+        c = acc["collateral_shock"]
+        assert [(r["scenario"], r["prices"], r["pnl"]) for r in c["scenarios"]] == [
+            ("-3/3", {"EUR": 935}, pnls[0]), ("-extreme", {"EUR": 605}, pnls[1])]
+        assert (c["binding"], c["requirement"], c["counted"]) == ("-extreme", -pnls[1], True)
+        assert acc["imr"] == acc["underlyings"][0]["requirement"] + c["requirement"]
+        assert acc["mmr"] == acc["underlyings"][0]["mmr"] + c["mmr"]
+    assert pq.pm_scenarios(h.view, h.addr("dave"), h.time_ms)["accounts"][0]["collateral_shock"] is None  # standard mode
+    cpm._render_scenarios(pq.pm_scenarios(h.view, a, h.time_ms), "alice")
