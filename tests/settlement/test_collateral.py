@@ -6,6 +6,8 @@ BTC-PERP positions through the EUR-PERP price market (1,000 EUR base units per l
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from ledger.txkinds_pm import SetCollateral
 from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw, PriceReport, RegisterMarket
@@ -251,3 +253,55 @@ def test_portfolio_collateral_is_shocked_by_its_own_scan_range():
         assert acc["mmr"] == acc["underlyings"][0]["mmr"] + c["mmr"]
     assert pq.pm_scenarios(h.view, h.addr("dave"), h.time_ms)["accounts"][0]["collateral_shock"] is None  # standard mode
     cpm._render_scenarios(pq.pm_scenarios(h.view, a, h.time_ms), "alice")
+
+
+@settings(max_examples=40, deadline=None)
+@given(cap=st.sampled_from([1_000_000, 600_000, 200_000]), haircut=st.sampled_from([0, 50_000, 300_000]),
+       eur=st.integers(20_000, 200_000), room=st.integers(1, 100), where=st.integers(0, 1_000))
+def test_inside_its_band_a_holder_is_never_breached(cap, haircut, eur, room, where):
+    """collateral.py "Price bands": at any EUR price in [lo, P0] (BTC unchanged) brute-force evaluation finds the
+    account not breached, so the sweep may skip it."""
+    h = chain(haircut=haircut, cap=cap, discount=0)
+    a = h.addr("bob")
+    assert h.run("bob", MarginDeposit("EUR", eur)).ok
+    room_usd = evaluate(h.session(), a, "USD").equity
+    lots = room_usd * room // 100 // 1_000  # IMR 1,000 a lot (10 % of 10,000)
+    assume(lots > 0)
+    assert h.trade("bob", "dave", "sell", lots, 10_000, market=PERP).ok
+    s = h.session()
+    lo = collateral.band(s, a, "USD").get("EUR", 0)
+    assume(lo < 1_100)  # else inside the rounding slack: the sentinel, re-checked at every sweep
+    s.mstate(EURM).price = max(lo, 0) + (1_100 - max(lo, 0)) * where // 1_000  # scratch: never flushed
+    ev = evaluate(s, a, "USD")
+    assert not ev.breached, (lo, s.mstate(EURM).price, ev.equity, ev.mmr)
+
+
+def test_a_small_collateral_move_rechecks_only_the_holders_whose_band_it_crossed():
+    """Twelve EUR holders (80,000 EUR each, worth 83,600), long 6 to 72 BTC-PERP lots: a 32 % EUR fall re-checks two.
+
+    The most levered (72 lots, MMR 36,000) has the surplus 47,600 split between its perpetual and its EUR:
+    the band's half-width is floor(23,800 x 1,000 / (80,000 x 0.95)) = 313, lo = 787; 66 lots give lo = 768.
+    (Until now every holder was evaluated at every EUR move.)"""
+    names = tuple(f"h{i}" for i in range(12))
+    h = Harness(names=(*names, "dave"))
+    oracles = tuple(h.addr(o) for o in h.oracles)
+    params = default_params("mid", margin_cap_ppm=1_000_000)
+    h.block(h.tx("admin", RegisterMarket(PERP, "BTC", "USD", params, oracles)),
+            h.tx("admin", RegisterMarket(EURM, "EUR", "USD", default_params("mid", lot_size=LOT, margin_cap_ppm=1_000_000,
+                                                                            oracle_deviation_ppm=950_000), oracles)))
+    prices(h, 10_000, 1_100)
+    assert h.run("admin", SetCollateral("EUR", default_collateral_params("USD", EURM))).ok
+    h.block(*[h.tx(n, MarginDeposit("EUR", 80_000)) for n in names], h.tx("dave", MarginDeposit("USD", 10_000_000)))
+    h.block(*[h.trade_tx(n, "dave", "sell", 6 * (i + 1), 10_000, market=PERP) for i, n in enumerate(names)])
+    s = h.session()
+    holders = collateral.holders(s, "EUR")
+    assert len(holders) == 12
+    los = {a: collateral.band(s, a, "USD")["EUR"] for a in holders}
+    assert sorted(los.values())[-2:] == [768, 787]
+    s.mstate(EURM).price = 750  # in a scratch session (the sweep's own candidates, never flushed)
+    fired = collateral.candidates(s)
+    assert fired == {(a, "USD") for a in holders if los[a] > 750}  # exactly the bands it crossed
+    assert len(fired) == 2
+    for a in holders:  # and the others are safe, checked by brute force
+        if (a, "USD") not in fired:
+            assert not evaluate(s, a, "USD").breached

@@ -85,6 +85,20 @@ class CollateralMachine(RuleBasedStateMachine):
         price = price_off(self.prices[PERP], off)
         self._block([self.h.trade_tx(long, short, "sell", max(1, 35_000 * lev // price), price, market=PERP)])
 
+    @rule(who=st.sampled_from(NAMES[:3]), room=st.integers(50, 100))
+    def all_in(self, who, room):
+        """An EUR holder goes long with up to all of its room: its MMR then leans on its collateral."""
+        ev = evaluate(self.h.session(), self.h.addr(who), "USD")
+        lots = (ev.equity - ev.imr) * room // 100 // (self.prices[PERP] // 10)  # IMR 10 % of a lot's price (mid tier)
+        if lots > 0:
+            self._block([self.h.trade_tx(who, "dave", "sell", lots, self.prices[PERP], market=PERP)])
+
+    @rule(move=st.integers(-60_000, 20_000))
+    def eur_drift(self, move):
+        """A small EUR move: most holders' bands hold (collateral.py "Price bands"), those it crosses are re-checked."""
+        self.prices[EURM] = price_off(self.prices[EURM], move, floor=10)
+        self._block([])
+
     @rule(m=st.sampled_from(MARKETS), move=st.integers(-400_000, 400_000))
     def price_move(self, m, move):
         self.prices[m] = price_off(self.prices[m], move, floor=10)
