@@ -531,13 +531,13 @@ def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], fu
         fund_x.cash += amount
         fund_b.cash -= pay
         mb.cash += pay
-        need -= pay
         for a, x in ((addr, asset), (FUND, asset), (FUND, backs), (addr, backs)):
             sess.touch_macc(a, x)
         _refile(sess, addr, asset)
         moved = True
         events.append(Event("collateral_sale", {"account": addr, "asset": asset, "amount": amount, "backs": backs,
-                                                "price": price, "paid": pay, "left": m.cash}))
+                                                "price": price, "paid": pay, "left": m.cash, "need": need}))
+        need -= pay
     return moved
 
 

@@ -7,7 +7,13 @@ Invariants after every block (docs/risk-engine.md, "Multi-asset collateral"):
   (the at-risk index, the collateral holders' re-check and the sale to the fund must leave none);
 * the collateral value ``margin.evaluate`` counts equals an independent recomputation from the stored
   balances, prices and parameters (haircut, cap, rounding down);
-* the holder lists hold exactly the accounts with a positive EUR balance.
+* the holder lists hold exactly the accounts with a positive EUR balance;
+* a sale of collateral sells the least amount that covers what the account needs (or what the fund or the
+  balance allows), never more.
+
+Rules ``all_in`` and ``eur_drift`` lean positions on the collateral and move its price by a little, so
+that the price bands (most moves stay inside) and the partial sales are exercised; removing the bands, or
+widening them threefold, is found.
 """
 from __future__ import annotations
 
@@ -77,6 +83,21 @@ class CollateralMachine(RuleBasedStateMachine):
         for kind in ("collateral_sale", "liquidation", "adl", "insurance_payment"):
             if h.block_events(kind):
                 event(kind)
+        for sale in h.block_events("collateral_sale"):
+            self._check_sale(sale.attrs)
+
+    def _check_sale(self, a):
+        """A sale sells what covers the need and no more: the least amount whose price covers it, unless the balance
+        or the fund runs out first (collateral.py "Liquidation")."""
+        p = collateral.params(self.h.session(), "EUR")
+        rate = a["price"] * (10**6 - p.liq_discount_ppm)
+        enough = -(-a["need"] * LOT * 10**6 // rate)
+        assert 0 < a["amount"] <= enough and a["paid"] == a["amount"] * rate // (LOT * 10**6), a
+        if a["left"] and a["paid"] < a["need"]:
+            event("collateral sale limited by the fund")
+        elif a["left"]:
+            assert a["amount"] == enough, a
+            event("collateral sale of a part")
 
     @rule(long=names, short=names, lev=st.integers(1, 25), off=st.integers(-30_000, 30_000))
     def levered_pair(self, long, short, lev, off):
