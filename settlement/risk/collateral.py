@@ -438,10 +438,10 @@ def file_bands(sess: Session, addr: bytes, backs: str, m, surplus: int) -> int:
     assets plus the account's markets and series), the positions split the
     rest.  A negative budget files the sentinel (fires at every fresh sweep).
     """
-    _unfile(sess, addr, backs)
     assets = held(sess, addr, backs)
-    if not assets:
+    if not assets:  # no read on the perps-only path; a band left from collateral held before only fires a re-check
         return surplus
+    _unfile(sess, addr, backs)
     budget = surplus - band_slack(len(assets))
     share = budget // (len(assets) + len(m.markets) + len(m.series))
     caps = sum(params(sess, x).cap_ppm for x in assets)
