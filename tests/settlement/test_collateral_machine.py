@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from ledger.txkinds_pm import SetCollateral
+from ledger.txkinds_pm import SetCollateral, SetMarginMode
 from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw, PriceReport, RegisterMarket
 from settlement.audit import conservation, positions_balance
 from settlement.risk import collateral
@@ -78,13 +78,14 @@ class CollateralMachine(RuleBasedStateMachine):
     def _block(self, txs, dt_ms=1_000):
         h = self.h
         reports = [h.tx(o, PriceReport(m, self.prices[m])) for o in h.oracles for m in MARKETS]  # fresh every block
-        block_no_flat_adl(h, txs + reports, MARKETS, NAMES, dt_ms)
+        receipts = block_no_flat_adl(h, txs + reports, MARKETS, NAMES, dt_ms)
         event("block")
         for kind in ("collateral_sale", "liquidation", "adl", "insurance_payment"):
             if h.block_events(kind):
                 event(kind)
         for sale in h.block_events("collateral_sale"):
             self._check_sale(sale.attrs)
+        return receipts
 
     def _check_sale(self, a):
         """A sale sells what covers the need and no more: the least amount whose price covers it, unless the balance
@@ -113,6 +114,13 @@ class CollateralMachine(RuleBasedStateMachine):
         lots = (ev.equity - ev.imr) * room // 100 // (self.prices[PERP] // 10)  # IMR 10 % of a lot's price (mid tier)
         if lots > 0:
             self._block([self.h.trade_tx(who, "dave", "sell", lots, self.prices[PERP], market=PERP)])
+
+    @rule(who=names, mode=st.sampled_from(["portfolio", "standard"]))
+    def switch_mode(self, who, mode):
+        """Portfolio mode adds the collateral's own scenario shock to the requirement (collateral.py); it may be refused."""
+        r = self._block([self.h.tx(who, SetMarginMode(mode))])[0]
+        if r.ok and mode == "portfolio" and self.h.session().macc(self.h.addr(who), "EUR").cash > 0:
+            event("portfolio account holding EUR")
 
     @rule(move=st.integers(-60_000, 20_000))
     def eur_drift(self, move):
