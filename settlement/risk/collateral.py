@@ -75,8 +75,8 @@ Price bands (the at-risk index of the collateral)
 ``S6`` (10^6 x its margin surplus) first.  With ``n`` held assets, the account's
 ``k = n + markets + series`` and the rounding slack ``s_n = (4n(n+1) + 4) x 10^6``,
 each asset gets ``b = floor((S6 - s_n) / k)`` and the positions split what is
-left, ``S6 - s_n - n x b``, as before.  Asset ``X``, bought ``cash_X`` at price
-``P0``, gets the band ``[lo, +inf)``::
+left, ``S6 - s_n - n x b``, as before.  Asset ``X`` (``cash_X`` held, price
+``P0`` at this evaluation) gets the band ``[lo, +inf)``::
 
     lambda_X = 10^6 + sum_{Y held, Y != X} cap_Y
     lo       = P0 - floor(b x lot x 10^6 / (lambda_X x cash_X x (10^6 - haircut_X)))
@@ -132,7 +132,8 @@ backs)``.  ``X`` moves from the account's cash to the fund's
 (``MAcc(FUND, X).cash``), ``paid`` the other way: conservation per asset is
 exact.  ``need`` falls by ``paid`` and the sale stops once it is covered; the
 rest of the collateral stays with the account, which is then not breached
-whatever that rest is worth (its equity without it covers MMR).  If the
+whatever that rest is worth (its equity without it covers MMR; in portfolio
+mode the shock term of the rest is at most the rest's value).  If the
 collateral does not cover ``need``, all of it is sold and the perpetual
 waterfall runs on what is left.  ``liq_discount <= haircut`` (validated), so
 a sale never lowers the account's equity.  The fund's collateral inventory is
@@ -448,13 +449,14 @@ def file_bands(sess: Session, addr: bytes, backs: str, m, surplus: int) -> int:
     idx, rows = _bands(sess), []
     for x in assets:
         p = params(sess, x)
-        if not p.enabled:
-            continue  # worth 0 at any price; a parameter change re-checks every holder
+        cash = sess.macc(addr, x).cash
+        if not p.enabled or cash <= 0:
+            continue  # worth 0 at any price; a parameter change re-checks every holder, a deposit re-files the account
         price, lot = _price_lot(sess, p)
         if budget < 0:
             lo = ALWAYS
         else:
-            slope = (ONE + caps - p.cap_ppm) * sess.macc(addr, x).cash * (ONE - p.haircut_ppm)  # lambda x cash x (1 - h), x 10^12
+            slope = (ONE + caps - p.cap_ppm) * cash * (ONE - p.haircut_ppm)  # lambda x cash x (1 - h), x 10^12
             lo = price - share * lot * ONE // slope  # the half-width rounded down: against the account
             if lo <= 0:
                 continue  # even a fall to 0 stays within the share
