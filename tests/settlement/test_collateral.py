@@ -251,6 +251,8 @@ def test_portfolio_collateral_is_shocked_by_its_own_scan_range():
         assert (c["binding"], c["requirement"], c["counted"]) == ("-extreme", -pnls[1], True)
         assert acc["imr"] == acc["underlyings"][0]["requirement"] + c["requirement"]
         assert acc["mmr"] == acc["underlyings"][0]["mmr"] + c["mmr"]
+        # a portfolio account's trigger budget is the sentinel (pm/mode.py): its band fires at every fresh sweep
+        assert collateral.band(h.session(), a, "USD") == {"EUR": collateral.ALWAYS}
     assert pq.pm_scenarios(h.view, h.addr("dave"), h.time_ms)["accounts"][0]["collateral_shock"] is None  # standard mode
     cpm._render_scenarios(pq.pm_scenarios(h.view, a, h.time_ms), "alice")
 
