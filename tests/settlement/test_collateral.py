@@ -1,4 +1,5 @@
-"""Multi-asset collateral: listing, value (haircut, cap), deposits and withdrawals, and the sale to the fund.
+"""Multi-asset collateral: listing, value (haircut, cap), deposits and withdrawals, the sale to the fund (only what
+covers the MMR), the holders' pages and price bands, and the shock of a portfolio account's collateral.
 
 The worked examples are docs/risk-engine.md, "Multi-asset collateral": EUR backs USD-settled
 BTC-PERP positions through the EUR-PERP price market (1,000 EUR base units per lot).
