@@ -7,7 +7,7 @@ BTC-PERP positions through the EUR-PERP price market (1,000 EUR base units per l
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from ledger.txkinds_pm import SetCollateral
@@ -258,12 +258,28 @@ def test_portfolio_collateral_is_shocked_by_its_own_scan_range():
     cpm._render_scenarios(pq.pm_scenarios(h.view, a, h.time_ms), "alice")
 
 
+def btc_at_its_trigger(s, addr: bytes) -> None:
+    """Move BTC-PERP (scratch session) to the lowest price at which the long's trigger has not fired: its share spent."""
+    from settlement.risk.margin import coordinate
+    from settlement.risk.records import LONG
+    p, ms = s.pos(addr, PERP), s.mstate(PERP)
+    assert p.trigger_side == LONG
+    lo, hi = 0, ms.price
+    while lo < hi:  # the coordinate grows with the price
+        ms.price = (lo + hi) // 2
+        if coordinate(s, PERP, LONG) >= p.trigger:
+            hi = ms.price
+        else:
+            lo = ms.price + 1
+    ms.price = lo
+
+
 @settings(max_examples=40, deadline=None)
 @given(cap=st.sampled_from([1_000_000, 600_000, 200_000]), haircut=st.sampled_from([0, 50_000, 300_000]),
-       eur=st.integers(20_000, 200_000), room=st.integers(1, 100), where=st.integers(0, 1_000))
+       eur=st.integers(20_000, 200_000), room=st.integers(1, 100), where=st.sampled_from([0, 0, 1, 500, 1_000]))
 def test_inside_its_band_a_holder_is_never_breached(cap, haircut, eur, room, where):
-    """collateral.py "Price bands": at any EUR price in [lo, P0] (BTC unchanged) brute-force evaluation finds the
-    account not breached, so the sweep may skip it."""
+    """collateral.py "Price bands": at any EUR price in [lo, P0], with BTC as low as its trigger allows, brute-force
+    evaluation finds the account not breached, so the sweep may skip it."""
     h = chain(haircut=haircut, cap=cap, discount=0)
     a = h.addr("bob")
     assert h.run("bob", MarginDeposit("EUR", eur)).ok
@@ -275,6 +291,7 @@ def test_inside_its_band_a_holder_is_never_breached(cap, haircut, eur, room, whe
     lo = collateral.band(s, a, "USD").get("EUR", 0)
     assume(lo < 1_100)  # else inside the rounding slack: the sentinel, re-checked at every sweep
     s.mstate(EURM).price = max(lo, 0) + (1_100 - max(lo, 0)) * where // 1_000  # scratch: never flushed
+    btc_at_its_trigger(s, a)
     ev = evaluate(s, a, "USD")
     assert not ev.breached, (lo, s.mstate(EURM).price, ev.equity, ev.mmr)
 
@@ -308,3 +325,62 @@ def test_a_small_collateral_move_rechecks_only_the_holders_whose_band_it_crossed
     for a in holders:  # and the others are safe, checked by brute force
         if (a, "USD") not in fired:
             assert not evaluate(s, a, "USD").breached
+
+
+def two_assets(caps: tuple[int, int], haircuts: tuple[int, int], eur: int, gbp: int) -> Harness:
+    """The collateral chain plus GBP (created and issued to bob), listed through GBP-PERP at 1,300; bob holds both."""
+    from ledger.txkinds import CreateAsset, Issue
+    h = chain(haircut=haircuts[0], cap=caps[0], discount=0)
+    oracles = tuple(h.addr(o) for o in h.oracles)
+    h.block(h.tx("admin", CreateAsset("GBP", 6, h.addr("issuer"))),
+            h.tx("admin", RegisterMarket("GBP-PERP", "GBP", "USD", default_params("mid", lot_size=LOT, margin_cap_ppm=1_000_000,
+                                                                                  oracle_deviation_ppm=950_000), oracles)))
+    h.block(h.tx("issuer", Issue("GBP", 10**9, h.addr("bob"))), *[h.tx(o, PriceReport("GBP-PERP", 1_300)) for o in h.oracles])
+    r = h.run("admin", SetCollateral("GBP", default_collateral_params("USD", "GBP-PERP", haircut_ppm=haircuts[1], cap_ppm=caps[1],
+                                                                     liq_discount_ppm=0)))
+    assert r.ok, r.reason
+    h.block(h.tx("bob", MarginDeposit("EUR", eur)), h.tx("bob", MarginDeposit("GBP", gbp)))
+    return h
+
+
+@settings(max_examples=30, deadline=None)
+@example(caps=(900_000, 1_000_000), haircuts=(0, 0), eur=3_497, gbp=1_000, room=80, where=(0, 0))  # found without lambda's cap term
+@given(caps=st.tuples(*[st.sampled_from([1_000_000, 900_000, 500_000, 200_000])] * 2),
+       haircuts=st.tuples(*[st.sampled_from([0, 50_000, 300_000])] * 2), eur=st.integers(1_000, 100_000),
+       gbp=st.integers(1_000, 100_000), room=st.integers(1, 100), where=st.tuples(*[st.sampled_from([0, 0, 1, 500, 1_000])] * 2))
+def test_two_assets_inside_their_bands_are_never_breached(caps, haircuts, eur, gbp, room, where):
+    """Both prices anywhere inside their bands at once, BTC as low as its trigger allows: the slope
+    lambda_X = 1 + the other's cap covers the caps' coupling (collateral.py "Price bands"), checked by brute force."""
+    h = two_assets(caps, haircuts, eur, gbp)
+    a = h.addr("bob")
+    lots = evaluate(h.session(), a, "USD").equity * room // 100 // 1_000
+    assume(lots > 0)
+    assert h.trade("bob", "dave", "sell", lots, 10_000, market=PERP).ok
+    s = h.session()
+    bands = collateral.band(s, a, "USD")
+    assert collateral.held(s, a, "USD") == ["EUR", "GBP"]
+    for (asset, market, p0), w in zip((("EUR", EURM, 1_100), ("GBP", "GBP-PERP", 1_300)), where):
+        lo = max(bands.get(asset, 0), 0)
+        assume(lo < p0)
+        s.mstate(market).price = lo + (p0 - lo) * w // 1_000
+    btc_at_its_trigger(s, a)
+    ev = evaluate(s, a, "USD")
+    assert not ev.breached, (bands, ev.equity, ev.mmr)
+
+
+def test_two_assets_are_shocked_together():
+    """Portfolio mode, 50,000 EUR (v 52,250) and 40,000 GBP (v 49,400), caps 50 % each, cash -45,000 after 5 lots:
+    T = 101,650, extra = 50,825 + 49,400 = 100,225. At -3/3 (935 and 1,105): v 44,412 and 41,990, T 86,402,
+    extra 43,201 + 41,990 = 85,191, loss 15,034. At -extreme (605 and 715): v 28,737 and 27,170, T 55,907,
+    extra 27,953 + 27,170 = 55,123, 35 % of 45,102 = 15,786 (rounded up), which binds."""
+    from ledger.txkinds_pm import SetMarginMode
+    h = two_assets((500_000, 500_000), (50_000, 50_000), 50_000, 40_000)
+    a = h.addr("bob")
+    assert h.run("bob", SetMarginMode("portfolio")).ok
+    assert h.trade("bob", "dave", "sell", 5, 10_000, market=PERP).ok
+    s = h.session()
+    req, mmr, rows, binding = collateral.shock_table(s, a, "USD")
+    assert [(r["scenario"], r["prices"], r["value"], r["pnl"]) for r in rows] == [
+        ("-3/3", {"EUR": 935, "GBP": 1_105}, 85_191, -15_034), ("-extreme", {"EUR": 605, "GBP": 715}, 55_123, -15_786)]
+    assert (req, mmr, binding) == (15_786, 12_144, "-extreme")
+    assert evaluate(s, a, "USD").imr == 7_875 + 15_786
