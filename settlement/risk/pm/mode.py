@@ -29,8 +29,9 @@ every sweep whose price is fresh, so the sweep re-evaluates it exactly in
 every block (O(portfolio accounts) per block: the fallback of issue 17's
 "re-check when a price or vol moved past its band"; finer bands are future work).
 
-Collateral shocks: ``collateral.shocked_values`` does not exist on this branch;
-non-settlement collateral is not shocked here (the merge wires it).
+Collateral shocks: ``margin.evaluate`` adds a portfolio account's collateral,
+shocked by each asset's own scan range, as a term of its own after these
+(``collateral.shock_terms``).
 """
 from __future__ import annotations
 
