@@ -72,7 +72,7 @@ def collateral_txs(admin, chain_id: str, nonce: int, backs: str) -> list:
 
 
 def deposit_collateral(sess: Session, addrs: list[bytes], n: int, backs: str) -> tuple[list[bytes], int, int]:
-    """Move half of the equity of ``n`` accounts evenly spread over ``addrs`` out of ``backs`` into ETH margin cash.
+    """Move half of the equity of ``n`` accounts evenly spread over ``addrs`` (with equity > 0) out of ``backs`` into ETH margin cash.
 
     Each chosen account with equity ``E > 0`` gives ``X = floor(E / 2)`` of its
     ``backs`` cash and receives ``ceil(X x lot x 10^6 / (P x (10^6 - haircut)))``
@@ -84,8 +84,12 @@ def deposit_collateral(sess: Session, addrs: list[bytes], n: int, backs: str) ->
     p = collateral.params(sess, COLLATERAL)
     price, lot = sess.mstate(COLLATERAL_MARKET).price, sess.market(COLLATERAL_MARKET).params.lot_size
     step = max(1, len(addrs) // n)
+    spread = addrs[::step]
+    picked = set(spread)
     holders, out_b, in_x = [], 0, 0
-    for a in addrs[::step][:n]:
+    for a in spread + [a for a in addrs if a not in picked]:  # evenly spread, then the others while some had no equity
+        if len(holders) == n:
+            break
         m = sess.macc(a, backs)
         ev = evaluate(sess, a, backs, m)
         x = ev.equity // 2
