@@ -51,6 +51,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from ..options.pricing import bs_values6
 
@@ -61,9 +62,11 @@ ONE = 10**6
 SHORT_MIN = "short_option_min"
 
 
-@dataclass(frozen=True, slots=True)
-class OptionLeg:
-    """``n`` contracts (+ long, - short) of ``lots`` lots each; mark6 per lot (10^6 x quote base units)."""
+class OptionLeg(NamedTuple):
+    """``n`` contracts (+ long, - short) of ``lots`` lots each; mark6 per lot (10^6 x quote base units).
+
+    A named tuple (immutable, built for every leg of every evaluated account: ~5x cheaper than a frozen dataclass).
+    """
 
     n: int
     lots: int
