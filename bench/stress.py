@@ -58,7 +58,7 @@ from settlement.risk.engine import end_block_phases, options_phase
 from settlement.risk.records import FUND, Market, MState, Session
 from settlement.state import DictView, RootAccumulator, State
 
-from .stress_pm import COLLATERAL, COLLATERAL_MARKET, allcrash_rows, collateral_market, collateral_txs, deposit_collateral
+from .stress_pm import ALLCRASH_MARKETS, COLLATERAL, COLLATERAL_MARKET, allcrash_rows, collateral_market, collateral_txs, deposit_collateral
 from .stress_pm import row as pm_row
 from .stress_pm import summary as pm_summary
 from .stress_pm import with_collateral_prices
@@ -133,7 +133,7 @@ def price_path(cfg: StressConfig, rng) -> tuple[list[str], list[dict[str, int]]]
             rows.append({"BTC-PERP": max(1, px + px * _noise(rng, 2_000) // 1_000_000)})
         return ["BTC-PERP"], rows
     if cfg.scenario == "allcrash":
-        return ["BTC-PERP"], [{"BTC-PERP": px} for px in allcrash_rows(P0, VOLSPIKE_BLOCKS, VOLSPIKE_CALM, rng, _noise)]
+        return list(ALLCRASH_MARKETS), allcrash_rows(P0, VOLSPIKE_BLOCKS, VOLSPIKE_CALM, rng, _noise)
     raise ValueError(f"unknown scenario {cfg.scenario!r}; choose from {', '.join(SCENARIOS)} or give a CSV")
 
 
@@ -165,7 +165,7 @@ class _Sim:
         # volspike moves the price 30 % in one block, allcrash 40 %: the move guard (20 % a block by default) must let it through
         params = default_params("large", oracle_max_move_ppm=500_000 if cfg.scenario == "allcrash" else 400_000) \
             if cfg.scenario in ("volspike", "allcrash") else default_params("large")
-        for mid in markets + collateral_market(cfg):
+        for mid in markets + collateral_market(cfg, markets):
             sess.add_market(Market(mid, mid.split("-")[0], ASSET, params, tuple(sorted(o.address for o in self.oracles))))
             ms = sess.mstate(mid)
             ms.price, ms.stale = P0, False
@@ -251,6 +251,7 @@ class _Sim:
             txs = self.book.listing_txs(self.admin, self.time_ms + dt_ms, dt_ms)
         if collateral_market(cfg):
             txs += collateral_txs(self.admin, CHAIN_ID, len(txs), ASSET)
+        if collateral_market(cfg) or COLLATERAL_MARKET in self.markets:
             prices[COLLATERAL_MARKET] = P0
         row = self.block(prices, timer, dt_ms, pre_txs=txs)
         if not row["conservation_ok"]:

@@ -1,7 +1,8 @@
 """The stress replay's mixed book: portfolio-mode accounts, multi-asset collateral and the ``allcrash`` scenario.
 
-Owns the collateral asset of the replay (``ETH``, priced by a price-only
-market ``ETH-PERP`` in ``USD`` that no synthetic account trades), its listing
+Owns the collateral asset of the replay (``ETH``, priced by the market
+``ETH-PERP`` in ``USD``: price-only, except in ``allcrash`` where the
+perpetual accounts trade it as a second underlying), its listing
 (a real ``set_collateral`` tx in the setup block), the accounts that hold part
 of their margin in it, the ``allcrash`` price path, and the portfolio and
 collateral figures of each block and of the summary.  A harness like
@@ -19,9 +20,11 @@ pairs of the options book (``stress_options.OptionBook.open(pm_accounts=)``).
   as much after the haircut (Binance's 5 %, ``collateral.COLLATERAL_DEFAULTS``):
   USD's supply falls by what left, ETH's is what they hold.  ETH's price moves
   with the replay's first market, in every block (correlation one).
-- ``allcrash``: calm blocks, one block where every underlying AND the
-  collateral asset fall 40 %, calm blocks, the block that settles the near
-  expiry, a tail (volspike's shape, vols unchanged).
+- ``allcrash``: BTC-PERP and ETH-PERP (the perpetual accounts cross-margined
+  over one or both; the options book on BTC-PERP; ETH the collateral): calm
+  blocks, one block where every underlying AND the collateral asset fall
+  40 %, calm blocks, the block that settles the near expiry, a tail
+  (volspike's shape, vols unchanged).
 
 With none of these (the default) nothing of it exists: no market, no asset,
 no tx, and every state root is the one without them.
@@ -35,7 +38,7 @@ from settlement.risk import collateral
 from settlement.risk.margin import evaluate, reindex
 from settlement.risk.records import Session
 
-__all__ = ["ALLCRASH_MOVE_PPM", "COLLATERAL", "COLLATERAL_MARKET", "allcrash_rows", "collateral_market", "collateral_txs",
+__all__ = ["ALLCRASH_MARKETS", "ALLCRASH_MOVE_PPM", "COLLATERAL", "COLLATERAL_MARKET", "allcrash_rows", "collateral_market", "collateral_txs",
            "deposit_collateral", "row", "summary"]
 
 COLLATERAL = "ETH"
@@ -43,24 +46,27 @@ COLLATERAL_MARKET = "ETH-PERP"
 ALLCRASH_MOVE_PPM = -400_000  # every price -40 % in one block
 
 
-def collateral_market(cfg) -> list[str]:
-    """The price-only collateral market, if the replay lists collateral."""
-    return [COLLATERAL_MARKET] if cfg.collateral_accounts > 0 else []
+def collateral_market(cfg, markets: list[str] = ()) -> list[str]:
+    """The collateral's price market if the replay lists collateral and it is not one of ``markets`` already."""
+    return [COLLATERAL_MARKET] if cfg.collateral_accounts > 0 and COLLATERAL_MARKET not in markets else []
 
 
-def allcrash_rows(p0: int, blocks: int, calm: int, rng, noise) -> list[int]:
-    """The first market's prices of ``allcrash``: ``calm`` blocks at ``p0``, then -40 %; each with +-0.2 % noise."""
+ALLCRASH_MARKETS = ["BTC-PERP", COLLATERAL_MARKET]  # both underlyings of the perpetual accounts; ETH-PERP also prices the collateral
+
+
+def allcrash_rows(p0: int, blocks: int, calm: int, rng, noise) -> list[dict[str, int]]:
+    """The prices of ``allcrash`` (every market of :data:`ALLCRASH_MARKETS`): ``calm`` blocks at ``p0``, then -40 %; each +-0.2 % noise."""
     out, px = [], p0
     for i in range(1, blocks + 1):
         if i == calm + 1:
             px = p0 + p0 * ALLCRASH_MOVE_PPM // 1_000_000
-        out.append(max(1, px + px * noise(rng, 2_000) // 1_000_000))
+        out.append({mid: max(1, px + px * noise(rng, 2_000) // 1_000_000) for mid in ALLCRASH_MARKETS})
     return out
 
 
 def with_collateral_prices(cfg, markets: list[str], rows: list[dict[str, int]]) -> list[dict[str, int]]:
     """Each row with the collateral market's price: the first market's (both start at the same price: correlation one)."""
-    if not collateral_market(cfg):
+    if not collateral_market(cfg) or COLLATERAL_MARKET in markets:
         return rows
     return [dict(r, **{COLLATERAL_MARKET: r[markets[0]]}) for r in rows]
 
