@@ -34,6 +34,13 @@ and each block also carries the stress oracles' vol reports; the breach scans
 then run after the options phase too and count the option accounts apart
 (``option_breached``, ``option_missed``).  With 0 (the default) nothing of it
 exists and every state root is the one without options.
+
+With ``pm_accounts`` or ``collateral_accounts`` > 0 the mixed book of
+``bench/stress_pm.py`` joins (portfolio-mode option accounts, ETH collateral
+listed in the same first block) and each block also reports ``pm_breached``,
+the portfolio and collateral accounts liquidated and the collateral sold;
+``allcrash`` is its scenario (every underlying and the collateral -40 % in one
+block).  With both 0 nothing of it exists either.
 """
 from __future__ import annotations
 
