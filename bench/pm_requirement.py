@@ -8,12 +8,15 @@ call/put = 50 series marked by ``pricing.bs_value6`` (a skew around 60 %), and
 (1-20 contracts, long or short at random) and a perpetual on each underlying.
 Then, in process CPU time, the median over ``--runs`` runs of:
 
-- ``cold``: the first account of a block -- the pricer's memos emptied
-  (``pricing.clear_memos``), a fresh session (every record decoded from
-  state), so the risk arrays of the 150 series are computed;
+- ``cold``: the first account of a block -- the pricer's and the risk
+  arrays' memos emptied (``pricing.clear_memos``, ``scenarios.clear_memos``),
+  a fresh session (every record decoded from state), so the risk arrays of
+  the 150 series are computed;
 - ``warm``: each further account of the same block -- same session, the
   risk arrays already there (SPAN: one array per contract, shared by every
-  account); the figure is the mean over the other accounts of one run.
+  account); the figure is the mean over the other accounts of one run;
+- ``handler``: an account in a fresh session of the same block (each tx's
+  handler and each RPC view opens its own), the arrays in the module's memo.
 
 Each is timed for ``pm.mode.requirement_terms`` (the requirement itself) and
 for the whole ``margin.evaluate`` (equity and the standard terms too).
@@ -39,7 +42,7 @@ from settlement.risk.optrecords import CALL, PUT, UNDERLYINGS, Series, series_id
 from settlement.risk.options.marks import MARKED
 from settlement.risk.options.positions import ofill
 from settlement.risk.options.pricing import bs_value6, clear_memos
-from settlement.risk.pm import mode
+from settlement.risk.pm import mode, scenarios
 from settlement.risk.records import Market, Session
 from settlement.state import DictView, State
 
@@ -100,10 +103,11 @@ def build(accounts: int, seed: int = 1) -> tuple[DictView, list[bytes]]:
     return view, addrs
 
 
-def measure(view: DictView, addrs: list[bytes], fn) -> tuple[float, float]:
-    """(cold ms, warm ms) of ``fn(sess, addr)``: the first account of a fresh block, then the mean of the others."""
+def measure(view: DictView, addrs: list[bytes], fn) -> tuple[float, float, float]:
+    """(cold, warm, handler) ms of ``fn(sess, addr)``: the first account of a fresh block, the mean of the others, one in a new session."""
     ctx = BlockContext("bench", 2, NOW)
     clear_memos()
+    scenarios.clear_memos()
     sess = Session(State(view), ctx)
     t = time.process_time()
     fn(sess, addrs[0])
@@ -112,7 +116,10 @@ def measure(view: DictView, addrs: list[bytes], fn) -> tuple[float, float]:
     for a in addrs[1:]:
         fn(sess, a)
     warm = (time.process_time() - t) * 1e3 / max(1, len(addrs) - 1)
-    return cold, warm
+    sess = Session(State(view), ctx)
+    t = time.process_time()
+    fn(sess, addrs[-1])
+    return cold, warm, (time.process_time() - t) * 1e3
 
 
 def main() -> None:
@@ -128,6 +135,7 @@ def main() -> None:
         runs = [measure(view, addrs, fn) for _ in range(args.runs)]
         out[f"{name}_cold_ms"] = round(statistics.median(r[0] for r in runs), 3)
         out[f"{name}_warm_ms"] = round(statistics.median(r[1] for r in runs), 3)
+        out[f"{name}_handler_ms"] = round(statistics.median(r[2] for r in runs), 3)
     sess = Session(State(view), BlockContext("bench", 2, NOW))
     ev = evaluate(sess, addrs[0], Q)
     out.update(imr=ev.imr, mmr=ev.mmr, equity=ev.equity, target_ms=5, load_average=round(os.getloadavg()[0], 2))

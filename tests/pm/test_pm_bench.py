@@ -32,5 +32,5 @@ def test_accounts_sharing_the_blocks_arrays_get_their_own_requirement():
 
 def test_the_benchmark_measures_cold_and_warm():
     view, addrs = build(3)
-    cold, warm = measure(view, addrs, lambda s, a: mode.requirement_terms(s, a, s.macc(a, Q)))
-    assert cold > 0 and warm > 0
+    cold, warm, handler = measure(view, addrs, lambda s, a: mode.requirement_terms(s, a, s.macc(a, Q)))
+    assert cold > 0 and warm > 0 and handler > 0

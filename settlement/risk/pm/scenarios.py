@@ -55,7 +55,7 @@ from typing import NamedTuple
 
 from ..options.pricing import bs_values6
 
-__all__ = ["OptionLeg", "Scenario", "GRID", "array_key", "requirement", "risk_array", "risk_arrays", "scenario_spots", "scenario_vols",
+__all__ = ["OptionLeg", "Scenario", "GRID", "array_key", "clear_memos", "requirement", "risk_array", "risk_arrays", "scenario_spots", "scenario_vols",
            "short_option_min", "spot_move"]
 
 ONE = 10**6
@@ -153,9 +153,15 @@ def risk_arrays(spot: int, leg: OptionLeg, params) -> tuple[tuple[int, ...], tup
     The values are exactly the pricer's (``pricing.bs_values6``: the same
     integers as ``bs_value6`` point by point, its error bound unchanged).
     """
-    up, down = scenario_vols(leg.vol_ppm, params)
+    return _strike_arrays(spot, leg.strike, leg.vol_ppm, leg.t_ms, leg.rate_ppm, params)
+
+
+@lru_cache(maxsize=2048)
+def _strike_arrays(spot: int, strike: int, vol_ppm: int, t_ms: int, rate_ppm: int, params) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """:func:`risk_arrays`, memoised across sessions (each tx's handler and each view opens its own; invisible, as the pricer's memos)."""
+    up, down = scenario_vols(vol_ppm, params)
     points = [(s1, up if vol_up else down) for s1, vol_up in zip(scenario_spots(spot, params), _VOL_UP)]
-    calls, puts = bs_values6(points, leg.strike, leg.t_ms, leg.rate_ppm)
+    calls, puts = bs_values6(points, strike, t_ms, rate_ppm)
     return tuple(calls), tuple(puts)
 
 
@@ -202,3 +208,9 @@ def requirement(spot: int, perp_size: int, options: list[OptionLeg], params,
     if floor_ > scan:
         return floor_, table, SHORT_MIN
     return scan, table, binding
+
+
+def clear_memos() -> None:
+    """Empty the module's memos (benchmarks and tests; results never depend on them)."""
+    _strike_arrays.cache_clear()
+    scenario_spots.cache_clear()
