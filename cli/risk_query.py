@@ -143,7 +143,7 @@ def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, n
                        pm_accounts=pm_accounts, collateral_accounts=collateral_accounts)
     table = None
     opt_cols = ("opt. breached", "opt. liquidated", "settled") if option_accounts or pm_accounts else ()
-    pm_cols = ("pm breached", "pm liq.", "col. liq.", "col. sales") if pm_accounts or collateral_accounts else ()
+    pm_cols = (("pm breached", "pm liq.") if pm_accounts else ()) + (("col. liq.", "col. sales") if collateral_accounts else ())
     if not as_json:
         table = Table("height", "prices", "breached", "liquidated", *opt_cols, *pm_cols, "liq. step ms", "ADL", "bad debt", "fund cash",
                       "fund equity", "conserved", title=f"stress {scenario if not csv_path else csv_path}: {accounts:,} accounts"
@@ -154,8 +154,8 @@ def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, n
     def progress(r):
         if table is not None:
             opt = (str(r.get("option_breached", "-")), str(r["option_liquidated"]), str(r["settlement_events"])) if opt_cols else ()
-            pm = (str(r.get("pm_breached", "-")), str(r.get("pm_liquidated", 0)), str(r.get("collateral_liquidated", 0)),
-                  str(r.get("collateral_sales", 0))) if pm_cols else ()
+            pm = ((str(r.get("pm_breached", "-")), str(r["pm_liquidated"])) if pm_accounts else ()) \
+                + ((str(r["collateral_liquidated"]), str(r["collateral_sales"])) if collateral_accounts else ())
             table.add_row(str(r["height"]), " ".join(f"{k}={v}" for k, v in r["prices"].items()), str(r.get("breached", "-")),
                           str(r["liquidated"]), *opt, *pm, f"{r['liquidation_step_ms']:.2f}", str(r["adl_events"]), f"{r['bad_debt']:,}",
                           f"{r['insurance_fund_cash']:,}", f"{r['insurance_fund_equity']:,}", "yes" if r["conservation_ok"] else "[red]NO[/red]")
