@@ -29,8 +29,9 @@ every sweep whose price is fresh, so the sweep re-evaluates it exactly in
 every block (O(portfolio accounts) per block: the fallback of issue 17's
 "re-check when a price or vol moved past its band"; finer bands are future work).
 
-Collateral shocks: ``collateral.shocked_values`` does not exist on this branch;
-non-settlement collateral is not shocked here (the merge wires it).
+Collateral shocks: ``margin.evaluate`` adds a portfolio account's collateral,
+shocked by each asset's own scan range, as a term of its own after these
+(``collateral.shock_terms``).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ from ledger.txkinds_pm import PmParams
 
 from ..optrecords import CALL
 from ..records import ONE, Session
-from .scenarios import OptionLeg, requirement
+from .scenarios import OptionLeg, array_key, requirement, risk_arrays
 
 __all__ = ["MODES", "PM_DEFAULTS", "PORTFOLIO", "STANDARD", "SENTINEL", "book", "params", "portfolio", "requirement_terms",
            "set_mode", "set_params", "underlying_requirements"]
@@ -130,10 +131,25 @@ def book(sess: Session, addr: bytes, m) -> dict[str, tuple[int, list[OptionLeg]]
 
 
 def underlying_requirements(sess: Session, addr: bytes, m) -> list[tuple[str, int, list[tuple[str, int]], str]]:
-    """[(underlying, requirement, P&L table, binding scenario)] of the account in sorted underlying order."""
+    """[(underlying, requirement, P&L table, binding scenario)] of the account in sorted underlying order.
+
+    Each option leg's :func:`~.scenarios.risk_array` is memoised in the session
+    (``oext["risk_arrays"]``, keyed by :func:`~.scenarios.array_key`: everything
+    it depends on), so every account of a block holding a series shares one
+    array (docs/portfolio-margin.md "Risk arrays").
+    """
+    arrays = sess.oext.setdefault("risk_arrays", {})
     out = []
     for u, (size, legs) in sorted(book(sess, addr, m).items()):
-        req, table, binding = requirement(sess.mstate(u).price, size, legs, params(sess, u))
+        spot, p = sess.mstate(u).price, params(sess, u)
+        rows = []
+        for leg in legs:
+            key = array_key(spot, leg, p)
+            pair = arrays.get(key)
+            if pair is None:
+                pair = arrays[key] = risk_arrays(spot, leg, p)
+            rows.append(pair[0] if leg.is_call else pair[1])
+        req, table, binding = requirement(spot, size, legs, p, rows)
         out.append((u, req, table, binding))
     return out
 
