@@ -523,3 +523,48 @@ def test_dishonest_initiator_cannot_take_the_responders_lock(perturb, claim_tick
     got = _delta_of(w, "bob", before)
     assert res.persisted.phase in (Phase.COMPLETED, Phase.REFUNDED, Phase.ABANDONED), res.persisted.log
     assert got == (GOT["bob"] if res.persisted.phase is Phase.COMPLETED else {}), (got, res.persisted.log)
+
+
+# --------------------------------------------------------------------------- the rarer moves, one by one
+
+T_A, T_B = 20_000, 15_000
+
+
+def _at(role: str, phase: Phase, mine: str, theirs: str | None, now_a: int, now_b: int):
+    """A swap of ``role`` in ``phase`` with both locks made, its own lock ``mine`` (a status) and the counterparty's
+    ``theirs`` (a status, None: not visible); the observation at block times ``now_a``, ``now_b``."""
+    w = World()
+    t = w.terms(SECRET)
+    swap = plan.initiate(t, POLICY, SECRET) if role == "initiator" else plan.respond(t, POLICY)
+    swap = dataclasses.replace(swap, phase=phase, lock_a=b"\x0a" * 32, lock_b=b"\x0b" * 32, timeout_a_ms=T_A, timeout_b_ms=T_B,
+                               secret=SECRET)
+    lock_a = plan.HtlcView("a", b"\x0a" * 32, t.initiator_a, t.responder_a, "USD", 1_000, t.hashlock, 0, T_A, "open")
+    lock_b = plan.HtlcView("b", b"\x0b" * 32, t.responder_b, t.initiator_b, "EUR", 900, t.hashlock, 0, T_B, "open")
+    own, other = (lock_a, lock_b) if role == "initiator" else (lock_b, lock_a)
+    views = [dataclasses.replace(own, status=mine, preimage=SECRET if mine == "claimed" else b"")]
+    if theirs is not None:
+        views.append(dataclasses.replace(other, status=theirs, preimage=SECRET if theirs == "claimed" else b""))
+    return swap, plan.Observation(now_a, now_b, tuple(views))
+
+
+@pytest.mark.parametrize("role, phase, mine, theirs, now_a, now_b, to, action", [
+    ("initiator", Phase.LOCKED, "refunded", None, 0, 0, Phase.REFUNDED, plan.Finished),
+    ("initiator", Phase.LOCKED, "claimed", None, 0, 0, Phase.LOST, plan.Finished),  # the secret leaked some other way
+    ("initiator", Phase.LOCKED, "open", None, T_A, T_A, Phase.REFUNDING, plan.Refund),  # found nothing by T_A
+    ("initiator", Phase.CLAIMING, "refunded", "refunded", T_A, T_A, Phase.REFUNDED, plan.Finished),
+    ("initiator", Phase.CLAIMING, "claimed", "refunded", T_A, T_A, Phase.LOST, plan.Finished),  # claim landed late: secret out
+    ("initiator", Phase.ABORTING, "refunded", None, T_A, 0, Phase.REFUNDED, plan.Finished),
+    ("initiator", Phase.ABORTING, "claimed", None, T_A, 0, Phase.LOST, plan.Finished),
+    ("initiator", Phase.REFUNDING, "open", None, T_A, 0, Phase.REFUNDING, plan.Refund),  # the refund did not commit: again
+    ("initiator", Phase.REFUNDING, "claimed", None, T_A, 0, Phase.LOST, plan.Finished),
+    ("responder", Phase.LOCKED, "claimed", "claimed", 0, 0, Phase.COMPLETED, plan.Finished),
+    ("responder", Phase.LOCKED, "refunded", "open", 0, T_B, Phase.REFUNDED, plan.Finished),
+    ("responder", Phase.CLAIMING, "claimed", "open", T_A, T_B, Phase.LOST, plan.Finished),  # A's lock timed out first
+    ("responder", Phase.REFUNDING, "claimed", "claimed", 0, T_B, Phase.COMPLETED, plan.Finished),
+    ("responder", Phase.REFUNDING, "claimed", "open", T_A, T_B, Phase.LOST, plan.Finished),
+    ("responder", Phase.REFUNDING, "open", "open", 0, T_B, Phase.REFUNDING, plan.Refund),
+])
+def test_rare_move(role, phase, mine, theirs, now_a, now_b, to, action):
+    swap, obs = _at(role, phase, mine, theirs, now_a, now_b)
+    new, act = decide(swap, obs)
+    assert new.phase is to and isinstance(act, action), new.log
