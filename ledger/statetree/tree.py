@@ -252,16 +252,21 @@ class StateTree:
         """This tree once its batch is written to the source of the tree it was updated from.
 
         Drops the pending layers (their nodes are kept in the shared cache).
-        A memory tree (:meth:`empty` without a source) writes the batches itself.
+        With no ``written`` (a memory tree: tests, stress replay), the batches
+        go into a copy of the memory source, so that another tree updated
+        from the same parent (another round's block) is not disturbed.
         """
         nodes = self._nodes
         pending = []
         while isinstance(nodes, _Layer):
             pending.append(nodes.batch)
             nodes = nodes.below
+        if written is None:
+            source = MemorySource(dict(nodes.source.data))
+            for batch in reversed(pending):
+                source.write(batch)
+            return StateTree(_Nodes(source), self.version, self.root)
         for batch in reversed(pending):
-            if written is None and isinstance(nodes.source, MemorySource):
-                nodes.source.write(batch)
             nodes.add(batch)
         return StateTree(nodes, self.version, self.root)
 
