@@ -69,22 +69,69 @@ def _nibble(kh: bytes, depth: int) -> int:
 
 
 # --------------------------------------------------------------------------- nodes
+#
+# A decoded node is a heap of 32 entries: ``heap[16 + nibble]`` are the
+# children, ``heap[i]`` (1 <= i < 16) the binary subtree over the slots of
+# ``heap[2i]`` and ``heap[2i + 1]``, ``heap[1]`` the node itself.  Every entry
+# starts with ``(hash, kind)``, kind 0 empty, 1 one leaf, 2 more; a child
+# entry goes on with its encoded bytes (tag included) and then, for a leaf,
+# ``kh, vh, value version``, for an inner node its version.  A subtree of one
+# leaf IS that leaf's entry, so collapsing needs no copy.  Only the entries
+# above a changed child are recomputed (4 hashes per changed child at most).
+
+_E = (PLACEHOLDER, 0)
 
 
-def encode_node(children: dict[int, tuple]) -> bytes:
-    parts = []
-    for nib in sorted(children):
-        c = children[nib]
-        if c[0]:
-            parts.append(bytes((nib << 4 | _LEAF,)) + c[1] + c[2] + c[4].to_bytes(8, "big"))
-        else:
-            parts.append(bytes((nib << 4 | _INNER,)) + c[1].to_bytes(8, "big") + c[3])
-    return b"".join(parts)
+def _leaf(nib: int, kh: bytes, vh: bytes, vver: int) -> tuple:
+    enc = bytes((nib << 4 | _LEAF,)) + kh + vh + vver.to_bytes(8, "big")
+    return (_sha(b"\x00" + kh + vh).digest(), 1, enc, kh, vh, vver)
 
 
-def decode_node(data: bytes, key: bytes = b"") -> dict[int, tuple]:
+def _placed(e: tuple, nib: int) -> tuple:
+    """Entry ``e`` as the child in slot ``nib`` (a leaf that moved gets its tag rewritten)."""
+    if e[2][0] >> 4 == nib:
+        return e
+    return (e[0], e[1], bytes((nib << 4 | e[1],)) + e[2][1:], *e[3:])
+
+
+def _combine(a: tuple, b: tuple) -> tuple:
+    kb = b[1]
+    if not kb and a[1] < 2:
+        return a
+    if not a[1] and kb == 1:
+        return b
+    return (_sha(b"\x01" + a[0] + b[0]).digest(), 2)
+
+
+def _fill(heap: list, slots) -> list:
+    """Recompute the entries of ``heap`` above the children in ``slots`` (heap indexes 16..31)."""
+    if len(slots) == 1:  # the common case: one path of 4 (_combine inlined)
+        i = slots[0] >> 1
+        while i:
+            a, b = heap[2 * i], heap[2 * i + 1]
+            if not b[1] and a[1] < 2:
+                heap[i] = a
+            elif not a[1] and b[1] == 1:
+                heap[i] = b
+            else:
+                heap[i] = (_sha(b"\x01" + a[0] + b[0]).digest(), 2)
+            i >>= 1
+        return heap
+    idx = set(slots)
+    for _ in range(4):
+        idx = {i >> 1 for i in idx}
+        for i in idx:
+            heap[i] = _combine(heap[2 * i], heap[2 * i + 1])
+    return heap
+
+
+def encode_node(heap: list) -> bytes:
+    return b"".join([e[2] for e in heap[16:] if e[1]])
+
+
+def decode_node(data: bytes, key: bytes = b"") -> list:
     """Inverse of :func:`encode_node`; raises StateCorrupt for anything else."""
-    children: dict[int, tuple] = {}
+    heap = [None] + [_E] * 31
     i, n, last = 0, len(data), -1
     while i < n:
         tag = data[i]
@@ -94,39 +141,18 @@ def decode_node(data: bytes, key: bytes = b"") -> dict[int, tuple]:
         last = nib
         if kind == _LEAF and i + 73 <= n:
             kh, vh = data[i + 1:i + 33], data[i + 33:i + 65]
-            children[nib] = (True, kh, vh, leaf_hash(kh, vh), int.from_bytes(data[i + 65:i + 73], "big"))
+            heap[16 + nib] = (leaf_hash(kh, vh), 1, data[i:i + 73], kh, vh, int.from_bytes(data[i + 65:i + 73], "big"))
             i += 73
         elif kind == _INNER and i + 41 <= n:
-            children[nib] = (False, int.from_bytes(data[i + 1:i + 9], "big"), None, data[i + 9:i + 41], None)
+            heap[16 + nib] = (data[i + 9:i + 41], 2, data[i:i + 41], int.from_bytes(data[i + 1:i + 9], "big"))
             i += 41
         else:
             raise StateCorrupt(f"tree node has a bad child entry at byte {i}", key=key)
-    return children
+    return _fill(heap, range(16, 32))
 
 
-def _levels(children: dict[int, tuple]) -> list[list[tuple[bytes, int]]]:
-    """The binary reduction of a node's 16 slots: ``levels[0]`` the slots, ``levels[4]`` the node."""
-    level = [_EMPTY] * 16
-    for nib, c in children.items():
-        level[nib] = (c[3], 1 if c[0] else 2)
-    levels = [level]
-    while len(level) > 1:
-        nxt = []
-        for i in range(0, len(level), 2):
-            a, b = level[i], level[i + 1]
-            if not b[1] and a[1] < 2:
-                nxt.append(a)
-            elif not a[1] and b[1] == 1:
-                nxt.append(b)
-            else:
-                nxt.append((node_hash(a[0], b[0]), 2))
-        levels.append(nxt)
-        level = nxt
-    return levels
-
-
-def _node_hash(children: dict[int, tuple]) -> bytes:
-    return _levels(children)[4][0][0]
+def _node_hash(heap: list) -> bytes:
+    return heap[1][0]
 
 
 # --------------------------------------------------------------------------- node lookup
@@ -281,25 +307,23 @@ class StateTree:
         if version <= self.version:
             raise ValueError(f"tree version {version} is not after {self.version}")
         up = _Updater(self._nodes, version)
-        ups = sorted((_sha(k).digest(), v) for k, v in writes.items())
-        root_children = up.root_children(self.version)
-        children = dict(root_children)
+        ups = sorted([(_sha(k).digest(), v) for k, v in writes.items()])
+        heap = up.load(b"", self.version)[:] if self.version >= 0 else [None] + [_E] * 31
+        changed = []
         for nib, group in groupby(ups, key=lambda u: u[0][0] >> 4):
-            old = children.get(nib)
-            new = up.update(bytes((nib,)), old, list(group), 1)
-            if new is None:
-                children.pop(nib, None)
-            else:
-                children[nib] = new
+            old = heap[16 + nib]
+            new = up.update(bytes((nib,)), old if old[1] else None, list(group), 1)
+            if new is not old and (new is not None or old[1]):
+                heap[16 + nib] = _E if new is None else _placed(new, nib)
+                changed.append(16 + nib)
         if self.version >= 0:
             up.stale.append(node_key(b"", self.version))
-        levels = _levels(children)
-        up.write(b"", children, levels)
+        up.write(b"", _fill(heap, changed))
         batch = TreeBatch(version, up.puts, tuple(up.stale), up.new_nodes)
         nodes = self._nodes
         if isinstance(nodes, _Layer) and nodes.depth >= 64:  # a long unsettled chain (tests): settle it
             nodes = StateTree(nodes, self.version, self.root).settle()._nodes
-        return StateTree(_Layer(batch, nodes), version, levels[4][0][0], batch)
+        return StateTree(_Layer(batch, nodes), version, heap[1][0], batch)
 
     # ------------------------------------------------------------------ proofs
 
@@ -318,35 +342,33 @@ class StateTree:
         siblings: list[bytes] = []
         while True:
             nk = node_key(path, version)
-            children = nodes.node(nk)
-            if children is None:
+            heap = nodes.node(nk)
+            if heap is None:
                 raise StateCorrupt("tree node missing", key=nk)
-            levels = _levels(children)
-            top = levels[4][0]
-            found = None
-            if top[1] < 2:  # only the root: the whole tree is empty or one leaf
-                found = top
-            else:
+            found = heap[1]
+            if found[1] == 2:  # else only the root: the whole tree is empty or one leaf
                 nib = _nibble(kh, len(path))
+                i = 1
                 for j in range(4):
-                    idx = nib >> (3 - j)
-                    lvl = levels[3 - j]
-                    siblings.append(lvl[idx ^ 1][0])
-                    if lvl[idx][1] < 2:
-                        found = lvl[idx]
+                    c = 2 * i + ((nib >> (3 - j)) & 1)
+                    siblings.append(heap[c ^ 1][0])
+                    found = heap[c]
+                    if found[1] < 2:
                         break
-            if found is not None:
-                if not found[1]:
-                    return self._proof(key, siblings, None, None)
-                leaf = next(c for c in children.values() if c[0] and c[3] == found[0])
-                if leaf[1] != kh:
-                    return self._proof(key, siblings, None, leaf[1] + leaf[2])
-                value = nodes.raw(value_key(kh, leaf[4]))
-                if value is None or _sha(value).digest() != leaf[2]:
-                    raise StateCorrupt("tree value missing or not the leaf's", key=value_key(kh, leaf[4]))
-                return self._proof(key, siblings, value, b"")
-            version = children[nib][1]
-            path += bytes((nib,))
+                    i = c
+                else:
+                    version = found[3]
+                    path += bytes((nib,))
+                    continue
+            if not found[1]:
+                return self._proof(key, siblings, None, None)
+            if found[3] != kh:
+                return self._proof(key, siblings, None, found[3] + found[4])
+            vk = value_key(kh, found[5])
+            value = nodes.raw(vk)
+            if value is None or _sha(value).digest() != found[4]:
+                raise StateCorrupt("tree value missing or not the leaf's", key=vk)
+            return self._proof(key, siblings, value, b"")
 
     @staticmethod
     def _proof(key: bytes, siblings: list[bytes], value: bytes | None, other: bytes | None) -> StateProof:
@@ -369,33 +391,43 @@ class _Updater:
     def __init__(self, src, version: int):
         self.src = src
         self.v = version
+        self.v8 = version.to_bytes(8, "big")
         self.puts: dict[bytes, bytes] = {}
-        self.new_nodes: dict[bytes, dict[int, tuple]] = {}
+        self.new_nodes: dict[bytes, list] = {}
         self.stale: list[bytes] = []
 
-    def load(self, path: bytes, version: int) -> dict[int, tuple]:
-        nk = node_key(path, version)
+    def load(self, path: bytes, version: int) -> list:
+        nk = b"n" + bytes((len(path),)) + path + version.to_bytes(8, "big")
         n = self.src.node(nk)
         if n is None:
             raise StateCorrupt("tree node missing", key=nk)
         return n
 
-    def root_children(self, version: int) -> dict[int, tuple]:
-        return {} if version < 0 else self.load(b"", version)
-
-    def write(self, path: bytes, children: dict[int, tuple], levels=None) -> tuple:
-        nk = node_key(path, self.v)
-        self.puts[nk] = encode_node(children)
-        self.new_nodes[nk] = children
-        h = (levels or _levels(children))[4][0][0]
-        return (False, self.v, None, h, None)
+    def write(self, path: bytes, heap: list) -> tuple:
+        nk = b"n" + bytes((len(path),)) + path + self.v8
+        self.puts[nk] = encode_node(heap)
+        self.new_nodes[nk] = heap
+        h = heap[1][0]
+        return (h, 2, bytes((path[-1] << 4 | _INNER,)) + self.v8 + h, self.v) if path else (h, 2, b"", self.v)
 
     def update(self, path: bytes, child: tuple | None, ups: list, depth: int) -> tuple | None:
-        """The new child at ``path`` after ``ups`` (sorted ``(kh, value | None)``, all under ``path``)."""
-        if child is not None and not child[0]:
-            return self._update_inner(path, child, ups, depth)
-        entries: dict[bytes, tuple] = {} if child is None else {child[1]: child}
+        """The new entry at ``path`` after ``ups`` (sorted ``(kh, value | None)``, all under ``path``); None: empty."""
+        if child is not None:
+            if child[1] == 2:
+                return self._update_inner(path, child, ups, depth)
+            if len(ups) == 1 and ups[0][0] == child[3]:  # the common case: one entry's value changes
+                value = ups[0][1]
+                vh = None if value is None else _sha(value).digest()
+                if vh == child[4]:
+                    return child
+                self.stale.append(b"v" + child[3] + child[5].to_bytes(8, "big"))
+                if value is None:
+                    return None
+                self.puts[b"v" + child[3] + self.v8] = value
+                return _leaf(path[-1], child[3], vh, self.v)
+        entries: dict[bytes, tuple] = {} if child is None else {child[3]: child}
         changed = False
+        nib = path[-1]
         for kh, value in ups:
             old = entries.get(kh)
             if value is None:
@@ -404,44 +436,48 @@ class _Updater:
                 del entries[kh]
             else:
                 vh = _sha(value).digest()
-                if old is not None and old[2] == vh:
+                if old is not None and old[4] == vh:
                     continue
-                self.puts[value_key(kh, self.v)] = value
-                entries[kh] = (True, kh, vh, leaf_hash(kh, vh), self.v)
+                self.puts[b"v" + kh + self.v8] = value
+                entries[kh] = _leaf(nib, kh, vh, self.v)
             if old is not None:
-                self.stale.append(value_key(kh, old[4]))
+                self.stale.append(value_key(kh, old[5]))
             changed = True
         if not changed:
             return child
+        if len(entries) < 2:
+            return next(iter(entries.values()), None)
         return self._build(path, [entries[k] for k in sorted(entries)], depth)
 
-    def _build(self, path: bytes, leaves: list[tuple], depth: int) -> tuple | None:
-        if len(leaves) < 2:
-            return leaves[0] if leaves else None
-        children = {
-            nib: self._build(path + bytes((nib,)), list(group), depth + 1)
-            for nib, group in groupby(leaves, key=lambda c: _nibble(c[1], depth))
-        }
-        return self.write(path, children)
+    def _build(self, path: bytes, leaves: list[tuple], depth: int) -> tuple:
+        """An inner node at ``path`` over two or more leaves."""
+        heap = [None] + [_E] * 31
+        slots = []
+        for nib, group in groupby(leaves, key=lambda e: _nibble(e[3], depth)):
+            group = list(group)
+            e = group[0] if len(group) == 1 else self._build(path + bytes((nib,)), group, depth + 1)
+            heap[16 + nib] = _placed(e, nib)
+            slots.append(16 + nib)
+        return self.write(path, _fill(heap, slots))
 
     def _update_inner(self, path: bytes, child: tuple, ups: list, depth: int) -> tuple | None:
-        children = dict(self.load(path, child[1]))
-        changed = False
-        for nib, group in groupby(ups, key=lambda u: _nibble(u[0], depth)):
-            old = children.get(nib)
-            new = self.update(path + bytes((nib,)), old, list(group), depth + 1)
-            if new is old:
+        heap = self.load(path, child[3])
+        new_heap = None
+        changed = []
+        groups = ((_nibble(ups[0][0], depth), ups),) if len(ups) == 1 else groupby(ups, key=lambda u: _nibble(u[0], depth))
+        for nib, group in groups:
+            old = heap[16 + nib]
+            new = self.update(path + bytes((nib,)), old if old[1] else None, group if type(group) is list else list(group), depth + 1)
+            if new is old or (new is None and not old[1]):
                 continue
-            changed = True
-            if new is None:
-                del children[nib]
-            else:
-                children[nib] = new
-        if not changed:
+            if new_heap is None:
+                new_heap = heap[:]
+            new_heap[16 + nib] = _E if new is None else _placed(new, nib)
+            changed.append(16 + nib)
+        if new_heap is None:
             return child
-        self.stale.append(node_key(path, child[1]))
-        if len(children) < 2:
-            only = next(iter(children.values()), None)
-            if only is None or only[0]:
-                return only  # collapsed into its one leaf (or gone)
-        return self.write(path, children)
+        self.stale.append(node_key(path, child[3]))
+        top = _fill(new_heap, changed)[1]
+        if top[1] < 2:
+            return top if top[1] else None  # collapsed into its one leaf (or gone)
+        return self.write(path, new_heap)
