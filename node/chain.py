@@ -146,6 +146,16 @@ class Chain:
     def state_root(self) -> bytes:
         return self.tree.root
 
+    def state_tree(self, height: int) -> StateTree:
+        """The state tree after the block at ``height`` (0: genesis), for proofs.
+
+        Raises:
+            KeyError: ``height`` is above the tip or no longer retained (see :data:`STATE_TREE_HEIGHTS`).
+        """
+        if not max(0, self.height - STATE_TREE_HEIGHTS + 1) <= height <= self.height:
+            raise KeyError(height)  # older versions are pruned (their nodes may linger in the cache)
+        return self.tree if height == self.height else self.tree.at(height)
+
     @property
     def last_time_ms(self) -> int:
         return self.last_header.time_ms if self.last_header else self.genesis.genesis_time_ms
