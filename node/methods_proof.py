@@ -6,20 +6,23 @@ Owns the dispatcher over proof kinds and the kinds of committed blocks:
   and the validator set: what a light client follows;
 * ``tx``      (``hash``): the tx's canonical bytes and its path to ``tx_root``;
 * ``receipt`` (``hash`` of the tx): the receipt's canonical bytes and its path
-  to ``receipts_root``.
+  to ``receipts_root``;
+* ``state``   (``key``, ``height``): a state entry's value (None: absent) and
+  its path to ``state_root`` (``node/methods_state_proof.py``).
 
 Every answer has one shape: ``kind``, ``height``, ``chain_id``, ``value`` (hex
-of the proven bytes, None for a header), ``proof`` (``{index, size, path}``,
-None for a header), ``header``, ``certificate`` and ``validators`` (hex of
-their canonical bytes: a client decodes and checks them itself with
-``ledger.proofs`` and ``ledger.lightclient``) and ``header_id``.
+of the proven bytes, None for a header or an absent state entry), ``proof``
+(``{index, size, path}`` for a tx or receipt, the state path of
+``node/methods_state_proof.py`` for a state entry, None for a header),
+``header``, ``certificate`` and ``validators`` (hex of their canonical bytes:
+a client decodes and checks them itself with ``ledger.proofs``,
+``ledger.statetree`` and ``ledger.lightclient``) and ``header_id``.
 
-The kinds are one table, :data:`PROOF_KINDS`, built here in name order.
-``state`` is listed in :data:`PENDING_KINDS` and answers a clear error until
-the authenticated state tree lands: its module then adds one entry
-``"state": <its function>`` to :data:`PROOF_KINDS` and drops the pending one.
-A kind function takes ``(api, params)`` and returns ``(height, value, proof)``
-with ``proof`` already JSON-shaped.  Reads committed data only; never writes.
+The kinds are one table, :data:`PROOF_KINDS`, built here in name order; a
+kind a node cannot answer yet goes in :data:`PENDING_KINDS` (empty today)
+and answers a clear error.  A kind function takes ``(api, params)`` and
+returns ``(height, value, proof)`` with ``proof`` already JSON-shaped.
+Reads committed data only; never writes.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from ledger.lightclient import validator_set_bytes
 from ledger.proofs import inclusion_proof, proof_json
 
 from .methods import INVALID_PARAMS, NOT_FOUND, Method, RPCError, RpcApi, _hash, _height, _param
+from .methods_state_proof import state_kind
 
 __all__ = ["NOT_AVAILABLE", "PENDING_KINDS", "PROOF_KINDS", "PROOF_METHODS"]
 
@@ -66,19 +70,18 @@ def _receipt_kind(api: RpcApi, params) -> tuple[int, bytes, dict]:
 PROOF_KINDS: dict[str, ProofKind] = dict(sorted({
     "header": _header_kind,
     "receipt": _receipt_kind,
+    "state": state_kind,
     "tx": _tx_kind,
 }.items()))
 
-PENDING_KINDS: dict[str, str] = {
-    "state": "state proofs need the authenticated state tree, which this node's chain does not have yet",
-}
+PENDING_KINDS: dict[str, str] = {}
 
 
 async def proof(api: RpcApi, params) -> dict:
     """A value, its Merkle path, and the header, commit certificate and validator set that anchor it.
 
-    Params: ``kind`` (``header``, ``tx``, ``receipt``; ``state`` later), then
-    ``hash`` (tx, receipt) or ``height`` (header).
+    Params: ``kind`` (``header``, ``receipt``, ``state``, ``tx``), then
+    ``hash`` (tx, receipt), ``key`` (state) and ``height`` (header, state).
     """
     kind = _param(params, "kind", str, pos=None)
     fn = PROOF_KINDS.get(kind)

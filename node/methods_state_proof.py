@@ -1,12 +1,13 @@
-"""The "state" kind of the ``proof`` RPC method: one state entry, its Merkle path, and what certifies the root.
+"""The "state" kind of the ``proof`` RPC method: one state entry (or its absence) and its Merkle path.
 
 Owns the parameters of a state proof request (a raw state key, or a named
-entry mapped to its key by the settlement module that owns it), and the
-JSON answer: the key and value, the path (``ledger.statetree.StatePath``, as
-fields and as its canonical bytes), the header whose ``state_root`` it leads
-to, that header's commit certificate and the validator set.  The proof
-dispatcher (``proof`` method, ``node/methods_proof.py``) calls
-:func:`state_proof` for ``"kind": "state"``.
+entry mapped to its key by the settlement module that owns it) and the
+``proof`` part of the answer: the key, the path fields
+(``ledger.statetree.StatePath``) and the :class:`~ledger.statetree.StateProof`'s
+canonical bytes.  :func:`state_kind` is the ``"state"`` entry of
+``node.methods_proof.PROOF_KINDS``: the dispatcher adds the header whose
+``state_root`` the path leads to, its commit certificate and the validator
+set, in the same shape as every other kind.
 
 Never decides whether a proof is valid (``ledger.statetree.verify_state``
 does, on the client's side) and never spells a state key itself.
@@ -18,6 +19,11 @@ Params::
     {"kind": "state", "key": {"entry": "position", "address": ADDR, "market": MARKET}, ...}
     {"kind": "state", "key": {"entry": "htlc", "id": HEX}, ...}
     {"kind": "state", "key": {"entry": "account", "address": ADDR}, ...}
+
+Answer's ``proof``::
+
+    {"key": HEX, "depth": D, "present": HEX, "siblings": [HEX, ...], "other": HEX,
+     "encoded": HEX (the StateProof's canonical bytes: key, value, path)}
 """
 from __future__ import annotations
 
@@ -27,10 +33,9 @@ from ledger.keys import parse_address
 from settlement.accounts import account_key, balance_key
 from settlement.risk.records import htlc_key, pos_key
 
-from .methods import INVALID_PARAMS, NOT_FOUND, RPCError, RpcApi, _param, validators
-from .render import render_cert, render_header
+from .methods import INVALID_PARAMS, NOT_FOUND, RPCError, RpcApi, _height, _param
 
-__all__ = ["NAMED_ENTRIES", "state_key_of", "state_proof"]
+__all__ = ["NAMED_ENTRIES", "state_key_of", "state_kind"]
 
 
 def _address(entry: dict) -> bytes:
@@ -81,36 +86,24 @@ def state_key_of(key: Any) -> bytes:
     raise RPCError(INVALID_PARAMS, "parameter 'key' must be hex or a named entry")
 
 
-async def state_proof(api: RpcApi, params) -> dict:
-    """The proof of one state entry (or of its absence) after the block at ``height``."""
+def state_kind(api: RpcApi, params) -> tuple[int, bytes | None, dict]:
+    """``(height, value or None, proof)`` of one state entry after the block at ``height`` (default latest)."""
     if not isinstance(params, dict):
         raise RPCError(INVALID_PARAMS, "params must be an object")
     key = state_key_of(_param(params, "key", object))
     chain = api.chain
-    height = _param(params, "height", int, chain.height)
-    if not 1 <= height <= chain.height:
-        raise RPCError(NOT_FOUND, f"no block at height {height} (latest is {chain.height})")
+    height = _height(chain, params, pos=None)
     try:
         tree = chain.state_tree(height)
     except KeyError:
         raise RPCError(NOT_FOUND, f"the state at height {height} is no longer kept (latest is {chain.height})") from None
     proof = tree.prove(key)
-    header = api.blocks.header(height)
-    cert = api.blocks.commit_cert(height)
     path = proof.path
-    return {
-        "kind": "state",
-        "height": height,
+    return height, proof.value, {
         "key": key.hex(),
-        "value": None if proof.value is None else proof.value.hex(),
-        "path": {
-            "depth": path.depth,
-            "present": path.present.hex(),
-            "siblings": [s.hex() for s in path.siblings],
-            "other": path.other.hex(),
-        },
-        "proof": proof.encode().hex(),
-        "header": render_header(header),
-        "commit": None if cert is None else render_cert(cert),
-        "validators": await validators(api, params),
+        "depth": path.depth,
+        "present": path.present.hex(),
+        "siblings": [s.hex() for s in path.siblings],
+        "other": path.other.hex(),
+        "encoded": proof.encode().hex(),
     }

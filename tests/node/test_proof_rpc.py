@@ -15,7 +15,7 @@ from ledger.receipt import Receipt
 from ledger.tx import Tx
 from ledger.txkinds import Transfer
 from node.methods import CORE_METHODS, INVALID_PARAMS, NOT_FOUND, RPCError, RpcApi, method_table
-from node.methods_proof import NOT_AVAILABLE, PENDING_KINDS, PROOF_KINDS, PROOF_METHODS
+from node.methods_proof import PENDING_KINDS, PROOF_KINDS, PROOF_METHODS
 from tests.settlement.builders import Chain
 
 
@@ -62,6 +62,17 @@ def test_tx_and_receipt_proofs_of_every_committed_tx_verify_offline(chain):
             assert Receipt.decode(bytes.fromhex(r["value"])).tx_hash == tx.hash
 
 
+def test_every_kind_answers_the_same_shape(chain):
+    api = api_of(chain)
+    h = chain.store.block(2).txs[0].hash.hex()
+    answers = [call(api, {"kind": "header", "height": 2}), call(api, {"kind": "tx", "hash": h}),
+               call(api, {"kind": "receipt", "hash": h}), call(api, {"kind": "state", "key": "00", "height": 2})]
+    assert {tuple(sorted(a)) for a in answers} == {("certificate", "chain_id", "header", "header_id", "height", "kind",
+                                                    "proof", "validators", "value")}
+    assert [anchored(chain, a).height for a in answers] == [2, 2, 2, 2]
+    assert answers[3]["value"] is None and answers[3]["proof"]["key"] == "00"
+
+
 def test_a_header_proof_is_what_a_light_client_follows(chain):
     api = api_of(chain)
     latest = call(api, {"kind": "header"})
@@ -70,8 +81,9 @@ def test_a_header_proof_is_what_a_light_client_follows(chain):
 
 
 @pytest.mark.parametrize("params, code, words", [
-    ({"kind": "state", "key": "00"}, NOT_AVAILABLE, "state tree"),
-    ({"kind": "balance"}, INVALID_PARAMS, "kind must be one of header, receipt, tx"),
+    ({"kind": "balance"}, INVALID_PARAMS, "kind must be one of header, receipt, state, tx"),
+    ({"kind": "state"}, INVALID_PARAMS, "missing parameter 'key'"),
+    ({"kind": "state", "key": "00", "height": 99}, NOT_FOUND, "no block at height 99"),
     ({}, INVALID_PARAMS, "missing parameter 'kind'"),
     ({"kind": "tx", "hash": "ab" * 32}, NOT_FOUND, "is not committed"),
     ({"kind": "receipt", "hash": "zz"}, INVALID_PARAMS, "must be hex"),
@@ -84,6 +96,6 @@ def test_what_cannot_be_proven_is_an_rpc_error_naming_why(chain, params, code, w
 
 
 def test_the_kinds_are_one_sorted_table_and_proof_is_in_the_method_table():
-    assert list(PROOF_KINDS) == sorted(PROOF_KINDS) and not set(PROOF_KINDS) & set(PENDING_KINDS)
+    assert list(PROOF_KINDS) == ["header", "receipt", "state", "tx"] and not set(PROOF_KINDS) & set(PENDING_KINDS)
     table = method_table(CORE_METHODS, PROOF_METHODS)
     assert "proof" in table and list(table) == sorted(table)

@@ -1,19 +1,22 @@
-"""State proofs from a real chain: the RPC's answer verifies offline, old heights are kept then pruned, a restart resumes the tree."""
+"""State proofs from a real chain: the ``proof`` RPC's ``state`` answer verifies offline (same shape as every
+kind), old heights are kept then pruned, a restart resumes the tree."""
 from __future__ import annotations
 
 import asyncio
 
 import pytest
 
+from ledger.block import Header
 from ledger.codec import decode
-from ledger.commit import verify_commit
+from ledger.commit import CommitCertificate
 from ledger.keys import format_address
+from ledger.lightclient import decode_validator_set, verify_header
 from ledger.statetree import StateProof, StateTree, verify_state
 from ledger.statetree.tree import node_key
 from ledger.store_leveldb import LevelDBKV
 from node import chain as chain_mod
-from node.methods import NOT_FOUND, RPCError, RpcApi
-from node.methods_state_proof import state_proof
+from node.methods import NOT_FOUND, RPCError, RpcApi, method_table
+from node.methods_proof import PROOF_METHODS
 from settlement.accounts import balance_key
 from settlement.risk.records import htlc_key, pos_key
 from settlement.transfers import Transfer
@@ -22,19 +25,24 @@ from tests.settlement.builders import Chain, genesis_doc
 
 def _ask(c: Chain, params: dict) -> dict:
     api = RpcApi(chain=c.node, blocks=c.store, pool=None, txs=None, commits=None, status=None, max_batch=10)
-    return asyncio.run(state_proof(api, params))
+    return asyncio.run(method_table(PROOF_METHODS)["proof"](api, params))
 
 
 def _verified(c: Chain, answer: dict) -> bytes | None:
     """Check an answer as a client would, with only the genesis validator set; return the proven value."""
-    proof = StateProof.decode(bytes.fromhex(answer["proof"]))
-    header = c.store.header(answer["height"])
-    assert answer["header"]["state_root"] == header.state_root.hex()
-    verify_commit(c.store.commit_cert(answer["height"]), c.genesis.validator_set(), c.chain_id,
-                  height=answer["height"], block_id=header.id)
+    assert answer["kind"] == "state"
+    proof = StateProof.decode(bytes.fromhex(answer["proof"]["encoded"]))
+    header = Header.decode(bytes.fromhex(answer["header"]))
+    assert header == c.store.header(answer["height"])
+    vset = decode_validator_set(bytes.fromhex(answer["validators"]))
+    assert vset.hash == c.genesis.validator_set().hash
+    verify_header(vset, c.chain_id, header, CommitCertificate.decode(bytes.fromhex(answer["certificate"])))
     value = None if answer["value"] is None else bytes.fromhex(answer["value"])
-    verify_state(header.state_root, bytes.fromhex(answer["key"]), value, proof)
-    assert [v["address"] for v in answer["validators"]] == [format_address(c.addr("validator"))]
+    path = proof.path
+    assert answer["proof"] == {"key": proof.key.hex(), "depth": path.depth, "present": path.present.hex(),
+                               "siblings": [s.hex() for s in path.siblings], "other": path.other.hex(),
+                               "encoded": proof.encode().hex()}
+    verify_state(header.state_root, bytes.fromhex(answer["proof"]["key"]), value, proof)
     return value
 
 
@@ -44,7 +52,7 @@ def test_a_balance_proof_verifies_at_the_latest_and_an_older_height():
     c.commit_txs([c.sign("alice", Transfer(c.addr("bob"), "USD", 50, ""))])
     alice_usd = {"entry": "balance", "address": format_address(c.addr("alice")), "asset": "USD"}
     latest = _ask(c, {"kind": "state", "key": alice_usd})
-    assert latest["height"] == 2 and latest["key"] == balance_key(c.addr("alice"), "USD").hex()
+    assert latest["height"] == 2 and latest["proof"]["key"] == balance_key(c.addr("alice"), "USD").hex()
     assert decode(_verified(c, latest)) == 1_000_000 - 300
     older = _ask(c, {"kind": "state", "key": alice_usd, "height": 1})
     assert decode(_verified(c, older)) == 1_000_000 - 250
@@ -62,7 +70,7 @@ def test_absent_entries_are_proven_absent():
         ({"entry": "htlc", "id": "11" * 32}, htlc_key(bytes.fromhex("11" * 32))),
     ):
         answer = _ask(c, {"kind": "state", "key": key})
-        assert answer["key"] == expected.hex() and answer["value"] is None
+        assert answer["proof"]["key"] == expected.hex() and answer["value"] is None
         assert _verified(c, answer) is None
 
 
