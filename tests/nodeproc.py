@@ -99,6 +99,14 @@ def tune_fast(home: Path, empty_interval_ms: int = 1000) -> None:
     save_config(cfg)
 
 
+def local_node(home: Path) -> "NodeProcess":
+    """One validator (``settle init`` at ``home`` on free 127.0.0.1 ports, tuned fast), started and ready."""
+    port = free_port()
+    run_cli("init", "--home", str(home), "--rpc-port", str(port), "--p2p-port", str(free_port()), check=True)
+    tune_fast(home)
+    return NodeProcess(home, f"http://127.0.0.1:{port}").start()
+
+
 def network(root: Path, validators: int, chain_id: str, *, full_nodes: int = 0, tune=tune_fast) -> list["NodeProcess"]:
     """Homes of ``validators`` (then ``full_nodes``) nodes under ``root`` on free 127.0.0.1 ports, each ``tune``d; not started."""
     n = validators + full_nodes

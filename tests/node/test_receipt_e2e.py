@@ -25,7 +25,7 @@ from ledger.txkinds import Transfer
 from ledger.validators import Validator, ValidatorSet
 from settlement.genesis import Genesis
 from tests.node.test_proof_rpc import api_of, call
-from tests.nodeproc import NodeProcess, free_port, network, run_cli, tune_fast
+from tests.nodeproc import NodeProcess, local_node, network, run_cli
 from tests.settlement.builders import Chain
 
 
@@ -33,10 +33,8 @@ from tests.settlement.builders import Chain
 def exported(tmp_path_factory):
     """``(home, {"cli": doc path, "batch": doc path}, light output)``: exported while the node ran, read after it stopped."""
     root = tmp_path_factory.mktemp("receipts")
-    home, port = root / "home", free_port()
-    run_cli("init", "--home", str(home), "--rpc-port", str(port), "--p2p-port", str(free_port()), check=True)
-    tune_fast(home)
-    node = NodeProcess(home, f"http://127.0.0.1:{port}").start()
+    home = root / "home"
+    node = local_node(home)
     try:
         sent = run_cli("tx", "transfer", "--from", "alice", "--to", "bob", "--asset", "USD", "--amount", "7",
                        "--memo", "invoice 42", "--wait", "--json", home=home, check=True)
