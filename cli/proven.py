@@ -29,7 +29,8 @@ from settlement.risk.records import Htlc, htlc_key
 from .client import RPCClient
 from .trust import Trust
 
-__all__ = ["ProvenState", "balance_of", "fetch_state", "htlc_of", "key_of_balance", "key_of_htlc", "proven_state"]
+__all__ = ["ProvenState", "balance_of", "fetch_state", "htlc_of", "key_of_balance", "key_of_htlc", "proven_entry",
+           "proven_state"]
 
 
 @dataclass(frozen=True)
@@ -82,15 +83,29 @@ def proven_state(answer, trust: Trust, key: bytes, height: int | None = None) ->
             raise ProofError(f"header: {exc}") from None
         if height is not None and header.height != height:
             raise ProofError(f"the proof is for height {header.height}, height {height} was asked")
-        proof: StateProof = _decoded(answer["proof"], "encoded", StateProof.decode)
         value = None if answer["value"] is None else hex_bytes(answer["value"], "value")
+        return proven_entry(header, key, answer["proof"]["encoded"], power, vset.total_power, value)
     except (KeyError, TypeError) as exc:
         raise ProofError(f"the answer is missing or mistypes {exc}") from None
+
+
+_AS_PROVEN = object()
+
+
+def proven_entry(header: Header, key: bytes, encoded, power: int, total: int, value=_AS_PROVEN) -> ProvenState:
+    """Check one entry (``encoded``: hex of its StateProof) on the ``state_root`` of an already verified ``header``.
+
+    ``value`` is the value claimed beside the proof; without one, the value
+    the proof itself carries is the one checked and returned.
+    """
+    proof: StateProof = _decoded({"proof": encoded}, "proof", StateProof.decode)
+    if value is _AS_PROVEN:
+        value = proof.value
     try:
         verify_state(header.state_root, key, value, proof)
     except ProofError as exc:
         raise ProofError(f"state entry {key.hex()} at height {header.height}: {exc}") from None
-    return ProvenState(header, key, value, power, vset.total_power)
+    return ProvenState(header, key, value, power, total)
 
 
 def fetch_state(client: RPCClient, trust: Trust, key: bytes, height: int | None = None) -> ProvenState:

@@ -9,6 +9,14 @@ document is one JSON object, every byte string as lowercase hex::
      "header": <header bytes>, "certificate": <commit certificate bytes>,
      "validators": <validator set bytes>, "summary": {...}}
 
+and, optionally (``export --with-balance ADDRESS ASSET``, repeatable)::
+
+     "balances": [{"address": ADDR, "asset": SYM, "proof": <StateProof bytes>}, ...]
+
+each the balance after the block, proven by a state proof against the same
+header's ``state_root`` (the verifier computes the state key from the address
+and asset itself; an absent entry is a zero balance).
+
 ``summary`` is what settled, for people (kind, sender, body, result, events,
 height, time, signing power); :func:`verify_document` derives it again from
 the proven bytes and refuses a document whose summary says anything else, so
@@ -38,6 +46,7 @@ from ledger.tx import SignatureError, Tx
 from node.render import jsonable
 
 from .common import CLIError, home_dir, home_opt, json_opt, rpc_client, rpc_opt, utc_time
+from .proven import balance_of, key_of_balance, proven_entry
 from .trust import Trust, trust_options
 
 __all__ = ["FORMAT", "build_document", "receipt", "verify", "verify_document"]
@@ -45,13 +54,20 @@ __all__ = ["FORMAT", "build_document", "receipt", "verify", "verify_document"]
 FORMAT = "settle-receipt/1"
 FIELDS = ("certificate", "chain_id", "format", "header", "height", "receipt", "receipt_proof", "summary", "tx",
           "tx_hash", "tx_proof", "validators")
+OPTIONAL_FIELDS = ("balances",)
+BALANCE_FIELDS = ("address", "asset", "proof")
 
 
-def build_document(tx_answer: dict, receipt_answer: dict) -> dict:
-    """The document from the node's ``proof`` answers for the tx and its receipt (one block, one certificate)."""
-    for name in ("height", "header", "validators", "chain_id"):
-        if tx_answer[name] != receipt_answer[name]:
-            raise CLIError(f"the node answered the tx and receipt proofs with different {name}s")
+def build_document(tx_answer: dict, receipt_answer: dict, balance_answers=()) -> dict:
+    """The document from the node's ``proof`` answers for the tx and its receipt (one block, one certificate).
+
+    ``balance_answers``: ``(address, asset, answer)`` with ``answer`` the
+    node's state proof of that balance at the tx's height.
+    """
+    for other in (receipt_answer, *(a for _, _, a in balance_answers)):
+        for name in ("height", "header", "validators", "chain_id"):
+            if tx_answer[name] != other[name]:
+                raise CLIError(f"the node answered the proofs of one block with different {name}s")
     tx = Tx.decode(bytes.fromhex(tx_answer["value"]))
     doc = {
         "format": FORMAT,
@@ -66,6 +82,9 @@ def build_document(tx_answer: dict, receipt_answer: dict) -> dict:
         "certificate": tx_answer["certificate"],
         "validators": tx_answer["validators"],
     }
+    if balance_answers:
+        doc["balances"] = [{"address": address, "asset": asset, "proof": answer["proof"]["encoded"]}
+                           for address, asset, answer in balance_answers]
     doc["summary"] = _proven(doc)[0]
     return doc
 
@@ -124,7 +143,32 @@ def _proven(doc: dict) -> tuple[dict, Receipt]:
         "total_power": vset.total_power,
         "validators_hash": vset.hash.hex(),
     }
+    if "balances" in doc:
+        summary["balances"] = _balances(doc["balances"], header, power, vset.total_power)
     return summary, receipt
+
+
+def _balances(entries, header: Header, power: int, total: int) -> list[dict]:
+    """The proven balances after the block: each entry's state proof checked against ``header.state_root``."""
+    if not isinstance(entries, list) or not entries:
+        raise ProofError("balances must be a non-empty list")
+    out = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or sorted(entry) != list(BALANCE_FIELDS):
+            raise ProofError(f"balances[{i}] must have exactly the fields {', '.join(BALANCE_FIELDS)}")
+        address, asset = entry["address"], entry["asset"]
+        try:
+            if not isinstance(asset, str) or not asset:
+                raise ValueError("the asset must be a non-empty string")
+            key = key_of_balance(address, asset)
+        except ValueError as exc:
+            raise ProofError(f"balances[{i}]: {exc}") from None
+        try:
+            amount = balance_of(proven_entry(header, key, entry["proof"], power, total))
+        except ProofError as exc:
+            raise ProofError(f"balances[{i}]: {exc}") from None
+        out.append({"address": address, "asset": asset, "balance": amount})
+    return out
 
 
 def _header_power(vset, chain_id: str, header: Header, cert: CommitCertificate) -> int:
@@ -143,8 +187,8 @@ def verify_document(doc, trust: Trust) -> dict:
     """
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ProofError(f"not a settle receipt: the format must be {FORMAT!r}")
-    if sorted(doc) != sorted(FIELDS):
-        extra, missing = sorted(set(doc) - set(FIELDS)), sorted(set(FIELDS) - set(doc))
+    if sorted(set(doc) - set(OPTIONAL_FIELDS)) != sorted(FIELDS):
+        extra, missing = sorted(set(doc) - set(FIELDS) - set(OPTIONAL_FIELDS)), sorted(set(FIELDS) - set(doc))
         raise ProofError(f"fields: unknown {extra}, missing {missing}")
     if not isinstance(doc["chain_id"], str) or type(doc["height"]) is not int or not isinstance(doc["tx_hash"], str):
         raise ProofError("chain_id and tx_hash must be strings, height an integer")
@@ -172,14 +216,24 @@ def receipt():
 @receipt.command("export")
 @click.argument("tx_hash")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="write to this file (default: stdout)")
+@click.option("--with-balance", "balances", nargs=2, multiple=True, metavar="ADDRESS ASSET",
+              help="also prove this balance after the block (a state proof on the same header; repeatable)")
 @home_opt
 @rpc_opt
-def export(tx_hash, out, home, rpc):
+def export(tx_hash, out, balances, home, rpc):
     """Write the proof that TX_HASH settled: tx, receipt, Merkle paths, header, commit certificate, validator set."""
     client = rpc_client(home_dir(home), rpc)
     try:  # the node's answer must check out against the set it names, or nothing is written
-        doc = build_document(client.call("proof", {"kind": "tx", "hash": tx_hash}),
-                             client.call("proof", {"kind": "receipt", "hash": tx_hash}))
+        tx_answer = client.call("proof", {"kind": "tx", "hash": tx_hash})
+        balance_answers = []
+        for address, asset in balances:
+            try:
+                key = key_of_balance(address, asset)
+            except ValueError as exc:
+                raise CLIError(f"--with-balance: {exc}") from None
+            balance_answers.append((address, asset, client.call(
+                "proof", {"kind": "state", "key": key.hex(), "height": tx_answer["height"]})))
+        doc = build_document(tx_answer, client.call("proof", {"kind": "receipt", "hash": tx_hash}), balance_answers)
     except (ProofError, DecodeError) as exc:
         raise CLIError(f"the node's proof does not check out: {exc}") from None
     text = json.dumps(doc, indent=2) + "\n"
@@ -223,6 +277,7 @@ def verify(file, trust_genesis, trust_vset, as_json):
         ("chain", doc["chain_id"]),
         ("trusted", trust.source),
     ]
+    rows[-2:-2] = [("balance", f"{b['address']} {b['asset']} {b['balance']} after this block") for b in s.get("balances", ())]
     click.echo("verified settlement receipt")
     for k, v in rows:  # plain lines, never cut to the terminal's width: hashes are compared whole
         click.echo(f"{k:<10} {v}")

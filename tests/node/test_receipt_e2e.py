@@ -12,11 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli.main import main
+from cli.proven import key_of_balance
 from cli.receipt import build_document, verify_document
 from cli.trust import Trust
 from ledger.block import Header
 from ledger.commit import CommitCertificate, CommitSig
-from ledger.keys import PrivateKey
+from ledger.keys import PrivateKey, format_address
 from ledger.lightclient import decode_validator_set, validator_set_bytes
 from ledger.proofs import ProofError
 from ledger.receipt import Event, Receipt
@@ -43,6 +44,14 @@ def exported(tmp_path_factory):
         docs = {"cli": root / "cli.json", "batch": root / "batch.json"}
         for name, h in (("cli", cli_hash), ("batch", batch_hash)):
             run_cli("receipt", "export", h, "--out", str(docs[name]), home=home, check=True)
+        docs["balances"] = root / "balances.json"
+        bob, stranger = _address(home, "bob"), format_address(PrivateKey.from_name("stranger").address)
+        run_cli("receipt", "export", cli_hash, "--with-balance", bob, "USD", "--with-balance", stranger, "USD",
+                "--out", str(docs["balances"]), home=home, check=True)
+        later = json.loads(docs["batch"].read_text())["height"]
+        docs["bob_later"] = root / "bob-later.hex"  # bob's USD balance proven after the batch's (later) block
+        docs["bob_later"].write_text(node.client.call("proof", {"kind": "state", "key": key_of_balance(bob, "USD").hex(),
+                                                               "height": later})["proof"]["encoded"])
         light = run_cli("light", "--trust", str(home / "genesis.json"), "--rpc", node.rpc_url, "--until", "3", check=True)
         other_genesis = json.loads((home / "genesis.json").read_text()) | {"chain_id": "another-chain"}
         (root / "other.json").write_text(json.dumps(other_genesis))
@@ -54,6 +63,10 @@ def exported(tmp_path_factory):
     finally:
         node.stop()
     return home, docs, light, refused
+
+
+def _address(home, name: str) -> str:
+    return format_address(PrivateKey.load(home / "keys" / f"{name}.json").address)
 
 
 def _batch_of_transfers(node: NodeProcess, home) -> str:
@@ -106,6 +119,61 @@ def test_the_light_client_followed_the_node_and_refused_another_chain_or_validat
         assert run.returncode == 1 and run.stdout == "" and len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert "header 1 refused: it is for chain 'settle-local', the trusted genesis is chain 'another-chain'" in refused[0].stderr
     assert "header 1 refused: its validator set " in refused[1].stderr and "is not the trusted one" in refused[1].stderr
+
+
+def test_a_receipt_with_balances_proves_them_after_the_block(exported, capsys):
+    home, docs, _, _ = exported
+    code, out, err = settle("verify", str(docs["balances"]), "--trust", str(home / "genesis.json"), "--json", capsys=capsys)
+    assert code == 0, err
+    summary = json.loads(out)
+    bob = _address(home, "bob")
+    plain = json.loads(docs["cli"].read_text())["summary"]
+    assert {k: v for k, v in summary.items() if k not in ("balances", "verified")} == plain
+    [proven_bob, proven_stranger] = summary["balances"]
+    assert proven_bob["address"] == bob and proven_bob["asset"] == "USD" and proven_bob["balance"] > 7
+    assert proven_stranger["balance"] == 0
+    code, out, err = settle("verify", str(docs["balances"]), "--trust", str(home / "genesis.json"), capsys=capsys)
+    assert code == 0 and f"balance    {bob} USD {proven_bob['balance']} after this block" in out, err
+
+
+def _balance_entry(doc: dict, i: int, **change) -> dict:
+    entries = [dict(e) for e in doc["balances"]]
+    entries[i] |= change
+    return doc | {"balances": entries}
+
+
+def _flip_proof_byte(doc: dict) -> dict:
+    """A byte of the last sibling changed (the proof ends with it, then ``other``: empty, 2 bytes)."""
+    raw = bytes.fromhex(doc["balances"][0]["proof"])
+    return _balance_entry(doc, 0, proof=(raw[:-10] + bytes([raw[-10] ^ 1]) + raw[-9:]).hex())
+
+
+BALANCE_TAMPERINGS = {
+    "proof byte": (lambda d, h, docs: _flip_proof_byte(d), r"balances\[0\]: state entry .* the path does not lead"),
+    "another account": (lambda d, h, docs: _balance_entry(d, 0, address=_address(h, "carol")),
+                        r"balances\[0\]: state entry .* the proof is for another key"),
+    "another asset": (lambda d, h, docs: _balance_entry(d, 0, asset="EUR"), "the proof is for another key"),
+    "proof of a later height": (lambda d, h, docs: _balance_entry(d, 0, proof=docs["bob_later"].read_text()),
+                                "the path does not lead to the state root"),
+    "summary balance": (lambda d, h, docs: d | {"summary": d["summary"] | {"balances": [
+        d["summary"]["balances"][0] | {"balance": 10**9}, *d["summary"]["balances"][1:]]}},
+        r"summary does not match the proven contents \(balances\)"),
+    "balances dropped, summary kept": (lambda d, h, docs: {k: v for k, v in d.items() if k != "balances"},
+                                       r"summary does not match the proven contents \(balances\)"),
+    "empty balances": (lambda d, h, docs: d | {"balances": []}, "balances must be a non-empty list"),
+    "extra entry field": (lambda d, h, docs: _balance_entry(d, 1, value="00"), r"balances\[1\] must have exactly the fields"),
+}
+
+
+@pytest.mark.parametrize("case", list(BALANCE_TAMPERINGS))
+def test_each_tampering_of_a_proven_balance_fails_verify_with_its_reason(exported, case, capsys):
+    home, docs, _, _ = exported
+    change, reason = BALANCE_TAMPERINGS[case]
+    path = docs["balances"].with_name(f"tampered-balance-{case.replace(' ', '-')}.json")
+    path.write_text(json.dumps(change(json.loads(docs["balances"].read_text()), home, docs)))
+    code, out, err = settle("verify", str(path), "--trust", str(home / "genesis.json"), capsys=capsys)
+    assert code == 1 and out == "" and len(err.strip().splitlines()) == 1, (code, out, err)
+    assert err.startswith("error: receipt does not verify: ") and re.search(reason, err), err
 
 
 @pytest.mark.parametrize("trust, reason", [
@@ -220,6 +288,19 @@ def test_any_changed_byte_of_any_proven_field_fails(exported):
                 with pytest.raises(ProofError):
                     verify_document(doc | {field: doc[field] | {"path": path}}, trust)
     assert failures > 500 and doc["tx_proof"]["size"] >= 4 and doc["tx_proof"]["path"]
+
+
+def test_any_changed_byte_of_a_balance_proof_fails(exported):
+    home, docs, _, _ = exported
+    trust = Trust.from_options(str(home / "genesis.json"), None)
+    doc = json.loads(docs["balances"].read_text())
+    verify_document(doc, trust)
+    for i, entry in enumerate(doc["balances"]):
+        raw = bytes.fromhex(entry["proof"])
+        for k in range(len(raw)):
+            bad = raw[:k] + bytes([raw[k] ^ 0x01]) + raw[k + 1:]
+            with pytest.raises(ProofError):
+                verify_document(_balance_entry(doc, i, proof=bad.hex()), trust)
 
 
 def test_a_proven_failed_tx_settled_nothing_and_says_so():
