@@ -17,6 +17,16 @@ nonce)``, so the tool asks for the HTLC of each nonce the counterparty used
 since the swap began (the offer carries the initiator's nonce on A; the
 initiator reads the responder's nonce on B when it starts) and keeps those
 under the swap's hashlock.  No index on the node is needed.
+
+What the tool trusts: with ``--trust-a`` / ``--trust-b GENESIS.json`` every
+HTLC read on that network (the counterparty's lock, the claim that reveals
+the secret, the party's own lock) is a state proof checked against a header
+that the trusted genesis's validators committed (``cli/proven.py``); a node
+whose answer does not check out is refused (the step is not taken, the tool
+retries and says why).  Without them the tool believes the node's ``htlc``
+answers and says so.  Either way a node can withhold (the tool then waits,
+and refunds on timeout), and the block times and nonces it reports are
+believed: they only decide when to look and when to refund.
 """
 from __future__ import annotations
 
@@ -33,10 +43,14 @@ from ledger.tx import sign_tx
 from ledger.txkinds_risk import HtlcClaim, HtlcLock, HtlcRefund
 from settlement.swaps import htlc_id
 
+from ledger.proofs import ProofError
+
 from . import xswap_plan as plan
 from .client import RPCClient, RPCClientError
 from .common import CLIError, home_dir, home_opt, json_opt, kv_table
 from .keyring import Keyring
+from .proven import fetch_state, htlc_of, key_of_htlc
+from .trust import Trust
 
 __all__ = ["xswap"]
 
@@ -91,6 +105,7 @@ class Runner:
             self.keys: dict[str, PrivateKey] = {c: ring.load(shell[f"key_{c}"]) for c in "ab"}
         except ValueError as exc:
             raise CLIError(str(exc)) from None
+        self.trust = {c: _trust(shell.get(f"trust_{c}"), self.chain_id(c), c) for c in "ab"}
 
     def chain_id(self, c: str) -> str:
         return self.swap.terms.chain_a if c == "a" else self.swap.terms.chain_b
@@ -110,6 +125,18 @@ class Runner:
     # ----------------------------------------------------------------- observing
 
     def _htlc(self, c: str, hid: bytes) -> plan.HtlcView | None:
+        """The HTLC ``hid`` on network ``c``: proven by a state proof when ``c`` has a trust root, else as the node says.
+
+        Raises:
+            ProofError: the node's proof does not check out against the trust root.
+        """
+        if self.trust[c] is not None:
+            try:
+                h = htlc_of(fetch_state(self.clients[c], self.trust[c], key_of_htlc(hid)))
+            except ProofError as exc:
+                raise ProofError(f"HTLC {hid.hex()} on {c.upper()}: {exc}") from None
+            return None if h is None else plan.HtlcView(c, hid, h.sender, h.receiver, h.asset, h.amount, h.hashlock,
+                                                        h.timeout_height, h.timeout_ms, h.status, h.preimage)
         try:
             info = self.clients[c].call("htlc", {"id": hid.hex()})
         except RPCClientError as exc:
@@ -213,6 +240,12 @@ class Runner:
     def run(self, poll_s: float, stop_at: str | None) -> plan.Swap:
         """Step every ``poll_s`` seconds until the swap is over (or reaches ``stop_at``); a network down is retried for ever."""
         self.persist()
+        for c in "ab":
+            t = self.trust[c]
+            if t is None:
+                self.say("trusting the node for HTLC reads", chain=c.upper(), rpc=self.shell[f"rpc_{c}"])
+            else:
+                self.say("verifying HTLC reads with state proofs", chain=c.upper(), trust=t.source)
         last_error = None
         while True:
             try:
@@ -221,6 +254,10 @@ class Runner:
             except RPCClientError as exc:  # a network down: keep trying (refunds need this tool running)
                 if str(exc) != last_error:
                     self.say("network unreachable, retrying", reason=str(exc))
+                last_error, act = str(exc), None
+            except ProofError as exc:  # a lying (or broken) node: act on nothing it said, keep trying
+                if str(exc) != last_error:
+                    self.say("node answer refused, retrying", reason=str(exc))
                 last_error, act = str(exc), None
             if isinstance(act, plan.Finished) or (stop_at and self.swap.phase.value == stop_at):
                 return self.swap
@@ -235,6 +272,16 @@ def _amount(text: str, what: str) -> tuple[str, int]:
     if not sep or not asset or not amount.isdigit() or int(amount) <= 0:
         raise CLIError(f"{what} must be ASSET:AMOUNT in base units, e.g. USD:1000000")
     return asset, int(amount)
+
+
+def _trust(genesis: str | None, chain_id: str, c: str) -> Trust | None:
+    """The trust root of network ``c`` (None: the node is believed); its chain id must be the swap's."""
+    if genesis is None:
+        return None
+    trust = Trust.from_options(genesis, None)
+    if trust.chain_id != chain_id:
+        raise CLIError(f"--trust-{c} {genesis} is chain {trust.chain_id!r}, network {c.upper()} is {chain_id!r}")
+    return trust
 
 
 def _policy(lock_s: float, margin_s: float, window_s: float) -> plan.Policy:
@@ -285,6 +332,10 @@ network_opts = [
     click.option("--key-a", required=True, help="your key on A (keyring name or key file)"),
     click.option("--key-b", required=True, help="your key on B (keyring name or key file)"),
     click.option("--state", "state_file", default=None, help="state file (default HOME/xswap/<hashlock>-<role>.json)"),
+    click.option("--trust-a", default=None, metavar="GENESIS.json",
+                 help="verify every HTLC read on A with a state proof against this genesis (default: trust the node)"),
+    click.option("--trust-b", default=None, metavar="GENESIS.json",
+                 help="verify every HTLC read on B with a state proof against this genesis (default: trust the node)"),
 ]
 
 
@@ -294,6 +345,16 @@ def _with(opts):
             fn = o(fn)
         return fn
     return deco
+
+
+def _trusts(trust_a: str | None, trust_b: str | None, chain_a: str, chain_b: str) -> dict:
+    """The trust roots, checked, as the state file keeps them (absolute paths: ``resume`` finds them from anywhere)."""
+    out = {}
+    for c, genesis, chain_id in (("a", trust_a, chain_a), ("b", trust_b, chain_b)):
+        if genesis is not None:
+            _trust(genesis, chain_id, c)
+            out[f"trust_{c}"] = str(Path(genesis).resolve())
+    return out
 
 
 def _default_state(home: Path, swap: plan.Swap) -> Path:
@@ -324,8 +385,8 @@ def xswap() -> None:
 @_with(policy_opts)
 @home_opt
 @json_opt
-def xswap_initiate(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, counterparty_a, counterparty_b, give, get_,
-                   offer_file, lock_s, margin_s, window_s, poll_s, stop_at, home, as_json):
+def xswap_initiate(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, trust_a, trust_b, counterparty_a,
+                   counterparty_b, give, get_, offer_file, lock_s, margin_s, window_s, poll_s, stop_at, home, as_json):
     """Start a swap: make the secret, write the offer, lock on A, claim on B once the responder locked there."""
     h = home_dir(home)
     ring = Keyring(h)
@@ -338,6 +399,7 @@ def xswap_initiate(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, cou
     policy = _policy(lock_s, margin_s, window_s)
     a, b = RPCClient(rpc_a, timeout=15), RPCClient(rpc_b, timeout=15)
     st_a, st_b = _status(a, chain_a, "A"), _status(b, chain_b, "B")
+    trusts = _trusts(trust_a, trust_b, st_a["chain_id"], st_b["chain_id"])
     secret = os.urandom(32)
     try:
         terms = plan.Terms(st_a["chain_id"], st_b["chain_id"], me_a, me_b, cp_a, cp_b, asset_a, amount_a, asset_b, amount_b,
@@ -354,7 +416,7 @@ def xswap_initiate(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, cou
              "expires_a_ms": st_a["latest_block_time_ms"] + policy.lock_ms}
     write_state(Path(offer_file), offer)
     shell = {"home": str(h), "rpc_a": rpc_a, "rpc_b": rpc_b, "key_a": key_a, "key_b": key_b,
-             "scan": {"a": nonce_a, "b": nonce_b}, "found": {"a": [], "b": []}}
+             "scan": {"a": nonce_a, "b": nonce_b}, "found": {"a": [], "b": []}, **trusts}
     _start(h, swap, shell, state_file, as_json, poll_s, stop_at)
 
 
@@ -368,8 +430,8 @@ def xswap_initiate(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, cou
 @_with(policy_opts)
 @home_opt
 @json_opt
-def xswap_respond(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, offer_file, give, get_, lock_s, margin_s, window_s,
-                  poll_s, stop_at, home, as_json):
+def xswap_respond(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, trust_a, trust_b, offer_file, give, get_,
+                  lock_s, margin_s, window_s, poll_s, stop_at, home, as_json):
     """Take an offer: wait for the initiator's lock on A, check it, lock on B, claim on A with the secret it reveals."""
     h = home_dir(home)
     agreed = (_amount(get_, "--get"), _amount(give, "--give"))
@@ -395,13 +457,14 @@ def xswap_respond(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, offe
     a, b = RPCClient(rpc_a, timeout=15), RPCClient(rpc_b, timeout=15)
     _status(a, chain_a or terms.chain_a, "A")
     _status(b, chain_b or terms.chain_b, "B")
+    trusts = _trusts(trust_a, trust_b, terms.chain_a, terms.chain_b)
     have = b.call("account", {"address": format_address(me_b)})["balances"].get(terms.asset_b, 0)
     if have < terms.amount_b:
         raise CLIError(f"{format_address(me_b)} has {have} {terms.asset_b} on B, the swap locks {terms.amount_b}")
     policy = _policy(lock_s, margin_s, window_s)
     swap = plan.respond(terms, policy, watch_until_a_ms=expires - policy.margin_ms - 2 * policy.min_window_ms)
     shell = {"home": str(h), "rpc_a": rpc_a, "rpc_b": rpc_b, "key_a": key_a, "key_b": key_b,
-             "scan": {"a": nonce_a, "b": 0}, "found": {"a": [], "b": []}}
+             "scan": {"a": nonce_a, "b": 0}, "found": {"a": [], "b": []}, **trusts}
     _start(h, swap, shell, state_file, as_json, poll_s, stop_at)
 
 

@@ -6,6 +6,7 @@ so a failing test can show it.
 """
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -14,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cli.client import RPCClient, RPCClientError
@@ -24,7 +27,7 @@ from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
 from node.config import load_config, save_config
 
-__all__ = ["NodeProcess", "TransferLoad", "free_port", "network", "ring_transfers", "run_cli", "tune_fast"]
+__all__ = ["LyingProxy", "NodeProcess", "TransferLoad", "free_port", "local_node", "network", "ring_transfers", "run_cli", "tune_fast"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -216,3 +219,37 @@ def assert_promtool_accepts(metrics_text: str) -> None:
         pytest.skip("promtool not installed")
     res = subprocess.run([tool, "check", "metrics"], input=metrics_text, capture_output=True, text=True, timeout=30)
     assert res.returncode == 0 and not res.stdout.strip() and not res.stderr.strip(), res.stdout + res.stderr
+
+
+class LyingProxy:
+    """An HTTP JSON-RPC proxy in front of a real node; ``lie`` (when set) rewrites the result of every ``proof`` call."""
+
+    def __init__(self, upstream: str, lie=None):
+        self.upstream, self.lie = upstream, lie
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                req = urllib.request.Request(proxy.upstream, data=body, headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    answer = json.loads(resp.read())
+                if proxy.lie is not None and json.loads(body).get("method") == "proof" and "result" in answer:
+                    answer["result"] = proxy.lie(answer["result"])
+                out = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = self.rpc_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -6,10 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
-import urllib.request
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -27,43 +24,9 @@ from ledger.txkinds_risk import HtlcLock
 from ledger.validators import Validator, ValidatorSet
 from settlement.swaps import htlc_id
 from tests.node.test_receipt_e2e import settle
-from tests.nodeproc import local_node, run_cli
+from tests.nodeproc import LyingProxy, local_node, run_cli
 
 NAMES = ("alice", "bob", "carol", "dave")
-
-
-class Proxy:
-    """An HTTP JSON-RPC proxy in front of a real node; ``lie`` rewrites the result of every ``proof`` call."""
-
-    def __init__(self, upstream: str):
-        self.upstream, self.lie = upstream, None
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                req = urllib.request.Request(proxy.upstream, data=body, headers={"Content-Type": "application/json"})
-                with urllib.request.urlopen(req, timeout=30) as resp:
-                    answer = json.loads(resp.read())
-                if proxy.lie is not None and json.loads(body).get("method") == "proof" and "result" in answer:
-                    answer["result"] = proxy.lie(answer["result"])
-                out = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +35,7 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("light-state")
     home = root / "home"
     node = local_node(home)
-    proxy = Proxy(node.rpc_url)
+    proxy = LyingProxy(node.rpc_url)
     try:
         keys = {n: PrivateKey.load(home / "keys" / f"{n}.json") for n in NAMES}
         addr = {n: format_address(k.address) for n, k in keys.items()}

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ledger.keys import PrivateKey, format_address
-from tests.nodeproc import ROOT, network, run_cli, tune_fast
+from tests.nodeproc import ROOT, LyingProxy, network, run_cli, tune_fast
 
 # Policy of the tests: T_A = lock after the lock's block, T_B = T_A - margin.  The responder needs
 # margin + 2 * min_window = 5.4 s left on A's lock when it sees it; a lock of 15 s leaves room for a
@@ -144,21 +144,81 @@ def test_swap_between_two_four_validator_networks(tmp_path):
             p.stop()
 
 
-def _swap_and_check(nodes, user, tmp_path):
+def trusting(nodes) -> list[str]:
+    """``--trust-a/--trust-b``: each network's genesis, so every HTLC read is a checked state proof."""
+    return ["--trust-a", str(nodes["a"].home / "genesis.json"), "--trust-b", str(nodes["b"].home / "genesis.json")]
+
+
+def test_swap_with_every_htlc_read_proven_against_the_genesis(nets, tmp_path):
+    nodes, user = nets
+    out_i, out_r = _swap_and_check(nodes, user, tmp_path, *trusting(nodes), usd=1_500_000, eur=1_300_000)
+    for c in "ab":
+        assert f"verifying HTLC reads with state proofs chain={c.upper()} trust=genesis {nodes[c].home}" in out_i
+    events = [json.loads(line) for line in out_r.splitlines()]
+    assert [(e["chain"], e["trust"]) for e in events if e.get("event") == "verifying HTLC reads with state proofs"] == [
+        (c.upper(), f"genesis {nodes[c].home / 'genesis.json'}") for c in "ab"]
+    assert not any("trusting" in e.get("event", "") or "refused" in e.get("event", "") for e in events)
+
+
+def test_a_trust_root_of_another_chain_is_refused_before_anything_is_written(nets, tmp_path):
+    nodes, user = nets
+    p = initiate(nodes, user, tmp_path, "--trust-a", str(nodes["b"].home / "genesis.json"), usd=1, eur=1)
+    out, _ = p.communicate(timeout=60)
+    assert p.returncode == 1 and "is chain 'swap-b', network A is 'swap-a'" in out, out
+    assert not (tmp_path / "offer.json").exists() and not (tmp_path / "alice.json").exists()
+
+
+def _altered_value(answer: dict) -> dict:
+    """A proof answer whose value (when present) has its last byte changed."""
+    v = answer["value"]
+    return answer if v is None else answer | {"value": v[:-2] + f"{int(v[-2:], 16) ^ 1:02x}"}
+
+
+def test_a_lying_node_on_a_is_refused_and_the_responder_never_locks(nets, tmp_path):
+    """Bob reads A through a node that alters every state proof (here: the value of alice's lock); he refuses
+    each answer and never locks on B; alice refunds on timeout: nothing is lost."""
+    nodes, user = nets
     before = balances(nodes, user)
-    ini = initiate(nodes, user, tmp_path, usd=1_000_000, eur=900_000)
+    lying = LyingProxy(nodes["a"].rpc_url, lie=_altered_value)
+    try:
+        ini = initiate(nodes, user, tmp_path, "--lock", "10", usd=6_000_000, eur=6)
+        wait_file(tmp_path / "offer.json")
+        wait_phase(tmp_path / "alice.json", "locked", ini)
+        res = respond({"a": lying, "b": nodes["b"]}, user, tmp_path, *trusting(nodes))
+        seen = []
+        for line in res.stdout:  # bob's tool, until it has refused the lying node's proof of alice's lock
+            seen.append(line)
+            if "node answer refused, retrying" in line:
+                break
+        assert res.poll() is None, "".join(seen)
+        os.killpg(res.pid, signal.SIGKILL)
+        res.wait()
+        assert "the proof is for another value" in seen[-1] and "HTLC " in seen[-1] and " on A: " in seen[-1]
+        assert phase(tmp_path / "bob.json") == "watching"
+        out = finish(ini)
+    finally:
+        lying.close()
+    assert "refunded" in out.splitlines()[-1]
+    assert f"trusting the node for HTLC reads chain=A rpc={nodes['a'].rpc_url}" in out  # alice gave no trust root
+    assert changes(before, balances(nodes, user)) == {}
+
+
+def _swap_and_check(nodes, user, tmp_path, *extra, usd=1_000_000, eur=900_000):
+    before = balances(nodes, user)
+    ini = initiate(nodes, user, tmp_path, *extra, usd=usd, eur=eur)
     wait_file(tmp_path / "offer.json")
-    res = respond(nodes, user, tmp_path, "--json")
+    res = respond(nodes, user, tmp_path, "--json", *extra)
     out_i, out_r = finish(ini), finish(res)
     assert "completed" in out_i.splitlines()[-1]
     final = json.loads(out_r.splitlines()[-1])
     assert final["phase"] == "completed" and final["secret"] == "(kept in the state file)"
-    assert changes(before, balances(nodes, user)) == swapped(1_000_000, 900_000)
+    assert changes(before, balances(nodes, user)) == swapped(usd, eur)
     status = json.loads(run_cli("xswap", "status", "--state", str(tmp_path / "alice.json"), "--json", check=True).stdout)
     secret = json.loads((tmp_path / "alice.json").read_text())["secret"]
     assert status["phase"] == "completed" and secret not in json.dumps(status)
     assert status["timeout_b_ms"] <= status["timeout_a_ms"] - 3_000  # T_B <= T_A - margin
     assert (tmp_path / "alice.json").stat().st_mode & 0o777 == 0o600
+    return out_i, out_r
 
 
 def test_responder_never_comes_initiator_refunds(nets, tmp_path):
