@@ -80,7 +80,7 @@ def _proven(client: RPCClient, trust: Trust, key_of, read, height: int | None):
 @click.command("light")
 @trust_options
 @click.option("--rpc", required=True, help="URL of any node of the chain (it is not trusted)")
-@click.option("--from", "start", type=int, default=1, show_default=True, help="first height to verify")
+@click.option("--from", "start", type=int, default=1, show_default=True, help="first height to verify (not with a query)")
 @click.option("--until", type=int, default=None, help="stop after this height (default: follow the chain forever)")
 @click.option("--balance", nargs=2, default=None, metavar="ADDRESS ASSET",
               help="answer this balance at --until (default latest) with a verified state proof, follow no headers")
@@ -95,6 +95,8 @@ def light(trust_genesis, trust_vset, rpc, start, until, balance, htlc, poll, as_
         raise CLIError("need 1 <= --from <= --until")
     client = RPCClient(rpc, timeout=30)
     if balance is not None or htlc is not None:
+        if start != 1:
+            raise CLIError("--from is where following starts; a query (--balance, --htlc) follows no headers")
         _query(client, trust, balance, htlc, until, as_json)
         return
     follower: HeaderFollower | None = None

@@ -177,3 +177,13 @@ def test_every_changed_byte_of_a_state_answer_is_refused(world):
         bad = encoded[:i] + bytes([encoded[i] ^ 0x01]) + encoded[i + 1:]
         with pytest.raises(ProofError):
             proven_state(answer | {"proof": answer["proof"] | {"encoded": bad.hex()}}, world["trust"], key)
+
+
+@pytest.mark.parametrize("args, reason", [
+    (("--balance", "st00", "USD"), "address must have 40 hex digits"),
+    (("--htlc", "abcd"), "an HTLC id is 32 bytes"),
+    (("--htlc", "ab" * 32, "--from", "2"), "a query (--balance, --htlc) follows no headers"),
+])
+def test_a_malformed_query_is_refused_before_asking(world, capsys, args, reason):
+    code, out, err = _light(world, *args, capsys=capsys)
+    assert code == 1 and out == "" and reason in err, err

@@ -326,12 +326,15 @@ JSON_VALUES = st.recursive(
 def test_any_value_in_any_field_is_refused_with_a_proof_error_and_nothing_else(exported, data):
     home, docs, _, _ = exported
     trust = Trust.from_options(str(home / "genesis.json"), None)
-    doc = json.loads(docs["batch"].read_text())
+    doc = json.loads(docs[data.draw(st.sampled_from(["batch", "balances"]))].read_text())
     field = data.draw(st.sampled_from(sorted(doc)))
     value = data.draw(JSON_VALUES)
     if isinstance(doc[field], dict) and data.draw(st.booleans()):
         key = data.draw(st.sampled_from(sorted(doc[field])))
         value = doc[field] | {key: value}
+    elif field == "balances" and data.draw(st.booleans()):  # one field of one entry
+        i = data.draw(st.sampled_from(range(len(doc[field]))))
+        value = _balance_entry(doc, i, **{data.draw(st.sampled_from(["address", "asset", "proof"])): value})[field]
     if value == doc[field]:
         return
     with pytest.raises(ProofError):
