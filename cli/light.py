@@ -55,7 +55,7 @@ def _fetch(client: RPCClient, height: int) -> tuple[Header, CommitCertificate, o
 
 def verified_balance(client: RPCClient, trust: Trust, address: str, asset: str,
                      height: int | None = None) -> tuple[int, ProvenState]:
-    """The balance of ``address`` in ``asset`` after the block at ``height`` (default latest), proven by a state proof."""
+    """The balance of ``address`` in ``asset`` after the block at ``height`` (default latest), by a state proof."""
     return _proven(client, trust, lambda: key_of_balance(address, asset), balance_of, height)
 
 
@@ -80,7 +80,8 @@ def _proven(client: RPCClient, trust: Trust, key_of, read, height: int | None):
 @click.command("light")
 @trust_options
 @click.option("--rpc", required=True, help="URL of any node of the chain (it is not trusted)")
-@click.option("--from", "start", type=int, default=1, show_default=True, help="first height to verify (not with a query)")
+@click.option("--from", "start", type=int, default=1, show_default=True,
+              help="first height to verify (not with a query)")
 @click.option("--until", type=int, default=None, help="stop after this height (default: follow the chain forever)")
 @click.option("--balance", nargs=2, default=None, metavar="ADDRESS ASSET",
               help="answer this balance at --until (default latest) with a verified state proof, follow no headers")
@@ -141,8 +142,8 @@ def _query(client: RPCClient, trust: Trust, balance, htlc, until: int | None, as
 def _answer(state: ProvenState, fields: dict, text: str, as_json: bool) -> None:
     h = state.header
     if as_json:
-        click.echo(json.dumps({**fields, "height": h.height, "block_id": h.id.hex(), "time_ms": h.time_ms,
-                               "signing_power": state.signing_power, "total_power": state.total_power, "verified": True}))
+        click.echo(json.dumps({**fields, "height": h.height, "block_id": h.id.hex(), "time_ms": h.time_ms, "verified": True,
+                               "signing_power": state.signing_power, "total_power": state.total_power}))
         return
     click.echo(f"verified {text} at height {h.height} (block {h.id.hex()}, time {utc_time(h.time_ms)}, "
                f"signed {state.signing_power}/{state.total_power})")

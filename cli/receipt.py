@@ -277,7 +277,8 @@ def verify(file, trust_genesis, trust_vset, as_json):
         ("chain", doc["chain_id"]),
         ("trusted", trust.source),
     ]
-    rows[-2:-2] = [("balance", f"{b['address']} {b['asset']} {b['balance']} after this block") for b in s.get("balances", ())]
+    rows[-2:-2] = [("balance", f"{b['address']} {b['asset']} {b['balance']} after this block")
+                   for b in s.get("balances", ())]
     click.echo("verified settlement receipt")
     for k, v in rows:  # plain lines, never cut to the terminal's width: hashes are compared whole
         click.echo(f"{k:<10} {v}")

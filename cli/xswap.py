@@ -125,7 +125,7 @@ class Runner:
     # ----------------------------------------------------------------- observing
 
     def _htlc(self, c: str, hid: bytes) -> plan.HtlcView | None:
-        """The HTLC ``hid`` on network ``c``: proven by a state proof when ``c`` has a trust root, else as the node says.
+        """The HTLC ``hid`` on network ``c``: by a state proof when ``c`` has a trust root, else as the node says.
 
         Raises:
             ProofError: the node's proof does not check out against the trust root.
