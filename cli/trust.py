@@ -19,7 +19,7 @@ from settlement.genesis import Genesis, GenesisError
 
 from .common import CLIError
 
-__all__ = ["Trust", "trust_options"]
+__all__ = ["Trust", "genesis_trust", "trust_options"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,16 @@ class Trust:
             raise ProofError(
                 f"its validator set {vset.hash.hex()} is not the trusted one {self.vset_hash.hex()} ({self.source})"
             )
+
+
+def genesis_trust(genesis: str | None, chain_id: str, option: str) -> Trust | None:
+    """The trust of ``option``'s genesis file (None without one); it must be the genesis of ``chain_id``."""
+    if genesis is None:
+        return None
+    trust = Trust.from_options(genesis, None)
+    if trust.chain_id != chain_id:
+        raise CLIError(f"{option} {genesis} is chain {trust.chain_id!r}, the network is {chain_id!r}")
+    return trust
 
 
 def trust_options(fn):

@@ -50,7 +50,7 @@ from .client import RPCClient, RPCClientError
 from .common import CLIError, home_dir, home_opt, json_opt, kv_table
 from .keyring import Keyring
 from .proven import fetch_state, htlc_of, key_of_htlc
-from .trust import Trust
+from .trust import genesis_trust
 
 __all__ = ["xswap"]
 
@@ -105,7 +105,7 @@ class Runner:
             self.keys: dict[str, PrivateKey] = {c: ring.load(shell[f"key_{c}"]) for c in "ab"}
         except ValueError as exc:
             raise CLIError(str(exc)) from None
-        self.trust = {c: _trust(shell.get(f"trust_{c}"), self.chain_id(c), c) for c in "ab"}
+        self.trust = {c: genesis_trust(shell.get(f"trust_{c}"), self.chain_id(c), f"--trust-{c}") for c in "ab"}
 
     def chain_id(self, c: str) -> str:
         return self.swap.terms.chain_a if c == "a" else self.swap.terms.chain_b
@@ -240,8 +240,7 @@ class Runner:
     def run(self, poll_s: float, stop_at: str | None) -> plan.Swap:
         """Step every ``poll_s`` seconds until the swap is over (or reaches ``stop_at``); a network down is retried for ever."""
         self.persist()
-        for c in "ab":
-            t = self.trust[c]
+        for c, t in sorted(self.trust.items()):
             if t is None:
                 self.say("trusting the node for HTLC reads", chain=c.upper(), rpc=self.shell[f"rpc_{c}"])
             else:
@@ -272,16 +271,6 @@ def _amount(text: str, what: str) -> tuple[str, int]:
     if not sep or not asset or not amount.isdigit() or int(amount) <= 0:
         raise CLIError(f"{what} must be ASSET:AMOUNT in base units, e.g. USD:1000000")
     return asset, int(amount)
-
-
-def _trust(genesis: str | None, chain_id: str, c: str) -> Trust | None:
-    """The trust root of network ``c`` (None: the node is believed); its chain id must be the swap's."""
-    if genesis is None:
-        return None
-    trust = Trust.from_options(genesis, None)
-    if trust.chain_id != chain_id:
-        raise CLIError(f"--trust-{c} {genesis} is chain {trust.chain_id!r}, network {c.upper()} is {chain_id!r}")
-    return trust
 
 
 def _policy(lock_s: float, margin_s: float, window_s: float) -> plan.Policy:
@@ -349,12 +338,8 @@ def _with(opts):
 
 def _trusts(trust_a: str | None, trust_b: str | None, chain_a: str, chain_b: str) -> dict:
     """The trust roots, checked, as the state file keeps them (absolute paths: ``resume`` finds them from anywhere)."""
-    out = {}
-    for c, genesis, chain_id in (("a", trust_a, chain_a), ("b", trust_b, chain_b)):
-        if genesis is not None:
-            _trust(genesis, chain_id, c)
-            out[f"trust_{c}"] = str(Path(genesis).resolve())
-    return out
+    pairs = (("a", trust_a, chain_a), ("b", trust_b, chain_b))
+    return {f"trust_{c}": str(Path(g).resolve()) for c, g, chain in pairs if genesis_trust(g, chain, f"--trust-{c}")}
 
 
 def _default_state(home: Path, swap: plan.Swap) -> Path:
