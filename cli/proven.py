@@ -84,7 +84,7 @@ def proven_state(answer, trust: Trust, key: bytes, height: int | None = None) ->
         if height is not None and header.height != height:
             raise ProofError(f"the proof is for height {header.height}, height {height} was asked")
         value = None if answer["value"] is None else hex_bytes(answer["value"], "value")
-        return proven_entry(header, key, answer["proof"]["encoded"], power, vset.total_power, value)
+        return proven_entry(header, key, answer["proof"]["state_proof"], power, vset.total_power, value)
     except (KeyError, TypeError) as exc:
         raise ProofError(f"the answer is missing or mistypes {exc}") from None
 

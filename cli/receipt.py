@@ -83,7 +83,7 @@ def build_document(tx_answer: dict, receipt_answer: dict, balance_answers=()) ->
         "validators": tx_answer["validators"],
     }
     if balance_answers:
-        doc["balances"] = [{"address": address, "asset": asset, "proof": answer["proof"]["encoded"]}
+        doc["balances"] = [{"address": address, "asset": asset, "proof": answer["proof"]["state_proof"]}
                            for address, asset, answer in balance_answers]
     doc["summary"] = _proven(doc)[0]
     return doc

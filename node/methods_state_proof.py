@@ -23,7 +23,7 @@ Params::
 Answer's ``proof``::
 
     {"key": HEX, "depth": D, "present": HEX, "siblings": [HEX, ...], "other": HEX,
-     "encoded": HEX (the StateProof's canonical bytes: key, value, path)}
+     "state_proof": HEX (the StateProof's canonical bytes: key, value, path)}
 """
 from __future__ import annotations
 
@@ -105,5 +105,5 @@ def state_kind(api: RpcApi, params) -> tuple[int, bytes | None, dict]:
         "present": path.present.hex(),
         "siblings": [s.hex() for s in path.siblings],
         "other": path.other.hex(),
-        "encoded": proof.encode().hex(),
+        "state_proof": proof.encode().hex(),
     }

@@ -93,9 +93,9 @@ def test_an_htlc_is_answered_with_a_verified_proof_present_or_absent(world, caps
 
 def _reproof(answer: dict, change) -> dict:
     """The answer with its StateProof re-encoded after ``change`` (the value field follows the proof's)."""
-    proof = change(StateProof.decode(bytes.fromhex(answer["proof"]["encoded"])))
+    proof = change(StateProof.decode(bytes.fromhex(answer["proof"]["state_proof"])))
     return answer | {"value": None if proof.value is None else proof.value.hex(),
-                     "proof": answer["proof"] | {"encoded": proof.encode().hex()}}
+                     "proof": answer["proof"] | {"state_proof": proof.encode().hex()}}
 
 
 def _recode(answer: dict, field: str, decoder, change) -> dict:
@@ -172,11 +172,11 @@ def test_every_changed_byte_of_a_state_answer_is_refused(world):
             bad = raw[:i] + bytes([raw[i] ^ 0x01]) + raw[i + 1:]
             with pytest.raises(ProofError):
                 proven_state(answer | {field: bad.hex()}, world["trust"], key)
-    encoded = bytes.fromhex(answer["proof"]["encoded"])
+    encoded = bytes.fromhex(answer["proof"]["state_proof"])
     for i in range(len(encoded)):
         bad = encoded[:i] + bytes([encoded[i] ^ 0x01]) + encoded[i + 1:]
         with pytest.raises(ProofError):
-            proven_state(answer | {"proof": answer["proof"] | {"encoded": bad.hex()}}, world["trust"], key)
+            proven_state(answer | {"proof": answer["proof"] | {"state_proof": bad.hex()}}, world["trust"], key)
 
 
 @pytest.mark.parametrize("args, reason", [

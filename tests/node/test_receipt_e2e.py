@@ -51,7 +51,7 @@ def exported(tmp_path_factory):
         later = json.loads(docs["batch"].read_text())["height"]
         docs["bob_later"] = root / "bob-later.hex"  # bob's USD balance proven after the batch's (later) block
         docs["bob_later"].write_text(node.client.call("proof", {"kind": "state", "key": key_of_balance(bob, "USD").hex(),
-                                                               "height": later})["proof"]["encoded"])
+                                                               "height": later})["proof"]["state_proof"])
         light = run_cli("light", "--trust", str(home / "genesis.json"), "--rpc", node.rpc_url, "--until", "3", check=True)
         other_genesis = json.loads((home / "genesis.json").read_text()) | {"chain_id": "another-chain"}
         (root / "other.json").write_text(json.dumps(other_genesis))

@@ -31,7 +31,7 @@ def _ask(c: Chain, params: dict) -> dict:
 def _verified(c: Chain, answer: dict) -> bytes | None:
     """Check an answer as a client would, with only the genesis validator set; return the proven value."""
     assert answer["kind"] == "state"
-    proof = StateProof.decode(bytes.fromhex(answer["proof"]["encoded"]))
+    proof = StateProof.decode(bytes.fromhex(answer["proof"]["state_proof"]))
     header = Header.decode(bytes.fromhex(answer["header"]))
     assert header == c.store.header(answer["height"])
     vset = decode_validator_set(bytes.fromhex(answer["validators"]))
@@ -41,7 +41,7 @@ def _verified(c: Chain, answer: dict) -> bytes | None:
     path = proof.path
     assert answer["proof"] == {"key": proof.key.hex(), "depth": path.depth, "present": path.present.hex(),
                                "siblings": [s.hex() for s in path.siblings], "other": path.other.hex(),
-                               "encoded": proof.encode().hex()}
+                               "state_proof": proof.encode().hex()}
     verify_state(header.state_root, bytes.fromhex(answer["proof"]["key"]), value, proof)
     return value
 
