@@ -1,0 +1,172 @@
+"""Bridged transfers between two real networks (chain ids bridge-a and bridge-b, one validator each, 127.0.0.1).
+
+Everything goes through the command line and RPC: the admins create the
+clients from each other's genesis, alice sends with ``settle bridge send``,
+``settle relay --once`` carries headers, packets with state proofs and
+timeouts.  A lying relayer (forged header, proof for another height,
+replay) is refused with a receipt error and changes nothing; a withheld
+packet is refunded on A after its timeout.
+"""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from cli.relay import Relayer, Side
+from ledger.codec import decode
+from ledger.keys import PrivateKey, format_address
+from ledger.txkinds_bridge import BridgeRecv, BridgeUpdateClient
+from settlement.accounts import Asset, asset_key
+from settlement.bridge.records import commitment_key, escrow_key
+from tests.nodeproc import network, run_cli, tune_fast
+
+CHAINS = {"a": "bridge-a", "b": "bridge-b"}
+VOUCHER = "bridge-a/USD"
+START = 1_000_000_000_000  # every demo participant's USD
+
+
+@pytest.fixture(scope="module")
+def nets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bridge")
+    procs = {c: network(root / c, 1, CHAINS[c], tune=lambda home: tune_fast(home, empty_interval_ms=200)) for c in "ab"}
+    for c in "ab":
+        procs[c][0].start(wait=False)
+    user = root / "user"
+    (user / "keys").mkdir(parents=True)
+    for c in "ab":
+        for name in ("admin", "alice", "bob", "carol"):
+            shutil.copy(root / c / "keys" / f"{name}.json", user / "keys" / f"{name}-{c}.json")
+    try:
+        for c in "ab":
+            procs[c][0].wait_ready()
+        nodes = {c: procs[c][0] for c in "ab"}
+        for here, there in (("a", "b"), ("b", "a")):
+            cli(user, "bridge", "create-client", "--from", f"admin-{here}", "--genesis",
+                str(root / there / "node0" / "genesis.json"), "--rpc", nodes[here].rpc_url, "--wait")
+        yield nodes, user
+    finally:
+        for c in "ab":
+            procs[c][0].stop()
+
+
+def cli(user: Path, *args: str) -> str:
+    return run_cli(*args, home=user, check=True, timeout=120).stdout
+
+
+def addr(user: Path, key: str) -> str:
+    return format_address(PrivateKey.load(user / "keys" / f"{key}.json").address)
+
+
+def balance(nodes, user, c: str, who: str, asset: str) -> int:
+    return nodes[c].client.call("account", {"address": addr(user, f"{who}-{c}")})["balances"].get(asset, 0)
+
+
+def side(nodes, user, c: str) -> Side:
+    return Side(c.upper(), nodes[c].rpc_url, PrivateKey.load(user / "keys" / f"carol-{c}.json"))
+
+
+def relay_once(nodes, user) -> str:
+    return cli(user, "relay", "--a", nodes["a"].rpc_url, "--b", nodes["b"].rpc_url, "--key-a", "carol-a", "--key-b", "carol-b", "--once")
+
+
+def send(nodes, user, src: str, who: str, to: str, asset: str, amount: int, timeout_in: float = 120) -> None:
+    dst = "b" if src == "a" else "a"
+    cli(user, "bridge", "send", "--from", f"{who}-{src}", "--to-chain", CHAINS[dst], "--receiver", addr(user, f"{to}-{dst}"),
+        "--asset", asset, "--amount", str(amount), "--timeout-in", str(timeout_in), "--rpc", nodes[src].rpc_url, "--wait")
+
+
+def money(nodes, user) -> dict:
+    """What the bridge moves: the parties' USD on A and vouchers on B, A's escrow for B, the voucher supply on B."""
+    a = side(nodes, user, "a")
+    b = side(nodes, user, "b")
+    raw_escrow = a.value(escrow_key("USD", CHAINS["b"]))
+    raw_asset = b.value(asset_key(VOUCHER))
+    out = {"escrow": 0 if raw_escrow is None else decode(raw_escrow),
+           "vouchers": 0 if raw_asset is None else Asset.decode(raw_asset).supply}
+    for who in ("alice", "bob"):
+        out[f"{who} USD on A"] = balance(nodes, user, "a", who, "USD")
+        out[f"{who} vouchers on B"] = balance(nodes, user, "b", who, VOUCHER)
+    return out
+
+
+def test_lock_mint_transfer_burn_unlock_conserves_across_both_chains(nets):
+    nodes, user = nets
+    before = money(nodes, user)
+    send(nodes, user, "a", "alice", "bob", "USD", 300)
+    out = relay_once(nodes, user)
+    assert "packet 1 received (300 USD)" in out, out
+    m = money(nodes, user)
+    assert m["alice USD on A"] == before["alice USD on A"] - 300
+    assert m["bob vouchers on B"] == before["bob vouchers on B"] + 300
+    assert m["escrow"] == m["vouchers"] == before["escrow"] + 300
+    cli(user, "tx", "transfer", "--from", "bob-b", "--to", addr(user, "alice-b"), "--asset", VOUCHER, "--amount", "120",
+        "--rpc", nodes["b"].rpc_url, "--wait")
+    send(nodes, user, "b", "alice", "alice", VOUCHER, 100)  # burned on B, released on A
+    assert money(nodes, user)["vouchers"] == before["vouchers"] + 200
+    out = relay_once(nodes, user)
+    assert "B->A: packet 1 received (100 bridge-a/USD)" in out, out
+    m = money(nodes, user)
+    assert m["alice USD on A"] == before["alice USD on A"] - 200
+    assert m["escrow"] == m["vouchers"] == before["escrow"] + 200
+    assert balance(nodes, user, "b", "alice", VOUCHER) == 20
+
+
+def _pending_packet(nodes, user):
+    """alice's next packet A -> B, committed on A and not delivered; the relayer's view of it."""
+    send(nodes, user, "a", "alice", "bob", "USD", 40)
+    a, b = side(nodes, user, "a"), side(nodes, user, "b")
+    relayer = Relayer(a, b, echo=lambda line: None)
+    (packet,) = relayer.pending(a, b)
+    return a, b, relayer, packet
+
+
+def _refused(nodes, user, dst: Side, body, error: str) -> None:
+    before = money(nodes, user)
+    r = dst.submit(body)
+    assert not r["ok"] and r["error"] == error, r
+    assert money(nodes, user) == before
+
+
+def test_a_lying_relayer_is_refused_and_changes_nothing(nets):
+    nodes, user = nets
+    a, b, relayer, packet = _pending_packet(nodes, user)
+    header, raw, cert = a.header()
+    forged = dataclasses.replace(header, state_root=bytes(32))
+    _refused(nodes, user, b, BridgeUpdateClient(forged.encode(), cert), "bad_proof")
+    key = commitment_key(CHAINS["b"], packet.sequence)
+    h1 = relayer.update(b, a)
+    proof_h1 = a.state(key, height=h1)[2]
+    relayer.update(a, b)  # a tx on A: A's state root moves on
+    h = relayer.update(b, a)
+    assert h > h1
+    _refused(nodes, user, b, BridgeRecv(packet, proof_h1, h), "bad_proof")  # an honest proof, for another height
+    # a proof of the right height and key, but for a packet that pays more
+    _refused(nodes, user, b, BridgeRecv(dataclasses.replace(packet, amount=packet.amount + 1), a.state(key, height=h)[2], h),
+             "bad_proof")
+    honest = BridgeRecv(packet, a.state(key, height=h)[2], h)
+    assert b.submit(honest)["ok"]
+    _refused(nodes, user, b, honest, "replayed")
+    m = money(nodes, user)
+    assert m["escrow"] == m["vouchers"]
+
+
+def test_a_withheld_packet_is_refunded_on_a_after_its_timeout(nets):
+    nodes, user = nets
+    before = money(nodes, user)
+    send(nodes, user, "a", "alice", "bob", "USD", 55, timeout_in=1.5)
+    assert money(nodes, user)["escrow"] == before["escrow"] + 55
+    a, b = side(nodes, user, "a"), side(nodes, user, "b")
+    (packet,) = Relayer(a, b).pending(a, b)  # withheld: nobody delivers it
+    deadline = time.monotonic() + 30
+    while b.header()[0].time_ms < packet.timeout_ms:  # B's block time passes the timeout
+        assert time.monotonic() < deadline, "B's block time never passed the timeout"
+        time.sleep(0.2)
+    out = relay_once(nodes, user)
+    assert "timed out, refunded (55 USD)" in out, out
+    m = money(nodes, user)
+    assert m == before, (m, before)
+    assert "packet" not in relay_once(nodes, user)  # exactly once: nothing left to do
