@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from . import schema
 from .block import Block, Header
-from .codec import DecodeError
+from .codec import DecodeError, decode, encode
 from .commit import CommitCertificate
 from .errors import StateCorrupt, StoreError
 from .hashing import ZERO_HASH
@@ -414,16 +414,19 @@ class ChainStore:
         if tree is not None:
             for key, value in tree.puts.items():
                 puts[schema.tree_key(key)] = value
-            for key in tree.stale:
-                puts[schema.tree_stale_key(tree.version, key)] = b""
+            if tree.stale:  # one list per version: pruning reads one key per height
+                puts[schema.tree_stale_key(tree.version)] = encode(list(tree.stale))
         if prune_through <= 0:
             return
         skip = len(schema.TREE_STALE)
-        for stale, _ in self._kv.iterate(schema.TREE_STALE):
-            if schema.decode_height(stale[skip:skip + 8]) > prune_through:
+        for index, raw in self._kv.iterate(schema.TREE_STALE):
+            if self._decode(index, schema.decode_height, index[skip:]) > prune_through:
                 break
-            deletes.append(stale)
-            deletes.append(schema.tree_key(stale[skip + 8:]))
+            stale = self._decode(index, decode, raw)
+            if type(stale) is not list or any(type(k) is not bytes for k in stale):
+                raise StateCorrupt("expected a list of tree keys", key=index)
+            deletes.append(index)
+            deletes.extend(schema.tree_key(k) for k in stale)
 
     @staticmethod
     def _state_ops(state_writes: Mapping[bytes, bytes | None]) -> tuple[dict[bytes, bytes], list[bytes]]:

@@ -95,7 +95,7 @@ LAYOUT: tuple[KeyFamily, ...] = (
     KeyFamily("receipts", RECEIPTS, "height (8 bytes, big-endian)", "encode_receipts(receipts)"),
     KeyFamily("state", STATE, "settlement state key (opaque bytes)", "settlement state value (opaque)"),
     KeyFamily("tree", TREE, "state tree key (ledger/statetree/tree.py: a node or a versioned value)", "its bytes"),
-    KeyFamily("tree_stale", TREE_STALE, "version (8 bytes, big-endian) || state tree key", "b'' (the key is stale from that version on)"),
+    KeyFamily("tree_stale", TREE_STALE, "version (8 bytes, big-endian)", "encode([state tree keys that became stale at that version])"),
     KeyFamily("latest_height", LATEST_HEIGHT, "(none)", "height (8 bytes, big-endian); absent means 0"),
     KeyFamily("root_acc", ROOT_ACC, "(none)", "the settlement state root after the latest block (opaque)"),
     KeyFamily("genesis_hash", GENESIS_HASH, "(none)", "genesis hash (opaque)"),
@@ -159,8 +159,8 @@ def tree_key(key: bytes) -> bytes:
     return TREE + key
 
 
-def tree_stale_key(version: int, key: bytes) -> bytes:
-    return TREE_STALE + encode_height(version) + key
+def tree_stale_key(version: int) -> bytes:
+    return TREE_STALE + encode_height(version)
 
 
 # --------------------------------------------------------------------------- small values

@@ -182,10 +182,17 @@ class _Nodes:
         return self.source.tree_get(key)
 
     def add(self, batch: "TreeBatch") -> None:
-        """Remember the decoded nodes of a batch that was just written to the source."""
-        if len(self._cache) + len(batch.nodes) >= self._max:
-            self._cache.clear()
-        self._cache.update(batch.nodes)
+        """Remember the decoded nodes of a batch that was just written to the source.
+
+        The nodes it replaced are forgotten, so the cache holds the latest
+        version's nodes (and those read for proofs at older versions).
+        """
+        cache = self._cache
+        for key in batch.stale:
+            cache.pop(key, None)
+        if len(cache) + len(batch.nodes) >= self._max:
+            cache.clear()
+        cache.update(batch.nodes)
 
 
 class _Layer:

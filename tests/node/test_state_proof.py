@@ -9,6 +9,7 @@ from ledger.codec import decode
 from ledger.commit import verify_commit
 from ledger.keys import format_address
 from ledger.statetree import StateProof, StateTree, verify_state
+from ledger.statetree.tree import node_key
 from ledger.store_leveldb import LevelDBKV
 from node import chain as chain_mod
 from node.methods import NOT_FOUND, RPCError, RpcApi
@@ -91,7 +92,9 @@ def test_old_heights_are_pruned_past_the_retention(monkeypatch):
         _ask(c, {"kind": "state", "key": key, "height": 3})
     assert err.value.code == NOT_FOUND
     stale = [k for k, _ in c.kv.iterate(b"v1/x/")]
-    assert stale and all(int.from_bytes(k[5:13], "big") > 4 for k in stale)  # stale since <= 4 is gone
+    assert [int.from_bytes(k[5:13], "big") for k in stale] == [5, 6]  # the lists of versions <= 4 are pruned
+    roots = [h for h in range(7) if c.store.tree_get(node_key(b"", h)) is not None]
+    assert roots == [4, 5, 6]  # the root nodes of versions before the retained ones are deleted
 
 
 def test_a_restart_from_leveldb_resumes_the_tree(tmp_path, monkeypatch):
