@@ -1,9 +1,19 @@
 """Bridged transfers between two in-process chains: the lifecycle, and every lie a relayer can tell refused."""
 from __future__ import annotations
 
-from ledger.txkinds_bridge import BridgeRecv, BridgeUpdateClient
+from ledger.block import Header
+from ledger.keys import PrivateKey
+from ledger.lightclient import validator_set_bytes
+from ledger.txkinds import RegisterAccount
+from ledger.txkinds_bridge import BridgeCreateClient, BridgeRecv, BridgeSend, BridgeUpdateClient
+from ledger.txkinds_pm import SetCollateral
+from ledger.txkinds_risk import RegisterMarket
+from settlement.risk.collateral import default_collateral_params
+from settlement.risk.markets import default_params
+from settlement.transfers import Transfer
 
 from .bridge_pair import RELAYER, Pair
+from .builders import Chain, genesis_doc
 
 
 def test_lock_mint_transfer_burn_unlock_conserves_across_both_chains():
@@ -16,8 +26,6 @@ def test_lock_mint_transfer_burn_unlock_conserves_across_both_chains():
     voucher = p.voucher(a, "USD")
     assert voucher == "chain-a/USD"
     assert p.balance(b, "bob", voucher) == 300 and p.supply(b, voucher) == 300
-    from settlement.transfers import Transfer
-
     assert p.commit(b, "bob", Transfer(b.addr("carol"), voucher, 100, "")).ok
     assert p.send(b, "carol", voucher, 100, to="alice").ok
     assert p.supply(b, voucher) == 200
@@ -45,8 +53,6 @@ def test_forged_header_and_wrong_height_proof_are_refused():
     a, b = p.a, p.b
     p.send(a, "alice", "USD", 50)
     real = p.header_tx(a)
-    from ledger.block import Header
-
     hdr = Header.decode(real.header)
     forged = Header(hdr.chain_id, hdr.height, hdr.time_ms, hdr.prev_hash, hdr.tx_root, bytes(32), hdr.receipts_root,
                     hdr.proposer, hdr.validators_hash)
@@ -80,3 +86,63 @@ def test_a_withheld_packet_times_out_and_is_refunded_once():
     assert r.ok, r
     assert p.balance(a, "alice", "USD") == 1_000_000 and p.escrow(a, "USD") == 0
     assert p.commit(a, RELAYER, p.timeout_tx(a, packet, a.node.height)).error in ("not_found", "bad_proof")
+
+
+def test_a_voucher_is_an_ordinary_asset_listable_as_collateral():
+
+    p = Pair.fresh()
+    a, b = p.a, p.b
+    assert p.send(a, "alice", "EUR", 5_000).ok and p.relay(a, 1).ok
+    voucher = p.voucher(a, "EUR")
+    assert p.commit(b, "admin", RegisterAccount(b.addr("carol"), "oracle")).ok
+    params = default_params("mid", lot_size=1_000, margin_cap_ppm=1_000_000)
+    assert p.commit(b, "admin", RegisterMarket("AEUR-PERP", voucher, "USD", params, [b.addr("carol")])).ok
+    r = p.commit(b, "admin", SetCollateral(voucher, default_collateral_params("USD", "AEUR-PERP")))
+    assert r.ok, r
+    assert p.balance(b, "bob", voucher) == 5_000
+
+
+def test_the_client_trusts_only_the_genesis_validator_set_and_newer_heights():
+    p = Pair.fresh()
+    a, b = p.a, p.b
+    vset = validator_set_bytes(a.genesis.validator_set())
+    assert p.commit(b, "alice", BridgeCreateClient("chain-c", vset)).error == "not_permitted"
+    assert p.commit(b, "admin", BridgeCreateClient("chain-a", vset)).error == "already_exists"
+    assert p.commit(b, "admin", BridgeCreateClient("chain-b", vset)).error == "invalid_parameter"  # itself
+    assert p.commit(b, "admin", BridgeCreateClient("Chain/C", vset)).error == "invalid_parameter"
+    assert p.commit(b, "admin", BridgeCreateClient("chain-c", b"\x90")).error == "invalid_parameter"  # an empty set
+    # an impostor "chain-a" run by other validators: its headers are refused
+    keys = {n: PrivateKey.from_name(n) for n in ("admin", "alice", "bob", "carol", "mallory")}
+    keys["validator"] = PrivateKey.from_name("mallory")
+    impostor = Chain(genesis_doc("chain-a", keys))
+    impostor.keys["validator"] = keys["validator"]
+    impostor.commit_txs([])
+    assert "validator set" in p.commit(b, RELAYER, p.header_tx(impostor)).reason
+    a.commit_txs([])
+    h = p.update(b, a)
+    r = p.commit(b, RELAYER, p.header_tx(a, h))
+    assert r.error == "bad_proof" and "not above" in r.reason
+    older = p.commit(b, RELAYER, p.header_tx(a, h - 1))
+    assert older.error == "bad_proof"
+    unknown = Chain(genesis_doc("chain-z"))
+    unknown.commit_txs([])
+    assert p.commit(b, RELAYER, p.header_tx(unknown)).error == "not_found"
+
+
+def test_send_refuses_unknown_chains_past_timeouts_and_vouchers_away_from_home():
+    p = Pair.fresh()
+    a, b = p.a, p.b
+
+    assert p.commit(a, "alice", BridgeSend("chain-z", b.addr("bob"), "USD", 1, 10**12)).error == "not_found"
+    p.update(a, b)
+    late = p.commit(a, "alice", BridgeSend("chain-b", b.addr("bob"), "USD", 1, b.time_ms))
+    assert late.error == "expired"
+    assert p.send(a, "alice", "USD", 0).error == "bad_amount"
+    assert p.send(a, "alice", "USD", 2_000_000).error == "insufficient_balance"
+    assert p.send(a, "alice", "USD", 10).ok and p.relay(a, 1).ok
+    # bob's voucher of chain-a's USD goes back only to chain-a, not on to a third chain
+
+    assert p.commit(b, "admin", BridgeCreateClient("chain-z", validator_set_bytes(a.genesis.validator_set()))).ok
+    away = p.commit(b, "bob", BridgeSend("chain-z", a.addr("bob"), "chain-a/USD", 1, 10**12))
+    assert away.error == "invalid_parameter" and "goes back only" in away.reason
+    assert p.sent(a) == 1 and p.escrow(a, "USD") == 10
