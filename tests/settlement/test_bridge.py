@@ -1,6 +1,8 @@
 """Bridged transfers between two in-process chains: the lifecycle, and every lie a relayer can tell refused."""
 from __future__ import annotations
 
+import pytest
+
 from ledger.block import Header
 from ledger.keys import PrivateKey
 from ledger.lightclient import validator_set_bytes
@@ -8,8 +10,11 @@ from ledger.txkinds import RegisterAccount
 from ledger.txkinds_bridge import BridgeCreateClient, BridgeRecv, BridgeSend, BridgeUpdateClient
 from ledger.txkinds_pm import SetCollateral
 from ledger.txkinds_risk import RegisterMarket
+from settlement.checktx import check_tx
+from settlement.errors import BadAmount, UnknownAsset
 from settlement.risk.collateral import default_collateral_params
 from settlement.risk.markets import default_params
+from settlement.state import State
 from settlement.transfers import Transfer
 
 from .bridge_pair import RELAYER, Pair
@@ -146,3 +151,14 @@ def test_send_refuses_unknown_chains_past_timeouts_and_vouchers_away_from_home()
     away = p.commit(b, "bob", BridgeSend("chain-z", a.addr("bob"), "chain-a/USD", 1, 10**12))
     assert away.error == "invalid_parameter" and "goes back only" in away.reason
     assert p.sent(a) == 1 and p.escrow(a, "USD") == 10
+
+
+def test_a_send_that_must_fail_is_refused_at_the_door():
+    p = Pair.fresh()
+    a, b = p.a, p.b
+    state = State(a.node.view)
+    for body, error in ((BridgeSend("chain-b", b.addr("bob"), "USD", 0, 10**12), BadAmount),
+                        (BridgeSend("chain-b", b.addr("bob"), "chain-b/GBP", 1, 10**12), UnknownAsset)):
+        with pytest.raises(error):
+            check_tx(state, a.sign("alice", body))
+    check_tx(state, a.sign("alice", BridgeSend("chain-b", b.addr("bob"), "USD", 1, 10**12)))
