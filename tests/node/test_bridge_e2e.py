@@ -29,28 +29,39 @@ VOUCHER = "bridge-a/USD"
 START = 1_000_000_000_000  # every demo participant's USD
 
 
-@pytest.fixture(scope="module")
-def nets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bridge")
-    procs = {c: network(root / c, 1, CHAINS[c], tune=lambda home: tune_fast(home, empty_interval_ms=200)) for c in "ab"}
-    for c in "ab":
-        procs[c][0].start(wait=False)
+def start_networks(root: Path, validators: int):
+    """Networks A and B of ``validators`` each, started, each trusting the other's genesis; a user home whose
+    keyring holds admin, alice, bob and carol (the relayer) of each as NAME-a, NAME-b: (procs, user)."""
+    procs = {c: network(root / c, validators, CHAINS[c], tune=lambda home: tune_fast(home, empty_interval_ms=200)) for c in "ab"}
+    for p in [*procs["a"], *procs["b"]]:
+        p.start(wait=False)
     user = root / "user"
     (user / "keys").mkdir(parents=True)
     for c in "ab":
         for name in ("admin", "alice", "bob", "carol"):
             shutil.copy(root / c / "keys" / f"{name}.json", user / "keys" / f"{name}-{c}.json")
     try:
-        for c in "ab":
-            procs[c][0].wait_ready()
-        nodes = {c: procs[c][0] for c in "ab"}
+        for p in [*procs["a"], *procs["b"]]:
+            p.wait_ready()
         for here, there in (("a", "b"), ("b", "a")):
             cli(user, "bridge", "create-client", "--from", f"admin-{here}", "--genesis",
-                str(root / there / "node0" / "genesis.json"), "--rpc", nodes[here].rpc_url, "--wait")
-        yield nodes, user
-    finally:
-        for c in "ab":
-            procs[c][0].stop()
+                str(root / there / "node0" / "genesis.json"), "--rpc", procs[here][0].rpc_url, "--wait")
+    except BaseException:
+        stop(procs)
+        raise
+    return procs, user
+
+
+def stop(procs) -> None:
+    for p in [*procs["a"], *procs["b"]]:
+        p.stop()
+
+
+@pytest.fixture(scope="module")
+def nets(tmp_path_factory):
+    procs, user = start_networks(tmp_path_factory.mktemp("bridge"), 1)
+    yield {c: procs[c][0] for c in "ab"}, user
+    stop(procs)
 
 
 def cli(user: Path, *args: str) -> str:
@@ -94,7 +105,19 @@ def money(nodes, user) -> dict:
 
 
 def test_lock_mint_transfer_burn_unlock_conserves_across_both_chains(nets):
-    nodes, user = nets
+    _lifecycle(*nets)
+
+
+@pytest.mark.slow
+def test_the_lifecycle_between_two_four_validator_networks(tmp_path):
+    procs, user = start_networks(tmp_path, 4)
+    try:
+        _lifecycle({"a": procs["a"][1], "b": procs["b"][2]}, user)  # the tools talk to any node
+    finally:
+        stop(procs)
+
+
+def _lifecycle(nodes, user):
     before = money(nodes, user)
     send(nodes, user, "a", "alice", "bob", "USD", 300)
     out = relay_once(nodes, user)
