@@ -31,7 +31,7 @@ from ledger.keys import format_address
 from ledger.receipt import Event
 from ledger.txkinds_bridge import BridgeRecv, BridgeSend, BridgeTimeout, Packet
 
-from ..accounts import MAX_AMOUNT, Asset, get_asset, get_balance, put_asset, set_balance
+from ..accounts import MAX_AMOUNT, SYMBOL_RE, Asset, get_asset, get_balance, put_asset, set_balance
 from ..context import BlockContext
 from ..errors import BadAmount, Expired, InvalidParameter, NotFound, Replayed
 from ..state import State
@@ -127,6 +127,8 @@ def bridge_recv(state: State, ctx: BlockContext, sender: bytes, body: BridgeRecv
     origin = voucher_origin(p.denom)
     if origin is None:
         minted = voucher_symbol(p.source_chain, p.denom)
+        if not SYMBOL_RE.match(p.denom) or len(minted) > VOUCHER_MAX:
+            raise InvalidParameter(f"{p.denom!r} from {p.source_chain!r} cannot name a voucher here ({minted!r})")
         _mint(state, minted, p.decimals, p.receiver, p.amount)
     elif origin[0] == ctx.chain_id:
         minted = origin[1]
