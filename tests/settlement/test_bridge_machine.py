@@ -22,7 +22,7 @@ import dataclasses
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from ledger.block import Header
 from ledger.txkinds_bridge import BridgeRecv, BridgeTimeout, BridgeUpdateClient
@@ -63,6 +63,14 @@ class BridgeMachine(RuleBasedStateMachine):
         assert not r.ok and r.error in errors, r
         assert self.money() == before
 
+    def any_pending(self) -> bool:
+        return bool(self.pending(self.p.a) or self.pending(self.p.b))
+
+    def with_pending(self, side: str):
+        """The chain ``side`` names if it has packets in flight, else the other one."""
+        src = self.chain(side)
+        return src if self.pending(src) else self.p.other(src)
+
     def pending(self, src) -> list[int]:
         p = self.p
         return [s for s in range(1, p.sent(src) + 1) if p.packet(src, s) is not None and not p.received(p.other(src), s)]
@@ -73,7 +81,9 @@ class BridgeMachine(RuleBasedStateMachine):
           amount=st.integers(1, 400), timeout=st.sampled_from([2_000, 5_000, 60_000]))
     def send(self, side, who, asset, voucher, amount, timeout):
         src = self.chain(side)
-        sym = self.p.voucher(self.p.other(src), asset) if voucher else asset
+        sym = self.p.voucher(self.p.other(src), asset)
+        if not voucher or self.p.balance(src, who, sym) == 0:
+            sym = asset
         have = self.p.balance(src, who, sym)
         r = self.p.send(src, who, sym, amount, to="bob" if who == "alice" else "alice",
                         timeout_ms=self.p.other(src).time_ms + timeout)
@@ -86,24 +96,22 @@ class BridgeMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ honest relaying
 
+    @precondition(lambda self: self.any_pending())
     @rule(side=sides, data=st.data())
     def deliver(self, side, data):
-        src = self.chain(side)
+        src = self.with_pending(side)
         todo = self.pending(src)
-        if not todo:
-            return
         seq = data.draw(st.sampled_from(todo))
         packet = self.p.packet(src, seq)
         r = self.p.relay(src, seq)
         expired = self.p.other(src).time_ms >= packet.timeout_ms
         assert r.ok != expired and (r.ok or r.error == "expired"), r
 
+    @precondition(lambda self: self.any_pending())
     @rule(side=sides, data=st.data())
     def refund(self, side, data):
-        src, p = self.chain(side), self.p
+        src, p = self.with_pending(side), self.p
         todo = self.pending(src)
-        if not todo:
-            return
         seq = data.draw(st.sampled_from(todo))
         packet = p.packet(src, seq)
         dst = p.other(src)
@@ -130,12 +138,11 @@ class BridgeMachine(RuleBasedStateMachine):
         forged = dataclasses.replace(h, **changes)
         self.refused(dst, BridgeUpdateClient(forged.encode(), real.certificate), ("bad_proof",))
 
+    @precondition(lambda self: self.any_pending())
     @rule(side=sides, data=st.data(), lie=st.sampled_from(("amount", "receiver", "other_key", "other_height")))
     def lying_recv(self, side, data, lie):
-        src, p = self.chain(side), self.p
+        src, p = self.with_pending(side), self.p
         todo = self.pending(src)
-        if not todo:
-            return
         seq = data.draw(st.sampled_from(todo))
         dst = p.other(src)
         h = p.update(dst, src)
@@ -199,5 +206,5 @@ class BridgeMachine(RuleBasedStateMachine):
 
 
 TestBridgeMachine = BridgeMachine.TestCase
-TestBridgeMachine.settings = settings(max_examples=30, stateful_step_count=25, deadline=None,
+TestBridgeMachine.settings = settings(max_examples=80, stateful_step_count=30, deadline=None,
                                       suppress_health_check=[HealthCheck.too_slow])
