@@ -177,19 +177,39 @@ def test_a_lying_relayer_is_refused_and_changes_nothing(nets):
     assert m["escrow"] == m["vouchers"]
 
 
+def _wait_past_timeout(nodes, user) -> None:
+    """Until B's block time passes the timeout of A's one packet in flight."""
+    a, b = side(nodes, user, "a"), side(nodes, user, "b")
+    (packet,) = Relayer(a, b).pending(a, b)
+    deadline = time.monotonic() + 30
+    while b.header()[0].time_ms < packet.timeout_ms:
+        assert time.monotonic() < deadline, "B's block time never passed the timeout"
+        time.sleep(0.2)
+
+
 def test_a_withheld_packet_is_refunded_on_a_after_its_timeout(nets):
     nodes, user = nets
     before = money(nodes, user)
     send(nodes, user, "a", "alice", "bob", "USD", 55, timeout_in=1.5)
     assert money(nodes, user)["escrow"] == before["escrow"] + 55
-    a, b = side(nodes, user, "a"), side(nodes, user, "b")
-    (packet,) = Relayer(a, b).pending(a, b)  # withheld: nobody delivers it
-    deadline = time.monotonic() + 30
-    while b.header()[0].time_ms < packet.timeout_ms:  # B's block time passes the timeout
-        assert time.monotonic() < deadline, "B's block time never passed the timeout"
-        time.sleep(0.2)
+    _wait_past_timeout(nodes, user)  # withheld: nobody delivers it
     out = relay_once(nodes, user)
     assert "timed out, refunded (55 USD)" in out, out
     m = money(nodes, user)
     assert m == before, (m, before)
     assert "packet" not in relay_once(nodes, user)  # exactly once: nothing left to do
+
+
+def test_a_packet_b_cannot_take_is_refunded_on_a(nets):
+    """The receiver is no account on B: the delivery is refused (nothing written), the timeout refunds alice."""
+    nodes, user = nets
+    before = money(nodes, user)
+    nobody = format_address(PrivateKey.generate().address)
+    cli(user, "bridge", "send", "--from", "alice-a", "--to-chain", CHAINS["b"], "--receiver", nobody, "--asset", "USD",
+        "--amount", "33", "--timeout-in", "4", "--rpc", nodes["a"].rpc_url, "--wait")
+    out = relay_once(nodes, user)
+    assert "refused by B: not_registered" in out, out
+    _wait_past_timeout(nodes, user)
+    out = relay_once(nodes, user)
+    assert "timed out, refunded (33 USD)" in out, out
+    assert money(nodes, user) == before
