@@ -11,7 +11,8 @@ Owns the relayer's loop and the bridge's user commands:
   commit certificate, then ``bridge_recv`` with a state proof at that height)
   or, once the destination's block time is past a packet's timeout, refund it
   (update the source's client of the destination, then ``bridge_timeout``
-  with a proof that the receipt is absent).  One progress line per action;
+  with a proof that the receipt is absent); a received packet is then closed
+  on its source with ``bridge_ack`` and a proof of its acknowledgement.  One progress line per action;
   ``--once`` does one round and exits.
 * ``settle bridge create-client`` (admin: trust a counterparty from its
   genesis document) and ``settle bridge send``.
@@ -32,8 +33,8 @@ from ledger.codec import decode
 from ledger.keys import PrivateKey, format_address
 from ledger.lightclient import validator_set_bytes
 from ledger.tx import sign_tx
-from ledger.txkinds_bridge import BridgeCreateClient, BridgeRecv, BridgeSend, BridgeTimeout, BridgeUpdateClient, Packet
-from settlement.bridge.records import Client, client_key, commitment_key, receipt_key, sequence_key
+from ledger.txkinds_bridge import BridgeAck, BridgeCreateClient, BridgeRecv, BridgeSend, BridgeTimeout, BridgeUpdateClient, Packet
+from settlement.bridge.records import Client, ack_key, client_key, commitment_key, receipt_key, sequence_key
 from settlement.genesis import Genesis, GenesisError
 
 from .client import RPCClient, RPCClientError
@@ -103,23 +104,31 @@ class Relayer:
             self.echo(f"{dst.label}: client of {src.chain_id} at height {header.height}")
         return header.height
 
-    def pending(self, src: Side, dst: Side) -> list[Packet]:
-        """Packets ``src`` sent to ``dst``, neither received nor refunded (advances the cursor past settled ones)."""
+    def open_packets(self, src: Side, dst: Side) -> tuple[list[Packet], list[Packet]]:
+        """Packets ``src`` sent to ``dst`` and has not closed: (in flight, received but not acknowledged).
+
+        Advances the cursor past closed packets (refunded or acknowledged).
+        """
         raw = src.value(sequence_key(dst.chain_id))
         sent = 0 if raw is None else decode(raw)
-        out, first = [], None
+        flying, received, first = [], [], None
         for seq in range(self.cursor[src.label], sent + 1):
             raw = src.value(commitment_key(dst.chain_id, seq))
-            if raw is None or dst.value(receipt_key(src.chain_id, seq)) is not None:
+            if raw is None:
                 continue
-            out.append(Packet.decode(raw))
             first = seq if first is None else first
+            done = dst.value(receipt_key(src.chain_id, seq)) is not None
+            (received if done else flying).append(Packet.decode(raw))
         self.cursor[src.label] = first if first is not None else sent + 1
-        return out
+        return flying, received
+
+    def pending(self, src: Side, dst: Side) -> list[Packet]:
+        """Packets ``src`` sent to ``dst``, neither received nor refunded."""
+        return self.open_packets(src, dst)[0]
 
     def direction(self, src: Side, dst: Side) -> int:
-        todo = self.pending(src, dst)
-        if not todo:
+        todo, received = self.open_packets(src, dst)
+        if not todo and not received:
             return 0
         now = dst.header()[0].time_ms
         deliver = [p for p in todo if p.timeout_ms > now and (src.label, p.sequence) not in self.refused]
@@ -131,18 +140,24 @@ class Relayer:
                 _, _, proof = src.state(commitment_key(dst.chain_id, p.sequence), height=h)
                 r = dst.submit(BridgeRecv(p, proof, h))
                 if r["ok"]:
+                    received.append(p)
                     self.echo(f"{arrow}: packet {p.sequence} received ({p.amount} {p.denom})")
                 else:
                     self.refused[(src.label, p.sequence)] = r["reason"]
                     self.echo(f"{arrow}: packet {p.sequence} refused by {dst.label}: {r['error']}: {r['reason']}")
-        if expired:
+        if expired or received:
             h = self.update(src, dst)
             for p in expired:
                 _, _, proof = dst.state(receipt_key(src.chain_id, p.sequence), height=h)
                 r = src.submit(BridgeTimeout(p, proof, h))
                 verdict = "refunded" if r["ok"] else f"refund refused: {r['error']}: {r['reason']}"
                 self.echo(f"{arrow}: packet {p.sequence} timed out, {verdict} ({p.amount} {p.denom})")
-        return len(deliver) + len(expired)
+            for p in received:
+                _, _, proof = dst.state(ack_key(src.chain_id, p.sequence), height=h)
+                r = src.submit(BridgeAck(p, proof, h))
+                verdict = "closed" if r["ok"] else f"acknowledgement refused: {r['error']}: {r['reason']}"
+                self.echo(f"{arrow}: packet {p.sequence} acknowledged, {verdict}")
+        return len(deliver) + len(expired) + len(received)
 
     def round(self) -> int:
         """Relay both directions once; the number of packets acted on."""

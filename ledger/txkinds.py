@@ -102,4 +102,5 @@ KINDS: dict[str, type[Record]] = _kind_table(
     ("bridge_send", bridge.BridgeSend),
     ("bridge_recv", bridge.BridgeRecv),
     ("bridge_timeout", bridge.BridgeTimeout),
+    ("bridge_ack", bridge.BridgeAck),
 )

@@ -1,7 +1,7 @@
 """Body records of the bridge's transaction kinds, and :class:`Packet`, what a bridged transfer carries.
 
 Owns the field layout of ``bridge_create_client``, ``bridge_update_client``,
-``bridge_send``, ``bridge_recv`` and ``bridge_timeout``, and the packet record
+``bridge_send``, ``bridge_recv``, ``bridge_timeout`` and ``bridge_ack``, and the packet record
 (what the source chain writes to its state and the destination proves).  Pure data: whether a header, a proof
 or a packet is acceptable is decided by ``settlement/bridge/``, which answers
 with a receipt naming the rule.
@@ -20,6 +20,7 @@ from .codec import MaxLen, Range, Record
 from .fields import Address, Amount, BlockHeight, Symbol
 
 __all__ = [
+    "BridgeAck",
     "BridgeCreateClient",
     "BridgeRecv",
     "BridgeSend",
@@ -103,4 +104,13 @@ class BridgeTimeout(Record):
 
     packet: Packet
     proof: Annotated[bytes, MaxLen(16_000)]  # a StateProof's canonical bytes
+    proof_height: BlockHeight
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeAck(Record):
+    """Anyone closes ``packet`` on its source: ``proof`` shows its acknowledgement in the destination's state at ``proof_height``."""
+
+    packet: Packet
+    proof: Annotated[bytes, MaxLen(16_000)]
     proof_height: BlockHeight

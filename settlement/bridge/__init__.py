@@ -16,7 +16,7 @@ State keys (``<seq>``, ``<height>``: 8-byte big-endian; chain ids match
 ``br/h/`` + chain + ``/`` + height         Consensus(time_ms, state_root) of a trusted header
 ``br/s/`` + dest chain                     last sequence sent to ``dest`` (int)
 ``br/p/`` + dest chain + ``/`` + seq       the Packet sent (its bytes: the commitment),
-                                           deleted on timeout
+                                           deleted on timeout or acknowledgement
 ``br/r/`` + source chain + ``/`` + seq     receipt: the height it was received at (int)
 ``br/a/`` + source chain + ``/`` + seq     acknowledgement (``"ok"``)
 ``br/e/`` + ASSET + ``/`` + dest chain     native ``ASSET`` escrowed for vouchers on ``dest`` (int > 0)

@@ -1,4 +1,4 @@
-"""Bridged transfers (ICS-20 over ICS-04 packets): ``bridge_send``, ``bridge_recv`` and ``bridge_timeout``.
+"""Bridged transfers (ICS-20 over ICS-04 packets): ``bridge_send``, ``bridge_recv``, ``bridge_timeout``, ``bridge_ack``.
 
 Owns the packet lifecycle and the escrow / voucher accounting:
 
@@ -18,6 +18,10 @@ Owns the packet lifecycle and the escrow / voucher accounting:
   the packet can never be received (block time does not go back); the escrow
   is released (or the burned voucher re-minted) to the sender and the
   commitment deleted (exactly once).
+* ack (source): the destination's acknowledgement is proven at a trusted
+  height; the commitment is deleted (nothing moves: the transfer was final
+  when received).  After an ack or a timeout the packet is closed: a second
+  one finds no commitment.
 
 A receive that fails for any reason (receiver not registered, amount over
 the cap) writes nothing: the packet then times out and is refunded.
@@ -29,7 +33,7 @@ from __future__ import annotations
 from ledger.codec import encode
 from ledger.keys import format_address
 from ledger.receipt import Event
-from ledger.txkinds_bridge import BridgeRecv, BridgeSend, BridgeTimeout, Packet
+from ledger.txkinds_bridge import BridgeAck, BridgeRecv, BridgeSend, BridgeTimeout, Packet
 
 from ..accounts import MAX_AMOUNT, SYMBOL_RE, Asset, get_asset, get_balance, put_asset, set_balance
 from ..context import BlockContext
@@ -140,16 +144,22 @@ def bridge_recv(state: State, ctx: BlockContext, sender: bytes, body: BridgeRecv
     return _event("bridge_received", p, credited=minted)
 
 
-def bridge_timeout(state: State, ctx: BlockContext, sender: bytes, body: BridgeTimeout) -> list[Event]:
-    p = body.packet
+def _committed(state: State, ctx: BlockContext, p: Packet) -> bytes:
+    """The commitment key of ``p``, a packet this chain sent and has not closed; raises otherwise."""
     if p.source_chain != ctx.chain_id:
         raise InvalidParameter(f"the packet was sent by chain {p.source_chain!r}, this is {ctx.chain_id!r}")
     key = commitment_key(p.dest_chain, p.sequence)
     stored = state.get(key)
     if stored is None:
-        raise NotFound(f"packet {p.sequence} to {p.dest_chain!r} is not pending (never sent, or already refunded)")
+        raise NotFound(f"packet {p.sequence} to {p.dest_chain!r} is not open (never sent, refunded or acknowledged)")
     if stored != p.encode():
         raise InvalidParameter(f"packet {p.sequence} to {p.dest_chain!r} is not the packet that was sent")
+    return key
+
+
+def bridge_timeout(state: State, ctx: BlockContext, sender: bytes, body: BridgeTimeout) -> list[Event]:
+    p = body.packet
+    key = _committed(state, ctx, p)
     cons = prove_state(state, p.dest_chain, body.proof_height, receipt_key(p.source_chain, p.sequence), None, body.proof)
     if cons.time_ms < p.timeout_ms:
         raise InvalidParameter(f"not timed out: the proof's height {body.proof_height} has time {cons.time_ms}, "
@@ -163,4 +173,12 @@ def bridge_timeout(state: State, ctx: BlockContext, sender: bytes, body: BridgeT
     return _event("bridge_timed_out", p)
 
 
-HANDLERS = {"bridge_send": bridge_send, "bridge_recv": bridge_recv, "bridge_timeout": bridge_timeout}
+def bridge_ack(state: State, ctx: BlockContext, sender: bytes, body: BridgeAck) -> list[Event]:
+    p = body.packet
+    key = _committed(state, ctx, p)
+    prove_state(state, p.dest_chain, body.proof_height, ack_key(p.source_chain, p.sequence), ACK_OK, body.proof)
+    state.put(key, None)
+    return _event("bridge_acknowledged", p)
+
+
+HANDLERS = {"bridge_ack": bridge_ack, "bridge_send": bridge_send, "bridge_recv": bridge_recv, "bridge_timeout": bridge_timeout}

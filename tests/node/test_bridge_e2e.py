@@ -121,7 +121,8 @@ def _lifecycle(nodes, user):
     before = money(nodes, user)
     send(nodes, user, "a", "alice", "bob", "USD", 300)
     out = relay_once(nodes, user)
-    assert "packet 1 received (300 USD)" in out, out
+    assert "A->B: packet 1 received (300 USD)" in out and "A->B: packet 1 acknowledged, closed" in out, out
+    assert side(nodes, user, "a").value(commitment_key(CHAINS["b"], 1)) is None  # closed on A
     m = money(nodes, user)
     assert m["alice USD on A"] == before["alice USD on A"] - 300
     assert m["bob vouchers on B"] == before["bob vouchers on B"] + 300

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from ledger.codec import decode
 from ledger.lightclient import validator_set_bytes
-from ledger.txkinds_bridge import BridgeCreateClient, BridgeRecv, BridgeSend, BridgeTimeout, BridgeUpdateClient, Packet
+from ledger.txkinds_bridge import BridgeAck, BridgeCreateClient, BridgeRecv, BridgeSend, BridgeTimeout, BridgeUpdateClient, Packet
 from settlement.accounts import Asset, asset_key, balance_key
 from settlement.audit import conservation
-from settlement.bridge.records import Client, client_key, commitment_key, escrow_key, receipt_key, sequence_key, voucher_symbol
+from settlement.bridge.records import Client, ack_key, client_key, commitment_key, escrow_key, receipt_key, sequence_key, voucher_symbol
 
 from .builders import Chain, genesis_doc
 
@@ -120,6 +120,16 @@ class Pair:
         packet = self.packet(src, seq)
         h = self.update(src, dst)
         return self.commit(src, RELAYER, self.timeout_tx(src, packet, h))
+
+    def ack_tx(self, src: Chain, packet: Packet, height: int) -> BridgeAck:
+        dst = self.other(src)
+        return BridgeAck(packet, self.proof(dst, height, ack_key(src.chain_id, packet.sequence)), height)
+
+    def acknowledge(self, src: Chain, seq: int):
+        """Close delivered packet ``seq`` of ``src`` with the destination's acknowledgement."""
+        packet = self.packet(src, seq)
+        h = self.update(src, self.other(src))
+        return self.commit(src, RELAYER, self.ack_tx(src, packet, h))
 
     def voucher(self, origin: Chain, asset: str) -> str:
         return voucher_symbol(origin.chain_id, asset)

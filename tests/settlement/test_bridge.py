@@ -162,3 +162,18 @@ def test_a_send_that_must_fail_is_refused_at_the_door():
         with pytest.raises(error):
             check_tx(state, a.sign("alice", body))
     check_tx(state, a.sign("alice", BridgeSend("chain-b", b.addr("bob"), "USD", 1, 10**12)))
+
+
+def test_an_acknowledgement_closes_a_delivered_packet_once():
+    p = Pair.fresh()
+    a, b = p.a, p.b
+    assert p.send(a, "alice", "USD", 25).ok
+    packet = p.packet(a, 1)
+    h = p.update(a, b)
+    assert p.commit(a, RELAYER, p.ack_tx(a, packet, h)).error == "bad_proof"  # not received yet
+    assert p.relay(a, 1).ok
+    assert p.acknowledge(a, 1).ok
+    assert p.packet(a, 1) is None and p.escrow(a, "USD") == 25 == p.supply(b, p.voucher(a, "USD"))
+    h = p.update(a, b)
+    assert p.commit(a, RELAYER, p.ack_tx(a, packet, h)).error == "not_found"
+    assert p.commit(a, RELAYER, p.timeout_tx(a, packet, h)).error == "not_found"

@@ -4,7 +4,9 @@ The relayer delivers and refunds honestly when the rules pick it, withholds
 whatever the rules do not pick (so timeouts happen), and lies: forged
 headers, a tampered packet under an honest proof, a proof for another key,
 a proof checked against another height, replays of received packets,
-timeouts before the timeout or of received packets.  Every lie must be
+timeouts before the timeout or of received packets.  The relayer also
+closes delivered packets with their acknowledgement, and lies about those
+(an ack before the receipt, a second ack).  Every lie must be
 refused with a receipt error and change no balance, supply or escrow.
 
 Invariants after every step, for each chain X and its native asset U:
@@ -14,7 +16,9 @@ Invariants after every step, for each chain X and its native asset U:
 * escrow of U on X for Y == supply of the voucher ``X/U`` on Y
   + U in packets X -> Y in flight + ``X/U`` in packets Y -> X in flight
   (in flight: committed on the source, not received, not refunded);
-* exactly once: no packet is both received and refunded.
+* exactly once: a packet is closed (commitment gone) iff it was refunded or
+  acknowledged, never both; refunded ones were never received, acknowledged
+  ones were.
 """
 from __future__ import annotations
 
@@ -40,6 +44,8 @@ class BridgeMachine(RuleBasedStateMachine):
         super().__init__()
         self.p = Pair.fresh()
         self.refunded: set[tuple[str, int]] = set()
+        self.acked: set[tuple[str, int]] = set()
+        self.sent: dict[tuple[str, int], object] = {}  # every packet sent, as committed
 
     def chain(self, side: str):
         return self.p.a if side == "a" else self.p.b
@@ -88,6 +94,9 @@ class BridgeMachine(RuleBasedStateMachine):
         r = self.p.send(src, who, sym, amount, to="bob" if who == "alice" else "alice",
                         timeout_ms=self.p.other(src).time_ms + timeout)
         assert r.ok == (amount <= have), r
+        if r.ok:
+            seq = self.p.sent(src)
+            self.sent[(src.chain_id, seq)] = self.p.packet(src, seq)
 
     @rule(side=sides, blocks=st.integers(1, 4))
     def tick(self, side, blocks):
@@ -123,7 +132,34 @@ class BridgeMachine(RuleBasedStateMachine):
         else:
             self.refused(src, tx, ("invalid_parameter",))
 
+    @precondition(lambda self: self.any_unacked())
+    @rule(side=sides, data=st.data())
+    def acknowledge(self, side, data):
+        src, p = self.chain(side), self.p
+        if not self.unacked(src):
+            src = p.other(src)
+        seq = data.draw(st.sampled_from(self.unacked(src)))
+        r = p.acknowledge(src, seq)
+        assert r.ok, r
+        self.acked.add((src.chain_id, seq))
+
+    def unacked(self, src) -> list[int]:
+        """Packets of ``src`` received on the other chain whose commitment is still open."""
+        p = self.p
+        return [s for s in range(1, p.sent(src) + 1) if p.packet(src, s) is not None and p.received(p.other(src), s)]
+
+    def any_unacked(self) -> bool:
+        return bool(self.unacked(self.p.a) or self.unacked(self.p.b))
+
     # ------------------------------------------------------------------ lies
+
+    @precondition(lambda self: self.any_pending())
+    @rule(side=sides, data=st.data())
+    def ack_before_receipt(self, side, data):
+        src, p = self.with_pending(side), self.p
+        seq = data.draw(st.sampled_from(self.pending(src)))
+        h = p.update(src, p.other(src))
+        self.refused(src, p.ack_tx(src, p.packet(src, seq), h), ("bad_proof",))
 
     @rule(side=sides, field=st.sampled_from(("state_root", "time_ms", "height")))
     def forged_header(self, side, field):
@@ -168,12 +204,15 @@ class BridgeMachine(RuleBasedStateMachine):
             return
         seq = data.draw(st.sampled_from(done))
         h = p.update(dst, src)
-        self.refused(dst, p.recv_tx(src, seq, h), ("replayed",))
-        # and its refund: the receipt is there, so no non-inclusion proof exists
+        key = commitment_key(dst.chain_id, seq)
+        self.refused(dst, BridgeRecv(self.sent[(src.chain_id, seq)], p.proof(src, h, key), h), ("replayed",))
+        # and its refund: the receipt is there, so no non-inclusion proof exists (or the packet is closed)
         h = p.update(src, dst)
-        packet = p.packet(src, seq)
+        packet = self.sent[(src.chain_id, seq)]
         proof = p.proof(dst, h, receipt_key(src.chain_id, seq))
-        self.refused(src, BridgeTimeout(packet, proof, h), ("bad_proof", "invalid_parameter"))
+        self.refused(src, BridgeTimeout(packet, proof, h), ("bad_proof", "invalid_parameter", "not_found"))
+        if (src.chain_id, seq) in self.acked:  # and a second acknowledgement
+            self.refused(src, p.ack_tx(src, packet, h), ("not_found",))
 
     # ------------------------------------------------------------------ invariants
 
@@ -200,9 +239,10 @@ class BridgeMachine(RuleBasedStateMachine):
         for src in (p.a, p.b):
             dst = p.other(src)
             for s in range(1, p.sent(src) + 1):
-                gone = p.packet(src, s) is None
-                assert gone == ((src.chain_id, s) in self.refunded)
-                assert not (gone and p.received(dst, s))
+                gone, received = p.packet(src, s) is None, p.received(dst, s)
+                refunded, acked = (src.chain_id, s) in self.refunded, (src.chain_id, s) in self.acked
+                assert gone == (refunded or acked) and not (refunded and acked)
+                assert not (refunded and received) and not (acked and not received)
 
 
 TestBridgeMachine = BridgeMachine.TestCase
