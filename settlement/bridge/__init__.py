@@ -1,7 +1,7 @@
 """Bridged transfers between Settle networks (IBC ICS-02/07 client, ICS-04 packets, ICS-20 transfers, ICS-23 proofs).
 
 ``client.py`` keeps the on-chain light client of each counterparty chain,
-``packets.py`` the send / receive / timeout of transfers, ``records.py`` the
+``packets.py`` the send / receive / timeout / acknowledgement of transfers, ``records.py`` the
 keys and records.  Everything is settlement code: deterministic, integer,
 no I/O; headers are verified with ``ledger.lightclient.verify_header`` and
 state proofs with ``ledger.statetree.verify_state`` against the state root of
