@@ -10,7 +10,10 @@ packet is refunded on A after its timeout.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from ledger.keys import PrivateKey, format_address
 from ledger.txkinds_bridge import BridgeRecv, BridgeUpdateClient
 from settlement.accounts import Asset, asset_key
 from settlement.bridge.records import commitment_key, escrow_key
-from tests.nodeproc import network, run_cli, tune_fast
+from tests.nodeproc import ROOT, network, run_cli, tune_fast
 
 CHAINS = {"a": "bridge-a", "b": "bridge-b"}
 VOUCHER = "bridge-a/USD"
@@ -214,3 +217,29 @@ def test_a_packet_b_cannot_take_is_refunded_on_a(nets):
     out = relay_once(nodes, user)
     assert "timed out, refunded (33 USD)" in out, out
     assert money(nodes, user) == before
+
+
+def test_a_running_relayer_carries_transfers_both_ways(nets):
+    """``settle relay`` as a process (no ``--once``): what is sent on either side arrives, and it says so."""
+    nodes, user = nets
+    before = money(nodes, user)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SETTLE_HOME": str(user)}
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "relay", "--a", nodes["a"].rpc_url, "--b", nodes["b"].rpc_url,
+                             "--key-a", "carol-a", "--key-b", "carol-b", "--poll", "0.2"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        send(nodes, user, "a", "alice", "bob", "USD", 70)
+        deadline = time.monotonic() + 30
+        while money(nodes, user)["bob vouchers on B"] != before["bob vouchers on B"] + 70:
+            assert time.monotonic() < deadline and proc.poll() is None, "the voucher never arrived"
+            time.sleep(0.2)
+        send(nodes, user, "b", "bob", "bob", VOUCHER, 70)
+        while money(nodes, user)["bob USD on A"] != before["bob USD on A"] + 70:
+            assert time.monotonic() < deadline and proc.poll() is None, "the USD never came back"
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "received (70 USD)" in out and "received (70 bridge-a/USD)" in out, out
+    m = money(nodes, user)
+    assert m["escrow"] == m["vouchers"] == before["escrow"] and m["alice USD on A"] == before["alice USD on A"] - 70
