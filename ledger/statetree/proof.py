@@ -77,11 +77,6 @@ class StatePath(Record):
     siblings: list[Hash32]  # the carried siblings, from the root down
     other: Annotated[bytes, MaxLen(64)]  # b"", or kh || vh of the entry found where an absent key would be
 
-    @property
-    def size(self) -> int:
-        """Encoded bytes of this path."""
-        return len(self.encode())
-
 
 @dataclass(frozen=True, slots=True)
 class StateProof(Record):

@@ -38,14 +38,12 @@ from itertools import groupby
 from typing import Mapping, Protocol
 
 from ..errors import StateCorrupt
-from .proof import PLACEHOLDER, StatePath, StateProof, leaf_hash, node_hash
+from .proof import PLACEHOLDER, StatePath, StateProof, leaf_hash
 
 __all__ = ["NodeSource", "StateTree", "TreeBatch", "node_key", "value_key"]
 
 _sha = hashlib.sha256
 _LEAF, _INNER = 1, 2
-# A child: (is_leaf, kh | node version, vh | None, hash, value version | None)
-_EMPTY = (PLACEHOLDER, 0)  # (hash, kind) of an empty subtree; kind 1: one leaf, 2: more
 
 
 class NodeSource(Protocol):
@@ -151,10 +149,6 @@ def decode_node(data: bytes, key: bytes = b"") -> list:
     return _fill(heap, range(16, 32))
 
 
-def _node_hash(heap: list) -> bytes:
-    return heap[1][0]
-
-
 # --------------------------------------------------------------------------- node lookup
 
 
@@ -163,10 +157,10 @@ class _Nodes:
 
     def __init__(self, source: NodeSource, max_entries: int = 200_000):
         self.source = source
-        self._cache: dict[bytes, dict[int, tuple]] = {}
+        self._cache: dict[bytes, list] = {}
         self._max = max_entries
 
-    def node(self, key: bytes) -> dict[int, tuple] | None:
+    def node(self, key: bytes) -> list | None:
         n = self._cache.get(key)
         if n is None:
             raw = self.source.tree_get(key)
@@ -203,7 +197,7 @@ class _Layer:
         self.below = below
         self.depth = below.depth + 1 if isinstance(below, _Layer) else 1
 
-    def node(self, key: bytes) -> dict[int, tuple] | None:
+    def node(self, key: bytes) -> list | None:
         n = self.batch.nodes.get(key)
         return n if n is not None else self.below.node(key)
 
@@ -232,7 +226,7 @@ class TreeBatch:
     version: int
     puts: dict[bytes, bytes]
     stale: tuple[bytes, ...]
-    nodes: dict[bytes, dict[int, tuple]]  # the new nodes, decoded (for caches)
+    nodes: dict[bytes, list]  # the new nodes, decoded (for caches)
 
 
 # --------------------------------------------------------------------------- the tree
@@ -260,18 +254,14 @@ class StateTree:
         return cls(_Nodes(source if source is not None else MemorySource()), -1, PLACEHOLDER)
 
     @classmethod
-    def open(cls, source: NodeSource, version: int, *, nodes: _Nodes | None = None) -> "StateTree":
+    def open(cls, source: NodeSource, version: int) -> "StateTree":
         """The stored tree at ``version``.
 
         Raises:
             KeyError: its root node is not stored (never written, or pruned).
             StateCorrupt: it does not decode.
         """
-        nodes = nodes if nodes is not None else _Nodes(source)
-        root = nodes.node(node_key(b"", version))
-        if root is None:
-            raise KeyError(version)
-        return cls(nodes, version, _node_hash(root))
+        return cls(_Nodes(source), -1, PLACEHOLDER).at(version)
 
     def at(self, version: int) -> "StateTree":
         """The tree at an older retained ``version``, read from the same nodes (KeyError if not retained)."""
@@ -279,7 +269,7 @@ class StateTree:
         root = nodes.node(node_key(b"", version))
         if root is None:
             raise KeyError(version)
-        return StateTree(nodes, version, _node_hash(root))
+        return StateTree(nodes, version, root[1][0])
 
     def settle(self, written: NodeSource | None = None) -> "StateTree":
         """This tree once its batch is written to the source of the tree it was updated from.
