@@ -15,7 +15,9 @@ Owns the relayer's loop and the bridge's user commands:
   on its source with ``bridge_ack`` and a proof of its acknowledgement.  One progress line per action;
   ``--once`` does one round and exits.
 * ``settle bridge create-client`` (admin: trust a counterparty from its
-  genesis document) and ``settle bridge send``.
+  genesis document), ``settle bridge send`` and ``settle bridge status``
+  (RPC ``bridge``: per counterparty the trusted header, packets sent, escrow
+  and vouchers).
 
 Never decides what is valid: the chains verify every header and proof in
 their state machines, so a wrong or lying relayer is only refused.
@@ -38,7 +40,7 @@ from settlement.bridge.records import Client, ack_key, client_key, commitment_ke
 from settlement.genesis import Genesis, GenesisError
 
 from .client import RPCClient, RPCClientError
-from .common import CLIError, home_dir, home_opt, resolve_address, submit, tx_command
+from .common import CLIError, home_dir, home_opt, kv_table, query_command, resolve_address, submit, tx_command, utc_time
 from .keyring import Keyring
 
 __all__ = ["Relayer", "Side", "bridge", "relay"]
@@ -229,3 +231,20 @@ def send(sender, to_chain, receiver, asset, amount, timeout_in, home, rpc, as_js
     h = home_dir(home)
     timeout_ms = int(time.time() * 1000) + int(timeout_in * 1000)  # the destination's block time follows its clocks
     submit(h, rpc, sender, BridgeSend(to_chain, resolve_address(h, receiver), asset, amount, timeout_ms), wait, as_json)
+
+
+def _render_status(res) -> None:
+    if not res["clients"]:
+        click.echo(f"{res['chain_id']} has no bridge client")
+    for c in res["clients"]:
+        kv_table(f"{res['chain_id']}: bridge to {c['chain_id']}", [
+            ("trusted height", c["trusted_height"]),
+            ("trusted time", utc_time(c["trusted_time_ms"]) if c["trusted_height"] else "-"),
+            ("packets sent", c["sent"]),
+            ("escrowed for it", ", ".join(f"{v} {k}" for k, v in c["escrow"].items()) or "-"),
+            ("its vouchers here", ", ".join(f"{v} {k}" for k, v in c["vouchers"].items()) or "-"),
+        ])
+
+
+bridge.add_command(query_command("status", "bridge", render=_render_status,
+                                 help="This network's clients of other networks: trusted header, packets sent, escrow, vouchers."))

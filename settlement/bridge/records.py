@@ -19,6 +19,7 @@ from ..state import State
 
 __all__ = [
     "BRIDGE_ADDRESS",
+    "CLIENT",
     "CHAIN_ID_RE",
     "Client",
     "Consensus",

@@ -10,6 +10,7 @@ packet is refunded on A after its timeout.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -140,6 +141,11 @@ def _lifecycle(nodes, user):
     assert m["alice USD on A"] == before["alice USD on A"] - 200
     assert m["escrow"] == m["vouchers"] == before["escrow"] + 200
     assert balance(nodes, user, "b", "alice", VOUCHER) == 20
+    status = {c: json.loads(cli(user, "bridge", "status", "--rpc", nodes[c].rpc_url, "--json")) for c in "ab"}
+    (a_client,), (b_client,) = status["a"]["clients"], status["b"]["clients"]
+    assert a_client["chain_id"] == CHAINS["b"] and b_client["chain_id"] == CHAINS["a"]
+    assert a_client["escrow"]["USD"] == b_client["vouchers"][VOUCHER] == m["escrow"]
+    assert "bridge-a/USD" in cli(user, "bridge", "status", "--rpc", nodes["b"].rpc_url)
 
 
 def _pending_packet(nodes, user):

@@ -10,6 +10,7 @@ from ledger.txkinds import RegisterAccount
 from ledger.txkinds_bridge import BridgeCreateClient, BridgeRecv, BridgeSend, BridgeUpdateClient
 from ledger.txkinds_pm import SetCollateral
 from ledger.txkinds_risk import RegisterMarket
+from settlement.bridge.queries import bridge_info
 from settlement.checktx import check_tx
 from settlement.errors import BadAmount, UnknownAsset
 from settlement.risk.collateral import default_collateral_params
@@ -39,6 +40,9 @@ def test_lock_mint_transfer_burn_unlock_conserves_across_both_chains():
     assert p.escrow(a, "USD") == p.supply(b, voucher) == 200
     for c in (a, b):
         assert all(row["ok"] for row in p.audit(c).values()), p.audit(c)
+    (on_a,), (on_b,) = bridge_info(a.node.view), bridge_info(b.node.view)
+    assert on_a["chain_id"] == "chain-b" and on_a["sent"] == 1 and on_a["escrow"] == {"USD": 200} and on_a["vouchers"] == {}
+    assert on_b["chain_id"] == "chain-a" and on_b["sent"] == 1 and on_b["vouchers"] == {voucher: 200} and on_b["escrow"] == {}
 
 
 def test_a_replayed_packet_is_refused_and_changes_nothing():
