@@ -240,6 +240,7 @@ def _render_status(res) -> None:
         kv_table(f"{res['chain_id']}: bridge to {c['chain_id']}", [
             ("trusted height", c["trusted_height"]),
             ("trusted time", utc_time(c["trusted_time_ms"]) if c["trusted_height"] else "-"),
+            ("frozen", f"yes: two headers signed at height {c['frozen_height']}" if c["frozen_height"] else "no"),
             ("packets sent", c["sent"]),
             ("escrowed for it", ", ".join(f"{v} {k}" for k, v in c["escrow"].items()) or "-"),
             ("its vouchers here", ", ".join(f"{v} {k}" for k, v in c["vouchers"].items()) or "-"),

@@ -103,4 +103,5 @@ KINDS: dict[str, type[Record]] = _kind_table(
     ("bridge_recv", bridge.BridgeRecv),
     ("bridge_timeout", bridge.BridgeTimeout),
     ("bridge_ack", bridge.BridgeAck),
+    ("bridge_misbehaviour", bridge.BridgeMisbehaviour),
 )

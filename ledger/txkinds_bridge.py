@@ -1,7 +1,8 @@
 """Body records of the bridge's transaction kinds, and :class:`Packet`, what a bridged transfer carries.
 
 Owns the field layout of ``bridge_create_client``, ``bridge_update_client``,
-``bridge_send``, ``bridge_recv``, ``bridge_timeout`` and ``bridge_ack``, and the packet record
+``bridge_send``, ``bridge_recv``, ``bridge_timeout``, ``bridge_ack`` and
+``bridge_misbehaviour``, and the packet record
 (what the source chain writes to its state and the destination proves).  Pure data: whether a header, a proof
 or a packet is acceptable is decided by ``settlement/bridge/``, which answers
 with a receipt naming the rule.
@@ -22,6 +23,7 @@ from .fields import Address, Amount, BlockHeight, Symbol
 __all__ = [
     "BridgeAck",
     "BridgeCreateClient",
+    "BridgeMisbehaviour",
     "BridgeRecv",
     "BridgeSend",
     "BridgeTimeout",
@@ -114,3 +116,13 @@ class BridgeAck(Record):
     packet: Packet
     proof: Annotated[bytes, MaxLen(16_000)]
     proof_height: BlockHeight
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeMisbehaviour(Record):
+    """Anyone shows two different headers of one height, both committed by the client's validator set: it freezes."""
+
+    header_a: Annotated[bytes, MaxLen(1_024)]
+    certificate_a: Annotated[bytes, MaxLen(60_000)]
+    header_b: Annotated[bytes, MaxLen(1_024)]
+    certificate_b: Annotated[bytes, MaxLen(60_000)]

@@ -12,7 +12,8 @@ State keys (``<seq>``, ``<height>``: 8-byte big-endian; chain ids match
 ``records.CHAIN_ID_RE``, so they hold no ``/``):
 
 =========================================  ==============================================
-``br/c/`` + chain                          Client(chain_id, validators, latest height, time)
+``br/c/`` + chain                          Client(chain_id, validators, latest height, time,
+                                           frozen height: 0 unless misbehaviour was shown)
 ``br/h/`` + chain + ``/`` + height         Consensus(time_ms, state_root) of a trusted header
 ``br/s/`` + dest chain                     last sequence sent to ``dest`` (int)
 ``br/p/`` + dest chain + ``/`` + seq       the Packet sent (its bytes: the commitment),
@@ -28,9 +29,14 @@ balances.  Each tx kind's handler is listed in :data:`HANDLERS`.
 """
 from __future__ import annotations
 
-from .client import bridge_create_client, bridge_update_client
+from .client import bridge_create_client, bridge_misbehaviour, bridge_update_client
 from .packets import HANDLERS as _PACKETS
 
 __all__ = ["HANDLERS"]
 
-HANDLERS = {"bridge_create_client": bridge_create_client, "bridge_update_client": bridge_update_client, **_PACKETS}
+HANDLERS = {
+    "bridge_create_client": bridge_create_client,
+    "bridge_misbehaviour": bridge_misbehaviour,
+    "bridge_update_client": bridge_update_client,
+    **_PACKETS,
+}

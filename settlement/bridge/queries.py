@@ -23,7 +23,7 @@ def bridge_info(view: IterableView) -> list[dict]:
         c = Client.decode(raw)
         out[c.chain_id] = {
             "chain_id": c.chain_id, "validators_hash": sha256(c.validators).hex(), "trusted_height": c.latest_height,
-            "trusted_time_ms": c.latest_time_ms, "sent": get_int(view, sequence_key(c.chain_id)), "escrow": {}, "vouchers": {},
+            "trusted_time_ms": c.latest_time_ms, "frozen_height": c.frozen_height, "sent": get_int(view, sequence_key(c.chain_id)), "escrow": {}, "vouchers": {},
         }
     for key, raw in view.iterate(ESCROW):
         asset, _, chain = key[len(ESCROW):].decode().partition("/")

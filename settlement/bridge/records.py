@@ -61,6 +61,7 @@ class Client(Record):
     validators: bytes  # ledger.lightclient.validator_set_bytes of the trusted set
     latest_height: Annotated[int, Range(0, 2**63 - 1)]  # 0: no header yet
     latest_time_ms: Annotated[int, Range(0, 2**63 - 1)]
+    frozen_height: Annotated[int, Range(0, 2**63 - 1)]  # > 0: misbehaviour proven at this height; trusts nothing
 
 
 @dataclass(frozen=True, slots=True)

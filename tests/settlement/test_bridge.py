@@ -1,13 +1,16 @@
 """Bridged transfers between two in-process chains: the lifecycle, and every lie a relayer can tell refused."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ledger.block import Header
+from ledger.commit import CommitCertificate, CommitSig, VoteType, vote_sign_bytes
 from ledger.keys import PrivateKey
 from ledger.lightclient import validator_set_bytes
 from ledger.txkinds import RegisterAccount
-from ledger.txkinds_bridge import BridgeCreateClient, BridgeRecv, BridgeSend, BridgeUpdateClient
+from ledger.txkinds_bridge import BridgeCreateClient, BridgeMisbehaviour, BridgeRecv, BridgeSend, BridgeUpdateClient
 from ledger.txkinds_pm import SetCollateral
 from ledger.txkinds_risk import RegisterMarket
 from settlement.bridge.queries import bridge_info
@@ -57,14 +60,18 @@ def test_a_replayed_packet_is_refused_and_changes_nothing():
     assert p.supply(b, p.voucher(a, "USD")) == 50
 
 
-def test_forged_header_and_wrong_height_proof_are_refused():
+def _sent(amount: int):
+    """A pair where alice sent ``amount`` USD from A; A's latest header as an update tx, and decoded."""
     p = Pair.fresh()
+    assert p.send(p.a, "alice", "USD", amount).ok
+    real = p.header_tx(p.a)
+    return p, real, Header.decode(real.header)
+
+
+def test_forged_header_and_wrong_height_proof_are_refused():
+    p, real, hdr = _sent(50)
     a, b = p.a, p.b
-    p.send(a, "alice", "USD", 50)
-    real = p.header_tx(a)
-    hdr = Header.decode(real.header)
-    forged = Header(hdr.chain_id, hdr.height, hdr.time_ms, hdr.prev_hash, hdr.tx_root, bytes(32), hdr.receipts_root,
-                    hdr.proposer, hdr.validators_hash)
+    forged = dataclasses.replace(hdr, state_root=bytes(32))
     r = p.commit(b, RELAYER, BridgeUpdateClient(forged.encode(), real.certificate))
     assert r.error == "bad_proof", r
     h = p.update(b, a)
@@ -181,3 +188,24 @@ def test_an_acknowledgement_closes_a_delivered_packet_once():
     h = p.update(a, b)
     assert p.commit(a, RELAYER, p.ack_tx(a, packet, h)).error == "not_found"
     assert p.commit(a, RELAYER, p.timeout_tx(a, packet, h)).error == "not_found"
+
+
+def test_two_headers_of_one_height_freeze_the_client_and_nothing_moves_through_it():
+    p, real, header = _sent(10)
+    a, b = p.a, p.b
+    other = dataclasses.replace(header, state_root=bytes(range(32)))  # what the equivocating validators also signed
+    vkey = a.keys["validator"]
+    sig = vkey.sign(vote_sign_bytes(a.chain_id, VoteType.PRECOMMIT, other.height, 0, other.id))
+    other_cert = CommitCertificate(other.height, 0, other.id, (CommitSig(vkey.address, sig),)).encode()
+    same = BridgeMisbehaviour(real.header, real.certificate, real.header, real.certificate)
+    assert p.commit(b, RELAYER, same).error == "invalid_parameter"
+    unsigned = BridgeMisbehaviour(real.header, real.certificate, other.encode(), real.certificate)
+    assert p.commit(b, RELAYER, unsigned).error == "bad_proof"
+    r = p.commit(b, RELAYER, BridgeMisbehaviour(real.header, real.certificate, other.encode(), other_cert))
+    assert r.ok, r
+    (info,) = bridge_info(b.node.view)
+    assert info["frozen_height"] == header.height
+    refused = p.commit(b, RELAYER, real)
+    assert refused.error == "not_permitted" and "frozen" in refused.reason
+    assert p.commit(b, RELAYER, BridgeRecv(p.packet(a, 1), p.proof(a, header.height, b"x"), header.height)).error == "not_permitted"
+    assert p.send(b, "bob", "EUR", 1).error == "not_permitted"

@@ -11,7 +11,7 @@ import dataclasses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.txkinds_bridge import BridgeRecv, BridgeTimeout, BridgeUpdateClient
+from ledger.txkinds_bridge import BridgeMisbehaviour, BridgeRecv, BridgeTimeout, BridgeUpdateClient
 
 from .bridge_pair import RELAYER, Pair
 
@@ -36,7 +36,8 @@ def _mutated(raw: bytes, data) -> bytes:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), which=st.sampled_from(("header", "certificate", "recv_proof", "timeout_proof", "denom", "chain")))
+@given(data=st.data(), which=st.sampled_from(("header", "certificate", "recv_proof", "timeout_proof", "denom", "chain",
+                                              "misbehaviour")))
 def test_mutated_bridge_txs_give_a_receipt(data, which):
     if which in ("header", "certificate"):
         body, chain = dataclasses.replace(UPDATE, **{which: _mutated(getattr(UPDATE, which), data)}), PAIR.b
@@ -47,6 +48,10 @@ def test_mutated_bridge_txs_give_a_receipt(data, which):
     elif which == "denom":
         denom = data.draw(st.text(max_size=16))
         body, chain = BridgeRecv(dataclasses.replace(RECV.packet, denom=denom), RECV.proof, H), PAIR.b
+    elif which == "misbehaviour":
+        field = data.draw(st.sampled_from(("header_b", "certificate_b")))
+        body = BridgeMisbehaviour(UPDATE.header, UPDATE.certificate, UPDATE.header, UPDATE.certificate)
+        body, chain = dataclasses.replace(body, **{field: _mutated(getattr(body, field), data)}), PAIR.b
     else:
         src = data.draw(st.text(max_size=20))
         body, chain = BridgeRecv(dataclasses.replace(RECV.packet, source_chain=src), RECV.proof, H), PAIR.b
