@@ -13,8 +13,11 @@ State keys (``<seq>``, ``<height>``: 8-byte big-endian; chain ids match
 
 =========================================  ==============================================
 ``br/c/`` + chain                          Client(chain_id, validators, latest height, time,
-                                           frozen height: 0 unless misbehaviour was shown)
+                                           frozen height: 0 unless misbehaviour was shown,
+                                           headers accepted)
 ``br/h/`` + chain + ``/`` + height         Consensus(time_ms, state_root) of a trusted header
+                                           (the latest ``KEPT_HEADERS`` heights)
+``br/k/`` + chain + ``/`` + slot           the height held in ring slot ``slot`` (int)
 ``br/s/`` + dest chain                     last sequence sent to ``dest`` (int)
 ``br/p/`` + dest chain + ``/`` + seq       the Packet sent (its bytes: the commitment),
                                            deleted on timeout or acknowledgement

@@ -4,7 +4,8 @@ Owns ``bridge_create_client`` (admin: the counterparty's chain id and its
 genesis validator set), ``bridge_update_client`` (anyone: a header and its
 commit certificate, verified with ``ledger.lightclient.verify_header``; the
 height must be above the latest trusted one; its time and state root are
-kept per height), ``bridge_misbehaviour`` (anyone: two different headers of
+kept per height for the latest :data:`~.records.KEPT_HEADERS` heights, the
+oldest dropped in a ring of slots), ``bridge_misbehaviour`` (anyone: two different headers of
 one height, both committed by the trusted set, freeze the client for good:
 ICS-07's misbehaviour; a frozen client proves nothing, so no packet moves
 through it, as IBC does until governance replaces the client) and :func:`prove_state`, the one check of a counterparty
@@ -15,7 +16,7 @@ and the state; never trusts the relayer that submits it.
 from __future__ import annotations
 
 from ledger.block import Header
-from ledger.codec import DecodeError
+from ledger.codec import DecodeError, decode, encode
 from ledger.commit import CommitCertificate
 from ledger.lightclient import decode_validator_set, verify_header
 from ledger.proofs import ProofError
@@ -27,7 +28,17 @@ from ..context import BlockContext
 from ..errors import AlreadyExists, BadProof, InvalidParameter, NotFound, NotPermitted
 from ..state import State
 from ..transfers import require_role
-from .records import CHAIN_ID_RE, Client, Consensus, client_key, consensus_key, get_client, get_consensus
+from .records import (
+    CHAIN_ID_RE,
+    KEPT_HEADERS,
+    Client,
+    Consensus,
+    client_key,
+    consensus_key,
+    get_client,
+    get_consensus,
+    slot_key,
+)
 
 __all__ = ["prove_state", "require_client"]
 
@@ -98,7 +109,7 @@ def bridge_create_client(state: State, ctx: BlockContext, sender: bytes, body: B
         raise InvalidParameter(str(exc)) from None
     if not len(vset):
         raise InvalidParameter("the validator set is empty")
-    state.put(client_key(body.chain_id), Client(body.chain_id, body.validators, 0, 0, 0).encode())
+    state.put(client_key(body.chain_id), Client(body.chain_id, body.validators, 0, 0, 0, 0).encode())
     return [Event("bridge_client_created", {"chain_id": body.chain_id, "validators_hash": vset.hash})]
 
 
@@ -107,8 +118,14 @@ def bridge_update_client(state: State, ctx: BlockContext, sender: bytes, body: B
     header, power = _verified(client, body.header, body.certificate)
     if header.height <= client.latest_height:
         raise BadProof(f"header height {header.height} is not above the trusted height {client.latest_height}")
+    slot = slot_key(client.chain_id, client.updates % KEPT_HEADERS)
+    dropped = state.get(slot)
+    if dropped is not None:
+        state.put(consensus_key(client.chain_id, decode(dropped)), None)
+    state.put(slot, encode(header.height))
     state.put(consensus_key(client.chain_id, header.height), Consensus(header.time_ms, header.state_root).encode())
-    latest = Client(client.chain_id, client.validators, header.height, max(header.time_ms, client.latest_time_ms), 0)
+    latest = Client(client.chain_id, client.validators, header.height, max(header.time_ms, client.latest_time_ms), 0,
+                    client.updates + 1)
     state.put(client_key(client.chain_id), latest.encode())
     return [Event("bridge_client_updated", {
         "chain_id": client.chain_id, "height": header.height, "time_ms": header.time_ms,
@@ -123,6 +140,6 @@ def bridge_misbehaviour(state: State, ctx: BlockContext, sender: bytes, body: Br
     if a.height != b.height or a.id == b.id:
         raise InvalidParameter("misbehaviour needs two different headers of one height")
     state.put(client_key(client.chain_id), Client(client.chain_id, client.validators, client.latest_height,
-                                                  client.latest_time_ms, a.height).encode())
+                                                  client.latest_time_ms, a.height, client.updates).encode())
     return [Event("bridge_client_frozen", {"chain_id": client.chain_id, "height": a.height, "header_a": a.id,
                                            "header_b": b.id, "power_a": power_a, "power_b": power_b})]

@@ -31,12 +31,14 @@ __all__ = [
     "escrow_key",
     "receipt_key",
     "sequence_key",
+    "slot_key",
     "voucher_origin",
     "voucher_symbol",
 ]
 
 CLIENT = b"br/c/"
 CONSENSUS = b"br/h/"
+SLOT = b"br/k/"
 SEQUENCE = b"br/s/"
 COMMITMENT = b"br/p/"
 RECEIPT = b"br/r/"
@@ -50,7 +52,8 @@ BRIDGE_ADDRESS = sha256(b"settle/bridge/module")[:20]
 # symbol (at most 16 characters), and without ``/``, so keys and voucher names split uniquely.
 CHAIN_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,13}$")
 VOUCHER_MAX = 16  # a voucher's symbol fits the ``Symbol`` field of every tx body
-ACK_OK = encode("ok")  # the acknowledgement of a received packet (a failed receive writes nothing)
+ACK_OK = encode("ok")
+KEPT_HEADERS = 256  # trusted heights a client keeps: proofs made at an older one are refused (update and retry)  # the acknowledgement of a received packet (a failed receive writes nothing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,7 @@ class Client(Record):
     latest_height: Annotated[int, Range(0, 2**63 - 1)]  # 0: no header yet
     latest_time_ms: Annotated[int, Range(0, 2**63 - 1)]
     frozen_height: Annotated[int, Range(0, 2**63 - 1)]  # > 0: misbehaviour proven at this height; trusts nothing
+    updates: Annotated[int, Range(0, 2**63 - 1)]  # headers accepted so far: the next one's slot is updates % KEPT_HEADERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,11 @@ def client_key(chain_id: str) -> bytes:
 
 def consensus_key(chain_id: str, height: int) -> bytes:
     return CONSENSUS + chain_id.encode() + b"/" + _seq(height)
+
+
+def slot_key(chain_id: str, slot: int) -> bytes:
+    """Which trusted height of ``chain_id`` sits in ring slot ``slot`` (the oldest is dropped when the slot is reused)."""
+    return SLOT + chain_id.encode() + b"/" + _seq(slot)
 
 
 def sequence_key(dest_chain: str) -> bytes:

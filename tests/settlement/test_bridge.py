@@ -13,7 +13,9 @@ from ledger.txkinds import RegisterAccount
 from ledger.txkinds_bridge import BridgeCreateClient, BridgeMisbehaviour, BridgeRecv, BridgeSend, BridgeUpdateClient
 from ledger.txkinds_pm import SetCollateral
 from ledger.txkinds_risk import RegisterMarket
+from settlement.bridge import client as bridge_client
 from settlement.bridge.queries import bridge_info
+from settlement.bridge.records import commitment_key, get_consensus
 from settlement.checktx import check_tx
 from settlement.errors import BadAmount, UnknownAsset
 from settlement.risk.collateral import default_collateral_params
@@ -209,3 +211,19 @@ def test_two_headers_of_one_height_freeze_the_client_and_nothing_moves_through_i
     assert refused.error == "not_permitted" and "frozen" in refused.reason
     assert p.commit(b, RELAYER, BridgeRecv(p.packet(a, 1), p.proof(a, header.height, b"x"), header.height)).error == "not_permitted"
     assert p.send(b, "bob", "EUR", 1).error == "not_permitted"
+
+
+def test_a_client_keeps_its_latest_headers_only(monkeypatch):
+    monkeypatch.setattr(bridge_client, "KEPT_HEADERS", 2)
+    p, _, _ = _sent(10)
+    a, b = p.a, p.b
+    heights = []
+    for _ in range(3):
+        a.commit_txs([])
+        heights.append(p.update(b, a))
+    kept = [h for h in heights if get_consensus(State(b.node.view), "chain-a", h) is not None]
+    assert kept == heights[1:]
+    key = commitment_key("chain-b", 1)
+    r = p.commit(b, RELAYER, BridgeRecv(p.packet(a, 1), p.proof(a, heights[0], key), heights[0]))
+    assert r.error == "bad_proof" and "not a trusted height" in r.reason
+    assert p.commit(b, RELAYER, BridgeRecv(p.packet(a, 1), p.proof(a, heights[2], key), heights[2])).ok
