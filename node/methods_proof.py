@@ -15,9 +15,9 @@ their canonical bytes: a client decodes and checks them itself with
 ``ledger.proofs`` and ``ledger.lightclient``) and ``header_id``.
 
 The kinds are one table, :data:`PROOF_KINDS`, built here in name order.
-``state`` is listed in :data:`PENDING_KINDS` and answers a clear error until
-the authenticated state tree lands: its module then adds one entry
-``"state": <its function>`` to :data:`PROOF_KINDS` and drops the pending one.
+The ``state`` kind (one state entry and its path to ``state_root``) is
+``node.methods_state_proof.state_kind``.  :data:`PENDING_KINDS` lists kinds
+that answer a clear error until they land (none today).
 A kind function takes ``(api, params)`` and returns ``(height, value, proof)``
 with ``proof`` already JSON-shaped.  Reads committed data only; never writes.
 """
@@ -29,6 +29,7 @@ from ledger.lightclient import validator_set_bytes
 from ledger.proofs import inclusion_proof, proof_json
 
 from .methods import INVALID_PARAMS, NOT_FOUND, Method, RPCError, RpcApi, _hash, _height, _param
+from .methods_state_proof import state_kind
 
 __all__ = ["NOT_AVAILABLE", "PENDING_KINDS", "PROOF_KINDS", "PROOF_METHODS"]
 
@@ -66,19 +67,18 @@ def _receipt_kind(api: RpcApi, params) -> tuple[int, bytes, dict]:
 PROOF_KINDS: dict[str, ProofKind] = dict(sorted({
     "header": _header_kind,
     "receipt": _receipt_kind,
+    "state": state_kind,
     "tx": _tx_kind,
 }.items()))
 
-PENDING_KINDS: dict[str, str] = {
-    "state": "state proofs need the authenticated state tree, which this node's chain does not have yet",
-}
+PENDING_KINDS: dict[str, str] = {}
 
 
 async def proof(api: RpcApi, params) -> dict:
     """A value, its Merkle path, and the header, commit certificate and validator set that anchor it.
 
-    Params: ``kind`` (``header``, ``tx``, ``receipt``; ``state`` later), then
-    ``hash`` (tx, receipt) or ``height`` (header).
+    Params: ``kind`` (``header``, ``receipt``, ``state``, ``tx``), then
+    ``hash`` (tx, receipt), ``key`` and ``height`` (state) or ``height`` (header).
     """
     kind = _param(params, "kind", str, pos=None)
     fn = PROOF_KINDS.get(kind)

@@ -30,7 +30,7 @@ from settlement.risk.records import htlc_key, pos_key
 from .methods import INVALID_PARAMS, NOT_FOUND, RPCError, RpcApi, _param, validators
 from .render import render_cert, render_header
 
-__all__ = ["NAMED_ENTRIES", "state_key_of", "state_proof"]
+__all__ = ["NAMED_ENTRIES", "state_key_of", "state_kind", "state_proof"]
 
 
 def _address(entry: dict) -> bytes:
@@ -81,8 +81,8 @@ def state_key_of(key: Any) -> bytes:
     raise RPCError(INVALID_PARAMS, "parameter 'key' must be hex or a named entry")
 
 
-async def state_proof(api: RpcApi, params) -> dict:
-    """The proof of one state entry (or of its absence) after the block at ``height``."""
+def _proven(api: RpcApi, params):
+    """``(height, key, StateProof)`` of the entry ``params`` names, after the block at ``height``."""
     if not isinstance(params, dict):
         raise RPCError(INVALID_PARAMS, "params must be an object")
     key = state_key_of(_param(params, "key", object))
@@ -94,7 +94,23 @@ async def state_proof(api: RpcApi, params) -> dict:
         tree = chain.state_tree(height)
     except KeyError:
         raise RPCError(NOT_FOUND, f"the state at height {height} is no longer kept (latest is {chain.height})") from None
-    proof = tree.prove(key)
+    return height, key, tree.prove(key)
+
+
+def state_kind(api: RpcApi, params) -> tuple[int, bytes | None, dict]:
+    """The ``state`` kind of the ``proof`` method (``node.methods_proof.PROOF_KINDS``).
+
+    Its ``proof`` is ``{"key": HEX, "state_proof": HEX}``: the key proven and
+    the ``StateProof``'s canonical bytes, checked with
+    ``ledger.statetree.verify_state`` against the header's ``state_root``.
+    """
+    height, key, proof = _proven(api, params)
+    return height, proof.value, {"key": key.hex(), "state_proof": proof.encode().hex()}
+
+
+async def state_proof(api: RpcApi, params) -> dict:
+    """The proof of one state entry (or of its absence) after the block at ``height``."""
+    height, key, proof = _proven(api, params)
     header = api.blocks.header(height)
     cert = api.blocks.commit_cert(height)
     path = proof.path

@@ -15,7 +15,7 @@ from ledger.receipt import Receipt
 from ledger.tx import Tx
 from ledger.txkinds import Transfer
 from node.methods import CORE_METHODS, INVALID_PARAMS, NOT_FOUND, RPCError, RpcApi, method_table
-from node.methods_proof import NOT_AVAILABLE, PENDING_KINDS, PROOF_KINDS, PROOF_METHODS
+from node.methods_proof import PENDING_KINDS, PROOF_KINDS, PROOF_METHODS
 from tests.settlement.builders import Chain
 
 
@@ -70,8 +70,8 @@ def test_a_header_proof_is_what_a_light_client_follows(chain):
 
 
 @pytest.mark.parametrize("params, code, words", [
-    ({"kind": "state", "key": "00"}, NOT_AVAILABLE, "state tree"),
-    ({"kind": "balance"}, INVALID_PARAMS, "kind must be one of header, receipt, tx"),
+    ({"kind": "state", "key": "zz"}, INVALID_PARAMS, "must be hex or a named entry"),
+    ({"kind": "balance"}, INVALID_PARAMS, "kind must be one of header, receipt, state, tx"),
     ({}, INVALID_PARAMS, "missing parameter 'kind'"),
     ({"kind": "tx", "hash": "ab" * 32}, NOT_FOUND, "is not committed"),
     ({"kind": "receipt", "hash": "zz"}, INVALID_PARAMS, "must be hex"),
