@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from . import bench, chaos, keys, light, net, options, pm, query, receipt, risk, risk_query, tx, xswap
+from . import bench, chaos, keys, light, net, options, pm, query, receipt, relay, risk, risk_query, tx, xswap
 from .client import RPCClientError
 
 __all__ = ["build_cli", "cli", "main"]
@@ -42,6 +42,8 @@ def build_cli() -> click.Group:
         receipt.receipt,
         receipt.verify,
         light.light,
+        relay.relay,
+        relay.bridge,
         bench.bench,
         chaos.chaos,
         xswap.xswap,

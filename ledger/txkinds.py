@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from . import txkinds_bridge as bridge
 from . import txkinds_options as options
 from . import txkinds_pm as pm
 from . import txkinds_risk as risk
@@ -96,4 +97,11 @@ KINDS: dict[str, type[Record]] = _kind_table(
     ("set_collateral", pm.SetCollateral),
     ("set_pm_params", pm.SetPmParams),
     ("set_margin_mode", pm.SetMarginMode),
+    ("bridge_create_client", bridge.BridgeCreateClient),
+    ("bridge_update_client", bridge.BridgeUpdateClient),
+    ("bridge_send", bridge.BridgeSend),
+    ("bridge_recv", bridge.BridgeRecv),
+    ("bridge_timeout", bridge.BridgeTimeout),
+    ("bridge_ack", bridge.BridgeAck),
+    ("bridge_misbehaviour", bridge.BridgeMisbehaviour),
 )

@@ -12,6 +12,7 @@ Conservation, per asset ``A``::
                + insurance fund cash(A)
                + funding pool(A)                 settled funding not yet received (>= rounding dust)
                + HTLC locked(A)                  open HTLCs
+               + bridge escrow(A)                escrowed for vouchers on other chains (``br/e/``)
 
 Unrealized PnL is not money yet: for every market ``sum_accounts size x
 price == 0`` because positions sum to zero (the fund included), so it nets out.
@@ -45,6 +46,7 @@ from typing import Iterable
 from ledger.codec import decode
 
 from .accounts import ASSET, BALANCE, Asset
+from .bridge.records import ESCROW
 from .context import BlockContext
 from .risk.margin import evaluate
 from .risk.optrecords import OPOS, OPos
@@ -53,7 +55,7 @@ from .state import DictView, State
 
 __all__ = ["conservation", "conservation_delta", "positions_balance", "solvency"]
 
-_COMPONENTS = ("balances", "margin_cash", "fund_cash", "funding_pool", "htlc_locked")
+_COMPONENTS = ("balances", "margin_cash", "fund_cash", "funding_pool", "htlc_locked", "bridge_escrow")
 
 
 def _contribution(key: bytes, value: bytes | None) -> tuple[str, str, int] | None:
@@ -70,6 +72,8 @@ def _contribution(key: bytes, value: bytes | None) -> tuple[str, str, int] | Non
         return key[len(POOL):].decode(), "funding_pool", unpack_int(decode(value))
     if key.startswith(HTLC_TOTAL):
         return key[len(HTLC_TOTAL):].decode(), "htlc_locked", decode(value)
+    if key.startswith(ESCROW):
+        return key[len(ESCROW):].split(b"/", 1)[0].decode(), "bridge_escrow", decode(value)
     if key.startswith(ASSET):
         a = Asset.decode(value)
         return a.symbol, "supply", a.supply

@@ -34,6 +34,7 @@ __all__ = ["check_body", "check_tx"]
 
 # kind -> body fields checked, in the order the kind's handler checks them.
 AMOUNT_FIELDS: dict[str, tuple[str, ...]] = {
+    "bridge_send": ("amount",),
     "htlc_lock": ("amount",),
     "insurance_deposit": ("amount",),
     "issue": ("amount",),
@@ -42,6 +43,7 @@ AMOUNT_FIELDS: dict[str, tuple[str, ...]] = {
     "transfer": ("amount",),
 }
 ASSET_FIELDS: dict[str, tuple[str, ...]] = {
+    "bridge_send": ("asset",),
     "htlc_lock": ("asset",),
     "insurance_deposit": ("asset",),
     "issue": ("asset",),

@@ -174,3 +174,10 @@ class HtlcState(SettlementError):
 
     code = 18
     name = "htlc_state"
+
+
+class BadProof(SettlementError):
+    """A bridge header, commit certificate or state proof does not verify, or is for an untrusted height."""
+
+    code = 19
+    name = "bad_proof"

@@ -31,7 +31,7 @@ from ledger.tx import Tx
 from .accounts import Account, get_account, put_account
 from .context import BlockContext
 from .errors import NotIncludable, SettlementError
-from . import swaps, transfers
+from . import bridge, swaps, transfers
 from .risk import engine as risk_engine
 from .state import State, StateTree, StateView
 
@@ -63,7 +63,7 @@ def _handler_table(*families: Mapping[str, Handler]) -> dict[str, Handler]:
 
 
 # Every tx kind a block may carry, by family (never changed after import).
-HANDLERS: dict[str, Handler] = _handler_table(transfers.HANDLERS, swaps.HANDLERS, risk_engine.HANDLERS)
+HANDLERS: dict[str, Handler] = _handler_table(transfers.HANDLERS, swaps.HANDLERS, risk_engine.HANDLERS, bridge.HANDLERS)
 # The end-of-block work, run in this order after the block's transactions.
 END_BLOCK_STEPS: tuple[EndBlockHook, ...] = (risk_engine.end_block,)
 BLOCK_EVENTS_TX_HASH = bytes(32)

@@ -84,6 +84,7 @@ def test_a_header_proof_is_what_a_light_client_follows(chain):
     ({"kind": "balance"}, INVALID_PARAMS, "kind must be one of header, receipt, state, tx"),
     ({"kind": "state"}, INVALID_PARAMS, "missing parameter 'key'"),
     ({"kind": "state", "key": "00", "height": 99}, NOT_FOUND, "no block at height 99"),
+    ({"kind": "state", "key": "zz"}, INVALID_PARAMS, "must be hex or a named entry"),
     ({}, INVALID_PARAMS, "missing parameter 'kind'"),
     ({"kind": "tx", "hash": "ab" * 32}, NOT_FOUND, "is not committed"),
     ({"kind": "receipt", "hash": "zz"}, INVALID_PARAMS, "must be hex"),
