@@ -26,7 +26,8 @@ whose answer does not check out is refused (the step is not taken, the tool
 retries and says why).  Without them the tool believes the node's ``htlc``
 answers and says so.  Either way a node can withhold (the tool then waits,
 and refunds on timeout), and the block times and nonces it reports are
-believed: they only decide when to look and when to refund.
+believed, except that a network's block time is never taken below the
+latest header the tool verified there.
 """
 from __future__ import annotations
 
@@ -106,6 +107,7 @@ class Runner:
         except ValueError as exc:
             raise CLIError(str(exc)) from None
         self.trust = {c: genesis_trust(shell.get(f"trust_{c}"), self.chain_id(c), f"--trust-{c}") for c in "ab"}
+        self.proven_ms = {"a": 0, "b": 0}  # the latest verified header time per network: block time is at least that
 
     def chain_id(self, c: str) -> str:
         return self.swap.terms.chain_a if c == "a" else self.swap.terms.chain_b
@@ -132,9 +134,11 @@ class Runner:
         """
         if self.trust[c] is not None:
             try:
-                h = htlc_of(fetch_state(self.clients[c], self.trust[c], key_of_htlc(hid)))
+                state = fetch_state(self.clients[c], self.trust[c], key_of_htlc(hid))
+                h = htlc_of(state)
             except ProofError as exc:
                 raise ProofError(f"HTLC {hid.hex()} on {c.upper()}: {exc}") from None
+            self.proven_ms[c] = max(self.proven_ms[c], state.header.time_ms)
             return None if h is None else plan.HtlcView(c, hid, h.sender, h.receiver, h.asset, h.amount, h.hashlock,
                                                         h.timeout_height, h.timeout_ms, h.status, h.preimage)
         try:
@@ -199,6 +203,7 @@ class Runner:
         ids = {(self.swap.my_chain, self.swap.my_lock), (theirs, self.swap.their_lock)}
         ids |= {(theirs, bytes.fromhex(h)) for h in self.shell["found"][theirs]}
         views = [self._htlc(c, hid) for c, hid in sorted(ids) if hid]
+        times = {c: max(times[c], self.proven_ms[c]) for c in "ab"}  # never below a verified header
         return plan.Observation(times["a"], times["b"], tuple(v for v in views if v is not None), in_flight, ok)
 
     # ----------------------------------------------------------------- acting

@@ -222,10 +222,10 @@ def assert_promtool_accepts(metrics_text: str) -> None:
 
 
 class LyingProxy:
-    """An HTTP JSON-RPC proxy in front of a real node; ``lie`` (when set) rewrites the result of every ``proof`` call."""
+    """An HTTP JSON-RPC proxy in front of a real node; ``lie`` (when set) rewrites the result of every call of ``method``."""
 
-    def __init__(self, upstream: str, lie=None):
-        self.upstream, self.lie = upstream, lie
+    def __init__(self, upstream: str, lie=None, method: str = "proof"):
+        self.upstream, self.lie, self.method = upstream, lie, method
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -234,7 +234,7 @@ class LyingProxy:
                 req = urllib.request.Request(proxy.upstream, data=body, headers={"Content-Type": "application/json"})
                 with urllib.request.urlopen(req, timeout=30) as resp:
                     answer = json.loads(resp.read())
-                if proxy.lie is not None and json.loads(body).get("method") == "proof" and "result" in answer:
+                if proxy.lie is not None and json.loads(body).get("method") == proxy.method and "result" in answer:
                     answer["result"] = proxy.lie(answer["result"])
                 out = json.dumps(answer).encode()
                 self.send_response(200)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from cli.xswap import Runner, read_state
+from ledger.block import Header
 from ledger.keys import PrivateKey, format_address
 from tests.nodeproc import ROOT, LyingProxy, network, run_cli, tune_fast
 
@@ -158,6 +160,18 @@ def test_swap_with_every_htlc_read_proven_against_the_genesis(nets, tmp_path):
     assert [(e["chain"], e["trust"]) for e in events if e.get("event") == "verifying HTLC reads with state proofs"] == [
         (c.upper(), f"genesis {nodes[c].home / 'genesis.json'}") for c in "ab"]
     assert not any("trusting" in e.get("event", "") or "refused" in e.get("event", "") for e in events)
+
+    # a node holding A's block time back (status says time 0): with a trust root, never below a verified header
+    held_back = LyingProxy(nodes["a"].rpc_url, lie=lambda st: st | {"latest_block_time_ms": 0}, method="status")
+    try:
+        swap, shell = read_state(tmp_path / "alice.json")
+        latest = Header.decode(bytes.fromhex(nodes["a"].client.call("proof", {"kind": "header"})["header"])).time_ms
+        seen = {}
+        for name, sh in (("trusting", shell), ("not", {k: v for k, v in shell.items() if k != "trust_a"})):
+            seen[name] = Runner(tmp_path / f"{name}.json", swap, sh | {"rpc_a": held_back.rpc_url}, True).observe().time_a_ms
+    finally:
+        held_back.close()
+    assert seen["not"] == 0 and seen["trusting"] >= latest > 0
 
 
 def test_a_trust_root_of_another_chain_is_refused_before_anything_is_written(nets, tmp_path):
