@@ -52,7 +52,7 @@ from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw
 
 from . import adl_index, collateral
 from .options import optindex
-from .pm import mode as pm_mode
+from .pm import bands as pm_bands, mode as pm_mode
 from .options.optmargin import SLACK_SHORT, option_terms
 from ..accounts import MAX_AMOUNT, get_balance, set_balance
 from ..context import BlockContext
@@ -137,6 +137,8 @@ def unindex(sess: Session, addr: bytes, asset: str) -> None:
             sess.touch_pos(addr, mid)
     if sess.macc(addr, asset).series:
         optindex.unfile(sess, addr, asset)
+    if pm_mode.portfolio(sess, addr):  # its re-check bands (pm/bands.py)
+        pm_bands.unfile(sess, addr, asset)
     adl_index.unfile(sess, addr, asset)
 
 
@@ -156,6 +158,10 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
         return
     if ev is None:
         ev = evaluate(sess, addr, asset)
+    if pm_mode.portfolio(sess, addr):  # portfolio margin: re-check bands of the scenario requirement (pm/bands.py)
+        pm_bands.file(sess, addr, asset, m, ev)
+        adl_index.refile(sess, addr, asset)
+        return
     if m.series:  # options: one budget share per underlying (options/optindex.py), rounding slack per series
         unders = optindex.underlyings(sess, m)
         k = len(m.markets) + len(unders)

@@ -1,0 +1,146 @@
+"""Re-check bands of portfolio accounts (``settlement/risk/pm/bands.py``): sound, and skipping accounts prices barely moved.
+
+* The band's promise, checked directly: a portfolio account with random perpetual and option
+  positions on two underlyings (and cash) is filed by ``margin.reindex``; then each price is drawn
+  inside its band, every vol inside its epoch's band, the time before ``t_until``, funding charged
+  at up to its cap as often as the horizon allows, the marks recomputed with ``pricing.bs_value6``
+  and the account evaluated exactly: it must not be breached.
+* The worked example of docs/portfolio-margin.md ("Re-check bands").
+* Through real blocks: a portfolio account is not re-evaluated while its prices stay inside its
+  bands (its filed record is untouched), and is once a price leaves them.
+"""
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.txkinds_pm import PmParams
+from settlement.risk.margin import evaluate, fill, reindex
+from settlement.risk.options.positions import ofill
+from settlement.risk.pm import bands, mode
+from settlement.risk.units import unpack_int
+from settlement.state import State
+from settlement.context import BlockContext
+from settlement.risk.records import Session
+
+from tests.options.test_option_bands import A, B, NOW, Q, RECHECK, U, VB, _mark, options_book, position
+from tests.pm.pm_harness import chain, option, perp, series, switch
+
+V, ONE = "ETH-PERP", 10**6
+grids = st.builds(PmParams, st.sampled_from([50_000, 150_000, 300_000]), st.sampled_from([0, 300_000, 1_000_000]),
+                  st.sampled_from([0, 300_000, 900_000]), st.integers(1, 4), st.sampled_from([0, 350_000, ONE]),
+                  st.sampled_from([0, 10_000, 50_000]), st.sampled_from([1, 500_000, 769_231, ONE]))
+
+
+def _book(p0, pv, vol, cash, perp_u, perp_v, positions, grid):
+    """U at p0 (options enabled), V at pv, and A in portfolio mode holding the book; B the other side."""
+    view, state, sess, sids = options_book(p0, vol, positions, [(V, pv)])
+    mode.set_params(sess, U, grid)
+    mode.set_mode(sess, A, mode.PORTFOLIO)
+    sess.macc(A, Q).cash = cash
+    for sid, n in sids:
+        ofill(sess, A, Q, sid, n, 0)
+        ofill(sess, B, Q, sid, -n, 0)
+    for mid, size, price in ((U, perp_u, p0), (V, perp_v, pv)):
+        if size:
+            fill(sess, A, Q, mid, size, size * price)
+            fill(sess, B, Q, mid, -size, -size * price)
+    return view, state, sess, sids
+
+
+def _edge(lo: int, hi: int):
+    """An integer in [lo, hi], often one of its ends (where a bound is tight)."""
+    return st.one_of(st.sampled_from([lo, hi]), st.integers(lo, hi))
+
+
+@settings(max_examples=300, deadline=None)
+@given(p0=st.integers(1_000, 200_000), pv=st.integers(100, 20_000), vol=st.integers(100_000, 2_000_000),
+       spare=st.integers(0, 1_000), perp_u=st.integers(-5, 5), perp_v=st.integers(-50, 50),
+       positions=st.lists(position, max_size=3, unique_by=lambda x: x[:3]), grid=grids, data=st.data())
+def test_no_breach_inside_the_bands(p0, pv, vol, spare, perp_u, perp_v, positions, grid, data):
+    view, state, sess, sids = _book(p0, pv, vol, 0, perp_u, perp_v, positions, grid)
+    if not sids and not perp_u and not perp_v:
+        return
+    ev = evaluate(sess, A, Q)
+    sess.macc(A, Q).cash += ev.mmr - ev.equity + ev.mmr * spare // 1_000  # margin: 0 to 1 x MMR (tight bands)
+    ev = evaluate(sess, A, Q)
+    reindex(sess, A, Q, ev, indexed=False)
+    rec = bands._record(sess, A, Q)
+    if rec is None or ev.breached:
+        return  # long options only without debt (files nothing), or breached already
+    rows = {u: (unpack_int(lo), unpack_int(hi)) for u, lo, hi in rec[0]}
+    if any(lo > hi for lo, hi in rows.values()):
+        return  # the sentinel: re-checked at every sweep
+    t_until = rec[1]
+    assert NOW < t_until <= NOW + (RECHECK if sids else bands.PERP_HORIZON_MS)
+    sess.flush()
+    view.apply(state.writes())
+    now = NOW + data.draw(_edge(0, t_until - NOW), label="elapsed")
+    after = Session(State(view), BlockContext("pmbands", 2, now))
+    for mid in rows:
+        lo, hi = rows[mid]
+        ms = after.mstate(mid)
+        ms.price = data.draw(_edge(max(lo, 1), hi), label=f"price {mid}")
+        p = after.market(mid).params
+        for _ in range(1 + (t_until - NOW) // p.funding_interval_ms):  # funding as often as the horizon allows
+            path = data.draw(_edge(max(lo, 1), hi), label="funding price")
+            ms.findex += data.draw(st.sampled_from([-p.funding_cap_ppm, p.funding_cap_ppm]), label="rate") * path
+    s1 = after.mstate(U).price
+    for sid, _ in sids:
+        v1 = data.draw(_edge(-(-vol * (ONE - VB) // ONE), vol * (ONE + VB) // ONE), label="vol")
+        _mark(after, sid, s1, v1, now)
+    ev1 = evaluate(after, A, Q)
+    assert not ev1.breached, (ev.equity, ev.mmr, rows, ev1.equity, ev1.mmr)
+
+
+# ------------------------------------------------------------------ the worked example, and through real blocks
+
+
+def _covered_call():
+    """docs/portfolio-margin.md, "Re-check bands": alice, 30,000 USD, long 1 BTC-PERP lot and short one 30-day 110,000 call."""
+    h = chain(30_000)
+    assert switch(h, "alice", "portfolio").ok
+    perp(h, "alice", 1)
+    option(h, "alice", series(h, "call", 110_000, 30), -1)
+    return h
+
+
+def _filed(h):
+    """alice's filed band record, raw (re-filing it rewrites its t_until: a block later, different bytes)."""
+    return h.view.get(bands.BAND + h.addr("alice") + b"/USD")
+
+
+def test_worked_example_band():
+    h = _covered_call()
+    s = h.session()
+    a = h.addr("alice")
+    ev = evaluate(s, a, "USD")
+    assert (ev.equity, ev.imr, ev.mmr) == (29_999, 14_954, 11_504)
+    rows, t_until = bands._record(s, a, "USD")
+    assert t_until == h.time_ms + RECHECK
+    (band,) = bands.band_terms(s, a, s.macc(a, "USD"), t_until)
+    assert (band.u, band.p0, band.slope, band.allow) == ("BTC-PERP", 100_000, 4_238_463, 5_060_480_365)
+    assert band.half_width(18_495 * 10**6) == 3_169
+    assert [(u, unpack_int(lo), unpack_int(hi)) for u, lo, hi in rows] == [("BTC-PERP", 96_831, 103_169)]
+
+
+def test_not_re_evaluated_inside_the_band_and_re_evaluated_past_it():
+    h = _covered_call()
+    filed = _filed(h)
+    for price in (100_100, 99_000, 103_169, 96_831):  # inside [96,831, 103,169]: nothing re-files alice
+        h.prices("BTC-PERP", price)
+        assert _filed(h) == filed, price
+    h.prices("BTC-PERP", 96_830)  # one below: the sweep re-evaluates alice and files a band around the new price
+    s = h.session()
+    rows, t_until = bands._record(s, h.addr("alice"), "USD")
+    lo, hi = unpack_int(rows[0][1]), unpack_int(rows[0][2])
+    assert lo < 96_830 < hi and t_until == h.time_ms + RECHECK
+
+
+def test_re_evaluated_when_its_time_is_up():
+    h = _covered_call()
+    filed = _filed(h)
+    h.prices("BTC-PERP", 100_000, dt_ms=RECHECK - 1_000)
+    assert _filed(h) == filed
+    h.prices("BTC-PERP", 100_000, dt_ms=1_000)  # the block time reaches t_until
+    assert _filed(h) != filed
