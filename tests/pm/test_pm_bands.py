@@ -122,6 +122,11 @@ def test_worked_example_band():
     assert (band.u, band.p0, band.slope, band.allow) == ("BTC-PERP", 100_000, 4_238_463, 5_060_480_365)
     assert band.half_width(18_495 * 10**6) == 3_169
     assert [(u, unpack_int(lo), unpack_int(hi)) for u, lo, hi in rows] == [("BTC-PERP", 96_831, 103_169)]
+    for price, now, expected in ((103_169, t_until - 1, set()), (96_831, t_until - 1, set()), (103_170, t_until - 1, {(a, "USD")}),
+                                 (96_830, t_until - 1, {(a, "USD")}), (100_000, t_until, {(a, "USD")})):
+        after = Session(State(h.view), BlockContext(h.chain_id, h.height + 1, now))  # the next sweep's candidates (not written)
+        after.mstate("BTC-PERP").price = price
+        assert bands.candidates(after) == expected, (price, now)
 
 
 def test_not_re_evaluated_inside_the_band_and_re_evaluated_past_it():
