@@ -15,16 +15,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.txkinds_pm import PmParams
+from settlement.context import BlockContext
 from settlement.risk.margin import evaluate, fill, reindex
+from settlement.risk.optrecords import CALL
 from settlement.risk.options.positions import ofill
 from settlement.risk.pm import bands, mode
+from settlement.risk.records import Session
 from settlement.risk.units import unpack_int
 from settlement.state import State
-from settlement.context import BlockContext
-from settlement.risk.records import Session
 
 from tests.options.test_option_bands import A, B, NOW, Q, RECHECK, U, VB, _mark, options_book, position
-from tests.pm.pm_harness import chain, option, perp, series, switch
+from tests.pm.pm_harness import DAY, chain, option, perp, series, switch
 
 V, ONE = "ETH-PERP", 10**6
 grids = st.builds(PmParams, st.sampled_from([50_000, 150_000, 300_000]), st.sampled_from([0, 300_000, 1_000_000]),
@@ -97,7 +98,7 @@ def test_no_breach_inside_the_bands(p0, pv, vol, spare, perp_u, perp_v, position
 
 
 def _covered_call():
-    """docs/portfolio-margin.md, "Re-check bands": alice, 30,000 USD, long 1 BTC-PERP lot and short one 30-day 110,000 call."""
+    """The worked example through real blocks: alice, 30,000 USD, long 1 BTC-PERP lot, short one 30-day 110,000 call."""
     h = chain(30_000)
     assert switch(h, "alice", "portfolio").ok
     perp(h, "alice", 1)
@@ -111,35 +112,46 @@ def _filed(h):
 
 
 def test_worked_example_band():
-    h = _covered_call()
-    s = h.session()
-    a = h.addr("alice")
-    ev = evaluate(s, a, "USD")
+    """docs/portfolio-margin.md, "Re-check bands": 30,000 USD, long 1 BTC-PERP lot at 100,000, short one 30-day 110,000 call."""
+    view, state, sess, ((sid, _),) = options_book(100_000, 500_000, [(CALL, 110, 30 * DAY, -1, 1)])
+    mode.set_mode(sess, A, mode.PORTFOLIO)
+    sess.macc(A, Q).cash = 30_000
+    fill(sess, A, Q, U, 1, 100_000)
+    fill(sess, B, Q, U, -1, -100_000)
+    premium = sess.sstate(sid).mark6 // ONE
+    assert premium == 2_275
+    ofill(sess, A, Q, sid, -1, -premium)
+    ofill(sess, B, Q, sid, 1, premium)
+    ev = evaluate(sess, A, Q)
     assert (ev.equity, ev.imr, ev.mmr) == (29_999, 14_954, 11_504)
-    rows, t_until = bands._record(s, a, "USD")
-    assert t_until == h.time_ms + RECHECK
-    (band,) = bands.band_terms(s, a, s.macc(a, "USD"), t_until)
-    assert (band.u, band.p0, band.slope, band.allow) == ("BTC-PERP", 100_000, 4_238_463, 5_060_480_365)
-    assert band.half_width(18_495 * 10**6) == 3_169
-    assert [(u, unpack_int(lo), unpack_int(hi)) for u, lo, hi in rows] == [("BTC-PERP", 96_831, 103_169)]
-    for price, now, expected in ((103_169, t_until - 1, set()), (96_831, t_until - 1, set()), (103_170, t_until - 1, {(a, "USD")}),
-                                 (96_830, t_until - 1, {(a, "USD")}), (100_000, t_until, {(a, "USD")})):
-        after = Session(State(h.view), BlockContext(h.chain_id, h.height + 1, now))  # the next sweep's candidates (not written)
-        after.mstate("BTC-PERP").price = price
+    (band,) = bands.band_terms(sess, A, sess.macc(A, Q), NOW + RECHECK)
+    assert (band.u, band.p0, band.slope, band.allow) == (U, 100_000, 3_469_232, 3_711_358_113)
+    assert band.half_width(18_495 * ONE) == 4_261
+    reindex(sess, A, Q, ev, indexed=False)
+    rows, t_until = bands._record(sess, A, Q)
+    assert [(u, unpack_int(lo), unpack_int(hi)) for u, lo, hi in rows] == [(U, 95_739, 104_261)] and t_until == NOW + RECHECK
+    sess.flush()
+    view.apply(state.writes())
+    for price, now, expected in ((104_261, t_until - 1, set()), (95_739, t_until - 1, set()), (104_262, t_until - 1, {(A, Q)}),
+                                 (95_738, t_until - 1, {(A, Q)}), (100_000, t_until, {(A, Q)})):
+        after = Session(State(view), BlockContext("pmbands", 2, now))  # the next sweep's candidates (not written)
+        after.mstate(U).price = price
         assert bands.candidates(after) == expected, (price, now)
 
 
 def test_not_re_evaluated_inside_the_band_and_re_evaluated_past_it():
     h = _covered_call()
     filed = _filed(h)
-    for price in (100_100, 99_000, 103_169, 96_831):  # inside [96,831, 103,169]: nothing re-files alice
+    ((_, lo, hi),), _ = bands._record(h.session(), h.addr("alice"), "USD")
+    lo, hi = unpack_int(lo), unpack_int(hi)
+    assert 95_000 < lo < 96_000 and 104_000 < hi < 105_000
+    for price in (100_100, 99_000, hi, lo):  # inside its band: nothing re-files alice
         h.prices("BTC-PERP", price)
         assert _filed(h) == filed, price
-    h.prices("BTC-PERP", 96_830)  # one below: the sweep re-evaluates alice and files a band around the new price
-    s = h.session()
-    rows, t_until = bands._record(s, h.addr("alice"), "USD")
-    lo, hi = unpack_int(rows[0][1]), unpack_int(rows[0][2])
-    assert lo < 96_830 < hi and t_until == h.time_ms + RECHECK
+    h.prices("BTC-PERP", lo - 1)  # one below: the sweep re-evaluates alice and files a band around the new price
+    rows, t_until = bands._record(h.session(), h.addr("alice"), "USD")
+    new_lo, new_hi = unpack_int(rows[0][1]), unpack_int(rows[0][2])
+    assert new_lo < lo - 1 < new_hi < hi and t_until == h.time_ms + RECHECK
 
 
 def test_re_evaluated_when_its_time_is_up():

@@ -37,15 +37,21 @@ stay before ``t_until``.  What changes, 10^6-scaled:
   ``t_until``: ``1 + h // funding_interval_ms`` of them, ``h = t_until - now``)
   plus ``10^6`` for its rounding; each option's base (what equity counts for
   it, ``floor(n c mark6 / 10^6)``) by ``q x (10^6 x + a_m) + 10^6``;
-* every scenario loss ``-P&L_s`` (``scenarios.py``): the perpetual's move
-  ``s x d_s`` by ``|s| x (kx x + 10^6)`` (``d_s`` moves by at most ``kx x / 10^6``
-  plus 1 of rounding), each option's scenario value by
-  ``q x ((10^6 + kx) x + a_s)`` (its spot ``S + d_s`` moves by ``(1 + kx) x``
-  plus 1) and its base again by ``q x (10^6 x + a_m) + 10^6``, plus ``10^6`` for
-  the table's floor; so the worst loss (a max of these) moves by no more than
-  the sum; the short-option floor by ``q x smin x + 10^6`` per short leg; the
-  requirement (the larger of the two) by no more than their sum ``D``, and
-  ``MMR_u = ceil(req x f / 10^6)`` by at most ``f x D / 10^6 + 1``.
+* every scenario loss ``-P&L_s`` (``scenarios.py``) is ``B + alpha_s`` with
+  ``B = sum base`` (the extreme ones: ``ceil(frac x (B + beta_s))``, ``frac
+  <= 1``) and ``alpha_s = ceil(-X_s / 10^6)``, ``X_s`` the scenario's value
+  change without the bases: the perpetual's ``s x d_s x 10^6`` moves by
+  ``|s| x (kx x + 10^6)`` (``d_s`` by at most ``kx x / 10^6`` plus 1 of
+  rounding), each option's ``n c V(S + d_s)`` by ``q x ((10^6 + kx) x + a_s)``
+  (its spot moves by ``(1 + kx) x`` plus 1), ``alpha_s`` by that over 10^6
+  plus 1 (its ceiling); the short-option floor by ``q x smin x + 10^6`` per
+  short leg.  With ``D`` the sum of these bounds, every term of the
+  requirement's max moves by at most ``dB`` times 1, ``frac`` or 0, plus ``D``,
+  so ``req`` by at most ``max(dB, 0) + D``.  Equity counts ``+B`` and the MMR
+  ``ceil(f x req / 10^6)`` with ``f <= 10^6``: if ``B`` rose, ``dB - f x dB /
+  10^6 >= 0``; if it fell, the requirement's terms move by ``D`` at most.
+  Either way ``equity_u - MMR_u`` loses at most ``|dB| + f x D / 10^6 + 1``:
+  the base counts once, not once more per scenario.
 
 ``a_m`` and ``a_s`` are the per-lot allowances of ``optindex.lot_allowance6``
 (Black-Scholes: ``|delta| <= 1``, theta integrated over ``t_until - mark
@@ -57,9 +63,8 @@ shocked up, the vol's move scaled by ``(1 + vol_up)`` plus 1 (the shock's
 floor) and ``10^6`` for ``d_s``'s rounding.  So ``u`` loses at most
 ``slope x x + allow`` with::
 
-    slope = 10^6 (|s| + sum q) + ceil(f (|s| kx + sum q (2 x 10^6 + kx) + sum_short q smin) / 10^6)
-    allow = funding + 10^6 + sum (q a_m + 10^6)
-          + ceil(f (|s| 10^6 + sum (q (a_s + a_m) + 10^6) + 10^6 + 10^6 x shorts) / 10^6) + 10^6
+    slope = 10^6 (|s| + sum q) + ceil(f (|s| kx + sum q (10^6 + kx) + sum_short q smin) / 10^6)
+    allow = funding + 10^6 + sum (q a_m + 10^6) + ceil(f (|s| 10^6 + sum q a_s + 10^6 + 10^6 x shorts) / 10^6) + 10^6
 
 (every term rounded up), and the half-width ``w = min(floor((b - allow) /
 slope), P0)`` gives the band ``[P0 - w, P0 + w]``: while every price of the
@@ -184,8 +189,8 @@ def band_terms(sess: Session, addr: bytes, m, t_until: int) -> list[Band] | None
                                      rate, series.strike) + ONE
                 slope_e += q * ONE
                 allow_e += q * a_m + ONE
-                slope_f += q * (2 * ONE + kx)
-                allow_f += q * (a_s + a_m) + ONE
+                slope_f += q * (ONE + kx)  # the scenario value only: the base is counted once, in equity (docstring)
+                allow_f += q * a_s
                 if n < 0:
                     slope_f += q * smin
                     allow_f += ONE
