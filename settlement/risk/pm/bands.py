@@ -198,18 +198,24 @@ def band_terms(sess: Session, addr: bytes, m, t_until: int) -> list[Band] | None
     return out
 
 
-def file(sess: Session, addr: bytes, asset: str, m, ev) -> None:
-    """File the bands of portfolio account ``addr`` in ``asset`` (margin account ``m``, evaluation ``ev``): module docstring."""
+def file(sess: Session, addr: bytes, asset: str, m, ev, budget6: int | None = None) -> None:
+    """File the bands of portfolio account ``addr`` in ``asset`` (margin account ``m``, evaluation ``ev``): module docstring.
+
+    ``budget6``: what the bands may spend, 10^6-scaled; by default all of
+    ``10^6 x (equity - MMR)`` (a caller that files other bands out of the same
+    margin first passes what they left).
+    """
     _unfile(sess, addr, asset)
     live = _live(sess, m)
     if not m.markets and m.cash >= 0 and all(sess.opos(addr, sid).size > 0 for sid in live):
         return  # long options only, no debt: MMR <= equity whatever the marks
     t_until = horizon(sess, m, live)
-    margin = ev.equity - ev.mmr
-    bands = band_terms(sess, addr, m, t_until) if margin >= 0 else None
+    if budget6 is None:
+        budget6 = (ev.equity - ev.mmr) * ONE
+    bands = band_terms(sess, addr, m, t_until) if budget6 >= 0 else None
     rows = []
     if bands:
-        b = margin * ONE // len(bands)
+        b = budget6 // len(bands)
         for band in bands:
             w = band.half_width(b)
             if w < 1:
