@@ -7,14 +7,15 @@
   and the account evaluated exactly: it must not be breached.
 * The worked example of docs/portfolio-margin.md ("Re-check bands").
 * Through real blocks: a portfolio account is not re-evaluated while its prices stay inside its
-  bands (its filed record is untouched), and is once a price leaves them.
+  bands (its filed record is untouched), and is once a price leaves them or its time is up; a
+  socialized loss and a new grid re-check it in their block.
 """
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.txkinds_pm import PmParams
+from ledger.txkinds_pm import PmParams, SetMarginMode, SetPmParams
 from settlement.context import BlockContext
 from settlement.risk.margin import evaluate, fill, reindex
 from settlement.risk.optrecords import CALL
@@ -26,6 +27,7 @@ from settlement.state import State
 
 from tests.options.test_option_bands import A, B, NOW, Q, RECHECK, U, VB, _mark, options_book, position
 from tests.pm.pm_harness import DAY, chain, option, perp, series, switch
+from tests.settlement.test_waterfall import BTC, ETH, prices as waterfall_prices, setup as waterfall_setup
 
 V, ONE = "ETH-PERP", 10**6
 grids = st.builds(PmParams, st.sampled_from([50_000, 150_000, 300_000]), st.sampled_from([0, 300_000, 1_000_000]),
@@ -161,3 +163,36 @@ def test_re_evaluated_when_its_time_is_up():
     assert _filed(h) == filed
     h.prices("BTC-PERP", 100_000, dt_ms=1_000)  # the block time reaches t_until
     assert _filed(h) != filed
+
+
+# ------------------------------------------------------------------ what moves a portfolio account besides its prices
+
+
+def test_a_socialized_loss_re_checks_the_portfolio_holders_in_its_block():
+    """docs/risk-engine.md's socialized remainder (tests/settlement/test_waterfall.py) with dave in portfolio mode.
+
+    dave, short 30 ETH at 100,000 with 705,000 USD, is re-evaluated when ETH rises to 110,000: 405,000 of equity
+    against an MMR of 399,808, inside the rounding of its funding allowance, so it files the sentinel.  The same
+    sweep socializes 39,569 over ETH's 110 lots: dave owes 10,792 more and is breached; the socialized market pops
+    its bands, so it is liquidated in that block, not one later.
+    """
+    h = waterfall_setup(markets=(BTC, ETH), deposits={"dave": 705_000})
+    assert h.run("dave", SetMarginMode("portfolio")).ok
+    assert h.trade("bob", "alice", "buy", 100, 100_000, market=BTC).ok
+    assert h.trade("carol", "alice", "buy", 50, 100_000, market=ETH).ok
+    assert h.trade("dave", "erin", "buy", 30, 100_000, market=ETH).ok
+    waterfall_prices(h, BTC_PERP=84_000, ETH_PERP=110_000)
+    [sl] = h.block_events("social_loss")
+    assert sl.attrs["market"] == ETH and sl.attrs["lots"] == 110
+    assert [e.attrs["step"] for e in h.block_events("liquidation") if e.attrs["account"] == h.addr("dave")] == ["partial"]
+    assert not evaluate(h.session(), h.addr("dave"), "USD").breached
+
+
+def test_a_new_grid_re_checks_the_portfolio_holders_of_its_underlying():
+    """A grid twice as wide breaches the covered call of the worked example: the admin's tx re-evaluates it and the
+    block's sweep liquidates it (its band, filed under the old grid, would not have fired on an unchanged price)."""
+    h = _covered_call()
+    r = h.run("admin", SetPmParams("BTC-PERP", PmParams(300_000, 300_000, 300_000, 3, 350_000, 10_000, 1_000_000)))
+    assert r.ok, r.reason
+    assert {e.attrs["account"] for e in h.block_events("liquidation")} == {h.addr("alice")}
+    assert not evaluate(h.session(), h.addr("alice"), "USD").breached
