@@ -141,6 +141,19 @@ def test_worked_example_band():
         assert bands.candidates(after) == expected, (price, now)
 
 
+def test_t_until_never_passes_the_earliest_expiry():
+    """A settlement changes the book (a hedge leg leaves it): the bands end at the earliest expiry of a live series."""
+    view, state, sess, sids = options_book(100_000, 500_000, [(CALL, 110, 30_000, -1, 1), (CALL, 120, 30 * DAY, 1, 1)])
+    mode.set_mode(sess, A, mode.PORTFOLIO)
+    sess.macc(A, Q).cash = 50_000
+    for sid, n in sids:
+        ofill(sess, A, Q, sid, n, 0)
+        ofill(sess, B, Q, sid, -n, 0)
+    reindex(sess, A, Q, indexed=False)
+    rows, t_until = bands._record(sess, A, Q)
+    assert t_until == NOW + 30_000 < NOW + RECHECK and all(unpack_int(lo) <= unpack_int(hi) for _, lo, hi in rows)
+
+
 def test_not_re_evaluated_inside_the_band_and_re_evaluated_past_it():
     h = _covered_call()
     filed = _filed(h)
