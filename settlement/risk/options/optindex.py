@@ -62,6 +62,8 @@ contract above holds by construction.  The check costs one read per live series 
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ledger.codec import decode
 
 from ..bandbook import BandBook
@@ -96,6 +98,7 @@ def _isqrt(x: int) -> int:
         r = s
 
 
+@lru_cache(maxsize=4096)  # pure; the same few horizons and expiries recur across the legs of a sweep
 def _sqrt_years6(t_ms: int) -> int:
     """An integer >= 10^6 x sqrt(t_ms / YEAR)."""
     if t_ms <= 0:
