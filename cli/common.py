@@ -8,6 +8,7 @@ command signs a transaction body and sends it to a node.  Defines no command.
 """
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 
@@ -30,6 +31,11 @@ console = Console()
 
 class CLIError(click.ClickException):
     """A command failed for a reason the user can act on: printed as one ``error: ...`` line, exit code 1."""
+
+
+def utc_time(ms: int) -> str:
+    """A block time (ms since the epoch) as ISO 8601 UTC to the millisecond."""
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def home_dir(home: str | None) -> Path:

@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from . import bench, chaos, keys, net, options, pm, query, risk, risk_query, tx
+from . import bench, chaos, keys, light, net, options, pm, query, receipt, risk, risk_query, tx
 from .client import RPCClientError
 
 __all__ = ["build_cli", "cli", "main"]
@@ -39,6 +39,9 @@ def build_cli() -> click.Group:
         pm.pm,
         pm.collateral,
         risk_query.stress,
+        receipt.receipt,
+        receipt.verify,
+        light.light,
         bench.bench,
         chaos.chaos,
     ):

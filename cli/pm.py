@@ -106,6 +106,13 @@ def _render_account(a: dict) -> None:
                                r["vol"], _money(r["pnl"]), "<-" if r["scenario"] == u["binding"] else ""),
                     title=f"{u['underlying']}: scenario P&L (binding: {u['binding']}; requirement {_money(u['requirement'])},"
                           f" MMR {_money(u['mmr'])})", title_justify="left")
+    c = a.get("collateral_shock")
+    if c:
+        print_table(("scenario", "prices", "collateral value", "P&L", "binds"), c["scenarios"],
+                    lambda r: (r["scenario"], ", ".join(f"{x} {_money(p)}" for x, p in r["prices"].items()), _money(r["value"]),
+                               _money(r["pnl"]), "<-" if r["scenario"] == c["binding"] else ""),
+                    title=f"collateral: scenario P&L (binding: {c['binding']}; requirement {_money(c['requirement'])},"
+                          f" MMR {_money(c['mmr'])}{'' if c['counted'] else '; not counted: no position'})", title_justify="left")
 
 
 def _render_scenarios(o: dict, who: str) -> None:

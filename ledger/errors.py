@@ -29,6 +29,7 @@ say when they are raised):
 ``node.config.ConfigError``                     InvalidInput
 ``node.mempool.MempoolRejection``               InvalidInput
 ``node.methods.RPCError``                       InvalidInput
+``ledger.proofs.ProofError``                    InvalidInput
 ``settlement.blockrules.InvalidProposal``       PeerMisbehaviour (one subclass per block rule)
 ``ledger.commit.CertificateError``              PeerMisbehaviour
 ``settlement.machine.InvalidBlock``             PeerMisbehaviour

@@ -42,6 +42,7 @@ from .mempool import Mempool
 from .methods import CORE_METHODS, RpcApi, method_table
 from .methods_options import OPTION_METHODS
 from .methods_pm import PM_METHODS
+from .methods_proof import PROOF_METHODS
 from .methods_risk import RISK_METHODS
 from .metrics import MetricsSources, NodeCounters
 from .ports import Network
@@ -208,7 +209,7 @@ class Node:
         metrics = MetricsSources(counters=self.counters, chain=chain, halt=self.halting, mempool=self.mempool,
                                  subscribers=self.subscribers, verifier=self.verifier, net=net, sync=self.sync,
                                  gossip=self.gossip)
-        self.rpc = RPCServer(cfg=cfg.rpc, api=api, methods=method_table(CORE_METHODS, OPTION_METHODS, PM_METHODS, RISK_METHODS),
+        self.rpc = RPCServer(cfg=cfg.rpc, api=api, methods=method_table(CORE_METHODS, OPTION_METHODS, PM_METHODS, PROOF_METHODS, RISK_METHODS),
                              counters=self.counters, halt=self.halting, subscribers=self.subscribers, metrics=metrics)
 
     def _p2p_network(self) -> Network:

@@ -10,7 +10,8 @@ exceptions are bugs and are reported as internal errors by the server.
 Each method takes an :class:`RpcApi` (the ports it may use: never the node)
 and the request's params.  The table of methods is built in one place,
 :func:`method_table`, from this module's :data:`CORE_METHODS`,
-``methods_risk.RISK_METHODS`` and ``methods_options.OPTION_METHODS``;
+``methods_risk.RISK_METHODS``, ``methods_options.OPTION_METHODS``,
+``methods_pm.PM_METHODS`` and ``methods_proof.PROOF_METHODS``;
 importing a module registers nothing.
 """
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Owns ``set_collateral``, the collateral keys below, the value an account's
 non-settlement collateral adds to its equity (:func:`extra_equity`, the one
-call ``margin.evaluate`` makes for it), the sweep's re-check of holders when a
-collateral price moves (:func:`candidates`) and the sale of a breached
-account's collateral to the insurance fund (:func:`sell_to_fund`).  It never
+call ``margin.evaluate`` makes for it), the holders' collateral price bands
+(:func:`file_bands`, ``margin.reindex``'s one call, and the sweep's
+:func:`candidates`) and the sale of what of a breached
+account's collateral covers its MMR to the insurance fund (:func:`sell_to_fund`).  It never
 decides the order of liquidations (``liquidation.py``) and never computes a
 position's margin (``margin.py``).
 
@@ -14,8 +15,11 @@ Keys (bytes; the store adds its own versioned prefix):
 ``r/col/l``                                sorted list of the listed collateral assets
 ``r/col/p/`` + asset                       :class:`~ledger.txkinds_pm.CollateralParams`
 ``r/col/a/`` + addr(20) + ``/`` + backs    sorted list of the collateral assets the account holds (cash > 0)
-``r/col/h/`` + asset                       sorted list of the accounts holding the asset as collateral
-``r/col/s/`` + asset                       ``[price, params]`` the last sweep re-checked the holders at
+``r/col/h/`` + asset + ``/`` + page(1)     sorted list of the accounts holding the asset as collateral whose
+                                           address's first byte modulo :data:`PAGES` is ``page``
+``r/col/s/`` + asset                       ``[params, grid of its price market]`` the last sweep re-checked the holders at
+``r/col/x/`` + asset + ...                 the price bands (``liq_index.IndexCache``, side LONG: fires below ``lo``)
+``r/col/b/`` + addr(20) + ``/`` + backs    ``[[asset, lo], ...]``: the account's filed bands
 =========================================  ==========================================
 
 Value (docs/risk-engine.md, "Multi-asset collateral")
@@ -38,28 +42,102 @@ provide.  Accounts holding no listed collateral (``r/col/a`` absent) add 0
 after one cached read; with no collateral listed at all, ``evaluate`` pays one
 dictionary lookup.
 
-Soundness of the at-risk index
-------------------------------
-``extra`` depends on the collateral prices, the parameters and the cash of
-the account; not on the perpetual prices.  The cash changes only in
-transactions and liquidations, which re-index the account.  So ``margin.reindex``
-counts ``extra`` as a constant of the trigger budget, and :func:`candidates`
-hands the sweep every holder of ``X`` whenever ``X``'s price (or parameters)
-differ from the ones of the last sweep: they are evaluated exactly and
-re-indexed.  Cost: ``O(holders of X)`` per block in which ``X``'s price moved
-(``r/col/h`` is one list per asset).
+Portfolio-margin scenarios (docs/portfolio-margin.md "Collateral shocks")
+-------------------------------------------------------------------------
+For an account in portfolio mode with a position settled in ``backs``, its
+collateral is shocked in the grid's scenarios by each asset's own scan range:
+the ``PmParams`` of ``X``'s price market (``pm/mode.py`` ``params``), moves as
+``pm/scenarios.py`` ``spot_move``.  ``extra`` never falls when a price rises
+(each ``min(v_X, cap_X x T)`` is non-decreasing in every price), and a larger
+fall loses more, so only the grid's two largest falls can bind: ``-3/3``
+(every held asset at ``P - d_3``) and ``-extreme`` (at ``P - d_x``), all
+assets together (correlations go to one)::
+
+    loss_3 = extra - extra(every X at P_X - d_3,X)
+    loss_x = ceil(f x (extra - extra(every X at P_X - d_x,X)) / 10^6)    f = max over X of extreme_fraction
+    req_c  = max(0, loss_3, loss_x)      MMR_c = ceil(req_c x max over X of mmr_fraction / 10^6)
+
+``req_c`` is added to the account's IMR and ``MMR_c`` to its MMR
+(:func:`shock_terms`, ``margin.evaluate``'s one call) as a term of its own:
+no credit against the positions (a long BTC collateral and a short BTC perp
+each pay their worst scenario).  Why its own term: the cap makes the counted
+value concave in the prices (a minimum of linear functions), so a scenario
+grid that adds its change to a position's P&L would have to bound the cap's
+curvature per scenario; computing ``extra`` exactly at the shocked prices,
+every asset at once, counts the cap, the haircut and every rounding as
+``evaluate`` does, and adding the worst of it to the positions' worst is at
+least the loss of any joint scenario.  Conservative where grids differ: one
+extreme fraction and one MMR fraction, the largest of the held assets'.
+
+Price bands (the at-risk index of the collateral)
+-------------------------------------------------
+``margin.reindex`` hands :func:`file_bands` the account's trigger budget
+``S6`` (10^6 x its margin surplus) first.  With ``n`` held assets, the account's
+``k = n + markets + series`` and the rounding slack ``s_n = (4n(n+1) + 4) x 10^6``,
+each asset gets ``b = floor((S6 - s_n) / k)`` and the positions split what is
+left, ``S6 - s_n - n x b``, as before.  Asset ``X`` (``cash_X`` held, price
+``P0`` at this evaluation) gets the band ``[lo, +inf)``::
+
+    lambda_X = 10^6 + sum_{Y held, Y != X} cap_Y
+    lo       = P0 - floor(b x lot x 10^6 / (lambda_X x cash_X x (10^6 - haircut_X)))
+
+filed in ``r/col/x/`` (side LONG of ``liq_index``: it fires when the price is
+below ``lo``).  Nothing is filed for a disabled asset (worth 0 at every price)
+or when ``lo <= 0``; ``S6 < s_n`` files the sentinel ``lo = 2^200``, which
+fires at every sweep whose price is fresh.
+
+Why it is safe.  Let ``extra*`` be ``extra`` without its floors.  (1) It never
+falls when a price rises: each ``min(v_X, cap_X x T)`` is non-decreasing in
+every ``v``.  So only falls matter.  (2) It is a continuous, piecewise linear
+function of the ``v``'s whose partial derivative in ``v_X`` is at most
+``lambda_X / 10^6``: ``v_X`` enters ``X``'s own term with slope 1 or ``cap_X``
+and every other ``Y``'s through ``T`` with slope ``cap_Y`` at most.  ``v_X``
+falls by ``cash_X x (10^6 - haircut_X) / (lot x 10^6)`` per unit of price, so
+while every price stays at or above its ``lo``, 10^6 x ``extra*`` has lost at
+most ``n x b`` (the half-width is rounded down).  (3) The floors:
+``extra* - n(n+1) <= extra <= extra*`` (each ``v`` is floored once, ``T``
+carries ``n`` of those, each cap one more).  For a portfolio account the
+shock term (above) subtracts ``MMR_c``: ``extra - MMR_c`` is, without
+roundings, ``(1 - w) x extra*(P) + w x extra*(P')`` with ``w <= 1`` and the
+shocked prices ``P'`` non-decreasing and 1-Lipschitz in ``P``, so (1) and (2)
+hold for it too, and its roundings (floors at ``P`` and ``P'``, two ceilings)
+stay within ``2n(n+1) + 2`` either way: ``s_n`` covers them.  So the
+collateral loses less than ``n x b + s_n`` of the budget, the positions less
+than their part (their own triggers), and the account cannot breach before a
+band or a trigger fires.  ``extra`` also depends on the account's cash in
+``X`` and ``backs`` (changed only by transactions and liquidations, which
+re-index it; an ADL counterparty's one-pass re-index counts no ``extra`` at all,
+which is conservative) and on the parameters: :func:`candidates` re-checks every holder of ``X`` in the
+sweep after ``X``'s ``CollateralParams`` or its price market's ``PmParams``
+changed (``r/col/s/X``).  Cost: a block in which ``X``'s price moves reads the
+band index's watermark and the buckets it crossed, and evaluates only the
+holders whose band it crossed, not every holder.
 
 Liquidation
 -----------
-A breached account's collateral is sold to the insurance fund, in asset
-order, all of it (``liquidation.liquidate_account`` calls
-:func:`sell_to_fund` before its waterfall): the fund pays
-``floor(a x P x (10^6 - liq_discount) / (lot x 10^6))`` of ``backs`` and
-receives ``a`` of ``X`` (``MAcc(FUND, X).cash``), for at most what it can pay
-(``max(0, its equity in backs)``; ``a`` is then the largest amount whose price
-fits).  ``liq_discount <= haircut`` (validated), so the sale never lowers the
-account's equity.  The fund's collateral inventory is not counted in its
-equity (conservative).
+A breached account sells its collateral to the insurance fund first
+(``liquidation.liquidate_account`` calls :func:`sell_to_fund` before its
+waterfall), in asset order, only as much as brings its equity *without* its
+collateral up to its MMR: with ``E`` and ``MMR`` its evaluation, the sale must
+bring ``need = MMR - (E - extra)`` of ``backs``.  Of each asset ``X`` in turn the
+fund buys::
+
+    rate = P x (10^6 - liq_discount)                       backs per lot, x 10^6
+    a    = min(cash_X, ceil(need x lot x 10^6 / rate), floor(avail x lot x 10^6 / rate))
+    paid = floor(a x rate / (lot x 10^6))
+
+``a`` is rounded up (against the account: ``paid >= need`` unless its balance
+or the fund runs out) and ``paid`` down; ``avail = max(0, the fund's equity in
+backs)``.  ``X`` moves from the account's cash to the fund's
+(``MAcc(FUND, X).cash``), ``paid`` the other way: conservation per asset is
+exact.  ``need`` falls by ``paid`` and the sale stops once it is covered; the
+rest of the collateral stays with the account, which is then not breached
+whatever that rest is worth (its equity without it covers MMR; in portfolio
+mode the shock term of the rest is at most the rest's value).  If the
+collateral does not cover ``need``, all of it is sold and the perpetual
+waterfall runs on what is left.  ``liq_discount <= haircut`` (validated), so
+a sale never lowers the account's equity.  The fund's collateral inventory is
+not counted in its equity (conservative).
 """
 from __future__ import annotations
 
@@ -71,19 +149,27 @@ from ledger.txkinds_pm import CollateralParams, SetCollateral
 
 from ..context import BlockContext
 from ..errors import AlreadyExists, InvalidParameter, UnknownMarket
-from .records import FUND, ONE, Session
+from .pm import mode as pm_mode
+from .pm.scenarios import GRID, spot_move
+from .liq_index import IndexCache
+from .records import FUND, LONG, ONE, Session
 from ..state import State
 from ..transfers import require_asset, require_role
-from .units import pack_int
+from .units import pack_int, unpack_int
 
-__all__ = ["COLLATERAL_DEFAULTS", "HANDLERS", "candidates", "collateral_value", "default_collateral_params",
-           "extra_equity", "held", "listed", "refile", "sell_to_fund", "set_collateral", "shocked_values", "validate_collateral_params"]
+__all__ = ["COLLATERAL_DEFAULTS", "HANDLERS", "band", "band_slack", "candidates", "file_bands", "collateral_value", "default_collateral_params",
+           "extra_equity", "held", "listed", "refile", "sell_to_fund", "set_collateral", "shock_table", "shock_terms", "shocked_values",
+           "validate_collateral_params"]
 
 LISTED = b"r/col/l"
 PARAMS = b"r/col/p/"
 HELD = b"r/col/a/"
 HOLDERS = b"r/col/h/"
 SEEN = b"r/col/s/"
+BANDS = b"r/col/x/"
+BAND = b"r/col/b/"
+ALWAYS = 2**200  # the sentinel band: fires at every sweep whose price is fresh
+PAGES = 64  # holder pages per asset (as the option holders, options/positions.py)
 
 # Binance Portfolio Margin values BTC and ETH at a collateral rate of 0.95 (a 5 % haircut); assets it
 # does not list default to 0.1 (binance.com FAQ "Binance Portfolio Margin Program Supported Collateral
@@ -156,8 +242,22 @@ def held(sess: Session, addr: bytes, backs: str) -> list[str]:
     return _list(sess, HELD + addr + b"/" + backs.encode())
 
 
+def _page_key(asset: str, page: int) -> bytes:
+    return HOLDERS + asset.encode() + b"/" + bytes([page])
+
+
 def holders(sess: Session, asset: str) -> list[bytes]:
-    return _list(sess, HOLDERS + asset.encode())
+    """Every account holding ``asset`` as collateral, sorted (reads all :data:`PAGES` pages: a parameter change, a view)."""
+    out: list[bytes] = []
+    for page in range(PAGES):
+        out.extend(_list(sess, _page_key(asset, page)))
+    out.sort()
+    return out
+
+
+def has_holders(sess: Session, asset: str) -> bool:
+    """True if any account holds ``asset`` (stops at the first non-empty page)."""
+    return any(_list(sess, _page_key(asset, page)) for page in range(PAGES))
 
 
 # --------------------------------------------------------------------------- value
@@ -167,6 +267,18 @@ def _price_lot(sess: Session, p: CollateralParams) -> tuple[int, int]:
     return sess.mstate(p.price_market).price, sess.market(p.price_market).params.lot_size
 
 
+def _value(sess: Session, addr: bytes, asset: str, price: int | None = None) -> int:
+    """``v_X`` at ``price`` (None: the price market's), rounded down; 0 if not listed, disabled or no balance."""
+    p = params(sess, asset)
+    if p is None or not p.enabled:
+        return 0
+    cash = sess.macc(addr, asset).cash
+    if cash <= 0:
+        return 0
+    mprice, lot = _price_lot(sess, p)
+    return cash * (mprice if price is None else price) * (ONE - p.haircut_ppm) // (lot * ONE)
+
+
 def collateral_value(sess: Session, addr: bytes, asset: str, move_ppm: int = 0) -> int:
     """``v_X``: the haircut value of ``addr``'s balance of ``asset`` in its ``backs`` asset, rounded down.
 
@@ -174,15 +286,16 @@ def collateral_value(sess: Session, addr: bytes, asset: str, move_ppm: int = 0) 
         move_ppm: value it at ``floor(P x (10^6 - move_ppm) / 10^6)`` instead of ``P`` (a scenario's fall).
     """
     p = params(sess, asset)
-    if p is None or not p.enabled:
-        return 0
-    cash = sess.macc(addr, asset).cash
-    if cash <= 0:
-        return 0
-    price, lot = _price_lot(sess, p)
-    if move_ppm:
-        price = max(0, price * (ONE - move_ppm) // ONE)
-    return cash * price * (ONE - p.haircut_ppm) // (lot * ONE)
+    if p is None or not move_ppm:
+        return _value(sess, addr, asset)
+    return _value(sess, addr, asset, max(0, sess.mstate(p.price_market).price * (ONE - move_ppm) // ONE))
+
+
+def _extra(sess: Session, addr: bytes, assets: list[str], cash: int, prices: dict[str, int] | None = None) -> int:
+    """``extra`` over ``assets`` with the ``backs`` cash ``cash``, each asset at ``prices[asset]`` (None: its price now)."""
+    values = [(_value(sess, addr, x, None if prices is None else prices[x]), params(sess, x).cap_ppm) for x in assets]
+    total = max(0, cash) + sum(v for v, _ in values)
+    return sum(min(v, cap * total // ONE) for v, cap in values)
 
 
 def extra_equity(sess: Session, addr: bytes, backs: str, cash: int | None = None) -> int:
@@ -191,23 +304,70 @@ def extra_equity(sess: Session, addr: bytes, backs: str, cash: int | None = None
     Args:
         cash: the account's cash in ``backs``, if at hand.
     """
-    return shocked_values(sess, addr, backs, 0, cash)
+    assets = held(sess, addr, backs)
+    if not assets:
+        return 0
+    return _extra(sess, addr, assets, sess.macc(addr, backs).cash if cash is None else cash)
 
 
 def shocked_values(sess: Session, addr: bytes, backs: str, move_ppm: int, cash: int | None = None) -> int:
     """``extra`` with every collateral price moved down by ``move_ppm`` (the direction that hurts a holder).
 
-    For portfolio-margin scenarios: each price ``P`` becomes ``floor(P x (10^6 - move_ppm) / 10^6)``
-    (at least 0), then haircut and cap apply as in ``extra`` (``move_ppm`` = 0: ``extra`` itself).
+    Each price ``P`` becomes ``floor(P x (10^6 - move_ppm) / 10^6)`` (at least
+    0), then haircut and cap apply as in ``extra`` (``move_ppm`` = 0: ``extra`` itself).
     """
     assets = held(sess, addr, backs)
     if not assets:
         return 0
-    if cash is None:
-        cash = sess.macc(addr, backs).cash
-    values = [(collateral_value(sess, addr, x, move_ppm), params(sess, x).cap_ppm) for x in assets]
-    total = max(0, cash) + sum(v for v, _ in values)
-    return sum(min(v, cap * total // ONE) for v, cap in values)
+    prices = {x: max(0, sess.mstate(params(sess, x).price_market).price * (ONE - move_ppm) // ONE) for x in assets}
+    return _extra(sess, addr, assets, sess.macc(addr, backs).cash if cash is None else cash, prices)
+
+
+# --------------------------------------------------------------------------- portfolio-margin scenarios
+
+SHOCKS = (("-3/3", GRID[12]), ("-extreme", GRID[15]))  # the grid's two largest falls (pm/scenarios.py): the ones that can bind
+
+
+def shock_table(sess: Session, addr: bytes, backs: str) -> tuple[int, int, list[dict], str | None]:
+    """(requirement, MMR, rows, binding) of ``addr``'s collateral backing ``backs`` shocked in the scenarios (module docstring).
+
+    Each row: ``scenario``, ``prices`` (asset -> shocked price), ``value``
+    (``extra`` at those prices) and ``pnl`` (its change, the extreme's
+    fraction applied; a loss rounded up).  ``binding`` is the first row with
+    the worst P&L (None if nothing is held or nothing can be lost).
+    """
+    assets = held(sess, addr, backs)
+    if not assets:
+        return 0, 0, [], None
+    cash = sess.macc(addr, backs).cash
+    now = _extra(sess, addr, assets, cash)
+    grids = {x: pm_mode.params(sess, params(sess, x).price_market) for x in assets}
+    frac = max(g.extreme_fraction_ppm for g in grids.values())
+    rows, worst, binding = [], 0, None
+    for name, sc in SHOCKS:
+        prices = {}
+        for x in assets:
+            price = sess.mstate(params(sess, x).price_market).price
+            prices[x] = max(0, price + spot_move(price, sc, grids[x]))
+        value = _extra(sess, addr, assets, cash, prices)
+        pnl = (value - now) * frac // ONE if sc.extreme else value - now  # floor: a loss rounds up
+        rows.append({"scenario": name, "prices": prices, "value": value, "pnl": pnl})
+        if pnl < worst:
+            worst, binding = pnl, name
+    req = -worst
+    mmf = max(g.mmr_fraction_ppm for g in grids.values())
+    return req, -(-req * mmf // ONE), rows, binding
+
+
+def shock_terms(sess: Session, addr: bytes, backs: str, m, imr: int, mmr: int, surplus: int) -> tuple[int, int, int]:
+    """A portfolio account's (IMR, MMR, trigger budget) with its collateral's shock added (``margin.evaluate``'s one call).
+
+    Nothing is added for an account without a position in ``backs`` (nothing to cover).
+    """
+    if not (m.markets or m.series):
+        return imr, mmr, surplus
+    req, req_mmr, _, _ = shock_table(sess, addr, backs)
+    return imr + req, mmr + req_mmr, surplus - req_mmr * ONE
 
 
 # --------------------------------------------------------------------------- membership
@@ -227,7 +387,7 @@ def _refile(sess: Session, addr: bytes, asset: str) -> str | None:
         return None
     present = sess.macc(addr, asset).cash > 0
     _set_member(sess, HELD + addr + b"/" + p.backs.encode(), asset, present)
-    _set_member(sess, HOLDERS + asset.encode(), addr, present)
+    _set_member(sess, _page_key(asset, addr[0] % PAGES), addr, present)  # one page: O(page), not O(holders)
     return p.backs
 
 
@@ -242,44 +402,129 @@ def refile(sess: Session, addr: bytes, asset: str) -> str | None:
 # --------------------------------------------------------------------------- sweep and liquidation
 
 
-def candidates(sess: Session) -> set[tuple[bytes, str]]:
-    """Every (holder, backs) of a collateral asset whose price or parameters changed since the last sweep.
+def _bands(sess: Session) -> IndexCache:
+    idx = _memo(sess).get("x")
+    if idx is None:
+        idx = _memo(sess)["x"] = IndexCache(sess.state, BANDS)
+    return idx
 
-    A stale price market is skipped (its price, and so the value, did not
-    change); its ``seen`` record is updated once it is fresh again.
+
+def _band_key(addr: bytes, backs: str) -> bytes:
+    return BAND + addr + b"/" + backs.encode()
+
+
+def _unfile(sess: Session, addr: bytes, backs: str, popped: str | None = None) -> None:
+    """Remove ``addr``'s filed bands for ``backs`` (``popped``: the asset whose entry the sweep already removed)."""
+    key = _band_key(addr, backs)
+    raw = sess.state.get(key)
+    if raw is None:
+        return
+    idx = _bands(sess)
+    for asset, lo in decode(raw):
+        if asset != popped:
+            idx.remove(asset, LONG, addr, unpack_int(lo))
+    sess.state.put(key, None)
+
+
+def band_slack(n: int) -> int:
+    """The rounding slack (x 10^6) of an account's ``n`` collateral assets (module docstring, "Price bands")."""
+    return (4 * n * (n + 1) + 4) * ONE
+
+
+def file_bands(sess: Session, addr: bytes, backs: str, m, surplus: int) -> int:
+    """File ``addr``'s collateral price bands out of its trigger budget ``surplus``; what is left for its positions.
+
+    ``margin.reindex``'s one call (module docstring, "Price bands"): each held
+    asset takes the share ``b = floor((surplus - slack) / k)`` (``k``: the held
+    assets plus the account's markets and series), the positions split the
+    rest.  A negative budget files the sentinel (fires at every fresh sweep).
+    """
+    assets = held(sess, addr, backs)
+    if not assets:  # no read on the perps-only path; a band left from collateral held before only fires a re-check
+        return surplus
+    _unfile(sess, addr, backs)
+    budget = surplus - band_slack(len(assets))
+    share = budget // (len(assets) + len(m.markets) + len(m.series))
+    caps = sum(params(sess, x).cap_ppm for x in assets)
+    idx, rows = _bands(sess), []
+    for x in assets:
+        p = params(sess, x)
+        cash = sess.macc(addr, x).cash
+        if not p.enabled or cash <= 0:
+            continue  # worth 0 at any price; a parameter change re-checks every holder, a deposit re-files the account
+        price, lot = _price_lot(sess, p)
+        if budget < 0:
+            lo = ALWAYS
+        else:
+            slope = (ONE + caps - p.cap_ppm) * cash * (ONE - p.haircut_ppm)  # lambda x cash x (1 - h), x 10^12
+            lo = price - share * lot * ONE // slope  # the half-width rounded down: against the account
+            if lo <= 0:
+                continue  # even a fall to 0 stays within the share
+        idx.insert(x, LONG, addr, lo)
+        rows.append([x, pack_int(lo)])
+    idx.flush()
+    if rows:
+        sess.state.put(_band_key(addr, backs), encode(rows))
+    return budget - len(assets) * share if budget >= 0 else budget
+
+
+def band(sess: Session, addr: bytes, backs: str) -> dict[str, int]:
+    """``addr``'s filed bands for ``backs``: asset -> the price below which it is re-checked ({} if none)."""
+    raw = sess.state.get(_band_key(addr, backs))
+    return {} if raw is None else {x: unpack_int(lo) for x, lo in decode(raw)}
+
+
+def candidates(sess: Session) -> set[tuple[bytes, str]]:
+    """The (holder, backs) the sweep must evaluate: bands the collateral price fell through, and every holder of an
+    asset whose parameters (or its price market's grid) changed since the last sweep.
+
+    A stale price market fires no band (its price, and so the value, did not
+    change); they fire once it is fresh again.  Fired entries are removed with
+    the rest of their account's bands (``margin.reindex`` files them again).
     """
     out: set[tuple[bytes, str]] = set()
+    idx = _bands(sess)
     for asset in listed(sess):
         p = params(sess, asset)
-        ms = sess.mstate(p.price_market)
-        if ms.stale:
-            continue
-        seen = encode([pack_int(ms.price), p.encode()])
+        seen = encode([p.encode(), pm_mode.params(sess, p.price_market).encode()])
         key = SEEN + asset.encode()
-        if sess.state.get(key) == seen:
+        if sess.state.get(key) != seen:
+            sess.state.put(key, seen)
+            out.update((a, p.backs) for a in holders(sess, asset))
+        ms = sess.mstate(p.price_market)
+        if ms.stale or not ms.price:
             continue
-        sess.state.put(key, seen)
-        out.update((a, p.backs) for a in holders(sess, asset))
+        for addr, _ in idx.pop_fired(asset, LONG, ms.price):
+            _unfile(sess, addr, p.backs, asset)
+            out.add((addr, p.backs))
+    idx.flush()
     return out
 
 
-def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], fund_available) -> bool:
-    """Sell ``addr``'s collateral backing ``backs`` to the insurance fund (module docstring); True if anything moved.
+def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], fund_available, ev) -> bool:
+    """Sell what of ``addr``'s collateral backing ``backs`` covers its MMR to the insurance fund (module docstring).
 
     Args:
         fund_available: ``(sess, asset) -> int``, what the fund can pay (``liquidation.fund_available``).
+        ev: the account's evaluation now (``margin.evaluate``): its equity and MMR set what the sale must bring.
+
+    Returns True if anything moved.
     """
+    need = ev.mmr - (ev.equity - extra_equity(sess, addr, backs))  # MMR - the account's equity without its collateral
     moved = False
     for asset in list(held(sess, addr, backs)):
+        if need <= 0:
+            break
         p = params(sess, asset)
         ms = sess.mstate(p.price_market)
         if ms.stale or ms.price <= 0:
             continue
         m = sess.macc(addr, asset)
         price, lot = _price_lot(sess, p)
-        rate = price * (ONE - p.liq_discount_ppm)  # backs per lot x 10^6, after the discount
+        rate = price * (ONE - p.liq_discount_ppm)  # backs per lot x 10^6, after the discount (> 0)
         avail = fund_available(sess, backs)
-        amount = min(m.cash, avail * lot * ONE // rate)  # the largest amount whose price the fund can pay (rate > 0)
+        enough = -(-need * lot * ONE // rate)  # the least amount whose price covers the need: rounded up, against the seller
+        amount = min(m.cash, enough, avail * lot * ONE // rate)  # ... and the largest one whose price the fund can pay
         pay = amount * rate // (lot * ONE)  # rounded down, against the seller
         if amount <= 0:
             continue
@@ -293,7 +538,8 @@ def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], fu
         _refile(sess, addr, asset)
         moved = True
         events.append(Event("collateral_sale", {"account": addr, "asset": asset, "amount": amount, "backs": backs,
-                                                "price": price, "paid": pay, "left": m.cash}))
+                                                "price": price, "paid": pay, "left": m.cash, "need": need}))
+        need -= pay
     return moved
 
 
@@ -319,7 +565,7 @@ def set_collateral(state: State, ctx: BlockContext, sender: bytes, body: SetColl
         raise InvalidParameter(f"{asset} settles market {settled_in[0]}: its margin cash cannot back {p.backs} too")
     validate_collateral_params(p)
     old = params(sess, asset)
-    if old is not None and old.backs != p.backs and holders(sess, asset):
+    if old is not None and old.backs != p.backs and has_holders(sess, asset):
         raise AlreadyExists(f"{asset} backs {old.backs} for {len(holders(sess, asset))} accounts: its backs cannot change")
     if asset not in listed(sess):
         _put_list(sess, LISTED, sorted([*listed(sess), asset]))

@@ -125,7 +125,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
     if m is None:
         m = sess.macc(addr, asset)
     if collateral.held(sess, addr, asset) and addr != FUND:  # its non-settlement collateral goes to the fund first (collateral.py)
-        collateral.sell_to_fund(sess, addr, asset, events, fund_available)
+        collateral.sell_to_fund(sess, addr, asset, events, fund_available, evaluate(sess, addr, asset, m))
         ev = None  # evaluated again below (never the single-market path: its figures leave the collateral out)
     if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
         ev = None

@@ -21,7 +21,8 @@ sides), so trades conserve Q exactly.
 (``L``: the market's social-loss index, ``adl.py``; settled with funding.)
 An account holding listed non-settlement collateral adds its haircut value
 ``extra`` to ``cash`` (``collateral.py``; constant in the perpetual prices, so
-it is part of ``K`` below).
+it is part of ``K`` below); its collateral's price bands take their shares of
+the trigger budget before the positions split the rest (``collateral.file_bands``).
 Rounding is always against the account: unsettled funding owed rounds up,
 funding received rounds down, requirements round up.  An account breaches
 when ``equity < MMR``.
@@ -116,6 +117,8 @@ def evaluate(sess: Session, addr: bytes, asset: str, m=None) -> Eval:
         equity, imr, mmr, surplus, stale = equity + oe, imr + oi, mmr + om, surplus + os6, stale or ostale
     if pm_mode.portfolio(sess, addr):  # portfolio margin: the scenario requirement replaces IMR and MMR (pm/mode.py)
         imr, mmr, surplus = pm_mode.requirement_terms(sess, addr, m)
+        if collateral.held(sess, addr, asset):  # its collateral shocked by its own scan ranges (collateral.py)
+            imr, mmr, surplus = collateral.shock_terms(sess, addr, asset, m, imr, mmr, surplus)
     return Eval(equity, imr, mmr, notional, surplus, len(m.markets) + len(m.series), stale)
 
 
@@ -158,19 +161,25 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
         return
     if ev is None:
         ev = evaluate(sess, addr, asset)
-    if pm_mode.portfolio(sess, addr):  # portfolio margin: re-check bands of the scenario requirement (pm/bands.py)
-        pm_bands.file(sess, addr, asset, m, ev)
+    if pm_mode.portfolio(sess, addr):  # portfolio margin: its collateral's bands, then the re-check bands (pm/bands.py)
+        budget6 = (ev.equity - ev.mmr) * ONE  # its margin: the scenario requirement's, not the trigger budget (a sentinel)
+        if collateral.listed(sess):
+            budget6 = collateral.file_bands(sess, addr, asset, m, budget6)
+        pm_bands.file(sess, addr, asset, m, ev, budget6)
         adl_index.refile(sess, addr, asset)
         return
+    surplus = ev.scaled_surplus
+    if collateral.listed(sess):  # its collateral's price bands take their shares first (collateral.py)
+        surplus = collateral.file_bands(sess, addr, asset, m, surplus)
     if m.series:  # options: one budget share per underlying (options/optindex.py), rounding slack per series
         unders = optindex.underlyings(sess, m)
         k = len(m.markets) + len(unders)
-        budget = ev.scaled_surplus - (2 * len(m.markets) + SLACK_SHORT * len(m.series)) * ONE
+        budget = surplus - (2 * len(m.markets) + SLACK_SHORT * len(m.series)) * ONE
         b = budget // k
         optindex.file(sess, addr, m, unders, b if budget >= 0 else -1)
     else:
         k = ev.market_count
-        budget = ev.scaled_surplus - 2 * k * ONE
+        budget = surplus - 2 * k * ONE
         b = budget // k
     for mid in m.markets:
         p = sess.pos(addr, mid)

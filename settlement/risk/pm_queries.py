@@ -2,7 +2,8 @@
 
 Owns the JSON shape of :func:`pm_scenarios` (the risk officer's view: per
 underlying, the positions, the scenario P&L table, the binding scenario and
-the requirement; per collateral asset, equity, IMR and MMR in the account's
+the requirement; the collateral shocked in the scenarios, its own rows; per
+settlement asset, equity, IMR and MMR in the account's
 mode beside the standard-mode figures) and :func:`pm_whatif` (the same after a
 proposed fill).  Never writes: every figure comes from ``margin.evaluate`` on
 a :class:`~settlement.risk.records.Session` over a fresh
@@ -91,6 +92,19 @@ def _tables(sess: Session, addr: bytes, asset: str) -> dict[str, dict]:
     return out
 
 
+def _shock(sess: Session, addr: bytes, asset: str) -> dict | None:
+    """The account's collateral backing ``asset`` in the scenarios (``collateral.shock_table``), its own rows; None if none.
+
+    Its requirement and MMR are in the account's IMR and MMR only while it holds
+    a position in ``asset`` (``counted``).
+    """
+    if not collateral.held(sess, addr, asset):
+        return None
+    req, mmr, rows, binding = collateral.shock_table(sess, addr, asset)
+    m = sess.macc(addr, asset)
+    return {"scenarios": rows, "binding": binding, "requirement": req, "mmr": mmr, "counted": bool(m.markets or m.series)}
+
+
 NO_TABLE = {"grid": None, "scenarios": [], "binding": None, "requirement": None, "mmr": None}
 
 
@@ -109,7 +123,8 @@ def _view(sess: Session, std: Session, addr: bytes) -> dict:
                   for u, rows in _positions(sess, addr, asset).items()]
         accounts.append({"asset": asset, "cash": sess.macc(addr, asset).cash,
                          "collateral_value": collateral.extra_equity(sess, addr, asset) if collateral.listed(sess) else 0,
-                         **_figures(ev), "standard": _figures(sev), "underlyings": unders})
+                         **_figures(ev), "standard": _figures(sev), "underlyings": unders,
+                         "collateral_shock": _shock(sess, addr, asset) if mode == pm_mode.PORTFOLIO else None})
     return {"address": format_address(addr), "mode": mode, "accounts": accounts}
 
 

@@ -11,6 +11,7 @@ from ledger.commit import CertificateError
 from ledger.errors import Halt, InvalidInput, PeerMisbehaviour, SettleError, StateCorrupt, StoreError
 from ledger.interfaces import StoreClosedError, StoreLockedError
 from ledger.keys import KeyFileError
+from ledger.proofs import ProofError
 from ledger.tx import SignatureError
 from node.config import ConfigError
 from node.halt import NodeHalted
@@ -28,7 +29,7 @@ from settlement.machine import InvalidBlock
 
 BRANCHES = {
     InvalidInput: [DecodeError, EncodeError, SignatureError, KeyFileError, SettlementError, InsufficientBalance,
-                   NotIncludable, GenesisError, ConfigError, MempoolRejection, RPCError],
+                   NotIncludable, GenesisError, ConfigError, MempoolRejection, RPCError, ProofError],
     PeerMisbehaviour: [InvalidProposal, WrongStateRoot, CertificateError, InvalidBlock, SyncError, MeshFrameError],
     Halt: [StoreError, StoreClosedError, StoreLockedError, HeightNotNextError, StateCorrupt, SafetyStorageError,
            NodeHalted, ChainError],
@@ -48,7 +49,8 @@ def test_nobodys_fault_errors_sit_under_the_root_only():
 
 
 def test_value_errors_stay_value_errors():
-    for cls in (DecodeError, EncodeError, SignatureError, KeyFileError, CertificateError, GenesisError, ConfigError):
+    for cls in (DecodeError, EncodeError, SignatureError, KeyFileError, CertificateError, GenesisError, ConfigError,
+                ProofError):
         assert issubclass(cls, ValueError), cls
     with pytest.raises(ValueError):
         decode(b"\xc1")

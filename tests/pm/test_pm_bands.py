@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from ledger.txkinds_pm import PmParams, SetMarginMode, SetPmParams
 from settlement.context import BlockContext
+from settlement.risk import collateral
 from settlement.risk.margin import evaluate, fill, reindex
 from settlement.risk.optrecords import CALL
 from settlement.risk.options.positions import ofill
@@ -27,6 +28,7 @@ from settlement.state import State
 
 from tests.options.test_option_bands import A, B, NOW, Q, RECHECK, U, VB, _mark, options_book, position
 from tests.pm.pm_harness import DAY, chain, option, perp, series, switch
+from tests.settlement.test_collateral import chain as collateral_chain
 from tests.settlement.test_waterfall import BTC, ETH, prices as waterfall_prices, setup as waterfall_setup
 
 V, ONE = "ETH-PERP", 10**6
@@ -209,3 +211,22 @@ def test_a_new_grid_re_checks_the_portfolio_holders_of_its_underlying():
     assert r.ok, r.reason
     assert {e.attrs["account"] for e in h.block_events("liquidation")} == {h.addr("alice")}
     assert not evaluate(h.session(), h.addr("alice"), "USD").breached
+
+
+def test_collateral_bands_and_re_check_bands_share_the_margin():
+    """alice (portfolio, 80,000 EUR of collateral, long 5 BTC-PERP at 10,000: tests/settlement/test_collateral.py):
+    her EUR band takes half of 10^6 x (equity - MMR), her BTC band the rest; at both bands' worst ends together,
+    until t_until, she is not breached (were the BTC band to spend all of it, she would be)."""
+    h = collateral_chain()
+    a = h.addr("alice")
+    assert h.run("alice", SetMarginMode("portfolio")).ok
+    assert h.trade("alice", "dave", "sell", 5, 10_000, market="BTC-PERP").ok
+    s = h.session()
+    eur_lo = collateral.band(s, a, "USD")["EUR"]
+    ((u, lo, hi),), t_until = bands._record(s, a, "USD")
+    assert u == "BTC-PERP" and 0 < eur_lo < 1_100 and 0 < unpack_int(lo) < 10_000 < unpack_int(hi)
+    for btc in (unpack_int(lo), unpack_int(hi)):
+        after = Session(State(h.view), BlockContext(h.chain_id, h.height + 1, t_until - 1))
+        after.mstate("EUR-PERP").price = eur_lo
+        after.mstate(u).price = btc
+        assert not evaluate(after, a, "USD").breached, btc

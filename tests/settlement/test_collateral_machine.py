@@ -7,7 +7,13 @@ Invariants after every block (docs/risk-engine.md, "Multi-asset collateral"):
   (the at-risk index, the collateral holders' re-check and the sale to the fund must leave none);
 * the collateral value ``margin.evaluate`` counts equals an independent recomputation from the stored
   balances, prices and parameters (haircut, cap, rounding down);
-* the holder lists hold exactly the accounts with a positive EUR balance.
+* the holder lists hold exactly the accounts with a positive EUR balance;
+* a sale of collateral sells the least amount that covers what the account needs (or what the fund or the
+  balance allows), never more.
+
+Rules ``all_in`` and ``eur_drift`` lean positions on the collateral and move its price by a little, so
+that the price bands (most moves stay inside) and the partial sales are exercised; removing the bands, or
+widening them threefold, is found.
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from ledger.txkinds_pm import SetCollateral
+from ledger.txkinds_pm import SetCollateral, SetMarginMode
 from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw, PriceReport, RegisterMarket
 from settlement.audit import conservation, positions_balance
 from settlement.risk import collateral
@@ -72,11 +78,27 @@ class CollateralMachine(RuleBasedStateMachine):
     def _block(self, txs, dt_ms=1_000):
         h = self.h
         reports = [h.tx(o, PriceReport(m, self.prices[m])) for o in h.oracles for m in MARKETS]  # fresh every block
-        block_no_flat_adl(h, txs + reports, MARKETS, NAMES, dt_ms)
+        receipts = block_no_flat_adl(h, txs + reports, MARKETS, NAMES, dt_ms)
         event("block")
         for kind in ("collateral_sale", "liquidation", "adl", "insurance_payment"):
             if h.block_events(kind):
                 event(kind)
+        for sale in h.block_events("collateral_sale"):
+            self._check_sale(sale.attrs)
+        return receipts
+
+    def _check_sale(self, a):
+        """A sale sells what covers the need and no more: the least amount whose price covers it, unless the balance
+        or the fund runs out first (collateral.py "Liquidation")."""
+        p = collateral.params(self.h.session(), "EUR")
+        rate = a["price"] * (10**6 - p.liq_discount_ppm)
+        enough = -(-a["need"] * LOT * 10**6 // rate)
+        assert 0 < a["amount"] <= enough and a["paid"] == a["amount"] * rate // (LOT * 10**6), a
+        if a["left"] and a["paid"] < a["need"]:
+            event("collateral sale limited by the fund")
+        elif a["left"]:
+            assert a["amount"] == enough, a
+            event("collateral sale of a part")
 
     @rule(long=names, short=names, lev=st.integers(1, 25), off=st.integers(-30_000, 30_000))
     def levered_pair(self, long, short, lev, off):
@@ -84,6 +106,27 @@ class CollateralMachine(RuleBasedStateMachine):
             return
         price = price_off(self.prices[PERP], off)
         self._block([self.h.trade_tx(long, short, "sell", max(1, 35_000 * lev // price), price, market=PERP)])
+
+    @rule(who=st.sampled_from(NAMES[:3]), room=st.integers(50, 100))
+    def all_in(self, who, room):
+        """An EUR holder goes long with up to all of its room: its MMR then leans on its collateral."""
+        ev = evaluate(self.h.session(), self.h.addr(who), "USD")
+        lots = (ev.equity - ev.imr) * room // 100 // (self.prices[PERP] // 10)  # IMR 10 % of a lot's price (mid tier)
+        if lots > 0:
+            self._block([self.h.trade_tx(who, "dave", "sell", lots, self.prices[PERP], market=PERP)])
+
+    @rule(who=names, mode=st.sampled_from(["portfolio", "standard"]))
+    def switch_mode(self, who, mode):
+        """Portfolio mode adds the collateral's own scenario shock to the requirement (collateral.py); it may be refused."""
+        r = self._block([self.h.tx(who, SetMarginMode(mode))])[0]
+        if r.ok and mode == "portfolio" and self.h.session().macc(self.h.addr(who), "EUR").cash > 0:
+            event("portfolio account holding EUR")
+
+    @rule(move=st.integers(-60_000, 20_000))
+    def eur_drift(self, move):
+        """A small EUR move: most holders' bands hold (collateral.py "Price bands"), those it crosses are re-checked."""
+        self.prices[EURM] = price_off(self.prices[EURM], move, floor=10)
+        self._block([])
 
     @rule(m=st.sampled_from(MARKETS), move=st.integers(-400_000, 400_000))
     def price_move(self, m, move):

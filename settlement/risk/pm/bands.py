@@ -25,7 +25,8 @@ Why a band is safe (docs/portfolio-margin.md, "Re-check bands")
 ----------------------------------------------------------------
 Let ``M = equity - MMR`` be the account's margin at the evaluation (integers,
 rounded against it).  Its underlyings ``u`` (perpetual markets, option
-underlyings) each get ``b = floor(10^6 x M / k)`` of ``k``.  For one ``u``,
+underlyings) each get ``b = floor(B6 / k)`` of ``k``, ``B6 = 10^6 x M`` less
+what its collateral's bands took (below).  For one ``u``,
 with its price ``P0``, perpetual size ``s`` (lots), option legs of ``q = |n| x c``
 lots, its grid's ``f = mmr_fraction``, ``kx = extreme_multiple x scan_range``
 (the largest spot move of any scenario, ppm) and ``smin = short_option_min``,
@@ -71,8 +72,10 @@ slope), P0)`` gives the band ``[P0 - w, P0 + w]``: while every price of the
 account stays inside its band, the time is before ``t_until`` and no vol
 epoch of its underlyings changed, it loses less than ``10^6 x M`` in all
 and cannot breach.  ``t_until = now + H``, ``H`` the least ``recheck_ms`` of
-its option underlyings (``PERP_HORIZON_MS`` without options), never past the
-earliest expiry of its live series (settlement changes the book).  Slack
+its option underlyings and the least ``funding_interval_ms`` of its
+perpetual markets (so at most two funding payments fall before it), at most
+``PERP_HORIZON_MS``, never past the earliest expiry of its live series
+(settlement changes the book).  Slack
 for the few events that move the margin otherwise:
 
 * a vol epoch change or an expiry settlement: the options index makes every
@@ -81,9 +84,11 @@ for the few events that move the margin otherwise:
 * a socialized loss (``adl.socialize`` moves the social-loss index) or a new
   grid (``set_pm_params``): every account with a band on that underlying is
   popped (:func:`pop_markets`) and evaluated again;
-* non-settlement collateral: its holders are re-checked when its price moves
-  (``collateral.candidates``); the account's trigger budget
-  (``Eval.scaled_surplus``) stays the sentinel, so nothing else spends ``M``.
+* non-settlement collateral: its value and its shock term move with the
+  collateral's prices only; its own price bands (``collateral.file_bands``)
+  take their shares of ``10^6 x M`` first and the bands here split what they
+  leave (``budget6``), so the two bounds add up.  The account's trigger budget
+  (``Eval.scaled_surplus``) stays the sentinel: nothing else spends ``M``.
 
 ``M < 0`` (breached but paused by a stale price) or any ``w < 1`` files the
 sentinel ``lo = +2^200`` / ``hi = -2^200`` on every underlying of the
@@ -103,7 +108,7 @@ __all__ = ["ALWAYS", "BAND", "PERP_HORIZON_MS", "Band", "band_terms", "candidate
 
 ALWAYS = 2**200  # the sentinel: fires at every sweep
 BAND = b"r/pm/xb/"  # + addr + b"/" + asset: the account's filed bands
-PERP_HORIZON_MS = 3_600_000  # t_until of an account without options: one hour (one funding interval by default)
+PERP_HORIZON_MS = 3_600_000  # the longest horizon: one hour (one funding interval by default)
 _ALL = 2**201  # beyond every filed value: pops a whole (underlying, side)
 BOOK = BandBook(BAND, "pmindex", "pmbands")  # the filed bands: records and index entries (bandbook.py)
 
@@ -133,6 +138,8 @@ def horizon(sess: Session, m, live: list[str]) -> int:
     """``t_until`` of an account's bands (module docstring)."""
     now = sess.ctx.time_ms
     h = PERP_HORIZON_MS
+    for mid in m.markets:  # at most two funding payments before t_until
+        h = min(h, sess.market(mid).params.funding_interval_ms)
     t = None
     for sid in live:
         series = sess.series(sid)

@@ -29,8 +29,9 @@ band spends its margin; ``margin.reindex`` files its re-check bands instead
 (``bands.py``: a safe interval of each underlying's price, before a time and
 within the vol epochs, derived from the scenario requirement).
 
-Collateral shocks: ``collateral.shocked_values`` does not exist on this branch;
-non-settlement collateral is not shocked here (the merge wires it).
+Collateral shocks: ``margin.evaluate`` adds a portfolio account's collateral,
+shocked by each asset's own scan range, as a term of its own after these
+(``collateral.shock_terms``).
 """
 from __future__ import annotations
 
