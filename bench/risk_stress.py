@@ -8,6 +8,10 @@ crash over a day), wall clock and CPU time (the machine is shared: the wall time
 the other jobs; the load average is printed with each run).
 
     python3 -m bench.risk_stress [--accounts 100000] [--runs 3] [--scenario breach1|crash50] [--default-gc]
+    python3 -m bench.risk_stress --scenario volspike --accounts 2 --option-accounts 0 --pm-accounts 10000
+
+``--option-accounts``, ``--pm-accounts``, ``--collateral-accounts``: the options book and the
+mixed book of ``settle stress`` (0 unless given).
 
 It runs under the node's collector policy (``node/gc_policy.py``, applied by ``node/run.py``
 too: the population frozen, young generations automatic, no automatic full collection), as
@@ -42,10 +46,14 @@ def main() -> None:
     ap.add_argument("--scenario", default="breach1")
     ap.add_argument("--no-verify", action="store_true")
     ap.add_argument("--default-gc", action="store_true", help="the interpreter's collector setting instead of the node's")
+    ap.add_argument("--option-accounts", type=int, default=0)
+    ap.add_argument("--pm-accounts", type=int, default=0)
+    ap.add_argument("--collateral-accounts", type=int, default=0)
     args = ap.parse_args()
     runs = []
     for seed in range(1, args.runs + 1):
-        cfg = StressConfig(accounts=args.accounts, scenario=args.scenario, verify=not args.no_verify)
+        cfg = StressConfig(accounts=args.accounts, scenario=args.scenario, verify=not args.no_verify, option_accounts=args.option_accounts,
+                           pm_accounts=args.pm_accounts, collateral_accounts=args.collateral_accounts)
         if args.default_gc:
             housekeeping, restore = default_housekeeping, gc.unfreeze
         else:

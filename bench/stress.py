@@ -34,6 +34,13 @@ and each block also carries the stress oracles' vol reports; the breach scans
 then run after the options phase too and count the option accounts apart
 (``option_breached``, ``option_missed``).  With 0 (the default) nothing of it
 exists and every state root is the one without options.
+
+With ``pm_accounts`` or ``collateral_accounts`` > 0 the mixed book of
+``bench/stress_pm.py`` joins (portfolio-mode option accounts, ETH collateral
+listed in the same first block) and each block also reports ``pm_breached``,
+the portfolio and collateral accounts liquidated and the collateral sold;
+``allcrash`` is its scenario (every underlying and the collateral -40 % in one
+block).  With both 0 nothing of it exists either.
 """
 from __future__ import annotations
 
@@ -58,6 +65,10 @@ from settlement.risk.engine import end_block_phases, options_phase
 from settlement.risk.records import FUND, Market, MState, Session
 from settlement.state import DictView, RootAccumulator, State
 
+from .stress_pm import ALLCRASH_MARKETS, COLLATERAL, COLLATERAL_MARKET, allcrash_rows, collateral_market, collateral_txs, deposit_collateral
+from .stress_pm import row as pm_row
+from .stress_pm import summary as pm_summary
+from .stress_pm import with_collateral_prices
 from .stress_options import VOLSPIKE_BLOCKS, VOLSPIKE_CALM, VOLSPIKE_DT_MS, VOLSPIKE_MOVE_PPM, OptionBook, vol_scales
 
 __all__ = ["SCENARIOS", "StressConfig", "build", "price_path", "run_stress"]
@@ -72,6 +83,7 @@ SCENARIOS = {
     "squeeze100": "BTC-PERP rises 100% over a day: a short squeeze",
     "breach1": "one block moves the price just far enough to breach 1% of the accounts (the benchmark)",
     "volspike": "BTC-PERP spot -30% and implied vols x3 in one block, then the near option expiry settles",
+    "allcrash": "every underlying and every collateral asset -40% in one block (a mixed book: options, portfolio mode, ETH collateral)",
 }
 
 
@@ -90,6 +102,8 @@ class StressConfig:
     option_expiries: int = 2  # the near expiry (settles during the run) and the far ones
     option_series_max: int = 3  # series per writer/buyer pair: uniform in [option_series_min, this]
     option_series_min: int = 1
+    pm_accounts: int = 0  # more option accounts, in portfolio mode (bench/stress_pm.py); 0: none
+    collateral_accounts: int = 0  # accounts holding half their margin in ETH (bench/stress_pm.py); 0: no collateral listed
 
 
 def _noise(rng, scale_ppm: int) -> int:
@@ -125,6 +139,8 @@ def price_path(cfg: StressConfig, rng) -> tuple[list[str], list[dict[str, int]]]
                 px = P0 + P0 * VOLSPIKE_MOVE_PPM // 1_000_000
             rows.append({"BTC-PERP": max(1, px + px * _noise(rng, 2_000) // 1_000_000)})
         return ["BTC-PERP"], rows
+    if cfg.scenario == "allcrash":
+        return list(ALLCRASH_MARKETS), allcrash_rows(P0, VOLSPIKE_BLOCKS, VOLSPIKE_CALM, rng, _noise)
     raise ValueError(f"unknown scenario {cfg.scenario!r}; choose from {', '.join(SCENARIOS)} or give a CSV")
 
 
@@ -143,6 +159,8 @@ class _Sim:
         self.liquidated: set[bytes] = set()
         self.single: list[tuple[int, int]] = []  # (cash, size) of single-market accounts, for breach1
         self.book: OptionBook | None = None  # option_accounts > 0
+        self.holders: list[bytes] = []  # accounts holding ETH collateral (collateral_accounts > 0)
+        self.portfolio: set[bytes] = set()
         self.supply = 0
         state = State(DictView())
         state.put(CHAIN, ChainParams(CHAIN_ID, 0, bytes(32)).encode())
@@ -151,9 +169,10 @@ class _Sim:
             put_account(state, o.address, Account(("oracle",), 0))
         ctx = BlockContext(CHAIN_ID, 0, 0)
         sess = Session(state, ctx)
-        # volspike moves the price 30 % in one block: the move guard (20 % a block by default) must let it through
-        params = default_params("large", oracle_max_move_ppm=400_000) if cfg.scenario == "volspike" else default_params("large")
-        for mid in markets:
+        # volspike moves the price 30 % in one block, allcrash 40 %: the move guard (20 % a block by default) must let it through
+        params = default_params("large", oracle_max_move_ppm=500_000 if cfg.scenario == "allcrash" else 400_000) \
+            if cfg.scenario in ("volspike", "allcrash") else default_params("large")
+        for mid in markets + collateral_market(cfg, markets):
             sess.add_market(Market(mid, mid.split("-")[0], ASSET, params, tuple(sorted(o.address for o in self.oracles))))
             ms = sess.mstate(mid)
             ms.price, ms.stale = P0, False
@@ -164,6 +183,8 @@ class _Sim:
         sess.flush()
         self.supply = total + fund
         put_asset(state, Asset(ASSET, 6, self.admin.address, self.supply))
+        if collateral_market(cfg):
+            put_asset(state, Asset(COLLATERAL, 6, self.admin.address, 0))
         writes, self.acc = state.finish(RootAccumulator())
         self.view = DictView(dict(writes))
 
@@ -221,23 +242,38 @@ class _Sim:
     # ------------------------------------------------------------------ options book
 
     def setup_options(self, rng, timer: Callable[[], int], dt_ms: int) -> None:
-        """Enable options on the first market, list the chain and open the book (``stress_options.OptionBook``).
+        """Enable options on the first market, list the chain and collateral, and open the book (``stress_options.OptionBook``).
 
-        A first block (not reported) carries the admin's listing txs, the
-        prices at ``P0`` and the first vol reports, so every series has a
-        mark computed by the engine itself; then the pairs are opened at
+        A first block (not reported) carries the admin's listing txs (and its
+        ``set_collateral``, ``bench/stress_pm.py``), the prices at ``P0`` and
+        the first vol reports, so every series has a mark computed by the
+        engine itself; then the pairs (portfolio ones included) are opened at
         those marks directly in state, as :meth:`_populate` opens the
-        perpetuals.
+        perpetuals, and the collateral accounts move half their margin into ETH.
         """
-        book = self.book = OptionBook(self.cfg, self.markets[0], P0, ASSET, CHAIN_ID)
-        row = self.block({book.underlying: P0}, timer, dt_ms, pre_txs=book.listing_txs(self.admin, self.time_ms + dt_ms, dt_ms))
+        cfg = self.cfg
+        txs, prices = [], {self.markets[0]: P0}
+        if cfg.option_accounts > 0 or cfg.pm_accounts > 0:
+            self.book = OptionBook(cfg, self.markets[0], P0, ASSET, CHAIN_ID)
+            txs = self.book.listing_txs(self.admin, self.time_ms + dt_ms, dt_ms)
+        if collateral_market(cfg):
+            txs += collateral_txs(self.admin, CHAIN_ID, len(txs), ASSET)
+        if collateral_market(cfg) or COLLATERAL_MARKET in self.markets:
+            prices[COLLATERAL_MARKET] = P0
+        row = self.block(prices, timer, dt_ms, pre_txs=txs)
         if not row["conservation_ok"]:
-            raise RuntimeError("the options listing block did not conserve")
+            raise RuntimeError("the listing block did not conserve")
         state = State(self.view)
         sess = Session(state, BlockContext(CHAIN_ID, self.height, self.time_ms))
-        added = book.open(sess, rng)
+        if self.book:
+            self.supply += self.book.open(sess, rng, cfg.pm_accounts)
+            self.portfolio = set(self.book.portfolio)
+        moved = 0
+        if collateral_market(cfg):
+            self.holders, moved, eth = deposit_collateral(sess, self.addrs + (self.book.addrs if self.book else []), cfg.collateral_accounts, ASSET)
+            put_asset(state, Asset(COLLATERAL, 6, self.admin.address, eth))
         sess.flush()
-        self.supply += added
+        self.supply -= moved
         put_asset(state, Asset(ASSET, 6, self.admin.address, self.supply))
         writes, self.acc = state.finish(self.acc)
         self.view.apply(writes)
@@ -277,6 +313,8 @@ class _Sim:
             row["breached"] = self.breached(scratch)
             if self.book:
                 row["option_breached"] = self.breached(scratch, self.book.addrs)
+            if self.portfolio:
+                row["pm_breached"] = self.breached(scratch, self.book.portfolio)
             del scratch, sess  # the verifier's 100k-object caches must not be alive during the timed step
         if self.housekeeping:
             self.housekeeping(False)
@@ -305,6 +343,8 @@ class _Sim:
         self.liquidated |= liquidated
         if self.book:
             row.update(self.book.row(events, liquidated), options_step_ms=round(opt_ns / 1e6, 3))
+        if self.portfolio or self.holders:
+            row.update(pm_row(events, liquidated, self.portfolio, set(self.holders)))
         fund = Session(State(self.view), ctx)
         fev = evaluate(fund, FUND, ASSET)
         row.update(
@@ -360,9 +400,11 @@ def _solve_breach_price(sim: _Sim, target: int) -> int:
 def build(cfg: StressConfig, rng, timer: Callable[[], int]) -> tuple[_Sim, list[dict[str, int]], int]:
     """The population of ``cfg`` (and its options book) ready to replay: the simulator, the price path, the block interval."""
     markets, path = price_path(cfg, rng)
-    dt = VOLSPIKE_DT_MS if cfg.scenario == "volspike" and cfg.csv_rows is None else 86_400_000 // max(1, len(path) or cfg.blocks)
+    path = with_collateral_prices(cfg, markets, path)
+    spiky = cfg.scenario in ("volspike", "allcrash") and cfg.csv_rows is None
+    dt = VOLSPIKE_DT_MS if spiky else 86_400_000 // max(1, len(path) or cfg.blocks)
     sim = _Sim(cfg, rng, markets)
-    if cfg.option_accounts > 0:
+    if cfg.option_accounts > 0 or cfg.pm_accounts > 0 or collateral_market(cfg):
         sim.setup_options(rng, timer, dt)
     sim.reload()
     return sim, path, dt
@@ -412,6 +454,8 @@ def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Calla
     if sim.book:
         sess = Session(State(sim.view), BlockContext(CHAIN_ID, sim.height, sim.time_ms))
         options = sim.book.summary(rows, sim.liquidated, sim.book.books_ok(sess, pos))
+    if sim.portfolio or sim.holders:
+        options.update(pm_summary(rows, sim.liquidated, sim.portfolio, set(sim.holders), start, end))
     return {
         "scenario": cfg.scenario if cfg.csv_rows is None else "csv",
         "accounts": cfg.accounts,
@@ -443,7 +487,7 @@ def run_stress(cfg: StressConfig, rng, timer: Callable[[], int], progress: Calla
         "min_insurance_fund_equity": min(r["insurance_fund_equity"] for r in rows),
         "funding_pool_end": end[ASSET]["funding_pool"],
         "adl_events": sum(r["adl_events"] for r in rows),
-        "conservation_ok": start[ASSET]["ok"] and end[ASSET]["ok"] and all(r["conservation_ok"] for r in rows)
+        "conservation_ok": all(v["ok"] for v in start.values()) and all(v["ok"] for v in end.values()) and all(r["conservation_ok"] for r in rows)
         and all(v["net"] == 0 for v in pos.values()),
         "state_root": rows[-1]["state_root"] if rows else sim.acc.root().hex(),
         **options,

@@ -25,6 +25,7 @@ from settlement.risk.margin import evaluate, reindex
 from settlement.risk.options.positions import ofill
 from settlement.risk.options.series import OPTION_DEFAULTS, default_option_params
 from settlement.risk.optrecords import CALL, PUT, series_id
+from settlement.risk.pm.mode import PORTFOLIO, set_mode
 from settlement.risk.records import FUND, Session
 
 __all__ = ["OptionBook", "VOLSPIKE_BLOCKS", "VOLSPIKE_CALM", "VOLSPIKE_DT_MS", "VOLSPIKE_MOVE_PPM", "vol_scales"]
@@ -64,6 +65,7 @@ class OptionBook:
         self.near_expiry_ms = 0
         self.addrs: list[bytes] = []  # writer, buyer, writer, ...
         self.members: set[bytes] = set()
+        self.portfolio: list[bytes] = []  # the accounts in portfolio mode (``open(pm_accounts=...)``)
 
     def listing_txs(self, admin, start_ms: int, dt_ms: int) -> list:
         """The admin's ``set_option_params`` and ``register_option_chain`` for a listing block at ``start_ms``.
@@ -100,7 +102,7 @@ class OptionBook:
             nonces[k] += 1
         return txs
 
-    def open(self, sess: Session, rng) -> int:
+    def open(self, sess: Session, rng, pm_accounts: int = 0) -> int:
         """Open every pair at the marks of the listing block, directly in state; returns the money deposited (fund top-up included).
 
         Each pair trades 1 to ``option_series_max`` series, 1-100 contracts
@@ -112,53 +114,70 @@ class OptionBook:
         a buyer deposits its premium on top (long options need no margin).
         Every account is filed in the at-risk indexes by ``reindex``; the
         insurance fund grows by ``fund_ppm`` of the deposits.
+
+        ``pm_accounts``: that many more accounts (pairs drawn the same way,
+        after the option pairs) in portfolio mode (``pm/mode.set_mode``, the
+        record ``set_margin_mode`` writes), their margin multiple taken of
+        the portfolio requirement (``bench/stress_pm.py``).
         """
+        cfg = self.cfg
+        deposits = 0
+        for i in range(cfg.option_accounts // 2):
+            deposits += self._open_pair(sess, rng, b"option-%s/%d", i, False)
+        for i in range(pm_accounts // 2):
+            deposits += self._open_pair(sess, rng, b"pm-%s/%d", i, True)
+        fund = deposits * cfg.fund_ppm // 1_000_000
+        sess.macc(FUND, self.asset).cash += fund
+        sess.touch_macc(FUND, self.asset)
+        self.members = set(self.addrs)
+        return deposits + fund
+
+    def _open_pair(self, sess: Session, rng, tag: bytes, i: int, portfolio: bool) -> int:
+        """One writer/buyer pair of :meth:`open`; returns its deposits."""
         cfg, mid, asset = self.cfg, self.underlying, self.asset
         ms = sess.mstate(mid)
         price = ms.price
         lo, hi = min(cfg.option_series_min, len(self.chain)), min(cfg.option_series_max, len(self.chain))
         deposits = 0
-        for i in range(cfg.option_accounts // 2):
-            picks = sorted(rng.sample(self.chain, rng.randint(lo, hi)))
-            hedged = rng.randint(0, 2) == 0
-            writer, buyer = (sha256(b"settle-stress/option-%s/%d" % (role, i))[:20] for role in (b"writer", b"buyer"))
-            for addr in (writer, buyer):
-                put_account(sess.state, addr, Account(("participant",), 0))
-            hedge, premium = 0, 0
-            for sid in picks:
-                n = rng.randint(1, 100)
-                series = sess.series(sid)
-                cost = n * series.contract_lots * sess.sstate(sid).mark6 // 1_000_000
-                ofill(sess, buyer, asset, sid, n, cost)
-                ofill(sess, writer, asset, sid, -n, -cost)
-                premium += cost
-                if hedged:
-                    hedge += (1 if series.kind == CALL else -1) * n * series.contract_lots // 2
-            if hedge:
-                for addr, size in ((writer, hedge), (buyer, -hedge)):
-                    m = sess.macc(addr, asset)
-                    m.cash -= size * price
-                    m.markets = [mid]
-                    p = sess.pos(addr, mid)
-                    p.size, p.open_notional, p.funding_snap, p.loss_snap = size, size * price, ms.findex, ms.sloss
-                    sess.touch_pos(addr, mid)
-                ms.oi += abs(hedge)
-                sess.touch_ms(mid)
-            for addr, paid in ((writer, 0), (buyer, premium)):
+        picks = sorted(rng.sample(self.chain, rng.randint(lo, hi)))
+        hedged = rng.randint(0, 2) == 0
+        writer, buyer = (sha256(b"settle-stress/" + tag % (role, i))[:20] for role in (b"writer", b"buyer"))
+        for addr in (writer, buyer):
+            put_account(sess.state, addr, Account(("participant",), 0))
+        hedge, premium = 0, 0
+        for sid in picks:
+            n = rng.randint(1, 100)
+            series = sess.series(sid)
+            cost = n * series.contract_lots * sess.sstate(sid).mark6 // 1_000_000
+            ofill(sess, buyer, asset, sid, n, cost)
+            ofill(sess, writer, asset, sid, -n, -cost)
+            premium += cost
+            if hedged:
+                hedge += (1 if series.kind == CALL else -1) * n * series.contract_lots // 2
+        if hedge:
+            for addr, size in ((writer, hedge), (buyer, -hedge)):
                 m = sess.macc(addr, asset)
-                ev = evaluate(sess, addr, asset, m)
-                cover = rng.randint(*COVER_PPM)
-                deposit = paid + max(0, -(-ev.imr * cover // 1_000_000) - ev.equity)
-                m.cash += deposit
-                sess.touch_macc(addr, asset)
-                deposits += deposit
-                reindex(sess, addr, asset, indexed=False)
-                self.addrs.append(addr)
-        fund = deposits * cfg.fund_ppm // 1_000_000
-        sess.macc(FUND, asset).cash += fund
-        sess.touch_macc(FUND, asset)
-        self.members = set(self.addrs)
-        return deposits + fund
+                m.cash -= size * price
+                m.markets = [mid]
+                p = sess.pos(addr, mid)
+                p.size, p.open_notional, p.funding_snap, p.loss_snap = size, size * price, ms.findex, ms.sloss
+                sess.touch_pos(addr, mid)
+            ms.oi += abs(hedge)
+            sess.touch_ms(mid)
+        for addr, paid in ((writer, 0), (buyer, premium)):
+            m = sess.macc(addr, asset)
+            if portfolio:
+                set_mode(sess, addr, PORTFOLIO)
+                self.portfolio.append(addr)
+            ev = evaluate(sess, addr, asset, m)
+            cover = rng.randint(*COVER_PPM)
+            deposit = paid + max(0, -(-ev.imr * cover // 1_000_000) - ev.equity)
+            m.cash += deposit
+            sess.touch_macc(addr, asset)
+            deposits += deposit
+            reindex(sess, addr, asset, indexed=False)
+            self.addrs.append(addr)
+        return deposits
 
     def row(self, events: list, liquidated: set[bytes]) -> dict:
         """The options figures of one block's events (``liquidated``: the accounts any liquidation event names)."""
@@ -183,7 +202,7 @@ class OptionBook:
     def summary(self, rows: list[dict], liquidated: set[bytes], books_ok: bool) -> dict:
         return {
             "option_books_ok": books_ok,
-            "option_accounts": len(self.addrs),
+            "option_accounts": len(self.addrs) - len(self.portfolio),  # the portfolio ones are counted apart (stress_pm.py)
             "option_series": len(self.chain),
             "near_expiry_ms": self.near_expiry_ms,
             "option_breached": max(r.get("option_breached", r["option_liquidated"]) for r in rows),

@@ -115,30 +115,49 @@ def _read_csv(path: str) -> list[dict[str, int]]:
 @click.option("--max-leverage", default=18, show_default=True)
 @click.option("--no-verify", is_flag=True, help="skip the full-scan breach checks (faster for huge runs)")
 @click.option("--option-accounts", "option_accounts", default=None, type=int,
-              help="accounts of the options book (writer/buyer pairs on BTC-PERP options)  [default: volspike 2000, else 0]")
+              help="accounts of the options book (writer/buyer pairs on BTC-PERP options)  [default: volspike, allcrash 2000, else 0]")
+@click.option("--pm-accounts", "pm_accounts", default=None, type=int,
+              help="more option accounts (pairs), in portfolio margin mode  [default: allcrash 2000, else 0]")
+@click.option("--collateral-accounts", "collateral_accounts", default=None, type=int,
+              help="accounts holding half their margin in ETH collateral (listed by set_collateral)  [default: allcrash 2000, else 0]")
 @json_opt
-def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, no_verify, option_accounts, as_json):
-    """Replay the state machine in-process over a price path with N leveraged accounts (and an options book)."""
+def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, no_verify, option_accounts, pm_accounts, collateral_accounts,
+           as_json):
+    """Replay the state machine in-process over a price path with N leveraged accounts (and an options book, portfolio and collateral accounts)."""
+    builtin = not csv_path
     if option_accounts is None:
-        option_accounts = 2_000 if scenario == "volspike" and not csv_path else 0
-    if accounts < 2 and not option_accounts:
+        option_accounts = 2_000 if scenario in ("volspike", "allcrash") and builtin else 0
+    if pm_accounts is None:
+        pm_accounts = 2_000 if scenario == "allcrash" and builtin else 0
+    if collateral_accounts is None:
+        collateral_accounts = 2_000 if scenario == "allcrash" and builtin else 0
+    if accounts < 2 and not option_accounts and not pm_accounts:
         raise CLIError("--accounts must be at least 2")
-    if option_accounts < 0 or option_accounts == 1:
-        raise CLIError("--option-accounts must be 0 or at least 2")
+    for name, n in (("--option-accounts", option_accounts), ("--pm-accounts", pm_accounts)):
+        if n < 0 or n == 1:
+            raise CLIError(f"{name} must be 0 or at least 2")
+    if collateral_accounts < 0:
+        raise CLIError("--collateral-accounts must be at least 0")
     cfg = StressConfig(accounts=accounts, scenario=scenario, blocks=blocks, fund_ppm=fund_ppm, max_leverage=max_leverage,
-                       verify=not no_verify, csv_rows=_read_csv(csv_path) if csv_path else None, option_accounts=option_accounts)
+                       verify=not no_verify, csv_rows=_read_csv(csv_path) if csv_path else None, option_accounts=option_accounts,
+                       pm_accounts=pm_accounts, collateral_accounts=collateral_accounts)
     table = None
-    opt_cols = ("opt. breached", "opt. liquidated", "settled") if option_accounts else ()
+    opt_cols = ("opt. breached", "opt. liquidated", "settled") if option_accounts or pm_accounts else ()
+    pm_cols = (("pm breached", "pm liq.") if pm_accounts else ()) + (("col. liq.", "col. sales") if collateral_accounts else ())
     if not as_json:
-        table = Table("height", "prices", "breached", "liquidated", *opt_cols, "liq. step ms", "ADL", "bad debt", "fund cash", "fund equity",
-                      "conserved", title=f"stress {scenario if not csv_path else csv_path}: {accounts:,} accounts"
-                      + (f", {option_accounts:,} option accounts" if option_accounts else ""), title_justify="left")
+        table = Table("height", "prices", "breached", "liquidated", *opt_cols, *pm_cols, "liq. step ms", "ADL", "bad debt", "fund cash",
+                      "fund equity", "conserved", title=f"stress {scenario if not csv_path else csv_path}: {accounts:,} accounts"
+                      + (f", {option_accounts:,} option accounts" if option_accounts else "")
+                      + (f", {pm_accounts:,} portfolio accounts" if pm_accounts else "")
+                      + (f", {collateral_accounts:,} with ETH collateral" if collateral_accounts else ""), title_justify="left")
 
     def progress(r):
         if table is not None:
             opt = (str(r.get("option_breached", "-")), str(r["option_liquidated"]), str(r["settlement_events"])) if opt_cols else ()
+            pm = ((str(r.get("pm_breached", "-")), str(r["pm_liquidated"])) if pm_accounts else ()) \
+                + ((str(r["collateral_liquidated"]), str(r["collateral_sales"])) if collateral_accounts else ())
             table.add_row(str(r["height"]), " ".join(f"{k}={v}" for k, v in r["prices"].items()), str(r.get("breached", "-")),
-                          str(r["liquidated"]), *opt, f"{r['liquidation_step_ms']:.2f}", str(r["adl_events"]), f"{r['bad_debt']:,}",
+                          str(r["liquidated"]), *opt, *pm, f"{r['liquidation_step_ms']:.2f}", str(r["adl_events"]), f"{r['bad_debt']:,}",
                           f"{r['insurance_fund_cash']:,}", f"{r['insurance_fund_equity']:,}", "yes" if r["conservation_ok"] else "[red]NO[/red]")
 
     housekeeping, restore = stress_housekeeping()

@@ -45,9 +45,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from math import isqrt
 
-from .fixmath import ONE, PREC, exp_fixed, ln_int, ncdf_pdf
+from .fixmath import ONE, PREC, exp_fixed, ln_int, ncdf, ncdf_pdf
 
-__all__ = ["YEAR_MS", "DAYS_PER_YEAR", "Greeks", "bs_value6", "bs_greeks", "clear_memos"]
+__all__ = ["YEAR_MS", "DAYS_PER_YEAR", "Greeks", "bs_value6", "bs_values6", "bs_greeks", "clear_memos"]
 
 YEAR_MS = 31_536_000_000
 DAYS_PER_YEAR = 365
@@ -92,7 +92,7 @@ def _core(spot: int, strike: int, vol_ppm: int, t_ms: int, rate_ppm: int) -> tup
     sqrt_t, sig_sqrt_t, drift, disc = _time_terms(t_ms, vol_ppm, rate_ppm)
     d1 = ((_ln(spot) - _ln(strike) + drift) << PREC) // sig_sqrt_t
     n1, pdf1 = ncdf_pdf(d1)
-    n2, _ = ncdf_pdf(d1 - sig_sqrt_t)
+    n2 = ncdf(d1 - sig_sqrt_t)
     return n1, n2, pdf1, disc, sqrt_t, sig_sqrt_t
 
 
@@ -143,6 +143,38 @@ def bs_value6(spot: int, strike: int, vol_ppm: int, t_ms: int, rate_ppm: int, is
         return _forward(spot, strike, t_ms, rate_ppm, is_call).value6
     n1, n2, _, disc, _, _ = _core(spot, strike, vol_ppm, t_ms, rate_ppm)
     return (_value_fixed(spot, strike, n1, n2, disc, is_call) * _PPM) >> PREC
+
+
+def bs_values6(points, strike: int, t_ms: int, rate_ppm: int) -> tuple[list[int], list[int]]:
+    """(calls, puts): ``bs_value6(s, strike, v, t_ms, rate_ppm, kind)`` at each ``(s, v)`` of ``points``, the same integers.
+
+    A SPAN risk array (``pm/scenarios.py``) prices a strike at 16 (spot, vol)
+    points: ln K, the time terms of each distinct vol and the discount are
+    computed once, each ln S' comes from the shared memo, N(d1) and N(d2) are
+    computed once for the call and the put and without the pdf
+    (``fixmath.ncdf``: exactly ``ncdf_pdf``'s first value).  Degenerate points
+    go through :func:`bs_value6` itself.
+    """
+    if t_ms <= 0 or strike <= 0:
+        return ([bs_value6(s, strike, v, t_ms, rate_ppm, True) for s, v in points],
+                [bs_value6(s, strike, v, t_ms, rate_ppm, False) for s, v in points])
+    ln_k = _ln(strike)
+    terms: dict[int, tuple[int, int, int, int]] = {}
+    calls, puts = [], []
+    for s, v in points:
+        if v <= 0 or s <= 0:
+            calls.append(bs_value6(s, strike, v, t_ms, rate_ppm, True))
+            puts.append(bs_value6(s, strike, v, t_ms, rate_ppm, False))
+            continue
+        tt = terms.get(v)
+        if tt is None:
+            tt = terms[v] = _time_terms(t_ms, v, rate_ppm)
+        _, sig_sqrt_t, drift, disc = tt
+        d1 = ((_ln(s) - ln_k + drift) << PREC) // sig_sqrt_t
+        n1, n2 = ncdf(d1), ncdf(d1 - sig_sqrt_t)
+        calls.append((_value_fixed(s, strike, n1, n2, disc, True) * _PPM) >> PREC)
+        puts.append((_value_fixed(s, strike, n1, n2, disc, False) * _PPM) >> PREC)
+    return calls, puts
 
 
 def bs_greeks(spot: int, strike: int, vol_ppm: int, t_ms: int, rate_ppm: int, is_call: bool) -> Greeks:

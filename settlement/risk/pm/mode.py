@@ -40,7 +40,7 @@ from ledger.txkinds_pm import PmParams
 
 from ..optrecords import CALL
 from ..records import ONE, Session
-from .scenarios import OptionLeg, requirement
+from .scenarios import OptionLeg, array_key, requirement, risk_arrays
 
 __all__ = ["MODES", "PM_DEFAULTS", "PORTFOLIO", "STANDARD", "SENTINEL", "book", "count", "params", "portfolio", "requirement_terms",
            "set_mode", "set_params", "underlying_requirements"]
@@ -137,10 +137,25 @@ def book(sess: Session, addr: bytes, m) -> dict[str, tuple[int, list[OptionLeg]]
 
 
 def underlying_requirements(sess: Session, addr: bytes, m) -> list[tuple[str, int, list[tuple[str, int]], str]]:
-    """[(underlying, requirement, P&L table, binding scenario)] of the account in sorted underlying order."""
+    """[(underlying, requirement, P&L table, binding scenario)] of the account in sorted underlying order.
+
+    Each option leg's :func:`~.scenarios.risk_array` is memoised in the session
+    (``oext["risk_arrays"]``, keyed by :func:`~.scenarios.array_key`: everything
+    it depends on), so every account of a block holding a series shares one
+    array (docs/portfolio-margin.md "Risk arrays").
+    """
+    arrays = sess.oext.setdefault("risk_arrays", {})
     out = []
     for u, (size, legs) in sorted(book(sess, addr, m).items()):
-        req, table, binding = requirement(sess.mstate(u).price, size, legs, params(sess, u))
+        spot, p = sess.mstate(u).price, params(sess, u)
+        rows = []
+        for leg in legs:
+            key = array_key(spot, leg, p)
+            pair = arrays.get(key)
+            if pair is None:
+                pair = arrays[key] = risk_arrays(spot, leg, p)
+            rows.append(pair[0] if leg.is_call else pair[1])
+        req, table, binding = requirement(spot, size, legs, p, rows)
         out.append((u, req, table, binding))
     return out
 
