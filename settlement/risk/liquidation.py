@@ -384,7 +384,7 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
             rebalance_fund(sess, asset, events, adl_cache)
         # ADL counterparties paid part of someone's debt, and a socialized loss moved its market's coordinate:
         # whoever is breached now goes in this block too
-        popped = _fired(sess, sorted(adl_cache["socialized"])) | pm_bands.pop_markets(sess, adl_cache["socialized"])
+        popped = _fired(sess, sorted(adl_cache["socialized"])) | pm_bands.pop_socialized(sess, adl_cache["socialized"])
         breached = _triage(sess, popped | (adl_cache["touched"] - adl_cache["safe"]), events, popped)
     sync_fund(sess)
     return events

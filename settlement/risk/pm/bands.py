@@ -15,6 +15,8 @@ Keys (bytes; the store adds its own versioned prefix):
                                                    it), side SHORT: ``hi`` (fires above it)
 ``r/pm/x/~`` + asset + ``/`` ...                   side SHORT: ``t_until`` (fires once the block
                                                    time reaches it)
+``r/pm/x/$`` + market + ``/`` ...                  both sides: 0, for a holder of the perpetual (popped
+                                                   only by a socialized loss in the market)
 ``r/pm/xb/`` + addr(20) + ``/`` + asset            the account's filed ``[[u, lo, hi], ...]`` and ``t_until``
 =================================================  ===============================================
 
@@ -81,9 +83,11 @@ for the few events that move the margin otherwise:
 * a vol epoch change or an expiry settlement: the options index makes every
   holder a candidate (``optindex.candidates``, ``sess.recheck``), its
   ``t_until`` ends at the expiry anyway;
-* a socialized loss (``adl.socialize`` moves the social-loss index) or a new
-  grid (``set_pm_params``): every account with a band on that underlying is
-  popped (:func:`pop_markets`) and evaluated again;
+* a socialized loss (``adl.socialize`` moves the social-loss index of a
+  perpetual market): every account holding a position in it is popped
+  (:func:`pop_socialized`: each files one more entry, under ``"$" + market``,
+  that no price fires) and evaluated again; a new grid (``set_pm_params``):
+  every account with a band on that underlying (:func:`pop_markets`);
 * non-settlement collateral: its value and its shock term move with the
   collateral's prices only; its own price bands (``collateral.file_bands``)
   take their shares of ``10^6 x M`` first and the bands here split what they
@@ -104,7 +108,8 @@ from ..options.optindex import epoch_refs, lot_allowance6
 from ..records import FUND, LONG, ONE, SHORT, Session
 from .mode import count, params
 
-__all__ = ["ALWAYS", "BAND", "PERP_HORIZON_MS", "Band", "band_terms", "candidates", "file", "pop_markets", "unfile"]
+__all__ = ["ALWAYS", "BAND", "PERP_HORIZON_MS", "Band", "band_terms", "candidates", "file", "pop_markets", "pop_socialized",
+           "unfile"]
 
 ALWAYS = 2**200  # the sentinel: fires at every sweep
 BAND = b"r/pm/xb/"  # + addr + b"/" + asset: the account's filed bands
@@ -232,6 +237,7 @@ def file(sess: Session, addr: bytes, asset: str, m, ev, budget6: int | None = No
     if not rows:  # the sentinel (module docstring)
         unders = sorted(set(m.markets) | {sess.series(sid).underlying for sid in live})
         rows = [(u, ALWAYS, -ALWAYS) for u in unders]
+    rows += [(_perp_mid(mid), 0, 0) for mid in m.markets]  # popped only by a socialized loss (pop_socialized)
     BOOK.put(sess, addr, asset, rows, t_until)
 
 
@@ -244,16 +250,30 @@ def unfile(sess: Session, addr: bytes, asset: str) -> None:
     _unfile(sess, addr, asset)
 
 
-def pop_markets(sess: Session, mids) -> set[tuple[bytes, str]]:
-    """Remove the bands of every account with one on a market of ``mids``: they are candidates (a socialized loss, a new grid)."""
+def _perp_mid(mid: str) -> str:
+    """The index name of the holders of a perpetual position in ``mid`` (no price is compared with it)."""
+    return "$" + mid
+
+
+def _pop_all(sess: Session, names_mids) -> set[tuple[bytes, str]]:
     out: set[tuple[bytes, str]] = set()
     if not count(sess):
         return out
-    for mid in sorted(mids):
+    for name, mid in sorted(names_mids):
         asset = sess.market(mid).quote
-        BOOK.pop(sess, mid, LONG, -_ALL, asset, out)  # and with them their SHORT entries
-        BOOK.pop(sess, mid, SHORT, _ALL, asset, out)
+        BOOK.pop(sess, name, LONG, -_ALL, asset, out)  # and with them their SHORT entries
+        BOOK.pop(sess, name, SHORT, _ALL, asset, out)
     return out
+
+
+def pop_markets(sess: Session, mids) -> set[tuple[bytes, str]]:
+    """Remove the bands of every account with one on a market of ``mids``: they are candidates (a new grid)."""
+    return _pop_all(sess, [(mid, mid) for mid in mids])
+
+
+def pop_socialized(sess: Session, mids) -> set[tuple[bytes, str]]:
+    """Remove the bands of every account holding a perpetual position in a market of ``mids``: candidates (a socialized loss)."""
+    return _pop_all(sess, [(_perp_mid(mid), mid) for mid in mids])
 
 
 def candidates(sess: Session, socialized=()) -> set[tuple[bytes, str]]:
@@ -261,7 +281,7 @@ def candidates(sess: Session, socialized=()) -> set[tuple[bytes, str]]:
     out: set[tuple[bytes, str]] = set()
     if not count(sess):
         return out
-    out |= pop_markets(sess, socialized)
+    out |= pop_socialized(sess, socialized)
     assets = set()
     for mid in sess.market_ids():
         ms = sess.mstate(mid)
