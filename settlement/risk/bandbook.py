@@ -18,6 +18,8 @@ from .units import pack, pack_int, unpack_int
 
 __all__ = ["BandBook", "time_mid"]
 
+_BEYOND = 2**201  # beyond every filed value (the sentinels are +-2^200)
+
 
 def time_mid(asset: str) -> str:
     """The index name of the ``t_until`` entries of ``asset``."""
@@ -75,6 +77,19 @@ class BandBook:
         for addr, _ in getattr(sess, self.index).pop_fired(name, side, x):
             self.remove(sess, addr, asset, (name, side))
             out.add((addr, asset))
+
+    def pop_all(self, sess: Session, name: str, asset: str) -> list[tuple[bytes, tuple]]:
+        """Pop every entry under ``name``: [(address, its record)] in address order, their bands removed."""
+        out = []
+        for addr, _ in getattr(sess, self.index).pop_fired(name, LONG, -_BEYOND):  # every filed value is above
+            out.append((addr, self.record(sess, addr, asset)))
+            self.remove(sess, addr, asset, (name, LONG))  # and with it the SHORT entry
+        return out
+
+    def refile(self, sess: Session, addr: bytes, asset: str, rec: tuple) -> None:
+        """:meth:`put` a record as :meth:`record` returned it (bands that stay valid)."""
+        rows, t_until = rec
+        self.put(sess, addr, asset, [(u, unpack_int(lo), unpack_int(hi)) for u, lo, hi in rows], t_until)
 
     def pop_moved(self, sess: Session, u: str, price: int, asset: str, out: set) -> None:
         """:meth:`pop` both sides of ``u`` at ``price``: the bands it left."""

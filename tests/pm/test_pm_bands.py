@@ -3,7 +3,7 @@
 * The band's promise, checked directly: a portfolio account with random perpetual and option
   positions on two underlyings (and cash) is filed by ``margin.reindex``; then each price is drawn
   inside its band, every vol inside its epoch's band, the time before ``t_until``, funding charged
-  at up to its cap as often as the horizon allows, the marks recomputed with ``pricing.bs_value6``
+  at up to its cap as often as the horizon allows (one market's interval drawn down to 1 s), the marks recomputed with ``pricing.bs_value6``
   and the account evaluated exactly: it must not be breached.
 * The worked example of docs/portfolio-margin.md ("Re-check bands").
 * Through real blocks: a portfolio account is not re-evaluated while its prices stay inside its
@@ -11,6 +11,8 @@
   socialized loss and a new grid re-check it in their block.
 """
 from __future__ import annotations
+
+import dataclasses
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -37,9 +39,11 @@ grids = st.builds(PmParams, st.sampled_from([50_000, 150_000, 300_000]), st.samp
                   st.sampled_from([0, 10_000, 50_000]), st.sampled_from([1, 500_000, 769_231, ONE]))
 
 
-def _book(p0, pv, vol, cash, perp_u, perp_v, positions, grid):
-    """U at p0 (options enabled), V at pv, and A in portfolio mode holding the book; B the other side."""
+def _book(p0, pv, vol, cash, perp_u, perp_v, positions, grid, interval_v=3_600_000):
+    """U at p0 (options enabled), V at pv (funding every ``interval_v``), and A in portfolio mode holding the book; B the other side."""
     view, state, sess, sids = options_book(p0, vol, positions, [(V, pv)])
+    mv = sess.market(V)
+    sess.replace_market(dataclasses.replace(mv, params=dataclasses.replace(mv.params, funding_interval_ms=interval_v)))
     mode.set_params(sess, U, grid)
     mode.set_mode(sess, A, mode.PORTFOLIO)
     sess.macc(A, Q).cash = cash
@@ -61,9 +65,10 @@ def _edge(lo: int, hi: int):
 @settings(max_examples=300, deadline=None)
 @given(p0=st.integers(1_000, 200_000), pv=st.integers(100, 20_000), vol=st.integers(100_000, 2_000_000),
        spare=st.integers(0, 1_000), perp_u=st.integers(-5, 5), perp_v=st.integers(-50, 50),
-       positions=st.lists(position, max_size=3, unique_by=lambda x: x[:3]), grid=grids, data=st.data())
-def test_no_breach_inside_the_bands(p0, pv, vol, spare, perp_u, perp_v, positions, grid, data):
-    view, state, sess, sids = _book(p0, pv, vol, 0, perp_u, perp_v, positions, grid)
+       positions=st.lists(position, max_size=3, unique_by=lambda x: x[:3]), grid=grids,
+       interval_v=st.sampled_from([1_000, 15_000, 3_600_000]), data=st.data())
+def test_no_breach_inside_the_bands(p0, pv, vol, spare, perp_u, perp_v, positions, grid, interval_v, data):
+    view, state, sess, sids = _book(p0, pv, vol, 0, perp_u, perp_v, positions, grid, interval_v)
     if not sids and not perp_u and not perp_v:
         return
     ev = evaluate(sess, A, Q)
@@ -73,7 +78,7 @@ def test_no_breach_inside_the_bands(p0, pv, vol, spare, perp_u, perp_v, position
     rec = bands._record(sess, A, Q)
     if rec is None or ev.breached:
         return  # long options only without debt (files nothing), or breached already
-    rows = {u: (unpack_int(lo), unpack_int(hi)) for u, lo, hi in rec[0] if not u.startswith("$")}  # "$": a perp holder
+    rows = {u: (unpack_int(lo), unpack_int(hi)) for u, lo, hi in rec[0]}
     if any(lo > hi for lo, hi in rows.values()):
         return  # the sentinel: re-checked at every sweep
     t_until = rec[1]
@@ -129,16 +134,15 @@ def test_worked_example_band():
     ev = evaluate(sess, A, Q)
     assert (ev.equity, ev.imr, ev.mmr) == (29_999, 14_954, 11_504)
     (band,) = bands.band_terms(sess, A, sess.macc(A, Q), NOW + RECHECK)
-    assert (band.u, band.p0, band.slope, band.allow) == (U, 100_000, 3_469_232, 3_711_358_113)
-    assert band.half_width(18_495 * ONE) == 4_261
+    assert (band.u, band.p0, band.slope, band.allow) == (U, 100_000, 3_007_693, 3_711_358_113)
+    assert band.half_width(18_495 * ONE) == 4_915
     reindex(sess, A, Q, ev, indexed=False)
     rows, t_until = bands._record(sess, A, Q)
-    assert [(u, unpack_int(lo), unpack_int(hi)) for u, lo, hi in rows] == [(U, 95_739, 104_261), ("$" + U, 0, 0)]
-    assert t_until == NOW + RECHECK
+    assert [(u, unpack_int(lo), unpack_int(hi)) for u, lo, hi in rows] == [(U, 95_085, 104_915)] and t_until == NOW + RECHECK
     sess.flush()
     view.apply(state.writes())
-    for price, now, expected in ((104_261, t_until - 1, set()), (95_739, t_until - 1, set()), (104_262, t_until - 1, {(A, Q)}),
-                                 (95_738, t_until - 1, {(A, Q)}), (100_000, t_until, {(A, Q)})):
+    for price, now, expected in ((104_915, t_until - 1, set()), (95_085, t_until - 1, set()), (104_916, t_until - 1, {(A, Q)}),
+                                 (95_084, t_until - 1, {(A, Q)}), (100_000, t_until, {(A, Q)})):
         after = Session(State(view), BlockContext("pmbands", 2, now))  # the next sweep's candidates (not written)
         after.mstate(U).price = price
         assert bands.candidates(after) == expected, (price, now)
@@ -160,7 +164,7 @@ def test_t_until_never_passes_the_earliest_expiry():
 def test_not_re_evaluated_inside_the_band_and_re_evaluated_past_it():
     h = _covered_call()
     filed = _filed(h)
-    ((_, lo, hi), _), _ = bands._record(h.session(), h.addr("alice"), "USD")
+    ((_, lo, hi),), _ = bands._record(h.session(), h.addr("alice"), "USD")
     lo, hi = unpack_int(lo), unpack_int(hi)
     assert 95_000 < lo < 96_000 and 104_000 < hi < 105_000
     for price in (100_100, 99_000, hi, lo):  # inside its band: nothing re-files alice
@@ -224,7 +228,7 @@ def test_collateral_bands_and_re_check_bands_share_the_margin():
     assert h.trade("alice", "dave", "sell", 5, 10_000, market="BTC-PERP").ok
     s = h.session()
     eur_lo = collateral.band(s, a, "USD")["EUR"]
-    ((u, lo, hi), _), t_until = bands._record(s, a, "USD")
+    ((u, lo, hi),), t_until = bands._record(s, a, "USD")
     assert u == "BTC-PERP" and 0 < eur_lo < 1_100 and 0 < unpack_int(lo) < 10_000 < unpack_int(hi)
     for btc in (unpack_int(lo), unpack_int(hi)):
         after = Session(State(h.view), BlockContext(h.chain_id, h.height + 1, t_until - 1))

@@ -15,8 +15,6 @@ Keys (bytes; the store adds its own versioned prefix):
                                                    it), side SHORT: ``hi`` (fires above it)
 ``r/pm/x/~`` + asset + ``/`` ...                   side SHORT: ``t_until`` (fires once the block
                                                    time reaches it)
-``r/pm/x/$`` + market + ``/`` ...                  both sides: 0, for a holder of the perpetual (popped
-                                                   only by a socialized loss in the market)
 ``r/pm/xb/`` + addr(20) + ``/`` + asset            the account's filed ``[[u, lo, hi], ...]`` and ``t_until``
 =================================================  ===============================================
 
@@ -30,8 +28,9 @@ rounded against it).  Its underlyings ``u`` (perpetual markets, option
 underlyings) each get ``b = floor(B6 / k)`` of ``k``, ``B6 = 10^6 x M`` less
 what its collateral's bands took (below).  For one ``u``,
 with its price ``P0``, perpetual size ``s`` (lots), option legs of ``q = |n| x c``
-lots, its grid's ``f = mmr_fraction``, ``kx = extreme_multiple x scan_range``
-(the largest spot move of any scenario, ppm) and ``smin = short_option_min``,
+lots, its grid's ``f = mmr_fraction``, ``R = scan_range``, ``kx = extreme_multiple
+x R`` (the largest spot move of any scenario, ppm), ``frac = extreme_fraction``
+and ``smin = short_option_min``,
 let the price move by ``x = |P - P0|``, every vol stay in its epoch and the time
 stay before ``t_until``.  What changes, 10^6-scaled:
 
@@ -44,11 +43,12 @@ stay before ``t_until``.  What changes, 10^6-scaled:
   ``B = sum base`` (the extreme ones: ``ceil(frac x (B + beta_s))``, ``frac
   <= 1``) and ``alpha_s = ceil(-X_s / 10^6)``, ``X_s`` the scenario's value
   change without the bases: the perpetual's ``s x d_s x 10^6`` moves by
-  ``|s| x (kx x + 10^6)`` (``d_s`` by at most ``kx x / 10^6`` plus 1 of
-  rounding), each option's ``n c V(S + d_s)`` by ``q x ((10^6 + kx) x + a_s)``
-  (its spot moves by ``(1 + kx) x`` plus 1), ``alpha_s`` by that over 10^6
-  plus 1 (its ceiling); the short-option floor by ``q x smin x + 10^6`` per
-  short leg.  With ``D`` the sum of these bounds, every term of the
+  ``|s| x (k x + 10^6)`` (``d_s`` by at most ``k x / 10^6`` plus 1 of
+  rounding; ``k = R`` in scenarios 1-14, ``kx`` in the extreme ones), each option's ``n c V(S + d_s)`` by ``q x ((10^6 + k) x + a_s)``
+  (its spot moves by ``(1 + k) x`` plus 1), ``alpha_s`` by that over 10^6
+  plus 1 (its ceiling), an extreme one by ``frac`` of it; the short-option
+  floor by ``q x smin x + 10^6`` per short leg.  With ``D`` the larger
+  scenario bound plus the floor's, every term of the
   requirement's max moves by at most ``dB`` times 1, ``frac`` or 0, plus ``D``,
   so ``req`` by at most ``max(dB, 0) + D``.  Equity counts ``+B`` and the MMR
   ``ceil(f x req / 10^6)`` with ``f <= 10^6``: if ``B`` rose, ``dB - f x dB /
@@ -66,7 +66,8 @@ shocked up, the vol's move scaled by ``(1 + vol_up)`` plus 1 (the shock's
 floor) and ``10^6`` for ``d_s``'s rounding.  So ``u`` loses at most
 ``slope x x + allow`` with::
 
-    slope = 10^6 (|s| + sum q) + ceil(f (|s| kx + sum q (10^6 + kx) + sum_short q smin) / 10^6)
+    slope = 10^6 (|s| + sum q)
+          + ceil(f (max(|s| R + sum q (10^6 + R), ceil(frac (|s| kx + sum q (10^6 + kx)) / 10^6)) + sum_short q smin) / 10^6)
     allow = funding + 10^6 + sum (q a_m + 10^6) + ceil(f (|s| 10^6 + sum q a_s + 10^6 + 10^6 x shorts) / 10^6) + 10^6
 
 (every term rounded up), and the half-width ``w = min(floor((b - allow) /
@@ -74,10 +75,10 @@ slope), P0)`` gives the band ``[P0 - w, P0 + w]``: while every price of the
 account stays inside its band, the time is before ``t_until`` and no vol
 epoch of its underlyings changed, it loses less than ``10^6 x M`` in all
 and cannot breach.  ``t_until = now + H``, ``H`` the least ``recheck_ms`` of
-its option underlyings and the least ``funding_interval_ms`` of its
-perpetual markets (so at most two funding payments fall before it), at most
-``PERP_HORIZON_MS``, never past the earliest expiry of its live series
-(settlement changes the book).  Slack
+its option underlyings (``PERP_HORIZON_MS`` without options), at most
+``FUNDING_INTERVALS`` funding intervals of its perpetual markets (a short
+interval would make the funding allowance eat the budget), never past the
+earliest expiry of its live series (settlement changes the book).  Slack
 for the few events that move the margin otherwise:
 
 * a vol epoch change or an expiry settlement: the options index makes every
@@ -85,8 +86,8 @@ for the few events that move the margin otherwise:
   ``t_until`` ends at the expiry anyway;
 * a socialized loss (``adl.socialize`` moves the social-loss index of a
   perpetual market): every account holding a position in it is popped
-  (:func:`pop_socialized`: each files one more entry, under ``"$" + market``,
-  that no price fires) and evaluated again; a new grid (``set_pm_params``):
+  (:func:`pop_socialized`; the bands of the others on that underlying are
+  filed back unchanged) and evaluated again; a new grid (``set_pm_params``):
   every account with a band on that underlying (:func:`pop_markets`);
 * non-settlement collateral: its value and its shock term move with the
   collateral's prices only; its own price bands (``collateral.file_bands``)
@@ -105,16 +106,16 @@ from __future__ import annotations
 
 from ..bandbook import BandBook
 from ..options.optindex import epoch_refs, lot_allowance6
-from ..records import FUND, LONG, ONE, SHORT, Session
+from ..records import FUND, ONE, Session
 from .mode import count, params
 
-__all__ = ["ALWAYS", "BAND", "PERP_HORIZON_MS", "Band", "band_terms", "candidates", "file", "pop_markets", "pop_socialized",
+__all__ = ["ALWAYS", "BAND", "FUNDING_INTERVALS", "PERP_HORIZON_MS", "Band", "band_terms", "candidates", "file", "pop_markets", "pop_socialized",
            "unfile"]
 
 ALWAYS = 2**200  # the sentinel: fires at every sweep
 BAND = b"r/pm/xb/"  # + addr + b"/" + asset: the account's filed bands
-PERP_HORIZON_MS = 3_600_000  # the longest horizon: one hour (one funding interval by default)
-_ALL = 2**201  # beyond every filed value: pops a whole (underlying, side)
+PERP_HORIZON_MS = 3_600_000  # the horizon of an account without options: one hour (one funding interval by default)
+FUNDING_INTERVALS = 4  # t_until is at most this many funding intervals of its perpetual markets ahead
 BOOK = BandBook(BAND, "pmindex", "pmbands")  # the filed bands: records and index entries (bandbook.py)
 
 
@@ -143,8 +144,8 @@ def horizon(sess: Session, m, live: list[str]) -> int:
     """``t_until`` of an account's bands (module docstring)."""
     now = sess.ctx.time_ms
     h = PERP_HORIZON_MS
-    for mid in m.markets:  # at most two funding payments before t_until
-        h = min(h, sess.market(mid).params.funding_interval_ms)
+    for mid in m.markets:  # at most FUNDING_INTERVALS + 1 funding payments before t_until
+        h = min(h, FUNDING_INTERVALS * sess.market(mid).params.funding_interval_ms)
     t = None
     for sid in live:
         series = sess.series(sid)
@@ -153,6 +154,31 @@ def horizon(sess: Session, m, live: list[str]) -> int:
             h = min(h, op.recheck_ms)
         t = series.expiry_ms if t is None else min(t, series.expiry_ms)
     return now + h if t is None else min(now + h, t)
+
+
+def _lot_allowances(sess: Session, memo: dict, sid: str, series, op, pp, p0: int, t_until: int) -> tuple[int, int]:
+    """(a_m, a_s) of one lot of ``sid`` (module docstring), memoised per session on everything they are computed from."""
+    ss = sess.sstate(sid)
+    now = sess.ctx.time_ms
+    sigma0 = ss.iv_ppm
+    ref = epoch_refs(sess, series.underlying).get(sid, sigma0)
+    key = (sid, p0, t_until, now, ss.spot, sigma0, ss.mark_time_ms, ref, op, pp)
+    got = memo.get(key)
+    if got is not None:
+        return got
+    vb, rate, up, kx = op.vol_band_ppm, op.rate_ppm, pp.vol_up_ppm, pp.extreme_multiple * pp.scan_range_ppm
+    spot0 = ss.spot if ss.spot > 0 else p0
+    s_b = -(-max(2 * p0, spot0) * (ONE + kx) // ONE)
+    sig_hi = -(-ref * (ONE + vb) // ONE)
+    dsig = max(sig_hi - sigma0, sigma0 - ref * (ONE - vb) // ONE, 0)
+    sig_top = max(sig_hi, sigma0)
+    since = min(ss.mark_time_ms or now, now)
+    elapsed, t_exp = t_until - since, series.expiry_ms - since
+    a_m = lot_allowance6(s_b, sig_top, dsig, elapsed, t_exp, rate, series.strike) + ONE * abs(p0 - spot0)
+    a_s = lot_allowance6(s_b, -(-sig_top * (ONE + up) // ONE), -(-dsig * (ONE + up) // ONE) + 1, elapsed, t_exp,
+                         rate, series.strike) + ONE
+    memo[key] = got = (a_m, a_s)
+    return got
 
 
 def band_terms(sess: Session, addr: bytes, m, t_until: int) -> list[Band] | None:
@@ -169,9 +195,11 @@ def band_terms(sess: Session, addr: bytes, m, t_until: int) -> list[Band] | None
         p0 = sess.mstate(u).price
         if p0 <= 0:
             return None
+        r, frac = pp.scan_range_ppm, pp.extreme_fraction_ppm
         s = abs(sess.pos(addr, u).size) if u in m.markets else 0
         slope_e, allow_e = s * ONE, 0
-        slope_f, allow_f = s * kx, s * ONE + ONE  # the perpetual's d_s and its rounding; the table's floor
+        slope_n, slope_x = s * r, s * kx  # the perpetual's d_s: at most R (scenarios 1-14), kx (the extreme ones)
+        slope_f, allow_f = 0, s * ONE + ONE  # d_s's rounding; the table's floor
         if s:
             mp = sess.market(u).params
             allow_e += s * mp.funding_cap_ppm * 2 * p0 * (1 + h // mp.funding_interval_ms) + ONE
@@ -180,32 +208,21 @@ def band_terms(sess: Session, addr: bytes, m, t_until: int) -> list[Band] | None
             op = sess.oparams(u)
             if op is None or not 0 <= op.vol_band_ppm < ONE or op.recheck_ms <= 0:
                 return None
-            vb, rate, up = op.vol_band_ppm, op.rate_ppm, pp.vol_up_ppm
-            refs = epoch_refs(sess, u)
+            memo = sess.oext.setdefault("pmlots", {})
             for sid in sids:
                 series = sess.series(sid)
-                ss = sess.sstate(sid)
                 n = sess.opos(addr, sid).size
                 q = abs(n) * series.contract_lots
-                spot0 = ss.spot if ss.spot > 0 else p0
-                s_b = -(-max(2 * p0, spot0) * (ONE + kx) // ONE)
-                sigma0 = ss.iv_ppm
-                ref = refs.get(sid, sigma0)
-                sig_hi = -(-ref * (ONE + vb) // ONE)
-                dsig = max(sig_hi - sigma0, sigma0 - ref * (ONE - vb) // ONE, 0)
-                sig_top = max(sig_hi, sigma0)
-                since = min(ss.mark_time_ms or now, now)
-                elapsed, t_exp = t_until - since, series.expiry_ms - since
-                a_m = lot_allowance6(s_b, sig_top, dsig, elapsed, t_exp, rate, series.strike) + ONE * abs(p0 - spot0)
-                a_s = lot_allowance6(s_b, -(-sig_top * (ONE + up) // ONE), -(-dsig * (ONE + up) // ONE) + 1, elapsed, t_exp,
-                                     rate, series.strike) + ONE
+                a_m, a_s = _lot_allowances(sess, memo, sid, series, op, pp, p0, t_until)
                 slope_e += q * ONE
                 allow_e += q * a_m + ONE
-                slope_f += q * (ONE + kx)  # the scenario value only: the base is counted once, in equity (docstring)
+                slope_n += q * (ONE + r)  # the scenario value only: the base is counted once, in equity (docstring)
+                slope_x += q * (ONE + kx)
                 allow_f += q * a_s
                 if n < 0:
                     slope_f += q * smin
                     allow_f += ONE
+        slope_f += max(slope_n, -(-frac * slope_x // ONE))  # an extreme scenario counts frac of its loss
         out.append(Band(u, p0, slope_e - (-f * slope_f // ONE), allow_e - (-f * allow_f // ONE) + ONE))
     return out
 
@@ -237,7 +254,6 @@ def file(sess: Session, addr: bytes, asset: str, m, ev, budget6: int | None = No
     if not rows:  # the sentinel (module docstring)
         unders = sorted(set(m.markets) | {sess.series(sid).underlying for sid in live})
         rows = [(u, ALWAYS, -ALWAYS) for u in unders]
-    rows += [(_perp_mid(mid), 0, 0) for mid in m.markets]  # popped only by a socialized loss (pop_socialized)
     BOOK.put(sess, addr, asset, rows, t_until)
 
 
@@ -250,30 +266,34 @@ def unfile(sess: Session, addr: bytes, asset: str) -> None:
     _unfile(sess, addr, asset)
 
 
-def _perp_mid(mid: str) -> str:
-    """The index name of the holders of a perpetual position in ``mid`` (no price is compared with it)."""
-    return "$" + mid
-
-
-def _pop_all(sess: Session, names_mids) -> set[tuple[bytes, str]]:
+def pop_markets(sess: Session, mids) -> set[tuple[bytes, str]]:
+    """Remove the bands of every account with one on a market of ``mids``: they are candidates (a new grid)."""
     out: set[tuple[bytes, str]] = set()
     if not count(sess):
         return out
-    for name, mid in sorted(names_mids):
+    for mid in sorted(mids):
         asset = sess.market(mid).quote
-        BOOK.pop(sess, name, LONG, -_ALL, asset, out)  # and with them their SHORT entries
-        BOOK.pop(sess, name, SHORT, _ALL, asset, out)
+        out.update((addr, asset) for addr, _ in BOOK.pop_all(sess, mid, asset))
     return out
 
 
-def pop_markets(sess: Session, mids) -> set[tuple[bytes, str]]:
-    """Remove the bands of every account with one on a market of ``mids``: they are candidates (a new grid)."""
-    return _pop_all(sess, [(mid, mid) for mid in mids])
-
-
 def pop_socialized(sess: Session, mids) -> set[tuple[bytes, str]]:
-    """Remove the bands of every account holding a perpetual position in a market of ``mids``: candidates (a socialized loss)."""
-    return _pop_all(sess, [(_perp_mid(mid), mid) for mid in mids])
+    """The candidates of a socialized loss in ``mids``: every account with a band there that holds the perpetual.
+
+    The others (options on the underlying only: the social-loss index does
+    not touch them) get their bands back as they were.
+    """
+    out: set[tuple[bytes, str]] = set()
+    if not count(sess):
+        return out
+    for mid in sorted(mids):
+        asset = sess.market(mid).quote
+        for addr, rec in BOOK.pop_all(sess, mid, asset):
+            if sess.pos(addr, mid).size:
+                out.add((addr, asset))
+            else:
+                BOOK.refile(sess, addr, asset, rec)
+    return out
 
 
 def candidates(sess: Session, socialized=()) -> set[tuple[bytes, str]]:
