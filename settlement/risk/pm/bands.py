@@ -143,16 +143,17 @@ def _live(sess: Session, m) -> list[str]:
 def horizon(sess: Session, m, live: list[str]) -> int:
     """``t_until`` of an account's bands (module docstring)."""
     now = sess.ctx.time_ms
-    h = PERP_HORIZON_MS
-    for mid in m.markets:  # at most FUNDING_INTERVALS + 1 funding payments before t_until
-        h = min(h, FUNDING_INTERVALS * sess.market(mid).params.funding_interval_ms)
-    t = None
+    h = t = None
     for sid in live:
         series = sess.series(sid)
         op = sess.oparams(series.underlying)
         if op is not None:
-            h = min(h, op.recheck_ms)
+            h = op.recheck_ms if h is None else min(h, op.recheck_ms)
         t = series.expiry_ms if t is None else min(t, series.expiry_ms)
+    if h is None:
+        h = PERP_HORIZON_MS
+    for mid in m.markets:  # at most FUNDING_INTERVALS + 1 funding payments before t_until
+        h = min(h, FUNDING_INTERVALS * sess.market(mid).params.funding_interval_ms)
     return now + h if t is None else min(now + h, t)
 
 
