@@ -24,14 +24,9 @@ from settlement.genesis import Genesis
 from settlement.transfers import Transfer
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--accounts", type=int, default=4000)
-    ap.add_argument("--block", type=int, default=2000)
-    ap.add_argument("--blocks", type=int, default=6)
-    ap.add_argument("--profile", action="store_true", help="print cProfile's top functions of the measured part")
-    args = ap.parse_args()
-    keys = [PrivateKey.from_name(f"acct{i}") for i in range(args.accounts)]
+def make_chain_factory(accounts: int):
+    """``(make(kv) -> Chain, account keys, validator key)``: chains of one genesis with ``accounts`` funded accounts."""
+    keys = [PrivateKey.from_name(f"acct{i}") for i in range(accounts)]
     admin, val = PrivateKey.from_name("admin"), PrivateKey.from_name("validator")
     doc = {
         "chain_id": "bench",
@@ -43,17 +38,41 @@ def main() -> None:
     }
     raw_doc = json.dumps(doc).encode()
 
-    def chain() -> Chain:
-        return Chain(ChainStore(MemoryKV()), Genesis.from_json(doc), raw_doc)
+    def make(kv=None) -> Chain:
+        return Chain(ChainStore(kv if kv is not None else MemoryKV()), Genesis.from_json(doc), raw_doc)
 
-    blocks_txs = []
-    for b in range(args.blocks):
-        blocks_txs.append([
-            sign_tx(keys[(b * args.block + i) % args.accounts], "bench", (b * args.block + i) // args.accounts,
-                    Transfer(keys[(b * args.block + i + 1) % args.accounts].address, "USD", 1, ""))
-            for i in range(args.block)
-        ])
-    proposer, follower = chain(), chain()
+    return make, keys, val
+
+
+def transfer_blocks(keys: list, block: int, blocks: int) -> list[list[Tx]]:
+    """``blocks`` blocks of ``block`` 1-unit transfers, account i to account i + 1, nonces in order."""
+    n = len(keys)
+    return [
+        [
+            sign_tx(keys[(b * block + i) % n], "bench", (b * block + i) // n,
+                    Transfer(keys[(b * block + i + 1) % n].address, "USD", 1, ""))
+            for i in range(block)
+        ]
+        for b in range(blocks)
+    ]
+
+
+def certify(val: PrivateKey, block: Block) -> CommitCertificate:
+    """The one validator's commit certificate for ``block``."""
+    sig = val.sign(vote_sign_bytes("bench", VoteType.PRECOMMIT, block.height, 0, block.id))
+    return CommitCertificate(block.height, 0, block.id, (CommitSig(val.address, sig),))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--accounts", type=int, default=4000)
+    ap.add_argument("--block", type=int, default=2000)
+    ap.add_argument("--blocks", type=int, default=6)
+    ap.add_argument("--profile", action="store_true", help="print cProfile's top functions of the measured part")
+    args = ap.parse_args()
+    make, keys, val = make_chain_factory(args.accounts)
+    blocks_txs = transfer_blocks(keys, args.block, args.blocks)
+    proposer, follower = make(), make()
     for c in (proposer, follower):  # signatures count as verified: that cost is measured elsewhere
         for txs in blocks_txs:
             for tx in txs:
@@ -78,8 +97,7 @@ def main() -> None:
         result = follower.validate(block)
         t4 = time.perf_counter()
         assert result.state_root == prop.result.state_root
-        sig = val.sign(vote_sign_bytes("bench", VoteType.PRECOMMIT, block.height, 0, block.id))
-        cert = CommitCertificate(block.height, 0, block.id, (CommitSig(val.address, sig),))
+        cert = certify(val, block)
         t5 = time.perf_counter()
         proposer.commit(prop.block, prop.result, cert)
         t6 = time.perf_counter()

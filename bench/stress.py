@@ -63,7 +63,7 @@ from settlement.risk.oracle import _update_volatility, update_prices
 from settlement.risk.funding import apply_funding
 from settlement.risk.engine import end_block_phases, options_phase
 from settlement.risk.records import FUND, Market, MState, Session
-from settlement.state import DictView, RootAccumulator, State
+from settlement.state import DictView, State, StateTree
 
 from .stress_pm import ALLCRASH_MARKETS, COLLATERAL, COLLATERAL_MARKET, allcrash_rows, collateral_market, collateral_txs, deposit_collateral
 from .stress_pm import row as pm_row
@@ -185,7 +185,7 @@ class _Sim:
         put_asset(state, Asset(ASSET, 6, self.admin.address, self.supply))
         if collateral_market(cfg):
             put_asset(state, Asset(COLLATERAL, 6, self.admin.address, 0))
-        writes, self.acc = state.finish(RootAccumulator())
+        writes, self.acc = state.finish(StateTree.empty(), 0)
         self.view = DictView(dict(writes))
 
     def _populate(self, sess: Session, rng) -> int:
@@ -359,7 +359,7 @@ class _Sim:
             fund_shortfall=-sum(e.attrs["equity"] for e in events if e.kind == "fund_deleverage"),
             uncovered=sum(e.attrs["debt_to_fund"] for e in events if e.kind == "adl_uncovered"),
             insurance_fund_cash=fund.macc(FUND, ASSET).cash, insurance_fund_equity=fev.equity,
-            conservation_ok=all(v == 0 for v in delta.values()), writes=len(writes), state_root=self.acc.root().hex(),
+            conservation_ok=all(v == 0 for v in delta.values()), writes=len(writes), state_root=self.acc.root.hex(),
         )
         if self.cfg.verify:
             row["missed"] = self.breached(State(self.view))

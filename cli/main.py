@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from . import bench, chaos, keys, light, net, options, pm, query, receipt, risk, risk_query, tx
+from . import bench, chaos, keys, light, net, options, pm, query, receipt, risk, risk_query, tx, xswap
 from .client import RPCClientError
 
 __all__ = ["build_cli", "cli", "main"]
@@ -44,6 +44,7 @@ def build_cli() -> click.Group:
         light.light,
         bench.bench,
         chaos.chaos,
+        xswap.xswap,
     ):
         root.add_command(command)
     return root

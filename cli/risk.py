@@ -203,14 +203,21 @@ def tx_swap(sender, terms_file, home, rpc, as_json, wait):
 @click.option("--hashlock", required=True, help="sha256 of the secret, 64 hex digits (see `settle htlc secret`)")
 @click.option("--timeout-height", type=int, default=None)
 @click.option("--timeout-blocks", type=int, default=None, help="timeout relative to the current height (default 100)")
+@click.option("--timeout-ms", type=int, default=None,
+              help="timeout in block time (header time_ms); alone it sets no height timeout, with a height the first reached counts")
+@click.option("--timeout-in", "timeout_in", type=float, default=None, help="timeout in block time, this many seconds after the latest block")
 @tx_command
-def tx_htlc_lock(sender, receiver, asset, amount, hashlock, timeout_height, timeout_blocks, home, rpc, as_json, wait):
-    """Lock an amount for a receiver under a sha256 hashlock until a timeout height."""
+def tx_htlc_lock(sender, receiver, asset, amount, hashlock, timeout_height, timeout_blocks, timeout_ms, timeout_in, home, rpc, as_json,
+                 wait):
+    """Lock an amount for a receiver under a sha256 hashlock until a timeout height and/or block time."""
     h = home_dir(home)
-    if timeout_height is None:
+    if timeout_in is not None:
+        timeout_ms = rpc_client(h, rpc).call("status")["latest_block_time_ms"] + int(timeout_in * 1000)
+    if timeout_height is None and (timeout_ms is None or timeout_blocks is not None):
         _, height = _chain_and_height(h, rpc, None, True)
         timeout_height = height + (timeout_blocks or 100)
-    submit(h, rpc, sender, HtlcLock(asset, amount, resolve_address(h, receiver), _hex(hashlock, 32, "hashlock"), timeout_height), wait, as_json)
+    body = HtlcLock(asset, amount, resolve_address(h, receiver), _hex(hashlock, 32, "hashlock"), timeout_height or 0, timeout_ms or 0)
+    submit(h, rpc, sender, body, wait, as_json)
 
 
 @click.command("htlc-claim")

@@ -8,11 +8,15 @@ store holds every piece of block ``h`` and nothing of ``h + 1``, or the
 reverse.  Reads decode what was written and report anything undecodable as
 :class:`StateCorrupt`.
 
+The state tree's new nodes (``ledger/statetree``) go into the same write,
+with their stale-index entries, and the nodes no retained version needs are
+deleted in it too (``tree_prune_through``), so a kill at any moment leaves
+tree and state at the same height.
+
 Never: decide whether a block is valid (signatures, state transition and
 quorum are checked by consensus and settlement before a block gets here; the
 store only refuses what would make it inconsistent with itself), interpret
-settlement state keys or the state-root accumulator (both are opaque bytes
-here), or spell a key (every layout is in ``schema.py``).
+settlement state keys, tree keys or the state root (all opaque bytes here), or spell a key (every layout is in ``schema.py``).
 
 A ChainStore must be the only writer of its KVStore: it keeps the latest
 height and header in memory and trusts them.
@@ -23,12 +27,13 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from . import schema
 from .block import Block, Header
-from .codec import DecodeError
+from .codec import DecodeError, decode, encode
 from .commit import CommitCertificate
 from .errors import StateCorrupt, StoreError
 from .hashing import ZERO_HASH
 from .interfaces import KVStore
 from .receipt import Receipt, decode_receipts, encode_receipts
+from .statetree import TreeBatch
 
 __all__ = [
     "CertificateMismatchError",
@@ -253,8 +258,12 @@ class ChainStore:
         return _strip(self._kv.iterate(start, reverse=reverse), len(schema.STATE))
 
     def root_acc(self) -> bytes | None:
-        """The settlement state-root accumulator stored with the latest commit."""
+        """The settlement state root stored with the latest commit."""
         return self._kv.get(schema.ROOT_ACC)
+
+    def tree_get(self, key: bytes) -> bytes | None:
+        """The bytes under a state tree key (a :class:`~ledger.statetree.NodeSource`)."""
+        return self._kv.get(schema.tree_key(key))
 
     def genesis_hash(self) -> bytes | None:
         return self._kv.get(schema.GENESIS_HASH)
@@ -270,6 +279,8 @@ class ChainStore:
         genesis_doc: bytes,
         state_writes: Mapping[bytes, bytes | None],
         root_acc: bytes,
+        *,
+        tree: TreeBatch | None = None,
     ) -> None:
         """Store the genesis and its initial state in one synced write.
 
@@ -280,7 +291,8 @@ class ChainStore:
             genesis_hash: the chain's genesis hash (opaque here).
             genesis_doc: the genesis document bytes (opaque here).
             state_writes: initial settlement state; a None value deletes.
-            root_acc: the state-root accumulator of that state.
+            root_acc: the state root of that state.
+            tree: the state tree's nodes of that state (version 0).
 
         Raises:
             GenesisMismatchError: another genesis is stored, or blocks were
@@ -299,6 +311,7 @@ class ChainStore:
                 None, genesis_hash, f"{self._latest_height} blocks are committed without a genesis"
             )
         puts, deletes = self._state_ops(state_writes)
+        self._tree_ops(tree, 0, puts, deletes)
         puts[schema.GENESIS_HASH] = genesis_hash
         puts[schema.GENESIS_DOC] = genesis_doc
         puts[schema.ROOT_ACC] = root_acc
@@ -313,6 +326,9 @@ class ChainStore:
         state_writes: Mapping[bytes, bytes | None],
         root_acc: bytes,
         encoded_receipts: list[bytes] | None = None,
+        *,
+        tree: TreeBatch | None = None,
+        tree_prune_through: int = 0,
     ) -> None:
         """Store everything about a newly committed block in one synced write.
 
@@ -327,9 +343,14 @@ class ChainStore:
             receipts: one receipt per tx, in block order, optionally followed
                 by block-level receipts.
             state_writes: settlement state changes; a None value deletes.
-            root_acc: the state-root accumulator after this block.
+            root_acc: the state root after this block.
             encoded_receipts: each receipt's canonical bytes, when the caller
                 has them already (saves encoding them again).
+            tree: the state tree's new nodes and values of this block, and
+                what they made stale.
+            tree_prune_through: delete every tree key stale since this
+                version or earlier (no version from it on needs them); 0
+                prunes nothing.
 
         Raises:
             HeightNotNextError: the block is not at ``latest_height() + 1``.
@@ -352,6 +373,7 @@ class ChainStore:
             if receipts[index].tx_hash != tx.hash:
                 raise ReceiptMismatchError(height, index)
             puts[schema.tx_key(tx.hash)] = schema.encode_tx_location(height, index)
+        self._tree_ops(tree, tree_prune_through, puts, deletes)
         height_bytes = schema.encode_height(height)
         puts[schema.block_key(height)] = block.encode()
         puts[schema.block_hash_key(block_id)] = height_bytes
@@ -387,6 +409,24 @@ class ChainStore:
     def _check_cert(height: int, block_id: bytes, cert: CommitCertificate) -> None:
         if cert.height != height or cert.block_id != block_id:
             raise CertificateMismatchError(height, cert)
+
+    def _tree_ops(self, tree: TreeBatch | None, prune_through: int, puts: dict, deletes: list) -> None:
+        if tree is not None:
+            for key, value in tree.puts.items():
+                puts[schema.tree_key(key)] = value
+            if tree.stale:  # one list per version: pruning reads one key per height
+                puts[schema.tree_stale_key(tree.version)] = encode(list(tree.stale))
+        if prune_through <= 0:
+            return
+        skip = len(schema.TREE_STALE)
+        for index, raw in self._kv.iterate(schema.TREE_STALE):
+            if self._decode(index, schema.decode_height, index[skip:]) > prune_through:
+                break
+            stale = self._decode(index, decode, raw)
+            if type(stale) is not list or any(type(k) is not bytes for k in stale):
+                raise StateCorrupt("expected a list of tree keys", key=index)
+            deletes.append(index)
+            deletes.extend(schema.tree_key(k) for k in stale)
 
     @staticmethod
     def _state_ops(state_writes: Mapping[bytes, bytes | None]) -> tuple[dict[bytes, bytes], list[bytes]]:

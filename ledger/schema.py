@@ -35,6 +35,8 @@ __all__ = [
     "ROOT_ACC",
     "SCHEMA_VERSION",
     "STATE",
+    "TREE",
+    "TREE_STALE",
     "TX",
     "VERSION",
     "KeyFamily",
@@ -49,6 +51,8 @@ __all__ = [
     "encode_tx_location",
     "receipts_key",
     "state_key",
+    "tree_key",
+    "tree_stale_key",
     "tx_key",
 ]
 
@@ -62,6 +66,8 @@ CERT = PREFIX + b"c/"
 TX = PREFIX + b"t/"
 RECEIPTS = PREFIX + b"r/"
 STATE = PREFIX + b"s/"
+TREE = PREFIX + b"n/"
+TREE_STALE = PREFIX + b"x/"
 META = PREFIX + b"m/"
 
 LATEST_HEIGHT = META + b"latest_height"
@@ -88,8 +94,10 @@ LAYOUT: tuple[KeyFamily, ...] = (
     KeyFamily("tx", TX, "tx hash (32 bytes)", "encode([height, index in block])"),
     KeyFamily("receipts", RECEIPTS, "height (8 bytes, big-endian)", "encode_receipts(receipts)"),
     KeyFamily("state", STATE, "settlement state key (opaque bytes)", "settlement state value (opaque)"),
+    KeyFamily("tree", TREE, "state tree key (ledger/statetree/tree.py: a node or a versioned value)", "its bytes"),
+    KeyFamily("tree_stale", TREE_STALE, "version (8 bytes, big-endian)", "encode([state tree keys that became stale at that version])"),
     KeyFamily("latest_height", LATEST_HEIGHT, "(none)", "height (8 bytes, big-endian); absent means 0"),
-    KeyFamily("root_acc", ROOT_ACC, "(none)", "settlement state-root accumulator (opaque)"),
+    KeyFamily("root_acc", ROOT_ACC, "(none)", "the settlement state root after the latest block (opaque)"),
     KeyFamily("genesis_hash", GENESIS_HASH, "(none)", "genesis hash (opaque)"),
     KeyFamily("genesis_doc", GENESIS_DOC, "(none)", "genesis document bytes (opaque)"),
     KeyFamily("schema_version", SCHEMA_VERSION, "(none)", "encode(VERSION)"),
@@ -145,6 +153,14 @@ def receipts_key(height: int) -> bytes:
 
 def state_key(key: bytes) -> bytes:
     return STATE + key
+
+
+def tree_key(key: bytes) -> bytes:
+    return TREE + key
+
+
+def tree_stale_key(version: int) -> bytes:
+    return TREE_STALE + encode_height(version)
 
 
 # --------------------------------------------------------------------------- small values

@@ -57,6 +57,7 @@ ANY_TAKER = bytes(20)  # an order whose taker is the zero address may be filled 
 
 MarketId = Annotated[str, MaxLen(16)]
 Height = Annotated[int, Range(0, 2**63 - 1)]
+TimeMs = Annotated[int, Range(0, 2**63 - 1)]  # a block time (header time_ms)
 Nonce = Annotated[int, Range(0, 2**63 - 1)]
 Ppm = Annotated[int, Range(0, 2**63 - 1)]  # parts per million; bounds checked by settlement
 PubKey = Annotated[bytes, Len(32)]
@@ -231,13 +232,20 @@ def sign_swap_terms(key: PrivateKey, chain_id: str, terms: SwapTerms) -> Swap:
 
 @dataclass(frozen=True, slots=True)
 class HtlcLock(Record):
-    """Lock ``amount`` of ``asset`` for ``receiver`` until ``timeout_height`` under ``sha256(preimage) == hashlock``."""
+    """Lock ``amount`` of ``asset`` for ``receiver`` under ``sha256(preimage) == hashlock`` until its timeout.
+
+    The timeout is ``timeout_height`` (a block height), ``timeout_ms`` (a block
+    time, header ``time_ms``), or both: the HTLC times out at whichever comes
+    first; 0 leaves that one unset (at least one must be set).  Cross-chain
+    swaps use block time, the one clock two networks share.
+    """
 
     asset: Symbol
     amount: Amount
     receiver: Address
     hashlock: Annotated[bytes, Len(32)]
     timeout_height: Height
+    timeout_ms: TimeMs = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +258,6 @@ class HtlcClaim(Record):
 
 @dataclass(frozen=True, slots=True)
 class HtlcRefund(Record):
-    """The sender takes an unclaimed HTLC back at or after its timeout height."""
+    """The sender takes an unclaimed HTLC back once it timed out (its timeout height or block time reached)."""
 
     htlc_id: Annotated[bytes, Len(32)]

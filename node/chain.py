@@ -7,6 +7,11 @@ atomic store write.  Proposing and validating call the pure rules of
 ``settlement/blockrules.py`` with this node's tip, state and caches; this
 module never decides itself whether a block is valid.
 
+The state tree (``ledger/statetree``) is read through the store with a
+cache of decoded nodes; versions older than :data:`STATE_TREE_HEIGHTS`
+blocks are pruned in the commit's own write, so state proofs can be given
+at any of the latest :data:`STATE_TREE_HEIGHTS` heights.
+
 Synchronous on purpose: the node calls it from its event loop; consensus
 reaches it through the committer port (``node/ports.py``).  It never signs anything.
 """
@@ -26,9 +31,14 @@ from settlement.blockrules import ChainRules, InvalidProposal, first_bad_signatu
 from settlement.errors import NotIncludable
 from settlement.genesis import Genesis
 from settlement.machine import BlockResult, check_includable
-from settlement.state import RootAccumulator
+from settlement.state import StateTree
 
-__all__ = ["Chain", "ChainError", "InvalidProposal"]
+__all__ = ["STATE_TREE_HEIGHTS", "Chain", "ChainError", "InvalidProposal"]
+
+# Heights whose state tree is kept (state proofs are served for them); older
+# versions' nodes are deleted as each block commits.  Blocks themselves are
+# kept forever; only the tree's history is bounded.
+STATE_TREE_HEIGHTS = 1_000
 
 
 class ChainError(Halt):
@@ -110,13 +120,18 @@ class Chain:
         self.rules = ChainRules(self.chain_id, genesis.genesis_time_ms, self.vset)
         stored = store.genesis_hash()
         if stored is None:
-            writes, acc = genesis.initial_state()
-            store.init_genesis(genesis.hash, genesis_doc, writes, acc.to_bytes())
+            writes, tree = genesis.initial_state()
+            store.init_genesis(genesis.hash, genesis_doc, writes, tree.root, tree=tree.batch)
         elif stored != genesis.hash:
             raise ChainError("the data directory belongs to another genesis (genesis hash differs)")
         self.view = CachedView(store)
-        self.acc = RootAccumulator.from_bytes(store.root_acc())
         self.height = store.latest_height()
+        try:
+            self.tree = StateTree.open(store, self.height)
+        except KeyError:
+            raise ChainError(f"the store holds no state tree at height {self.height} (made by an older version?)") from None
+        if self.tree.root != store.root_acc():
+            raise ChainError(f"the state tree at height {self.height} does not match the stored state root")
         self.last_header: Header | None = store.header(self.height) if self.height else None
         self.verified = VerifiedMemo()  # tx hashes whose signatures this node checked
         self.verifier = None  # node.verifier.Verifier: checks a proposal's new signatures in parallel
@@ -129,7 +144,17 @@ class Chain:
 
     @property
     def state_root(self) -> bytes:
-        return self.acc.root()
+        return self.tree.root
+
+    def state_tree(self, height: int) -> StateTree:
+        """The state tree after the block at ``height`` (0: genesis), for proofs.
+
+        Raises:
+            KeyError: ``height`` is above the tip or no longer retained (see :data:`STATE_TREE_HEIGHTS`).
+        """
+        if not max(0, self.height - STATE_TREE_HEIGHTS + 1) <= height <= self.height:
+            raise KeyError(height)  # older versions are pruned (their nodes may linger in the cache)
+        return self.tree if height == self.height else self.tree.at(height)
 
     @property
     def last_time_ms(self) -> int:
@@ -155,7 +180,7 @@ class Chain:
     def propose(self, candidates: Iterable[Tx], time_ms: int, proposer: bytes, *, max_txs: int, max_bytes: int) -> Proposal:
         """Build the next block from ``candidates`` (signatures already verified)."""
         block, result = propose_block(
-            self.view, self.acc, self.rules, self.last_header, candidates, time_ms, proposer,
+            self.view, self.tree, self.rules, self.last_header, candidates, time_ms, proposer,
             max_txs=max_txs, max_bytes=max_bytes,
         )
         return Proposal(block, result)
@@ -168,7 +193,7 @@ class Chain:
         Raises:
             InvalidProposal: the subclass naming the first rule the block breaks.
         """
-        return validate_block(self.view, self.acc, self.rules, self.last_header, block, self._first_bad_signature)
+        return validate_block(self.view, self.tree, self.rules, self.last_header, block, self._first_bad_signature)
 
     def _first_bad_signature(self, txs: tuple[Tx, ...]) -> int | None:
         """Verify the signatures this node has not verified yet (in the pool if it has one)."""
@@ -191,11 +216,14 @@ class Chain:
     def commit(self, block: Block, result: BlockResult, cert: CommitCertificate) -> None:
         """Persist ``block`` with its certificate, receipts and state in one write."""
         verify_commit(cert, self.vset, self.chain_id, height=block.height, block_id=block.id)
+        if result.tree.version != block.height:
+            raise ChainError(f"state tree version {result.tree.version} for the block at height {block.height}")
         self.store.commit_block(
-            block, cert, result.receipts, result.writes, result.root_acc.to_bytes(), result.encoded_receipts
+            block, cert, result.receipts, result.writes, result.tree.root, result.encoded_receipts,
+            tree=result.tree.batch, tree_prune_through=block.height - STATE_TREE_HEIGHTS + 1,
         )
         self.view.apply(result.writes)
-        self.acc = result.root_acc
+        self.tree = result.tree.settle(self.store)
         self.height = block.height
         self.last_header = block.header
 

@@ -70,6 +70,8 @@ class ChainReader(Protocol):
     @property
     def state_root(self) -> bytes: ...
 
+    def state_tree(self, height: int) -> Any: ...  # ledger.statetree.StateTree after ``height``; KeyError if not retained
+
 
 class BlockReader(Protocol):
     """Committed blocks, certificates and receipts, read-only.

@@ -17,7 +17,7 @@ the one reported):
 and how a proposer builds a block that meets them (:func:`propose_block`,
 with the time clamp of :func:`proposal_time`).
 
-Pure: the caller passes the committed state view, the root accumulator, the
+Pure: the caller passes the committed state view, the state tree, the
 parent header and the :class:`ChainRules` of its genesis.  Never caches,
 stores, reads a clock or verifies a signature in a pool; those are the
 node's (``node/chain.py``).  That a block's time is close to the validators'
@@ -36,7 +36,7 @@ from ledger.validators import ValidatorSet
 
 from .context import BlockContext
 from .machine import BlockResult, InvalidBlock, apply_block, build_block
-from .state import RootAccumulator, StateView
+from .state import StateTree, StateView
 
 __all__ = [
     "BadSignature",
@@ -233,7 +233,7 @@ def first_bad_signature(txs: Sequence[Tx]) -> int | None:
 # --------------------------------------------------------------------------- execution
 
 
-def execute(view: StateView, acc: RootAccumulator, rules: ChainRules, block: Block) -> BlockResult:
+def execute(view: StateView, tree: StateTree, rules: ChainRules, block: Block) -> BlockResult:
     """Rule 4: re-execute the block on committed state and compare its roots.
 
     Raises:
@@ -242,7 +242,7 @@ def execute(view: StateView, acc: RootAccumulator, rules: ChainRules, block: Blo
     h = block.header
     ctx = BlockContext(rules.chain_id, h.height, h.time_ms, h.proposer)
     try:
-        result = apply_block(view, acc, ctx, block.txs)
+        result = apply_block(view, tree, ctx, block.txs)
     except InvalidBlock as exc:
         raise TxNotIncludable(exc.index, exc.reason) from None
     if result.state_root != h.state_root:
@@ -254,7 +254,7 @@ def execute(view: StateView, acc: RootAccumulator, rules: ChainRules, block: Blo
 
 def validate_block(
     view: StateView,
-    acc: RootAccumulator,
+    tree: StateTree,
     rules: ChainRules,
     parent: Header | None,
     block: Block,
@@ -274,7 +274,7 @@ def validate_block(
     bad = bad_signature(block.txs)
     if bad is not None:
         raise BadSignature(bad)
-    return execute(view, acc, rules, block)
+    return execute(view, tree, rules, block)
 
 
 # --------------------------------------------------------------------------- propose
@@ -287,7 +287,7 @@ def proposal_time(rules: ChainRules, parent: Header | None, clock_ms: int) -> in
 
 def propose_block(
     view: StateView,
-    acc: RootAccumulator,
+    tree: StateTree,
     rules: ChainRules,
     parent: Header | None,
     candidates: Iterable[Tx],
@@ -306,7 +306,7 @@ def propose_block(
     height = parent.height + 1 if parent is not None else 1
     time_ms = proposal_time(rules, parent, clock_ms)
     ctx = BlockContext(rules.chain_id, height, time_ms, proposer)
-    result = build_block(view, acc, ctx, candidates, max_txs=max_txs, max_bytes=max_bytes)
+    result = build_block(view, tree, ctx, candidates, max_txs=max_txs, max_bytes=max_bytes)
     header = Header(
         chain_id=rules.chain_id,
         height=height,

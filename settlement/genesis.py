@@ -41,7 +41,7 @@ from .accounts import (
     put_asset,
     set_balance,
 )
-from .state import DictView, RootAccumulator, State
+from .state import DictView, State, StateTree
 
 __all__ = ["Genesis", "GenesisError", "validator_set"]
 
@@ -171,8 +171,8 @@ class Genesis:
     def validator_set(self) -> ValidatorSet:
         return ValidatorSet(self.validators)
 
-    def initial_state(self) -> tuple[dict[bytes, bytes | None], RootAccumulator]:
-        """The state writes of genesis and the matching accumulator."""
+    def initial_state(self) -> tuple[dict[bytes, bytes | None], StateTree]:
+        """The state writes of genesis and the state tree of that state (version 0, in memory)."""
         state = State(DictView())
         state.put(CHAIN, ChainParams(self.chain_id, self.genesis_time_ms, self.hash).encode())
         state.put(VALIDATORS, encode([v.to_obj() for v in self.validators]))
@@ -184,7 +184,7 @@ class Genesis:
                 supply[sym] += amt
         for sym, dec, issuer in self.assets:
             put_asset(state, Asset(sym, dec, issuer, supply[sym]))
-        return state.finish(RootAccumulator())
+        return state.finish(StateTree.empty(), 0)
 
 
 CONSENSUS_PARAMS = {  # name -> (min, max); meaning and defaults: consensus/config.py

@@ -33,7 +33,7 @@ from .context import BlockContext
 from .errors import NotIncludable, SettlementError
 from . import swaps, transfers
 from .risk import engine as risk_engine
-from .state import RootAccumulator, State, StateView
+from .state import State, StateTree, StateView
 
 __all__ = [
     "BLOCK_EVENTS_TX_HASH",
@@ -83,13 +83,13 @@ class BlockResult:
     txs: list[Tx]
     receipts: list[Receipt]
     writes: dict[bytes, bytes | None]
-    root_acc: RootAccumulator
+    tree: StateTree  # the state tree after the block; its batch holds the new nodes
     skipped: list[tuple[Tx, str]] = field(default_factory=list)
     _encoded: list[bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def state_root(self) -> bytes:
-        return self.root_acc.root()
+        return self.tree.root
 
     @property
     def encoded_receipts(self) -> list[bytes]:
@@ -148,12 +148,12 @@ def _end_block(state: State, ctx: BlockContext) -> list[Receipt]:
     return [Receipt(BLOCK_EVENTS_TX_HASH, 0, "", "block events", tuple(events))]
 
 
-def _finish(state: State, acc: RootAccumulator, txs, receipts, skipped=()) -> BlockResult:
-    writes, root_acc = state.finish(acc)
-    return BlockResult(list(txs), receipts, writes, root_acc, list(skipped))
+def _finish(state: State, tree: StateTree, txs, receipts, skipped=()) -> BlockResult:
+    writes, tree = state.finish(tree)  # the next version: a node's tree is at the parent's height
+    return BlockResult(list(txs), receipts, writes, tree, list(skipped))
 
 
-def apply_block(view: StateView, acc: RootAccumulator, ctx: BlockContext, txs: Iterable[Tx]) -> BlockResult:
+def apply_block(view: StateView, tree: StateTree, ctx: BlockContext, txs: Iterable[Tx]) -> BlockResult:
     """Apply a proposed or committed block's transactions.
 
     Raises:
@@ -168,12 +168,12 @@ def apply_block(view: StateView, acc: RootAccumulator, ctx: BlockContext, txs: I
         except NotIncludable as exc:
             raise InvalidBlock(i, str(exc)) from None
     receipts.extend(_end_block(state, ctx))
-    return _finish(state, acc, txs, receipts)
+    return _finish(state, tree, txs, receipts)
 
 
 def build_block(
     view: StateView,
-    acc: RootAccumulator,
+    tree: StateTree,
     ctx: BlockContext,
     candidates: Iterable[Tx],
     *,
@@ -201,5 +201,5 @@ def build_block(
         included.append(tx)
         size += len(tx.raw)
     receipts.extend(_end_block(state, ctx))
-    return _finish(state, acc, included, receipts, skipped)
+    return _finish(state, tree, included, receipts, skipped)
 

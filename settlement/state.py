@@ -10,32 +10,21 @@ and persists them (one LevelDB batch per block).
 
 State root
 ----------
-The root is an incremental multiset hash (AdHash, Bellare-Micciancio 1997,
-with a 2048-bit modulus so Wagner's generalized-birthday attack is out of
-reach; the same idea as Facebook's LtHash):
-
-    acc  = sum over live (key, value) of  H(key, value)   (mod 2**2048)
-    H    = shake_256("settle/state/v1" || len(key) as 4 bytes || key || value), 256 bytes
-    root = sha256(acc as 256 big-endian bytes)
-
-Changing a key from ``old`` to ``new`` subtracts ``H(key, old)`` and adds
-``H(key, new)``, so a block's root costs time proportional to the keys it
-changed, not to the size of the state.  The accumulator is stored beside the
-state (opaque bytes) so a restarted node continues from it.
+The root is the root of the authenticated state tree (``ledger/statetree``):
+a sparse Merkle tree over every live ``(key, value)``, so one entry's value
+or absence can be proven against a header.  :meth:`State.finish` hands the
+block's net writes to the tree once, in key order; the tree's new nodes ride
+in the same store batch as the writes (``ledger/chainstore.py``).
 """
 from __future__ import annotations
 
-import hashlib
 from itertools import repeat
 from typing import Iterator, Protocol
 
-from .errors import StateCorrupt
+from ledger.statetree import StateTree
 
-__all__ = ["ACC_BYTES", "RootAccumulator", "State", "StateView", "entry_hash"]
+__all__ = ["State", "StateTree", "StateView"]
 
-ACC_BYTES = 256
-_MOD = 1 << (8 * ACC_BYTES)
-_DOMAIN = b"settle/state/v1"
 _MISSING = object()
 
 
@@ -44,54 +33,6 @@ class StateView(Protocol):
 
     def get(self, key: bytes) -> bytes | None:
         """Value stored under ``key``, or None."""
-
-
-def entry_hash(key: bytes, value: bytes) -> int:
-    h = hashlib.shake_256(_DOMAIN + len(key).to_bytes(4, "big") + key + value)
-    return int.from_bytes(h.digest(ACC_BYTES), "big")
-
-
-# H(key, new) computed for one block's root is H(key, old) for the next block
-# that changes the key: remembered once, taken (and dropped) when used.  A
-# pure-function memo, bounded, cleared wholesale when full; never affects results.
-_HASHES: dict[tuple[bytes, bytes], int] = {}
-_HASHES_MAX = 65_536  # ~25 MB at most
-
-
-def _old_hash(key: bytes, value: bytes) -> int:
-    h = _HASHES.pop((key, value), None)
-    return entry_hash(key, value) if h is None else h
-
-
-def _new_hash(key: bytes, value: bytes) -> int:
-    h = entry_hash(key, value)
-    if len(_HASHES) >= _HASHES_MAX:
-        _HASHES.clear()
-    _HASHES[(key, value)] = h
-    return h
-
-
-class RootAccumulator:
-    """The additive multiset hash of the whole state (see module docstring)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: int = 0):
-        self.value = value % _MOD
-
-    @classmethod
-    def from_bytes(cls, data: bytes | None) -> "RootAccumulator":
-        if data is None:
-            return cls(0)
-        if len(data) != ACC_BYTES:
-            raise StateCorrupt(f"state accumulator has {len(data)} bytes, expected {ACC_BYTES}")
-        return cls(int.from_bytes(data, "big"))
-
-    def to_bytes(self) -> bytes:
-        return self.value.to_bytes(ACC_BYTES, "big")
-
-    def root(self) -> bytes:
-        return hashlib.sha256(self.to_bytes()).digest()
 
 
 class DictView:
@@ -173,14 +114,11 @@ class State:
         """Net writes against the view (unchanged keys dropped)."""
         return {key: new for key, _, new in self._net()}
 
-    def finish(self, acc: RootAccumulator) -> tuple[dict[bytes, bytes | None], RootAccumulator]:
-        """:meth:`writes`, and ``acc`` updated with them (each key's committed value read once)."""
-        out: dict[bytes, bytes | None] = {}
-        v = acc.value
-        for key, old, new in self._net():
-            out[key] = new
-            if old is not None:
-                v -= _old_hash(key, old)
-            if new is not None:
-                v += _new_hash(key, new)
-        return out, RootAccumulator(v)  # reduces mod 2**2048 once
+    def finish(self, tree: StateTree, version: int | None = None) -> tuple[dict[bytes, bytes | None], StateTree]:
+        """:meth:`writes`, and ``tree`` updated with them as ``version`` (default: the next one).
+
+        Versions are block heights (genesis is 0); the new tree's ``batch``
+        holds the nodes the caller stores with the writes.
+        """
+        out = self.writes()
+        return out, tree.update(out, tree.version + 1 if version is None else version)

@@ -17,9 +17,14 @@ HTLC (BIP-199 style)
 (counted in ``r/ht/<asset>``, nobody's spendable balance); its id is
 ``sha256("settle/htlc/v1" || chain_id || sender || tx nonce)``, shown in the
 receipt.  ``htlc_claim`` by the receiver with ``sha256(preimage) ==
-hashlock`` while ``height < timeout_height`` pays the receiver and puts the
-preimage in the receipt, so the counterparty can claim the other chain's leg.
-``htlc_refund`` by the sender at ``height >= timeout_height`` returns it.
+hashlock`` before the timeout pays the receiver and puts the preimage in the
+receipt (and the HTLC record), so the counterparty can claim the other chain's
+leg.  ``htlc_refund`` by the sender once timed out returns it.
+
+The timeout is a height, a block time, or both (:func:`timed_out`: whichever
+is reached first; 0 leaves one unset).  A block time is the one clock two
+networks share, so the cross-chain swap (``cli/xswap_plan.py``) uses
+``timeout_ms`` alone.
 """
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ from .risk.records import Htlc, htlc_key, htlc_total_key, swap_used_key
 from .state import State
 from .transfers import check_amount, require_asset, require_registered, require_spendable
 
-__all__ = ["htlc_id", "htlc_locked"]
+__all__ = ["htlc_id", "htlc_locked", "timed_out"]
 
 
 def htlc_id(chain_id: str, sender: bytes, nonce: int) -> bytes:
@@ -47,6 +52,16 @@ def htlc_id(chain_id: str, sender: bytes, nonce: int) -> bytes:
 def htlc_locked(state: State, asset: str) -> int:
     raw = state.get(htlc_total_key(asset))
     return 0 if raw is None else decode(raw)
+
+
+def timed_out(h: Htlc, ctx: BlockContext) -> bool:
+    """Whether ``h`` has timed out in the block of ``ctx``: its timeout height or its timeout block time is reached (an unset one, 0, never is)."""
+    return (h.timeout_height > 0 and ctx.height >= h.timeout_height) or (h.timeout_ms > 0 and ctx.time_ms >= h.timeout_ms)
+
+
+def _timeout_text(h) -> str:
+    parts = ([f"height {h.timeout_height}"] if h.timeout_height else []) + ([f"block time {h.timeout_ms} ms"] if h.timeout_ms else [])
+    return " or ".join(parts)
 
 
 def _credit(state: State, addr: bytes, asset: str, amount: int) -> None:
@@ -116,32 +131,36 @@ def _close(state: State, h: Htlc, hid: bytes, to: bytes, status: str, preimage: 
     _credit(state, to, h.asset, h.amount)
     left = htlc_locked(state, h.asset) - h.amount
     state.put(htlc_total_key(h.asset), encode(left) if left else None)
-    state.put(htlc_key(hid), Htlc(h.sender, h.receiver, h.asset, h.amount, h.hashlock, h.timeout_height, status, preimage).encode())
+    state.put(htlc_key(hid), Htlc(h.sender, h.receiver, h.asset, h.amount, h.hashlock, h.timeout_height, status, preimage, h.timeout_ms).encode())
 
 
 def htlc_lock(state: State, ctx: BlockContext, sender: bytes, body: HtlcLock) -> list[Event]:
     check_amount(body.amount)
     require_asset(state, body.asset)
     require_registered(state, body.receiver, "receiver")
-    if body.timeout_height <= ctx.height:
+    if body.timeout_height == 0 and body.timeout_ms == 0:
+        raise InvalidParameter("an HTLC needs a timeout: timeout_height, timeout_ms or both")
+    if body.timeout_height and body.timeout_height <= ctx.height:
         raise Expired(f"timeout height {body.timeout_height} is not after the current height {ctx.height}")
+    if body.timeout_ms and body.timeout_ms <= ctx.time_ms:
+        raise Expired(f"timeout block time {body.timeout_ms} ms is not after the current block time {ctx.time_ms} ms")
     have = require_spendable(state, sender, body.asset, body.amount)
     nonce = get_account(state, sender).nonce - 1  # the state machine already advanced it
     hid = htlc_id(ctx.chain_id, sender, nonce)
     set_balance(state, sender, body.asset, have - body.amount)
     state.put(htlc_total_key(body.asset), encode(htlc_locked(state, body.asset) + body.amount))
-    h = Htlc(sender, body.receiver, body.asset, body.amount, body.hashlock, body.timeout_height, "open", b"")
+    h = Htlc(sender, body.receiver, body.asset, body.amount, body.hashlock, body.timeout_height, "open", b"", body.timeout_ms)
     state.put(htlc_key(hid), h.encode())
     return [Event("htlc_locked", {
         "id": hid, "sender": sender, "receiver": body.receiver, "asset": body.asset, "amount": body.amount,
-        "hashlock": body.hashlock, "timeout_height": body.timeout_height,
+        "hashlock": body.hashlock, "timeout_height": body.timeout_height, "timeout_ms": body.timeout_ms,
     })]
 
 
 def htlc_claim(state: State, ctx: BlockContext, sender: bytes, body: HtlcClaim) -> list[Event]:
     h = _open_htlc(state, body.htlc_id, sender, "receiver", "claim")
-    if ctx.height >= h.timeout_height:
-        raise Expired(f"HTLC timed out at height {h.timeout_height} (block height {ctx.height}); only a refund is possible")
+    if timed_out(h, ctx):
+        raise Expired(f"HTLC timed out at {_timeout_text(h)} (block height {ctx.height}, time {ctx.time_ms} ms); only a refund is possible")
     if hashlib.sha256(body.preimage).digest() != h.hashlock:
         raise HtlcState("sha256(preimage) does not match the hashlock")
     _close(state, h, body.htlc_id, sender, "claimed", body.preimage)
@@ -152,8 +171,8 @@ def htlc_claim(state: State, ctx: BlockContext, sender: bytes, body: HtlcClaim) 
 
 def htlc_refund(state: State, ctx: BlockContext, sender: bytes, body: HtlcRefund) -> list[Event]:
     h = _open_htlc(state, body.htlc_id, sender, "sender", "refund")
-    if ctx.height < h.timeout_height:
-        raise HtlcState(f"HTLC times out at height {h.timeout_height}; refund is possible from then (block height {ctx.height})")
+    if not timed_out(h, ctx):
+        raise HtlcState(f"HTLC times out at {_timeout_text(h)}; refund is possible from then (block height {ctx.height}, time {ctx.time_ms} ms)")
     _close(state, h, body.htlc_id, sender, "refunded", b"")
     return [Event("htlc_refunded", {"id": body.htlc_id, "sender": sender, "asset": h.asset, "amount": h.amount})]
 

@@ -174,7 +174,8 @@ def htlc_info(view, hid: bytes) -> dict | None:
     h = Htlc.decode(raw)
     return {
         "id": hid.hex(), "sender": format_address(h.sender), "receiver": format_address(h.receiver), "asset": h.asset,
-        "amount": h.amount, "hashlock": h.hashlock.hex(), "timeout_height": h.timeout_height, "status": h.status,
+        "amount": h.amount, "hashlock": h.hashlock.hex(), "timeout_height": h.timeout_height,
+        "timeout_ms": h.timeout_ms, "status": h.status,
         "preimage": h.preimage.hex() if h.preimage else None,
     }
 

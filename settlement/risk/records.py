@@ -166,6 +166,7 @@ class Htlc(Record):
     timeout_height: Annotated[int, Range(0, I64_MAX)]
     status: Annotated[str, MaxLen(8)]  # "open" | "claimed" | "refunded"
     preimage: bytes  # revealed by the claim, b"" before
+    timeout_ms: Annotated[int, Range(0, I64_MAX)] = 0  # block time of the timeout, 0: none (then timeout_height is set)
 
 
 class MState:

@@ -156,13 +156,13 @@ def test_restart_resumes_same_height_and_root(node):
     # Read the store offline first: the same tip and root as the node reported.
     from ledger.chainstore import ChainStore
     from ledger.store_leveldb import LevelDBKV
-    from settlement.state import RootAccumulator
+    from ledger.statetree import StateTree
 
     kv = LevelDBKV(str(node.home / "data"))
     try:
         store = ChainStore(kv)
         assert store.latest_height() >= before["height"]
-        assert RootAccumulator.from_bytes(store.root_acc()).root() == store.header(store.latest_height()).state_root
+        assert StateTree.open(store, store.latest_height()).root == store.root_acc() == store.header(store.latest_height()).state_root
     finally:
         kv.close()
     again.start()

@@ -24,7 +24,7 @@ from ledger.txkinds import Transfer
 from cli.client import RPCClient, RPCClientError
 from settlement.accounts import Asset
 from settlement.genesis import Genesis
-from settlement.state import RootAccumulator, entry_hash
+from ledger.statetree import StateTree, verify_state
 from tests.nodeproc import NodeProcess
 
 KILL_DELAYS = [0.15, 0.4, 0.7, 1.0, 1.3, 0.25]
@@ -74,12 +74,12 @@ def check_store(home) -> int:
                 assert store.tx_location(tx.hash) == (h, i)
                 assert receipts[i].tx_hash == tx.hash
         header = store.header(tip)
-        acc = RootAccumulator.from_bytes(store.root_acc())
-        assert acc.root() == header.state_root
-        scratch = 0
-        for k, v in store.state_iter(b""):
-            scratch += entry_hash(k, v)
-        assert RootAccumulator(scratch).root() == header.state_root
+        assert store.root_acc() == header.state_root
+        tree = StateTree.open(store, tip)  # the tree landed in the same write as the state
+        state = dict(store.state_iter(b""))
+        assert tree.root == header.state_root == StateTree.empty().update(state, 0).root
+        for k in sorted(state)[:: max(1, len(state) // 50)]:
+            verify_state(header.state_root, k, state[k], tree.prove(k))
         usd = [decode(v) for k, v in store.state_iter(b"b/") if k.endswith(b"/USD")]
         assert sum(usd) == Asset.decode(store.state_get(b"t/USD")).supply
         return tip

@@ -5,7 +5,7 @@ from settlement.context import BlockContext
 from settlement.risk.optrecords import SState, Series, series_id
 from settlement.risk.options.positions import holders, ofill
 from settlement.risk.records import Session
-from settlement.state import DictView, RootAccumulator, State
+from settlement.state import DictView, State, StateTree
 
 U, Q = "BTC-PERP", "USD"
 SID = series_id(U, "call", 100_000, 10_000)
@@ -49,7 +49,7 @@ def test_fills_conserve_cash_and_contracts(trades):
         sess = _session(view)
         _trade(sess, addrs[buyer], addrs[seller], n, premium)
         sess.flush()
-        writes, _ = sess.state.finish(RootAccumulator())
+        writes, _ = sess.state.finish(StateTree.empty())
         view.apply(writes)
         sess = _session(view)
         sizes = {a: sess.opos(a, SID).size for a in addrs}
@@ -67,6 +67,6 @@ def test_positions_balance_counts_option_series():
     a, b = b"\x01" * 20, b"\x02" * 20
     _trade(sess, a, b, 4, 100)
     sess.flush()
-    writes, _ = sess.state.finish(RootAccumulator())
+    writes, _ = sess.state.finish(StateTree.empty())
     row = positions_balance((k, v) for k, v in writes.items() if v is not None)[SID]
     assert row == {"net": 0, "longs": 4, "holders": 2}

@@ -71,7 +71,7 @@ class Harness:
         ctx = BlockContext(self.chain_id, self.height, self.time_ms)
         res = apply_block(self.view, self.acc, ctx, list(txs))
         self.view.apply(res.writes)
-        self.acc = res.root_acc
+        self.acc = res.tree
         self.block_receipts = [r for r in res.receipts if r.tx_hash == BLOCK_EVENTS_TX_HASH]
         self.last = res
         return [r for r in res.receipts if r.tx_hash != BLOCK_EVENTS_TX_HASH]
@@ -85,7 +85,7 @@ class Harness:
 
     @property
     def root(self) -> bytes:
-        return self.acc.root()
+        return self.acc.root
 
     def session(self) -> Session:
         return Session(State(self.view), BlockContext(self.chain_id, self.height, self.time_ms))

@@ -51,7 +51,7 @@ class Tip:
     def commit(self, block: Block) -> None:
         result = self.validate(block)
         self.view.apply(result.writes)
-        self.acc = result.root_acc
+        self.acc = result.tree
         self.parent = block.header
 
 

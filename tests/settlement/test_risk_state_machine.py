@@ -186,8 +186,8 @@ class RiskMachine(RuleBasedStateMachine):
             fresh.time_ms += dt
             res = apply_block(view, acc, BlockContext(fresh.chain_id, height, fresh.time_ms), txs)
             view.apply(res.writes)
-            acc = res.root_acc
-        assert acc.root() == self.h.root
+            acc = res.tree
+        assert acc.root == self.h.root
 
 
 RiskMachine.TestCase.settings = settings(

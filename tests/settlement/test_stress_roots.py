@@ -2,7 +2,10 @@
 
 The roots were computed with the code before the one-pass liquidation and ADL paths
 (commit bde3458): every node must compute the same state, so a faster path that changes
-any record, index entry or rounding fails here.  Correctness of the figures themselves is
+any record, index entry or rounding fails here.  When the state root became the state
+tree's root (issue 18), the final states were checked to be the very ones the earlier
+multiset-hash roots pinned (their AdHash recomputed from the replay's final state) and the
+tree roots of those states recorded here.  Correctness of the figures themselves is
 ``test_stress.py``'s and the state machines' job.
 """
 from __future__ import annotations
@@ -16,11 +19,11 @@ from bench.stress import StressConfig, run_stress
 
 RECORDED = [
     # scenario, overrides, final state root, liquidations, ADL closes, bad debt
-    ("crash50", {}, "3521d900f7229ec4fd3b20b1e23f85823fb1ea1d677bb86454e91b142d915895", 570, 310, 0),
-    ("alts80", {}, "00b3ebc5133d0a8411372449f4f8f4b2bf957eac006614bcd9b8cd247ba3593d", 456, 737, 40631707),
-    ("breach1", {}, "92bb665abe190e64bf01fc93e8ca36d158d57cb08e523ab5925b9bfe5844172b", 6, 0, 0),
-    ("squeeze100", {}, "8b7d118021231c9541727cd46813b29c96be85eb49789847a215909f7a32282f", 481, 409, 6094686),
-    ("alts80", {"fund_ppm": 0, "max_leverage": 40}, "132e8576003aebf59052dbf410361e4a4c667c38f668fed162dc6859a9379f5a",
+    ("crash50", {}, "cc98950705abaf9c697beea85232f2dead0a4376465c91d4120aaf26f2193096", 570, 310, 0),
+    ("alts80", {}, "e82c5e4f5d24d1f0dab69e066d411a5b1429e2e90d0e7610a893c66f5a41e4f0", 456, 737, 40631707),
+    ("breach1", {}, "632688c16daa3217ded82be9d22b81e131c3cc67ced60d23d4414f52bb1ad1ff", 6, 0, 0),
+    ("squeeze100", {}, "901ab3fc8346d089cb5708469c205094ec2e3b4715396420f992d0e512c4abbe", 481, 409, 6094686),
+    ("alts80", {"fund_ppm": 0, "max_leverage": 40}, "8a04c8a679a59cd7cf2a5b93c36a72925190ef3bc66b7784f224fd24a49ea7fc",
      392, 928, 55611184),
 ]
 

@@ -95,9 +95,44 @@ def test_htlc_refund_after_timeout_only():
 
 def test_htlc_lock_refusals():
     h = Harness(names=("alice", "bob"))
+    h.block()  # height 1: a timeout height of 0 would mean "no height timeout"
     lk = HtlcLock("USD", 5, h.addr("bob"), bytes(32), h.height)
     assert only_nonce_changed(h, "alice", lk).error == "expired"
     assert only_nonce_changed(h, "alice", HtlcLock("USD", E12 + 1, h.addr("bob"), bytes(32), 99)).error == "insufficient_balance"
     assert only_nonce_changed(h, "alice", HtlcLock("XYZ", 1, h.addr("bob"), bytes(32), 99)).error == "unknown_asset"
     assert only_nonce_changed(h, "alice", HtlcLock("USD", 1, bytes(20), bytes(32), 99)).error == "not_registered"
     assert only_nonce_changed(h, "bob", HtlcClaim(bytes(32), b"")).error == "not_found"
+
+
+def test_htlc_block_time_timeout():
+    """A ``timeout_ms`` HTLC: claimable while the block time is before it, refundable from it on (height plays no part)."""
+    h = Harness(names=("alice", "bob"))  # each block is 1000 ms after the last
+    s = b"t" * 32
+    r = h.run("alice", HtlcLock("USD", 700, h.addr("bob"), hashlib.sha256(s).digest(), 0, h.time_ms + 3_500))
+    assert r.ok and r.events[0].attrs["timeout_ms"] == h.time_ms + 2_500
+    hid = r.events[0].attrs["id"]
+    assert rq.htlc_info(h.view, hid)["timeout_ms"] == h.time_ms + 2_500
+    assert only_nonce_changed(h, "alice", HtlcRefund(hid)).error == "htlc_state"  # next block: 1500 ms before it
+    h.block()
+    h.block()  # the next block is 500 ms past the timeout
+    assert only_nonce_changed(h, "bob", HtlcClaim(hid, s)).error == "expired"
+    assert h.run("alice", HtlcRefund(hid)).ok
+    assert bal(h, "alice", "USD") == E12 and rq.htlc_info(h.view, hid)["status"] == "refunded"
+
+
+def test_htlc_block_time_claim_before_timeout():
+    h = Harness(names=("alice", "bob"))
+    s = b"u" * 32
+    r = h.run("alice", HtlcLock("EUR", 9, h.addr("bob"), hashlib.sha256(s).digest(), 0, h.time_ms + 5_000))
+    hid = r.events[0].attrs["id"]
+    assert h.run("bob", HtlcClaim(hid, s), dt_ms=3_999).ok  # 1 ms before the timeout
+    assert bal(h, "bob", "EUR") == E12 + 9 and rq.htlc_info(h.view, hid)["preimage"] == s.hex()
+
+
+def test_htlc_lock_time_refusals():
+    h = Harness(names=("alice", "bob"))
+    h.block()
+    assert only_nonce_changed(h, "alice", HtlcLock("USD", 5, h.addr("bob"), bytes(32), 0, 0)).error == "invalid_parameter"
+    # the lock's own block is at time_ms + 1000: a timeout there is already reached
+    assert only_nonce_changed(h, "alice", HtlcLock("USD", 5, h.addr("bob"), bytes(32), 0, h.time_ms + 1_000)).error == "expired"
+    assert only_nonce_changed(h, "alice", HtlcLock("USD", 5, h.addr("bob"), bytes(32), h.height, 10**12)).error == "expired"
