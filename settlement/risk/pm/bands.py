@@ -109,8 +109,8 @@ from ..options.optindex import epoch_refs, lot_allowance6
 from ..records import FUND, ONE, Session
 from .mode import count, params
 
-__all__ = ["ALWAYS", "BAND", "FUNDING_INTERVALS", "PERP_HORIZON_MS", "Band", "band_terms", "candidates", "file", "pop_markets", "pop_socialized",
-           "unfile"]
+__all__ = ["ALWAYS", "BAND", "FUNDING_INTERVALS", "PERP_HORIZON_MS", "Band", "band_terms", "candidates", "file", "horizon",
+           "pop_markets", "pop_socialized", "unfile"]
 
 ALWAYS = 2**200  # the sentinel: fires at every sweep
 BAND = b"r/pm/xb/"  # + addr + b"/" + asset: the account's filed bands
