@@ -73,7 +73,10 @@ class BandBook:
         sess.oext[self.memo][(addr, asset)] = None
 
     def pop(self, sess: Session, name: str, side: int, x: int, asset: str, out: set) -> None:
-        """Pop the entries of (``name``, ``side``) fired by ``x`` (``IndexCache.pop_fired``): their accounts' bands go, ``out`` gets them."""
+        """Pop the entries of (``name``, ``side``) fired by ``x`` (``IndexCache.pop_fired``).
+
+        Their accounts' bands are removed and the accounts added to ``out``.
+        """
         for addr, _ in getattr(sess, self.index).pop_fired(name, side, x):
             self.remove(sess, addr, asset, (name, side))
             out.add((addr, asset))

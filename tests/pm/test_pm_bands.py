@@ -3,8 +3,9 @@
 * The band's promise, checked directly: a portfolio account with random perpetual and option
   positions on two underlyings (and cash) is filed by ``margin.reindex``; then each price is drawn
   inside its band, every vol inside its epoch's band, the time before ``t_until``, funding charged
-  at up to its cap as often as the horizon allows (one market's interval drawn down to 1 s), the marks recomputed with ``pricing.bs_value6``
-  and the account evaluated exactly: it must not be breached.
+  at up to its cap as often as the horizon allows (one market's interval drawn down to 1 s), the
+  marks recomputed with ``pricing.bs_value6`` and the account evaluated exactly: it must not be
+  breached.
 * The worked example of docs/portfolio-margin.md ("Re-check bands").
 * Through real blocks: a portfolio account is not re-evaluated while its prices stay inside its
   bands (its filed record is untouched), and is once a price leaves them or its time is up; a
@@ -40,7 +41,7 @@ grids = st.builds(PmParams, st.sampled_from([50_000, 150_000, 300_000]), st.samp
 
 
 def _book(p0, pv, vol, cash, perp_u, perp_v, positions, grid, interval_v=3_600_000):
-    """U at p0 (options enabled), V at pv (funding every ``interval_v``), and A in portfolio mode holding the book; B the other side."""
+    """U at p0 (options enabled), V at pv (funding every ``interval_v``), A in portfolio mode holding the book, B the other side."""
     view, state, sess, sids = options_book(p0, vol, positions, [(V, pv)])
     mv = sess.market(V)
     sess.replace_market(dataclasses.replace(mv, params=dataclasses.replace(mv.params, funding_interval_ms=interval_v)))

@@ -44,13 +44,14 @@ stay before ``t_until``.  What changes, 10^6-scaled:
   <= 1``) and ``alpha_s = ceil(-X_s / 10^6)``, ``X_s`` the scenario's value
   change without the bases: the perpetual's ``s x d_s x 10^6`` moves by
   ``|s| x (k x + 10^6)`` (``d_s`` by at most ``k x / 10^6`` plus 1 of
-  rounding; ``k = R`` in scenarios 1-14, ``kx`` in the extreme ones), each option's ``n c V(S + d_s)`` by ``q x ((10^6 + k) x + a_s)``
-  (its spot moves by ``(1 + k) x`` plus 1), ``alpha_s`` by that over 10^6
-  plus 1 (its ceiling), an extreme one by ``frac`` of it; the short-option
-  floor by ``q x smin x + 10^6`` per short leg.  With ``D`` the larger
-  scenario bound plus the floor's, every term of the
-  requirement's max moves by at most ``dB`` times 1, ``frac`` or 0, plus ``D``,
-  so ``req`` by at most ``max(dB, 0) + D``.  Equity counts ``+B`` and the MMR
+  rounding; ``k = R`` in scenarios 1-14, ``kx`` in the extreme ones), each
+  option's ``n c V(S + d_s)`` by ``q x ((10^6 + k) x + a_s)`` (its spot
+  moves by ``(1 + k) x`` plus 1), ``alpha_s`` by that over 10^6 plus 1 (its
+  ceiling), an extreme one by ``frac`` of it; the short-option floor by
+  ``q x smin x + 10^6`` per short leg.  With ``D`` the larger scenario bound
+  plus the floor's, every term of the requirement's max moves by at most
+  ``dB`` times 1, ``frac`` or 0, plus ``D``, so ``req`` by at most
+  ``max(dB, 0) + D``.  Equity counts ``+B`` and the MMR
   ``ceil(f x req / 10^6)`` with ``f <= 10^6``: if ``B`` rose, ``dB - f x dB /
   10^6 >= 0``; if it fell, the requirement's terms move by ``D`` at most.
   Either way ``equity_u - MMR_u`` loses at most ``|dB| + f x D / 10^6 + 1``:
