@@ -138,10 +138,10 @@ def unindex(sess: Session, addr: bytes, asset: str) -> None:
             sess.index.remove(mid, p.trigger_side, addr, p.trigger)
             p.trigger_side = 0
             sess.touch_pos(addr, mid)
-    if sess.macc(addr, asset).series:
-        optindex.unfile(sess, addr, asset)
-    if pm_mode.portfolio(sess, addr):  # its re-check bands (pm/bands.py)
+    if pm_mode.portfolio(sess, addr):  # its re-check bands (pm/bands.py); it files no option band
         pm_bands.unfile(sess, addr, asset)
+    elif sess.macc(addr, asset).series:
+        optindex.unfile(sess, addr, asset)
     adl_index.unfile(sess, addr, asset)
 
 
