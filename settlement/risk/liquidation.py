@@ -68,7 +68,7 @@ from ledger.receipt import Event
 from . import collateral
 from .adl import deleverage, socialize, sync_fund
 from ..context import BlockContext
-from .pm import mode as pm_mode
+from .pm import bands as pm_bands, mode as pm_mode
 from .margin import (Eval, ceil_div, close_settled, coordinate, evaluate, fill, reindex, reindex_single, settle_funding, unindex,
                      unindex_single)
 from .options import optindex
@@ -365,7 +365,8 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
     assets = sorted({sess.market(mid).quote for mid in sess.market_ids() if not sess.mstate(mid).stale})
     for asset in assets:
         rebalance_fund(sess, asset, events, adl_cache)
-    popped = _fired(sess, sess.market_ids()) | optindex.candidates(sess) | collateral.candidates(sess)
+    popped = _fired(sess, sess.market_ids()) | optindex.candidates(sess) | collateral.candidates(sess) \
+        | pm_bands.candidates(sess, adl_cache["socialized"])
     sess.recheck.clear()
     breached = _triage(sess, popped | (adl_cache["touched"] - adl_cache["safe"]), events, popped)
     while breached:
@@ -383,7 +384,7 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
             rebalance_fund(sess, asset, events, adl_cache)
         # ADL counterparties paid part of someone's debt, and a socialized loss moved its market's coordinate:
         # whoever is breached now goes in this block too
-        popped = _fired(sess, sorted(adl_cache["socialized"]))
+        popped = _fired(sess, sorted(adl_cache["socialized"])) | pm_bands.pop_socialized(sess, adl_cache["socialized"])
         breached = _triage(sess, popped | (adl_cache["touched"] - adl_cache["safe"]), events, popped)
     sync_fund(sess)
     return events

@@ -53,7 +53,7 @@ from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw
 
 from . import adl_index, collateral
 from .options import optindex
-from .pm import mode as pm_mode
+from .pm import bands as pm_bands, mode as pm_mode
 from .options.optmargin import SLACK_SHORT, option_terms
 from ..accounts import MAX_AMOUNT, get_balance, set_balance
 from ..context import BlockContext
@@ -138,7 +138,9 @@ def unindex(sess: Session, addr: bytes, asset: str) -> None:
             sess.index.remove(mid, p.trigger_side, addr, p.trigger)
             p.trigger_side = 0
             sess.touch_pos(addr, mid)
-    if sess.macc(addr, asset).series:
+    if pm_mode.portfolio(sess, addr):  # its re-check bands (pm/bands.py); it files no option band
+        pm_bands.unfile(sess, addr, asset)
+    elif sess.macc(addr, asset).series:
         optindex.unfile(sess, addr, asset)
     adl_index.unfile(sess, addr, asset)
 
@@ -159,6 +161,13 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
         return
     if ev is None:
         ev = evaluate(sess, addr, asset)
+    if pm_mode.portfolio(sess, addr):  # portfolio margin: its collateral's bands, then the re-check bands (pm/bands.py)
+        budget6 = (ev.equity - ev.mmr) * ONE  # its margin: the scenario requirement's, not the trigger budget (a sentinel)
+        if collateral.listed(sess):
+            budget6 = collateral.file_bands(sess, addr, asset, m, budget6)
+        pm_bands.file(sess, addr, asset, m, ev, budget6)
+        adl_index.refile(sess, addr, asset)
+        return
     surplus = ev.scaled_surplus
     if collateral.listed(sess):  # its collateral's price bands take their shares first (collateral.py)
         surplus = collateral.file_bands(sess, addr, asset, m, surplus)

@@ -234,8 +234,8 @@ def test_portfolio_collateral_is_shocked_by_its_own_scan_range():
     from cli import pm as cpm
     from ledger.txkinds_pm import SetMarginMode
     from settlement.risk import pm_queries as pq
-    for cap, figures, pnls in ((1_000_000, (88_600, 21_042, 16_187), (-12_540, -13_167)),
-                               (600_000, (55_160, 15_776, 12_136), (-7_524, -7_901))):
+    for cap, figures, pnls, lo in ((1_000_000, (88_600, 21_042, 16_187), (-12_540, -13_167), 624),
+                                   (600_000, (55_160, 15_776, 12_136), (-7_524, -7_901), 818)):
         h = chain(cap=cap)
         a = h.addr("alice")
         assert h.run("alice", SetMarginMode("portfolio")).ok
@@ -252,8 +252,9 @@ def test_portfolio_collateral_is_shocked_by_its_own_scan_range():
         assert (c["binding"], c["requirement"], c["counted"]) == ("-extreme", -pnls[1], True)
         assert acc["imr"] == acc["underlyings"][0]["requirement"] + c["requirement"]
         assert acc["mmr"] == acc["underlyings"][0]["mmr"] + c["mmr"]
-        # a portfolio account's trigger budget is the sentinel (pm/mode.py): its band fires at every fresh sweep
-        assert collateral.band(h.session(), a, "USD") == {"EUR": collateral.ALWAYS}
+        # a portfolio account's collateral band takes its share of 10^6 x (equity - MMR) (pm/bands.py splits the rest):
+        # (72,413 or 43,024 less 12 of slack) / 2 over the slope 80,000 x 0.95 per lot of 1,000 EUR
+        assert collateral.band(h.session(), a, "USD") == {"EUR": lo}
     assert pq.pm_scenarios(h.view, h.addr("dave"), h.time_ms)["accounts"][0]["collateral_shock"] is None  # standard mode
     cpm._render_scenarios(pq.pm_scenarios(h.view, a, h.time_ms), "alice")
 
