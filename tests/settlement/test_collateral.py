@@ -38,7 +38,7 @@ def chain(haircut=50_000, cap=1_000_000, discount=25_000, fund=2_000_000) -> Har
                                                                      liq_discount_ppm=discount)))
     assert r.ok, r.reason
     h.block(h.tx("alice", MarginDeposit("USD", 5_000)), h.tx("alice", MarginDeposit("EUR", 80_000)),
-            h.tx("dave", MarginDeposit("USD", 300_000)), h.tx("issuer", InsuranceDeposit("USD", fund)))
+            h.tx("dave", MarginDeposit("USD", 300_000)), *([h.tx("issuer", InsuranceDeposit("USD", fund))] if fund else []))
     return h
 
 
@@ -166,6 +166,49 @@ def test_fund_buys_only_what_it_can_pay():
     assert collateral.held(s, h.addr("alice"), "USD") == ["EUR"]
     for asset, row in conservation(h.view.data.items()).items():
         assert row["ok"], (asset, row)
+
+
+def no_uncovered_debt(h: Harness, *names: str) -> None:
+    """Every named account's settlement cash is >= 0 or covered by its collateral's haircut value, and both assets
+    are conserved."""
+    s = h.session()
+    for n in names:
+        a = h.addr(n)
+        cash, extra = s.macc(a, "USD").cash, collateral.extra_equity(s, a, "USD")
+        assert cash >= 0 or extra >= -cash, (n, cash, extra, s.macc(a, "EUR").cash)
+        assert evaluate(s, a, "USD").equity >= 0, n
+    for asset, row in conservation(h.view.data.items()).items():
+        assert row["ok"], (asset, row)
+
+
+def test_an_empty_fund_takes_over_the_collateral_of_a_flat_liquidated_account():
+    """With nothing in the fund, a breached holder's EUR cannot be bought with the fund's equity: it is taken over at
+    the discounted price all the same, so the account does not end flat with a USD debt and unsold EUR whose
+    further fall nobody would see (docs/risk-engine.md "Multi-asset collateral", "Bad debt")."""
+    h = chain(fund=0)
+    assert h.trade("alice", "dave", "sell", 70, 10_000, market=PERP).ok
+    prices(h, 9_000, 880)  # equity -695,000 + 630,000 + floor(80,000 x 880 x 0.95 / 1,000) = 1,880 < MMR 31,500
+    assert h.session().pos(h.addr("alice"), PERP).size == 0
+    no_uncovered_debt(h, "alice", "dave")
+    prices(h, 9_000, 704)  # EUR falls on: whoever holds it now, no USD debt is left uncovered
+    no_uncovered_debt(h, "alice", "dave")
+
+
+def test_a_flat_account_whose_collateral_no_longer_covers_its_debt_is_liquidated():
+    """alice closes her long at a loss: flat, USD cash -5,000 backed by 80,000 EUR. EUR then falls to 60
+    (haircut value 4,560): the sweep finds her (equity -440 with no position) and the fund takes her EUR."""
+    h = chain()
+    assert h.trade("alice", "dave", "sell", 20, 10_000, market=PERP).ok
+    prices(h, 9_500, 1_100)
+    assert h.trade("dave", "alice", "sell", 20, 9_500, market=PERP).ok
+    s = h.session()
+    assert (s.macc(h.addr("alice"), "USD").cash, s.pos(h.addr("alice"), PERP).size) == (-5_000, 0)
+    eur = 1_100
+    while eur > 62:  # the price moves at most 20 % a block (move guard)
+        eur = eur * 4 // 5
+        prices(h, 9_500, eur)
+    assert collateral.extra_equity(h.session(), h.addr("alice"), "USD") < 5_000 or h.session().macc(h.addr("alice"), "USD").cash >= 0
+    no_uncovered_debt(h, "alice", "dave")
 
 
 def test_perps_only_accounts_keep_no_collateral_record():

@@ -7,6 +7,8 @@ Invariants after every block (docs/risk-engine.md, "Multi-asset collateral"):
   (the at-risk index, the collateral holders' re-check and the sale to the fund must leave none);
 * the collateral value ``margin.evaluate`` counts equals an independent recomputation from the stored
   balances, prices and parameters (haircut, cap, rounding down);
+* no account without a position holds negative USD cash that its EUR's haircut value does not cover, and the
+  USD claims (equity without collateral, where positive) are at most what backs them (``harness.debts_covered``);
 * the holder lists hold exactly the accounts with a positive EUR balance;
 * a sale of collateral sells the least amount that covers what the account needs (or what the fund or the
   balance allows), never more.
@@ -33,7 +35,7 @@ from settlement.machine import execute_tx
 from settlement.risk.records import FUND, Session
 from settlement.state import State
 
-from .harness import Harness, block_no_flat_adl, price_off
+from .harness import Harness, block_no_flat_adl, debts_covered, price_off
 
 NAMES = ("alice", "bob", "carol", "dave", "erin")
 PERP, EURM = "BTC-PERP", "EUR-PERP"
@@ -178,6 +180,11 @@ class CollateralMachine(RuleBasedStateMachine):
             assert rows[asset]["ok"], (asset, rows[asset])
         for m, row in positions_balance(items).items():
             assert row["net"] == 0, (m, row)
+
+    @invariant()
+    def no_uncovered_debt(self):
+        """No account without a position owes USD its EUR does not cover, and USD claims <= what backs them."""
+        debts_covered(self.h, NAMES, "USD", MARKETS)
 
     @invariant()
     def nobody_breached(self):
