@@ -158,7 +158,7 @@ from ..transfers import require_asset, require_role
 from .units import pack_int, unpack_int
 
 __all__ = ["COLLATERAL_DEFAULTS", "HANDLERS", "band", "band_slack", "candidates", "file_bands", "collateral_value", "default_collateral_params",
-           "extra_equity", "held", "listed", "refile", "sell_to_fund", "set_collateral", "shock_table", "shock_terms", "shocked_values",
+           "extra_equity", "fund_inventory", "held", "listed", "refile", "sell_to_fund", "set_collateral", "shock_table", "shock_terms", "shocked_values",
            "validate_collateral_params"]
 
 LISTED = b"r/col/l"
@@ -304,10 +304,30 @@ def extra_equity(sess: Session, addr: bytes, backs: str, cash: int | None = None
     Args:
         cash: the account's cash in ``backs``, if at hand.
     """
+    if addr == FUND:
+        return fund_inventory(sess, backs)
     assets = held(sess, addr, backs)
     if not assets:
         return 0
     return _extra(sess, addr, assets, sess.macc(addr, backs).cash if cash is None else cash)
+
+
+def fund_inventory(sess: Session, backs: str) -> int:
+    """The insurance fund's collateral inventory in ``backs``: each asset at the price it took it over at.
+
+    ``sum_X floor(cash_X x P_X x (10^6 - liq_discount_X) / (lot_X x 10^6))`` over the listed assets backing
+    ``backs`` (module docstring, "Bad debt"): a takeover never lowers the fund's equity, a fall of ``X`` does.
+    """
+    total = 0
+    for asset in listed(sess):
+        p = params(sess, asset)
+        if p.backs != backs:
+            continue
+        cash = sess.macc(FUND, asset).cash
+        if cash > 0:
+            price, lot = _price_lot(sess, p)
+            total += cash * price * (ONE - p.liq_discount_ppm) // (lot * ONE)
+    return total
 
 
 def shocked_values(sess: Session, addr: bytes, backs: str, move_ppm: int, cash: int | None = None) -> int:
@@ -443,6 +463,8 @@ def file_bands(sess: Session, addr: bytes, backs: str, m, surplus: int) -> int:
     if not assets:  # no read on the perps-only path; a band left from collateral held before only fires a re-check
         return surplus
     _unfile(sess, addr, backs)
+    if not (m.markets or m.series) and m.cash >= 0:
+        return surplus  # flat and owing nothing: no fall of its collateral can breach it
     budget = surplus - band_slack(len(assets))
     share = budget // (len(assets) + len(m.markets) + len(m.series))
     caps = sum(params(sess, x).cap_ppm for x in assets)
@@ -501,33 +523,35 @@ def candidates(sess: Session) -> set[tuple[bytes, str]]:
     return out
 
 
-def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], fund_available, ev) -> bool:
+def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], ev) -> bool:
     """Sell what of ``addr``'s collateral backing ``backs`` covers its MMR to the insurance fund (module docstring).
 
+    The fund takes it at the discounted price whatever its own equity: its
+    inventory counts in its equity at that price (:func:`fund_inventory`), so a
+    takeover never lowers it ("Bad debt").
+
     Args:
-        fund_available: ``(sess, asset) -> int``, what the fund can pay (``liquidation.fund_available``).
         ev: the account's evaluation now (``margin.evaluate``): its equity and MMR set what the sale must bring.
 
-    Returns True if anything moved.
+    Returns True if the need is left uncovered while collateral whose price is stale could not be sold (the
+    caller pauses the liquidation until the price is fresh).
     """
     need = ev.mmr - (ev.equity - extra_equity(sess, addr, backs))  # MMR - the account's equity without its collateral
-    moved = False
+    blocked = False
     for asset in list(held(sess, addr, backs)):
         if need <= 0:
             break
         p = params(sess, asset)
         ms = sess.mstate(p.price_market)
         if ms.stale or ms.price <= 0:
+            blocked = True
             continue
         m = sess.macc(addr, asset)
         price, lot = _price_lot(sess, p)
         rate = price * (ONE - p.liq_discount_ppm)  # backs per lot x 10^6, after the discount (> 0)
-        avail = fund_available(sess, backs)
         enough = -(-need * lot * ONE // rate)  # the least amount whose price covers the need: rounded up, against the seller
-        amount = min(m.cash, enough, avail * lot * ONE // rate)  # ... and the largest one whose price the fund can pay
+        amount = min(m.cash, enough)
         pay = amount * rate // (lot * ONE)  # rounded down, against the seller
-        if amount <= 0:
-            continue
         fund_x, fund_b, mb = sess.macc(FUND, asset), sess.macc(FUND, backs), sess.macc(addr, backs)
         m.cash -= amount
         fund_x.cash += amount
@@ -536,11 +560,10 @@ def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], fu
         for a, x in ((addr, asset), (FUND, asset), (FUND, backs), (addr, backs)):
             sess.touch_macc(a, x)
         _refile(sess, addr, asset)
-        moved = True
         events.append(Event("collateral_sale", {"account": addr, "asset": asset, "amount": amount, "backs": backs,
                                                 "price": price, "paid": pay, "left": m.cash, "need": need}))
         need -= pay
-    return moved
+    return blocked and need > 0
 
 
 # --------------------------------------------------------------------------- handler

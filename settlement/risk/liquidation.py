@@ -125,7 +125,12 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
     if m is None:
         m = sess.macc(addr, asset)
     if collateral.held(sess, addr, asset) and addr != FUND:  # its non-settlement collateral goes to the fund first (collateral.py)
-        collateral.sell_to_fund(sess, addr, asset, events, fund_available, evaluate(sess, addr, asset, m))
+        if collateral.sell_to_fund(sess, addr, asset, events, evaluate(sess, addr, asset, m)):
+            ev = evaluate(sess, addr, asset, m)  # a collateral price is stale: paused as for a stale market
+            events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity),
+                                                       "mmr": _n(ev.mmr), "collateral_stale": True}))
+            reindex(sess, addr, asset, ev)
+            return
         ev = None  # evaluated again below (never the single-market path: its figures leave the collateral out)
     if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
         ev = None
@@ -199,9 +204,22 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
             sync_fund(sess)
             if m.markets:
                 deleverage(sess, addr, asset, debt - avail, events, adl_cache)
-            else:  # it held only options (closed above): the rest is socialized over the underlying's holders
+            elif under is not None:  # it held only options (closed above): the rest is socialized over the underlying's holders
                 socialize(sess, under, asset, addr, debt - avail, events, adl_cache)
+            else:  # flat, its collateral all taken over: the fund pays the rest; its own inventory then goes through
+                _fund_pays(sess, addr, asset, m, debt - avail, events)  # ADL and socialized loss (rebalance_fund)
     reindex(sess, addr, asset, indexed=False)
+
+
+def _fund_pays(sess: Session, addr: bytes, asset: str, m, amount: int, events: list[Event]) -> None:
+    """The fund pays ``amount`` of a flat account's debt beyond its equity (collateral.py, "Bad debt")."""
+    fund = sess.macc(FUND, asset)
+    fund.cash -= amount
+    m.cash += amount
+    sess.touch_macc(FUND, asset)
+    sess.touch_macc(addr, asset)
+    events.append(Event("insurance_payment", {"account": addr, "asset": asset, "amount": _n(amount), "fund_cash": _n(fund.cash),
+                                              "beyond_equity": True}))
 
 
 def _liquidate_options(sess: Session, addr: bytes, asset: str, ev, events: list[Event]):

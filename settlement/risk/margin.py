@@ -86,7 +86,8 @@ class Eval:
 
     @property
     def breached(self) -> bool:
-        return self.market_count > 0 and self.equity < self.mmr
+        """``equity < MMR`` with a position; without one, ``equity < 0`` (a debt its collateral no longer covers)."""
+        return self.equity < self.mmr if self.market_count else self.equity < 0
 
 
 def evaluate(sess: Session, addr: bytes, asset: str, m=None) -> Eval:
@@ -156,6 +157,8 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
         unindex(sess, addr, asset)
     m = sess.macc(addr, asset)
     if not m.markets and not m.series:
+        if m.cash < 0 and collateral.listed(sess):  # flat, owing what its collateral covers: the bands watch the debt
+            collateral.file_bands(sess, addr, asset, m, (ev or evaluate(sess, addr, asset)).scaled_surplus)
         return
     if ev is None:
         ev = evaluate(sess, addr, asset)

@@ -154,16 +154,22 @@ def test_a_breach_sells_only_the_collateral_that_covers_the_mmr():
         assert row["ok"], (asset, row)
 
 
-def test_fund_buys_only_what_it_can_pay():
+def test_a_fund_short_of_equity_takes_over_the_collateral_all_the_same():
+    """The crash example with 10,000 USD in the fund: it takes all 80,000 EUR at 362 x 0.975 for 28,236 USD (its
+    cash goes to -18,236) and counts them at that price in its equity: the takeover does not lower it."""
     h = chain(fund=10_000)
     assert h.trade("alice", "dave", "sell", 70, 10_000, market=PERP).ok
     for eur in (880, 704, 564, 452, 362):
         prices(h, 10_000, eur)
     sale, = h.block_events("collateral_sale")
-    # the fund has 10,000 USD: floor(10,000 x 1,000 x 10^6 / (362 x 975,000)) = 28,332 EUR for 9,999 USD
-    assert (sale.attrs["amount"], sale.attrs["paid"], sale.attrs["left"]) == (28_332, 9_999, 80_000 - 28_332)
+    assert (sale.attrs["amount"], sale.attrs["paid"], sale.attrs["left"]) == (80_000, 28_236, 0)
+    liq, = h.block_events("liquidation")  # the same partial liquidation as with 2,000,000 in the fund
+    assert (liq.attrs["equity_before"], liq.attrs["closes"][0]["lots"], liq.attrs["penalty"]) == (33_236, -8, 1_200)
     s = h.session()
-    assert collateral.held(s, h.addr("alice"), "USD") == ["EUR"]
+    assert collateral.held(s, h.addr("alice"), "USD") == [] and s.macc(FUND, "EUR").cash == 80_000
+    # the fund: 10,000 - 28,236 + 1,200 of penalty in cash, 8 lots at 10,000, and EUR worth 28,236 to it
+    assert collateral.fund_inventory(s, "USD") == 28_236
+    assert evaluate(s, FUND, "USD").equity == 10_000 - 28_236 + 1_200 + 28_236
     for asset, row in conservation(h.view.data.items()).items():
         assert row["ok"], (asset, row)
 
@@ -188,15 +194,27 @@ def test_an_empty_fund_takes_over_the_collateral_of_a_flat_liquidated_account():
     h = chain(fund=0)
     assert h.trade("alice", "dave", "sell", 70, 10_000, market=PERP).ok
     prices(h, 9_000, 880)  # equity -695,000 + 630,000 + floor(80,000 x 880 x 0.95 / 1,000) = 1,880 < MMR 31,500
-    assert h.session().pos(h.addr("alice"), PERP).size == 0
+    sale, = h.block_events("collateral_sale")  # need 31,500 + 65,000 = 96,500: all 80,000 EUR, at 880 x 0.975
+    assert (sale.attrs["amount"], sale.attrs["paid"], sale.attrs["need"]) == (80_000, 68_640, 96_500)
+    liq, = h.block_events("liquidation")  # -65,000 + 68,640 = 3,640: everything closes, the penalty takes it all
+    assert (liq.attrs["equity_before"], liq.attrs["step"], liq.attrs["penalty"], liq.attrs["equity_after"]) == (3_640, "full", 3_640, 0)
+    s = h.session()
+    a = h.addr("alice")
+    assert (s.macc(a, "USD").cash, s.macc(a, "EUR").cash, s.pos(a, PERP).size) == (0, 0, 0)
+    # the fund: cash -68,640 + 3,640 - 630,000 (70 lots bought at 9,000), EUR counted 68,640: equity 3,640
+    assert (s.macc(FUND, "USD").cash, evaluate(s, FUND, "USD").equity) == (-695_000, 3_640)
     no_uncovered_debt(h, "alice", "dave")
-    prices(h, 9_000, 704)  # EUR falls on: whoever holds it now, no USD debt is left uncovered
+    prices(h, 9_000, 704)  # EUR falls on: the fund's inventory is worth floor(80,000 x 704 x 0.975 / 1,000) = 54,912
+    dl, = h.block_events("fund_deleverage")  # 3,640 - 68,640 + 54,912 = -10,088: the fund's waterfall (ADL) pays it
+    adl, = h.block_events("adl")
+    assert (dl.attrs["equity"], adl.attrs["paid"], adl.attrs["counterparty"]) == (-10_088, 10_088, h.addr("dave"))
+    assert evaluate(h.session(), FUND, "USD").equity == 0
     no_uncovered_debt(h, "alice", "dave")
 
 
 def test_a_flat_account_whose_collateral_no_longer_covers_its_debt_is_liquidated():
-    """alice closes her long at a loss: flat, USD cash -5,000 backed by 80,000 EUR. EUR then falls to 60
-    (haircut value 4,560): the sweep finds her (equity -440 with no position) and the fund takes her EUR."""
+    """alice closes her long at a loss: flat, USD cash -5,000 backed by 80,000 EUR. EUR then falls to 62 (haircut
+    value 4,712): her collateral's band finds her (equity -288 with no position) and the fund takes her EUR."""
     h = chain()
     assert h.trade("alice", "dave", "sell", 20, 10_000, market=PERP).ok
     prices(h, 9_500, 1_100)
@@ -207,7 +225,17 @@ def test_a_flat_account_whose_collateral_no_longer_covers_its_debt_is_liquidated
     while eur > 62:  # the price moves at most 20 % a block (move guard)
         eur = eur * 4 // 5
         prices(h, 9_500, eur)
-    assert collateral.extra_equity(h.session(), h.addr("alice"), "USD") < 5_000 or h.session().macc(h.addr("alice"), "USD").cash >= 0
+        if h.block_events("liquidation"):
+            break
+    # at 62 her EUR counts floor(80,000 x 62 x 0.95 / 1,000) = 4,712 < 5,000: the fund takes all of it for
+    # floor(80,000 x 62 x 0.975 / 1,000) = 4,836 and pays the 164 left (bad debt, reported)
+    sale, = h.block_events("collateral_sale")
+    liq, = h.block_events("liquidation")
+    pay, = h.block_events("insurance_payment")
+    assert (sale.attrs["price"], sale.attrs["amount"], sale.attrs["paid"], sale.attrs["need"]) == (62, 80_000, 4_836, 5_000)
+    assert (liq.attrs["equity_before"], liq.attrs["step"], pay.attrs["amount"]) == (-5_000 + 4_836, "bankrupt", 164)
+    s = h.session()
+    assert (s.macc(h.addr("alice"), "USD").cash, s.macc(h.addr("alice"), "EUR").cash) == (0, 0)
     no_uncovered_debt(h, "alice", "dave")
 
 
