@@ -125,7 +125,8 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
     if m is None:
         m = sess.macc(addr, asset)
     if collateral.held(sess, addr, asset) and addr != FUND:  # its non-settlement collateral goes to the fund first (collateral.py)
-        if collateral.sell_to_fund(sess, addr, asset, events, evaluate(sess, addr, asset, m)):
+        flat = not m.markets and not m.series  # a flat debtor's collateral is taken over, else bought with what the fund has
+        if collateral.sell_to_fund(sess, addr, asset, events, evaluate(sess, addr, asset, m), None if flat else fund_available):
             ev = evaluate(sess, addr, asset, m)  # a collateral price is stale: paused as for a stale market
             events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity),
                                                        "mmr": _n(ev.mmr), "collateral_stale": True}))
@@ -152,7 +153,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
         under = sess.series(m.series[0]).underlying
         ev = _liquidate_options(sess, addr, asset, ev, events)
         if not ev.breached and ev.equity >= 0:
-            reindex(sess, addr, asset, ev, indexed=False)
+            _done(sess, addr, asset, m, events, ev)
             return
     e, mmr, n = ev.equity, ev.mmr, ev.notional
     base = {"account": addr, "asset": asset, "equity_before": _n(e), "mmr_before": _n(mmr)}
@@ -170,7 +171,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
         events.append(Event("liquidation", dict(base, step="full" if full else "partial", closes=closes, penalty=_n(pen),
                                                 equity_after=_n(after.equity), mmr_after=_n(after.mmr))))
         if not after.breached:
-            reindex(sess, addr, asset, after, indexed=False)
+            _done(sess, addr, asset, m, events, after)
             return
         _close_rest(sess, addr, asset, base, after, events)
     else:
@@ -208,7 +209,21 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
                 socialize(sess, under, asset, addr, debt - avail, events, adl_cache)
             else:  # flat, its collateral all taken over: the fund pays the rest; its own inventory then goes through
                 _fund_pays(sess, addr, asset, m, debt - avail, events)  # ADL and socialized loss (rebalance_fund)
-    reindex(sess, addr, asset, indexed=False)
+    _done(sess, addr, asset, m, events)
+
+
+def _done(sess: Session, addr: bytes, asset: str, m, events: list[Event], ev=None) -> None:
+    """Re-index a liquidated account; one left flat owing ``asset`` first has its collateral taken over (collateral.py).
+
+    The waterfall counted the collateral at its haircut value and the fund
+    takes it at the discounted price (``liq_discount <= haircut``), so the
+    account ends with cash >= 0 -- unless a collateral price is stale: then it
+    stays a flat debtor whose bands watch it.
+    """
+    if not m.markets and not m.series and m.cash < 0 and collateral.held(sess, addr, asset):
+        collateral.sell_to_fund(sess, addr, asset, events, evaluate(sess, addr, asset, m))
+        ev = None
+    reindex(sess, addr, asset, ev, indexed=False)
 
 
 def _fund_pays(sess: Session, addr: bytes, asset: str, m, amount: int, events: list[Event]) -> None:

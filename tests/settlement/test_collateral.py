@@ -154,22 +154,16 @@ def test_a_breach_sells_only_the_collateral_that_covers_the_mmr():
         assert row["ok"], (asset, row)
 
 
-def test_a_fund_short_of_equity_takes_over_the_collateral_all_the_same():
-    """The crash example with 10,000 USD in the fund: it takes all 80,000 EUR at 362 x 0.975 for 28,236 USD (its
-    cash goes to -18,236) and counts them at that price in its equity: the takeover does not lower it."""
+def test_fund_buys_only_what_it_can_pay():
     h = chain(fund=10_000)
     assert h.trade("alice", "dave", "sell", 70, 10_000, market=PERP).ok
     for eur in (880, 704, 564, 452, 362):
         prices(h, 10_000, eur)
     sale, = h.block_events("collateral_sale")
-    assert (sale.attrs["amount"], sale.attrs["paid"], sale.attrs["left"]) == (80_000, 28_236, 0)
-    liq, = h.block_events("liquidation")  # the same partial liquidation as with 2,000,000 in the fund
-    assert (liq.attrs["equity_before"], liq.attrs["closes"][0]["lots"], liq.attrs["penalty"]) == (33_236, -8, 1_200)
+    # the fund has 10,000 USD: floor(10,000 x 1,000 x 10^6 / (362 x 975,000)) = 28,332 EUR for 9,999 USD
+    assert (sale.attrs["amount"], sale.attrs["paid"], sale.attrs["left"]) == (28_332, 9_999, 80_000 - 28_332)
     s = h.session()
-    assert collateral.held(s, h.addr("alice"), "USD") == [] and s.macc(FUND, "EUR").cash == 80_000
-    # the fund: 10,000 - 28,236 + 1,200 of penalty in cash, 8 lots at 10,000, and EUR worth 28,236 to it
-    assert collateral.fund_inventory(s, "USD") == 28_236
-    assert evaluate(s, FUND, "USD").equity == 10_000 - 28_236 + 1_200 + 28_236
+    assert collateral.held(s, h.addr("alice"), "USD") == ["EUR"]
     for asset, row in conservation(h.view.data.items()).items():
         assert row["ok"], (asset, row)
 
@@ -188,26 +182,27 @@ def no_uncovered_debt(h: Harness, *names: str) -> None:
 
 
 def test_an_empty_fund_takes_over_the_collateral_of_a_flat_liquidated_account():
-    """With nothing in the fund, a breached holder's EUR cannot be bought with the fund's equity: it is taken over at
-    the discounted price all the same, so the account does not end flat with a USD debt and unsold EUR whose
-    further fall nobody would see (docs/risk-engine.md "Multi-asset collateral", "Bad debt")."""
+    """With nothing in the fund, a breached holder's EUR cannot be bought with the fund's equity: its position is
+    closed first, and once it is flat with a USD debt the fund takes over the EUR that covers it at the discounted
+    price all the same, so no debt is left that a further fall of EUR would leave uncovered (docs/risk-engine.md
+    "Multi-asset collateral", "Bad debt")."""
     h = chain(fund=0)
     assert h.trade("alice", "dave", "sell", 70, 10_000, market=PERP).ok
     prices(h, 9_000, 880)  # equity -695,000 + 630,000 + floor(80,000 x 880 x 0.95 / 1,000) = 1,880 < MMR 31,500
-    sale, = h.block_events("collateral_sale")  # need 31,500 + 65,000 = 96,500: all 80,000 EUR, at 880 x 0.975
-    assert (sale.attrs["amount"], sale.attrs["paid"], sale.attrs["need"]) == (80_000, 68_640, 96_500)
-    liq, = h.block_events("liquidation")  # -65,000 + 68,640 = 3,640: everything closes, the penalty takes it all
-    assert (liq.attrs["equity_before"], liq.attrs["step"], liq.attrs["penalty"], liq.attrs["equity_after"]) == (3_640, "full", 3_640, 0)
+    liq, = h.block_events("liquidation")  # the fund can pay nothing: everything closes, the penalty takes the 1,880
+    assert (liq.attrs["equity_before"], liq.attrs["step"], liq.attrs["penalty"], liq.attrs["equity_after"]) == (1_880, "full", 1_880, 0)
+    sale, = h.block_events("collateral_sale")  # flat with cash -66,880: ceil(66,880 x 10^9 / (880 x 975,000)) EUR
+    assert (sale.attrs["amount"], sale.attrs["paid"], sale.attrs["need"], sale.attrs["takeover"]) == (77_949, 66_880, 66_880, True)
     s = h.session()
     a = h.addr("alice")
-    assert (s.macc(a, "USD").cash, s.macc(a, "EUR").cash, s.pos(a, PERP).size) == (0, 0, 0)
-    # the fund: cash -68,640 + 3,640 - 630,000 (70 lots bought at 9,000), EUR counted 68,640: equity 3,640
-    assert (s.macc(FUND, "USD").cash, evaluate(s, FUND, "USD").equity) == (-695_000, 3_640)
+    assert (s.macc(a, "USD").cash, s.macc(a, "EUR").cash, s.pos(a, PERP).size) == (0, 2_051, 0)  # the haircut's excess is hers
+    # the fund: cash -66,880 + 1,880 - 630,000 (70 lots bought at 9,000), its EUR counted 66,880: equity 1,880
+    assert (s.macc(FUND, "USD").cash, collateral.fund_inventory(s, "USD"), evaluate(s, FUND, "USD").equity) == (-695_000, 66_880, 1_880)
     no_uncovered_debt(h, "alice", "dave")
-    prices(h, 9_000, 704)  # EUR falls on: the fund's inventory is worth floor(80,000 x 704 x 0.975 / 1,000) = 54,912
-    dl, = h.block_events("fund_deleverage")  # 3,640 - 68,640 + 54,912 = -10,088: the fund's waterfall (ADL) pays it
+    prices(h, 9_000, 704)  # EUR falls on: the fund's 77,949 EUR are worth floor(77,949 x 704 x 0.975 / 1,000) = 53,504
+    dl, = h.block_events("fund_deleverage")  # 1,880 - 66,880 + 53,504 = -11,496: the fund's waterfall (ADL) pays it
     adl, = h.block_events("adl")
-    assert (dl.attrs["equity"], adl.attrs["paid"], adl.attrs["counterparty"]) == (-10_088, 10_088, h.addr("dave"))
+    assert (dl.attrs["equity"], adl.attrs["paid"], adl.attrs["counterparty"]) == (-11_496, 11_496, h.addr("dave"))
     assert evaluate(h.session(), FUND, "USD").equity == 0
     no_uncovered_debt(h, "alice", "dave")
 
