@@ -137,6 +137,7 @@ def row(events: list, liquidated: set[bytes], portfolio: set[bytes], holders: se
         "collateral_liquidated": len(liquidated & holders),
         "collateral_sales": len(sales),
         "collateral_sold": sum(e.attrs["amount"] for e in sales),
+        "collateral_takeovers": sum(1 for e in sales if e.attrs["takeover"]),
     }
 
 
@@ -150,6 +151,7 @@ def summary(rows: list[dict], liquidated: set[bytes], portfolio: set[bytes], hol
         "collateral_liquidated_accounts": len(liquidated & holders),
         "collateral_sales": sum(r["collateral_sales"] for r in rows),
         "collateral_sold": sum(r["collateral_sold"] for r in rows),
+        "collateral_takeovers": sum(r["collateral_takeovers"] for r in rows),
         "collateral_taken_by_fund_end": end.get(COLLATERAL, {}).get("fund_cash", 0),
         "uncovered_debts": max((r.get("uncovered_debts", 0) for r in rows), default=0),
         "conserved_by_asset": {a: bool(start.get(a, {"ok": True})["ok"] and end[a]["ok"] and all(r["conservation_ok"] for r in rows))
