@@ -138,9 +138,12 @@ mode the shock term of the rest is at most the rest's value).  If the
 collateral does not cover ``need``, all of it is sold and the perpetual
 waterfall runs on what is left.  ``liq_discount <= haircut`` (validated), so
 a sale never lowers the account's equity.  A collateral price that is stale
-cannot be sold at: if the need is left uncovered for that reason the
-liquidation is paused (``liquidation_paused`` with ``collateral_stale``) and
-the account re-indexed with the sentinel, as for a stale market.
+cannot be sold at: an account with a position is liquidated all the same
+(its collateral counted at the last price; if it ends flat in debt it is a
+flat debtor, below, whose bands fire once the price is fresh), while the
+liquidation of an account without one is paused (``liquidation_paused`` with
+``collateral_stale``: the fund must not pay a debt the account still holds
+collateral for) and re-indexed, as for a stale market.
 
 Bad debt (no debt is left behind unsold collateral)
 ---------------------------------------------------
@@ -588,7 +591,7 @@ def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], ev
             the same price whatever the fund's equity ("Bad debt").
 
     Returns True if the need is left uncovered while collateral whose price is stale could not be sold (the
-    caller pauses the liquidation until the price is fresh).
+    caller pauses a flat account's liquidation until the price is fresh).
     """
     need = ev.mmr - (ev.equity - extra_equity(sess, addr, backs))  # MMR - the account's equity without its collateral
     blocked = False

@@ -126,8 +126,9 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
         m = sess.macc(addr, asset)
     if collateral.held(sess, addr, asset) and addr != FUND:  # its non-settlement collateral goes to the fund first (collateral.py)
         flat = not m.markets and not m.series  # a flat debtor's collateral is taken over, else bought with what the fund has
-        if collateral.sell_to_fund(sess, addr, asset, events, evaluate(sess, addr, asset, m), None if flat else fund_available):
-            ev = evaluate(sess, addr, asset, m)  # a collateral price is stale: paused as for a stale market
+        if collateral.sell_to_fund(sess, addr, asset, events, evaluate(sess, addr, asset, m), None if flat else fund_available) \
+                and flat:  # its collateral's price is stale: the fund must not pay a debt the account still holds it for
+            ev = evaluate(sess, addr, asset, m)
             events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity),
                                                        "mmr": _n(ev.mmr), "collateral_stale": True}))
             reindex(sess, addr, asset, ev)

@@ -234,6 +234,31 @@ def test_a_flat_account_whose_collateral_no_longer_covers_its_debt_is_liquidated
     no_uncovered_debt(h, "alice", "dave")
 
 
+def test_a_flat_debtor_is_not_paid_for_while_its_collateral_price_is_stale():
+    """alice is flat with cash -5,000 and 80,000 EUR; EUR's oracles fall silent and the admin raises its haircut to
+    95 % (value 4,400: equity -600). The fund cannot take EUR at no price, and must not pay a debt she still holds
+    EUR for: the liquidation waits. Once EUR is priced again (1,100) her band fires and the fund takes
+    ceil(5,000 x 10^9 / (1,100 x 975,000)) = 4,663 EUR for floor(4,663 x 1,072.5 / 1,000) = 5,001 USD."""
+    h = chain()
+    assert h.trade("alice", "dave", "sell", 20, 10_000, market=PERP).ok
+    prices(h, 9_500, 1_100)
+    assert h.trade("dave", "alice", "sell", 20, 9_500, market=PERP).ok
+    h.block(*[h.tx(o, PriceReport(PERP, 9_500)) for o in h.oracles], dt_ms=61_000)  # EUR's reports are now too old
+    assert h.session().mstate(EURM).stale
+    h.block(h.tx("admin", SetCollateral("EUR", default_collateral_params("USD", EURM, haircut_ppm=950_000, liq_discount_ppm=25_000))),
+            *[h.tx(o, PriceReport(PERP, 9_500)) for o in h.oracles])
+    paused, = h.block_events("liquidation_paused")
+    assert (paused.attrs["equity"], paused.attrs["collateral_stale"]) == (-600, True)
+    assert not h.block_events("insurance_payment") and not h.block_events("collateral_sale")
+    assert h.session().macc(h.addr("alice"), "EUR").cash == 80_000
+    prices(h, 9_500, 1_100)
+    sale, = h.block_events("collateral_sale")
+    assert (sale.attrs["amount"], sale.attrs["paid"], sale.attrs["takeover"]) == (4_663, 5_001, True)
+    s = h.session()
+    assert (s.macc(h.addr("alice"), "USD").cash, s.macc(h.addr("alice"), "EUR").cash) == (1, 80_000 - 4_663)
+    no_uncovered_debt(h, "alice", "dave")
+
+
 def test_perps_only_accounts_keep_no_collateral_record():
     h = chain()
     assert h.trade("alice", "dave", "sell", 10, 10_000, market=PERP).ok  # dave: USD only
