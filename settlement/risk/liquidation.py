@@ -60,6 +60,19 @@ oracle price (its takeovers are applied as one fill per market and pass,
   counterparty can take.
 
 The account ends with ``E >= 0``; every step is an event in the block receipt.
+
+Collateral (``collateral.py``)
+------------------------------
+A holder of non-settlement collateral sells what covers its MMR to the fund
+first (with what the fund can pay).  One left flat owing the settlement asset
+has its collateral taken over at the same discounted price whatever the
+fund's equity (``_done``), so no debt stays behind unsold collateral.  An
+account without a position is breached when its equity is below zero (its
+collateral fell through its debt): the fund takes over what covers the debt
+and pays the rest, beyond its equity if it must (``insurance_payment`` with
+``beyond_equity``); the fund's own waterfall (``rebalance_fund``: ADL, then
+socialized loss) follows.  While that collateral's price is stale such a
+liquidation waits (``liquidation_paused``).
 """
 from __future__ import annotations
 

@@ -25,7 +25,9 @@ it is part of ``K`` below); its collateral's price bands take their shares of
 the trigger budget before the positions split the rest (``collateral.file_bands``).
 Rounding is always against the account: unsettled funding owed rounds up,
 funding received rounds down, requirements round up.  An account breaches
-when ``equity < MMR``.
+when ``equity < MMR``; one without a position when ``equity < 0`` (a debt its
+collateral no longer covers: ``collateral.py`` "Bad debt", whose bands
+``reindex`` files for it).
 
 Triggers
 --------
