@@ -25,7 +25,9 @@ it is part of ``K`` below); its collateral's price bands take their shares of
 the trigger budget before the positions split the rest (``collateral.file_bands``).
 Rounding is always against the account: unsettled funding owed rounds up,
 funding received rounds down, requirements round up.  An account breaches
-when ``equity < MMR``.
+when ``equity < MMR``; one without a position when ``equity < 0`` (a debt its
+collateral no longer covers: ``collateral.py`` "Bad debt", whose bands
+``reindex`` files for it).
 
 Triggers
 --------
@@ -86,7 +88,8 @@ class Eval:
 
     @property
     def breached(self) -> bool:
-        return self.market_count > 0 and self.equity < self.mmr
+        """``equity < MMR`` with a position; without one, ``equity < 0`` (a debt its collateral no longer covers)."""
+        return self.equity < self.mmr if self.market_count else self.equity < 0
 
 
 def evaluate(sess: Session, addr: bytes, asset: str, m=None) -> Eval:
@@ -158,6 +161,8 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
         unindex(sess, addr, asset)
     m = sess.macc(addr, asset)
     if not m.markets and not m.series:
+        if m.cash < 0 and collateral.listed(sess):  # flat, owing what its collateral covers: the bands watch the debt
+            collateral.file_bands(sess, addr, asset, m, (ev or evaluate(sess, addr, asset)).scaled_surplus)
         return
     if ev is None:
         ev = evaluate(sess, addr, asset)
