@@ -67,6 +67,7 @@ from settlement.state import DictView, State, StateTree
 
 from .stress_pm import ALLCRASH_MARKETS, COLLATERAL, COLLATERAL_MARKET, allcrash_rows, collateral_market, collateral_txs, deposit_collateral
 from .stress_pm import row as pm_row
+from .stress_pm import uncovered_debts
 from .stress_pm import summary as pm_summary
 from .stress_pm import with_collateral_prices
 from .stress_options import VOLSPIKE_BLOCKS, VOLSPIKE_CALM, VOLSPIKE_DT_MS, VOLSPIKE_MOVE_PPM, OptionBook, vol_scales
@@ -365,6 +366,9 @@ class _Sim:
             row["missed"] = self.breached(State(self.view))
             if self.book:
                 row["option_missed"] = self.breached(State(self.view), self.book.addrs)
+            if self.holders:  # a flat holder's USD debt its ETH no longer covers (bench/stress_pm.py)
+                sess = Session(State(self.view), ctx)
+                row["uncovered_debts"], row["uncovered_debt_total"] = uncovered_debts(sess, self.holders, ASSET)
         return row
 
 

@@ -39,7 +39,7 @@ from settlement.risk.margin import evaluate, reindex
 from settlement.risk.records import Session
 
 __all__ = ["ALLCRASH_MARKETS", "ALLCRASH_MOVE_PPM", "COLLATERAL", "COLLATERAL_MARKET", "allcrash_rows", "collateral_market", "collateral_txs",
-           "deposit_collateral", "row", "summary"]
+           "deposit_collateral", "row", "summary", "uncovered_debts"]
 
 COLLATERAL = "ETH"
 COLLATERAL_MARKET = "ETH-PERP"
@@ -114,6 +114,21 @@ def deposit_collateral(sess: Session, addrs: list[bytes], n: int, backs: str) ->
     return holders, out_b, in_x
 
 
+def uncovered_debts(sess: Session, addrs: list[bytes], backs: str) -> tuple[int, int]:
+    """(how many, how much): accounts without a position whose negative ``backs`` cash their collateral does not cover.
+
+    Must be (0, 0) after every block (docs/risk-engine.md "Multi-asset collateral", "Bad debt").
+    """
+    n = total = 0
+    for a in addrs:
+        m = sess.macc(a, backs)
+        if m.cash < 0 and not m.markets and not m.series:
+            short = -m.cash - collateral.extra_equity(sess, a, backs)
+            if short > 0:
+                n, total = n + 1, total + short
+    return n, total
+
+
 def row(events: list, liquidated: set[bytes], portfolio: set[bytes], holders: set[bytes]) -> dict:
     """The portfolio and collateral figures of one block's events."""
     sales = [e for e in events if e.kind == "collateral_sale"]
@@ -122,6 +137,7 @@ def row(events: list, liquidated: set[bytes], portfolio: set[bytes], holders: se
         "collateral_liquidated": len(liquidated & holders),
         "collateral_sales": len(sales),
         "collateral_sold": sum(e.attrs["amount"] for e in sales),
+        "collateral_takeovers": sum(1 for e in sales if e.attrs["takeover"]),
     }
 
 
@@ -135,6 +151,9 @@ def summary(rows: list[dict], liquidated: set[bytes], portfolio: set[bytes], hol
         "collateral_liquidated_accounts": len(liquidated & holders),
         "collateral_sales": sum(r["collateral_sales"] for r in rows),
         "collateral_sold": sum(r["collateral_sold"] for r in rows),
+        "collateral_takeovers": sum(r["collateral_takeovers"] for r in rows),
+        "collateral_taken_by_fund_end": end.get(COLLATERAL, {}).get("fund_cash", 0),
+        "uncovered_debts": max((r.get("uncovered_debts", 0) for r in rows), default=0),
         "conserved_by_asset": {a: bool(start.get(a, {"ok": True})["ok"] and end[a]["ok"] and all(r["conservation_ok"] for r in rows))
                                for a in sorted(end)},
     }

@@ -4,8 +4,9 @@ Owns ``set_collateral``, the collateral keys below, the value an account's
 non-settlement collateral adds to its equity (:func:`extra_equity`, the one
 call ``margin.evaluate`` makes for it), the holders' collateral price bands
 (:func:`file_bands`, ``margin.reindex``'s one call, and the sweep's
-:func:`candidates`) and the sale of what of a breached
-account's collateral covers its MMR to the insurance fund (:func:`sell_to_fund`).  It never
+:func:`candidates`), the sale of what of a breached
+account's collateral covers its MMR to the insurance fund (:func:`sell_to_fund`)
+and the value of the fund's collateral inventory (:func:`fund_inventory`).  It never
 decides the order of liquidations (``liquidation.py``) and never computes a
 position's margin (``margin.py``).
 
@@ -136,8 +137,65 @@ whatever that rest is worth (its equity without it covers MMR; in portfolio
 mode the shock term of the rest is at most the rest's value).  If the
 collateral does not cover ``need``, all of it is sold and the perpetual
 waterfall runs on what is left.  ``liq_discount <= haircut`` (validated), so
-a sale never lowers the account's equity.  The fund's collateral inventory is
-not counted in its equity (conservative).
+a sale never lowers the account's equity.  A collateral price that is stale
+cannot be sold at: an account with a position is liquidated all the same
+(its collateral counted at the last price; if it ends flat in debt it is a
+flat debtor, below, whose bands fire once the price is fresh), while the
+liquidation of an account without one is paused (``liquidation_paused`` with
+``collateral_stale``: the fund must not pay a debt the account still holds
+collateral for) and re-indexed, as for a stale market.
+
+Bad debt (no debt is left behind unsold collateral)
+---------------------------------------------------
+Buying only with its equity, the fund could leave an account at the end of
+its liquidation flat, with negative ``backs`` cash and unsold collateral,
+which nobody looked at again: a further fall of the collateral left a debt
+outside every waterfall.  The rule, after Drift v2's
+``liquidate_perp_pnl_for_deposit`` (the liquidator takes the user's deposit at
+the oracle price less a liquidation fee against its negative P&L; a user left
+with a debt and no deposit is bankrupt: ``resolve_perp_bankruptcy``, the
+insurance fund, then the loss socialized) and Binance Portfolio Margin, whose
+liquidation engine "will take over the assets on the account and sell them to
+cover the liabilities", its insurance fund taking over what is left and ADL
+beyond its coverage (binance.com FAQ "How Does Liquidation Work in the Binance
+Portfolio Margin Account"):
+
+* Takeover.  An account left flat (no position in ``backs``) with negative
+  ``backs`` cash at the end of its liquidation (``liquidation._done``) has its
+  collateral taken by the fund at the same price, ``need = -cash``, **whatever
+  the fund's equity** (``sell_to_fund`` without ``fund_available``; event
+  ``takeover``).  The waterfall counted the collateral at its haircut value
+  and ``liq_discount <= haircut``, so the account ends with cash >= 0.
+* The fund's inventory counts in the fund's equity in ``backs``
+  (:func:`fund_inventory`, through :func:`extra_equity`) at the takeover price,
+  rounded down (against the fund)::
+
+      inv = sum_X floor(cash_FUND,X x P_X x (10^6 - liq_discount_X) / (lot_X x 10^6))
+
+  so a sale or takeover never lowers the fund's equity (``floor(a + b) >=
+  floor(a) + floor(b)``: the inventory gains at least ``paid``); its cash may
+  go below zero, backed by the inventory (as a long perpetual inventory makes
+  it).  A fall of ``X`` lowers the fund's equity; once negative
+  ``liquidation.rebalance_fund`` deleverages the fund's positions at its
+  bankruptcy price (ADL, then socialized loss).  With no position the fund
+  keeps the loss (its equity below zero, as after an ``adl_uncovered``).  The
+  disabled switch does not change the inventory's value: it governs what
+  accounts may count, not what the asset fetches.
+* Flat debtors.  An account without a position may still owe ``backs`` (it
+  closed a position at a loss, paid an option's settlement, or its
+  collateral's price was stale at its liquidation).  ``margin.Eval.breached``
+  is then ``equity < 0`` (its MMR is 0) and ``margin.reindex`` files its
+  collateral price bands out of its budget ``10^6 x (cash + extra)``
+  (:func:`file_bands` with no position: ``k = n``; nothing is filed once its
+  cash is >= 0), so the sweep finds it when its collateral falls through the
+  debt.  Its liquidation takes over what covers ``-cash``; if all of it does
+  not, the account is bankrupt and the fund pays the rest, beyond its equity
+  if it must (``insurance_payment`` with ``beyond_equity``: a flat account has
+  no position to deleverage), its own waterfall following.  Every other way
+  an account changes (trades, deposits, withdrawals, ADL, option expiries
+  through ``sess.recheck``) re-indexes it; a one-pass ADL counterparty
+  (``adl.py``) pays at most its equity *without* its collateral, so it never
+  ends flat in debt.
 """
 from __future__ import annotations
 
@@ -158,7 +216,7 @@ from ..transfers import require_asset, require_role
 from .units import pack_int, unpack_int
 
 __all__ = ["COLLATERAL_DEFAULTS", "HANDLERS", "band", "band_slack", "candidates", "file_bands", "collateral_value", "default_collateral_params",
-           "extra_equity", "held", "listed", "refile", "sell_to_fund", "set_collateral", "shock_table", "shock_terms", "shocked_values",
+           "extra_equity", "fund_inventory", "held", "listed", "refile", "sell_to_fund", "set_collateral", "shock_table", "shock_terms", "shocked_values",
            "validate_collateral_params"]
 
 LISTED = b"r/col/l"
@@ -304,10 +362,30 @@ def extra_equity(sess: Session, addr: bytes, backs: str, cash: int | None = None
     Args:
         cash: the account's cash in ``backs``, if at hand.
     """
+    if addr == FUND:
+        return fund_inventory(sess, backs)
     assets = held(sess, addr, backs)
     if not assets:
         return 0
     return _extra(sess, addr, assets, sess.macc(addr, backs).cash if cash is None else cash)
+
+
+def fund_inventory(sess: Session, backs: str) -> int:
+    """The insurance fund's collateral inventory in ``backs``: each asset at the price it took it over at.
+
+    ``sum_X floor(cash_X x P_X x (10^6 - liq_discount_X) / (lot_X x 10^6))`` over the listed assets backing
+    ``backs`` (module docstring, "Bad debt"): a takeover never lowers the fund's equity, a fall of ``X`` does.
+    """
+    total = 0
+    for asset in listed(sess):
+        p = params(sess, asset)
+        if p.backs != backs:
+            continue
+        cash = sess.macc(FUND, asset).cash
+        if cash > 0:
+            price, lot = _price_lot(sess, p)
+            total += cash * price * (ONE - p.liq_discount_ppm) // (lot * ONE)
+    return total
 
 
 def shocked_values(sess: Session, addr: bytes, backs: str, move_ppm: int, cash: int | None = None) -> int:
@@ -443,6 +521,8 @@ def file_bands(sess: Session, addr: bytes, backs: str, m, surplus: int) -> int:
     if not assets:  # no read on the perps-only path; a band left from collateral held before only fires a re-check
         return surplus
     _unfile(sess, addr, backs)
+    if not (m.markets or m.series) and m.cash >= 0:
+        return surplus  # flat and owing nothing: no fall of its collateral can breach it
     budget = surplus - band_slack(len(assets))
     share = budget // (len(assets) + len(m.markets) + len(m.series))
     caps = sum(params(sess, x).cap_ppm for x in assets)
@@ -501,33 +581,38 @@ def candidates(sess: Session) -> set[tuple[bytes, str]]:
     return out
 
 
-def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], fund_available, ev) -> bool:
+def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], ev, fund_available=None) -> bool:
     """Sell what of ``addr``'s collateral backing ``backs`` covers its MMR to the insurance fund (module docstring).
 
     Args:
-        fund_available: ``(sess, asset) -> int``, what the fund can pay (``liquidation.fund_available``).
         ev: the account's evaluation now (``margin.evaluate``): its equity and MMR set what the sale must bring.
+        fund_available: ``(sess, asset) -> int``, what the fund can pay (``liquidation.fund_available``): the sale
+            of an account with a position buys no more.  None: the takeover of a flat account's collateral, at
+            the same price whatever the fund's equity ("Bad debt").
 
-    Returns True if anything moved.
+    Returns True if the need is left uncovered while collateral whose price is stale could not be sold (the
+    caller pauses a flat account's liquidation until the price is fresh).
     """
     need = ev.mmr - (ev.equity - extra_equity(sess, addr, backs))  # MMR - the account's equity without its collateral
-    moved = False
+    blocked = False
     for asset in list(held(sess, addr, backs)):
         if need <= 0:
             break
         p = params(sess, asset)
         ms = sess.mstate(p.price_market)
         if ms.stale or ms.price <= 0:
+            blocked = True
             continue
         m = sess.macc(addr, asset)
         price, lot = _price_lot(sess, p)
         rate = price * (ONE - p.liq_discount_ppm)  # backs per lot x 10^6, after the discount (> 0)
-        avail = fund_available(sess, backs)
         enough = -(-need * lot * ONE // rate)  # the least amount whose price covers the need: rounded up, against the seller
-        amount = min(m.cash, enough, avail * lot * ONE // rate)  # ... and the largest one whose price the fund can pay
+        amount = min(m.cash, enough)
+        if fund_available is not None:  # ... and the largest one whose price the fund can pay
+            amount = min(amount, fund_available(sess, backs) * lot * ONE // rate)
+            if amount <= 0:
+                continue
         pay = amount * rate // (lot * ONE)  # rounded down, against the seller
-        if amount <= 0:
-            continue
         fund_x, fund_b, mb = sess.macc(FUND, asset), sess.macc(FUND, backs), sess.macc(addr, backs)
         m.cash -= amount
         fund_x.cash += amount
@@ -536,11 +621,11 @@ def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], fu
         for a, x in ((addr, asset), (FUND, asset), (FUND, backs), (addr, backs)):
             sess.touch_macc(a, x)
         _refile(sess, addr, asset)
-        moved = True
         events.append(Event("collateral_sale", {"account": addr, "asset": asset, "amount": amount, "backs": backs,
-                                                "price": price, "paid": pay, "left": m.cash, "need": need}))
+                                                "price": price, "paid": pay, "left": m.cash, "need": need,
+                                                "takeover": fund_available is None}))
         need -= pay
-    return moved
+    return blocked and need > 0
 
 
 # --------------------------------------------------------------------------- handler

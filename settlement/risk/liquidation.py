@@ -60,6 +60,19 @@ oracle price (its takeovers are applied as one fill per market and pass,
   counterparty can take.
 
 The account ends with ``E >= 0``; every step is an event in the block receipt.
+
+Collateral (``collateral.py``)
+------------------------------
+A holder of non-settlement collateral sells what covers its MMR to the fund
+first (with what the fund can pay).  One left flat owing the settlement asset
+has its collateral taken over at the same discounted price whatever the
+fund's equity (``_done``), so no debt stays behind unsold collateral.  An
+account without a position is breached when its equity is below zero (its
+collateral fell through its debt): the fund takes over what covers the debt
+and pays the rest, beyond its equity if it must (``insurance_payment`` with
+``beyond_equity``); the fund's own waterfall (``rebalance_fund``: ADL, then
+socialized loss) follows.  While that collateral's price is stale such a
+liquidation waits (``liquidation_paused``).
 """
 from __future__ import annotations
 
@@ -68,7 +81,7 @@ from ledger.receipt import Event
 from . import collateral
 from .adl import deleverage, socialize, sync_fund
 from ..context import BlockContext
-from .pm import mode as pm_mode
+from .pm import bands as pm_bands, mode as pm_mode
 from .margin import (Eval, ceil_div, close_settled, coordinate, evaluate, fill, reindex, reindex_single, settle_funding, unindex,
                      unindex_single)
 from .options import optindex
@@ -125,7 +138,14 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
     if m is None:
         m = sess.macc(addr, asset)
     if collateral.held(sess, addr, asset) and addr != FUND:  # its non-settlement collateral goes to the fund first (collateral.py)
-        collateral.sell_to_fund(sess, addr, asset, events, fund_available, evaluate(sess, addr, asset, m))
+        flat = not m.markets and not m.series  # a flat debtor's collateral is taken over, else bought with what the fund has
+        if collateral.sell_to_fund(sess, addr, asset, events, evaluate(sess, addr, asset, m), None if flat else fund_available) \
+                and flat:  # its collateral's price is stale: the fund must not pay a debt the account still holds it for
+            ev = evaluate(sess, addr, asset, m)
+            events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity),
+                                                       "mmr": _n(ev.mmr), "collateral_stale": True}))
+            reindex(sess, addr, asset, ev)
+            return
         ev = None  # evaluated again below (never the single-market path: its figures leave the collateral out)
     if ev is None or (addr, asset) in adl_cache["touched"] or adl_cache.get("socialized"):
         ev = None
@@ -147,7 +167,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
         under = sess.series(m.series[0]).underlying
         ev = _liquidate_options(sess, addr, asset, ev, events)
         if not ev.breached and ev.equity >= 0:
-            reindex(sess, addr, asset, ev, indexed=False)
+            _done(sess, addr, asset, m, events, ev)
             return
     e, mmr, n = ev.equity, ev.mmr, ev.notional
     base = {"account": addr, "asset": asset, "equity_before": _n(e), "mmr_before": _n(mmr)}
@@ -165,7 +185,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
         events.append(Event("liquidation", dict(base, step="full" if full else "partial", closes=closes, penalty=_n(pen),
                                                 equity_after=_n(after.equity), mmr_after=_n(after.mmr))))
         if not after.breached:
-            reindex(sess, addr, asset, after, indexed=False)
+            _done(sess, addr, asset, m, events, after)
             return
         _close_rest(sess, addr, asset, base, after, events)
     else:
@@ -199,9 +219,36 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
             sync_fund(sess)
             if m.markets:
                 deleverage(sess, addr, asset, debt - avail, events, adl_cache)
-            else:  # it held only options (closed above): the rest is socialized over the underlying's holders
+            elif under is not None:  # it held only options (closed above): the rest is socialized over the underlying's holders
                 socialize(sess, under, asset, addr, debt - avail, events, adl_cache)
-    reindex(sess, addr, asset, indexed=False)
+            else:  # flat, its collateral all taken over: the fund pays the rest; its own inventory then goes through
+                _fund_pays(sess, addr, asset, m, debt - avail, events)  # ADL and socialized loss (rebalance_fund)
+    _done(sess, addr, asset, m, events)
+
+
+def _done(sess: Session, addr: bytes, asset: str, m, events: list[Event], ev=None) -> None:
+    """Re-index a liquidated account; one left flat owing ``asset`` first has its collateral taken over (collateral.py).
+
+    The waterfall counted the collateral at its haircut value and the fund
+    takes it at the discounted price (``liq_discount <= haircut``), so the
+    account ends with cash >= 0 -- unless a collateral price is stale: then it
+    stays a flat debtor whose bands watch it.
+    """
+    if not m.markets and not m.series and m.cash < 0 and collateral.held(sess, addr, asset):
+        collateral.sell_to_fund(sess, addr, asset, events, evaluate(sess, addr, asset, m))
+        ev = None
+    reindex(sess, addr, asset, ev, indexed=False)
+
+
+def _fund_pays(sess: Session, addr: bytes, asset: str, m, amount: int, events: list[Event]) -> None:
+    """The fund pays ``amount`` of a flat account's debt beyond its equity (collateral.py, "Bad debt")."""
+    fund = sess.macc(FUND, asset)
+    fund.cash -= amount
+    m.cash += amount
+    sess.touch_macc(FUND, asset)
+    sess.touch_macc(addr, asset)
+    events.append(Event("insurance_payment", {"account": addr, "asset": asset, "amount": _n(amount), "fund_cash": _n(fund.cash),
+                                              "beyond_equity": True}))
 
 
 def _liquidate_options(sess: Session, addr: bytes, asset: str, ev, events: list[Event]):
@@ -365,7 +412,8 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
     assets = sorted({sess.market(mid).quote for mid in sess.market_ids() if not sess.mstate(mid).stale})
     for asset in assets:
         rebalance_fund(sess, asset, events, adl_cache)
-    popped = _fired(sess, sess.market_ids()) | optindex.candidates(sess) | collateral.candidates(sess)
+    popped = _fired(sess, sess.market_ids()) | optindex.candidates(sess) | collateral.candidates(sess) \
+        | pm_bands.candidates(sess, adl_cache["socialized"])
     sess.recheck.clear()
     breached = _triage(sess, popped | (adl_cache["touched"] - adl_cache["safe"]), events, popped)
     while breached:
@@ -383,7 +431,7 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
             rebalance_fund(sess, asset, events, adl_cache)
         # ADL counterparties paid part of someone's debt, and a socialized loss moved its market's coordinate:
         # whoever is breached now goes in this block too
-        popped = _fired(sess, sorted(adl_cache["socialized"]))
+        popped = _fired(sess, sorted(adl_cache["socialized"])) | pm_bands.pop_socialized(sess, adl_cache["socialized"])
         breached = _triage(sess, popped | (adl_cache["touched"] - adl_cache["safe"]), events, popped)
     sync_fund(sess)
     return events

@@ -25,7 +25,9 @@ it is part of ``K`` below); its collateral's price bands take their shares of
 the trigger budget before the positions split the rest (``collateral.file_bands``).
 Rounding is always against the account: unsettled funding owed rounds up,
 funding received rounds down, requirements round up.  An account breaches
-when ``equity < MMR``.
+when ``equity < MMR``; one without a position when ``equity < 0`` (a debt its
+collateral no longer covers: ``collateral.py`` "Bad debt", whose bands
+``reindex`` files for it).
 
 Triggers
 --------
@@ -53,7 +55,7 @@ from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw
 
 from . import adl_index, collateral
 from .options import optindex
-from .pm import mode as pm_mode
+from .pm import bands as pm_bands, mode as pm_mode
 from .options.optmargin import SLACK_SHORT, option_terms
 from ..accounts import MAX_AMOUNT, get_balance, set_balance
 from ..context import BlockContext
@@ -86,7 +88,8 @@ class Eval:
 
     @property
     def breached(self) -> bool:
-        return self.market_count > 0 and self.equity < self.mmr
+        """``equity < MMR`` with a position; without one, ``equity < 0`` (a debt its collateral no longer covers)."""
+        return self.equity < self.mmr if self.market_count else self.equity < 0
 
 
 def evaluate(sess: Session, addr: bytes, asset: str, m=None) -> Eval:
@@ -138,7 +141,9 @@ def unindex(sess: Session, addr: bytes, asset: str) -> None:
             sess.index.remove(mid, p.trigger_side, addr, p.trigger)
             p.trigger_side = 0
             sess.touch_pos(addr, mid)
-    if sess.macc(addr, asset).series:
+    if pm_mode.portfolio(sess, addr):  # its re-check bands (pm/bands.py); it files no option band
+        pm_bands.unfile(sess, addr, asset)
+    elif sess.macc(addr, asset).series:
         optindex.unfile(sess, addr, asset)
     adl_index.unfile(sess, addr, asset)
 
@@ -156,9 +161,18 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
         unindex(sess, addr, asset)
     m = sess.macc(addr, asset)
     if not m.markets and not m.series:
+        if m.cash < 0 and collateral.listed(sess):  # flat, owing what its collateral covers: the bands watch the debt
+            collateral.file_bands(sess, addr, asset, m, (ev or evaluate(sess, addr, asset)).scaled_surplus)
         return
     if ev is None:
         ev = evaluate(sess, addr, asset)
+    if pm_mode.portfolio(sess, addr):  # portfolio margin: its collateral's bands, then the re-check bands (pm/bands.py)
+        budget6 = (ev.equity - ev.mmr) * ONE  # its margin: the scenario requirement's, not the trigger budget (a sentinel)
+        if collateral.listed(sess):
+            budget6 = collateral.file_bands(sess, addr, asset, m, budget6)
+        pm_bands.file(sess, addr, asset, m, ev, budget6)
+        adl_index.refile(sess, addr, asset)
+        return
     surplus = ev.scaled_surplus
     if collateral.listed(sess):  # its collateral's price bands take their shares first (collateral.py)
         surplus = collateral.file_bands(sess, addr, asset, m, surplus)

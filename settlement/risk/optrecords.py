@@ -78,6 +78,7 @@ TWAP = b"r/op/tw/"
 OPOS = b"r/op/p/"
 HOLDERS = b"r/op/h/"
 OPT_INDEX = b"r/op/x/"
+PM_INDEX = b"r/pm/x/"  # pm/bands.py documents it (kept here: the session declares every index it flushes)
 
 
 def series_id(underlying: str, kind: str, strike: int, expiry_ms: int) -> str:
@@ -237,6 +238,7 @@ class OptionsCache:
         # (e.g. a short settled at expiry): (address, collateral asset)
         self.recheck: set[tuple[bytes, str]] = set()
         self.oindex = IndexCache(self.state, OPT_INDEX)  # the options at-risk index (options/optindex.py)
+        self.pmindex = IndexCache(self.state, PM_INDEX)  # the portfolio-margin re-check bands (pm/bands.py)
         # per-session memos of the modules that extend the account's margin (optindex.py: bands and epoch
         # references; pm/mode.py: "pm"; collateral.py: "col")
         self.oext: dict = {}
@@ -303,3 +305,4 @@ class OptionsCache:
         self._dirty_ss.clear()
         self._dirty_opos.clear()
         self.oindex.flush()
+        self.pmindex.flush()

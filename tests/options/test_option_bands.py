@@ -40,16 +40,16 @@ def _mark(sess, sid, spot, vol, now):
     sess.touch_ss(sid)
 
 
-@settings(max_examples=300, deadline=None)
-@given(p0=st.integers(1_000, 200_000), vol=st.integers(100_000, 2_000_000), cash_s=st.integers(0, 300),
-       positions=st.lists(position, min_size=1, max_size=3, unique_by=lambda x: x[:3]), data=st.data())
-def test_no_breach_inside_the_band(p0, vol, cash_s, positions, data):
+def options_book(p0: int, vol: int, positions, markets=()) -> tuple[DictView, State, Session, list[tuple[str, int]]]:
+    """A session over an empty state: U at ``p0`` with options enabled (and ``markets``: [(market, price)]), the
+    ``positions``' series listed and marked at ``vol``, the epoch's reference vols set; [(series, contracts)]."""
     view = DictView({})
     state = State(view)
     sess = Session(state, BlockContext("bands", 1, NOW))
-    sess.add_market(Market(U, "BTC", Q, default_params("large"), []))
-    ms = sess.mstate(U)
-    ms.price, ms.stale = p0, False
+    for mid, price in ((U, p0), *markets):
+        sess.add_market(Market(mid, mid[:3], Q, default_params("large"), []))
+        ms = sess.mstate(mid)
+        ms.price, ms.stale = price, False
     sess.set_oparams(U, OptionParams(0, 1_800_000, 60_000, 100_000, 150_000, 100_000, 75_000, 10_000, VB, RECHECK))
     state.put(UNDERLYINGS, encode([U]))
     sids = []
@@ -60,6 +60,14 @@ def test_no_breach_inside_the_band(p0, vol, cash_s, positions, data):
         sids.append((sid, n))
     state.put(series_list_key(U), encode(sorted(s for s, _ in sids)))
     optindex.candidates(sess)  # the epoch's reference vols
+    return view, state, sess, sids
+
+
+@settings(max_examples=300, deadline=None)
+@given(p0=st.integers(1_000, 200_000), vol=st.integers(100_000, 2_000_000), cash_s=st.integers(0, 300),
+       positions=st.lists(position, min_size=1, max_size=3, unique_by=lambda x: x[:3]), data=st.data())
+def test_no_breach_inside_the_band(p0, vol, cash_s, positions, data):
+    view, state, sess, sids = options_book(p0, vol, positions)
     sess.macc(A, Q).cash = cash_s * p0  # cash in units of the underlying's price
     for sid, n in sids:
         ofill(sess, A, Q, sid, n, 0)

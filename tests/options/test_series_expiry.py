@@ -96,7 +96,12 @@ def test_settlement_at_a_block_exactly_at_expiry_and_out_of_the_money():
     expired = {x.attrs["series"]: x.attrs for x in h.block_events("option_expired")}
     assert expired[call]["settle_price"] == 11_400 and expired[call]["intrinsic"] == 0 and expired[call]["paid"] == 0
     assert expired[put]["intrinsic"] == 600 and expired[put]["paid"] == 1_200
-    assert (h.cash("alice") - cash[0], h.cash("bob") - cash[1]) == (1_200, -1_200)
+    # bob has 70 of cash: the 1,130 he cannot pay is bad debt, which the sweep finds (flat, equity < 0) and the
+    # waterfall covers (the empty fund pays it beyond its equity: docs/risk-engine.md "Multi-asset collateral", "Bad debt")
+    assert (h.cash("alice") - cash[0], h.cash("bob") - cash[1], cash[1]) == (1_200, -70, 70)
+    liq, = h.block_events("liquidation")
+    pay, = h.block_events("insurance_payment")
+    assert (liq.attrs["equity_before"], pay.attrs["amount"], pay.attrs["beyond_equity"]) == (-1_130, 1_130, True)
     assert h.conserved()
 
 

@@ -38,7 +38,7 @@ def chain(haircut=50_000, cap=1_000_000, discount=25_000, fund=2_000_000) -> Har
                                                                      liq_discount_ppm=discount)))
     assert r.ok, r.reason
     h.block(h.tx("alice", MarginDeposit("USD", 5_000)), h.tx("alice", MarginDeposit("EUR", 80_000)),
-            h.tx("dave", MarginDeposit("USD", 300_000)), h.tx("issuer", InsuranceDeposit("USD", fund)))
+            h.tx("dave", MarginDeposit("USD", 300_000)), *([h.tx("issuer", InsuranceDeposit("USD", fund))] if fund else []))
     return h
 
 
@@ -168,6 +168,97 @@ def test_fund_buys_only_what_it_can_pay():
         assert row["ok"], (asset, row)
 
 
+def no_uncovered_debt(h: Harness, *names: str) -> None:
+    """Every named account's settlement cash is >= 0 or covered by its collateral's haircut value, and both assets
+    are conserved."""
+    s = h.session()
+    for n in names:
+        a = h.addr(n)
+        cash, extra = s.macc(a, "USD").cash, collateral.extra_equity(s, a, "USD")
+        assert cash >= 0 or extra >= -cash, (n, cash, extra, s.macc(a, "EUR").cash)
+        assert evaluate(s, a, "USD").equity >= 0, n
+    for asset, row in conservation(h.view.data.items()).items():
+        assert row["ok"], (asset, row)
+
+
+def test_an_empty_fund_takes_over_the_collateral_of_a_flat_liquidated_account():
+    """With nothing in the fund, a breached holder's EUR cannot be bought with the fund's equity: its position is
+    closed first, and once it is flat with a USD debt the fund takes over the EUR that covers it at the discounted
+    price all the same, so no debt is left that a further fall of EUR would leave uncovered (docs/risk-engine.md
+    "Multi-asset collateral", "Bad debt")."""
+    h = chain(fund=0)
+    assert h.trade("alice", "dave", "sell", 70, 10_000, market=PERP).ok
+    prices(h, 9_000, 880)  # equity -695,000 + 630,000 + floor(80,000 x 880 x 0.95 / 1,000) = 1,880 < MMR 31,500
+    liq, = h.block_events("liquidation")  # the fund can pay nothing: everything closes, the penalty takes the 1,880
+    assert (liq.attrs["equity_before"], liq.attrs["step"], liq.attrs["penalty"], liq.attrs["equity_after"]) == (1_880, "full", 1_880, 0)
+    sale, = h.block_events("collateral_sale")  # flat with cash -66,880: ceil(66,880 x 10^9 / (880 x 975,000)) EUR
+    assert (sale.attrs["amount"], sale.attrs["paid"], sale.attrs["need"], sale.attrs["takeover"]) == (77_949, 66_880, 66_880, True)
+    s = h.session()
+    a = h.addr("alice")
+    assert (s.macc(a, "USD").cash, s.macc(a, "EUR").cash, s.pos(a, PERP).size) == (0, 2_051, 0)  # the haircut's excess is hers
+    # the fund: cash -66,880 + 1,880 - 630,000 (70 lots bought at 9,000), its EUR counted 66,880: equity 1,880
+    assert (s.macc(FUND, "USD").cash, collateral.fund_inventory(s, "USD"), evaluate(s, FUND, "USD").equity) == (-695_000, 66_880, 1_880)
+    no_uncovered_debt(h, "alice", "dave")
+    prices(h, 9_000, 704)  # EUR falls on: the fund's 77,949 EUR are worth floor(77,949 x 704 x 0.975 / 1,000) = 53,504
+    dl, = h.block_events("fund_deleverage")  # 1,880 - 66,880 + 53,504 = -11,496: the fund's waterfall (ADL) pays it
+    adl, = h.block_events("adl")
+    assert (dl.attrs["equity"], adl.attrs["paid"], adl.attrs["counterparty"]) == (-11_496, 11_496, h.addr("dave"))
+    assert evaluate(h.session(), FUND, "USD").equity == 0
+    no_uncovered_debt(h, "alice", "dave")
+
+
+def test_a_flat_account_whose_collateral_no_longer_covers_its_debt_is_liquidated():
+    """alice closes her long at a loss: flat, USD cash -5,000 backed by 80,000 EUR. EUR then falls to 62 (haircut
+    value 4,712): her collateral's band finds her (equity -288 with no position) and the fund takes her EUR."""
+    h = chain()
+    assert h.trade("alice", "dave", "sell", 20, 10_000, market=PERP).ok
+    prices(h, 9_500, 1_100)
+    assert h.trade("dave", "alice", "sell", 20, 9_500, market=PERP).ok
+    s = h.session()
+    assert (s.macc(h.addr("alice"), "USD").cash, s.pos(h.addr("alice"), PERP).size) == (-5_000, 0)
+    eur = 1_100
+    while eur > 62:  # the price moves at most 20 % a block (move guard)
+        eur = eur * 4 // 5
+        prices(h, 9_500, eur)
+        if h.block_events("liquidation"):
+            break
+    # at 62 her EUR counts floor(80,000 x 62 x 0.95 / 1,000) = 4,712 < 5,000: the fund takes all of it for
+    # floor(80,000 x 62 x 0.975 / 1,000) = 4,836 and pays the 164 left (bad debt, reported)
+    sale, = h.block_events("collateral_sale")
+    liq, = h.block_events("liquidation")
+    pay, = h.block_events("insurance_payment")
+    assert (sale.attrs["price"], sale.attrs["amount"], sale.attrs["paid"], sale.attrs["need"]) == (62, 80_000, 4_836, 5_000)
+    assert (liq.attrs["equity_before"], liq.attrs["step"], pay.attrs["amount"]) == (-5_000 + 4_836, "bankrupt", 164)
+    s = h.session()
+    assert (s.macc(h.addr("alice"), "USD").cash, s.macc(h.addr("alice"), "EUR").cash) == (0, 0)
+    no_uncovered_debt(h, "alice", "dave")
+
+
+def test_a_flat_debtor_is_not_paid_for_while_its_collateral_price_is_stale():
+    """alice is flat with cash -5,000 and 80,000 EUR; EUR's oracles fall silent and the admin raises its haircut to
+    95 % (value 4,400: equity -600). The fund cannot take EUR at no price, and must not pay a debt she still holds
+    EUR for: the liquidation waits. Once EUR is priced again (1,100) her band fires and the fund takes
+    ceil(5,000 x 10^9 / (1,100 x 975,000)) = 4,663 EUR for floor(4,663 x 1,072.5 / 1,000) = 5,001 USD."""
+    h = chain()
+    assert h.trade("alice", "dave", "sell", 20, 10_000, market=PERP).ok
+    prices(h, 9_500, 1_100)
+    assert h.trade("dave", "alice", "sell", 20, 9_500, market=PERP).ok
+    h.block(*[h.tx(o, PriceReport(PERP, 9_500)) for o in h.oracles], dt_ms=61_000)  # EUR's reports are now too old
+    assert h.session().mstate(EURM).stale
+    h.block(h.tx("admin", SetCollateral("EUR", default_collateral_params("USD", EURM, haircut_ppm=950_000, liq_discount_ppm=25_000))),
+            *[h.tx(o, PriceReport(PERP, 9_500)) for o in h.oracles])
+    paused, = h.block_events("liquidation_paused")
+    assert (paused.attrs["equity"], paused.attrs["collateral_stale"]) == (-600, True)
+    assert not h.block_events("insurance_payment") and not h.block_events("collateral_sale")
+    assert h.session().macc(h.addr("alice"), "EUR").cash == 80_000
+    prices(h, 9_500, 1_100)
+    sale, = h.block_events("collateral_sale")
+    assert (sale.attrs["amount"], sale.attrs["paid"], sale.attrs["takeover"]) == (4_663, 5_001, True)
+    s = h.session()
+    assert (s.macc(h.addr("alice"), "USD").cash, s.macc(h.addr("alice"), "EUR").cash) == (1, 80_000 - 4_663)
+    no_uncovered_debt(h, "alice", "dave")
+
+
 def test_perps_only_accounts_keep_no_collateral_record():
     h = chain()
     assert h.trade("alice", "dave", "sell", 10, 10_000, market=PERP).ok  # dave: USD only
@@ -234,8 +325,8 @@ def test_portfolio_collateral_is_shocked_by_its_own_scan_range():
     from cli import pm as cpm
     from ledger.txkinds_pm import SetMarginMode
     from settlement.risk import pm_queries as pq
-    for cap, figures, pnls in ((1_000_000, (88_600, 21_042, 16_187), (-12_540, -13_167)),
-                               (600_000, (55_160, 15_776, 12_136), (-7_524, -7_901))):
+    for cap, figures, pnls, lo in ((1_000_000, (88_600, 21_042, 16_187), (-12_540, -13_167), 624),
+                                   (600_000, (55_160, 15_776, 12_136), (-7_524, -7_901), 818)):
         h = chain(cap=cap)
         a = h.addr("alice")
         assert h.run("alice", SetMarginMode("portfolio")).ok
@@ -252,8 +343,9 @@ def test_portfolio_collateral_is_shocked_by_its_own_scan_range():
         assert (c["binding"], c["requirement"], c["counted"]) == ("-extreme", -pnls[1], True)
         assert acc["imr"] == acc["underlyings"][0]["requirement"] + c["requirement"]
         assert acc["mmr"] == acc["underlyings"][0]["mmr"] + c["mmr"]
-        # a portfolio account's trigger budget is the sentinel (pm/mode.py): its band fires at every fresh sweep
-        assert collateral.band(h.session(), a, "USD") == {"EUR": collateral.ALWAYS}
+        # a portfolio account's collateral band takes its share of 10^6 x (equity - MMR) (pm/bands.py splits the rest):
+        # (72,413 or 43,024 less 12 of slack) / 2 over the slope 80,000 x 0.95 per lot of 1,000 EUR
+        assert collateral.band(h.session(), a, "USD") == {"EUR": lo}
     assert pq.pm_scenarios(h.view, h.addr("dave"), h.time_ms)["accounts"][0]["collateral_shock"] is None  # standard mode
     cpm._render_scenarios(pq.pm_scenarios(h.view, a, h.time_ms), "alice")
 

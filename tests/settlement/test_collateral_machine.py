@@ -7,9 +7,11 @@ Invariants after every block (docs/risk-engine.md, "Multi-asset collateral"):
   (the at-risk index, the collateral holders' re-check and the sale to the fund must leave none);
 * the collateral value ``margin.evaluate`` counts equals an independent recomputation from the stored
   balances, prices and parameters (haircut, cap, rounding down);
+* no account without a position holds negative USD cash that its EUR's haircut value does not cover, and the
+  USD claims (equity without collateral, where positive) are at most what backs them (``harness.debts_covered``);
 * the holder lists hold exactly the accounts with a positive EUR balance;
 * a sale of collateral sells the least amount that covers what the account needs (or what the fund or the
-  balance allows), never more.
+  balance allows; a flat account's whatever the fund has), never more.
 
 Rules ``all_in`` and ``eur_drift`` lean positions on the collateral and move its price by a little, so
 that the price bands (most moves stay inside) and the partial sales are exercised; removing the bands, or
@@ -33,7 +35,7 @@ from settlement.machine import execute_tx
 from settlement.risk.records import FUND, Session
 from settlement.state import State
 
-from .harness import Harness, block_no_flat_adl, price_off
+from .harness import Harness, block_no_flat_adl, debts_covered, price_off
 
 NAMES = ("alice", "bob", "carol", "dave", "erin")
 PERP, EURM = "BTC-PERP", "EUR-PERP"
@@ -89,12 +91,15 @@ class CollateralMachine(RuleBasedStateMachine):
 
     def _check_sale(self, a):
         """A sale sells what covers the need and no more: the least amount whose price covers it, unless the balance
-        or the fund runs out first (collateral.py "Liquidation")."""
+        or the fund runs out first; a flat account's is taken over whatever the fund has (collateral.py "Bad debt")."""
         p = collateral.params(self.h.session(), "EUR")
         rate = a["price"] * (10**6 - p.liq_discount_ppm)
         enough = -(-a["need"] * LOT * 10**6 // rate)
         assert 0 < a["amount"] <= enough and a["paid"] == a["amount"] * rate // (LOT * 10**6), a
+        if a["takeover"]:
+            event("collateral taken over from a flat account")
         if a["left"] and a["paid"] < a["need"]:
+            assert not a["takeover"], a
             event("collateral sale limited by the fund")
         elif a["left"]:
             assert a["amount"] == enough, a
@@ -178,6 +183,12 @@ class CollateralMachine(RuleBasedStateMachine):
             assert rows[asset]["ok"], (asset, rows[asset])
         for m, row in positions_balance(items).items():
             assert row["net"] == 0, (m, row)
+
+    @invariant()
+    def no_uncovered_debt(self):
+        """No account without a position owes USD its EUR does not cover, and USD claims <= what backs them."""
+        if debts_covered(self.h, NAMES, "USD", MARKETS):
+            event("the fund's EUR inventory fell through its equity with no position to deleverage")
 
     @invariant()
     def nobody_breached(self):

@@ -40,7 +40,7 @@ from settlement.risk.margin import evaluate
 from settlement.risk.markets import default_params
 from settlement.state import DictView, State
 
-from .harness import Harness, block_no_flat_adl, price_off
+from .harness import Harness, block_no_flat_adl, debts_covered, price_off
 
 NAMES = ("alice", "bob", "carol", "dave")
 MARKETS = ("BTC-PERP", "ETH-PERP")
@@ -161,6 +161,10 @@ class RiskMachine(RuleBasedStateMachine):
             assert row["spendable"] <= row["supply"] or row["stale"], (asset, row)
             assert not row["unbacked"], (asset, row)
             assert set(a for a, _ in row["bankrupt"]) <= set(row["stale"]), (asset, row)
+
+    @invariant()
+    def no_uncovered_debt(self):
+        debts_covered(self.h, NAMES, "USD", MARKETS)
 
     @invariant()
     def positions_sum_to_zero(self):

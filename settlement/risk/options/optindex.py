@@ -62,19 +62,23 @@ contract above holds by construction.  The check costs one read per live series 
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ledger.codec import decode
 
+from ..bandbook import BandBook
 from ..optrecords import UNDERLYINGS, series_list_key
-from ..records import FUND, LONG, ONE, SHORT, Session
+from ..records import FUND, ONE, Session
 from ..units import pack, pack_int, unpack_int
 from .positions import holders
 
-__all__ = ["ALWAYS", "BAND", "EPOCH", "candidates", "file", "underlyings", "unfile"]
+__all__ = ["ALWAYS", "BAND", "EPOCH", "candidates", "epoch_refs", "file", "lot_allowance6", "underlyings", "unfile"]
 
 ALWAYS = 2**200  # the sentinel: fires at every sweep
 BAND = b"r/op/xb/"  # + addr + b"/" + asset: the account's filed bands
 EPOCH = b"r/op/xe/"  # + underlying: reference vols of the current epoch
 YEAR_MS = 31_536_000_000
+BOOK = BandBook(BAND, "oindex", "bands")  # the filed bands: records and index entries (bandbook.py)
 
 
 def _isqrt_up(x: int) -> int:
@@ -94,6 +98,7 @@ def _isqrt(x: int) -> int:
         r = s
 
 
+@lru_cache(maxsize=4096)  # pure; the same few horizons and expiries recur across the legs of a sweep
 def _sqrt_years6(t_ms: int) -> int:
     """An integer >= 10^6 x sqrt(t_ms / YEAR)."""
     if t_ms <= 0:
@@ -101,12 +106,18 @@ def _sqrt_years6(t_ms: int) -> int:
     return _isqrt_up(-(-t_ms * ONE * ONE // YEAR_MS))
 
 
-def _band_key(addr: bytes, asset: str) -> bytes:
-    return BAND + addr + b"/" + asset.encode()
+def lot_allowance6(s_b: int, sigma: int, dsig: int, elapsed: int, t_ms: int, rate: int, strike: int) -> int:
+    """10^6 x a bound on how far one lot's value (``pricing.bs_value6``) moves besides its spot move (module docstring).
 
-
-def _time_mid(asset: str) -> str:
-    return "~" + asset
+    Time over ``elapsed`` ms at a vol up to ``sigma`` (ppm), the vol by up to
+    ``dsig`` (ppm) with at most ``t_ms`` to expiry, and the pricer's error
+    twice; spot up to ``s_b``.  Every term rounded up.
+    """
+    theta6 = -(-4 * s_b * sigma * _sqrt_years6(elapsed) // (10 * ONE))
+    r6 = -(-(rate if rate >= 0 else -2 * rate) * strike * elapsed // YEAR_MS)  # r < 0: e^{-rT} <= 2
+    vega6 = -(-4 * s_b * _sqrt_years6(t_ms) * dsig // (10 * ONE))
+    err6 = 2 * ONE + (s_b + strike) // 500 + 2
+    return theta6 + r6 + vega6 + err6
 
 
 def underlyings(sess: Session, m) -> list[str]:
@@ -114,7 +125,7 @@ def underlyings(sess: Session, m) -> list[str]:
     return sorted({sess.series(sid).underlying for sid in m.series})
 
 
-def _refs(sess: Session, u: str) -> dict[str, int]:
+def epoch_refs(sess: Session, u: str) -> dict[str, int]:
     cache = sess.oext.setdefault("refs", {})
     r = cache.get(u)
     if r is None:
@@ -132,7 +143,7 @@ def _half_width(sess: Session, addr: bytes, sids: list[str], u: str, b: int) -> 
         return 0
     now = sess.ctx.time_ms
     vb, mm, rate = params.vol_band_ppm, params.mm_ppm, params.rate_ppm
-    refs = _refs(sess, u)
+    refs = epoch_refs(sess, u)
     slope = allow = 0
     for sid in sids:
         series = sess.series(sid)
@@ -147,11 +158,8 @@ def _half_width(sess: Session, addr: bytes, sids: list[str], u: str, b: int) -> 
         sig_hi = -(-ref * (ONE + vb) // ONE)
         dsig = max(sig_hi - sigma0, sigma0 - ref * (ONE - vb) // ONE, 0)
         elapsed = now + params.recheck_ms - min(ss.mark_time_ms or now, now)
-        theta6 = -(-4 * s_b * max(sig_hi, sigma0) * _sqrt_years6(elapsed) // (10 * ONE))
-        r6 = -(-(rate if rate >= 0 else -2 * rate) * series.strike * elapsed // YEAR_MS)  # r < 0: e^{-rT} <= 2
-        vega6 = -(-4 * s_b * _sqrt_years6(series.expiry_ms - min(ss.mark_time_ms or now, now)) * dsig // (10 * ONE))
-        err6 = 2 * ONE + (s_b + series.strike) // 500 + 2
-        per_lot6 = theta6 + r6 + vega6 + err6 + ONE * abs(p0 - spot0)
+        per_lot6 = lot_allowance6(s_b, max(sig_hi, sigma0), dsig, elapsed, series.expiry_ms - min(ss.mark_time_ms or now, now),
+                                  rate, series.strike) + ONE * abs(p0 - spot0)
         slope += q * w
         allow += -(-q * w * per_lot6 // ONE)
     if not slope:
@@ -167,7 +175,6 @@ def file(sess: Session, addr: bytes, m, unders: list[str], b: int) -> None:
         by_u.setdefault(sess.series(sid).underlying, []).append(sid)
     now = sess.ctx.time_ms
     t_until = now + min(sess.oparams(u).recheck_ms if sess.oparams(u) else 0 for u in unders)
-    idx = sess.oindex
     _unfile(sess, addr, asset)  # a record left behind by an expiry settlement (it closes positions without unfiling)
     if not m.markets and m.cash >= 0 and all(sess.opos(addr, sid).size > 0 for sid in m.series):
         return  # long options only, no debt: equity >= 0 = MMR whatever the marks, nothing can breach it
@@ -176,41 +183,14 @@ def file(sess: Session, addr: bytes, m, unders: list[str], b: int) -> None:
         w = _half_width(sess, addr, by_u[u], u, b)
         if w > 0:
             p0 = sess.mstate(u).price
-            lo, hi = p0 - w, p0 + w
+            rows.append((u, p0 - w, p0 + w))
         else:
-            lo, hi = ALWAYS, -ALWAYS
-        idx.insert(u, LONG, addr, lo)
-        idx.insert(u, SHORT, addr, hi)
-        rows.append([u, pack_int(lo), pack_int(hi)])
-    idx.insert(_time_mid(asset), SHORT, addr, t_until)
-    sess.state.put(_band_key(addr, asset), pack([rows, t_until]))
-    sess.oext.setdefault("bands", {})[(addr, asset)] = (rows, t_until)
+            rows.append((u, ALWAYS, -ALWAYS))
+    BOOK.put(sess, addr, asset, rows, t_until)
 
 
-def _record(sess: Session, addr: bytes, asset: str):
-    bands = sess.oext.setdefault("bands", {})
-    k = (addr, asset)
-    if k not in bands:
-        raw = sess.state.get(_band_key(addr, asset))
-        bands[k] = None if raw is None else tuple(decode(raw))
-    return bands[k]
-
-
-def _unfile(sess: Session, addr: bytes, asset: str, popped: tuple | None = None) -> None:
-    rec = _record(sess, addr, asset)
-    if rec is None:
-        return
-    rows, t_until = rec
-    idx = sess.oindex
-    for u, lo, hi in rows:
-        if popped != (u, LONG):
-            idx.remove(u, LONG, addr, unpack_int(lo))
-        if popped != (u, SHORT):
-            idx.remove(u, SHORT, addr, unpack_int(hi))
-    if popped != (_time_mid(asset), SHORT):
-        idx.remove(_time_mid(asset), SHORT, addr, t_until)
-    sess.state.put(_band_key(addr, asset), None)
-    sess.oext["bands"][(addr, asset)] = None
+_record = BOOK.record
+_unfile = BOOK.remove
 
 
 def unfile(sess: Session, addr: bytes, asset: str) -> None:
@@ -222,7 +202,7 @@ def _epoch_changed(sess: Session, u: str, vb: int) -> list[str]:
     """The live series of ``u`` if its vols left their epoch's band or its option parameters changed (a new epoch), else []."""
     raw = sess.state.get(series_list_key(u))
     live = [] if raw is None else list(decode(raw))
-    refs = _refs(sess, u)
+    refs = epoch_refs(sess, u)
     cur = {}
     for sid in live:
         ss = sess.sstate(sid)
@@ -256,7 +236,6 @@ def candidates(sess: Session) -> set[tuple[bytes, str]]:
     out: set[tuple[bytes, str]] = {k for k in sess.recheck if k[0] != FUND}
     raw = sess.state.get(UNDERLYINGS)
     unders = [] if raw is None else list(decode(raw))
-    idx = sess.oindex
     assets = set()
     for u in unders:
         market = sess.market(u)
@@ -272,13 +251,6 @@ def candidates(sess: Session) -> set[tuple[bytes, str]]:
         ms = sess.mstate(u)
         if ms.stale or not ms.price:
             continue
-        for side in (LONG, SHORT):
-            for addr, _ in idx.pop_fired(u, side, ms.price):
-                _unfile(sess, addr, asset, (u, side))
-                out.add((addr, asset))
-    now = sess.ctx.time_ms
-    for asset in sorted(assets):
-        for addr, _ in idx.pop_fired(_time_mid(asset), SHORT, now + 1):
-            _unfile(sess, addr, asset, (_time_mid(asset), SHORT))
-            out.add((addr, asset))
+        BOOK.pop_moved(sess, u, ms.price, asset, out)
+    BOOK.pop_due(sess, assets, out)
     return out

@@ -6,7 +6,8 @@ when every collateral asset in which it holds one has fresh prices and
 ``equity >= IMR`` in the new mode; otherwise it is refused with a receipt
 (``InsufficientMargin`` / ``StalePrice``) and nothing changes.  After a switch
 every asset's triggers are filed again (the trigger regime differs:
-``mode.py``).  Never computes a requirement itself (``mode.py``,
+``mode.py``, ``bands.py``); after a new grid, the bands of every account on
+its underlying.  Never computes a requirement itself (``mode.py``,
 ``scenarios.py``).
 """
 from __future__ import annotations
@@ -20,8 +21,9 @@ from ...context import BlockContext
 from ...errors import InsufficientMargin, InvalidParameter, StalePrice, UnknownMarket
 from ...state import State
 from ...transfers import require_role
-from ..margin import evaluate, reindex, require_fresh
+from ..margin import evaluate, reindex, require_fresh, unindex
 from ..records import FUND, ONE, Session
+from .bands import pop_markets
 from .mode import MODES, PORTFOLIO, portfolio, set_mode, set_params
 
 __all__ = ["HANDLERS", "set_margin_mode", "set_pm_params", "validate_pm_params"]
@@ -52,6 +54,9 @@ def set_pm_params(state: State, ctx: BlockContext, sender: bytes, body: SetPmPar
         raise UnknownMarket(f"unknown market {body.underlying!r}")
     validate_pm_params(body.params)
     set_params(sess, body.underlying, body.params)
+    for addr, asset in sorted(pop_markets(sess, [body.underlying])):  # their bands assumed the old grid (bands.py)
+        reindex(sess, addr, asset)
+    sess.flush()
     attrs = {"underlying": body.underlying}
     attrs.update({f.name: getattr(body.params, f.name) for f in dataclasses.fields(PmParams)})
     return [Event("pm_params_set", attrs)]
@@ -79,6 +84,7 @@ def set_margin_mode(state: State, ctx: BlockContext, sender: bytes, body: SetMar
     assets = _assets(sess, sender)
     for q in assets:
         require_fresh(sess, sender, q, "margin mode switch")
+        unindex(sess, sender, q)  # in the mode it leaves: its triggers and bands are that mode's
     set_mode(sess, sender, body.mode)
     figures = []
     for q in assets:
@@ -89,7 +95,7 @@ def set_margin_mode(state: State, ctx: BlockContext, sender: bytes, body: SetMar
             raise InsufficientMargin(f"in {body.mode} mode {q} equity {ev.equity} would be below the initial margin requirement {ev.imr}")
         figures.append({"asset": q, "equity": ev.equity, "imr": ev.imr, "mmr": ev.mmr})
     for q in assets:
-        reindex(sess, sender, q)
+        reindex(sess, sender, q, indexed=False)
     sess.flush()
     return [Event("margin_mode", {"account": sender, "mode": body.mode, "changed": True, "margin": figures})]
 

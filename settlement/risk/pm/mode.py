@@ -24,10 +24,10 @@ market is its own underlying; an option's is its series' ``underlying``)::
 
 Equity is unchanged (cash + positions at mark, ``margin.evaluate``).  The
 trigger budget (``Eval.scaled_surplus``) of a portfolio account is the
-sentinel ``-2^200``: every perpetual trigger and option band it files fires at
-every sweep whose price is fresh, so the sweep re-evaluates it exactly in
-every block (O(portfolio accounts) per block: the fallback of issue 17's
-"re-check when a price or vol moved past its band"; finer bands are future work).
+sentinel ``-2^200``, so that no standard trigger, option band or collateral
+band spends its margin; ``margin.reindex`` files its re-check bands instead
+(``bands.py``: a safe interval of each underlying's price, before a time and
+within the vol epochs, derived from the scenario requirement).
 
 Collateral shocks: ``margin.evaluate`` adds a portfolio account's collateral,
 shocked by each asset's own scan range, as a term of its own after these
@@ -42,7 +42,7 @@ from ..optrecords import CALL
 from ..records import ONE, Session
 from .scenarios import OptionLeg, array_key, requirement, risk_arrays
 
-__all__ = ["MODES", "PM_DEFAULTS", "PORTFOLIO", "STANDARD", "SENTINEL", "book", "params", "portfolio", "requirement_terms",
+__all__ = ["MODES", "PM_DEFAULTS", "PORTFOLIO", "STANDARD", "SENTINEL", "book", "count", "params", "portfolio", "requirement_terms",
            "set_mode", "set_params", "underlying_requirements"]
 
 STANDARD, PORTFOLIO = "standard", "portfolio"
@@ -50,7 +50,7 @@ MODES = (STANDARD, PORTFOLIO)
 MODE = b"r/pm/mode/"
 COUNT = b"r/pm/n"
 PARAMS = b"r/pm/pa/"
-SENTINEL = -(2**200)  # a portfolio account's trigger budget: every trigger fires at every sweep
+SENTINEL = -(2**200)  # a portfolio account's trigger budget (its bands are bands.py's)
 
 # Defaults: CME SPAN's extreme moves (3 x the scan range, 35 % of the loss counted); a 15 % price scan
 # and +-30 % relative vol shocks in the range Deribit's portfolio margin uses for BTC options; a short-option
@@ -70,15 +70,21 @@ def _memo(sess: Session) -> dict:
     return sess.oext.setdefault("pm", {})
 
 
-def portfolio(sess: Session, addr: bytes) -> bool:
-    """True if ``addr`` is in portfolio mode (one read per session while no account is; one per account after)."""
+def count(sess: Session) -> int:
+    """The number of accounts in portfolio mode (one read per session)."""
     memo = _memo(sess)
     n = memo.get(COUNT)
     if n is None:
         raw = sess.state.get(COUNT)
         n = memo[COUNT] = 0 if raw is None else decode(raw)
-    if not n:
+    return n
+
+
+def portfolio(sess: Session, addr: bytes) -> bool:
+    """True if ``addr`` is in portfolio mode (one read per session while no account is; one per account after)."""
+    if not count(sess):
         return False
+    memo = _memo(sess)
     mode = memo.get(addr)
     if mode is None:
         mode = memo[addr] = sess.state.get(MODE + addr) is not None
