@@ -1,14 +1,14 @@
 """Multi-asset collateral: a listed asset's margin cash backs positions settled in another asset, with a haircut.
 
-Owns ``set_collateral``, the collateral keys below, the value an account's
+Owns ``set_collateral``, the collateral keys below, the lists of who holds
+what (:func:`held`, :func:`holders`, :func:`refile`), the value an account's
 non-settlement collateral adds to its equity (:func:`extra_equity`, the one
-call ``margin.evaluate`` makes for it), the holders' collateral price bands
-(:func:`file_bands`, ``margin.reindex``'s one call, and the sweep's
-:func:`candidates`), the sale of what of a breached
-account's collateral covers its MMR to the insurance fund (:func:`sell_to_fund`)
-and the value of the fund's collateral inventory (:func:`fund_inventory`).  It never
-decides the order of liquidations (``liquidation.py``) and never computes a
-position's margin (``margin.py``).
+call ``margin.evaluate`` makes for it), that value shocked in a portfolio
+account's scenarios (:func:`shock_terms`) and the value of the fund's
+collateral inventory (:func:`fund_inventory`).  It never files or sweeps the
+collateral price bands (``collateral_bands.py``), never sells collateral
+(``collateral_sale.py``), never decides the order of liquidations
+(``liquidation.py``) and never computes a position's margin (``margin.py``).
 
 Keys (bytes; the store adds its own versioned prefix):
 
@@ -22,6 +22,8 @@ Keys (bytes; the store adds its own versioned prefix):
 ``r/col/x/`` + asset + ...                 the price bands (``liq_index.IndexCache``, side LONG: fires below ``lo``)
 ``r/col/b/`` + addr(20) + ``/`` + backs    ``[[asset, lo], ...]``: the account's filed bands
 =========================================  ==========================================
+
+``r/col/s``, ``r/col/x`` and ``r/col/b`` are written by ``collateral_bands.py`` only.
 
 Value (docs/risk-engine.md, "Multi-asset collateral")
 -----------------------------------------------------
@@ -70,132 +72,12 @@ every asset at once, counts the cap, the haircut and every rounding as
 least the loss of any joint scenario.  Conservative where grids differ: one
 extreme fraction and one MMR fraction, the largest of the held assets'.
 
-Price bands (the at-risk index of the collateral)
--------------------------------------------------
-``margin.reindex`` hands :func:`file_bands` the account's trigger budget
-``S6`` (10^6 x its margin surplus) first.  With ``n`` held assets, the account's
-``k = n + markets + series`` and the rounding slack ``s_n = (4n(n+1) + 4) x 10^6``,
-each asset gets ``b = floor((S6 - s_n) / k)`` and the positions split what is
-left, ``S6 - s_n - n x b``, as before.  Asset ``X`` (``cash_X`` held, price
-``P0`` at this evaluation) gets the band ``[lo, +inf)``::
-
-    lambda_X = 10^6 + sum_{Y held, Y != X} cap_Y
-    lo       = P0 - floor(b x lot x 10^6 / (lambda_X x cash_X x (10^6 - haircut_X)))
-
-filed in ``r/col/x/`` (side LONG of ``liq_index``: it fires when the price is
-below ``lo``).  Nothing is filed for a disabled asset (worth 0 at every price)
-or when ``lo <= 0``; ``S6 < s_n`` files the sentinel ``lo = 2^200``, which
-fires at every sweep whose price is fresh.
-
-Why it is safe.  Let ``extra*`` be ``extra`` without its floors.  (1) It never
-falls when a price rises: each ``min(v_X, cap_X x T)`` is non-decreasing in
-every ``v``.  So only falls matter.  (2) It is a continuous, piecewise linear
-function of the ``v``'s whose partial derivative in ``v_X`` is at most
-``lambda_X / 10^6``: ``v_X`` enters ``X``'s own term with slope 1 or ``cap_X``
-and every other ``Y``'s through ``T`` with slope ``cap_Y`` at most.  ``v_X``
-falls by ``cash_X x (10^6 - haircut_X) / (lot x 10^6)`` per unit of price, so
-while every price stays at or above its ``lo``, 10^6 x ``extra*`` has lost at
-most ``n x b`` (the half-width is rounded down).  (3) The floors:
-``extra* - n(n+1) <= extra <= extra*`` (each ``v`` is floored once, ``T``
-carries ``n`` of those, each cap one more).  For a portfolio account the
-shock term (above) subtracts ``MMR_c``: ``extra - MMR_c`` is, without
-roundings, ``(1 - w) x extra*(P) + w x extra*(P')`` with ``w <= 1`` and the
-shocked prices ``P'`` non-decreasing and 1-Lipschitz in ``P``, so (1) and (2)
-hold for it too, and its roundings (floors at ``P`` and ``P'``, two ceilings)
-stay within ``2n(n+1) + 2`` either way: ``s_n`` covers them.  So the
-collateral loses less than ``n x b + s_n`` of the budget, the positions less
-than their part (their own triggers), and the account cannot breach before a
-band or a trigger fires.  ``extra`` also depends on the account's cash in
-``X`` and ``backs`` (changed only by transactions and liquidations, which
-re-index it; an ADL counterparty's one-pass re-index counts no ``extra`` at all,
-which is conservative) and on the parameters: :func:`candidates` re-checks every holder of ``X`` in the
-sweep after ``X``'s ``CollateralParams`` or its price market's ``PmParams``
-changed (``r/col/s/X``).  Cost: a block in which ``X``'s price moves reads the
-band index's watermark and the buckets it crossed, and evaluates only the
-holders whose band it crossed, not every holder.
-
-Liquidation
------------
-A breached account sells its collateral to the insurance fund first
-(``liquidation.liquidate_account`` calls :func:`sell_to_fund` before its
-waterfall), in asset order, only as much as brings its equity *without* its
-collateral up to its MMR: with ``E`` and ``MMR`` its evaluation, the sale must
-bring ``need = MMR - (E - extra)`` of ``backs``.  Of each asset ``X`` in turn the
-fund buys::
-
-    rate = P x (10^6 - liq_discount)                       backs per lot, x 10^6
-    a    = min(cash_X, ceil(need x lot x 10^6 / rate), floor(avail x lot x 10^6 / rate))
-    paid = floor(a x rate / (lot x 10^6))
-
-``a`` is rounded up (against the account: ``paid >= need`` unless its balance
-or the fund runs out) and ``paid`` down; ``avail = max(0, the fund's equity in
-backs)``.  ``X`` moves from the account's cash to the fund's
-(``MAcc(FUND, X).cash``), ``paid`` the other way: conservation per asset is
-exact.  ``need`` falls by ``paid`` and the sale stops once it is covered; the
-rest of the collateral stays with the account, which is then not breached
-whatever that rest is worth (its equity without it covers MMR; in portfolio
-mode the shock term of the rest is at most the rest's value).  If the
-collateral does not cover ``need``, all of it is sold and the perpetual
-waterfall runs on what is left.  ``liq_discount <= haircut`` (validated), so
-a sale never lowers the account's equity.  A collateral price that is stale
-cannot be sold at: an account with a position is liquidated all the same
-(its collateral counted at the last price; if it ends flat in debt it is a
-flat debtor, below, whose bands fire once the price is fresh), while the
-liquidation of an account without one is paused (``liquidation_paused`` with
-``collateral_stale``: the fund must not pay a debt the account still holds
-collateral for) and re-indexed, as for a stale market.
-
-Bad debt (no debt is left behind unsold collateral)
----------------------------------------------------
-Buying only with its equity, the fund could leave an account at the end of
-its liquidation flat, with negative ``backs`` cash and unsold collateral,
-which nobody looked at again: a further fall of the collateral left a debt
-outside every waterfall.  The rule, after Drift v2's
-``liquidate_perp_pnl_for_deposit`` (the liquidator takes the user's deposit at
-the oracle price less a liquidation fee against its negative P&L; a user left
-with a debt and no deposit is bankrupt: ``resolve_perp_bankruptcy``, the
-insurance fund, then the loss socialized) and Binance Portfolio Margin, whose
-liquidation engine "will take over the assets on the account and sell them to
-cover the liabilities", its insurance fund taking over what is left and ADL
-beyond its coverage (binance.com FAQ "How Does Liquidation Work in the Binance
-Portfolio Margin Account"):
-
-* Takeover.  An account left flat (no position in ``backs``) with negative
-  ``backs`` cash at the end of its liquidation (``liquidation._done``) has its
-  collateral taken by the fund at the same price, ``need = -cash``, **whatever
-  the fund's equity** (``sell_to_fund`` without ``fund_available``; event
-  ``takeover``).  The waterfall counted the collateral at its haircut value
-  and ``liq_discount <= haircut``, so the account ends with cash >= 0.
-* The fund's inventory counts in the fund's equity in ``backs``
-  (:func:`fund_inventory`, through :func:`extra_equity`) at the takeover price,
-  rounded down (against the fund)::
-
-      inv = sum_X floor(cash_FUND,X x P_X x (10^6 - liq_discount_X) / (lot_X x 10^6))
-
-  so a sale or takeover never lowers the fund's equity (``floor(a + b) >=
-  floor(a) + floor(b)``: the inventory gains at least ``paid``); its cash may
-  go below zero, backed by the inventory (as a long perpetual inventory makes
-  it).  A fall of ``X`` lowers the fund's equity; once negative
-  ``liquidation.rebalance_fund`` deleverages the fund's positions at its
-  bankruptcy price (ADL, then socialized loss).  With no position the fund
-  keeps the loss (its equity below zero, as after an ``adl_uncovered``).  The
-  disabled switch does not change the inventory's value: it governs what
-  accounts may count, not what the asset fetches.
-* Flat debtors.  An account without a position may still owe ``backs`` (it
-  closed a position at a loss, paid an option's settlement, or its
-  collateral's price was stale at its liquidation).  ``margin.Eval.breached``
-  is then ``equity < 0`` (its MMR is 0) and ``margin.reindex`` files its
-  collateral price bands out of its budget ``10^6 x (cash + extra)``
-  (:func:`file_bands` with no position: ``k = n``; nothing is filed once its
-  cash is >= 0), so the sweep finds it when its collateral falls through the
-  debt.  Its liquidation takes over what covers ``-cash``; if all of it does
-  not, the account is bankrupt and the fund pays the rest, beyond its equity
-  if it must (``insurance_payment`` with ``beyond_equity``: a flat account has
-  no position to deleverage), its own waterfall following.  Every other way
-  an account changes (trades, deposits, withdrawals, ADL, option expiries
-  through ``sess.recheck``) re-indexes it; a one-pass ADL counterparty
-  (``adl.py``) pays at most its equity *without* its collateral, so it never
-  ends flat in debt.
+Price bands and liquidation
+---------------------------
+The price bands that find a holder when its collateral falls are
+``collateral_bands.py`` ("Price bands"); the sale of a breached account's
+collateral to the fund and the takeover of a flat debtor's are
+``collateral_sale.py`` ("Liquidation", "Bad debt").
 """
 from __future__ import annotations
 
@@ -209,15 +91,13 @@ from ..context import BlockContext
 from ..errors import AlreadyExists, InvalidParameter, UnknownMarket
 from .pm import mode as pm_mode
 from .pm.scenarios import GRID, spot_move
-from .liq_index import IndexCache
-from .records import FUND, LONG, ONE, Session
+from .records import FUND, ONE, Session
 from ..state import State
 from ..transfers import require_asset, require_role
-from .units import pack_int, unpack_int
 
-__all__ = ["COLLATERAL_DEFAULTS", "HANDLERS", "band", "band_slack", "candidates", "file_bands", "collateral_value", "default_collateral_params",
-           "extra_equity", "fund_inventory", "held", "listed", "refile", "sell_to_fund", "set_collateral", "shock_table", "shock_terms", "shocked_values",
-           "validate_collateral_params"]
+__all__ = ["COLLATERAL_DEFAULTS", "HANDLERS", "collateral_value", "default_collateral_params", "extra_equity", "fund_inventory", "has_holders",
+           "held", "holders", "listed", "memo", "params", "price_lot", "refile", "set_collateral", "shock_table", "shock_terms",
+           "shocked_values", "validate_collateral_params"]
 
 LISTED = b"r/col/l"
 PARAMS = b"r/col/p/"
@@ -226,7 +106,6 @@ HOLDERS = b"r/col/h/"
 SEEN = b"r/col/s/"
 BANDS = b"r/col/x/"
 BAND = b"r/col/b/"
-ALWAYS = 2**200  # the sentinel band: fires at every sweep whose price is fresh
 PAGES = 64  # holder pages per asset (as the option holders, options/positions.py)
 
 # Binance Portfolio Margin values BTC and ETH at a collateral rate of 0.95 (a 5 % haircut); assets it
@@ -256,21 +135,22 @@ def validate_collateral_params(p: CollateralParams) -> None:
 # --------------------------------------------------------------------------- cached reads
 
 
-def _memo(sess: Session) -> dict:
+def memo(sess: Session) -> dict:
+    """The session's collateral cache (``sess.oext["col"]``); ``collateral_bands.py`` keeps its band index there."""
     return sess.oext.setdefault("col", {})
 
 
 def _list(sess: Session, key: bytes) -> list:
-    memo = _memo(sess)
-    v = memo.get(key)
+    cache = memo(sess)
+    v = cache.get(key)
     if v is None:
         raw = sess.state.get(key)
-        v = memo[key] = [] if raw is None else list(decode(raw))
+        v = cache[key] = [] if raw is None else list(decode(raw))
     return v
 
 
 def _put_list(sess: Session, key: bytes, v: list) -> None:
-    _memo(sess)[key] = v
+    memo(sess)[key] = v
     if key == LISTED:
         sess.col_listed = v
     sess.state.put(key, encode(v) if v else None)
@@ -285,12 +165,12 @@ def listed(sess: Session) -> list[str]:
 
 
 def params(sess: Session, asset: str) -> CollateralParams | None:
-    memo = _memo(sess)
+    cache = memo(sess)
     k = ("p", asset)
-    if k not in memo:
+    if k not in cache:
         raw = sess.state.get(PARAMS + asset.encode())
-        memo[k] = None if raw is None else CollateralParams.decode(raw)
-    return memo[k]
+        cache[k] = None if raw is None else CollateralParams.decode(raw)
+    return cache[k]
 
 
 def held(sess: Session, addr: bytes, backs: str) -> list[str]:
@@ -321,7 +201,8 @@ def has_holders(sess: Session, asset: str) -> bool:
 # --------------------------------------------------------------------------- value
 
 
-def _price_lot(sess: Session, p: CollateralParams) -> tuple[int, int]:
+def price_lot(sess: Session, p: CollateralParams) -> tuple[int, int]:
+    """(price, lot size) of ``p``'s price market: ``backs`` base units per lot, base units of the asset per lot."""
     return sess.mstate(p.price_market).price, sess.market(p.price_market).params.lot_size
 
 
@@ -333,7 +214,7 @@ def _value(sess: Session, addr: bytes, asset: str, price: int | None = None) -> 
     cash = sess.macc(addr, asset).cash
     if cash <= 0:
         return 0
-    mprice, lot = _price_lot(sess, p)
+    mprice, lot = price_lot(sess, p)
     return cash * (mprice if price is None else price) * (ONE - p.haircut_ppm) // (lot * ONE)
 
 
@@ -374,7 +255,7 @@ def fund_inventory(sess: Session, backs: str) -> int:
     """The insurance fund's collateral inventory in ``backs``: each asset at the price it took it over at.
 
     ``sum_X floor(cash_X x P_X x (10^6 - liq_discount_X) / (lot_X x 10^6))`` over the listed assets backing
-    ``backs`` (module docstring, "Bad debt"): a takeover never lowers the fund's equity, a fall of ``X`` does.
+    ``backs`` (``collateral_sale.py``, "Bad debt"): a takeover never lowers the fund's equity, a fall of ``X`` does.
     """
     total = 0
     for asset in listed(sess):
@@ -383,7 +264,7 @@ def fund_inventory(sess: Session, backs: str) -> int:
             continue
         cash = sess.macc(FUND, asset).cash
         if cash > 0:
-            price, lot = _price_lot(sess, p)
+            price, lot = price_lot(sess, p)
             total += cash * price * (ONE - p.liq_discount_ppm) // (lot * ONE)
     return total
 
@@ -458,8 +339,12 @@ def _set_member(sess: Session, key: bytes, item, present: bool) -> None:
     _put_list(sess, key, sorted([*v, item]) if present else [x for x in v if x != item])
 
 
-def _refile(sess: Session, addr: bytes, asset: str) -> str | None:
-    """Update ``addr``'s membership for ``asset`` (held iff cash > 0); its ``backs`` (None if not listed)."""
+def refile(sess: Session, addr: bytes, asset: str) -> str | None:
+    """After ``addr``'s cash of ``asset`` changed: keep the lists (held iff cash > 0); its ``backs`` (None if not listed).
+
+    The caller (``margin.py``'s deposit and withdrawal, ``collateral_sale.sell_to_fund``) then checks and
+    re-indexes the ``backs`` account.
+    """
     p = params(sess, asset)
     if p is None or addr == FUND:
         return None
@@ -467,165 +352,6 @@ def _refile(sess: Session, addr: bytes, asset: str) -> str | None:
     _set_member(sess, HELD + addr + b"/" + p.backs.encode(), asset, present)
     _set_member(sess, _page_key(asset, addr[0] % PAGES), addr, present)  # one page: O(page), not O(holders)
     return p.backs
-
-
-def refile(sess: Session, addr: bytes, asset: str) -> str | None:
-    """After ``addr``'s cash of ``asset`` changed: keep the lists (held iff cash > 0); its ``backs`` (None if not listed).
-
-    The caller (``margin.py``'s deposit and withdrawal) then checks and re-indexes the ``backs`` account.
-    """
-    return _refile(sess, addr, asset)
-
-
-# --------------------------------------------------------------------------- sweep and liquidation
-
-
-def _bands(sess: Session) -> IndexCache:
-    idx = _memo(sess).get("x")
-    if idx is None:
-        idx = _memo(sess)["x"] = IndexCache(sess.state, BANDS)
-    return idx
-
-
-def _band_key(addr: bytes, backs: str) -> bytes:
-    return BAND + addr + b"/" + backs.encode()
-
-
-def _unfile(sess: Session, addr: bytes, backs: str, popped: str | None = None) -> None:
-    """Remove ``addr``'s filed bands for ``backs`` (``popped``: the asset whose entry the sweep already removed)."""
-    key = _band_key(addr, backs)
-    raw = sess.state.get(key)
-    if raw is None:
-        return
-    idx = _bands(sess)
-    for asset, lo in decode(raw):
-        if asset != popped:
-            idx.remove(asset, LONG, addr, unpack_int(lo))
-    sess.state.put(key, None)
-
-
-def band_slack(n: int) -> int:
-    """The rounding slack (x 10^6) of an account's ``n`` collateral assets (module docstring, "Price bands")."""
-    return (4 * n * (n + 1) + 4) * ONE
-
-
-def file_bands(sess: Session, addr: bytes, backs: str, m, surplus: int) -> int:
-    """File ``addr``'s collateral price bands out of its trigger budget ``surplus``; what is left for its positions.
-
-    ``margin.reindex``'s one call (module docstring, "Price bands"): each held
-    asset takes the share ``b = floor((surplus - slack) / k)`` (``k``: the held
-    assets plus the account's markets and series), the positions split the
-    rest.  A negative budget files the sentinel (fires at every fresh sweep).
-    """
-    assets = held(sess, addr, backs)
-    if not assets:  # no read on the perps-only path; a band left from collateral held before only fires a re-check
-        return surplus
-    _unfile(sess, addr, backs)
-    if not (m.markets or m.series) and m.cash >= 0:
-        return surplus  # flat and owing nothing: no fall of its collateral can breach it
-    budget = surplus - band_slack(len(assets))
-    share = budget // (len(assets) + len(m.markets) + len(m.series))
-    caps = sum(params(sess, x).cap_ppm for x in assets)
-    idx, rows = _bands(sess), []
-    for x in assets:
-        p = params(sess, x)
-        cash = sess.macc(addr, x).cash
-        if not p.enabled or cash <= 0:
-            continue  # worth 0 at any price; a parameter change re-checks every holder, a deposit re-files the account
-        price, lot = _price_lot(sess, p)
-        if budget < 0:
-            lo = ALWAYS
-        else:
-            slope = (ONE + caps - p.cap_ppm) * cash * (ONE - p.haircut_ppm)  # lambda x cash x (1 - h), x 10^12
-            lo = price - share * lot * ONE // slope  # the half-width rounded down: against the account
-            if lo <= 0:
-                continue  # even a fall to 0 stays within the share
-        idx.insert(x, LONG, addr, lo)
-        rows.append([x, pack_int(lo)])
-    idx.flush()
-    if rows:
-        sess.state.put(_band_key(addr, backs), encode(rows))
-    return budget - len(assets) * share if budget >= 0 else budget
-
-
-def band(sess: Session, addr: bytes, backs: str) -> dict[str, int]:
-    """``addr``'s filed bands for ``backs``: asset -> the price below which it is re-checked ({} if none)."""
-    raw = sess.state.get(_band_key(addr, backs))
-    return {} if raw is None else {x: unpack_int(lo) for x, lo in decode(raw)}
-
-
-def candidates(sess: Session) -> set[tuple[bytes, str]]:
-    """The (holder, backs) the sweep must evaluate: bands the collateral price fell through, and every holder of an
-    asset whose parameters (or its price market's grid) changed since the last sweep.
-
-    A stale price market fires no band (its price, and so the value, did not
-    change); they fire once it is fresh again.  Fired entries are removed with
-    the rest of their account's bands (``margin.reindex`` files them again).
-    """
-    out: set[tuple[bytes, str]] = set()
-    idx = _bands(sess)
-    for asset in listed(sess):
-        p = params(sess, asset)
-        seen = encode([p.encode(), pm_mode.params(sess, p.price_market).encode()])
-        key = SEEN + asset.encode()
-        if sess.state.get(key) != seen:
-            sess.state.put(key, seen)
-            out.update((a, p.backs) for a in holders(sess, asset))
-        ms = sess.mstate(p.price_market)
-        if ms.stale or not ms.price:
-            continue
-        for addr, _ in idx.pop_fired(asset, LONG, ms.price):
-            _unfile(sess, addr, p.backs, asset)
-            out.add((addr, p.backs))
-    idx.flush()
-    return out
-
-
-def sell_to_fund(sess: Session, addr: bytes, backs: str, events: list[Event], ev, fund_available=None) -> bool:
-    """Sell what of ``addr``'s collateral backing ``backs`` covers its MMR to the insurance fund (module docstring).
-
-    Args:
-        ev: the account's evaluation now (``margin.evaluate``): its equity and MMR set what the sale must bring.
-        fund_available: ``(sess, asset) -> int``, what the fund can pay (``liquidation.fund_available``): the sale
-            of an account with a position buys no more.  None: the takeover of a flat account's collateral, at
-            the same price whatever the fund's equity ("Bad debt").
-
-    Returns True if the need is left uncovered while collateral whose price is stale could not be sold (the
-    caller pauses a flat account's liquidation until the price is fresh).
-    """
-    need = ev.mmr - (ev.equity - extra_equity(sess, addr, backs))  # MMR - the account's equity without its collateral
-    blocked = False
-    for asset in list(held(sess, addr, backs)):
-        if need <= 0:
-            break
-        p = params(sess, asset)
-        ms = sess.mstate(p.price_market)
-        if ms.stale or ms.price <= 0:
-            blocked = True
-            continue
-        m = sess.macc(addr, asset)
-        price, lot = _price_lot(sess, p)
-        rate = price * (ONE - p.liq_discount_ppm)  # backs per lot x 10^6, after the discount (> 0)
-        enough = -(-need * lot * ONE // rate)  # the least amount whose price covers the need: rounded up, against the seller
-        amount = min(m.cash, enough)
-        if fund_available is not None:  # ... and the largest one whose price the fund can pay
-            amount = min(amount, fund_available(sess, backs) * lot * ONE // rate)
-            if amount <= 0:
-                continue
-        pay = amount * rate // (lot * ONE)  # rounded down, against the seller
-        fund_x, fund_b, mb = sess.macc(FUND, asset), sess.macc(FUND, backs), sess.macc(addr, backs)
-        m.cash -= amount
-        fund_x.cash += amount
-        fund_b.cash -= pay
-        mb.cash += pay
-        for a, x in ((addr, asset), (FUND, asset), (FUND, backs), (addr, backs)):
-            sess.touch_macc(a, x)
-        _refile(sess, addr, asset)
-        events.append(Event("collateral_sale", {"account": addr, "asset": asset, "amount": amount, "backs": backs,
-                                                "price": price, "paid": pay, "left": m.cash, "need": need,
-                                                "takeover": fund_available is None}))
-        need -= pay
-    return blocked and need > 0
 
 
 # --------------------------------------------------------------------------- handler

@@ -61,8 +61,8 @@ oracle price (its takeovers are applied as one fill per market and pass,
 
 The account ends with ``E >= 0``; every step is an event in the block receipt.
 
-Collateral (``collateral.py``)
-------------------------------
+Collateral (``collateral_sale.py``)
+-----------------------------------
 A holder of non-settlement collateral sells what covers its MMR to the fund
 first (with what the fund can pay).  One left flat owing the settlement asset
 has its collateral taken over at the same discounted price whatever the
@@ -78,7 +78,7 @@ from __future__ import annotations
 
 from ledger.receipt import Event
 
-from . import collateral
+from . import collateral, collateral_bands, collateral_sale
 from .adl import deleverage, socialize, sync_fund
 from ..context import BlockContext
 from .pm import bands as pm_bands, mode as pm_mode
@@ -137,9 +137,9 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
     """
     if m is None:
         m = sess.macc(addr, asset)
-    if collateral.held(sess, addr, asset) and addr != FUND:  # its non-settlement collateral goes to the fund first (collateral.py)
+    if collateral.held(sess, addr, asset) and addr != FUND:  # its non-settlement collateral goes to the fund first (collateral_sale.py)
         flat = not m.markets and not m.series  # a flat debtor's collateral is taken over, else bought with what the fund has
-        if collateral.sell_to_fund(sess, addr, asset, events, evaluate(sess, addr, asset, m), None if flat else fund_available) \
+        if collateral_sale.sell_to_fund(sess, addr, asset, events, evaluate(sess, addr, asset, m), None if flat else fund_available) \
                 and flat:  # its collateral's price is stale: the fund must not pay a debt the account still holds it for
             ev = evaluate(sess, addr, asset, m)
             events.append(Event("liquidation_paused", {"account": addr, "asset": asset, "equity": _n(ev.equity),
@@ -227,7 +227,7 @@ def liquidate_account(sess: Session, addr: bytes, asset: str, events: list[Event
 
 
 def _done(sess: Session, addr: bytes, asset: str, m, events: list[Event], ev=None) -> None:
-    """Re-index a liquidated account; one left flat owing ``asset`` first has its collateral taken over (collateral.py).
+    """Re-index a liquidated account; one left flat owing ``asset`` first has its collateral taken over (collateral_sale.py).
 
     The waterfall counted the collateral at its haircut value and the fund
     takes it at the discounted price (``liq_discount <= haircut``), so the
@@ -235,13 +235,13 @@ def _done(sess: Session, addr: bytes, asset: str, m, events: list[Event], ev=Non
     stays a flat debtor whose bands watch it.
     """
     if not m.markets and not m.series and m.cash < 0 and collateral.held(sess, addr, asset):
-        collateral.sell_to_fund(sess, addr, asset, events, evaluate(sess, addr, asset, m))
+        collateral_sale.sell_to_fund(sess, addr, asset, events, evaluate(sess, addr, asset, m))
         ev = None
     reindex(sess, addr, asset, ev, indexed=False)
 
 
 def _fund_pays(sess: Session, addr: bytes, asset: str, m, amount: int, events: list[Event]) -> None:
-    """The fund pays ``amount`` of a flat account's debt beyond its equity (collateral.py, "Bad debt")."""
+    """The fund pays ``amount`` of a flat account's debt beyond its equity (collateral_sale.py, "Bad debt")."""
     fund = sess.macc(FUND, asset)
     fund.cash -= amount
     m.cash += amount
@@ -412,7 +412,7 @@ def liquidation_sweep(sess: Session, ctx: BlockContext) -> list[Event]:
     assets = sorted({sess.market(mid).quote for mid in sess.market_ids() if not sess.mstate(mid).stale})
     for asset in assets:
         rebalance_fund(sess, asset, events, adl_cache)
-    popped = _fired(sess, sess.market_ids()) | optindex.candidates(sess) | collateral.candidates(sess) \
+    popped = _fired(sess, sess.market_ids()) | optindex.candidates(sess) | collateral_bands.candidates(sess) \
         | pm_bands.candidates(sess, adl_cache["socialized"])
     sess.recheck.clear()
     breached = _triage(sess, popped | (adl_cache["touched"] - adl_cache["safe"]), events, popped)

@@ -22,11 +22,11 @@ sides), so trades conserve Q exactly.
 An account holding listed non-settlement collateral adds its haircut value
 ``extra`` to ``cash`` (``collateral.py``; constant in the perpetual prices, so
 it is part of ``K`` below); its collateral's price bands take their shares of
-the trigger budget before the positions split the rest (``collateral.file_bands``).
+the trigger budget before the positions split the rest (``collateral_bands.file_bands``).
 Rounding is always against the account: unsettled funding owed rounds up,
 funding received rounds down, requirements round up.  An account breaches
 when ``equity < MMR``; one without a position when ``equity < 0`` (a debt its
-collateral no longer covers: ``collateral.py`` "Bad debt", whose bands
+collateral no longer covers: ``collateral_sale.py`` "Bad debt", whose bands
 ``reindex`` files for it).
 
 Triggers
@@ -53,7 +53,7 @@ from ledger.keys import format_address
 from ledger.receipt import Event
 from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw
 
-from . import adl_index, collateral
+from . import adl_index, collateral, collateral_bands
 from .options import optindex
 from .pm import bands as pm_bands, mode as pm_mode
 from .options.optmargin import SLACK_SHORT, option_terms
@@ -162,20 +162,20 @@ def reindex(sess: Session, addr: bytes, asset: str, ev: Eval | None = None, *, i
     m = sess.macc(addr, asset)
     if not m.markets and not m.series:
         if m.cash < 0 and collateral.listed(sess):  # flat, owing what its collateral covers: the bands watch the debt
-            collateral.file_bands(sess, addr, asset, m, (ev or evaluate(sess, addr, asset)).scaled_surplus)
+            collateral_bands.file_bands(sess, addr, asset, m, (ev or evaluate(sess, addr, asset)).scaled_surplus)
         return
     if ev is None:
         ev = evaluate(sess, addr, asset)
     if pm_mode.portfolio(sess, addr):  # portfolio margin: its collateral's bands, then the re-check bands (pm/bands.py)
         budget6 = (ev.equity - ev.mmr) * ONE  # its margin: the scenario requirement's, not the trigger budget (a sentinel)
         if collateral.listed(sess):
-            budget6 = collateral.file_bands(sess, addr, asset, m, budget6)
+            budget6 = collateral_bands.file_bands(sess, addr, asset, m, budget6)
         pm_bands.file(sess, addr, asset, m, ev, budget6)
         adl_index.refile(sess, addr, asset)
         return
     surplus = ev.scaled_surplus
-    if collateral.listed(sess):  # its collateral's price bands take their shares first (collateral.py)
-        surplus = collateral.file_bands(sess, addr, asset, m, surplus)
+    if collateral.listed(sess):  # its collateral's price bands take their shares first (collateral_bands.py)
+        surplus = collateral_bands.file_bands(sess, addr, asset, m, surplus)
     if m.series:  # options: one budget share per underlying (options/optindex.py), rounding slack per series
         unders = optindex.underlyings(sess, m)
         k = len(m.markets) + len(unders)

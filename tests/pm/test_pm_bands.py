@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from ledger.txkinds_pm import PmParams, SetMarginMode, SetPmParams
 from settlement.context import BlockContext
-from settlement.risk import collateral
+from settlement.risk import collateral_bands
 from settlement.risk.margin import evaluate, fill, reindex
 from settlement.risk.optrecords import CALL
 from settlement.risk.options.positions import ofill
@@ -228,7 +228,7 @@ def test_collateral_bands_and_re_check_bands_share_the_margin():
     assert h.run("alice", SetMarginMode("portfolio")).ok
     assert h.trade("alice", "dave", "sell", 5, 10_000, market="BTC-PERP").ok
     s = h.session()
-    eur_lo = collateral.band(s, a, "USD")["EUR"]
+    eur_lo = collateral_bands.band(s, a, "USD")["EUR"]
     ((u, lo, hi),), t_until = bands._record(s, a, "USD")
     assert u == "BTC-PERP" and 0 < eur_lo < 1_100 and 0 < unpack_int(lo) < 10_000 < unpack_int(hi)
     for btc in (unpack_int(lo), unpack_int(hi)):

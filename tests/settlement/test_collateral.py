@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ledger.txkinds_pm import SetCollateral
 from ledger.txkinds_risk import InsuranceDeposit, MarginDeposit, MarginWithdraw, PriceReport, RegisterMarket
 from settlement.audit import conservation
-from settlement.risk import collateral
+from settlement.risk import collateral, collateral_bands
 from settlement.risk.collateral import default_collateral_params
 from settlement.risk.margin import evaluate
 from settlement.risk.markets import default_params
@@ -345,7 +345,7 @@ def test_portfolio_collateral_is_shocked_by_its_own_scan_range():
         assert acc["mmr"] == acc["underlyings"][0]["mmr"] + c["mmr"]
         # a portfolio account's collateral band takes its share of 10^6 x (equity - MMR) (pm/bands.py splits the rest):
         # (72,413 or 43,024 less 12 of slack) / 2 over the slope 80,000 x 0.95 per lot of 1,000 EUR
-        assert collateral.band(h.session(), a, "USD") == {"EUR": lo}
+        assert collateral_bands.band(h.session(), a, "USD") == {"EUR": lo}
     assert pq.pm_scenarios(h.view, h.addr("dave"), h.time_ms)["accounts"][0]["collateral_shock"] is None  # standard mode
     cpm._render_scenarios(pq.pm_scenarios(h.view, a, h.time_ms), "alice")
 
@@ -370,7 +370,7 @@ def btc_at_its_trigger(s, addr: bytes) -> None:
 @given(cap=st.sampled_from([1_000_000, 600_000, 200_000]), haircut=st.sampled_from([0, 50_000, 300_000]),
        eur=st.integers(20_000, 200_000), room=st.integers(1, 100), where=st.sampled_from([0, 0, 1, 500, 1_000]))
 def test_inside_its_band_a_holder_is_never_breached(cap, haircut, eur, room, where):
-    """collateral.py "Price bands": at any EUR price in [lo, P0], with BTC as low as its trigger allows, brute-force
+    """collateral_bands.py "Price bands": at any EUR price in [lo, P0], with BTC as low as its trigger allows, brute-force
     evaluation finds the account not breached, so the sweep may skip it."""
     h = chain(haircut=haircut, cap=cap, discount=0)
     a = h.addr("bob")
@@ -380,7 +380,7 @@ def test_inside_its_band_a_holder_is_never_breached(cap, haircut, eur, room, whe
     assume(lots > 0)
     assert h.trade("bob", "dave", "sell", lots, 10_000, market=PERP).ok
     s = h.session()
-    lo = collateral.band(s, a, "USD").get("EUR", 0)
+    lo = collateral_bands.band(s, a, "USD").get("EUR", 0)
     assume(lo < 1_100)  # else inside the rounding slack: the sentinel, re-checked at every sweep
     s.mstate(EURM).price = max(lo, 0) + (1_100 - max(lo, 0)) * where // 1_000  # scratch: never flushed
     btc_at_its_trigger(s, a)
@@ -408,10 +408,10 @@ def test_a_small_collateral_move_rechecks_only_the_holders_whose_band_it_crossed
     s = h.session()
     holders = collateral.holders(s, "EUR")
     assert len(holders) == 12
-    los = {a: collateral.band(s, a, "USD")["EUR"] for a in holders}
+    los = {a: collateral_bands.band(s, a, "USD")["EUR"] for a in holders}
     assert sorted(los.values())[-2:] == [768, 787]
     s.mstate(EURM).price = 750  # in a scratch session (the sweep's own candidates, never flushed)
-    fired = collateral.candidates(s)
+    fired = collateral_bands.candidates(s)
     assert fired == {(a, "USD") for a in holders if los[a] > 750}  # exactly the bands it crossed
     assert len(fired) == 2
     for a in holders:  # and the others are safe, checked by brute force
@@ -442,14 +442,14 @@ def two_assets(caps: tuple[int, int], haircuts: tuple[int, int], eur: int, gbp: 
        gbp=st.integers(1_000, 100_000), room=st.integers(1, 100), where=st.tuples(*[st.sampled_from([0, 0, 1, 500, 1_000])] * 2))
 def test_two_assets_inside_their_bands_are_never_breached(caps, haircuts, eur, gbp, room, where):
     """Both prices anywhere inside their bands at once, BTC as low as its trigger allows: the slope
-    lambda_X = 1 + the other's cap covers the caps' coupling (collateral.py "Price bands"), checked by brute force."""
+    lambda_X = 1 + the other's cap covers the caps' coupling (collateral_bands.py "Price bands"), checked by brute force."""
     h = two_assets(caps, haircuts, eur, gbp)
     a = h.addr("bob")
     lots = evaluate(h.session(), a, "USD").equity * room // 100 // 1_000
     assume(lots > 0)
     assert h.trade("bob", "dave", "sell", lots, 10_000, market=PERP).ok
     s = h.session()
-    bands = collateral.band(s, a, "USD")
+    bands = collateral_bands.band(s, a, "USD")
     assert collateral.held(s, a, "USD") == ["EUR", "GBP"]
     for (asset, market, p0), w in zip((("EUR", EURM, 1_100), ("GBP", "GBP-PERP", 1_300)), where):
         lo = max(bands.get(asset, 0), 0)

@@ -91,7 +91,7 @@ class CollateralMachine(RuleBasedStateMachine):
 
     def _check_sale(self, a):
         """A sale sells what covers the need and no more: the least amount whose price covers it, unless the balance
-        or the fund runs out first; a flat account's is taken over whatever the fund has (collateral.py "Bad debt")."""
+        or the fund runs out first; a flat account's is taken over whatever the fund has (collateral_sale.py "Bad debt")."""
         p = collateral.params(self.h.session(), "EUR")
         rate = a["price"] * (10**6 - p.liq_discount_ppm)
         enough = -(-a["need"] * LOT * 10**6 // rate)
@@ -129,7 +129,7 @@ class CollateralMachine(RuleBasedStateMachine):
 
     @rule(move=st.integers(-60_000, 20_000))
     def eur_drift(self, move):
-        """A small EUR move: most holders' bands hold (collateral.py "Price bands"), those it crosses are re-checked."""
+        """A small EUR move: most holders' bands hold (collateral_bands.py "Price bands"), those it crosses are re-checked."""
         self.prices[EURM] = price_off(self.prices[EURM], move, floor=10)
         self._block([])
 

@@ -91,7 +91,7 @@ for the few events that move the margin otherwise:
   filed back unchanged) and evaluated again; a new grid (``set_pm_params``):
   every account with a band on that underlying (:func:`pop_markets`);
 * non-settlement collateral: its value and its shock term move with the
-  collateral's prices only; its own price bands (``collateral.file_bands``)
+  collateral's prices only; its own price bands (``collateral_bands.file_bands``)
   take their shares of ``10^6 x M`` first and the bands here split what they
   leave (``budget6``), so the two bounds add up.  The account's trigger budget
   (``Eval.scaled_surplus``) stays the sentinel: nothing else spends ``M``.
