@@ -27,8 +27,14 @@ class Pair:
         self.by_id = {a.chain_id: a, b.chain_id: b}
 
     @classmethod
-    def fresh(cls) -> "Pair":
-        p = cls(Chain(genesis_doc("chain-a")), Chain(genesis_doc("chain-b")))
+    def fresh(cls, a_id: str = "chain-a", b_id: str = "chain-b", *, spare_on_b: bool = False) -> "Pair":
+        """Two chains, each with a client of the other; ``spare_on_b``: B first trusts a third chain ``chain-z``
+        (so B's client of A is ``c1`` while A's client of B is ``c0``)."""
+        p = cls(Chain(genesis_doc(a_id)), Chain(genesis_doc(b_id)))
+        if spare_on_b:
+            spare = BridgeCreateClient("chain-z", validator_set_bytes(p.a.genesis.validator_set()))
+            _, res = p.b.commit_txs([p.b.sign("admin", spare)])
+            assert res.receipts[0].ok, res.receipts[0]
         for here, there in ((p.a, p.b), (p.b, p.a)):
             vset = validator_set_bytes(there.genesis.validator_set())
             _, res = here.commit_txs([here.sign("admin", BridgeCreateClient(there.chain_id, vset))])

@@ -227,3 +227,25 @@ def test_a_client_keeps_its_latest_headers_only(monkeypatch):
     r = p.commit(b, RELAYER, BridgeRecv(p.packet(a, 1), p.proof(a, heights[0], key), heights[0]))
     assert r.error == "bad_proof" and "not a trusted height" in r.reason
     assert p.commit(b, RELAYER, BridgeRecv(p.packet(a, 1), p.proof(a, heights[2], key), heights[2])).ok
+
+
+def test_two_networks_with_long_chain_ids_bridge_usd_there_and_back():
+    """Vouchers are named by the local client id (``c1/USD``), not the counterparty's chain id, so any chain id fits."""
+    p = Pair.fresh("settle-devnet-a", "settle-devnet-b", spare_on_b=True)
+    a, b = p.a, p.b
+    assert p.send(a, "alice", "USD", 300).ok
+    r = p.relay(a, 1)
+    assert r.ok, r
+    assert p.balance(b, "bob", "c1/USD") == 300 and p.supply(b, "c1/USD") == 300  # B's client of A is c1 (c0: chain-z)
+    assert p.send(b, "bob", "EUR", 40, to="alice").ok and p.relay(b, 1).ok
+    assert p.balance(a, "alice", "c0/EUR") == 40  # A's client of B is c0
+    assert p.send(b, "bob", "c1/USD", 100, to="alice").ok  # home: burned on B, released on A
+    assert p.packet(b, 2).denom == "settle-devnet-a/USD"  # the packet carries the full trace
+    assert p.relay(b, 2).ok
+    assert p.balance(a, "alice", "USD") == 1_000_000 - 200 and p.escrow(a, "USD") == p.supply(b, "c1/USD") == 200
+    for c in (a, b):
+        assert all(row["ok"] for row in p.audit(c).values()), p.audit(c)
+    on_b = {c["chain_id"]: c for c in bridge_info(b.node.view)}["settle-devnet-a"]
+    assert on_b["client_id"] == "c1" and on_b["vouchers"] == {"c1/USD": 200}
+    assert {"symbol": "c1/USD", "client_id": "c1", "chain_id": "settle-devnet-a", "denom": "USD",
+            "supply": 200} in on_b["traces"]
