@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 ChainId = Annotated[str, MaxLen(64)]
+Denom = Annotated[str, MaxLen(81)]  # a symbol, or a trace ``<chain id>/<symbol>``: 64 + 1 + 16
 TimeMs = Annotated[int, Range(0, 2**63 - 1)]
 Sequence = Annotated[int, Range(1, 2**63 - 1)]
 
@@ -40,9 +41,11 @@ Sequence = Annotated[int, Range(1, 2**63 - 1)]
 class Packet(Record):
     """One transfer from ``source_chain`` to ``dest_chain`` (ICS-20 ``FungibleTokenPacketData`` plus ICS-04 routing).
 
-    ``denom`` is the asset as the source chain names it: a native symbol
-    (``USD``: escrowed on the source) or a voucher of the destination's asset
-    (``<dest chain>/USD``: burned on the source, released from escrow on the
+    ``denom`` is the asset's denomination trace (ICS-20's full path, never
+    a chain's local voucher name): a native symbol of the source (``USD``:
+    escrowed on the source, minted as a voucher ``<client id>/USD`` on the
+    destination) or ``<dest chain id>/USD``, a voucher of the destination's
+    own asset going home (burned on the source, released from escrow on the
     destination).  ``timeout_ms`` is in the destination's block time.
     The source chain stores the packet's canonical bytes under its commitment
     key; the state tree's leaf commits to their sha256 (ICS-04's packet
@@ -54,7 +57,7 @@ class Packet(Record):
     dest_chain: ChainId
     sender: Address
     receiver: Address
-    denom: Symbol
+    denom: Denom
     decimals: Annotated[int, Range(0, 18)]  # the asset's, so a voucher created on first receipt shows it alike
     amount: Amount
     timeout_ms: TimeMs
@@ -82,7 +85,11 @@ class BridgeUpdateClient(Record):
 
 @dataclass(frozen=True, slots=True)
 class BridgeSend(Record):
-    """Send ``amount`` of ``asset`` to ``receiver`` on ``dest_chain``; refunded unless received before ``timeout_ms`` (destination block time)."""
+    """Send ``amount`` of ``asset`` to ``receiver`` on ``dest_chain``; refunded unless received before ``timeout_ms`` (destination block time).
+
+    ``asset`` is named as on this chain: a native symbol, or a voucher
+    ``<client id>/<ASSET>`` of ``dest_chain``'s asset going home.
+    """
 
     dest_chain: ChainId
     receiver: Address

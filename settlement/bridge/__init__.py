@@ -14,7 +14,8 @@ State keys (``<seq>``, ``<height>``: 8-byte big-endian; chain ids match
 =========================================  ==============================================
 ``br/c/`` + chain                          Client(chain_id, validators, latest height, time,
                                            frozen height: 0 unless misbehaviour was shown,
-                                           headers accepted)
+                                           headers accepted, client id ``c<n>``)
+``br/n``                                   clients ever created (int): the next client id
 ``br/h/`` + chain + ``/`` + height         Consensus(time_ms, state_root) of a trusted header
                                            (the latest ``KEPT_HEADERS`` heights)
 ``br/k/`` + chain + ``/`` + slot           the height held in ring slot ``slot`` (int)
@@ -24,11 +25,17 @@ State keys (``<seq>``, ``<height>``: 8-byte big-endian; chain ids match
 ``br/r/`` + source chain + ``/`` + seq     receipt: the height it was received at (int)
 ``br/a/`` + source chain + ``/`` + seq     acknowledgement (``"ok"``)
 ``br/e/`` + ASSET + ``/`` + dest chain     native ``ASSET`` escrowed for vouchers on ``dest`` (int > 0)
+``br/v/`` + voucher symbol                 Voucher(symbol, client id, origin chain id, base denom):
+                                           the voucher's trace, written when first minted
 =========================================  ==============================================
 
-Vouchers are ordinary assets ``<origin chain>/<ASSET>`` (``t/`` key, issuer
+Vouchers are ordinary assets ``<client id>/<ASSET>`` (``t/`` key, issuer
 :data:`records.BRIDGE_ADDRESS`, whose key nobody holds), held in ordinary
-balances.  Each tx kind's handler is listed in :data:`HANDLERS`.
+balances; the client id (``c0`` .. ``c99``, assigned in order by
+``bridge_create_client``) is this chain's short name of the origin chain, as
+IBC's channel ids are, so the voucher fits the 16-character ``Symbol`` field
+whatever the chain ids.  Packets name assets by their trace
+(``USD``, or ``<home chain id>/USD`` going home).  Each tx kind's handler is listed in :data:`HANDLERS`.
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The on-chain light client of a counterparty chain (ICS-02/07): create, update, and prove against it.
 
 Owns ``bridge_create_client`` (admin: the counterparty's chain id and its
-genesis validator set), ``bridge_update_client`` (anyone: a header and its
+genesis validator set; the client gets this chain's next short id ``c0``,
+``c1``, ..., the prefix of the counterparty's vouchers here), ``bridge_update_client`` (anyone: a header and its
 commit certificate, verified with ``ledger.lightclient.verify_header``; the
 height must be above the latest trusted one; its time and state root are
 kept per height for the latest :data:`~.records.KEPT_HEADERS` heights, the
@@ -14,6 +15,8 @@ trusted height).  Deterministic: every check is a pure function of the tx
 and the state; never trusts the relayer that submits it.
 """
 from __future__ import annotations
+
+import dataclasses
 
 from ledger.block import Header
 from ledger.codec import DecodeError, decode, encode
@@ -31,6 +34,7 @@ from ..transfers import require_role
 from .records import (
     CHAIN_ID_RE,
     KEPT_HEADERS,
+    MAX_CLIENTS,
     Client,
     Consensus,
     client_key,
@@ -38,6 +42,7 @@ from .records import (
     get_client,
     get_consensus,
     slot_key,
+    take_client_id,
 )
 
 __all__ = ["prove_state", "require_client"]
@@ -98,7 +103,7 @@ def prove_state(state: State, chain_id: str, height: int, key: bytes, value: byt
 def bridge_create_client(state: State, ctx: BlockContext, sender: bytes, body: BridgeCreateClient) -> list[Event]:
     require_role(state, sender, "admin")
     if not CHAIN_ID_RE.match(body.chain_id):
-        raise InvalidParameter(f"chain id {body.chain_id!r} must match {CHAIN_ID_RE.pattern} to name vouchers")
+        raise InvalidParameter(f"chain id {body.chain_id!r} must match {CHAIN_ID_RE.pattern} to trace denominations")
     if body.chain_id == ctx.chain_id:
         raise InvalidParameter("a chain does not bridge to itself")
     if get_client(state, body.chain_id) is not None:
@@ -109,8 +114,11 @@ def bridge_create_client(state: State, ctx: BlockContext, sender: bytes, body: B
         raise InvalidParameter(str(exc)) from None
     if not len(vset):
         raise InvalidParameter("the validator set is empty")
-    state.put(client_key(body.chain_id), Client(body.chain_id, body.validators, 0, 0, 0, 0).encode())
-    return [Event("bridge_client_created", {"chain_id": body.chain_id, "validators_hash": vset.hash})]
+    client_id = take_client_id(state)
+    if client_id is None:
+        raise InvalidParameter(f"this chain already has {MAX_CLIENTS} bridge clients, the most it names")
+    state.put(client_key(body.chain_id), Client(body.chain_id, body.validators, 0, 0, 0, 0, client_id).encode())
+    return [Event("bridge_client_created", {"chain_id": body.chain_id, "client_id": client_id, "validators_hash": vset.hash})]
 
 
 def bridge_update_client(state: State, ctx: BlockContext, sender: bytes, body: BridgeUpdateClient) -> list[Event]:
@@ -124,8 +132,8 @@ def bridge_update_client(state: State, ctx: BlockContext, sender: bytes, body: B
         state.put(consensus_key(client.chain_id, decode(dropped)), None)
     state.put(slot, encode(header.height))
     state.put(consensus_key(client.chain_id, header.height), Consensus(header.time_ms, header.state_root).encode())
-    latest = Client(client.chain_id, client.validators, header.height, max(header.time_ms, client.latest_time_ms), 0,
-                    client.updates + 1)
+    latest = dataclasses.replace(client, latest_height=header.height,
+                                 latest_time_ms=max(header.time_ms, client.latest_time_ms), updates=client.updates + 1)
     state.put(client_key(client.chain_id), latest.encode())
     return [Event("bridge_client_updated", {
         "chain_id": client.chain_id, "height": header.height, "time_ms": header.time_ms,
@@ -139,7 +147,6 @@ def bridge_misbehaviour(state: State, ctx: BlockContext, sender: bytes, body: Br
     b, power_b = _verified(client, body.header_b, body.certificate_b)
     if a.height != b.height or a.id == b.id:
         raise InvalidParameter("misbehaviour needs two different headers of one height")
-    state.put(client_key(client.chain_id), Client(client.chain_id, client.validators, client.latest_height,
-                                                  client.latest_time_ms, a.height, client.updates).encode())
+    state.put(client_key(client.chain_id), dataclasses.replace(client, frozen_height=a.height).encode())
     return [Event("bridge_client_frozen", {"chain_id": client.chain_id, "height": a.height, "header_a": a.id,
                                            "header_b": b.id, "power_a": power_a, "power_b": power_b})]

@@ -4,15 +4,20 @@ Owns the packet lifecycle and the escrow / voucher accounting:
 
 * send (source): a native asset moves from the sender into the escrow of the
   destination (``br/e/<ASSET>/<dest>``); a voucher of the destination's asset
-  is burned (its supply falls).  The packet gets the next sequence of the
-  destination and its bytes go under its commitment key.
+  (``<client id>/<ASSET>``, its trace in ``br/v/``) is burned (its supply
+  falls).  The packet gets the next sequence of the destination and its bytes
+  go under its commitment key.  The packet names the asset by its trace
+  (ICS-20's full denomination): ``USD`` for a native asset, ``<dest chain
+  id>/USD`` for a voucher going home, never by this chain's client id, which
+  the destination does not know.
 * recv (destination): the commitment is proven in the source's state at a
   trusted height; the destination's own block time must be before the
   packet's timeout (ICS-04); the receipt must be absent (exactly once).  A
-  native asset of the source mints its voucher ``<source>/<ASSET>`` (the asset
-  is created on first use, issued by the bridge module); a voucher of this
-  chain's asset comes home: the escrow for the source is released.
-  The receipt and the acknowledgement are written.
+  native asset of the source mints its voucher ``<client id>/<ASSET>``,
+  ``client id`` the destination's client of the source (the asset and its
+  ``Voucher`` trace are created on first use, issued by the bridge module); a
+  trace ``<this chain id>/<ASSET>`` comes home: the escrow for the source is
+  released.  The receipt and the acknowledgement are written.
 * timeout (source): the receipt's absence is proven in the destination's
   state at a trusted height whose header time is at or after the timeout, so
   the packet can never be received (block time does not go back); the escrow
@@ -26,7 +31,8 @@ Owns the packet lifecycle and the escrow / voucher accounting:
 A receive that fails for any reason (receiver not registered, amount over
 the cap) writes nothing: the packet then times out and is refunded.
 Conservation across two chains: escrow of ``X`` on A for B == supply of
-``A/X`` on B, once every packet in flight is received or refunded.
+B's voucher ``<B's client id of A>/X``, once every packet in flight is
+received or refunded.
 """
 from __future__ import annotations
 
@@ -44,16 +50,19 @@ from .client import prove_state, require_client
 from .records import (
     ACK_OK,
     BRIDGE_ADDRESS,
-    CHAIN_ID_RE,
     VOUCHER_MAX,
+    Voucher,
     ack_key,
     commitment_key,
+    denom_trace,
     escrow_key,
     get_int,
+    get_voucher,
     put_int,
     receipt_key,
     sequence_key,
-    voucher_origin,
+    trace_origin,
+    voucher_key,
     voucher_symbol,
 )
 
@@ -67,13 +76,23 @@ def _credit(state: State, addr: bytes, asset: str, amount: int) -> None:
     set_balance(state, addr, asset, bal + amount)
 
 
-def _mint(state: State, symbol: str, decimals: int, to: bytes, amount: int) -> None:
-    """Mint ``amount`` of the voucher ``symbol`` to ``to``, creating the asset on first use."""
-    asset = get_asset(state, symbol) or Asset(symbol, decimals, BRIDGE_ADDRESS, 0)
+def _mint(state: State, trace: Voucher, decimals: int, to: bytes, amount: int) -> None:
+    """Mint ``amount`` of the voucher ``trace.symbol`` to ``to``, creating the asset and its trace on first use."""
+    symbol = trace.symbol
+    asset = get_asset(state, symbol)
+    if asset is None:
+        asset = Asset(symbol, decimals, BRIDGE_ADDRESS, 0)
+        state.put(voucher_key(symbol), trace.encode())
     if asset.supply + amount > MAX_AMOUNT:
         raise BadAmount(f"minting {amount} would take the supply of {symbol} over {MAX_AMOUNT}")
     put_asset(state, Asset(asset.symbol, asset.decimals, asset.issuer, asset.supply + amount))
     _credit(state, to, symbol, amount)
+
+
+def _voucher_of(state: State, chain_id: str, denom: str) -> Voucher:
+    """The trace of the voucher here of ``chain_id``'s native ``denom``: named by this chain's client of ``chain_id``."""
+    client_id = require_client(state, chain_id).client_id
+    return Voucher(voucher_symbol(client_id, denom), client_id, chain_id, denom)
 
 
 def _unescrow(state: State, asset: str, counterparty: str, to: bytes, amount: int) -> None:
@@ -99,20 +118,21 @@ def bridge_send(state: State, ctx: BlockContext, sender: bytes, body: BridgeSend
         raise Expired(f"timeout {body.timeout_ms} is not after {body.dest_chain!r}'s latest trusted time {client.latest_time_ms}")
     asset = require_asset(state, body.asset)
     have = require_spendable(state, sender, body.asset, body.amount)
-    origin = voucher_origin(body.asset)
-    if origin is None:
-        if not CHAIN_ID_RE.match(ctx.chain_id) or len(voucher_symbol(ctx.chain_id, body.asset)) > VOUCHER_MAX:
-            raise InvalidParameter(f"{voucher_symbol(ctx.chain_id, body.asset)!r} cannot name a voucher "
-                                   f"(chain id {CHAIN_ID_RE.pattern}, at most {VOUCHER_MAX} characters)")
+    voucher = get_voucher(state, body.asset)
+    if voucher is None:
+        if not SYMBOL_RE.match(body.asset):
+            raise InvalidParameter(f"{body.asset!r} cannot name a voucher (a native asset matches {SYMBOL_RE.pattern})")
+        denom = body.asset
         put_int(state, escrow_key(body.asset, body.dest_chain), get_int(state, escrow_key(body.asset, body.dest_chain)) + body.amount)
-    elif origin[0] != body.dest_chain:
-        raise InvalidParameter(f"{body.asset} is a voucher of {origin[0]!r}: it goes back only there, not to {body.dest_chain!r}")
+    elif voucher.chain_id != body.dest_chain:
+        raise InvalidParameter(f"{body.asset} is a voucher of {voucher.chain_id!r}: it goes back only there, not to {body.dest_chain!r}")
     else:
+        denom = denom_trace(voucher.chain_id, voucher.denom)
         put_asset(state, Asset(asset.symbol, asset.decimals, asset.issuer, asset.supply - body.amount))
     set_balance(state, sender, body.asset, have - body.amount)
     seq = get_int(state, sequence_key(body.dest_chain)) + 1
     put_int(state, sequence_key(body.dest_chain), seq)
-    p = Packet(seq, ctx.chain_id, body.dest_chain, sender, body.receiver, body.asset, asset.decimals, body.amount, body.timeout_ms)
+    p = Packet(seq, ctx.chain_id, body.dest_chain, sender, body.receiver, denom, asset.decimals, body.amount, body.timeout_ms)
     state.put(commitment_key(p.dest_chain, seq), p.encode())
     return _event("bridge_sent", p, packet=p.encode())
 
@@ -128,12 +148,13 @@ def bridge_recv(state: State, ctx: BlockContext, sender: bytes, body: BridgeRecv
         raise Expired(f"packet {p.sequence} timed out at {p.timeout_ms} (block time {ctx.time_ms}); it is refunded on {p.source_chain!r}")
     check_amount(p.amount)
     require_registered(state, p.receiver, "receiver")
-    origin = voucher_origin(p.denom)
+    origin = trace_origin(p.denom)
     if origin is None:
-        minted = voucher_symbol(p.source_chain, p.denom)
+        trace = _voucher_of(state, p.source_chain, p.denom)
+        minted = trace.symbol
         if not SYMBOL_RE.match(p.denom) or len(minted) > VOUCHER_MAX:
             raise InvalidParameter(f"{p.denom!r} from {p.source_chain!r} cannot name a voucher here ({minted!r})")
-        _mint(state, minted, p.decimals, p.receiver, p.amount)
+        _mint(state, trace, p.decimals, p.receiver, p.amount)
     elif origin[0] == ctx.chain_id:
         minted = origin[1]
         _unescrow(state, origin[1], p.source_chain, p.receiver, p.amount)
@@ -164,11 +185,12 @@ def bridge_timeout(state: State, ctx: BlockContext, sender: bytes, body: BridgeT
     if cons.time_ms < p.timeout_ms:
         raise InvalidParameter(f"not timed out: the proof's height {body.proof_height} has time {cons.time_ms}, "
                                f"before the timeout {p.timeout_ms}")
-    if voucher_origin(p.denom) is None:
+    origin = trace_origin(p.denom)
+    if origin is None:
         _unescrow(state, p.denom, p.dest_chain, p.sender, p.amount)
-    else:
-        asset = require_asset(state, p.denom)
-        _mint(state, p.denom, asset.decimals, p.sender, p.amount)
+    else:  # the sender's burned voucher of the destination's asset, re-minted
+        trace = _voucher_of(state, p.dest_chain, origin[1])
+        _mint(state, trace, require_asset(state, trace.symbol).decimals, p.sender, p.amount)
     state.put(key, None)
     return _event("bridge_timed_out", p)
 

@@ -1,8 +1,9 @@
 """The bridge's state: its keys, its records and typed access to them.
 
 Owns every ``br/`` state key (listed in ``settlement/bridge/__init__.py``),
-the :class:`Client` and :class:`Consensus` records, the bridge module's
-address (the issuer of every voucher asset) and voucher naming.  Never
+the :class:`Client`, :class:`Consensus` and :class:`Voucher` records, the
+bridge module's address (the issuer of every voucher asset), client ids and
+voucher naming.  Never
 decides whether an operation is allowed (``client.py`` and ``packets.py`` do).
 """
 from __future__ import annotations
@@ -19,20 +20,27 @@ from ..state import State
 
 __all__ = [
     "BRIDGE_ADDRESS",
-    "CLIENT",
     "CHAIN_ID_RE",
+    "CLIENT",
     "Client",
     "Consensus",
     "ESCROW",
+    "MAX_CLIENTS",
+    "VOUCHER",
+    "Voucher",
     "ack_key",
     "client_key",
     "commitment_key",
     "consensus_key",
+    "denom_trace",
     "escrow_key",
+    "get_voucher",
     "receipt_key",
     "sequence_key",
     "slot_key",
-    "voucher_origin",
+    "take_client_id",
+    "trace_origin",
+    "voucher_key",
     "voucher_symbol",
 ]
 
@@ -44,16 +52,21 @@ COMMITMENT = b"br/p/"
 RECEIPT = b"br/r/"
 ACK = b"br/a/"
 ESCROW = b"br/e/"
+VOUCHER = b"br/v/"
+CLIENTS = b"br/n"  # how many clients were ever created: the next one's id is ``c<n>``
 
 # The bridge module's address: the issuer of every voucher asset.  sha256 of a
 # domain tag, so no key is known for it: nobody can ``issue`` a voucher.
 BRIDGE_ADDRESS = sha256(b"settle/bridge/module")[:20]
-# A chain id the bridge can name: short enough that ``<chain id>/<ASSET>`` is a
-# symbol (at most 16 characters), and without ``/``, so keys and voucher names split uniquely.
-CHAIN_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,13}$")
+# A chain id the bridge can name: any genesis length (1..64), without ``/``, so keys and
+# denomination traces ``<chain id>/<ASSET>`` split uniquely.
+CHAIN_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# Client ids are ``c0`` .. ``c99`` (IBC's short channel ids): ``<client id>/<ASSET>`` is then at
+# most 3 + 1 + 12 characters (``accounts.SYMBOL_RE``), so every native asset's voucher fits ``Symbol``.
+MAX_CLIENTS = 100
 VOUCHER_MAX = 16  # a voucher's symbol fits the ``Symbol`` field of every tx body
-ACK_OK = encode("ok")
-KEPT_HEADERS = 256  # trusted heights a client keeps: proofs made at an older one are refused (update and retry)  # the acknowledgement of a received packet (a failed receive writes nothing)
+ACK_OK = encode("ok")  # the acknowledgement of a received packet (a failed receive writes nothing)
+KEPT_HEADERS = 256  # trusted heights a client keeps: proofs made at an older one are refused (update and retry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +79,7 @@ class Client(Record):
     latest_time_ms: Annotated[int, Range(0, 2**63 - 1)]
     frozen_height: Annotated[int, Range(0, 2**63 - 1)]  # > 0: misbehaviour proven at this height; trusts nothing
     updates: Annotated[int, Range(0, 2**63 - 1)]  # headers accepted so far: the next one's slot is updates % KEPT_HEADERS
+    client_id: Annotated[str, MaxLen(8)]  # this chain's short name of the counterparty (``c0``, ...): the prefix of its vouchers
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +88,20 @@ class Consensus(Record):
 
     time_ms: Annotated[int, Range(0, 2**63 - 1)]
     state_root: Annotated[bytes, Len(32)]
+
+
+@dataclass(frozen=True, slots=True)
+class Voucher(Record):
+    """The trace of a voucher asset (ICS-20's ``DenomTrace``): ``symbol`` here is ``denom`` of ``chain_id``.
+
+    ``symbol`` is ``<client_id>/<denom>``, ``client_id`` this chain's client
+    of ``chain_id``; written when the voucher is first minted, never removed.
+    """
+
+    symbol: Annotated[str, MaxLen(16)]
+    client_id: Annotated[str, MaxLen(8)]
+    chain_id: Annotated[str, MaxLen(64)]
+    denom: Annotated[str, MaxLen(16)]  # the native asset on its home chain
 
 
 def _seq(n: int) -> bytes:
@@ -116,15 +144,38 @@ def escrow_key(asset: str, dest_chain: str) -> bytes:
     return ESCROW + asset.encode() + b"/" + dest_chain.encode()
 
 
-def voucher_symbol(origin_chain: str, asset: str) -> str:
-    """The voucher of ``asset`` of ``origin_chain`` (ICS-20's trace prefix, with the chain id as the prefix)."""
+def voucher_key(symbol: str) -> bytes:
+    return VOUCHER + symbol.encode()
+
+
+def voucher_symbol(client_id: str, asset: str) -> str:
+    """The local name of the voucher of ``asset`` of the chain whose client here is ``client_id`` (``c0/USD``)."""
+    return f"{client_id}/{asset}"
+
+
+def denom_trace(origin_chain: str, asset: str) -> str:
+    """How a packet names a voucher going home: ``<origin chain id>/<ASSET>`` (ICS-20's full denomination path)."""
     return f"{origin_chain}/{asset}"
 
 
-def voucher_origin(symbol: str) -> tuple[str, str] | None:
-    """``(origin chain, asset)`` of a voucher symbol; None for a native asset."""
-    chain, sep, asset = symbol.partition("/")
+def trace_origin(denom: str) -> tuple[str, str] | None:
+    """``(origin chain, asset)`` of a packet's denomination trace; None for the source's native asset."""
+    chain, sep, asset = denom.partition("/")
     return (chain, asset) if sep else None
+
+
+def take_client_id(state: State) -> str | None:
+    """The id the next client gets (``c<n>``, counted in state), None once :data:`MAX_CLIENTS` exist; counts it."""
+    n = get_int(state, CLIENTS)
+    if n >= MAX_CLIENTS:
+        return None
+    put_int(state, CLIENTS, n + 1)
+    return f"c{n}"
+
+
+def get_voucher(state: State, symbol: str) -> Voucher | None:
+    raw = state.get(voucher_key(symbol))
+    return None if raw is None else Voucher.decode(raw)
 
 
 def get_int(state: State, key: bytes) -> int:

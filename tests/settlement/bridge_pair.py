@@ -14,7 +14,8 @@ from ledger.lightclient import validator_set_bytes
 from ledger.txkinds_bridge import BridgeAck, BridgeCreateClient, BridgeRecv, BridgeSend, BridgeTimeout, BridgeUpdateClient, Packet
 from settlement.accounts import Asset, asset_key, balance_key
 from settlement.audit import conservation
-from settlement.bridge.records import Client, ack_key, client_key, commitment_key, escrow_key, receipt_key, sequence_key, voucher_symbol
+from settlement.bridge.records import (Client, ack_key, client_key, commitment_key, denom_trace, escrow_key, receipt_key,
+                                      sequence_key, voucher_symbol)
 
 from .builders import Chain, genesis_doc
 
@@ -138,4 +139,11 @@ class Pair:
         return self.commit(src, RELAYER, self.ack_tx(src, packet, h))
 
     def voucher(self, origin: Chain, asset: str) -> str:
-        return voucher_symbol(origin.chain_id, asset)
+        """The voucher of ``origin``'s ``asset`` on the other chain: named by that chain's client id of ``origin``."""
+        client = Client.decode(self.get(self.other(origin), client_key(origin.chain_id)))
+        return voucher_symbol(client.client_id, asset)
+
+    @staticmethod
+    def trace(origin: Chain, asset: str) -> str:
+        """How a packet names that voucher going home: ``<origin chain id>/<ASSET>``."""
+        return denom_trace(origin.chain_id, asset)

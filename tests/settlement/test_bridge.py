@@ -14,6 +14,7 @@ from ledger.txkinds_bridge import BridgeCreateClient, BridgeMisbehaviour, Bridge
 from ledger.txkinds_pm import SetCollateral
 from ledger.txkinds_risk import RegisterMarket
 from settlement.bridge import client as bridge_client
+from settlement.bridge import records as bridge_records
 from settlement.bridge.queries import bridge_info
 from settlement.bridge.records import commitment_key, get_consensus
 from settlement.checktx import check_tx
@@ -35,7 +36,7 @@ def test_lock_mint_transfer_burn_unlock_conserves_across_both_chains():
     r = p.relay(a, 1)
     assert r.ok, r
     voucher = p.voucher(a, "USD")
-    assert voucher == "chain-a/USD"
+    assert voucher == "c0/USD"  # B's first client, of chain-a
     assert p.balance(b, "bob", voucher) == 300 and p.supply(b, voucher) == 300
     assert p.commit(b, "bob", Transfer(b.addr("carol"), voucher, 100, "")).ok
     assert p.send(b, "carol", voucher, 100, to="alice").ok
@@ -46,7 +47,7 @@ def test_lock_mint_transfer_burn_unlock_conserves_across_both_chains():
     for c in (a, b):
         assert all(row["ok"] for row in p.audit(c).values()), p.audit(c)
     (on_a,), (on_b,) = bridge_info(a.node.view), bridge_info(b.node.view)
-    assert on_a["chain_id"] == "chain-b" and on_a["sent"] == 1 and on_a["escrow"] == {"USD": 200} and on_a["vouchers"] == {}
+    assert on_a["chain_id"] == "chain-b" and on_a["client_id"] == "c0" and on_a["sent"] == 1 and on_a["escrow"] == {"USD": 200} and on_a["vouchers"] == {}
     assert on_b["chain_id"] == "chain-a" and on_b["sent"] == 1 and on_b["vouchers"] == {voucher: 200} and on_b["escrow"] == {}
 
 
@@ -120,6 +121,21 @@ def test_a_voucher_is_an_ordinary_asset_listable_as_collateral():
     assert p.balance(b, "bob", voucher) == 5_000
 
 
+def test_clients_get_short_ids_in_order_up_to_the_most_a_chain_names(monkeypatch):
+    p = Pair.fresh(spare_on_b=True)
+    a, b = p.a, p.b
+    ids = {c["chain_id"]: c["client_id"] for c in bridge_info(b.node.view)}
+    assert ids == {"chain-z": "c0", "chain-a": "c1"}
+    for module in (bridge_records, bridge_client):
+        monkeypatch.setattr(module, "MAX_CLIENTS", 3)
+    vset = validator_set_bytes(a.genesis.validator_set())
+    assert p.commit(b, "admin", BridgeCreateClient("chain-y", vset)).ok
+    r = p.commit(b, "admin", BridgeCreateClient("chain-x", vset))
+    assert r.error == "invalid_parameter" and "3 bridge clients" in r.reason
+    assert p.commit(b, "admin", BridgeCreateClient("x" * 64, vset)).error == "invalid_parameter"  # no c3
+    assert p.commit(a, "admin", BridgeCreateClient("settle-devnet-" + "x" * 50, vset)).ok  # any genesis chain id
+
+
 def test_the_client_trusts_only_the_genesis_validator_set_and_newer_heights():
     p = Pair.fresh()
     a, b = p.a, p.b
@@ -161,7 +177,7 @@ def test_send_refuses_unknown_chains_past_timeouts_and_vouchers_away_from_home()
     # bob's voucher of chain-a's USD goes back only to chain-a, not on to a third chain
 
     assert p.commit(b, "admin", BridgeCreateClient("chain-z", validator_set_bytes(a.genesis.validator_set()))).ok
-    away = p.commit(b, "bob", BridgeSend("chain-z", a.addr("bob"), "chain-a/USD", 1, 10**12))
+    away = p.commit(b, "bob", BridgeSend("chain-z", a.addr("bob"), p.voucher(a, "USD"), 1, 10**12))
     assert away.error == "invalid_parameter" and "goes back only" in away.reason
     assert p.sent(a) == 1 and p.escrow(a, "USD") == 10
 
@@ -171,7 +187,7 @@ def test_a_send_that_must_fail_is_refused_at_the_door():
     a, b = p.a, p.b
     state = State(a.node.view)
     for body, error in ((BridgeSend("chain-b", b.addr("bob"), "USD", 0, 10**12), BadAmount),
-                        (BridgeSend("chain-b", b.addr("bob"), "chain-b/GBP", 1, 10**12), UnknownAsset)):
+                        (BridgeSend("chain-b", b.addr("bob"), "c0/GBP", 1, 10**12), UnknownAsset)):
         with pytest.raises(error):
             check_tx(state, a.sign("alice", body))
     check_tx(state, a.sign("alice", BridgeSend("chain-b", b.addr("bob"), "USD", 1, 10**12)))

@@ -13,9 +13,10 @@ Invariants after every step, for each chain X and its native asset U:
 
 * conservation (``settlement.audit.conservation``) holds on both chains, the
   escrow counted as held money;
-* escrow of U on X for Y == supply of the voucher ``X/U`` on Y
-  + U in packets X -> Y in flight + ``X/U`` in packets Y -> X in flight
-  (in flight: committed on the source, not received, not refunded);
+* escrow of U on X for Y == supply of Y's voucher ``<Y's client id of X>/U``
+  + U in packets X -> Y in flight + the trace ``<X's chain id>/U`` in packets
+  Y -> X in flight (in flight: committed on the source, not received, not
+  refunded);
 * exactly once: a packet is closed (commitment gone) iff it was refunded or
   acknowledged, never both; refunded ones were never received, acknowledged
   ones were.
@@ -42,7 +43,8 @@ sides = st.sampled_from(("a", "b"))
 class BridgeMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        self.p = Pair.fresh()
+        # long chain ids (vouchers are named by client id), and client ids differing between the chains
+        self.p = Pair.fresh("settle-devnet-a", "settle-devnet-b", spare_on_b=True)
         self.refunded: set[tuple[str, int]] = set()
         self.acked: set[tuple[str, int]] = set()
         self.sent: dict[tuple[str, int], object] = {}  # every packet sent, as committed
@@ -228,9 +230,9 @@ class BridgeMachine(RuleBasedStateMachine):
         for x in (p.a, p.b):
             y = p.other(x)
             for u in ASSETS:
-                v = p.voucher(x, u)
+                v, trace = p.voucher(x, u), p.trace(x, u)
                 out = sum(p.packet(x, s).amount for s in self.pending(x) if p.packet(x, s).denom == u)
-                back = sum(p.packet(y, s).amount for s in self.pending(y) if p.packet(y, s).denom == v)
+                back = sum(p.packet(y, s).amount for s in self.pending(y) if p.packet(y, s).denom == trace)
                 assert p.escrow(x, u) == p.supply(y, v) + out + back
 
     @invariant()
