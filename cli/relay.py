@@ -16,8 +16,8 @@ Owns the relayer's loop and the bridge's user commands:
   ``--once`` does one round and exits.
 * ``settle bridge create-client`` (admin: trust a counterparty from its
   genesis document), ``settle bridge send`` and ``settle bridge status``
-  (RPC ``bridge``: per counterparty the trusted header, packets sent, escrow
-  and vouchers).
+  (RPC ``bridge``: per counterparty its client id here, the trusted header,
+  packets sent, escrow, and vouchers with their traces).
 
 Never decides what is valid: the chains verify every header and proof in
 their state machines, so a wrong or lying relayer is only refused.
@@ -221,7 +221,7 @@ def create_client(sender, genesis_path, home, rpc, as_json, wait):
 @click.option("--from", "sender", required=True, help="key name or key file")
 @click.option("--to-chain", required=True, help="the destination network's chain id")
 @click.option("--receiver", required=True, help="the receiver's address on the destination (or a key name)")
-@click.option("--asset", required=True, help="a native asset, or a voucher <chain id>/<ASSET> going home")
+@click.option("--asset", required=True, help="a native asset, or a voucher <client id>/<ASSET> going home (see `settle bridge status`)")
 @click.option("--amount", required=True, type=int, help="amount in base units")
 @click.option("--timeout-in", type=float, default=600.0, show_default=True,
               help="seconds from now (destination block time) after which the transfer is refunded instead")
@@ -237,15 +237,16 @@ def _render_status(res) -> None:
     if not res["clients"]:
         click.echo(f"{res['chain_id']} has no bridge client")
     for c in res["clients"]:
-        kv_table(f"{res['chain_id']}: bridge to {c['chain_id']}", [
+        kv_table(f"{res['chain_id']}: bridge to {c['chain_id']} (client {c['client_id']})", [
             ("trusted height", c["trusted_height"]),
             ("trusted time", utc_time(c["trusted_time_ms"]) if c["trusted_height"] else "-"),
             ("frozen", f"yes: two headers signed at height {c['frozen_height']}" if c["frozen_height"] else "no"),
             ("packets sent", c["sent"]),
             ("escrowed for it", ", ".join(f"{v} {k}" for k, v in c["escrow"].items()) or "-"),
-            ("its vouchers here", ", ".join(f"{v} {k}" for k, v in c["vouchers"].items()) or "-"),
+            ("its vouchers here", ", ".join(f"{t['supply']} {t['symbol']} (= {t['chain_id']}/{t['denom']})"
+                                            for t in c["traces"]) or "-"),
         ])
 
 
 bridge.add_command(query_command("status", "bridge", render=_render_status,
-                                 help="This network's clients of other networks: trusted header, packets sent, escrow, vouchers."))
+                                 help="This network's clients of other networks: client id, trusted header, packets sent, escrow, vouchers and their traces."))

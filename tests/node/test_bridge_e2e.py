@@ -1,4 +1,4 @@
-"""Bridged transfers between two real networks (chain ids bridge-a and bridge-b, one validator each, 127.0.0.1).
+"""Bridged transfers between two real networks (chain ids settle-devnet-a and settle-devnet-b, one validator each, 127.0.0.1).
 
 Everything goes through the command line and RPC: the admins create the
 clients from each other's genesis, alice sends with ``settle bridge send``,
@@ -28,8 +28,9 @@ from settlement.accounts import Asset, asset_key
 from settlement.bridge.records import commitment_key, escrow_key
 from tests.nodeproc import ROOT, network, run_cli, tune_fast
 
-CHAINS = {"a": "bridge-a", "b": "bridge-b"}
-VOUCHER = "bridge-a/USD"
+CHAINS = {"a": "settle-devnet-a", "b": "settle-devnet-b"}  # "<chain id>/USD" would not fit a 16-character symbol
+VOUCHER = "c0/USD"  # A's USD on B: B's first client (of A) is c0
+TRACE = "settle-devnet-a/USD"  # how packets going home name it
 START = 1_000_000_000_000  # every demo participant's USD
 
 
@@ -136,7 +137,7 @@ def _lifecycle(nodes, user):
     send(nodes, user, "b", "alice", "alice", VOUCHER, 100)  # burned on B, released on A
     assert money(nodes, user)["vouchers"] == before["vouchers"] + 200
     out = relay_once(nodes, user)
-    assert "B->A: packet 1 received (100 bridge-a/USD)" in out, out
+    assert f"B->A: packet 1 received (100 {TRACE})" in out, out
     m = money(nodes, user)
     assert m["alice USD on A"] == before["alice USD on A"] - 200
     assert m["escrow"] == m["vouchers"] == before["escrow"] + 200
@@ -144,8 +145,11 @@ def _lifecycle(nodes, user):
     status = {c: json.loads(cli(user, "bridge", "status", "--rpc", nodes[c].rpc_url, "--json")) for c in "ab"}
     (a_client,), (b_client,) = status["a"]["clients"], status["b"]["clients"]
     assert a_client["chain_id"] == CHAINS["b"] and b_client["chain_id"] == CHAINS["a"]
+    assert a_client["client_id"] == b_client["client_id"] == "c0"
     assert a_client["escrow"]["USD"] == b_client["vouchers"][VOUCHER] == m["escrow"]
-    assert "bridge-a/USD" in cli(user, "bridge", "status", "--rpc", nodes["b"].rpc_url)
+    assert b_client["traces"] == [{"symbol": VOUCHER, "client_id": "c0", "chain_id": CHAINS["a"], "denom": "USD",
+                                   "supply": m["escrow"]}]
+    assert f"{m['escrow']} {VOUCHER} (= {TRACE})" in cli(user, "bridge", "status", "--rpc", nodes["b"].rpc_url)
 
 
 def _pending_packet(nodes, user):
@@ -248,6 +252,6 @@ def test_a_running_relayer_carries_transfers_both_ways(nets):
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
-    assert "received (70 USD)" in out and "received (70 bridge-a/USD)" in out, out
+    assert "received (70 USD)" in out and f"received (70 {TRACE})" in out, out
     m = money(nodes, user)
     assert m["escrow"] == m["vouchers"] == before["escrow"] and m["alice USD on A"] == before["alice USD on A"] - 70
