@@ -265,3 +265,17 @@ def test_two_networks_with_long_chain_ids_bridge_usd_there_and_back():
     assert on_b["client_id"] == "c1" and on_b["vouchers"] == {"c1/USD": 200}
     assert {"symbol": "c1/USD", "client_id": "c1", "chain_id": "settle-devnet-a", "denom": "USD",
             "supply": 200} in on_b["traces"]
+
+
+def test_a_voucher_sent_home_and_withheld_is_re_minted_under_its_local_name():
+    p = Pair.fresh("settle-devnet-a", "settle-devnet-b", spare_on_b=True)
+    a, b = p.a, p.b
+    assert p.send(a, "alice", "USD", 90).ok and p.relay(a, 1).ok
+    assert p.send(b, "bob", "c1/USD", 60, to="alice", timeout_ms=a.time_ms + 2_000).ok
+    assert p.supply(b, "c1/USD") == 30 and p.packet(b, 1).denom == "settle-devnet-a/USD"
+    for _ in range(3):
+        a.commit_txs([])
+    r = p.time_out(b, 1)
+    assert r.ok, r
+    assert p.balance(b, "bob", "c1/USD") == p.supply(b, "c1/USD") == 90 == p.escrow(a, "USD")
+    assert p.supply(b, "c0/USD") == 0  # not chain-z's client id

@@ -46,7 +46,7 @@ def test_mutated_bridge_txs_give_a_receipt(data, which):
     elif which == "timeout_proof":
         body, chain = BridgeTimeout(TIMEOUT.packet, _mutated(TIMEOUT.proof, data), TIMEOUT.proof_height), PAIR.a
     elif which == "denom":
-        denom = data.draw(st.text(max_size=16))
+        denom = data.draw(st.text(max_size=81))
         body, chain = BridgeRecv(dataclasses.replace(RECV.packet, denom=denom), RECV.proof, H), PAIR.b
     elif which == "misbehaviour":
         field = data.draw(st.sampled_from(("header_b", "certificate_b")))
