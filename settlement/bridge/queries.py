@@ -23,8 +23,9 @@ def bridge_info(view: IterableView) -> list[dict]:
     for _, raw in view.iterate(CLIENT):
         c = Client.decode(raw)
         out[c.chain_id] = {
-            "chain_id": c.chain_id, "client_id": c.client_id, "validators_hash": sha256(c.validators).hex(), "trusted_height": c.latest_height,
-            "trusted_time_ms": c.latest_time_ms, "frozen_height": c.frozen_height, "sent": get_int(view, sequence_key(c.chain_id)), "escrow": {}, "vouchers": {}, "traces": [],
+            "chain_id": c.chain_id, "client_id": c.client_id, "validators_hash": sha256(c.validators).hex(),
+            "trusted_height": c.latest_height, "trusted_time_ms": c.latest_time_ms, "frozen_height": c.frozen_height,
+            "sent": get_int(view, sequence_key(c.chain_id)), "escrow": {}, "vouchers": {}, "traces": [],
         }
     for key, raw in view.iterate(ESCROW):
         asset, _, chain = key[len(ESCROW):].decode().partition("/")
