@@ -33,6 +33,7 @@ the store deletes it (``ChainStore.commit_block``'s ``tree_prune_through``).
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Mapping, Protocol
@@ -40,7 +41,7 @@ from typing import Mapping, Protocol
 from ..errors import StateCorrupt
 from .proof import PLACEHOLDER, StatePath, StateProof, leaf_hash
 
-__all__ = ["NodeSource", "StateTree", "TreeBatch", "node_key", "value_key"]
+__all__ = ["NATIVE", "NodeSource", "StateTree", "TreeBatch", "node_key", "use_native", "value_key"]
 
 _sha = hashlib.sha256
 _LEAF, _INNER = 1, 2
@@ -80,7 +81,7 @@ def _nibble(kh: bytes, depth: int) -> int:
 _E = (PLACEHOLDER, 0)
 
 
-def _leaf(nib: int, kh: bytes, vh: bytes, vver: int) -> tuple:
+def _py_leaf(nib: int, kh: bytes, vh: bytes, vver: int) -> tuple:
     enc = bytes((nib << 4 | _LEAF,)) + kh + vh + vver.to_bytes(8, "big")
     return (_sha(b"\x00" + kh + vh).digest(), 1, enc, kh, vh, vver)
 
@@ -101,7 +102,7 @@ def _combine(a: tuple, b: tuple) -> tuple:
     return (_sha(b"\x01" + a[0] + b[0]).digest(), 2)
 
 
-def _fill(heap: list, slots) -> list:
+def _py_fill(heap: list, slots) -> list:
     """Recompute the entries of ``heap`` above the children in ``slots`` (heap indexes 16..31)."""
     if len(slots) == 1:  # the common case: one path of 4 (_combine inlined)
         i = slots[0] >> 1
@@ -123,11 +124,11 @@ def _fill(heap: list, slots) -> list:
     return heap
 
 
-def encode_node(heap: list) -> bytes:
+def _py_encode(heap: list) -> bytes:
     return b"".join([e[2] for e in heap[16:] if e[1]])
 
 
-def decode_node(data: bytes, key: bytes = b"") -> list:
+def _py_decode(data: bytes, key: bytes = b"") -> list:
     """Inverse of :func:`encode_node`; raises StateCorrupt for anything else."""
     heap = [None] + [_E] * 31
     i, n, last = 0, len(data), -1
@@ -146,7 +147,40 @@ def decode_node(data: bytes, key: bytes = b"") -> list:
             i += 41
         else:
             raise StateCorrupt(f"tree node has a bad child entry at byte {i}", key=key)
-    return _fill(heap, range(16, 32))
+    return _py_fill(heap, range(16, 32))
+
+
+# The same four helpers in C (``_native.c``, built by setup.py when a compiler
+# is there): byte-identical results, tested against the ones above.
+try:
+    from . import _native
+except ImportError:  # not built: the pure-Python helpers
+    _native = None
+else:
+    _native.setup(_E)
+
+NATIVE = False  # whether the C helpers are in use
+
+
+def _native_decode(data: bytes, key: bytes = b"") -> list:
+    try:
+        return _native.decode(data)
+    except ValueError as e:
+        raise StateCorrupt(str(e), key=key) from None
+
+
+def use_native(on: bool = True) -> bool:
+    """Use the C helpers (if built and ``on``) or the Python ones; returns whether C is in use."""
+    global NATIVE, _leaf, _fill, encode_node, decode_node
+    NATIVE = bool(on) and _native is not None
+    if NATIVE:
+        _leaf, _fill, encode_node, decode_node = _native.leaf, _native.fill, _native.encode, _native_decode
+    else:
+        _leaf, _fill, encode_node, decode_node = _py_leaf, _py_fill, _py_encode, _py_decode
+    return NATIVE
+
+
+use_native(os.environ.get("SETTLE_TREE_PURE") != "1")
 
 
 # --------------------------------------------------------------------------- node lookup
