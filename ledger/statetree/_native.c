@@ -278,6 +278,354 @@ fail:
     return NULL;
 }
 
+
+/* ------------------------------------------------------------------ the per-key update
+ * A mirror of tree.py's _Updater.update / _update_inner / _build / write, in
+ * the same order (so the puts, the stale list and the new nodes come out in
+ * the same order).  ups: a list of (kh, value | None) sorted by kh, unique;
+ * [lo, hi) is the part under `path`. */
+
+typedef struct {
+    PyObject *node;       /* callable: node key -> heap | None */
+    PyObject *missing;    /* callable: node key -> raises */
+    PyObject *v;          /* the version (int) */
+    unsigned char v8[8];
+    PyObject *puts, *new_nodes, *stale;
+    PyObject *ups;
+} Ctx;
+
+static PyObject *update(Ctx *c, const unsigned char *path, int plen, PyObject *child, Py_ssize_t lo, Py_ssize_t hi, int depth);
+
+static int nibble_of(const unsigned char *kh, int depth)
+{
+    unsigned char b = kh[depth >> 1];
+    return depth & 1 ? b & 15 : b >> 4;
+}
+
+static PyObject *node_key_of(const unsigned char *path, int plen, const unsigned char *v8)
+{
+    PyObject *k = PyBytes_FromStringAndSize(NULL, 2 + plen + 8);
+    if (!k) return NULL;
+    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(k);
+    p[0] = 'n'; p[1] = (unsigned char)plen;
+    memcpy(p + 2, path, (size_t)plen);
+    memcpy(p + 2 + plen, v8, 8);
+    return k;
+}
+
+static void be8(PyObject *ver, unsigned char *out, int *err)
+{
+    unsigned long long v = PyLong_AsUnsignedLongLong(ver);
+    int i;
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) { *err = 1; return; }
+    for (i = 0; i < 8; i++) out[7 - i] = (unsigned char)(v >> (8 * i));
+}
+
+static PyObject *value_key_of(const char *kh, const unsigned char *v8)
+{
+    PyObject *k = PyBytes_FromStringAndSize(NULL, 41);
+    if (!k) return NULL;
+    char *p = PyBytes_AS_STRING(k);
+    p[0] = 'v';
+    memcpy(p + 1, kh, 32);
+    memcpy(p + 33, v8, 8);
+    return k;
+}
+
+static int append_stale_value(Ctx *c, PyObject *old)
+{
+    unsigned char ov[8];
+    int err = 0;
+    be8(PyTuple_GET_ITEM(old, 5), ov, &err);
+    if (err) return -1;
+    PyObject *k = value_key_of(PyBytes_AS_STRING(PyTuple_GET_ITEM(old, 3)), ov);
+    if (!k) return -1;
+    int r = PyList_Append(c->stale, k);
+    Py_DECREF(k);
+    return r;
+}
+
+/* leaf entry for (nib, kh, vh) at this version; puts[v||kh||v8] = value */
+static PyObject *new_leaf(Ctx *c, int nib, PyObject *kh, PyObject *value, const unsigned char *vh)
+{
+    PyObject *vk = value_key_of(PyBytes_AS_STRING(kh), c->v8);
+    if (!vk) return NULL;
+    int r = PyDict_SetItem(c->puts, vk, value);
+    Py_DECREF(vk);
+    if (r < 0) return NULL;
+    unsigned char enc[73];
+    enc[0] = (unsigned char)(nib << 4 | 1);
+    memcpy(enc + 1, PyBytes_AS_STRING(kh), 32);
+    memcpy(enc + 33, vh, 32);
+    memcpy(enc + 65, c->v8, 8);
+    PyObject *h = hash_bytes(0, PyBytes_AS_STRING(kh), (const char *)vh, 32);
+    PyObject *e = PyBytes_FromStringAndSize((const char *)enc, 73);
+    PyObject *vhb = PyBytes_FromStringAndSize((const char *)vh, 32);
+    PyObject *out = (h && e && vhb) ? PyTuple_Pack(6, h, ONE, e, kh, vhb, c->v) : NULL;
+    Py_XDECREF(h); Py_XDECREF(e); Py_XDECREF(vhb);
+    return out;
+}
+
+static int value_hash(PyObject *value, unsigned char *vh)
+{
+    Py_buffer b;
+    if (PyObject_GetBuffer(value, &b, PyBUF_SIMPLE) < 0) return -1;
+    sha256((const unsigned char *)b.buf, (size_t)b.len, vh);
+    PyBuffer_Release(&b);
+    return 0;
+}
+
+/* tree.py's _placed: e as the child in slot nib (new reference) */
+static PyObject *placed(PyObject *e, int nib)
+{
+    PyObject *enc = PyTuple_GET_ITEM(e, 2);
+    Py_ssize_t n = PyBytes_GET_SIZE(enc), i, len = PyTuple_GET_SIZE(e);
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(enc);
+    if (p[0] >> 4 == nib) { Py_INCREF(e); return e; }
+    PyObject *ne = PyBytes_FromStringAndSize(NULL, n);
+    if (!ne) return NULL;
+    unsigned char *q = (unsigned char *)PyBytes_AS_STRING(ne);
+    memcpy(q, p, (size_t)n);
+    q[0] = (unsigned char)(nib << 4 | kind_of(e));
+    PyObject *t = PyTuple_New(len);
+    if (!t) { Py_DECREF(ne); return NULL; }
+    for (i = 0; i < len; i++) {
+        PyObject *x = i == 2 ? ne : PyTuple_GET_ITEM(e, i);
+        if (i != 2) Py_INCREF(x);
+        PyTuple_SET_ITEM(t, i, x);
+    }
+    return t;
+}
+
+/* tree.py's _Updater.write */
+static PyObject *write_node(Ctx *c, const unsigned char *path, int plen, PyObject *heap)
+{
+    PyObject *nk = node_key_of(path, plen, c->v8);
+    if (!nk) return NULL;
+    PyObject *enc = py_encode(NULL, heap);
+    if (!enc || PyDict_SetItem(c->puts, nk, enc) < 0 || PyDict_SetItem(c->new_nodes, nk, heap) < 0) {
+        Py_XDECREF(enc); Py_DECREF(nk); return NULL;
+    }
+    Py_DECREF(enc); Py_DECREF(nk);
+    PyObject *h = PyTuple_GET_ITEM(PyList_GET_ITEM(heap, 1), 0);
+    PyObject *ce;
+    if (plen) {
+        unsigned char buf[41];
+        buf[0] = (unsigned char)(path[plen - 1] << 4 | 2);
+        memcpy(buf + 1, c->v8, 8);
+        memcpy(buf + 9, PyBytes_AS_STRING(h), 32);
+        ce = PyBytes_FromStringAndSize((const char *)buf, 41);
+    } else {
+        ce = PyBytes_FromStringAndSize("", 0);
+    }
+    if (!ce) return NULL;
+    PyObject *r = PyTuple_Pack(4, h, TWO, ce, c->v);
+    Py_DECREF(ce);
+    return r;
+}
+
+static PyObject *new_heap(void)
+{
+    PyObject *heap = PyList_New(32);
+    int s;
+    if (!heap) return NULL;
+    Py_INCREF(Py_None);
+    PyList_SET_ITEM(heap, 0, Py_None);
+    for (s = 1; s < 32; s++) { Py_INCREF(EMPTY); PyList_SET_ITEM(heap, s, EMPTY); }
+    return heap;
+}
+
+static const unsigned char *kh_of(PyObject *e) { return (const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(e, 3)); }
+
+/* tree.py's _build: an inner node at path over leaves[0..n) (two or more, sorted by kh) */
+static PyObject *build(Ctx *c, const unsigned char *path, int plen, PyObject **leaves, Py_ssize_t n, int depth)
+{
+    PyObject *heap = new_heap();
+    uint32_t mask = 0;
+    Py_ssize_t i = 0;
+    unsigned char sub[66];
+    if (!heap) return NULL;
+    if (plen > 64) { PyErr_SetString(PyExc_ValueError, "tree path too deep"); goto fail; }
+    memcpy(sub, path, (size_t)plen);
+    while (i < n) {
+        int nib = nibble_of(kh_of(leaves[i]), depth);
+        Py_ssize_t j = i + 1;
+        while (j < n && nibble_of(kh_of(leaves[j]), depth) == nib) j++;
+        PyObject *e;
+        if (j - i == 1) {
+            e = leaves[i]; Py_INCREF(e);
+        } else {
+            sub[plen] = (unsigned char)nib;
+            e = build(c, sub, plen + 1, leaves + i, j - i, depth + 1);
+            if (!e) goto fail;
+        }
+        PyObject *pe = placed(e, nib);
+        Py_DECREF(e);
+        if (!pe) goto fail;
+        PyList_SetItem(heap, 16 + nib, pe);
+        mask |= 1u << (16 + nib);
+        i = j;
+    }
+    if (fill_mask(heap, mask) < 0) goto fail;
+    PyObject *r = write_node(c, path, plen, heap);
+    Py_DECREF(heap);
+    return r;
+fail:
+    Py_DECREF(heap);
+    return NULL;
+}
+
+static PyObject *update_inner(Ctx *c, const unsigned char *path, int plen, PyObject *child, Py_ssize_t lo, Py_ssize_t hi, int depth)
+{
+    unsigned char cv[8], sub[66];
+    int err = 0;
+    uint32_t mask = 0;
+    PyObject *nheap = NULL, *r = NULL;
+    if (plen > 64) { PyErr_SetString(PyExc_ValueError, "tree path too deep"); return NULL; }
+    be8(PyTuple_GET_ITEM(child, 3), cv, &err);
+    if (err) return NULL;
+    PyObject *nk = node_key_of(path, plen, cv);
+    if (!nk) return NULL;
+    PyObject *heap = PyObject_CallOneArg(c->node, nk);
+    if (heap == Py_None) {
+        Py_DECREF(heap);
+        heap = PyObject_CallOneArg(c->missing, nk); /* raises */
+        Py_XDECREF(heap);
+        Py_DECREF(nk);
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "tree node missing");
+        return NULL;
+    }
+    if (!heap || check_heap(heap) < 0) { Py_XDECREF(heap); Py_DECREF(nk); return NULL; }
+    memcpy(sub, path, (size_t)plen);
+    Py_ssize_t i = lo;
+    while (i < hi) {
+        const unsigned char *kh = (const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(PyList_GET_ITEM(c->ups, i), 0));
+        int nib = nibble_of(kh, depth);
+        Py_ssize_t j = i + 1;
+        while (j < hi && nibble_of((const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(PyList_GET_ITEM(c->ups, j), 0)), depth) == nib) j++;
+        PyObject *old = PyList_GET_ITEM(heap, 16 + nib);
+        long ok = kind_of(old);
+        sub[plen] = (unsigned char)nib;
+        PyObject *nw = update(c, sub, plen + 1, ok ? old : NULL, i, j, depth + 1);
+        if (!nw) goto done;
+        i = j;
+        if (nw == old || (nw == Py_None && !ok)) { Py_DECREF(nw); continue; }
+        if (!nheap) {
+            nheap = PyList_GetSlice(heap, 0, 32);
+            if (!nheap) { Py_DECREF(nw); goto done; }
+        }
+        PyObject *pe;
+        if (nw == Py_None) { pe = EMPTY; Py_INCREF(pe); }
+        else pe = placed(nw, nib);
+        Py_DECREF(nw);
+        if (!pe) goto done;
+        PyList_SetItem(nheap, 16 + nib, pe);
+        mask |= 1u << (16 + nib);
+    }
+    if (!nheap) { Py_INCREF(child); r = child; goto done; }
+    if (PyList_Append(c->stale, nk) < 0 || fill_mask(nheap, mask) < 0) goto done;
+    PyObject *top = PyList_GET_ITEM(nheap, 1);
+    long tk = kind_of(top);
+    if (tk < 2) {
+        r = tk ? top : Py_None;
+        Py_INCREF(r);
+        goto done;
+    }
+    r = write_node(c, path, plen, nheap);
+done:
+    Py_XDECREF(nheap);
+    Py_DECREF(heap);
+    Py_DECREF(nk);
+    return r;
+}
+
+static PyObject *update(Ctx *c, const unsigned char *path, int plen, PyObject *child, Py_ssize_t lo, Py_ssize_t hi, int depth)
+{
+    unsigned char vh[32];
+    int nib = path[plen - 1];
+    if (child) {
+        if (kind_of(child) == 2) return update_inner(c, path, plen, child, lo, hi, depth);
+        PyObject *up = PyList_GET_ITEM(c->ups, lo);
+        PyObject *kh = PyTuple_GET_ITEM(up, 0), *value = PyTuple_GET_ITEM(up, 1);
+        if (hi - lo == 1 && memcmp(PyBytes_AS_STRING(kh), kh_of(child), 32) == 0) {
+            if (value != Py_None) {
+                if (value_hash(value, vh) < 0) return NULL;
+                if (memcmp(vh, PyBytes_AS_STRING(PyTuple_GET_ITEM(child, 4)), 32) == 0) { Py_INCREF(child); return child; }
+            }
+            if (append_stale_value(c, child) < 0) return NULL;
+            if (value == Py_None) Py_RETURN_NONE;
+            return new_leaf(c, nib, PyTuple_GET_ITEM(child, 3), value, vh);
+        }
+    }
+    /* entries: the new leaves of ups (in kh order) and the child unless replaced or deleted */
+    Py_ssize_t n = hi - lo, k = 0, i;
+    PyObject **ent = PyMem_Malloc(sizeof(PyObject *) * (size_t)(n + 1));
+    int child_state = child ? 1 : 0; /* 1 kept, 0 gone */
+    int changed = 0;
+    PyObject *r = NULL;
+    if (!ent) return PyErr_NoMemory();
+    for (i = lo; i < hi; i++) {
+        PyObject *up = PyList_GET_ITEM(c->ups, i);
+        PyObject *kh = PyTuple_GET_ITEM(up, 0), *value = PyTuple_GET_ITEM(up, 1);
+        PyObject *old = (child && memcmp(PyBytes_AS_STRING(kh), kh_of(child), 32) == 0) ? child : NULL;
+        if (value == Py_None) {
+            if (!old) continue;
+            child_state = 0;
+        } else {
+            if (value_hash(value, vh) < 0) goto done;
+            if (old && memcmp(vh, PyBytes_AS_STRING(PyTuple_GET_ITEM(old, 4)), 32) == 0) continue;
+            PyObject *e = new_leaf(c, nib, kh, value, vh);
+            if (!e) goto done;
+            ent[k++] = e;
+            if (old) child_state = 0;
+        }
+        if (old && append_stale_value(c, old) < 0) goto done;
+        changed = 1;
+    }
+    if (!changed) { Py_INCREF(child ? child : Py_None); r = child ? child : Py_None; goto done; }
+    if (child_state) { /* insert the kept child in kh order */
+        Py_ssize_t at = 0;
+        while (at < k && memcmp(kh_of(ent[at]), kh_of(child), 32) < 0) at++;
+        memmove(ent + at + 1, ent + at, sizeof(PyObject *) * (size_t)(k - at));
+        Py_INCREF(child);
+        ent[at] = child;
+        k++;
+    }
+    if (k < 2) { r = k ? ent[0] : Py_None; Py_INCREF(r); goto done; }
+    r = build(c, path, plen, ent, k, depth);
+done:
+    for (i = 0; i < k; i++) Py_DECREF(ent[i]);
+    PyMem_Free(ent);
+    return r;
+}
+
+/* update(node, missing, version, puts, new_nodes, stale, path, child | None, ups, depth) -> entry | None */
+static PyObject *py_update(PyObject *self, PyObject *args)
+{
+    Ctx c;
+    PyObject *path, *child;
+    int depth, err = 0;
+    if (!PyArg_ParseTuple(args, "OOOO!O!O!SOO!i", &c.node, &c.missing, &c.v, &PyDict_Type, &c.puts, &PyDict_Type, &c.new_nodes,
+                          &PyList_Type, &c.stale, &path, &child, &PyList_Type, &c.ups, &depth))
+        return NULL;
+    if (!EMPTY || PyBytes_GET_SIZE(path) < 1 || PyBytes_GET_SIZE(path) > 64 || PyList_GET_SIZE(c.ups) < 1) {
+        PyErr_SetString(PyExc_ValueError, "update: bad path or no updates");
+        return NULL;
+    }
+    be8(c.v, c.v8, &err);
+    if (err) return NULL;
+    Py_ssize_t i, n = PyList_GET_SIZE(c.ups);
+    for (i = 0; i < n; i++) {
+        PyObject *u = PyList_GET_ITEM(c.ups, i);
+        if (!PyTuple_CheckExact(u) || PyTuple_GET_SIZE(u) != 2 || !PyBytes_CheckExact(PyTuple_GET_ITEM(u, 0)) ||
+            PyBytes_GET_SIZE(PyTuple_GET_ITEM(u, 0)) != 32) {
+            PyErr_SetString(PyExc_TypeError, "update: ups are (32-byte kh, value | None)");
+            return NULL;
+        }
+    }
+    return update(&c, (const unsigned char *)PyBytes_AS_STRING(path), (int)PyBytes_GET_SIZE(path), child == Py_None ? NULL : child, 0, n, depth);
+}
+
 /* setup(empty_entry): tree.py's _E, shared so empty slots are the same object */
 static PyObject *py_setup(PyObject *self, PyObject *e)
 {
@@ -293,6 +641,7 @@ static PyMethodDef methods[] = {
     {"fill", py_fill, METH_VARARGS, "fill(heap, slots) -> heap, entries above slots recomputed"},
     {"encode", py_encode, METH_O, "encode(heap) -> node bytes"},
     {"decode", py_decode, METH_O, "decode(data) -> heap (ValueError if malformed)"},
+    {"update", py_update, METH_VARARGS, "update(...) -> the new entry at path (tree.py's _Updater.update)"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, methods};

@@ -341,9 +341,10 @@ class StateTree:
         ups = sorted([(_sha(k).digest(), v) for k, v in writes.items()])
         heap = up.load(b"", self.version)[:] if self.version >= 0 else [None] + [_E] * 31
         changed = []
+        step = up.native_update if NATIVE else up.update
         for nib, group in groupby(ups, key=lambda u: u[0][0] >> 4):
             old = heap[16 + nib]
-            new = up.update(bytes((nib,)), old if old[1] else None, list(group), 1)
+            new = step(bytes((nib,)), old if old[1] else None, list(group), 1)
             if new is not old and (new is not None or old[1]):
                 heap[16 + nib] = _E if new is None else _placed(new, nib)
                 changed.append(16 + nib)
@@ -433,6 +434,14 @@ class _Updater:
         if n is None:
             raise StateCorrupt("tree node missing", key=nk)
         return n
+
+    @staticmethod
+    def _missing(nk: bytes):
+        raise StateCorrupt("tree node missing", key=nk)
+
+    def native_update(self, path: bytes, child: tuple | None, ups: list, depth: int) -> tuple | None:
+        """:meth:`update` in C (``_native.update``): the same result, puts, stale list and new nodes, in the same order."""
+        return _native.update(self.src.node, self._missing, self.v, self.puts, self.new_nodes, self.stale, path, child, ups, depth)
 
     def write(self, path: bytes, heap: list) -> tuple:
         nk = b"n" + bytes((len(path),)) + path + self.v8

@@ -165,7 +165,7 @@ def _run(history: list[dict], native: bool) -> list[tuple]:
         for version, writes in enumerate(history):
             tree = tree.update(writes, version)
             b = tree.batch
-            out.append((tree.root, sorted(b.puts.items()), b.stale, sorted(b.nodes.items())))
+            out.append((tree.root, list(b.puts.items()), b.stale, list(b.nodes.items())))
             tree = tree.settle()
         return out
     finally:
