@@ -18,7 +18,14 @@
 #ifdef SETTLE_OPENSSL
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
-static void sha256(const unsigned char *d, size_t n, unsigned char *out) { SHA256(d, n, out); }
+/* the low-level calls: OpenSSL 3's one-shot SHA256() goes through an EVP fetch per call */
+static void sha256(const unsigned char *d, size_t n, unsigned char *out)
+{
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, d, n);
+    SHA256_Final(out, &c);
+}
 #define SHA_IMPL "openssl"
 #else
 #define SHA_IMPL "bundled"
