@@ -26,6 +26,13 @@ leaf is collapsed into that leaf, as in the binary tree of ``proof.py``.
 The root node ``(b"", v)`` is written at every version, even when nothing
 changed, so version ``v``'s root is always at ``(b"", v)``.
 
+The per-key work of an update (``_Updater.update`` and what it calls: the
+node rewrites and their sha256) also exists in C (``_native.c``, an optional
+extension built by setup.py), used when built; the Python code here is the
+reference it is tested against byte for byte (roots, puts, stale lists and
+new nodes, in the same order).  ``NATIVE`` says which is in use;
+``SETTLE_TREE_PURE=1`` in the environment forces the Python code.
+
 Pruning: every node or value replaced at version ``v`` is listed as stale
 since ``v``; once no retained version needs it (``v <= oldest retained``)
 the store deletes it (``ChainStore.commit_block``'s ``tree_prune_through``).
