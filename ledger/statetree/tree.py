@@ -26,6 +26,13 @@ leaf is collapsed into that leaf, as in the binary tree of ``proof.py``.
 The root node ``(b"", v)`` is written at every version, even when nothing
 changed, so version ``v``'s root is always at ``(b"", v)``.
 
+The per-key work of an update (``_Updater.update`` and what it calls: the
+node rewrites and their sha256) also exists in C (``_native.c``, an optional
+extension built by setup.py), used when built; the Python code here is the
+reference it is tested against byte for byte (roots, puts, stale lists and
+new nodes, in the same order).  ``NATIVE`` says which is in use;
+``SETTLE_TREE_PURE=1`` in the environment forces the Python code.
+
 Pruning: every node or value replaced at version ``v`` is listed as stale
 since ``v``; once no retained version needs it (``v <= oldest retained``)
 the store deletes it (``ChainStore.commit_block``'s ``tree_prune_through``).
@@ -33,6 +40,7 @@ the store deletes it (``ChainStore.commit_block``'s ``tree_prune_through``).
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Mapping, Protocol
@@ -40,7 +48,7 @@ from typing import Mapping, Protocol
 from ..errors import StateCorrupt
 from .proof import PLACEHOLDER, StatePath, StateProof, leaf_hash
 
-__all__ = ["NodeSource", "StateTree", "TreeBatch", "node_key", "value_key"]
+__all__ = ["NATIVE", "NodeSource", "StateTree", "TreeBatch", "node_key", "use_native", "value_key"]
 
 _sha = hashlib.sha256
 _LEAF, _INNER = 1, 2
@@ -80,7 +88,7 @@ def _nibble(kh: bytes, depth: int) -> int:
 _E = (PLACEHOLDER, 0)
 
 
-def _leaf(nib: int, kh: bytes, vh: bytes, vver: int) -> tuple:
+def _py_leaf(nib: int, kh: bytes, vh: bytes, vver: int) -> tuple:
     enc = bytes((nib << 4 | _LEAF,)) + kh + vh + vver.to_bytes(8, "big")
     return (_sha(b"\x00" + kh + vh).digest(), 1, enc, kh, vh, vver)
 
@@ -101,7 +109,7 @@ def _combine(a: tuple, b: tuple) -> tuple:
     return (_sha(b"\x01" + a[0] + b[0]).digest(), 2)
 
 
-def _fill(heap: list, slots) -> list:
+def _py_fill(heap: list, slots) -> list:
     """Recompute the entries of ``heap`` above the children in ``slots`` (heap indexes 16..31)."""
     if len(slots) == 1:  # the common case: one path of 4 (_combine inlined)
         i = slots[0] >> 1
@@ -123,11 +131,11 @@ def _fill(heap: list, slots) -> list:
     return heap
 
 
-def encode_node(heap: list) -> bytes:
+def _py_encode(heap: list) -> bytes:
     return b"".join([e[2] for e in heap[16:] if e[1]])
 
 
-def decode_node(data: bytes, key: bytes = b"") -> list:
+def _py_decode(data: bytes, key: bytes = b"") -> list:
     """Inverse of :func:`encode_node`; raises StateCorrupt for anything else."""
     heap = [None] + [_E] * 31
     i, n, last = 0, len(data), -1
@@ -146,7 +154,40 @@ def decode_node(data: bytes, key: bytes = b"") -> list:
             i += 41
         else:
             raise StateCorrupt(f"tree node has a bad child entry at byte {i}", key=key)
-    return _fill(heap, range(16, 32))
+    return _py_fill(heap, range(16, 32))
+
+
+# The same four helpers in C (``_native.c``, built by setup.py when a compiler
+# is there): byte-identical results, tested against the ones above.
+try:
+    from . import _native
+except ImportError:  # not built: the pure-Python helpers
+    _native = None
+else:
+    _native.setup(_E)
+
+NATIVE = False  # whether the C helpers are in use
+
+
+def _native_decode(data: bytes, key: bytes = b"") -> list:
+    try:
+        return _native.decode(data)
+    except ValueError as e:
+        raise StateCorrupt(str(e), key=key) from None
+
+
+def use_native(on: bool = True) -> bool:
+    """Use the C helpers (if built and ``on``) or the Python ones; returns whether C is in use."""
+    global NATIVE, _leaf, _fill, encode_node, decode_node
+    NATIVE = bool(on) and _native is not None
+    if NATIVE:
+        _leaf, _fill, encode_node, decode_node = _native.leaf, _native.fill, _native.encode, _native_decode
+    else:
+        _leaf, _fill, encode_node, decode_node = _py_leaf, _py_fill, _py_encode, _py_decode
+    return NATIVE
+
+
+use_native(os.environ.get("SETTLE_TREE_PURE") != "1")
 
 
 # --------------------------------------------------------------------------- node lookup
@@ -307,9 +348,10 @@ class StateTree:
         ups = sorted([(_sha(k).digest(), v) for k, v in writes.items()])
         heap = up.load(b"", self.version)[:] if self.version >= 0 else [None] + [_E] * 31
         changed = []
+        step = up.native_update if NATIVE else up.update
         for nib, group in groupby(ups, key=lambda u: u[0][0] >> 4):
             old = heap[16 + nib]
-            new = up.update(bytes((nib,)), old if old[1] else None, list(group), 1)
+            new = step(bytes((nib,)), old if old[1] else None, list(group), 1)
             if new is not old and (new is not None or old[1]):
                 heap[16 + nib] = _E if new is None else _placed(new, nib)
                 changed.append(16 + nib)
@@ -399,6 +441,14 @@ class _Updater:
         if n is None:
             raise StateCorrupt("tree node missing", key=nk)
         return n
+
+    @staticmethod
+    def _missing(nk: bytes):
+        raise StateCorrupt("tree node missing", key=nk)
+
+    def native_update(self, path: bytes, child: tuple | None, ups: list, depth: int) -> tuple | None:
+        """:meth:`update` in C (``_native.update``): the same result, puts, stale list and new nodes, in the same order."""
+        return _native.update(self.src.node, self._missing, self.v, self.puts, self.new_nodes, self.stale, path, child, ups, depth)
 
     def write(self, path: bytes, heap: list) -> tuple:
         nk = b"n" + bytes((len(path),)) + path + self.v8

@@ -145,3 +145,62 @@ def test_reopened_from_its_source_after_pruning():
         check_proofs(reopened.at(version), datas[version])
     with pytest.raises(KeyError):
         reopened.at(4)
+
+
+# ---------------------------------------------------------------- the C helpers against the Python reference
+
+from ledger.statetree import tree as tree_mod  # noqa: E402
+
+BIG_KEYS = st.integers(0, 5000).map(lambda i: b"acct%d" % i)
+big_writes_st = st.dictionaries(BIG_KEYS, st.none() | st.binary(max_size=40), max_size=300)
+
+
+def _run(history: list[dict], native: bool) -> list[tuple]:
+    """Each version's root, puts and stale list, computed with the C helpers or the Python ones."""
+    was = tree_mod.NATIVE
+    tree_mod.use_native(native)
+    try:
+        tree = StateTree.empty()
+        out = []
+        for version, writes in enumerate(history):
+            tree = tree.update(writes, version)
+            b = tree.batch
+            out.append((tree.root, list(b.puts.items()), b.stale, list(b.nodes.items())))
+            tree = tree.settle()
+        return out
+    finally:
+        tree_mod.use_native(was)
+
+
+@pytest.mark.skipif(tree_mod._native is None, reason="C helpers not built: the pure-Python tree is in use")
+@settings(max_examples=40, deadline=None)
+@given(st.lists(big_writes_st, min_size=1, max_size=5))
+def test_native_update_is_byte_identical_to_python(history):
+    assert _run(history, True) == _run(history, False)
+
+
+def test_which_tree_code_is_in_use():
+    """NATIVE is True exactly when the C helpers are built (and not switched off by SETTLE_TREE_PURE=1)."""
+    import os
+    pure = os.environ.get("SETTLE_TREE_PURE") == "1"
+    assert tree_mod.NATIVE == (tree_mod._native is not None and not pure)
+    if not tree_mod.NATIVE:
+        pytest.skip("pure-Python state tree in use (C helpers not built or switched off)")
+
+
+def test_native_decode_refuses_what_python_refuses():
+    from ledger.errors import StateCorrupt
+    good = tree_mod._py_encode(tree_mod._py_fill([None] + [tree_mod._E] * 15 + [tree_mod._py_leaf(n, bytes([n]) * 32, b"v" * 32, 3) if n in (2, 9) else tree_mod._E for n in range(16)], range(16, 32)))
+    was = tree_mod.NATIVE
+    for data in (good, good[:-1], good[73:] + good[:73], b"\x13" + good[1:], b""):
+        results = []
+        for native in (False, True):
+            if native and tree_mod._native is None:
+                continue
+            tree_mod.use_native(native)
+            try:
+                results.append(tree_mod.decode_node(data, b"k"))
+            except StateCorrupt as e:
+                results.append(str(e))
+        tree_mod.use_native(was)
+        assert all(r == results[0] for r in results)
