@@ -37,11 +37,11 @@ U, Q, S, EXPIRY, NOW = "BTC-PERP", "USD", 100_000, 10**10, 1_000
 A, B = b"\x01" * 20, b"\x02" * 20
 
 
-def _underlying():
-    """An in-memory state with the underlying at S and options enabled on it: (view, state, session)."""
+def underlying_state(now: int = NOW):
+    """An in-memory state at block time ``now`` with the underlying at S and options enabled on it: (view, state, session)."""
     view = DictView({})
     state = State(view)
-    sess = Session(state, BlockContext("bench", 1, NOW))
+    sess = Session(state, BlockContext("bench", 1, now))
     sess.add_market(Market(U, "BTC", Q, default_params("large"), []))
     ms = sess.mstate(U)
     ms.price, ms.stale = S, False
@@ -51,7 +51,7 @@ def _underlying():
 
 
 def build() -> tuple[DictView, list[str]]:
-    view, state, sess = _underlying()
+    view, state, sess = underlying_state()
     sids = []
     for i in range(25):
         for kind in (CALL, PUT):
@@ -73,7 +73,7 @@ def build() -> tuple[DictView, list[str]]:
 
 
 def sweep_bench(n: int) -> dict:
-    view, state, sess = _underlying()
+    view, state, sess = underlying_state()
     sid = series_id(U, CALL, 110_000, NOW + 30 * 86_400_000)
     sess.add_series(Series(sid, U, CALL, 110_000, NOW + 30 * 86_400_000, 1, Q))
     state.put(series_list_key(U), encode([sid]))

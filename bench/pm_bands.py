@@ -27,20 +27,20 @@ import os
 import time
 
 from ledger.codec import encode
-from ledger.txkinds_options import OptionParams
 from settlement.context import BlockContext
 from settlement.risk import liquidation
 from settlement.risk.margin import fill, reindex
-from settlement.risk.markets import default_params
-from settlement.risk.optrecords import CALL, UNDERLYINGS, Series, series_id, series_list_key
+from settlement.risk.optrecords import CALL, Series, series_id, series_list_key
 from settlement.risk.options.marks import MARKED
 from settlement.risk.options.positions import ofill
 from settlement.risk.options.pricing import bs_value6
 from settlement.risk.pm import mode
-from settlement.risk.records import Market, Session
+from settlement.risk.records import Session
 from settlement.state import DictView, State
 
-U, Q, S, NOW, DAY = "BTC-PERP", "USD", 100_000, 1_000_000, 86_400_000
+from .option_margin import Q, S, U, underlying_state
+
+NOW, DAY = 1_000_000, 86_400_000
 EXPIRY, STRIKE, VOL = NOW + 30 * DAY, 110_000, 500_000
 SHORT_SIDE, LONG_SIDE = b"\xee" * 20, b"\xef" * 20  # the standard counterparties
 
@@ -53,14 +53,7 @@ def _mark(sess: Session, sid: str, spot: int, now: int) -> None:
 
 
 def build(n: int) -> tuple[DictView, str]:
-    view = DictView({})
-    state = State(view)
-    sess = Session(state, BlockContext("bench", 1, NOW))
-    sess.add_market(Market(U, "BTC", Q, default_params("large"), []))
-    ms = sess.mstate(U)
-    ms.price, ms.stale = S, False
-    sess.set_oparams(U, OptionParams(0, 1_800_000, 60_000, 100_000, 150_000, 100_000, 75_000, 10_000, 100_000, 60_000))
-    state.put(UNDERLYINGS, encode([U]))
+    view, state, sess = underlying_state(NOW)  # the same underlying and option parameters as bench.option_margin
     sid = series_id(U, CALL, STRIKE, EXPIRY)
     sess.add_series(Series(sid, U, CALL, STRIKE, EXPIRY, 1, Q))
     state.put(series_list_key(U), encode([sid]))
