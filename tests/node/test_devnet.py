@@ -4,31 +4,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 from cli.devnet import _alive
 from tests.nodeproc import ROOT, run_cli
-
-
-def _free_run(n: int) -> int:
-    """A base port with n consecutive free ports after it."""
-    for base in range(31000, 60000, 97):
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket()
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
+from tests.nodeproc import free_port_run as _free_run
 
 
 def _up(home, rpc, p2p):
