@@ -237,6 +237,7 @@ def _supervise(home: Path, validators: int, lock: HomeLock, *, rpc_port: int, p2
         summary = [f"devnet {meta['chain_id']} is up ({len(nodes)} node(s)); Ctrl-C or `settle devnet down` stops it"]
         summary += [f"  {n['name']}: RPC {n['rpc']}" for n in meta["nodes"]]
         summary.append(f"  keys: {home / 'keys'} ({', '.join(DEMO_ACCOUNTS)})")
+        summary.append(f"  dashboard: {meta['nodes'][0]['rpc']}/dashboard/")
         summary.append("  try:  settle tx transfer --from alice --to bob --asset USD --amount 1000000 --wait")
         _say("\n".join(summary))
         while not stop.is_set():

@@ -170,6 +170,13 @@ class _Devnet:
             time.sleep(0.2)
         raise AssertionError(f"the devnet did not come up:\n{self.output()[-3000:]}")
 
+    def wait_output(self, texts: list[str], timeout: float = 10) -> str:
+        """Its output once every one of ``texts`` is in it (the lines after "is up" may still be on their way), or at the timeout."""
+        deadline = time.monotonic() + timeout
+        while not all(t in self.output() for t in texts) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.output()
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)  # Ctrl-C, as the tutorial says
@@ -226,7 +233,7 @@ def test_tutorial_runs_as_written(tmp_path):
                 assert devnet is None and "\n" not in step.code.strip(), where
                 devnet = _Devnet(step.code.strip(), work, env)
                 devnet.wait_up()
-                output = devnet.output()
+                output = devnet.wait_output(step.expect)
             else:
                 res = _run_block(step, work, env, state)
                 output = res.stdout + res.stderr
