@@ -10,10 +10,16 @@ fixed says ``additionalProperties: false``; an event or a transaction body
 (one shape per kind) lists what every kind has and allows the rest.  Integers
 are ``integer`` (amounts may exceed 2^53: read them as big integers).
 
-Never imported by the running node: ``node/openrpc_methods.py`` builds the
+The records of transaction bodies (and ``MarketParams``, ``OptionParams``,
+``PmParams``, ``VolPoint``, which queries show as they are) come from
+``node/openrpc_records.py``.  Never imported by the running node: ``node/openrpc_methods.py`` builds the
 document from these and the node serves the built file.
 """
 from __future__ import annotations
+
+from ledger.txkinds import KINDS
+
+from .openrpc_records import record_schemas, tx_kind_branches
 
 __all__ = ["SCHEMAS", "arr", "nullable", "obj", "ref"]
 
@@ -78,10 +84,10 @@ SCHEMAS: dict[str, dict] = {
     }, description="the commit certificate of a block: precommits of more than 2/3 of the voting power"),
     "Tx": obj({
         "hash": ref("Hash"), "chain_id": STR, "sender": ref("Address"), "pubkey": ref("PubKey"), "nonce": NAT,
-        "kind": {"type": "string", "description": "the transaction kind, e.g. transfer, trade, option_trade"},
-        "body": {"type": "object", "description": "the body record of the kind (ledger/txkinds*.py): bytes as hex, 20-byte values as addresses"},
+        "kind": {"type": "string", "enum": sorted(KINDS), "description": "the transaction kind (ledger.txkinds.KINDS)"},
+        "body": {"type": "object", "description": "the body record of the kind (node/openrpc_records.py)"},
         "signature": ref("Signature"),
-    }),
+    }) | {"oneOf": tx_kind_branches()},
     "Event": {"type": "object", "required": ["kind"], "properties": {"kind": STR}, "additionalProperties": True,
               "description": "one event of a receipt: kind plus its fields (bytes as hex, 20-byte values as addresses)"},
     "Receipt": obj({
@@ -145,11 +151,6 @@ SCHEMAS: dict[str, dict] = {
 
 SCHEMAS.update({
     # ---------------------------------------------------------------- perpetuals, margin, oracles, HTLCs
-    "MarketParams": obj({k: INT for k in (
-        "imf_ppm", "mmf_ppm", "margin_cap_ppm", "vol_alpha_ppm", "vol_ref_ppm", "vol_k", "oi_cap", "lot_size", "funding_interval_ms",
-        "funding_cap_ppm", "oracle_fresh_ms", "oracle_deviation_ppm", "trade_band_ppm", "liq_buffer_ppm", "liq_penalty_ppm",
-        "oracle_twap_window_ms", "oracle_max_move_ppm", "funding_interest_ppm", "funding_impact_notional")},
-        description="ledger/txkinds_risk.py MarketParams (docs/risk-engine.md)"),
     "Market": obj({
         "market": ref("MarketId"), "base": STR, "quote": ref("Symbol"), "params": ref("MarketParams"), "oracles": arr(ref("Address")),
         **{k: INT for k in ("price", "price_height", "price_time_ms")}, "stale": BOOL,
@@ -189,9 +190,6 @@ SCHEMAS.update({
     "OrderFill": obj({"maker": ref("Address"), "nonce": NAT, "cancelled": BOOL, "filled": NAT}),
     "Events": obj({"height": ref("Height"), "count": NAT, "events": arr(ref("BlockEvent"))}),
     # ---------------------------------------------------------------- options
-    "OptionParams": obj({k: INT for k in ("rate_ppm", "settlement_window_ms", "vol_fresh_ms", "trade_band_ppm", "im_base_ppm",
-                                          "im_floor_ppm", "mm_ppm", "liq_penalty_ppm", "vol_band_ppm", "recheck_ms")},
-                        description="ledger/txkinds_options.py OptionParams"),
     "OptionSeries": obj({
         "series": ref("SeriesId"), "underlying": ref("MarketId"), "kind": ref("OptionKind"), "strike": INT, "expiry_ms": ref("TimeMs"),
         "contract_lots": INT, "settlement_asset": ref("Symbol"), "time_to_expiry_ms": NAT, "expired": BOOL, "settled": BOOL,
@@ -199,15 +197,14 @@ SCHEMAS.update({
         "mark_state": {"type": "string", "enum": ["unmarked", "marked", "no_vol", "stale_price"]}, "greeks": ref("Greeks"),
         "open_interest": NAT,
     }, description="terms, mark, IV and greeks per contract (settlement/risk/options/queries.py)"),
-    "VolPoint": obj({"expiry_ms": ref("TimeMs"), "strike": INT, "vol_ppm": INT}),
-    "VolReport": {"oneOf": [
+    "OracleVols": {"oneOf": [
         obj({"oracle": ref("Address"), "points": {"type": "null"}}, description="no report yet"),
         obj({"oracle": ref("Address"), "points": arr(ref("VolPoint")), "time_ms": ref("TimeMs"), "height": ref("Height"), "age_ms": INT,
              "fresh": BOOL}),
     ]},
     "VolSurface": obj({
         "underlying": ref("MarketId"), "quote": ref("Symbol"), "spot": INT, "params": ref("OptionParams"), "quorum": NAT,
-        "fresh_reports": NAT, "reports": arr(ref("VolReport")),
+        "fresh_reports": NAT, "reports": arr(ref("OracleVols")),
         "surface": nullable(obj({"epoch": NAT, "time_ms": ref("TimeMs"), "points": arr(ref("VolPoint"))})),
         "series": arr(obj({"series": ref("SeriesId"), "expiry_ms": ref("TimeMs"), "strike": INT, "kind": ref("OptionKind"), "iv_ppm": INT})),
     }),
@@ -220,8 +217,6 @@ SCHEMAS.update({
     }))}),
     # ---------------------------------------------------------------- portfolio margin, collateral
     "MarginFigures": obj({**FIGURES, "breached": BOOL, "stale": BOOL}),
-    "PmParams": obj({k: INT for k in ("scan_range_ppm", "vol_up_ppm", "vol_down_ppm", "extreme_multiple", "extreme_fraction_ppm",
-                                      "short_option_min_ppm", "mmr_fraction_ppm")}, description="ledger/txkinds_pm.py PmParams"),
     "PmPosition": {"oneOf": [
         obj({"instrument": ref("MarketId"), "kind": {"const": "perp"}, "size": INT, "price": INT, "value": INT}),
         obj({"instrument": ref("SeriesId"), "kind": ref("OptionKind"), "size": INT, "strike": INT, "expiry_ms": ref("TimeMs"),
@@ -269,3 +264,7 @@ SCHEMAS.update({
         "header": ref("Hex"), "header_id": ref("Hash"), "certificate": ref("Hex"), "validators": ref("Hex"),
     }, description="a value, its path, and the header, certificate and validator set anchoring it (canonical bytes as hex)"),
 })
+
+_RECORDS = record_schemas()
+assert not set(_RECORDS) & set(SCHEMAS), f"record schemas named as RPC shapes: {sorted(set(_RECORDS) & set(SCHEMAS))}"
+SCHEMAS.update(_RECORDS)

@@ -151,6 +151,12 @@ def test_a_wrong_result_fails_validation():
     market = copy.deepcopy(METHODS["markets"]["examples"][0]["result"]["value"])
     market[0]["params"]["new_param_ppm"] = 1  # a field added in code but not in the document
     assert errors(METHODS["markets"]["result"]["schema"], market)
+    tx = METHODS["tx"]["examples"][0]["result"]["value"]
+    for mutate in (lambda t: t["tx"]["body"].update(fee=1), lambda t: t["tx"].update(kind="issue"),
+                   lambda t: t["tx"]["body"].update(to="bob"), lambda t: t["receipt"].update(code=-1)):
+        bad = copy.deepcopy(tx)
+        mutate(bad)
+        assert errors(METHODS["tx"]["result"]["schema"], bad), bad
 
 
 # ---------------------------------------------------------------------------------------------- one real node
@@ -272,6 +278,10 @@ def test_every_method_answers_real_calls_as_documented(world):
                            ("broadcast_tx", {"tx": w.tx("dave", Transfer(w.keys["bob"].address, "USD", 1, "")).raw.hex(), "mode": "async"})]:
         validated_call(w, method, params, set())
     assert validated_call(w, "pm_scenarios", {"address": w.addr("alice")}, set())["accounts"][0]["underlyings"][0]["grid"] is None
+    kinds = set()
+    for height in range(1, w.values["height"] + 1):  # every body kind this chain holds, and every receipt
+        kinds |= {t["kind"] for t in validated_call(w, "block", {"height": height, "receipts": True}, set())["txs"]}
+    assert len(kinds) >= 12, kinds
     gap = sign_tx(w.keys["carol"], w.chain_id, w.nonces["carol"] + 5, Transfer(w.keys["bob"].address, "USD", 1, ""))
     assert validated_call(w, "broadcast_tx", {"tx": gap.raw.hex()}, set())["accepted"] is True
     assert validated_call(w, "tx", {"hash": gap.hash.hex()}, set())["status"] == "pending"
