@@ -103,7 +103,7 @@ SCHEMAS: dict[str, dict] = {
     "Validator": obj({"address": ref("Address"), "pubkey": ref("PubKey"), "power": {"type": "integer", "minimum": 1}}),
     "Evidence": obj({
         "validator": ref("Address"), "height": ref("Height"), "round": NAT, "type": {"type": "string", "enum": ["prevote", "precommit"]},
-        "block_ids": arr(ref("Hash"), minItems=2, maxItems=2), "signatures": arr(ref("Signature"), minItems=2, maxItems=2),
+        "block_ids": arr({"anyOf": [ref("Hash"), {"const": "", "description": "a nil vote"}]}, minItems=2, maxItems=2), "signatures": arr(ref("Signature"), minItems=2, maxItems=2),
         "evidence": ref("Hex"),
     }, description="two signed, conflicting votes of one validator"),
     "Status": obj({

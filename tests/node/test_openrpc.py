@@ -32,6 +32,8 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
 from cli.client import RPCClientError
+from consensus.messages import DuplicateVoteEvidence
+from ledger.commit import NIL, Vote, VoteType, vote_sign_bytes
 from ledger.keys import PrivateKey, format_address
 from ledger.lightclient import validator_set_bytes
 from ledger.tx import sign_tx
@@ -44,11 +46,12 @@ from ledger.validators import Validator, ValidatorSet
 from node.app import RPC_METHOD_GROUPS
 from node.methods import method_table
 from node.methods_discover import document
+from node.wal_file import WalFile
 from node.openrpc_methods import DOCUMENT_PATH, build_document, render
 from settlement.risk.collateral import default_collateral_params
 from settlement.risk.markets import default_params
 from settlement.risk.options.series import default_option_params
-from tests.nodeproc import ROOT, local_node
+from tests.nodeproc import ROOT, NodeProcess, free_port, run_cli, tune_fast
 
 HERE = Path(__file__).resolve().parent
 DOC = json.loads(DOCUMENT_PATH.read_text())
@@ -162,11 +165,28 @@ def test_a_wrong_result_fails_validation():
 # ---------------------------------------------------------------------------------------------- one real node
 
 
+def equivocate(home: Path) -> None:
+    """Evidence that the validator voted nil and for a block at height 1, round 0, kept where the node keeps what it saw."""
+    key = PrivateKey.load(home / "node_key.json")
+    chain_id = json.loads((home / "genesis.json").read_text())["chain_id"]
+    prevote = int(VoteType.PREVOTE)
+    votes = [Vote(prevote, 1, 0, block, key.address, key.sign(vote_sign_bytes(chain_id, prevote, 1, 0, block)))
+             for block in (NIL, bytes(range(32)))]
+    kept = WalFile(home / "consensus" / "evidence.bin")
+    kept.append(DuplicateVoteEvidence.of(*votes).encode())
+    kept.sync()
+    kept.close()
+
+
 class World:
     """A real node (``settle init`` defaults) holding one of everything the methods read."""
 
     def __init__(self, home: Path):
-        self.node = local_node(home)
+        port = free_port()
+        run_cli("init", "--home", str(home), "--rpc-port", str(port), "--p2p-port", str(free_port()), check=True)
+        tune_fast(home)
+        equivocate(home)
+        self.node = NodeProcess(home, f"http://127.0.0.1:{port}").start()
         self.client = self.node.client
         self.chain_id = self.client.call("status")["chain_id"]
         self.keys = {p.stem: PrivateKey.load(p) for p in (home / "keys").glob("*.json")}
@@ -278,6 +298,7 @@ def test_every_method_answers_real_calls_as_documented(world):
                            ("broadcast_tx", {"tx": w.tx("dave", Transfer(w.keys["bob"].address, "USD", 1, "")).raw.hex(), "mode": "async"})]:
         validated_call(w, method, params, set())
     assert validated_call(w, "pm_scenarios", {"address": w.addr("alice")}, set())["accounts"][0]["underlyings"][0]["grid"] is None
+    assert [e["block_ids"][0] for e in validated_call(w, "evidence", {}, set())] == [""]  # a nil vote against a block
     kinds = set()
     for height in range(1, w.values["height"] + 1):  # every body kind this chain holds, and every receipt
         kinds |= {t["kind"] for t in validated_call(w, "block", {"height": height, "receipts": True}, set())["txs"]}
