@@ -38,10 +38,10 @@ from ledger.keys import PrivateKey, format_address
 from ledger.lightclient import validator_set_bytes
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
-from ledger.txkinds_bridge import BridgeCreateClient
+from ledger.txkinds_bridge import BridgeCreateClient, BridgeSend
 from ledger.txkinds_options import OptionOrder, OptionTrade, RegisterOptionSeries, SetOptionParams, VolPoint, VolReport, sign_option_order
 from ledger.txkinds_pm import SetCollateral, SetMarginMode
-from ledger.txkinds_risk import ANY_TAKER, HtlcLock, MarginDeposit, Order, PriceReport, RegisterMarket, Trade, sign_order
+from ledger.txkinds_risk import ANY_TAKER, HtlcClaim, HtlcLock, MarginDeposit, Order, PriceReport, RegisterMarket, Trade, sign_order
 from ledger.validators import Validator, ValidatorSet
 from node.app import RPC_METHOD_GROUPS
 from node.methods import method_table
@@ -213,10 +213,13 @@ class World:
         params = default_params("large", oracle_fresh_ms=600_000)
         self.commit(self.tx("admin", RegisterMarket(U, "BTC", "USD", params, (k["oracle"].address,))),
                     self.tx("admin", RegisterMarket("EUR-PERP", "EUR", "USD", params, (k["oracle"].address,))),
+                    self.tx("admin", RegisterMarket("ETH-PERP", "ETH", "USD", params, (k["oracle"].address, k["oracle1"].address))),
                     self.tx("alice", MarginDeposit("USD", 10**11)), self.tx("bob", MarginDeposit("USD", 10**11)))
-        self.commit(self.tx("oracle", PriceReport(U, 100_000_000)), self.tx("oracle", PriceReport("EUR-PERP", 1_100_000)))
+        self.commit(self.tx("oracle", PriceReport(U, 100_000_000)), self.tx("oracle", PriceReport("EUR-PERP", 1_100_000)),
+                    self.tx("oracle", PriceReport("ETH-PERP", 3_000_000)))  # one of ETH-PERP's two oracles: no quorum
         expiry = c.call("status")["latest_block_time_ms"] + 86_400_000
         self.commit(self.tx("admin", SetOptionParams(U, default_option_params())),
+                    self.tx("admin", SetOptionParams("ETH-PERP", default_option_params())),  # no vol reported: no surface
                     self.tx("admin", RegisterOptionSeries(U, "call", 100_000_000, expiry, 1)),
                     self.tx("admin", SetCollateral("EUR", default_collateral_params("USD", "EUR-PERP"))))
         self.commit(self.tx("oracle", VolReport(U, [VolPoint(expiry, 100_000_000, 800_000)])))
@@ -230,11 +233,14 @@ class World:
             self.tx("bob", OptionTrade(option_order, 4)), self.tx("bob", Trade(perp_order, 3)),
             self.tx("carol", SetMarginMode("portfolio")), self.tx("carol", MarginDeposit("EUR", 1_000_000)),
             self.tx("alice", HtlcLock("EUR", 5, k["bob"].address, hashlib.sha256(b"s" * 32).digest(), h + 1000)),
+            self.tx("alice", HtlcLock("EUR", 6, k["bob"].address, hashlib.sha256(b"s" * 32).digest(), h + 1000)),
             self.tx("admin", BridgeCreateClient("settle-other", validator_set_bytes(counterparty))))
-        hid = next(e["id"] for e in done[4]["receipt"]["events"] if e["kind"] == "htlc_locked")
-        assert c.call("bridge")["clients"], "the bridge client was not created"
+        hid, claimed = (next(e["id"] for e in r["receipt"]["events"] if e["kind"] == "htlc_locked") for r in done[4:6])
+        expiry = c.call("status")["latest_block_time_ms"] + 86_400_000
+        self.commit(self.tx("bob", HtlcClaim(bytes.fromhex(claimed), b"s" * 32)),
+                    self.tx("alice", BridgeSend("settle-other", k["bob"].address, "USD", 5, expiry)))  # escrowed for it
         return {"market": U, "underlying": U, "series": sid, "id": hid, "hash": done[0]["hash"], "height": done[0]["height"],
-                "maker": self.addr("alice"), "nonce": 7, "sid_mark": mark}
+                "maker": self.addr("alice"), "nonce": 7, "sid_mark": mark, "claimed": claimed}
 
 
 @pytest.fixture(scope="module")
@@ -299,6 +305,13 @@ def test_every_method_answers_real_calls_as_documented(world):
         validated_call(w, method, params, set())
     assert validated_call(w, "pm_scenarios", {"address": w.addr("alice")}, set())["accounts"][0]["underlyings"][0]["grid"] is None
     assert [e["block_ids"][0] for e in validated_call(w, "evidence", {}, set())] == [""]  # a nil vote against a block
+    assert validated_call(w, "htlc", {"id": w.values["claimed"]}, set())["preimage"] == (b"s" * 32).hex()
+    assert validated_call(w, "bridge", {}, set())["clients"][0]["escrow"] == {"USD": 5}
+    assert validated_call(w, "oracle", {"market": "ETH-PERP"}, set())["reports"][1]["price"] is None
+    assert validated_call(w, "vol_surface", {"underlying": "ETH-PERP"}, set())["surface"] is None
+    late = sign_tx(w.keys["oracle2"], w.chain_id, 2, Transfer(w.keys["bob"].address, "USD", 1, ""))  # nonces 0, 1 never come
+    batch = validated_call(w, "broadcast_tx_batch", {"txs": [late.raw.hex()], "mode": "commit", "timeout": 1}, set())
+    assert "error" in batch["results"][0]
     kinds = set()
     for height in range(1, w.values["height"] + 1):  # every body kind this chain holds, and every receipt
         kinds |= {t["kind"] for t in validated_call(w, "block", {"height": height, "receipts": True}, set())["txs"]}
