@@ -313,9 +313,9 @@ def test_every_method_answers_real_calls_as_documented(world):
     batch = validated_call(w, "broadcast_tx_batch", {"txs": [late.raw.hex()], "mode": "commit", "timeout": 1}, set())
     assert "error" in batch["results"][0]
     kinds = set()
-    for height in range(1, w.values["height"] + 1):  # every body kind this chain holds, and every receipt
+    for height in range(1, w.client.call("status")["height"] + 1):  # every body kind this chain holds, and every receipt
         kinds |= {t["kind"] for t in validated_call(w, "block", {"height": height, "receipts": True}, set())["txs"]}
-    assert len(kinds) >= 12, kinds
+    assert len(kinds) >= 14, kinds
     gap = sign_tx(w.keys["carol"], w.chain_id, w.nonces["carol"] + 5, Transfer(w.keys["bob"].address, "USD", 1, ""))
     assert validated_call(w, "broadcast_tx", {"tx": gap.raw.hex()}, set())["accepted"] is True
     assert validated_call(w, "tx", {"hash": gap.hash.hex()}, set())["status"] == "pending"
