@@ -199,7 +199,7 @@ def build_document() -> dict:
     methods = [{**meth, "examples": _examples(meth, recorded)} for meth in sorted(METHODS, key=lambda x: x["name"])]
     return {
         "openrpc": OPENRPC_VERSION,
-        "info": {"title": "Settle node JSON-RPC", "version": VERSION, "license": {"name": "see the repository"},
+        "info": {"title": "Settle node JSON-RPC", "version": VERSION,
                  "description": "POST / with Content-Type: application/json: JSON-RPC 2.0, single requests or batches; params by "
                                 "name (an object) or, where paramStructure is either, by position in the listed order. "
                                 "Bytes are lowercase hex, addresses st + 40 hex digits, amounts integers in base units "
