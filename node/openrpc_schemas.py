@@ -6,8 +6,9 @@ notifications return, written from the code that shapes them
 ``settlement/risk/queries.py``, ``settlement/risk/options/queries.py``,
 ``settlement/risk/pm_queries.py``, ``settlement/bridge/queries.py``).
 Schemas are JSON Schema draft-07 (OpenRPC 1.2/1.3).  An object whose keys are
-fixed says ``additionalProperties: false``; an event or a transaction body
-(one shape per kind) lists what every kind has and allows the rest.  Integers
+fixed says ``additionalProperties: false``; a transaction's body has its
+kind's shape (``node/openrpc_records.py``), an event its kind's where the kind
+is typed (``node/openrpc_events.py``).  Integers
 are ``integer`` (amounts may exceed 2^53: read them as big integers).
 
 The records of transaction bodies (and ``MarketParams``, ``OptionParams``,
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from ledger.txkinds import KINDS
 
+from .openrpc_events import event_schema
 from .openrpc_records import record_schemas, tx_kind_branches
 
 __all__ = ["SCHEMAS", "arr", "nullable", "obj", "ref"]
@@ -88,18 +90,16 @@ SCHEMAS: dict[str, dict] = {
         "body": {"type": "object", "description": "the body record of the kind (node/openrpc_records.py)"},
         "signature": ref("Signature"),
     }) | {"oneOf": tx_kind_branches()},
-    "Event": {"type": "object", "required": ["kind"], "properties": {"kind": STR}, "additionalProperties": True,
-              "description": "one event of a receipt: kind plus its fields (bytes as hex, 20-byte values as addresses)"},
+    "Event": event_schema(description="one event of a receipt: kind plus its fields (bytes as hex, 20-byte values as addresses); "
+                                      "the kinds listed have their fields checked (node/openrpc_events.py)"),
     "Receipt": obj({
         "tx_hash": ref("Hash"), "ok": BOOL, "code": NAT, "error": STR, "reason": STR, "events": arr(ref("Event")),
     }, description="a transaction's outcome; the block-level receipt (liquidations, funding, marks) has tx_hash 00..00"),
     "Block": obj({"header": ref("Header"), "num_txs": NAT, "txs": arr(ref("Tx")), "receipts": arr(ref("Receipt"))}, ("receipts",)),
     "BlockSummary": obj({"header": ref("Header"), "num_txs": NAT, "tx_hashes": arr(ref("Hash"))}, ("tx_hashes",),
                         description="a block without its transactions (WebSocket block notification)"),
-    "BlockEvent": {"type": "object", "additionalProperties": True,
-                   "required": ["receipt", "event", "tx_hash", "block_level", "kind"],
-                   "properties": {"receipt": NAT, "event": NAT, "tx_hash": nullable(ref("Hash")), "block_level": BOOL, "kind": STR},
-                   "description": "an event with its place: receipt index, event index, its tx (null: block-level)"},
+    "BlockEvent": event_schema({"receipt": NAT, "event": NAT, "tx_hash": nullable(ref("Hash")), "block_level": BOOL},
+                               "an event (as Event) with its place: receipt index, event index, its tx (null: block-level)"),
     "Validator": obj({"address": ref("Address"), "pubkey": ref("PubKey"), "power": {"type": "integer", "minimum": 1}}),
     "Evidence": obj({
         "validator": ref("Address"), "height": ref("Height"), "round": NAT, "type": {"type": "string", "enum": ["prevote", "precommit"]},

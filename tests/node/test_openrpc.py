@@ -57,6 +57,7 @@ HERE = Path(__file__).resolve().parent
 DOC = json.loads(DOCUMENT_PATH.read_text())
 METHODS = {m["name"]: m for m in DOC["methods"]}
 U = "BTC-PERP"
+EVENT_KINDS = {b["properties"]["kind"]["const"] for b in DOC["components"]["schemas"]["Event"]["oneOf"] if "const" in b["properties"]["kind"]}
 SOURCES = "".join(p.read_text() for p in sorted((ROOT / "node").glob("methods*.py")))
 
 
@@ -160,6 +161,14 @@ def test_a_wrong_result_fails_validation():
         bad = copy.deepcopy(tx)
         mutate(bad)
         assert errors(METHODS["tx"]["result"]["schema"], bad), bad
+    trade = {"kind": "trade", "market": "BTC-PERP", "maker": "st" + "11" * 20, "taker": "st" + "22" * 20, "maker_side": "buy",
+             "size": 3, "price": 100, "order_nonce": 7, "maker_position": 3, "taker_position": -3}
+    event = {"$ref": "#/components/schemas/Event"}
+    assert not errors(event, trade) and not errors(event, {"kind": "liquidation", "anything": [1]})  # a kind not typed: any fields
+    for mutate in (lambda e: e.pop("price"), lambda e: e.update(fee=1), lambda e: e.update(size="3"), lambda e: e.update(maker_side="up")):
+        bad = dict(trade)
+        mutate(bad)
+        assert errors(event, bad), bad
 
 
 # ---------------------------------------------------------------------------------------------- one real node
@@ -312,10 +321,13 @@ def test_every_method_answers_real_calls_as_documented(world):
     late = sign_tx(w.keys["oracle2"], w.chain_id, 2, Transfer(w.keys["bob"].address, "USD", 1, ""))  # nonces 0, 1 never come
     batch = validated_call(w, "broadcast_tx_batch", {"txs": [late.raw.hex()], "mode": "commit", "timeout": 1}, set())
     assert "error" in batch["results"][0]
-    kinds = set()
+    kinds, events = set(), set()
     for height in range(1, w.client.call("status")["height"] + 1):  # every body kind this chain holds, and every receipt
-        kinds |= {t["kind"] for t in validated_call(w, "block", {"height": height, "receipts": True}, set())["txs"]}
+        blk = validated_call(w, "block", {"height": height, "receipts": True}, set())
+        kinds |= {t["kind"] for t in blk["txs"]}
+        events |= {e["kind"] for r in blk["receipts"] for e in r["events"]}
     assert len(kinds) >= 14, kinds
+    assert EVENT_KINDS <= events, f"event kinds the document types but no real event checked: {sorted(EVENT_KINDS - events)}"
     gap = sign_tx(w.keys["carol"], w.chain_id, w.nonces["carol"] + 5, Transfer(w.keys["bob"].address, "USD", 1, ""))
     assert validated_call(w, "broadcast_tx", {"tx": gap.raw.hex()}, set())["accepted"] is True
     assert validated_call(w, "tx", {"hash": gap.hash.hex()}, set())["status"] == "pending"
