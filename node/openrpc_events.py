@@ -35,6 +35,8 @@ FILL = {"maker": ADDR, "taker": ADDR, "maker_side": SIDE, "size": INT, "price": 
 
 # kind -> (fields, optional fields); the module that emits it in the comment
 EVENT_ATTRS: dict[str, tuple[dict, tuple[str, ...]]] = {
+    "account_registered": ({"address": ADDR, "role": {"type": "string", "enum": ["admin", "issuer", "oracle", "participant"]}}, ()),
+    "asset_created": ({"symbol": SYM, "decimals": INT, "issuer": ADDR}, ()),  # transfers.py
     "bridge_client_created": ({"chain_id": {"type": "string"}, "client_id": {"type": "string"}, "validators_hash": HASH}, ()),  # bridge/client.py
     "bridge_sent": ({"sequence": INT, "source_chain": {"type": "string"}, "dest_chain": {"type": "string"}, "sender": ADDR,  # bridge/packets.py
                      "receiver": ADDR, "denom": {"type": "string"}, "amount": INT, "timeout_ms": INT, "packet": _ref("Hex")}, ()),
@@ -48,6 +50,9 @@ EVENT_ATTRS: dict[str, tuple[dict, tuple[str, ...]]] = {
                      "margin": {"type": "array", "items": {"type": "object", "additionalProperties": False,
                                                            "properties": {"asset": SYM, "equity": INT, "imr": INT, "mmr": INT},
                                                            "required": ["asset", "equity", "imr", "mmr"]}}}, ("margin",)),
+    "insurance_deposit": ({"from": ADDR, "asset": SYM, "amount": INT, "fund_cash": INT}, ()),  # risk/margin.py
+    "issued": ({"asset": SYM, "amount": INT, "to": ADDR}, ()),  # transfers.py
+    "margin_withdraw": ({"account": ADDR, "asset": SYM, "amount": INT, "cash": INT}, ()),  # risk/margin.py
     "market_registered": ({"market": MARKET, "base": {"type": "string"}, "quote": SYM, "oracles": INT,  # risk/markets.py
                            **_fields_of("MarketParams")}, ()),
     "option_mark_state": ({"series": SERIES, "state": {"type": "string", "enum": ["unmarked", "marked", "no_vol", "stale_price"]}}, ()),
@@ -55,9 +60,14 @@ EVENT_ATTRS: dict[str, tuple[dict, tuple[str, ...]]] = {
     "option_series_listed": ({"series": SERIES, "underlying": MARKET, "option_kind": {"type": "string", "enum": ["call", "put"]},
                               "strike": INT, "expiry_ms": INT, "contract_lots": INT, "quote": SYM}, ()),
     "option_trade": ({"series": SERIES, **FILL, "premium": INT, "open_interest": INT}, ()),  # risk/options/trading.py
+    "oracles_set": ({"market": MARKET, "oracles": {"type": "array", "items": ADDR}}, ()),  # risk/markets.py
+    "order_cancelled": ({"maker": ADDR, "nonce": INT, "filled": INT}, ()),  # risk/perps.py
     "oracle_price": ({"market": MARKET, "price": INT, "median": INT, "converging": BOOL, "reference": INT, "reports": INT,  # risk/oracle.py
                       "vol_ppm": INT, "scale_ppm": INT, "imf_ppm": INT, "mmf_ppm": INT}, ()),
+    "pm_params_set": ({"underlying": MARKET, **_fields_of("PmParams")}, ()),  # risk/pm/handlers.py
     "price_report": ({"market": MARKET, "oracle": ADDR, "price": INT}, ()),  # risk/oracle.py
+    "swap": ({"maker": ADDR, "taker": ADDR, "maker_gave_asset": SYM, "maker_gave_amount": INT, "taker_gave_asset": SYM,  # swaps.py
+              "taker_gave_amount": INT, "nonce": INT}, ()),
     "trade": ({"market": MARKET, **FILL}, ()),  # risk/perps.py
     "transfer": ({"from": ADDR, "to": ADDR, "asset": SYM, "amount": INT}, ()),  # transfers.py
     "vol_report": ({"underlying": MARKET, "oracle": ADDR, "points": INT}, ()),  # risk/options/surface.py

@@ -37,11 +37,12 @@ from ledger.commit import NIL, Vote, VoteType, vote_sign_bytes
 from ledger.keys import PrivateKey, format_address
 from ledger.lightclient import validator_set_bytes
 from ledger.tx import sign_tx
-from ledger.txkinds import Transfer
+from ledger.txkinds import CreateAsset, Issue, RegisterAccount, Transfer
 from ledger.txkinds_bridge import BridgeCreateClient, BridgeSend
 from ledger.txkinds_options import OptionOrder, OptionTrade, RegisterOptionSeries, SetOptionParams, VolPoint, VolReport, sign_option_order
-from ledger.txkinds_pm import SetCollateral, SetMarginMode
-from ledger.txkinds_risk import ANY_TAKER, HtlcClaim, HtlcLock, MarginDeposit, Order, PriceReport, RegisterMarket, Trade, sign_order
+from ledger.txkinds_pm import SetCollateral, SetMarginMode, SetPmParams
+from ledger.txkinds_risk import (ANY_TAKER, CancelOrder, HtlcClaim, HtlcLock, InsuranceDeposit, MarginDeposit, MarginWithdraw, Order,
+                                 PriceReport, RegisterMarket, SetOracles, Swap, SwapTerms, Trade, sign_order, sign_swap_terms)
 from ledger.validators import Validator, ValidatorSet
 from node.app import RPC_METHOD_GROUPS
 from node.methods import method_table
@@ -51,6 +52,7 @@ from node.openrpc_methods import DOCUMENT_PATH, build_document, render
 from settlement.risk.collateral import default_collateral_params
 from settlement.risk.markets import default_params
 from settlement.risk.options.series import default_option_params
+from settlement.risk.pm.mode import PM_DEFAULTS
 from tests.nodeproc import ROOT, NodeProcess, free_port, run_cli, tune_fast
 
 HERE = Path(__file__).resolve().parent
@@ -243,11 +245,19 @@ class World:
             self.tx("carol", SetMarginMode("portfolio")), self.tx("carol", MarginDeposit("EUR", 1_000_000)),
             self.tx("alice", HtlcLock("EUR", 5, k["bob"].address, hashlib.sha256(b"s" * 32).digest(), h + 1000)),
             self.tx("alice", HtlcLock("EUR", 6, k["bob"].address, hashlib.sha256(b"s" * 32).digest(), h + 1000)),
-            self.tx("admin", BridgeCreateClient("settle-other", validator_set_bytes(counterparty))))
+            self.tx("admin", BridgeCreateClient("settle-other", validator_set_bytes(counterparty))),
+            self.tx("admin", CreateAsset("GBP", 2, k["admin"].address)))
         hid, claimed = (next(e["id"] for e in r["receipt"]["events"] if e["kind"] == "htlc_locked") for r in done[4:6])
         expiry = c.call("status")["latest_block_time_ms"] + 86_400_000
+        swap = sign_swap_terms(k["alice"], self.chain_id, SwapTerms(k["alice"].address, k["bob"].address, "EUR", 10, "USD", 9, h + 100, 1))
         self.commit(self.tx("bob", HtlcClaim(bytes.fromhex(claimed), b"s" * 32)),
-                    self.tx("alice", BridgeSend("settle-other", k["bob"].address, "USD", 5, expiry)))  # escrowed for it
+                    self.tx("alice", BridgeSend("settle-other", k["bob"].address, "USD", 5, expiry)),  # escrowed for it
+                    self.tx("alice", MarginWithdraw("USD", 1)), self.tx("alice", InsuranceDeposit("USD", 1)),
+                    self.tx("alice", CancelOrder(8)), self.tx("bob", Swap(swap.terms, swap.maker_pubkey, swap.maker_signature)),
+                    self.tx("admin", Issue("GBP", 100, k["alice"].address)),
+                    self.tx("admin", RegisterAccount(PrivateKey.generate().address, "participant")),
+                    self.tx("admin", SetOracles("ETH-PERP", (k["oracle"].address, k["oracle1"].address))),
+                    self.tx("admin", SetPmParams(U, PM_DEFAULTS)))
         return {"market": U, "underlying": U, "series": sid, "id": hid, "hash": done[0]["hash"], "height": done[0]["height"],
                 "maker": self.addr("alice"), "nonce": 7, "sid_mark": mark, "claimed": claimed}
 
@@ -326,7 +336,7 @@ def test_every_method_answers_real_calls_as_documented(world):
         blk = validated_call(w, "block", {"height": height, "receipts": True}, set())
         kinds |= {t["kind"] for t in blk["txs"]}
         events |= {e["kind"] for r in blk["receipts"] for e in r["events"]}
-    assert len(kinds) >= 14, kinds
+    assert len(kinds) >= 23, kinds
     assert EVENT_KINDS <= events, f"event kinds the document types but no real event checked: {sorted(EVENT_KINDS - events)}"
     gap = sign_tx(w.keys["carol"], w.chain_id, w.nonces["carol"] + 5, Transfer(w.keys["bob"].address, "USD", 1, ""))
     assert validated_call(w, "broadcast_tx", {"tx": gap.raw.hex()}, set())["accepted"] is True
