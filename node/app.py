@@ -43,6 +43,7 @@ from .methods import CORE_METHODS, RpcApi, method_table
 from .methods_options import OPTION_METHODS
 from .methods_pm import PM_METHODS
 from .methods_bridge import BRIDGE_METHODS
+from .methods_discover import DISCOVER_METHODS
 from .methods_proof import PROOF_METHODS
 from .methods_risk import RISK_METHODS
 from .metrics import MetricsSources, NodeCounters
@@ -83,6 +84,10 @@ def memtable_bytes(pubkey: bytes, validators: list[bytes]) -> int:
         return WRITE_BUFFER_BYTES + WRITE_BUFFER_BYTES * ranked.index(pubkey) // len(ranked)
     spread = int.from_bytes(hashlib.sha256(b"settle/memtable/v1" + pubkey).digest()[:4], "big") % WRITE_BUFFER_BYTES
     return WRITE_BUFFER_BYTES + spread
+
+
+# Every JSON-RPC method the node serves (node/openrpc.json describes each; tests/node/test_openrpc.py checks both ways).
+RPC_METHOD_GROUPS = (CORE_METHODS, BRIDGE_METHODS, DISCOVER_METHODS, OPTION_METHODS, PM_METHODS, PROOF_METHODS, RISK_METHODS)
 
 
 class NodeError(SettleError):
@@ -210,7 +215,7 @@ class Node:
         metrics = MetricsSources(counters=self.counters, chain=chain, halt=self.halting, mempool=self.mempool,
                                  subscribers=self.subscribers, verifier=self.verifier, net=net, sync=self.sync,
                                  gossip=self.gossip)
-        methods = method_table(CORE_METHODS, BRIDGE_METHODS, OPTION_METHODS, PM_METHODS, PROOF_METHODS, RISK_METHODS)
+        methods = method_table(*RPC_METHOD_GROUPS)
         self.rpc = RPCServer(cfg=cfg.rpc, api=api, methods=methods,
                              counters=self.counters, halt=self.halting, subscribers=self.subscribers, metrics=metrics)
 

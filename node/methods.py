@@ -11,7 +11,8 @@ Each method takes an :class:`RpcApi` (the ports it may use: never the node)
 and the request's params.  The table of methods is built in one place,
 :func:`method_table`, from this module's :data:`CORE_METHODS`,
 ``methods_risk.RISK_METHODS``, ``methods_options.OPTION_METHODS``,
-``methods_pm.PM_METHODS``, ``methods_proof.PROOF_METHODS`` and ``methods_bridge.BRIDGE_METHODS``;
+``methods_pm.PM_METHODS``, ``methods_proof.PROOF_METHODS``, ``methods_bridge.BRIDGE_METHODS`` and
+``methods_discover.DISCOVER_METHODS`` (``rpc.discover``: the OpenRPC document, ``node/openrpc.json``);
 importing a module registers nothing.
 """
 from __future__ import annotations
