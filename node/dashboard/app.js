@@ -20,7 +20,7 @@ const FEED_KINDS = new Set(["liquidation", "liquidation_paused", "insurance_paym
 
 const S = {
   status: null, decimals: {}, names: {}, byName: {}, validators: [], peers: [], markets: [], fund: [],
-  blocks: [], prices: {}, funding: {}, feed: [], txs: [], seenHeight: 0, route: null, detail: null,
+  blocks: [], prices: {}, funding: {}, feed: [], txs: [], seenHeight: 0, notified: {},
 };
 
 // ------------------------------------------------------------------ RPC
@@ -110,7 +110,7 @@ function table(headers, rows, empty) {
 }
 function panel(title, ...body) { return h("section", { class: "panel" }, h("h2", {}, title), ...body); }
 function card(label, value, id) { return h("div", { class: "card" }, h("div", { class: "label" }, label), h("div", { class: "value", id }, value)); }
-function kv(pairs) { return h("dl", { class: "kv" }, pairs.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])); }
+function kv(pairs) { return h("dl", { class: "kv" }, pairs.filter(Boolean).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])); }
 
 function chart(points, fmt, tip) {
   // An SVG step line of [x, y] points (x: block height) up to height tip, with the y range and the x range labelled.
@@ -226,13 +226,19 @@ async function refresh() {
       setHeight(st.height);
       const tip = Number(st.height), from = Math.max(S.seenHeight + 1, tip - HISTORY_BLOCKS + 1);
       const calls = [];
-      for (let hgt = from; hgt <= tip; hgt++) calls.push(["events", { height: hgt }], ["block", { height: hgt }], ["commit", { height: hgt }]);
+      for (let hgt = from; hgt <= tip; hgt++) {
+        // A big block's transactions are not read (its header came with the WebSocket notice).
+        const big = S.notified[hgt] && S.notified[hgt].num_txs > FULL_BLOCK_TXS;
+        calls.push(["events", { height: hgt }], big ? ["status"] : ["block", { height: hgt }], ["commit", { height: hgt }]);
+      }
       calls.push(["markets"], ["insurance_fund"], ["peers"]);
       const out = await rpcBatch(calls);
-      for (let i = 0; i + 3 <= out.length - 3; i += 3) {
+      for (let i = 0, hgt = from; i + 3 <= out.length - 3; i += 3, hgt++) {
         if (out[i].ok) noteEvents(out[i].result);
-        if (out[i + 1].ok) addBlock(out[i + 1].result, out[i + 2].ok ? out[i + 2].result.certificate : null);
+        const block = calls[i + 1][0] === "block" ? (out[i + 1].ok ? out[i + 1].result : null) : S.notified[hgt];
+        if (block) addBlock(block, out[i + 2].ok ? out[i + 2].result.certificate : null);
       }
+      for (const k of Object.keys(S.notified)) if (Number(k) <= tip) delete S.notified[k];
       const [markets, fund, peers] = out.slice(-3);
       if (markets.ok) S.markets = markets.result;
       if (fund.ok) S.fund = fund.result;
@@ -260,7 +266,7 @@ function connect() {
   };
   ws.onmessage = msg => {
     const m = parseJSON(msg.data);
-    if (m.method === "block") { setHeight(m.params.header.height); refresh(); }
+    if (m.method === "block") { S.notified[m.params.header.height] = m.params; setHeight(m.params.header.height); refresh(); }
   };
   ws.onclose = () => { conn.dataset.state = "down"; conn.textContent = "reconnecting"; setTimeout(connect, 2000); };
 }
@@ -400,6 +406,19 @@ async function accountView(address) {
   return out;
 }
 
+const MONEY = /^(amount|cash|fund_cash|penalty|pnl|fee|collateral|debt.*|equity.*|[im]mr.*)$/;  // in the event's asset
+const PRICES = /^(price|mark_price|median|reference|entry_price)$/;  // in the event's market's quote asset
+
+function eventField(e, k) {
+  // An event attribute for people: addresses linked, money with its asset's decimals, prices with the quote's.
+  const v = e[k];
+  if (typeof v === "string" && /^st[0-9a-f]{40}$/.test(v)) return addr(v);
+  if ((typeof v === "number" || typeof v === "bigint") && e.asset && MONEY.test(k)) return `${amount(v, e.asset)} ${e.asset}`;
+  if ((typeof v === "number" || typeof v === "bigint") && e.market && quoteOf(e.market) && PRICES.test(k)) return `${price(v, e.market)} ${quoteOf(e.market)}`;
+  if (v !== null && typeof v === "object") return JSON.stringify(v, (x, y) => typeof y === "bigint" ? y.toString() : y);
+  return String(v);
+}
+
 async function txView(hash) {
   let t;
   try { t = await rpc("tx", { hash }); } catch (err) { return [panel("Transaction", h("p", { class: "bad" }, err.message))]; }
@@ -409,11 +428,12 @@ async function txView(hash) {
     panel("Transaction", kv([
       ["Hash", h("span", { class: "mono" }, t.hash)], ["Status", h("span", { class: r.ok ? "tag good" : "tag bad", id: "tx-status" }, r.ok ? "ok" : `failed: ${r.error}`)],
       ["Block", [blockLink(t.height), ` · index ${t.index}`]], ["Kind", t.tx.kind], ["Sender", addr(t.tx.sender)], ["Nonce", count(t.tx.nonce)],
+      t.tx.body.amount !== undefined && t.tx.body.asset ? ["Amount", `${amount(t.tx.body.amount, t.tx.body.asset)} ${t.tx.body.asset}`] : null,
+      t.tx.body.to ? ["To", addr(t.tx.body.to)] : null,
       ["Reason", r.reason || "–"], ["Code", String(r.code)],
     ]), h("h3", {}, "Body"), h("pre", { class: "mono" }, JSON.stringify(t.tx.body, (k, v) => typeof v === "bigint" ? v.toString() : v, 2))),
-    panel("Receipt events", r.events.length ? r.events.map(e => h("div", {}, h("h3", {}, e.kind), kv(Object.keys(e).filter(k => k !== "kind").sort().map(k =>
-      [k, typeof e[k] === "string" && /^st[0-9a-f]{40}$/.test(e[k]) ? addr(e[k]) : typeof e[k] === "object" ? JSON.stringify(e[k], (x, v) => typeof v === "bigint" ? v.toString() : v) : String(e[k])])))) :
-      h("p", { class: "empty" }, "no events")))];
+    panel("Receipt events", r.events.length ? r.events.map(e => h("div", {}, h("h3", {}, e.kind),
+      kv(Object.keys(e).filter(k => k !== "kind").sort().map(k => [k, eventField(e, k)])))) : h("p", { class: "empty" }, "no events")))];
 }
 
 async function blockView(height) {

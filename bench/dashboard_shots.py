@@ -1,0 +1,166 @@
+"""Screenshots of the web dashboard (docs/img/dashboard-*.png) from a real node, and the demo they show.
+
+Owns the demo scenario a dashboard screenshot or browser test drives with the
+CLI (:func:`open_leveraged_position`: a BTC-PERP market, an oracle price, a
+10x long for alice against bob; :func:`crash_price`: the price drop that
+liquidates it), the headless Chromium it is seen through
+(:func:`launch_chromium`, Debian's ``chromium`` driven by Playwright) and the
+list of screenshots (:data:`SHOTS`).  Never talks to the node except through
+the CLI and the page.
+
+Run ``python -m bench.dashboard_shots [--out docs/img]``: it starts a
+one-validator node in a temporary directory, plays the demo, makes a transfer
+and takes every shot at 1366x768.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+from cli.devnet import node_command, node_env
+from ledger.keys import PrivateKey, format_address
+from node.config import load_config, save_config
+
+__all__ = ["CHROMIUM", "MARKET", "SHOTS", "VIEWPORT", "crash_price", "launch_chromium", "open_leveraged_position"]
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/run installs it)
+VIEWPORT = {"width": 1366, "height": 768}  # a laptop screen
+MARKET = "BTC-PERP"
+ENTRY_PRICE = 100_000  # USD base units per lot
+CRASH_PRICE = 92_000  # -8 %: alice's 10x long falls under its maintenance margin (3 %)
+LOTS = 10
+ALICE_MARGIN = 100_000  # a tenth of the notional (10 lots x 100,000)
+ROOT = Path(__file__).resolve().parent.parent
+
+Cli = Callable[..., str]  # runs `settle ARGS...` against the node, returns its stdout
+
+
+def open_leveraged_position(cli: Cli, workdir: Path) -> None:
+    """List :data:`MARKET`, price it, and give alice a 10x long of :data:`LOTS` lots that bob sells her."""
+    cli("tx", "register-market", "--from", "admin", "--market", MARKET, "--quote", "USD", "--oracle", "oracle",
+        "--param", "margin_cap_ppm=1000000", "--wait")
+    cli("tx", "price", "--from", "oracle", "--market", MARKET, "--price", str(ENTRY_PRICE), "--wait")
+    cli("tx", "deposit", "--from", "alice", "--asset", "USD", "--amount", str(ALICE_MARGIN), "--wait")
+    cli("tx", "deposit", "--from", "bob", "--asset", "USD", "--amount", str(10 * ALICE_MARGIN), "--wait")
+    order = workdir / "alice-order.json"
+    order.write_text(cli("order", "sign", "--from", "alice", "--market", MARKET, "--side", "buy", "--size", str(LOTS),
+                         "--price", str(ENTRY_PRICE), "--expires-in", "100", "--nonce", "1"))
+    cli("tx", "trade", "--from", "bob", "--order", str(order), "--wait")
+
+
+def crash_price(cli: Cli) -> dict:
+    """The oracle reports :data:`CRASH_PRICE`: the block that applies it liquidates alice.  Returns the tx's answer."""
+    return json.loads(cli("tx", "price", "--from", "oracle", "--market", MARKET, "--price", str(CRASH_PRICE), "--wait", "--json"))
+
+
+def launch_chromium(playwright):
+    """Headless :data:`CHROMIUM` under Playwright (no browser download: Debian's build)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+
+
+# file name in docs/img -> (page route, color scheme, what must be on screen first)
+SHOTS: dict[str, tuple[str, str, str]] = {
+    "dashboard-overview.png": ("#/", "light", "body[data-view=overview] #card-height"),
+    "dashboard-overview-dark.png": ("#/", "dark", "body[data-view=overview] #card-height"),
+    "dashboard-markets.png": ("#/markets", "light", "body[data-view=markets] svg.chart path"),
+    "dashboard-liquidations.png": ("#/liquidations", "light", "tr.feed-row[data-kind=liquidation]"),
+    "dashboard-account.png": ("#/account/{alice}", "light", "body[data-view=account] #margin-ratio"),
+    "dashboard-tx.png": ("#/tx/{transfer}", "light", "#tx-status"),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _settle(home: Path) -> Cli:
+    env = {**os.environ, "SETTLE_HOME": str(home)}
+
+    def run(*args: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"settle {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+        return proc.stdout
+
+    return run
+
+
+def take_screenshots(out: Path) -> list[Path]:
+    """Start a node in a temporary home, play the demo, write every shot of :data:`SHOTS` into ``out``."""
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="settle-dashboard-") as tmp:
+        home, port = Path(tmp) / "home", _free_port()
+        cli = _settle(home)
+        cli("init", "--home", str(home), "--rpc-port", str(port), "--p2p-port", str(_free_port()))
+        cfg = load_config(home)
+        cfg.block.empty_interval_ms = 1000
+        save_config(cfg)
+        url = f"http://127.0.0.1:{port}"
+        with open(home / "node.log", "ab") as log:
+            node = subprocess.Popen(node_command(home), stdout=log, stderr=subprocess.STDOUT, cwd=home, env=node_env())
+        try:
+            _wait_ready(url)
+            open_leveraged_position(cli, Path(tmp))
+            crash_price(cli)
+            transfer = json.loads(cli("tx", "transfer", "--from", "alice", "--to", "carol", "--asset", "USD",
+                                      "--amount", "12345678", "--wait", "--json"))["hash"]
+            alice = format_address(PrivateKey.load(home / "keys" / "alice.json").address)
+            return _shoot(url, out, {"alice": alice, "transfer": transfer}, sync_playwright)
+        finally:
+            node.terminate()
+            node.wait(30)
+
+
+def _wait_ready(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/health", timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"node at {url} not ready after {timeout}s")
+
+
+def _shoot(url: str, out: Path, names: dict, sync_playwright) -> list[Path]:
+    written = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            for name, (route, scheme, ready) in SHOTS.items():
+                page = browser.new_page(viewport=VIEWPORT, color_scheme=scheme)
+                page.goto(f"{url}/dashboard/{route.format(**names)}")
+                page.wait_for_selector(ready, timeout=30_000)
+                page.wait_for_selector("#conn[data-state=live]", timeout=30_000)
+                page.screenshot(path=str(out / name))
+                page.close()
+                written.append(out / name)
+        finally:
+            browser.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img", help="where the PNG files go (default docs/img)")
+    args = ap.parse_args(argv)
+    for path in take_screenshots(args.out):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
