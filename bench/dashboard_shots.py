@@ -3,7 +3,7 @@
 Owns the demo scenario a dashboard screenshot or browser test drives with the
 CLI (:func:`open_leveraged_position`: a BTC-PERP market, an oracle price, a
 10x long for alice against bob; :func:`crash_price`: the price drop that
-liquidates it), the headless Chromium it is seen through
+liquidates it; :func:`portfolio_margin`: bob on portfolio margin), the headless Chromium it is seen through
 (:func:`launch_chromium`, Debian's ``chromium`` driven by Playwright) and the
 list of screenshots (:data:`SHOTS`).  Never talks to the node except through
 the CLI and the page.
@@ -30,7 +30,7 @@ from cli.devnet import node_command, node_env
 from ledger.keys import PrivateKey, format_address
 from node.config import load_config, save_config
 
-__all__ = ["CHROMIUM", "MARKET", "SHOTS", "VIEWPORT", "crash_price", "launch_chromium", "open_leveraged_position"]
+__all__ = ["CHROMIUM", "MARKET", "SHOTS", "VIEWPORT", "crash_price", "launch_chromium", "open_leveraged_position", "portfolio_margin"]
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/run installs it)
 VIEWPORT = {"width": 1366, "height": 768}  # a laptop screen
@@ -39,6 +39,7 @@ ENTRY_PRICE = 100_000  # USD base units per lot
 CRASH_PRICE = 92_000  # -8 %: alice's 10x long falls under its maintenance margin (3 %)
 LOTS = 10
 ALICE_MARGIN = 100_000  # a tenth of the notional (10 lots x 100,000)
+WALK = (100_800, 101_500, 100_200, 99_400)  # the screenshots' price reports between the entry and the crash
 ROOT = Path(__file__).resolve().parent.parent
 
 Cli = Callable[..., str]  # runs `settle ARGS...` against the node, returns its stdout
@@ -55,6 +56,12 @@ def open_leveraged_position(cli: Cli, workdir: Path) -> None:
     order.write_text(cli("order", "sign", "--from", "alice", "--market", MARKET, "--side", "buy", "--size", str(LOTS),
                          "--price", str(ENTRY_PRICE), "--expires-in", "100", "--nonce", "1"))
     cli("tx", "trade", "--from", "bob", "--order", str(order), "--wait")
+
+
+def portfolio_margin(cli: Cli, who: str = "bob") -> None:
+    """Give :data:`MARKET` the default scenario grid and switch ``who`` to portfolio margin (needs a fresh price)."""
+    cli("pm", "params", MARKET, "--from", "admin", "--wait")
+    cli("pm", "mode", "portfolio", "--from", who, "--wait")
 
 
 def crash_price(cli: Cli) -> dict:
@@ -74,6 +81,7 @@ SHOTS: dict[str, tuple[str, str, str]] = {
     "dashboard-markets.png": ("#/markets", "light", "body[data-view=markets] svg.chart path"),
     "dashboard-liquidations.png": ("#/liquidations", "light", "tr.feed-row[data-kind=liquidation]"),
     "dashboard-account.png": ("#/account/{alice}", "light", "body[data-view=account] #margin-ratio"),
+    "dashboard-account-pm.png": ("#/account/{bob}", "light", "body[data-view=account] tr.binding"),
     "dashboard-tx.png": ("#/tx/{transfer}", "light", "#tx-status"),
 }
 
@@ -114,11 +122,15 @@ def take_screenshots(out: Path) -> list[Path]:
         try:
             _wait_ready(url)
             open_leveraged_position(cli, Path(tmp))
+            for walk in WALK:  # a few reports for the price chart
+                cli("tx", "price", "--from", "oracle", "--market", MARKET, "--price", str(walk), "--wait")
             crash_price(cli)
+            portfolio_margin(cli)
             transfer = json.loads(cli("tx", "transfer", "--from", "alice", "--to", "carol", "--asset", "USD",
                                       "--amount", "12345678", "--wait", "--json"))["hash"]
             alice = format_address(PrivateKey.load(home / "keys" / "alice.json").address)
-            return _shoot(url, out, {"alice": alice, "transfer": transfer}, sync_playwright)
+            bob = format_address(PrivateKey.load(home / "keys" / "bob.json").address)
+            return _shoot(url, out, {"alice": alice, "bob": bob, "transfer": transfer}, sync_playwright)
         finally:
             node.terminate()
             node.wait(30)

@@ -361,7 +361,8 @@ async function accountView(address) {
   const a = acct.result;
   const balances = Object.keys(a.balances).sort().map(sym => h("tr", { "data-asset": sym }, h("td", {}, sym), num(amount(a.balances[sym], sym), "balance")));
   const out = [h("div", { class: "cards" },
-    card("Account", S.names[address] || short(address)), card("Roles", a.roles.join(", ") || "–"), card("Nonce", count(a.nonce)), card("Next nonce", count(a.next_nonce)))];
+    card("Account", S.names[address] || short(address)), card("Roles", a.roles.join(", ") || "–"),
+    card("Nonce (next)", `${count(a.nonce)} (${count(a.next_nonce)})`), card("Margin mode", pm.ok ? pm.result.mode : "–", "margin-mode"))];
   const left = [panel("Balances", h("p", { class: "mono muted" }, address), table(["Asset", "Balance "], balances, "no balance"))];
   const mine = S.txs.filter(t => t.sender === address || (t.body && (t.body.to === address || t.body.taker === address)));
   left.push(panel("Recent transactions", table(["Tx", "Height ", "Kind", "From", "Details"], mine.slice(0, 20).map(t => h("tr", { "data-tx": t.hash },
@@ -393,7 +394,7 @@ async function accountView(address) {
       for (const u of acc.underlyings) {
         right.push(panel(`Portfolio margin · ${u.underlying} (${acc.asset})`,
           kv([["Binding scenario", u.binding === null ? "–" : String(u.binding)], ["Requirement", amount(u.requirement, acc.asset)], ["MMR", amount(u.mmr, acc.asset)]]),
-          table(["Scenario", "Move ", "Price ", "Vol", "Extreme", "P&L "], u.scenarios.map(s => h("tr", { class: s.scenario === u.binding ? "warn" : null },
+          table(["Scenario", "Move ", "Price ", "Vol", "Extreme", "P&L "], u.scenarios.map(s => h("tr", { class: s.scenario === u.binding ? "warn binding" : "scenario" },
             h("td", {}, String(s.scenario)), num(price(s.move, u.underlying)), num(price(s.price, u.underlying)), h("td", {}, s.vol), h("td", {}, s.extreme ? "yes" : ""),
             num(amount(s.pnl, acc.asset), Number(s.pnl) < 0 ? "bad" : "good"))), "no scenario table")));
       }

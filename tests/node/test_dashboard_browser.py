@@ -2,8 +2,9 @@
 
 The node serves the page (``/dashboard/``) on its RPC port; the page reads the
 node over JSON-RPC and its WebSocket.  Checked on screen: the height
-advances, a transfer made with the CLI shows in the account view, and a price
-drop on a 10x long shows its liquidation in the feed.  Every request the page
+advances, a transfer made with the CLI shows in the account view, a price
+drop on a 10x long shows its liquidation in the feed, and a portfolio-margin
+account shows its scenario table.  Every request the page
 makes goes to the node, and no error (a CSP refusal included) reaches the
 console.
 """
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bench.dashboard_shots import CHROMIUM, VIEWPORT, crash_price, launch_chromium, open_leveraged_position
+from bench.dashboard_shots import CHROMIUM, VIEWPORT, crash_price, launch_chromium, open_leveraged_position, portfolio_margin
 from ledger.keys import PrivateKey, format_address
 from tests.nodeproc import run_cli
 
@@ -112,6 +113,15 @@ def test_live_height_transfer_and_liquidation_on_screen(node, tmp_path):
             text = row.inner_text()
             assert "alice" in text and "BTC-PERP" in text and "0.092000" in text
             assert row.query_selector(f"a[href='#/block/{crash['height']}']") is not None
+
+            # (4) bob on portfolio margin: his account view shows the scenario table and its binding scenario
+            portfolio_margin(cli)
+            page.fill("#search-input", "bob")
+            page.press("#search-input", "Enter")
+            binding = page.wait_for_selector("tr.binding", timeout=WAIT_MS).inner_text()
+            assert page.inner_text("#margin-mode") == "portfolio"
+            assert binding.startswith("+extreme") and "-0.14" in binding  # bob is short: the extreme rise binds
+            assert len(page.query_selector_all("tr.scenario")) >= 6
         finally:
             browser.close()
     assert problems == []
