@@ -8,15 +8,16 @@ liquidates it; :func:`portfolio_margin`: bob on portfolio margin), the headless 
 list of screenshots (:data:`SHOTS`).  Never talks to the node except through
 the CLI and the page.
 
-Run ``python -m bench.dashboard_shots [--out docs/img]``: it starts a
-one-validator node in a temporary directory, plays the demo, makes a transfer
-and takes every shot at 1366x768.
+Run ``python -m bench.dashboard_shots [--out docs/img]``: it runs a
+four-validator devnet (``settle devnet up``) in a temporary directory, plays
+the demo, makes a transfer and takes every shot at 1366x768.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -28,7 +29,6 @@ from typing import Callable
 
 from cli.devnet import node_command, node_env
 from ledger.keys import PrivateKey, format_address
-from node.config import load_config, save_config
 
 __all__ = ["CHROMIUM", "MARKET", "SHOTS", "VIEWPORT", "crash_price", "launch_chromium", "open_leveraged_position", "portfolio_margin"]
 
@@ -40,6 +40,7 @@ CRASH_PRICE = 92_000  # -8 %: alice's 10x long falls under its maintenance margi
 LOTS = 10
 ALICE_MARGIN = 100_000  # a tenth of the notional (10 lots x 100,000)
 WALK = (100_800, 101_500, 100_200, 99_400)  # the screenshots' price reports between the entry and the crash
+VALIDATORS = 4  # the screenshots' devnet: validators and peers to show
 ROOT = Path(__file__).resolve().parent.parent
 
 Cli = Callable[..., str]  # runs `settle ARGS...` against the node, returns its stdout
@@ -86,10 +87,22 @@ SHOTS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_ports(n: int) -> int:
+    """A port p with p .. p+n-1 free on 127.0.0.1 (a devnet's node i listens on its base port + i)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + n >= 65536:
+            continue
+        try:
+            for port in range(base, base + n):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no {n} consecutive free ports")
 
 
 def _settle(home: Path) -> Cli:
@@ -104,23 +117,22 @@ def _settle(home: Path) -> Cli:
     return run
 
 
-def take_screenshots(out: Path) -> list[Path]:
-    """Start a node in a temporary home, play the demo, write every shot of :data:`SHOTS` into ``out``."""
+def take_screenshots(out: Path, validators: int = VALIDATORS) -> list[Path]:
+    """Run a devnet of ``validators`` in a temporary home, play the demo, write every shot of :data:`SHOTS` into ``out``."""
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="settle-dashboard-") as tmp:
-        home, port = Path(tmp) / "home", _free_port()
+        home, rpc = Path(tmp) / "devnet", _free_ports(2 * validators)
+        p2p = rpc + validators
         cli = _settle(home)
-        cli("init", "--home", str(home), "--rpc-port", str(port), "--p2p-port", str(_free_port()))
-        cfg = load_config(home)
-        cfg.block.empty_interval_ms = 1000
-        save_config(cfg)
-        url = f"http://127.0.0.1:{port}"
-        with open(home / "node.log", "ab") as log:
-            node = subprocess.Popen(node_command(home), stdout=log, stderr=subprocess.STDOUT, cwd=home, env=node_env())
+        url = f"http://127.0.0.1:{rpc}"
+        with open(Path(tmp) / "devnet.log", "ab") as log:
+            devnet = subprocess.Popen([sys.executable, "-P", "-m", "cli", "devnet", "up", "-n", str(validators), "--home", str(home),
+                                       "--rpc-port", str(rpc), "--p2p-port", str(p2p)],
+                                      stdout=log, stderr=subprocess.STDOUT, cwd=tmp, env=node_env())
         try:
-            _wait_ready(url)
+            _wait_ready(url, peers=validators - 1)
             open_leveraged_position(cli, Path(tmp))
             for walk in WALK:  # a few reports for the price chart
                 cli("tx", "price", "--from", "oracle", "--market", MARKET, "--price", str(walk), "--wait")
@@ -128,23 +140,27 @@ def take_screenshots(out: Path) -> list[Path]:
             portfolio_margin(cli)
             transfer = json.loads(cli("tx", "transfer", "--from", "alice", "--to", "carol", "--asset", "USD",
                                       "--amount", "12345678", "--wait", "--json"))["hash"]
-            alice = format_address(PrivateKey.load(home / "keys" / "alice.json").address)
-            bob = format_address(PrivateKey.load(home / "keys" / "bob.json").address)
-            return _shoot(url, out, {"alice": alice, "bob": bob, "transfer": transfer}, sync_playwright)
+            names = {name: format_address(PrivateKey.load(home / "keys" / f"{name}.json").address) for name in ("alice", "bob")}
+            return _shoot(url, out, {**names, "transfer": transfer}, sync_playwright)
         finally:
-            node.terminate()
-            node.wait(30)
+            devnet.send_signal(signal.SIGINT)  # Ctrl-C: the supervisor stops every node
+            devnet.wait(60)
 
 
-def _wait_ready(url: str, timeout: float = 60) -> None:
+def _wait_ready(url: str, peers: int, timeout: float = 90) -> None:
+    """Until the node at ``url`` answers ``status`` with at least ``peers`` peers."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "status"}).encode()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(url + "/health", timeout=2).read()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"node at {url} not ready after {timeout}s")
+            req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=2) as resp:
+                if json.loads(resp.read())["result"]["peers"] >= peers:
+                    return
+        except (OSError, KeyError, ValueError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"node at {url} not ready with {peers} peers after {timeout}s")
 
 
 def _shoot(url: str, out: Path, names: dict, sync_playwright) -> list[Path]:
