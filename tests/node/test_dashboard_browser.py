@@ -104,6 +104,15 @@ def test_live_height_transfer_and_liquidation_on_screen(node, tmp_path):
             assert "12.345678 USD" in page.inner_text(f"tr[data-tx='{sent['hash']}']")
             assert page.evaluate("location.hash") == f"#/account/{carol}"
 
+            # search by tx hash (the tx view: receipt and events) and by height (the block view)
+            page.fill("#search-input", sent["hash"])
+            page.press("#search-input", "Enter")
+            assert page.wait_for_selector("#tx-status", timeout=WAIT_MS).inner_text() == "ok"
+            assert "12.345678 USD" in page.inner_text("main")  # the receipt's transfer event, with USD's decimals
+            page.fill("#search-input", str(sent["height"]))
+            page.press("#search-input", "Enter")
+            page.wait_for_selector(f"body[data-view=block] a[href='#/tx/{sent['hash']}']", timeout=WAIT_MS)
+
             # (3) a price drop on alice's 10x long: the liquidation shows in the feed, live
             page.click("nav a[data-view=liquidations]")
             page.wait_for_selector("body[data-view=liquidations]", timeout=WAIT_MS)
