@@ -33,8 +33,16 @@ function parseJSON(text) {
 }
 
 let rpcId = 0;
+const BATCH = 200;  // calls per request: under any sensible rpc.max_batch
+
 async function rpcBatch(calls) {
-  if (!calls.length) return [];
+  // One answer ({ok, result} or {ok: false, error}) per call, in order; sent BATCH calls per request.
+  const out = [];
+  for (let i = 0; i < calls.length; i += BATCH) out.push(...await rpcChunk(calls.slice(i, i + BATCH)));
+  return out;
+}
+
+async function rpcChunk(calls) {
   const body = calls.map(([method, params]) => ({ jsonrpc: "2.0", id: ++rpcId, method, params: params || {} }));
   const resp = await fetch("/", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   const answers = parseJSON(await resp.text());

@@ -31,6 +31,11 @@ def _addr(home, name) -> str:
     return format_address(PrivateKey.load(home / "keys" / f"{name}.json").address)
 
 
+def _fits(page) -> None:
+    """The open view needs no horizontal scrolling on a laptop screen (:data:`VIEWPORT`)."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"], page.evaluate("location.hash")
+
+
 def _height_on_screen(page) -> int:
     return int(page.inner_text("#height").replace(",", ""))
 
@@ -89,6 +94,12 @@ def test_live_height_transfer_and_liquidation_on_screen(node, tmp_path):
             page.wait_for_function(f"() => Number(document.getElementById('height').textContent.replace(/,/g, '')) > {first}",
                                    timeout=WAIT_MS)
             page.wait_for_selector(f"body[data-view=overview] tbody a[href='#/block/{first + 1}']", timeout=WAIT_MS)
+            _fits(page)
+            light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+            page.click("#theme")  # dark, and back
+            assert page.evaluate("getComputedStyle(document.body).backgroundColor") != light
+            page.click("#theme")
+            assert page.evaluate("getComputedStyle(document.body).backgroundColor") == light
 
             # (2) a transfer made with the CLI appears in the open account view: balance and the tx
             page.fill("#search-input", "carol")
@@ -103,6 +114,7 @@ def test_live_height_transfer_and_liquidation_on_screen(node, tmp_path):
             assert (before, after) == ("1,000,000.000000", "1,000,012.345678")  # 6 decimals: USD's
             assert "12.345678 USD" in page.inner_text(f"tr[data-tx='{sent['hash']}']")
             assert page.evaluate("location.hash") == f"#/account/{carol}"
+            _fits(page)
 
             # search by tx hash (the tx view: receipt and events) and by height (the block view)
             page.fill("#search-input", sent["hash"])
@@ -122,6 +134,10 @@ def test_live_height_transfer_and_liquidation_on_screen(node, tmp_path):
             text = row.inner_text()
             assert "alice" in text and "BTC-PERP" in text and "0.092000" in text
             assert row.query_selector(f"a[href='#/block/{crash['height']}']") is not None
+            _fits(page)
+            page.click("nav a[data-view=markets]")
+            page.wait_for_selector("body[data-view=markets] svg.chart path", timeout=WAIT_MS)
+            _fits(page)
 
             # (4) bob on portfolio margin: his account view shows the scenario table and its binding scenario
             portfolio_margin(cli)
@@ -131,6 +147,7 @@ def test_live_height_transfer_and_liquidation_on_screen(node, tmp_path):
             assert page.inner_text("#margin-mode") == "portfolio"
             assert binding.startswith("+extreme") and "-0.14" in binding  # bob is short: the extreme rise binds
             assert len(page.query_selector_all("tr.scenario")) >= 6
+            _fits(page)
         finally:
             browser.close()
     assert problems == []
