@@ -6,13 +6,15 @@ advances, a transfer made with the CLI shows in the account view, a price
 drop on a 10x long shows its liquidation in the feed, and a portfolio-margin
 account shows its scenario table.  Every request the page
 makes goes to the node, and no error (a CSP refusal included) reaches the
-console.
+console.  Without a browser: the security headers, the WebSocket's origin rule
+and ``rpc.dashboard = false``.
 """
 from __future__ import annotations
 
 import http.client
 import json
 import shutil
+import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
@@ -20,9 +22,10 @@ import pytest
 
 from bench.dashboard_shots import CHROMIUM, VIEWPORT, crash_price, launch_chromium, open_leveraged_position, portfolio_margin
 from ledger.keys import PrivateKey, format_address
-from tests.nodeproc import run_cli
+from node.config import load_config, save_config
+from tests.nodeproc import NodeProcess, run_cli
 
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+needs_chromium = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
 
 WAIT_MS = 30_000
 
@@ -68,6 +71,23 @@ def test_dashboard_headers_and_same_origin_websocket(node):
     assert _ws_status(node.rpc_url, f"rebind.example:{port}", f"http://rebind.example:{port}") == 403
 
 
+def test_dashboard_switched_off(node_home):
+    home, url = node_home
+    cfg = load_config(home)
+    cfg.rpc.dashboard = False
+    save_config(cfg)
+    proc = NodeProcess(home, url).start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as got:
+            urllib.request.urlopen(url + "/dashboard/")
+        assert got.value.code == 404
+        assert _ws_status(url, urlsplit(url).netloc, url) == 403  # no page, so no same-origin exception
+        assert proc.client.call("status")["height"] >= 0  # JSON-RPC as ever
+    finally:
+        proc.stop()
+
+
+@needs_chromium
 def test_live_height_transfer_and_liquidation_on_screen(node, tmp_path):
     from playwright.sync_api import sync_playwright
 
