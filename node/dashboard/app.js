@@ -20,7 +20,7 @@ const FEED_KINDS = new Set(["liquidation", "liquidation_paused", "insurance_paym
 
 const S = {
   status: null, decimals: {}, names: {}, byName: {}, validators: [], peers: [], markets: [], fund: [],
-  blocks: [], prices: {}, funding: {}, feed: [], txs: [], seenHeight: 0, notified: {},
+  blocks: [], prices: {}, funding: {}, feed: [], txs: [], seenHeight: 0, notified: {}, pendingTx: null,
 };
 
 // ------------------------------------------------------------------ RPC
@@ -239,20 +239,22 @@ async function refresh() {
         const big = S.notified[hgt] && S.notified[hgt].num_txs > FULL_BLOCK_TXS;
         calls.push(["events", { height: hgt }], big ? ["status"] : ["block", { height: hgt }], ["commit", { height: hgt }]);
       }
-      calls.push(["markets"], ["insurance_fund"], ["peers"]);
+      calls.push(["validators"], ["markets"], ["insurance_fund"], ["peers"]);
       const out = await rpcBatch(calls);
-      for (let i = 0, hgt = from; i + 3 <= out.length - 3; i += 3, hgt++) {
+      const [validators, markets, fund, peers] = out.slice(-4);
+      if (validators.ok) S.validators = validators.result;  // before the commits' power is summed
+      for (let i = 0, hgt = from; i + 3 <= out.length - 4; i += 3, hgt++) {
         if (out[i].ok) noteEvents(out[i].result);
         const block = calls[i + 1][0] === "block" ? (out[i + 1].ok ? out[i + 1].result : null) : S.notified[hgt];
         if (block) addBlock(block, out[i + 2].ok ? out[i + 2].result.certificate : null);
       }
       for (const k of Object.keys(S.notified)) if (Number(k) <= tip) delete S.notified[k];
-      const [markets, fund, peers] = out.slice(-3);
       if (markets.ok) S.markets = markets.result;
       if (fund.ok) S.fund = fund.result;
       if (peers.ok) S.peers = peers.result;
       for (const m of S.markets) if (m.price !== null && m.price_height) notePrice(m.market, m.price_height, m.price);
       S.seenHeight = Math.max(S.seenHeight, tip);
+      if (document.getElementById("notice").textContent.startsWith("refresh failed")) notice("");
       await render(false);
     } while (again);
   } catch (err) {
@@ -431,7 +433,8 @@ function eventField(e, k) {
 async function txView(hash) {
   let t;
   try { t = await rpc("tx", { hash }); } catch (err) { return [panel("Transaction", h("p", { class: "bad" }, err.message))]; }
-  if (t.status === "pending") return [panel("Transaction " + short(hash), h("p", {}, "pending in the mempool"))];
+  S.pendingTx = t.status === "pending" ? hash : null;
+  if (t.status === "pending") return [panel("Transaction " + short(hash), h("p", { id: "tx-status" }, "pending in the mempool"))];
   const r = t.receipt;
   return [h("div", { class: "grid" },
     panel("Transaction", kv([
@@ -470,13 +473,15 @@ function route() {
 const LIVE = { overview, markets: marketsView, liquidations: liquidationsView };
 let renderSeq = 0;
 async function render(navigated) {
-  const r = route(), seq = ++renderSeq;
+  const r = route();
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.view === r.view);
   if (!S.status) return;
+  // A block, or a committed tx, does not change: a new block re-draws only the live views, accounts and pending txs.
+  if (!navigated && !LIVE[r.view] && r.view !== "account" && !(r.view === "tx" && S.pendingTx === r.arg)) return;
+  const seq = ++renderSeq;
   let content;
   if (LIVE[r.view]) content = LIVE[r.view]();
   else if (r.view === "account") content = await accountView(r.arg);
-  else if (!navigated) return; // tx and block pages do not change
   else if (r.view === "tx") content = await txView(r.arg);
   else if (r.view === "block") content = await blockView(r.arg);
   else content = [panel("Not found", h("p", {}, "no such page"))];
