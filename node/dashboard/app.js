@@ -360,7 +360,7 @@ function liquidationsView() {
     h("p", { class: "muted" }, `From the block-level events of every block since the page opened and the ${HISTORY_BLOCKS} before; newest first.`),
     table(["Height ", "Event", "Step", "Account", "Asset", "Details"], S.feed.map(e => h("tr", { class: "feed-row", "data-kind": e.kind }, num(blockLink(e.height)),
       h("td", {}, h("span", { class: "tag " + cls(e.kind) }, e.kind)), h("td", {}, e.step || ""),
-      h("td", {}, addr(e.account || e.from || e.to)), h("td", {}, e.asset || e.market || ""), h("td", {}, feedDetails(e)))),
+      h("td", {}, addr(e.account || e.from || e.to)), h("td", {}, e.asset || e.market || ""), h("td", { class: "wrap" }, feedDetails(e)))),
       "no liquidation or ADL seen"))];
 }
 
@@ -449,8 +449,8 @@ async function txView(hash) {
 }
 
 async function blockView(height) {
-  let b, c;
-  try { [b, c] = await Promise.all([rpc("block", { height: Number(height), receipts: true }), rpc("commit", { height: Number(height) })]); }
+  let b, c, ev;
+  try { [b, c, ev] = await Promise.all(["block", "commit", "events"].map(m => rpc(m, { height: Number(height), receipts: m === "block" || undefined }))); }
   catch (err) { return [panel("Block " + height, h("p", { class: "bad" }, err.message))]; }
   const hd = b.header, power = commitPower(c.certificate);
   return [h("div", { class: "grid" },
@@ -460,7 +460,11 @@ async function blockView(height) {
       ["Previous", hd.height > 1 ? blockLink(hd.height - 1) : "genesis"],
     ])),
     panel("Transactions", table(["Tx", "Kind", "Sender", "Result"], b.txs.map((t, i) => h("tr", {}, h("td", {}, txLink(t.hash)), h("td", {}, t.kind), h("td", {}, addr(t.sender)),
-      h("td", {}, b.receipts[i].ok ? h("span", { class: "good" }, "ok") : h("span", { class: "bad" }, b.receipts[i].error)))), "no transactions")))];
+      h("td", {}, b.receipts[i].ok ? h("span", { class: "good" }, "ok") : h("span", { class: "bad" }, b.receipts[i].error)))), "no transactions"),
+      h("h3", {}, "Block events (prices, funding, liquidations)"),
+      table(["Event", "Market / account", "Details"], ev.events.filter(e => e.block_level).map(e => h("tr", {}, h("td", {}, e.kind),
+        h("td", {}, e.account ? addr(e.account) : e.market || ""), h("td", { class: "wrap" }, e.kind === "oracle_price" ? `${price(e.price, e.market)} (${e.reports} reports)` : feedDetails(e)))),
+      "none")))];
 }
 
 // ------------------------------------------------------------------ routing
