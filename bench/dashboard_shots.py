@@ -46,10 +46,11 @@ ROOT = Path(__file__).resolve().parent.parent
 Cli = Callable[..., str]  # runs `settle ARGS...` against the node, returns its stdout
 
 
-def open_leveraged_position(cli: Cli, workdir: Path) -> None:
-    """List :data:`MARKET`, price it, and give alice a 10x long of :data:`LOTS` lots that bob sells her."""
+def open_leveraged_position(cli: Cli, workdir: Path, params: tuple[str, ...] = ()) -> None:
+    """List :data:`MARKET` (with ``params``, NAME=INT each), price it, and give alice a 10x long of :data:`LOTS` lots that bob sells her."""
+    extra = [arg for p in params for arg in ("--param", p)]
     cli("tx", "register-market", "--from", "admin", "--market", MARKET, "--quote", "USD", "--oracle", "oracle",
-        "--param", "margin_cap_ppm=1000000", "--wait")
+        "--param", "margin_cap_ppm=1000000", *extra, "--wait")
     cli("tx", "price", "--from", "oracle", "--market", MARKET, "--price", str(ENTRY_PRICE), "--wait")
     cli("tx", "deposit", "--from", "alice", "--asset", "USD", "--amount", str(ALICE_MARGIN), "--wait")
     cli("tx", "deposit", "--from", "bob", "--asset", "USD", "--amount", str(10 * ALICE_MARGIN), "--wait")
@@ -133,7 +134,7 @@ def take_screenshots(out: Path, validators: int = VALIDATORS) -> list[Path]:
                                       stdout=log, stderr=subprocess.STDOUT, cwd=tmp, env=node_env())
         try:
             _wait_ready(url, peers=validators - 1)
-            open_leveraged_position(cli, Path(tmp))
+            open_leveraged_position(cli, Path(tmp), params=("funding_interval_ms=5000",))  # funding rows to show
             for walk in WALK:  # a few reports for the price chart
                 cli("tx", "price", "--from", "oracle", "--market", MARKET, "--price", str(walk), "--wait")
             crash_price(cli)
