@@ -129,6 +129,9 @@ class NodeStatus:
     def peer_count(self) -> int:
         return len(self._net.peers()) if self._net is not None else 0
 
+    def peer_ids(self) -> list[str]:
+        return sorted(self._net.peers()) if self._net is not None else []
+
     def evidence(self) -> list:
         return self._consensus.evidence
 

@@ -222,6 +222,11 @@ async def genesis(api: RpcApi, params) -> dict:
     return api.status.genesis_doc
 
 
+async def peers(api: RpcApi, params) -> list:
+    """The ids of the peers this node is connected to, sorted (``status`` has their count)."""
+    return [{"id": pid} for pid in api.status.peer_ids()]
+
+
 async def evidence(api: RpcApi, params) -> list:
     """Equivocation evidence this node has seen: two signed, conflicting votes of one validator."""
     out = []
@@ -326,5 +331,5 @@ async def broadcast_tx_batch(api: RpcApi, params) -> dict:
 
 
 CORE_METHODS: tuple[Method, ...] = (
-    account, assets, block, broadcast_tx, broadcast_tx_batch, commit, evidence, genesis, mempool, status, tx, validators,
+    account, assets, block, broadcast_tx, broadcast_tx_batch, commit, evidence, genesis, mempool, peers, status, tx, validators,
 )
