@@ -129,6 +129,8 @@ METHODS = [
       [p("maker", ref("Address"), "the order's maker", True),
        p("nonce", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}, "the order's nonce", True)],
       ("order", ref("OrderFill")), tags=("risk",)),
+    m("peers", "The libp2p ids of the peers this node is connected to, sorted (status has their count).", [],
+      ("peers", arr(obj({"id": {"type": "string", "minLength": 1, "description": "a libp2p peer id"}}))), tags=("chain",)),
     m("pm_scenarios", "Margin mode; per settlement asset equity, IMR, MMR (and standard mode's); per underlying the scenario P&L table.",
       [ADDRESS], ("scenarios", ref("PmScenarios")), tags=("pm",)),
     m("pm_whatif", "pm_scenarios before and after a proposed fill, computed on a scratch copy (nothing is written).",
