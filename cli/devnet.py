@@ -47,7 +47,7 @@ PR_SET_PDEATHSIG = 1
 _PKG_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
-def node_command(home: Path) -> list[str]:
+def node_command(home: Path, log_level: str | None = None) -> list[str]:
     """The command line that runs one validator of a devnet (shared with ``settle bench``).
 
     ``-P`` keeps the working directory off ``sys.path``: run from a node home
@@ -55,7 +55,7 @@ def node_command(home: Path) -> list[str]:
     the ``consensus`` package.  :func:`node_env` points the child at the code
     this process runs instead.
     """
-    return [sys.executable, "-P", "-m", "cli", "node", "start", "--home", str(home)]
+    return [sys.executable, "-P", "-m", "cli", "node", "start", "--home", str(home)] + (["--log-level", log_level] if log_level else [])
 
 
 def node_env(*, supervised: bool = False) -> dict[str, str]:
@@ -156,8 +156,8 @@ def _stream(name: str, proc: subprocess.Popen) -> None:
 class _Node:
     """One supervised validator process and its restart state."""
 
-    def __init__(self, name: str, home: Path):
-        self.name, self.home = name, home
+    def __init__(self, name: str, home: Path, log_level: str | None = None):
+        self.name, self.home, self.log_level = name, home, log_level
         self.proc: subprocess.Popen | None = None
         self.started = 0.0
         self.restarts = 0
@@ -166,7 +166,7 @@ class _Node:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            node_command(self.home),
+            node_command(self.home, self.log_level),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -193,7 +193,7 @@ class _Node:
         self.proc = None
 
 
-def up(home: Path, validators: int, *, rpc_port: int = RPC_PORT, p2p_port: int = P2P_PORT) -> int:
+def up(home: Path, validators: int, *, rpc_port: int = RPC_PORT, p2p_port: int = P2P_PORT, log_level: str | None = None) -> int:
     lock = HomeLock(home)
     try:
         lock.acquire()  # before anything is printed: a busy home fails at once
@@ -201,19 +201,19 @@ def up(home: Path, validators: int, *, rpc_port: int = RPC_PORT, p2p_port: int =
         sys.stderr.write(f"error: the devnet in {home} is already running ({exc}); `settle devnet down --home {home}` stops it\n")
         return 1
     try:
-        return _supervise(home, validators, lock, rpc_port=rpc_port, p2p_port=p2p_port)
+        return _supervise(home, validators, lock, rpc_port=rpc_port, p2p_port=p2p_port, log_level=log_level)
     finally:
         lock.release()
 
 
-def _supervise(home: Path, validators: int, lock: HomeLock, *, rpc_port: int, p2p_port: int) -> int:
+def _supervise(home: Path, validators: int, lock: HomeLock, *, rpc_port: int, p2p_port: int, log_level: str | None) -> int:
     meta = load_devnet(home)
     if meta is None:
         print(f"creating a {validators}-validator devnet in {home} ...", flush=True)
         meta = init_testnet(home, validators, rpc_port=rpc_port, p2p_port=p2p_port)
     elif len(meta["nodes"]) != validators:
         print(f"(resuming the existing {len(meta['nodes'])}-validator devnet in {home})", flush=True)
-    nodes = [_Node(n["name"], (home / n["home"]).resolve()) for n in meta["nodes"]]
+    nodes = [_Node(n["name"], (home / n["home"]).resolve(), log_level) for n in meta["nodes"]]
     stop = threading.Event()
 
     def on_signal(signum, frame):
