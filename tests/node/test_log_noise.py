@@ -4,7 +4,7 @@ Real validator processes over libp2p, one allowlisted peer never started (so
 libp2p keeps redialling it): at the default level a node's output holds its
 start and stop lines and at most one line per committed block, every line
 formatted by the node (nothing from libp2p or aiohttp, nothing unformatted on
-stderr); at debug level every block has its line.
+stderr); with ``--log-level debug`` every block has its line.
 """
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from collections import Counter
 from ledger.keys import PrivateKey
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
-from node.config import load_config, save_config
 from node.p2p import route_libp2p_logging
 from tests.nodeproc import network
 
@@ -44,9 +43,7 @@ def _parse(text: str) -> list[tuple[str, str, str]]:
 def test_a_node_logs_at_most_one_line_per_block_and_no_libp2p_chatter(tmp_path):
     root = tmp_path / "net"
     nodes = network(root, 2, "settle-quiet", full_nodes=1)  # the full node is never started
-    cfg = load_config(nodes[1].home)
-    cfg.log_level = "debug"
-    save_config(cfg)
+    nodes[1].log_level = "debug"  # settle node start --log-level debug
     for node in nodes[:2]:
         node.start(wait=False)
     try:
