@@ -20,6 +20,7 @@ from bench.stress import SCENARIOS, StressConfig, run_stress
 from node.gc_policy import stress_housekeeping
 
 from .common import CLIError, address_text, console, json_opt, kv_items, kv_table, print_table, query_command
+from .progress import StepProgress
 
 __all__ = ["QUERY_COMMANDS", "stress"]
 
@@ -167,7 +168,14 @@ def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, n
                       + (f", {pm_accounts:,} portfolio accounts" if pm_accounts else "")
                       + (f", {collateral_accounts:,} with ETH collateral" if collateral_accounts else ""), title_justify="left")
 
+    bar = StepProgress(quiet=as_json, transient=True)  # on stderr: stdout keeps the table, or the JSON
+    blocks_done: list[int] = []
+
     def progress(r):
+        if not blocks_done:
+            bar.step("replaying the price path")
+        blocks_done.append(r["height"])
+        bar.update(len(blocks_done), info=f"height {r['height']}  liquidated {r['liquidated']}  step {r['liquidation_step_ms']:.1f} ms")
         if table is not None:
             opt = (str(r.get("option_breached", "-")), str(r["option_liquidated"]), str(r["settlement_events"])) if opt_cols else ()
             pm = ((str(r.get("pm_breached", "-")), str(r["pm_liquidated"])) if pm_accounts else ()) \
@@ -178,7 +186,9 @@ def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, n
 
     housekeeping, restore = stress_housekeeping()
     try:
-        res = run_stress(cfg, random.Random(seed), time.perf_counter_ns, progress, housekeeping, cpu_timer=time.process_time_ns)
+        with bar:
+            bar.step(f"building {accounts + option_accounts + pm_accounts + collateral_accounts:,} accounts")
+            res = run_stress(cfg, random.Random(seed), time.perf_counter_ns, progress, housekeeping, cpu_timer=time.process_time_ns)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     finally:

@@ -230,7 +230,8 @@ class Node:
         from .p2p import P2PNetwork, load_or_create_seed, route_libp2p_logging
 
         cfg = self.cfg
-        route_libp2p_logging()
+        # py-libp2p's connection chatter (dials, failed streams) only when the node logs at debug level.
+        route_libp2p_logging(logging.INFO if logging.getLogger("settle").isEnabledFor(logging.DEBUG) else logging.CRITICAL)
         allowed: dict[str, str | None] = {}
         for maddr in cfg.p2p.peers:
             if "/p2p/" not in maddr:

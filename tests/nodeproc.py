@@ -151,6 +151,7 @@ class NodeProcess:
         self.proc: subprocess.Popen | None = None
         self.log_path = self.home / "node.log"
         self.nofile: int | None = None  # RLIMIT_NOFILE (soft and hard) of the node process, if set
+        self.log_level: str | None = None  # ``--log-level`` of the node process, if set
 
     def _limits(self) -> None:  # in the child, before exec
         if self.nofile is not None:
@@ -159,7 +160,7 @@ class NodeProcess:
     def start(self, wait: bool = True) -> "NodeProcess":
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            node_command(self.home),  # the devnet's own command line (-P: the cwd shadows nothing)
+            node_command(self.home, self.log_level),  # the devnet's own command line (-P: the cwd shadows nothing)
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.home,

@@ -61,6 +61,7 @@ def test_devnet_up_cli_ctrl_c_and_resume(tmp_path):
         rest = proc.communicate(timeout=30)[0]
     assert proc.returncode == 0, rest[-2000:]
     assert "devnet stopped" in rest
+    assert rest.count(f"settle.node: committed height={height} txs=1 ") == 1, rest[-3000:]  # every node commits it: said once
 
     proc = _up(home, rpc, p2p)  # again: resumes the same chain
     try:
