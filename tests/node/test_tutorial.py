@@ -128,8 +128,6 @@ def test_tutorial_links_resolve_and_show_each_dashboard_view():
         if re.match(r"\w+://", target):
             continue
         path, _, frag = target.partition("#")
-        if path.startswith("img/"):
-            continue  # the dashboard's screenshots: checked by name below
         doc = (TUTORIAL.parent / path) if path else TUTORIAL
         assert doc.exists(), f"tutorial links to {target}: no such file"
         if frag:
@@ -137,6 +135,8 @@ def test_tutorial_links_resolve_and_show_each_dashboard_view():
             assert frag in headings, f"tutorial links to {target}: no such heading"
     images = re.findall(r"!\[[^\]]*\]\(img/([^)]+)\)", text)
     assert sorted(set(images)) == sorted(DASHBOARD_IMAGES)
+    for name in images:  # python -m bench.dashboard_shots writes them
+        assert (TUTORIAL.parent / "img" / name).stat().st_size > 10_000, f"docs/img/{name} is missing or empty"
 
 
 class _Devnet:
