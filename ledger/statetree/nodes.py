@@ -2,8 +2,9 @@
 
 Owns how one node of ``tree.py`` is laid out, keyed, encoded, decoded and
 hashed inside (the binary hashing of ``proof.py`` over its 16 children), in
-pure Python, and the import of the same helpers in C (``_native.c``, built by
-setup.py when a compiler is there; ``tree.use_native`` chooses).  Never reads
+pure Python, and the import of the C update (``_native.c``, built by
+setup.py when a compiler is there, with its own node struct;
+``tree.use_native`` chooses).  Never reads
 or writes a store, never decides which nodes a version rewrites (``tree.py``).
 """
 from __future__ import annotations
@@ -115,8 +116,8 @@ def _py_decode(data: bytes, key: bytes = b"") -> list:
     return _py_fill(heap, range(16, 32))
 
 
-# The same four helpers in C (``_native.c``, built by setup.py when a compiler
-# is there): byte-identical results, tested against the ones above.
+# The update in C (``_native.c``, built by setup.py when a compiler is there):
+# byte-identical results, tested against tree.py's Python update.
 try:
     from . import _native
 except ImportError:  # not built: the pure-Python helpers

@@ -27,12 +27,14 @@ leaf is collapsed into that leaf, as in the binary tree of ``proof.py``.
 The root node ``(b"", v)`` is written at every version, even when nothing
 changed, so version ``v``'s root is always at ``(b"", v)``.
 
-The per-key work of an update (``_Updater.update`` and what it calls: the
-node rewrites and their sha256) also exists in C (``_native.c``, an optional
-extension built by setup.py), used when built; the Python code here is the
-reference it is tested against byte for byte (roots, puts, stale lists and
-new nodes, in the same order).  ``NATIVE`` says which is in use;
-``SETTLE_TREE_PURE=1`` in the environment forces the Python code.
+The whole update (``StateTree.update``: hashing and sorting the block's
+keys, the node rewrites and their sha256, the root) also exists in C
+(``_native.c``, an optional extension built by setup.py), used when built;
+its decoded nodes are C structs (one bytes object each, ``as_heap`` gives
+the Python form).  The Python code here is the reference it is tested
+against byte for byte (roots, puts, stale lists and new nodes, in the same
+order).  ``NATIVE`` says which is in use; ``SETTLE_TREE_PURE=1`` in the
+environment forces the Python code.
 
 Pruning: every node or value replaced at version ``v`` is listed as stale
 since ``v``; once no retained version needs it (``v <= oldest retained``)
@@ -65,25 +67,35 @@ from .nodes import (  # the node format; the underscored helpers are tree.py's a
     _E, _INNER, _native, _nibble, _placed, _py_decode, _py_encode, _py_fill, _py_leaf, node_key, value_key,
 )
 
+_leaf, _fill, encode_node = _py_leaf, _py_fill, _py_encode  # the reference's helpers (the C update has its own)
+
 
 NATIVE = False  # whether the C helpers are in use
 
 
-def _native_decode(data: bytes, key: bytes = b"") -> list:
+def _native_decode(data: bytes, key: bytes = b"") -> bytes:
     try:
         return _native.decode(data)
     except ValueError as e:
         raise StateCorrupt(str(e), key=key) from None
 
 
+def _same(heap: list) -> list:
+    return heap
+
+
 def use_native(on: bool = True) -> bool:
-    """Use the C helpers (if built and ``on``) or the Python ones; returns whether C is in use."""
-    global NATIVE, _leaf, _fill, encode_node, decode_node
+    """Use the C update (if built and ``on``) or the Python one; returns whether C is in use.
+
+    With C, decoded nodes are ``_native`` node objects (``as_heap`` turns one
+    into the Python heap); with Python they are the heaps themselves.
+    """
+    global NATIVE, decode_node, as_heap
     NATIVE = bool(on) and _native is not None
     if NATIVE:
-        _leaf, _fill, encode_node, decode_node = _native.leaf, _native.fill, _native.encode, _native_decode
+        decode_node, as_heap = _native_decode, _native.heap
     else:
-        _leaf, _fill, encode_node, decode_node = _py_leaf, _py_fill, _py_encode, _py_decode
+        decode_node, as_heap = _py_decode, _same
     return NATIVE
 
 
@@ -210,7 +222,7 @@ class StateTree:
         root = nodes.node(node_key(b"", version))
         if root is None:
             raise KeyError(version)
-        return StateTree(nodes, version, root[1][0])
+        return StateTree(nodes, version, as_heap(root)[1][0])
 
     def settle(self, written: NodeSource | None = None) -> "StateTree":
         """This tree once its batch is written to the source of the tree it was updated from.
@@ -244,25 +256,31 @@ class StateTree:
         """
         if version <= self.version:
             raise ValueError(f"tree version {version} is not after {self.version}")
+        if NATIVE:  # the same steps in C, byte for byte
+            root, puts, stale, new_nodes = _native.update(
+                self._nodes.node, _Updater._missing, writes if type(writes) is dict else dict(writes), version, self.version)
+            return self._then(TreeBatch(version, puts, tuple(stale), new_nodes), root)
         up = _Updater(self._nodes, version)
         ups = sorted([(_sha(k).digest(), v) for k, v in writes.items()])
         heap = up.load(b"", self.version)[:] if self.version >= 0 else [None] + [_E] * 31
         changed = []
-        step = up.native_update if NATIVE else up.update
         for nib, group in groupby(ups, key=lambda u: u[0][0] >> 4):
             old = heap[16 + nib]
-            new = step(bytes((nib,)), old if old[1] else None, list(group), 1)
+            new = up.update(bytes((nib,)), old if old[1] else None, list(group), 1)
             if new is not old and (new is not None or old[1]):
                 heap[16 + nib] = _E if new is None else _placed(new, nib)
                 changed.append(16 + nib)
         if self.version >= 0:
             up.stale.append(node_key(b"", self.version))
         up.write(b"", _fill(heap, changed))
-        batch = TreeBatch(version, up.puts, tuple(up.stale), up.new_nodes)
+        return self._then(TreeBatch(version, up.puts, tuple(up.stale), up.new_nodes), heap[1][0])
+
+    def _then(self, batch: TreeBatch, root: bytes) -> "StateTree":
+        """The tree of ``batch.version`` with ``root``, its new nodes pending over this one's."""
         nodes = self._nodes
         if isinstance(nodes, _Layer) and nodes.depth >= 64:  # a long unsettled chain (tests): settle it
             nodes = StateTree(nodes, self.version, self.root).settle()._nodes
-        return StateTree(_Layer(batch, nodes), version, heap[1][0], batch)
+        return StateTree(_Layer(batch, nodes), batch.version, root, batch)
 
     # ------------------------------------------------------------------ proofs
 
@@ -284,6 +302,7 @@ class StateTree:
             heap = nodes.node(nk)
             if heap is None:
                 raise StateCorrupt("tree node missing", key=nk)
+            heap = as_heap(heap)
             found = heap[1]
             if found[1] == 2:  # else only the root: the whole tree is empty or one leaf
                 nib = _nibble(kh, len(path))
@@ -345,10 +364,6 @@ class _Updater:
     @staticmethod
     def _missing(nk: bytes):
         raise StateCorrupt("tree node missing", key=nk)
-
-    def native_update(self, path: bytes, child: tuple | None, ups: list, depth: int) -> tuple | None:
-        """:meth:`update` in C (``_native.update``): the same result, puts, stale list and new nodes, in the same order."""
-        return _native.update(self.src.node, self._missing, self.v, self.puts, self.new_nodes, self.stale, path, child, ups, depth)
 
     def write(self, path: bytes, heap: list) -> tuple:
         nk = b"n" + bytes((len(path),)) + path + self.v8

@@ -156,7 +156,7 @@ big_writes_st = st.dictionaries(BIG_KEYS, st.none() | st.binary(max_size=40), ma
 
 
 def _run(history: list[dict], native: bool) -> list[tuple]:
-    """Each version's root, puts and stale list, computed with the C helpers or the Python ones."""
+    """Each version's root, puts, stale list and new nodes (as heaps), computed in C or in Python."""
     was = tree_mod.NATIVE
     tree_mod.use_native(native)
     try:
@@ -165,7 +165,7 @@ def _run(history: list[dict], native: bool) -> list[tuple]:
         for version, writes in enumerate(history):
             tree = tree.update(writes, version)
             b = tree.batch
-            out.append((tree.root, list(b.puts.items()), b.stale, list(b.nodes.items())))
+            out.append((tree.root, list(b.puts.items()), b.stale, [(k, tree_mod.as_heap(n)) for k, n in b.nodes.items()]))
             tree = tree.settle()
         return out
     finally:
@@ -199,7 +199,7 @@ def test_native_decode_refuses_what_python_refuses():
                 continue
             tree_mod.use_native(native)
             try:
-                results.append(tree_mod.decode_node(data, b"k"))
+                results.append(tree_mod.as_heap(tree_mod.decode_node(data, b"k")))
             except StateCorrupt as e:
                 results.append(str(e))
         tree_mod.use_native(was)
