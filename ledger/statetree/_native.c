@@ -350,6 +350,7 @@ typedef struct {
 
 typedef struct {
     PyObject *node;       /* callable: node key -> node | None */
+    PyObject *cache;      /* dict node key -> node looked in first (the callable's own cache), or NULL */
     PyObject *missing;    /* callable: node key -> raises */
     uint8_t v8[8];
     uint64_t v;
@@ -476,6 +477,11 @@ static int build(Ctx *c, const uint8_t *path, int plen, const Entry *leaves, Py_
 
 static int load(Ctx *c, PyObject *nk, Node *out)
 {
+    if (c->cache) {
+        PyObject *hit = PyDict_GetItemWithError(c->cache, nk); /* borrowed */
+        if (hit) return as_node(hit, out);
+        if (PyErr_Occurred()) return -1;
+    }
     PyObject *n = PyObject_CallOneArg(c->node, nk);
     if (n == Py_None) {
         Py_DECREF(n);
@@ -603,9 +609,10 @@ static int up_cmp(const void *a, const void *b)
     return memcmp(((const Up *)a)->kh, ((const Up *)b)->kh, 32);
 }
 
-/* update(node, missing, writes, version, prev_version) -> (root, puts, stale, new_nodes)
+/* update(node, cache, missing, writes, version, prev_version) -> (root, puts, stale, new_nodes)
  * tree.py's StateTree.update: the tree of `version` from the one of
- * prev_version (-1: the empty tree, no root node) with writes applied. */
+ * prev_version (-1: the empty tree, no root node) with writes applied.
+ * Nodes are read from `cache` (a dict, or None) and else from node(key). */
 static PyObject *py_update(PyObject *self, PyObject *args)
 {
     Ctx c;
@@ -613,7 +620,9 @@ static PyObject *py_update(PyObject *self, PyObject *args)
     long long version, prev;
     Py_ssize_t pos = 0, n, i = 0;
     Node *root = NULL;
-    if (!PyArg_ParseTuple(args, "OOO!LL", &c.node, &c.missing, &PyDict_Type, &writes, &version, &prev)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOOO!LL", &c.node, &c.cache, &c.missing, &PyDict_Type, &writes, &version, &prev)) return NULL;
+    if (c.cache == Py_None) c.cache = NULL;
+    else if (!PyDict_CheckExact(c.cache)) { PyErr_SetString(PyExc_TypeError, "update: cache is a dict or None"); return NULL; }
     if (version < 0 || version <= prev) { PyErr_SetString(PyExc_ValueError, "update: bad version"); return NULL; }
     c.v = (uint64_t)version;
     put_be8(c.v8, c.v);
@@ -675,7 +684,7 @@ static PyMethodDef methods[] = {
     {"setup", py_setup, METH_O, "setup(empty_entry): the empty slot entry of nodes.py"},
     {"decode", py_decode, METH_O, "decode(data) -> node (ValueError if malformed)"},
     {"heap", py_heap, METH_O, "heap(node) -> the Python reference's heap of the node"},
-    {"update", py_update, METH_VARARGS, "update(node, missing, writes, version, prev_version) -> (root, puts, stale, new_nodes)"},
+    {"update", py_update, METH_VARARGS, "update(node, cache, missing, writes, version, prev_version) -> (root, puts, stale, new_nodes)"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, methods};

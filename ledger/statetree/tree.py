@@ -257,8 +257,10 @@ class StateTree:
         if version <= self.version:
             raise ValueError(f"tree version {version} is not after {self.version}")
         if NATIVE:  # the same steps in C, byte for byte
+            nodes = self._nodes  # settled: C reads its cache directly, and calls node() on a miss
             root, puts, stale, new_nodes = _native.update(
-                self._nodes.node, _Updater._missing, writes if type(writes) is dict else dict(writes), version, self.version)
+                nodes.node, nodes._cache if type(nodes) is _Nodes else None, _Updater._missing,
+                writes if type(writes) is dict else dict(writes), version, self.version)
             return self._then(TreeBatch(version, puts, tuple(stale), new_nodes), root)
         up = _Updater(self._nodes, version)
         ups = sorted([(_sha(k).digest(), v) for k, v in writes.items()])

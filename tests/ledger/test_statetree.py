@@ -155,18 +155,27 @@ BIG_KEYS = st.integers(0, 5000).map(lambda i: b"acct%d" % i)
 big_writes_st = st.dictionaries(BIG_KEYS, st.none() | st.binary(max_size=40), max_size=300)
 
 
-def _run(history: list[dict], native: bool) -> list[tuple]:
-    """Each version's root, puts, stale list and new nodes (as heaps), computed in C or in Python."""
+def _run(history: list[dict], native: bool, cached: bool = False) -> list[tuple]:
+    """Each version's root, puts, stale list and new nodes (as heaps), computed in C or in Python.
+
+    ``cached``: each version is written to one source and settled onto it, as
+    the node does, so the next update reads the latest nodes from the cache.
+    """
     was = tree_mod.NATIVE
     tree_mod.use_native(native)
     try:
-        tree = StateTree.empty()
+        source = MemorySource()
+        tree = StateTree.empty(source)
         out = []
         for version, writes in enumerate(history):
             tree = tree.update(writes, version)
             b = tree.batch
             out.append((tree.root, list(b.puts.items()), b.stale, [(k, tree_mod.as_heap(n)) for k, n in b.nodes.items()]))
-            tree = tree.settle()
+            if cached:
+                source.write(b)
+                tree = tree.settle(source)
+            else:
+                tree = tree.settle()
         return out
     finally:
         tree_mod.use_native(was)
@@ -174,9 +183,9 @@ def _run(history: list[dict], native: bool) -> list[tuple]:
 
 @pytest.mark.skipif(tree_mod._native is None, reason="C helpers not built: the pure-Python tree is in use")
 @settings(max_examples=40, deadline=None)
-@given(st.lists(big_writes_st, min_size=1, max_size=5))
-def test_native_update_is_byte_identical_to_python(history):
-    assert _run(history, True) == _run(history, False)
+@given(st.lists(big_writes_st, min_size=1, max_size=5), st.booleans())
+def test_native_update_is_byte_identical_to_python(history, cached):
+    assert _run(history, True, cached) == _run(history, False)
 
 
 def test_which_tree_code_is_in_use():
