@@ -98,28 +98,49 @@ static PyObject *ONE, *TWO;
  * Index i of kind/hash is the Python heap's index: 16 + nibble for the
  * children, 1..15 for the binary subtrees inside the node (1 = the node).
  * kind 0 empty (hash all zero: the placeholder), 1 one leaf, 2 more.  A
- * child leaf has kh, vh and its value's version in ver; a child inner node
- * its version in ver.  Unused fields are zero. */
+ * child leaf has kh, vh and its value (vlen bytes at offset voff of the
+ * node object, after the struct); a child inner node its version in ver.
+ * Unused fields are zero.  While a node is worked on (`WNode`), vp points
+ * at each leaf's value: inside a node object or an update's value, both
+ * kept alive until the update returns. */
 typedef struct {
     uint8_t kind[32];
     uint8_t hash[32][32];
     uint8_t kh[16][32];
     uint8_t vh[16][32];
     uint64_t ver[16];
+    uint32_t voff[16], vlen[16];
 } Node;
 #define NODE_SIZE ((Py_ssize_t)sizeof(Node))
+
+typedef struct {
+    Node n;
+    const uint8_t *vp[16];
+} WNode;
 
 /* one entry: a child of a node, or what an update returns (kind 0: nothing) */
 typedef struct {
     uint8_t kind;
     uint8_t hash[32], kh[32], vh[32];
-    uint64_t ver;
+    uint64_t ver;        /* inner node: its version */
+    const uint8_t *vp;   /* leaf: its value */
+    uint32_t vlen;
 } Entry;
 
 static void put_be8(uint8_t *out, uint64_t v)
 {
     int i;
     for (i = 0; i < 8; i++) out[7 - i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_be4(uint8_t *out, uint32_t v)
+{
+    out[0] = (uint8_t)(v >> 24); out[1] = (uint8_t)(v >> 16); out[2] = (uint8_t)(v >> 8); out[3] = (uint8_t)v;
+}
+
+static uint32_t get_be4(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static uint64_t get_be8(const uint8_t *p)
@@ -139,27 +160,36 @@ static void hash2(uint8_t prefix, const uint8_t *a, const uint8_t *b, uint8_t *o
     sha256(buf, 65, out);
 }
 
-static void get_child(const Node *n, int nib, Entry *e)
+static void get_child(const WNode *w, int nib, Entry *e)
 {
+    const Node *n = &w->n;
     e->kind = n->kind[16 + nib];
     memcpy(e->hash, n->hash[16 + nib], 32);
     memcpy(e->kh, n->kh[nib], 32);
     memcpy(e->vh, n->vh[nib], 32);
     e->ver = n->ver[nib];
+    e->vp = w->vp[nib];
+    e->vlen = n->vlen[nib];
 }
 
-static void set_child(Node *n, int nib, const Entry *e)
+static void set_child(WNode *w, int nib, const Entry *e)
 {
+    Node *n = &w->n;
     n->kind[16 + nib] = e->kind;
     memcpy(n->hash[16 + nib], e->hash, 32);
     if (e->kind == 1) {
         memcpy(n->kh[nib], e->kh, 32);
         memcpy(n->vh[nib], e->vh, 32);
+        w->vp[nib] = e->vp;
+        n->vlen[nib] = e->vlen;
     } else {
         memset(n->kh[nib], 0, 32);
         memset(n->vh[nib], 0, 32);
+        w->vp[nib] = NULL;
+        n->vlen[nib] = 0;
     }
-    n->ver[nib] = e->kind ? e->ver : 0;
+    n->voff[nib] = 0;
+    n->ver[nib] = e->kind == 2 ? e->ver : 0;
 }
 
 /* index i from 2i, 2i+1 (nodes.py's _combine) */
@@ -198,19 +228,25 @@ static int leaf_under(const Node *n, int i)
     return i;
 }
 
-/* the stored bytes of a node (tree.py's format); out holds 16 * 73 bytes */
-static Py_ssize_t encode(const Node *n, uint8_t *out)
+/* the stored bytes of a node (tree.py's format) */
+static PyObject *encode(const WNode *w)
 {
-    Py_ssize_t p = 0;
+    const Node *n = &w->n;
+    Py_ssize_t size = 0, p = 0;
     int nib;
+    for (nib = 0; nib < 16; nib++)
+        size += n->kind[16 + nib] == 1 ? 37 + (Py_ssize_t)n->vlen[nib] : n->kind[16 + nib] ? 41 : 0;
+    PyObject *o = PyBytes_FromStringAndSize(NULL, size);
+    if (!o) return NULL;
+    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(o);
     for (nib = 0; nib < 16; nib++) {
         int k = n->kind[16 + nib];
         if (k == 1) {
             out[p] = (uint8_t)(nib << 4 | 1);
             memcpy(out + p + 1, n->kh[nib], 32);
-            memcpy(out + p + 33, n->vh[nib], 32);
-            put_be8(out + p + 65, n->ver[nib]);
-            p += 73;
+            put_be4(out + p + 33, n->vlen[nib]);
+            memcpy(out + p + 37, w->vp[nib], n->vlen[nib]);
+            p += 37 + (Py_ssize_t)n->vlen[nib];
         } else if (k == 2) {
             out[p] = (uint8_t)(nib << 4 | 2);
             put_be8(out + p + 1, n->ver[nib]);
@@ -218,82 +254,126 @@ static Py_ssize_t encode(const Node *n, uint8_t *out)
             p += 41;
         }
     }
-    return p;
+    return o;
 }
 
-/* decode(data) -> node (bytes of a Node); ValueError(message) for a malformed node (tree.py adds the key) */
+/* the node object: the struct, then the leaves' values (voff set here) */
+static PyObject *node_object(const WNode *w)
+{
+    Py_ssize_t size = NODE_SIZE;
+    int nib;
+    for (nib = 0; nib < 16; nib++)
+        if (w->n.kind[16 + nib] == 1) size += w->n.vlen[nib];
+    PyObject *o = PyBytes_FromStringAndSize(NULL, size);
+    if (!o) return NULL;
+    uint8_t *base = (uint8_t *)PyBytes_AS_STRING(o);
+    Node *n = (Node *)base;
+    uint32_t off = (uint32_t)NODE_SIZE;
+    memcpy(n, &w->n, sizeof(Node));
+    for (nib = 0; nib < 16; nib++) {
+        if (n->kind[16 + nib] == 1) {
+            n->voff[nib] = off;
+            memcpy(base + off, w->vp[nib], n->vlen[nib]);
+            off += n->vlen[nib];
+        } else {
+            n->voff[nib] = 0;
+        }
+    }
+    return o;
+}
+
+/* decode(data) -> node object; ValueError(message) for a malformed node (tree.py adds the key) */
 static PyObject *py_decode(PyObject *self, PyObject *data)
 {
     if (!PyBytes_Check(data)) { PyErr_SetString(PyExc_TypeError, "node bytes expected"); return NULL; }
     const uint8_t *d = (const uint8_t *)PyBytes_AS_STRING(data);
     Py_ssize_t n = PyBytes_GET_SIZE(data), i = 0;
     int last = -1;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, NODE_SIZE);
-    if (!out) return NULL;
-    Node *node = (Node *)PyBytes_AS_STRING(out);
-    memset(node, 0, sizeof(Node));
+    WNode w;
+    memset(&w, 0, sizeof w);
     while (i < n) {
         int tag = d[i], nib = tag >> 4, kind = tag & 15;
         if (nib <= last) {
             PyErr_SetString(PyExc_ValueError, "tree node children out of order");
-            goto fail;
+            return NULL;
         }
         last = nib;
-        if (kind == 1 && i + 73 <= n) {
-            node->kind[16 + nib] = 1;
-            memcpy(node->kh[nib], d + i + 1, 32);
-            memcpy(node->vh[nib], d + i + 33, 32);
-            node->ver[nib] = get_be8(d + i + 65);
-            hash2(0, d + i + 1, d + i + 33, node->hash[16 + nib]);
-            i += 73;
+        if (kind == 1 && i + 37 <= n && i + 37 + (Py_ssize_t)get_be4(d + i + 33) <= n) {
+            uint32_t len = get_be4(d + i + 33);
+            w.n.kind[16 + nib] = 1;
+            memcpy(w.n.kh[nib], d + i + 1, 32);
+            w.n.vlen[nib] = len;
+            w.vp[nib] = d + i + 37;
+            sha256(d + i + 37, len, w.n.vh[nib]);
+            hash2(0, w.n.kh[nib], w.n.vh[nib], w.n.hash[16 + nib]);
+            i += 37 + (Py_ssize_t)len;
         } else if (kind == 2 && i + 41 <= n) {
-            node->kind[16 + nib] = 2;
-            node->ver[nib] = get_be8(d + i + 1);
-            memcpy(node->hash[16 + nib], d + i + 9, 32);
+            w.n.kind[16 + nib] = 2;
+            w.n.ver[nib] = get_be8(d + i + 1);
+            memcpy(w.n.hash[16 + nib], d + i + 9, 32);
             i += 41;
         } else {
             PyErr_Format(PyExc_ValueError, "tree node has a bad child entry at byte %zd", i);
-            goto fail;
+            return NULL;
         }
     }
-    fill_mask(node, 0xFFFF0000u);
-    return out;
-fail:
-    Py_DECREF(out);
-    return NULL;
+    fill_mask(&w.n, 0xFFFF0000u);
+    return node_object(&w);
 }
 
-static int as_node(PyObject *o, Node *out)
+/* a node object into *out (its values stay in o: keep o alive while out is used) */
+static int as_node(PyObject *o, WNode *out)
 {
-    if (!PyBytes_CheckExact(o) || PyBytes_GET_SIZE(o) != NODE_SIZE) {
+    Py_ssize_t size;
+    int nib;
+    if (!PyBytes_CheckExact(o) || (size = PyBytes_GET_SIZE(o)) < NODE_SIZE) {
         PyErr_SetString(PyExc_TypeError, "a decoded tree node (from _native.decode) expected");
         return -1;
     }
-    memcpy(out, PyBytes_AS_STRING(o), sizeof(Node));
+    const uint8_t *base = (const uint8_t *)PyBytes_AS_STRING(o);
+    memcpy(&out->n, base, sizeof(Node));
+    for (nib = 0; nib < 16; nib++) {
+        const Node *n = &out->n;
+        if (n->kind[16 + nib] == 1) {
+            if ((Py_ssize_t)n->voff[nib] < NODE_SIZE || (Py_ssize_t)n->voff[nib] + (Py_ssize_t)n->vlen[nib] > size) {
+                PyErr_SetString(PyExc_ValueError, "a tree node object with a value out of bounds");
+                return -1;
+            }
+            out->vp[nib] = base + n->voff[nib];
+        } else {
+            out->vp[nib] = NULL;
+        }
+    }
     return 0;
 }
 
 static PyObject *bytes32(const uint8_t *p) { return PyBytes_FromStringAndSize((const char *)p, 32); }
 
-/* the Python reference's entry for child slot s of n */
-static PyObject *child_tuple(const Node *n, int s)
+/* the Python reference's entry for child slot s of w */
+static PyObject *child_tuple(const WNode *w, int s)
 {
+    const Node *n = &w->n;
     int nib = s - 16, k = n->kind[s];
-    uint8_t enc[73];
+    uint8_t enc[41];
     PyObject *h, *e, *v, *kh = NULL, *vh = NULL, *r = NULL;
     if (!k) { Py_INCREF(EMPTY); return EMPTY; }
     h = bytes32(n->hash[s]);
-    v = PyLong_FromUnsignedLongLong(n->ver[nib]);
     if (k == 1) {
-        enc[0] = (uint8_t)(nib << 4 | 1);
-        memcpy(enc + 1, n->kh[nib], 32);
-        memcpy(enc + 33, n->vh[nib], 32);
-        put_be8(enc + 65, n->ver[nib]);
-        e = PyBytes_FromStringAndSize((const char *)enc, 73);
+        uint32_t len = n->vlen[nib];
+        v = PyBytes_FromStringAndSize((const char *)w->vp[nib], len);
+        e = PyBytes_FromStringAndSize(NULL, 37 + (Py_ssize_t)len);
+        if (e) {
+            uint8_t *p = (uint8_t *)PyBytes_AS_STRING(e);
+            p[0] = (uint8_t)(nib << 4 | 1);
+            memcpy(p + 1, n->kh[nib], 32);
+            put_be4(p + 33, len);
+            memcpy(p + 37, w->vp[nib], len);
+        }
         kh = bytes32(n->kh[nib]);
         vh = bytes32(n->vh[nib]);
         if (h && e && v && kh && vh) r = PyTuple_Pack(6, h, ONE, e, kh, vh, v);
     } else {
+        v = PyLong_FromUnsignedLongLong(n->ver[nib]);
         enc[0] = (uint8_t)(nib << 4 | 2);
         put_be8(enc + 1, n->ver[nib]);
         memcpy(enc + 9, n->hash[s], 32);
@@ -307,25 +387,26 @@ static PyObject *child_tuple(const Node *n, int s)
 /* heap(node) -> the Python reference's 32-entry heap of the same node */
 static PyObject *py_heap(PyObject *self, PyObject *o)
 {
-    Node n;
+    WNode w;
+    const Node *n = &w.n;
     int i;
     if (!EMPTY) { PyErr_SetString(PyExc_RuntimeError, "_native.setup() not called"); return NULL; }
-    if (as_node(o, &n) < 0) return NULL;
+    if (as_node(o, &w) < 0) return NULL;
     PyObject *heap = PyList_New(32);
     if (!heap) return NULL;
     Py_INCREF(Py_None);
     PyList_SET_ITEM(heap, 0, Py_None);
     for (i = 16; i < 32; i++) {
-        PyObject *e = child_tuple(&n, i);
+        PyObject *e = child_tuple(&w, i);
         if (!e) { Py_DECREF(heap); return NULL; }
         PyList_SET_ITEM(heap, i, e);
     }
     for (i = 15; i >= 1; i--) {
         PyObject *e;
-        if (n.kind[i] == 0) { e = EMPTY; Py_INCREF(e); }
-        else if (n.kind[i] == 1) { e = PyList_GET_ITEM(heap, leaf_under(&n, i)); Py_INCREF(e); }
+        if (n->kind[i] == 0) { e = EMPTY; Py_INCREF(e); }
+        else if (n->kind[i] == 1) { e = PyList_GET_ITEM(heap, leaf_under(n, i)); Py_INCREF(e); }
         else {
-            PyObject *h = bytes32(n.hash[i]);
+            PyObject *h = bytes32(n->hash[i]);
             e = h ? PyTuple_Pack(2, h, TWO) : NULL;
             Py_XDECREF(h);
             if (!e) { Py_DECREF(heap); return NULL; }
@@ -345,7 +426,7 @@ static PyObject *py_heap(PyObject *self, PyObject *o)
 
 typedef struct {
     uint8_t kh[32];
-    PyObject *value;  /* borrowed from the writes dict; Py_None deletes */
+    PyObject *value;  /* borrowed from the writes dict (bytes); Py_None deletes */
 } Up;
 
 typedef struct {
@@ -355,6 +436,7 @@ typedef struct {
     uint8_t v8[8];
     uint64_t v;
     PyObject *puts, *new_nodes, *stale;
+    PyObject *keep;       /* the node objects read: their values are pointed at until the update returns */
     Up *ups;
 } Ctx;
 
@@ -377,71 +459,36 @@ static PyObject *node_key_of(const uint8_t *path, int plen, const uint8_t *v8)
     return k;
 }
 
-static PyObject *value_key_of(const uint8_t *kh, const uint8_t *v8)
+/* the leaf of (kh, value) at this version into *e */
+static void new_leaf(const uint8_t *kh, PyObject *value, const uint8_t *vh, Entry *e)
 {
-    PyObject *k = PyBytes_FromStringAndSize(NULL, 41);
-    if (!k) return NULL;
-    char *p = PyBytes_AS_STRING(k);
-    p[0] = 'v';
-    memcpy(p + 1, kh, 32);
-    memcpy(p + 33, v8, 8);
-    return k;
-}
-
-static int append_stale(Ctx *c, PyObject *k /* stolen */)
-{
-    if (!k) return -1;
-    int r = PyList_Append(c->stale, k);
-    Py_DECREF(k);
-    return r;
-}
-
-static int append_stale_value(Ctx *c, const Entry *old)
-{
-    uint8_t ov[8];
-    put_be8(ov, old->ver);
-    return append_stale(c, value_key_of(old->kh, ov));
-}
-
-/* the leaf of (kh, vh) at this version into *e; puts[v || kh || v8] = value */
-static int new_leaf(Ctx *c, const uint8_t *kh, PyObject *value, const uint8_t *vh, Entry *e)
-{
-    PyObject *vk = value_key_of(kh, c->v8);
-    if (!vk) return -1;
-    int r = PyDict_SetItem(c->puts, vk, value);
-    Py_DECREF(vk);
-    if (r < 0) return -1;
     e->kind = 1;
     memcpy(e->kh, kh, 32);
     memcpy(e->vh, vh, 32);
-    e->ver = c->v;
+    e->ver = 0;
+    e->vp = (const uint8_t *)PyBytes_AS_STRING(value);
+    e->vlen = (uint32_t)PyBytes_GET_SIZE(value);
     hash2(0, kh, vh, e->hash);
-    return 0;
 }
 
-static int value_hash(PyObject *value, uint8_t *vh)
+static void value_hash(PyObject *value, uint8_t *vh)
 {
-    Py_buffer b;
-    if (PyObject_GetBuffer(value, &b, PyBUF_SIMPLE) < 0) return -1;
-    sha256((const uint8_t *)b.buf, (size_t)b.len, vh);
-    PyBuffer_Release(&b);
-    return 0;
+    sha256((const uint8_t *)PyBytes_AS_STRING(value), (size_t)PyBytes_GET_SIZE(value), vh);
 }
 
 /* tree.py's _Updater.write: puts[node key] = encoding, new_nodes[node key] = node; *out = its entry */
-static int write_node(Ctx *c, const uint8_t *path, int plen, const Node *n, Entry *out)
+static int write_node(Ctx *c, const uint8_t *path, int plen, const WNode *w, Entry *out)
 {
-    uint8_t enc[16 * 73];
     PyObject *nk = node_key_of(path, plen, c->v8);
     if (!nk) return -1;
-    PyObject *e = PyBytes_FromStringAndSize((const char *)enc, encode(n, enc));
-    PyObject *nb = PyBytes_FromStringAndSize((const char *)n, NODE_SIZE);
-    int r = (e && nb && PyDict_SetItem(c->puts, nk, e) == 0 && PyDict_SetItem(c->new_nodes, nk, nb) == 0) ? 0 : -1;
+    PyObject *e = encode(w);
+    PyObject *nb = e ? node_object(w) : NULL;
+    int r = (nb && PyDict_SetItem(c->puts, nk, e) == 0 && PyDict_SetItem(c->new_nodes, nk, nb) == 0) ? 0 : -1;
     Py_XDECREF(e); Py_XDECREF(nb); Py_DECREF(nk);
     if (r < 0) return -1;
     memset(out, 0, sizeof(Entry));
     out->kind = 2;
-    memcpy(out->hash, n->hash[1], 32);
+    memcpy(out->hash, w->n.hash[1], 32);
     out->ver = c->v;
     return 0;
 }
@@ -449,55 +496,62 @@ static int write_node(Ctx *c, const uint8_t *path, int plen, const Node *n, Entr
 /* tree.py's _build: an inner node at path over leaves[0..n) (two or more, sorted by kh) */
 static int build(Ctx *c, const uint8_t *path, int plen, const Entry *leaves, Py_ssize_t n, int depth, Entry *out)
 {
-    Node node;
     uint32_t mask = 0;
     Py_ssize_t i = 0;
     uint8_t sub[66];
+    int r = -1;
     if (plen > 64) { PyErr_SetString(PyExc_ValueError, "tree path too deep"); return -1; }
-    memset(&node, 0, sizeof node);
+    WNode *w = PyMem_Calloc(1, sizeof(WNode)); /* off the C stack: the recursion may go deep */
+    if (!w) { PyErr_NoMemory(); return -1; }
     memcpy(sub, path, (size_t)plen);
     while (i < n) {
         int nib = nibble_of(leaves[i].kh, depth);
         Py_ssize_t j = i + 1;
         while (j < n && nibble_of(leaves[j].kh, depth) == nib) j++;
         if (j - i == 1) {
-            set_child(&node, nib, &leaves[i]);
+            set_child(w, nib, &leaves[i]);
         } else {
             Entry e;
             sub[plen] = (uint8_t)nib;
-            if (build(c, sub, plen + 1, leaves + i, j - i, depth + 1, &e) < 0) return -1;
-            set_child(&node, nib, &e);
+            if (build(c, sub, plen + 1, leaves + i, j - i, depth + 1, &e) < 0) goto done;
+            set_child(w, nib, &e);
         }
         mask |= 1u << (16 + nib);
         i = j;
     }
-    fill_mask(&node, mask);
-    return write_node(c, path, plen, &node, out);
+    fill_mask(&w->n, mask);
+    r = write_node(c, path, plen, w, out);
+done:
+    PyMem_Free(w);
+    return r;
 }
 
-static int load(Ctx *c, PyObject *nk, Node *out)
+static int load(Ctx *c, PyObject *nk, WNode *out)
 {
+    PyObject *n = NULL;
     if (c->cache) {
-        PyObject *hit = PyDict_GetItemWithError(c->cache, nk); /* borrowed */
-        if (hit) return as_node(hit, out);
-        if (PyErr_Occurred()) return -1;
+        n = PyDict_GetItemWithError(c->cache, nk); /* borrowed */
+        if (!n && PyErr_Occurred()) return -1;
+        Py_XINCREF(n);
     }
-    PyObject *n = PyObject_CallOneArg(c->node, nk);
-    if (n == Py_None) {
-        Py_DECREF(n);
-        n = PyObject_CallOneArg(c->missing, nk); /* raises */
-        Py_XDECREF(n);
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "tree node missing");
-        return -1;
+    if (!n) {
+        n = PyObject_CallOneArg(c->node, nk);
+        if (n == Py_None) {
+            Py_DECREF(n);
+            n = PyObject_CallOneArg(c->missing, nk); /* raises */
+            Py_XDECREF(n);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "tree node missing");
+            return -1;
+        }
+        if (!n) return -1;
     }
-    if (!n) return -1;
-    int r = as_node(n, out);
+    int r = PyList_Append(c->keep, n) < 0 ? -1 : as_node(n, out);
     Py_DECREF(n);
     return r;
 }
 
 /* the children of `heap` at path (groups of ups[lo..hi) by nibble) updated into *nh; returns the changed-slot mask, or -1 */
-static int64_t update_children(Ctx *c, uint8_t *sub, int plen, const Node *heap, Node *nh, Py_ssize_t lo, Py_ssize_t hi, int depth)
+static int64_t update_children(Ctx *c, uint8_t *sub, int plen, const WNode *heap, WNode *nh, Py_ssize_t lo, Py_ssize_t hi, int depth)
 {
     uint32_t mask = 0;
     Py_ssize_t i = lo;
@@ -512,7 +566,7 @@ static int64_t update_children(Ctx *c, uint8_t *sub, int plen, const Node *heap,
         if (r < 0) return -1;
         i = j;
         if (r == 0 || (ne.kind == 0 && old.kind == 0)) continue;
-        if (!mask) memcpy(nh, heap, sizeof(Node));
+        if (!mask) memcpy(nh, heap, sizeof(WNode));
         set_child(nh, nib, &ne);
         mask |= 1u << (16 + nib);
     }
@@ -522,13 +576,13 @@ static int64_t update_children(Ctx *c, uint8_t *sub, int plen, const Node *heap,
 static int update_inner(Ctx *c, uint8_t *path, int plen, const Entry *child, Py_ssize_t lo, Py_ssize_t hi, int depth, Entry *out)
 {
     uint8_t cv[8], sub[66];
-    Node *heap, *nh;
+    WNode *heap, *nh;
     int r = -1;
     if (plen > 64) { PyErr_SetString(PyExc_ValueError, "tree path too deep"); return -1; }
     put_be8(cv, child->ver);
     PyObject *nk = node_key_of(path, plen, cv);
     if (!nk) return -1;
-    heap = PyMem_Malloc(2 * sizeof(Node)); /* off the C stack: the recursion may go deep */
+    heap = PyMem_Malloc(2 * sizeof(WNode)); /* off the C stack: the recursion may go deep */
     if (!heap) { Py_DECREF(nk); PyErr_NoMemory(); return -1; }
     nh = heap + 1;
     if (load(c, nk, heap) < 0) goto done;
@@ -537,9 +591,9 @@ static int update_inner(Ctx *c, uint8_t *path, int plen, const Entry *child, Py_
     if (mask < 0) goto done;
     if (!mask) { r = 0; goto done; }
     if (PyList_Append(c->stale, nk) < 0) goto done;
-    fill_mask(nh, (uint32_t)mask);
-    if (nh->kind[1] < 2) { /* collapsed into its one leaf (or gone) */
-        if (nh->kind[1]) get_child(nh, leaf_under(nh, 1) - 16, out);
+    fill_mask(&nh->n, (uint32_t)mask);
+    if (nh->n.kind[1] < 2) { /* collapsed into its one leaf (or gone) */
+        if (nh->n.kind[1]) get_child(nh, leaf_under(&nh->n, 1) - 16, out);
         else memset(out, 0, sizeof(Entry));
         r = 1;
         goto done;
@@ -558,13 +612,11 @@ static int update(Ctx *c, uint8_t *path, int plen, const Entry *child, Py_ssize_
         if (child->kind == 2) return update_inner(c, path, plen, child, lo, hi, depth, out);
         Up *u = &c->ups[lo];
         if (hi - lo == 1 && memcmp(u->kh, child->kh, 32) == 0) { /* the common case: one entry's value changes */
-            if (u->value != Py_None) {
-                if (value_hash(u->value, vh) < 0) return -1;
-                if (memcmp(vh, child->vh, 32) == 0) return 0;
-            }
-            if (append_stale_value(c, child) < 0) return -1;
             if (u->value == Py_None) { memset(out, 0, sizeof(Entry)); return 1; }
-            return new_leaf(c, u->kh, u->value, vh, out) < 0 ? -1 : 1;
+            value_hash(u->value, vh);
+            if (memcmp(vh, child->vh, 32) == 0) return 0;
+            new_leaf(u->kh, u->value, vh, out);
+            return 1;
         }
     }
     /* the entries: the new leaves of ups (in kh order) and the child unless replaced or deleted */
@@ -579,12 +631,11 @@ static int update(Ctx *c, uint8_t *path, int plen, const Entry *child, Py_ssize_
             if (!is_old) continue;
             keep_child = 0;
         } else {
-            if (value_hash(u->value, vh) < 0) goto done;
+            value_hash(u->value, vh);
             if (is_old && memcmp(vh, child->vh, 32) == 0) continue;
-            if (new_leaf(c, u->kh, u->value, vh, &ent[k++]) < 0) goto done;
+            new_leaf(u->kh, u->value, vh, &ent[k++]);
             if (is_old) keep_child = 0;
         }
-        if (is_old && append_stale_value(c, child) < 0) goto done;
         changed = 1;
     }
     if (!changed) { r = 0; goto done; }
@@ -619,7 +670,7 @@ static PyObject *py_update(PyObject *self, PyObject *args)
     PyObject *writes, *key, *value, *result = NULL, *rootkey = NULL;
     long long version, prev;
     Py_ssize_t pos = 0, n, i = 0;
-    Node *root = NULL;
+    WNode *root = NULL;
     if (!PyArg_ParseTuple(args, "OOOO!LL", &c.node, &c.cache, &c.missing, &PyDict_Type, &writes, &version, &prev)) return NULL;
     if (c.cache == Py_None) c.cache = NULL;
     else if (!PyDict_CheckExact(c.cache)) { PyErr_SetString(PyExc_TypeError, "update: cache is a dict or None"); return NULL; }
@@ -628,22 +679,25 @@ static PyObject *py_update(PyObject *self, PyObject *args)
     put_be8(c.v8, c.v);
     n = PyDict_GET_SIZE(writes);
     c.ups = PyMem_Malloc(sizeof(Up) * (size_t)(n ? n : 1));
-    root = PyMem_Malloc(2 * sizeof(Node));
+    root = PyMem_Calloc(2, sizeof(WNode));
     c.puts = PyDict_New();
     c.new_nodes = PyDict_New();
     c.stale = PyList_New(0);
+    c.keep = PyList_New(0);
     if (!c.ups || !root) { PyErr_NoMemory(); goto done; }
-    if (!c.puts || !c.new_nodes || !c.stale) goto done;
+    if (!c.puts || !c.new_nodes || !c.stale || !c.keep) goto done;
     while (PyDict_Next(writes, &pos, &key, &value)) {
         Py_buffer b;
-        if (value != Py_None && !PyBytes_Check(value)) { PyErr_SetString(PyExc_TypeError, "tree values are bytes or None"); goto done; }
+        if (value != Py_None && (!PyBytes_Check(value) || PyBytes_GET_SIZE(value) > 0x7FFFFFFF)) {
+            PyErr_SetString(PyExc_TypeError, "tree values are bytes (under 2 GB) or None");
+            goto done;
+        }
         if (PyObject_GetBuffer(key, &b, PyBUF_SIMPLE) < 0) goto done;
         sha256((const uint8_t *)b.buf, (size_t)b.len, c.ups[i].kh);
         PyBuffer_Release(&b);
         c.ups[i++].value = value;
     }
     qsort(c.ups, (size_t)n, sizeof(Up), up_cmp);
-    memset(root, 0, sizeof(Node));
     if (prev >= 0) {
         uint8_t pv[8];
         put_be8(pv, (uint64_t)prev);
@@ -652,22 +706,21 @@ static PyObject *py_update(PyObject *self, PyObject *args)
     uint8_t sub[66];
     int64_t mask = update_children(&c, sub, 0, root, root + 1, 0, n, 0);
     if (mask < 0) goto done;
-    if (!mask) memcpy(root + 1, root, sizeof(Node));
+    if (!mask) memcpy(root + 1, root, sizeof(WNode));
     if (prev >= 0) {
-        Py_INCREF(rootkey);
-        if (append_stale(&c, rootkey) < 0) goto done;
+        if (PyList_Append(c.stale, rootkey) < 0) goto done;
     }
-    fill_mask(root + 1, (uint32_t)mask);
+    fill_mask(&root[1].n, (uint32_t)mask);
     Entry top;
     if (write_node(&c, (const uint8_t *)"", 0, root + 1, &top) < 0) goto done;
-    PyObject *h = bytes32(root[1].hash[1]);
+    PyObject *h = bytes32(root[1].n.hash[1]);
     if (h) result = PyTuple_Pack(4, h, c.puts, c.stale, c.new_nodes);
     Py_XDECREF(h);
 done:
     PyMem_Free(c.ups);
     PyMem_Free(root);
     Py_XDECREF(rootkey);
-    Py_XDECREF(c.puts); Py_XDECREF(c.new_nodes); Py_XDECREF(c.stale);
+    Py_XDECREF(c.puts); Py_XDECREF(c.new_nodes); Py_XDECREF(c.stale); Py_XDECREF(c.keep);
     return result;
 }
 

@@ -4,9 +4,10 @@ Owns how the tree of ``proof.py`` is stored and updated: Jellyfish-style
 16-ary nodes (one nibble of ``sha256(key)`` per level; the binary hashing of
 ``proof.py`` happens inside a node, so a proof carries up to 4 siblings per
 level), each node written once under ``(nibble path, version)`` and never
-changed; the values of the entries, kept per version so a proof at an older
-version still has its value; and the stale index that says from which
-version on an old node or value is no longer needed (pruning).
+changed, each leaf carrying its entry's value (so a proof at an older
+version still has its value, and a version adds no key per value); and the
+stale index that says from which version on an old node is no longer
+needed (pruning).
 
 The node format (keys, the 32-entry heaps, encoding, hashing inside a
 node) is ``nodes.py``'s.  Never does I/O itself: it reads through a :class:`NodeSource` (the chain
@@ -17,11 +18,12 @@ block.  Versions are block heights (the genesis state is version 0).
 Keys (opaque to the store, which puts its own prefix in front)::
 
     b"n" || len(path) || path (one byte per nibble) || version (8 bytes)  -> a node
-    b"v" || sha256(key) || version (8 bytes)                              -> the value written at that version
 
 A node lists its children in nibble order, each as one tag byte
-``nibble << 4 | kind`` followed by, for a leaf (kind 1), ``kh || vh ||
-value version`` and for an inner node (kind 2), ``version || hash``.  Leaves
+``nibble << 4 | kind`` followed by, for a leaf (kind 1), ``kh ||
+len(value) (4 bytes) || value`` (its ``vh = sha256(value)`` is computed
+when the node is decoded) and for an inner node (kind 2), ``version ||
+hash``.  Leaves
 live inside their parent (no node of their own); a subtree left with one
 leaf is collapsed into that leaf, as in the binary tree of ``proof.py``.
 The root node ``(b"", v)`` is written at every version, even when nothing
@@ -36,7 +38,7 @@ against byte for byte (roots, puts, stale lists and new nodes, in the same
 order).  ``NATIVE`` says which is in use; ``SETTLE_TREE_PURE=1`` in the
 environment forces the Python code.
 
-Pruning: every node or value replaced at version ``v`` is listed as stale
+Pruning: every node replaced at version ``v`` is listed as stale
 since ``v``; once no retained version needs it (``v <= oldest retained``)
 the store deletes it (``ChainStore.commit_block``'s ``tree_prune_through``).
 """
@@ -51,7 +53,7 @@ from typing import Mapping, Protocol
 from ..errors import StateCorrupt
 from .proof import PLACEHOLDER, StatePath, StateProof
 
-__all__ = ["NATIVE", "NodeSource", "StateTree", "TreeBatch", "node_key", "use_native", "value_key"]
+__all__ = ["NATIVE", "NodeSource", "StateTree", "TreeBatch", "node_key", "use_native"]
 
 _sha = hashlib.sha256
 
@@ -64,7 +66,7 @@ class NodeSource(Protocol):
 
 
 from .nodes import (  # the node format; the underscored helpers are tree.py's and its tests'
-    _E, _INNER, _native, _nibble, _placed, _py_decode, _py_encode, _py_fill, _py_leaf, node_key, value_key,
+    _E, _INNER, _native, _nibble, _placed, _py_decode, _py_encode, _py_fill, _py_leaf, node_key,
 )
 
 _leaf, _fill, encode_node = _py_leaf, _py_fill, _py_encode  # the reference's helpers (the C update has its own)
@@ -125,9 +127,6 @@ class _Nodes:
             self._cache[key] = n
         return n
 
-    def raw(self, key: bytes) -> bytes | None:
-        return self.source.tree_get(key)
-
     def add(self, batch: "TreeBatch") -> None:
         """Remember the decoded nodes of a batch that was just written to the source.
 
@@ -154,9 +153,6 @@ class _Layer:
         n = self.batch.nodes.get(key)
         return n if n is not None else self.below.node(key)
 
-    def raw(self, key: bytes) -> bytes | None:
-        v = self.batch.puts.get(key)
-        return v if v is not None else self.below.raw(key)
 
 
 class MemorySource:
@@ -252,7 +248,7 @@ class StateTree:
         """The tree of ``version`` (> this one's): this one with ``writes`` applied (None deletes).
 
         The order of ``writes`` does not matter.  The result's :attr:`batch`
-        holds its new nodes and values and what became stale.
+        holds its new nodes and what became stale.
         """
         if version <= self.version:
             raise ValueError(f"tree version {version} is not after {self.version}")
@@ -324,11 +320,7 @@ class StateTree:
                 return self._proof(key, siblings, None, None)
             if found[3] != kh:
                 return self._proof(key, siblings, None, found[3] + found[4])
-            vk = value_key(kh, found[5])
-            value = nodes.raw(vk)
-            if value is None or _sha(value).digest() != found[4]:
-                raise StateCorrupt("tree value missing or not the leaf's", key=vk)
-            return self._proof(key, siblings, value, b"")
+            return self._proof(key, siblings, found[5], b"")  # decoding hashed the value into found[4]
 
     @staticmethod
     def _proof(key: bytes, siblings: list[bytes], value: bytes | None, other: bytes | None) -> StateProof:
@@ -346,7 +338,7 @@ class StateTree:
 
 
 class _Updater:
-    """One version's update: the new nodes and values, and what they make stale."""
+    """One version's update: the new nodes, and the old ones they make stale."""
 
     def __init__(self, src, version: int):
         self.src = src
@@ -384,11 +376,9 @@ class _Updater:
                 vh = None if value is None else _sha(value).digest()
                 if vh == child[4]:
                     return child
-                self.stale.append(b"v" + child[3] + child[5].to_bytes(8, "big"))
                 if value is None:
                     return None
-                self.puts[b"v" + child[3] + self.v8] = value
-                return _leaf(path[-1], child[3], vh, self.v)
+                return _leaf(path[-1], child[3], vh, value)
         entries: dict[bytes, tuple] = {} if child is None else {child[3]: child}
         changed = False
         nib = path[-1]
@@ -402,10 +392,7 @@ class _Updater:
                 vh = _sha(value).digest()
                 if old is not None and old[4] == vh:
                     continue
-                self.puts[b"v" + kh + self.v8] = value
-                entries[kh] = _leaf(nib, kh, vh, self.v)
-            if old is not None:
-                self.stale.append(value_key(kh, old[5]))
+                entries[kh] = _leaf(nib, kh, vh, value)
             changed = True
         if not changed:
             return child

@@ -199,9 +199,9 @@ def test_which_tree_code_is_in_use():
 
 def test_native_decode_refuses_what_python_refuses():
     from ledger.errors import StateCorrupt
-    good = tree_mod._py_encode(tree_mod._py_fill([None] + [tree_mod._E] * 15 + [tree_mod._py_leaf(n, bytes([n]) * 32, b"v" * 32, 3) if n in (2, 9) else tree_mod._E for n in range(16)], range(16, 32)))
+    good = tree_mod._py_encode(tree_mod._py_fill([None] + [tree_mod._E] * 15 + [tree_mod._py_leaf(n, bytes([n]) * 32, hashlib.sha256(b"val").digest(), b"val") if n in (2, 9) else tree_mod._E for n in range(16)], range(16, 32)))
     was = tree_mod.NATIVE
-    for data in (good, good[:-1], good[73:] + good[:73], b"\x13" + good[1:], b""):
+    for data in (good, good[:-1], good[40:] + good[:40], good[:36] + b"\xff" + good[37:], b"\x13" + good[1:], b""):
         results = []
         for native in (False, True):
             if native and tree_mod._native is None:
