@@ -154,7 +154,6 @@ class _Layer:
         return n if n is not None else self.below.node(key)
 
 
-
 class MemorySource:
     """A :class:`NodeSource` over a dict (tests, stress replay, genesis checks)."""
 
@@ -253,7 +252,7 @@ class StateTree:
         if version <= self.version:
             raise ValueError(f"tree version {version} is not after {self.version}")
         if NATIVE:  # the same steps in C, byte for byte
-            nodes = self._nodes  # settled: C reads its cache directly, and calls node() on a miss
+            nodes = self._nodes  # a settled tree: C reads the cache's dict itself and calls node() on a miss
             root, puts, stale, new_nodes = _native.update(
                 nodes.node, nodes._cache if type(nodes) is _Nodes else None, _Updater._missing,
                 writes if type(writes) is dict else dict(writes), version, self.version)
