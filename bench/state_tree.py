@@ -3,7 +3,7 @@
 Run by hand from the repository root (the figures go into docs/interop.md "## State tree"):
 
     python3 -m bench.state_tree proofs --entries 100000 [--entries 1000000]
-    python3 -m bench.state_tree blocks [--accounts 10000] [--block 2500] [--blocks 8]
+    python3 -m bench.state_tree blocks [--accounts 10000] [--block 2500] [--blocks 8] [--keep N]
 
 ``proofs`` builds a tree of N entries shaped like the settlement state (per
 account an account record and a balance; keys as ``settlement/accounts.py``
@@ -19,7 +19,10 @@ and, inside them, the time spent in the state tree's update (wrapping
 Signatures count as verified (their cost is ``settle bench``'s limit).  The
 node's collector policy (``node/gc_policy.py``) is applied once the chains
 are open, and the first ``--warm`` blocks (which fill the node cache from
-the store) are left out of the per-tx figures.
+the store) are left out of the per-tx figures.  ``--keep N`` runs the chains
+with ``node.chain.STATE_TREE_HEIGHTS = N`` (the node keeps 1,000), so a run
+longer than N blocks shows what pruning adds to each block's commit
+(``prune_keys``: the tree keys the commit deleted).
 """
 from __future__ import annotations
 
@@ -66,7 +69,20 @@ def proofs(entries: int, sample: int = 2000) -> dict:
     }
 
 
-def blocks(accounts: int, block: int, nblocks: int, warm: int = 3) -> dict:
+def mean(xs: list[float]) -> float | None:
+    return round(sum(xs) / len(xs), 1) if xs else None
+
+
+def stale_at(chain, version: int) -> int:
+    """How many tree keys the commit that prunes through ``version`` deletes (that version's stale list, and its index key)."""
+    from ledger import schema
+    from ledger.codec import decode
+    raw = chain.store._kv.get(schema.tree_stale_key(version)) if version > 0 else None
+    return 0 if raw is None else len(decode(raw)) + 1
+
+
+def blocks(accounts: int, block: int, nblocks: int, warm: int = 3, keep: int | None = None) -> dict:
+    import node.chain
     from bench.block_exec import certify, make_chain_factory, transfer_blocks
     from ledger.block import Block
     from ledger.store_leveldb import LevelDBKV
@@ -83,6 +99,9 @@ def blocks(accounts: int, block: int, nblocks: int, warm: int = 3) -> dict:
             spent[0] += time.process_time() - t
 
     StateTree.update = timed  # type: ignore[method-assign]
+    kept = node.chain.STATE_TREE_HEIGHTS
+    if keep is not None:
+        node.chain.STATE_TREE_HEIGHTS = keep
     rows = []
     with tempfile.TemporaryDirectory() as d1, tempfile.TemporaryDirectory() as d2:
         kv1, kv2 = LevelDBKV(d1, create_if_missing=True), LevelDBKV(d2, create_if_missing=True)
@@ -91,11 +110,10 @@ def blocks(accounts: int, block: int, nblocks: int, warm: int = 3) -> dict:
             proposer, follower = make(kv1), make(kv2)
             undo_gc = apply_node_policy()
             txs_by_block = transfer_blocks(keys, block, nblocks)
-            for c in (proposer, follower):
-                for txs in txs_by_block:
+            for i, txs in enumerate(txs_by_block):
+                for c in (proposer, follower):  # block by block: the memo of verified txs is bounded
                     for tx in txs:
                         c.mark_verified(tx)
-            for i, txs in enumerate(txs_by_block):
                 spent[0] = 0.0
                 t0 = time.process_time()
                 prop = proposer.propose(txs, 2_000 + i * 1_000, val.address, max_txs=100_000, max_bytes=64 << 20)
@@ -108,6 +126,7 @@ def blocks(accounts: int, block: int, nblocks: int, warm: int = 3) -> dict:
                 t3 = time.process_time()
                 tree_validate = spent[0]
                 cert = certify(val, blk)
+                prune_keys = stale_at(follower, blk.height - node.chain.STATE_TREE_HEIGHTS + 1)
                 t4 = time.process_time()
                 follower.commit(blk, result, cert)
                 t5 = time.process_time()
@@ -119,6 +138,7 @@ def blocks(accounts: int, block: int, nblocks: int, warm: int = 3) -> dict:
                     "propose_ms": round(1e3 * (t1 - t0), 1), "tree_in_propose_ms": round(1e3 * tree_propose, 1),
                     "validate_ms": round(1e3 * (t3 - t2), 1), "tree_in_validate_ms": round(1e3 * tree_validate, 1),
                     "commit_ms": round(1e3 * (t5 - t4), 1),
+                    "prune_keys": prune_keys,
                     "tree_share_of_validator_block_work": round(tree_validate / work, 3),
                 })
             undo_gc()
@@ -126,10 +146,12 @@ def blocks(accounts: int, block: int, nblocks: int, warm: int = 3) -> dict:
             kv1.close()
             kv2.close()
             StateTree.update = update  # type: ignore[method-assign]
+            node.chain.STATE_TREE_HEIGHTS = kept
     steady = rows[warm:]
     return {
         "accounts": accounts, "txs_per_block": block, "blocks": rows,
         "tree_us_per_tx": round(1e6 * sum(r["tree_in_validate_ms"] for r in steady) / 1e3 / (block * len(steady)), 1),
+        "commit_ms_mean_pruning_or_not": [mean([r["commit_ms"] for r in steady if bool(r["prune_keys"]) is p]) for p in (True, False)],
         "validate_plus_commit_us_per_tx": round(1e6 * sum(r["validate_ms"] + r["commit_ms"] for r in steady) / 1e3 / (block * len(steady)), 1),
     }
 
@@ -144,12 +166,13 @@ def main() -> None:
     b.add_argument("--block", type=int, default=2_500)
     b.add_argument("--blocks", type=int, default=10)
     b.add_argument("--warm", type=int, default=3)
+    b.add_argument("--keep", type=int, default=None, help="heights of tree history kept (default: the node's)")
     args = ap.parse_args()
     if args.cmd == "proofs":
         for n in args.entries or [100_000]:
             print(json.dumps(proofs(n)))
     else:
-        print(json.dumps(blocks(args.accounts, args.block, args.blocks, args.warm), indent=1))
+        print(json.dumps(blocks(args.accounts, args.block, args.blocks, args.warm, args.keep), indent=1))
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ LAYOUT: tuple[KeyFamily, ...] = (
     KeyFamily("tx", TX, "tx hash (32 bytes)", "encode([height, index in block])"),
     KeyFamily("receipts", RECEIPTS, "height (8 bytes, big-endian)", "encode_receipts(receipts)"),
     KeyFamily("state", STATE, "settlement state key (opaque bytes)", "settlement state value (opaque)"),
-    KeyFamily("tree", TREE, "state tree key (ledger/statetree/tree.py: a node or a versioned value)", "its bytes"),
+    KeyFamily("tree", TREE, "state tree key (ledger/statetree/tree.py: a node, its leaves carrying their values)", "its bytes"),
     KeyFamily("tree_stale", TREE_STALE, "version (8 bytes, big-endian)", "encode([state tree keys that became stale at that version])"),
     KeyFamily("latest_height", LATEST_HEIGHT, "(none)", "height (8 bytes, big-endian); absent means 0"),
     KeyFamily("root_acc", ROOT_ACC, "(none)", "the settlement state root after the latest block (opaque)"),

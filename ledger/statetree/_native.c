@@ -1,11 +1,17 @@
-/* The state tree's node work in C: the same results as the pure-Python
- * helpers of ledger/statetree/tree.py (_leaf, _fill, encode_node, decode_node),
- * byte for byte and object for object (tests/ledger/test_statetree.py
- * compares both on random batches).  Optional: tree.py falls back to its
- * Python helpers when this module is not built.
+/* The state tree's update in C: the same results as the pure-Python
+ * reference of ledger/statetree/tree.py (StateTree.update and its _Updater),
+ * byte for byte (tests/ledger/test_statetree.py compares both on random
+ * batches: roots, puts, stale lists, new nodes, in the same order).
+ * Optional: tree.py falls back to its Python code when this is not built.
  *
- * Deterministic: no floats, no unordered iteration (a node's binary hashes
- * are recomputed level by level, slots in ascending order).
+ * A decoded node is a `Node` struct (below) held in a bytes object of
+ * NODE_SIZE bytes: one allocation per node, no Python object per entry.
+ * `heap(node)` gives the Python reference's 32-entry heap of tuples (proofs,
+ * tests); `decode(raw)` turns a stored node into a `Node`.
+ *
+ * Deterministic: no floats, no unordered iteration (the block's keys are
+ * sorted by sha256 before anything is hashed; a node's binary hashes are
+ * recomputed level by level, slots in ascending order).
  *
  * sha256: OpenSSL's libcrypto when setup.py finds its header
  * (SETTLE_OPENSSL), else the small portable implementation below (FIPS 180-4).
@@ -84,556 +90,641 @@ static void sha256(const unsigned char *d, size_t n, unsigned char *out)
 }
 #endif
 
-static PyObject *EMPTY;   /* tree.py's _E: (PLACEHOLDER, 0) */
+
+static PyObject *EMPTY;   /* nodes.py's _E: (PLACEHOLDER, 0) */
 static PyObject *ONE, *TWO;
 
-static PyObject *hash_bytes(unsigned char prefix, const char *a, const char *b, Py_ssize_t bn)
+/* ------------------------------------------------------------------ nodes
+ * Index i of kind/hash is the Python heap's index: 16 + nibble for the
+ * children, 1..15 for the binary subtrees inside the node (1 = the node).
+ * kind 0 empty (hash all zero: the placeholder), 1 one leaf, 2 more.  A
+ * child leaf has kh, vh and its value (vlen bytes at offset voff of the
+ * node object, after the struct); a child inner node its version in ver.
+ * Unused fields are zero.  While a node is worked on (`WNode`), vp points
+ * at each leaf's value: inside a node object or an update's value, both
+ * kept alive until the update returns. */
+typedef struct {
+    uint8_t kind[32];
+    uint8_t hash[32][32];
+    uint8_t kh[16][32];
+    uint8_t vh[16][32];
+    uint64_t ver[16];
+    uint32_t voff[16], vlen[16];
+} Node;
+#define NODE_SIZE ((Py_ssize_t)sizeof(Node))
+
+typedef struct {
+    Node n;
+    const uint8_t *vp[16];
+} WNode;
+
+/* one entry: a child of a node, or what an update returns (kind 0: nothing) */
+typedef struct {
+    uint8_t kind;
+    uint8_t hash[32], kh[32], vh[32];
+    uint64_t ver;        /* inner node: its version */
+    const uint8_t *vp;   /* leaf: its value */
+    uint32_t vlen;
+} Entry;
+
+static void put_be8(uint8_t *out, uint64_t v)
 {
-    unsigned char buf[1 + 32 + 64], out[32];
+    int i;
+    for (i = 0; i < 8; i++) out[7 - i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_be4(uint8_t *out, uint32_t v)
+{
+    out[0] = (uint8_t)(v >> 24); out[1] = (uint8_t)(v >> 16); out[2] = (uint8_t)(v >> 8); out[3] = (uint8_t)v;
+}
+
+static uint32_t get_be4(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t get_be8(const uint8_t *p)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 0; i < 8; i++) v = v << 8 | p[i];
+    return v;
+}
+
+static void hash2(uint8_t prefix, const uint8_t *a, const uint8_t *b, uint8_t *out)
+{
+    uint8_t buf[65];
     buf[0] = prefix;
     memcpy(buf + 1, a, 32);
-    memcpy(buf + 33, b, (size_t)bn);
-    sha256(buf, (size_t)(33 + bn), out);
-    return PyBytes_FromStringAndSize((const char *)out, 32);
+    memcpy(buf + 33, b, 32);
+    sha256(buf, 65, out);
 }
 
-static long kind_of(PyObject *e)
+static void get_child(const WNode *w, int nib, Entry *e)
 {
-    return PyLong_AsLong(PyTuple_GET_ITEM(e, 1));
+    const Node *n = &w->n;
+    e->kind = n->kind[16 + nib];
+    memcpy(e->hash, n->hash[16 + nib], 32);
+    memcpy(e->kh, n->kh[nib], 32);
+    memcpy(e->vh, n->vh[nib], 32);
+    e->ver = n->ver[nib];
+    e->vp = w->vp[nib];
+    e->vlen = n->vlen[nib];
 }
 
-/* heap[i] from heap[2i], heap[2i+1] (tree.py's _combine). */
-static int combine(PyObject *heap, Py_ssize_t i)
+static void set_child(WNode *w, int nib, const Entry *e)
 {
-    PyObject *a = PyList_GET_ITEM(heap, 2 * i), *b = PyList_GET_ITEM(heap, 2 * i + 1), *r;
-    long ka = kind_of(a), kb = kind_of(b);
-    if (!kb && ka < 2) {
-        r = a; Py_INCREF(r);
-    } else if (!ka && kb == 1) {
-        r = b; Py_INCREF(r);
+    Node *n = &w->n;
+    n->kind[16 + nib] = e->kind;
+    memcpy(n->hash[16 + nib], e->hash, 32);
+    if (e->kind == 1) {
+        memcpy(n->kh[nib], e->kh, 32);
+        memcpy(n->vh[nib], e->vh, 32);
+        w->vp[nib] = e->vp;
+        n->vlen[nib] = e->vlen;
     } else {
-        PyObject *ha = PyTuple_GET_ITEM(a, 0), *hb = PyTuple_GET_ITEM(b, 0);
-        if (PyBytes_GET_SIZE(ha) != 32 || PyBytes_GET_SIZE(hb) != 32) {
-            PyErr_SetString(PyExc_ValueError, "tree entry hash is not 32 bytes");
-            return -1;
-        }
-        PyObject *h = hash_bytes(1, PyBytes_AS_STRING(ha), PyBytes_AS_STRING(hb), 32);
-        if (!h) return -1;
-        r = PyTuple_Pack(2, h, TWO);
-        Py_DECREF(h);
-        if (!r) return -1;
+        memset(n->kh[nib], 0, 32);
+        memset(n->vh[nib], 0, 32);
+        w->vp[nib] = NULL;
+        n->vlen[nib] = 0;
     }
-    PyList_SetItem(heap, i, r); /* steals r */
-    return 0;
+    n->voff[nib] = 0;
+    n->ver[nib] = e->kind == 2 ? e->ver : 0;
 }
 
-static int fill_mask(PyObject *heap, uint32_t mask /* bit s set: slot s (16..31) changed */)
+/* index i from 2i, 2i+1 (nodes.py's _combine) */
+static void combine(Node *n, int i)
 {
-    int level;
+    int a = 2 * i, b = a + 1, ka = n->kind[a], kb = n->kind[b];
+    if (!kb && ka < 2) {
+        n->kind[i] = (uint8_t)ka;
+        memcpy(n->hash[i], n->hash[a], 32);
+    } else if (!ka && kb == 1) {
+        n->kind[i] = 1;
+        memcpy(n->hash[i], n->hash[b], 32);
+    } else {
+        n->kind[i] = 2;
+        hash2(1, n->hash[a], n->hash[b], n->hash[i]);
+    }
+}
+
+static void fill_mask(Node *n, uint32_t mask /* bit s set: slot s (16..31) changed */)
+{
+    int level, s;
     for (level = 0; level < 4; level++) {
         uint32_t up = 0;
-        int s;
         for (s = 1; s < 32; s++)
             if (mask & (1u << s)) up |= 1u << (s >> 1);
         for (s = 1; s < 32; s++)
-            if ((up & (1u << s)) && combine(heap, s) < 0) return -1;
+            if (up & (1u << s)) combine(n, s);
         mask = up;
     }
-    return 0;
 }
 
-static int check_heap(PyObject *heap)
+/* the child slot (16..31) of the one leaf under index i (kind[i] == 1) */
+static int leaf_under(const Node *n, int i)
 {
-    if (!PyList_CheckExact(heap) || PyList_GET_SIZE(heap) != 32) {
-        PyErr_SetString(PyExc_TypeError, "a tree node heap is a list of 32 entries");
-        return -1;
+    while (i < 16) i = n->kind[2 * i] ? 2 * i : 2 * i + 1;
+    return i;
+}
+
+/* the stored bytes of a node (tree.py's format) */
+static PyObject *encode(const WNode *w)
+{
+    const Node *n = &w->n;
+    Py_ssize_t size = 0, p = 0;
+    int nib;
+    for (nib = 0; nib < 16; nib++)
+        size += n->kind[16 + nib] == 1 ? 37 + (Py_ssize_t)n->vlen[nib] : n->kind[16 + nib] ? 41 : 0;
+    PyObject *o = PyBytes_FromStringAndSize(NULL, size);
+    if (!o) return NULL;
+    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(o);
+    for (nib = 0; nib < 16; nib++) {
+        int k = n->kind[16 + nib];
+        if (k == 1) {
+            out[p] = (uint8_t)(nib << 4 | 1);
+            memcpy(out + p + 1, n->kh[nib], 32);
+            put_be4(out + p + 33, n->vlen[nib]);
+            memcpy(out + p + 37, w->vp[nib], n->vlen[nib]);
+            p += 37 + (Py_ssize_t)n->vlen[nib];
+        } else if (k == 2) {
+            out[p] = (uint8_t)(nib << 4 | 2);
+            put_be8(out + p + 1, n->ver[nib]);
+            memcpy(out + p + 9, n->hash[16 + nib], 32);
+            p += 41;
+        }
     }
-    return 0;
+    return o;
 }
 
-/* fill(heap, slots) -> heap */
-static PyObject *py_fill(PyObject *self, PyObject *args)
+/* the node object: the struct, then the leaves' values (voff set here) */
+static PyObject *node_object(const WNode *w)
 {
-    PyObject *heap, *slots, *it, *x;
-    uint32_t mask = 0;
-    if (!PyArg_ParseTuple(args, "OO", &heap, &slots) || check_heap(heap) < 0) return NULL;
-    if (!(it = PyObject_GetIter(slots))) return NULL;
-    while ((x = PyIter_Next(it))) {
-        long s = PyLong_AsLong(x);
-        Py_DECREF(x);
-        if (s < 16 || s > 31) {
-            Py_DECREF(it);
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "slot out of range");
+    Py_ssize_t size = NODE_SIZE;
+    int nib;
+    for (nib = 0; nib < 16; nib++)
+        if (w->n.kind[16 + nib] == 1) size += w->n.vlen[nib];
+    PyObject *o = PyBytes_FromStringAndSize(NULL, size);
+    if (!o) return NULL;
+    uint8_t *base = (uint8_t *)PyBytes_AS_STRING(o);
+    Node *n = (Node *)base;
+    uint32_t off = (uint32_t)NODE_SIZE;
+    memcpy(n, &w->n, sizeof(Node));
+    for (nib = 0; nib < 16; nib++) {
+        if (n->kind[16 + nib] == 1) {
+            n->voff[nib] = off;
+            memcpy(base + off, w->vp[nib], n->vlen[nib]);
+            off += n->vlen[nib];
+        } else {
+            n->voff[nib] = 0;
+        }
+    }
+    return o;
+}
+
+/* decode(data) -> node object; ValueError(message) for a malformed node (tree.py adds the key) */
+static PyObject *py_decode(PyObject *self, PyObject *data)
+{
+    if (!PyBytes_Check(data)) { PyErr_SetString(PyExc_TypeError, "node bytes expected"); return NULL; }
+    const uint8_t *d = (const uint8_t *)PyBytes_AS_STRING(data);
+    Py_ssize_t n = PyBytes_GET_SIZE(data), i = 0;
+    int last = -1;
+    WNode w;
+    memset(&w, 0, sizeof w);
+    while (i < n) {
+        int tag = d[i], nib = tag >> 4, kind = tag & 15;
+        if (nib <= last) {
+            PyErr_SetString(PyExc_ValueError, "tree node children out of order");
             return NULL;
         }
-        mask |= 1u << s;
+        last = nib;
+        if (kind == 1 && i + 37 <= n && i + 37 + (Py_ssize_t)get_be4(d + i + 33) <= n) {
+            uint32_t len = get_be4(d + i + 33);
+            w.n.kind[16 + nib] = 1;
+            memcpy(w.n.kh[nib], d + i + 1, 32);
+            w.n.vlen[nib] = len;
+            w.vp[nib] = d + i + 37;
+            sha256(d + i + 37, len, w.n.vh[nib]);
+            hash2(0, w.n.kh[nib], w.n.vh[nib], w.n.hash[16 + nib]);
+            i += 37 + (Py_ssize_t)len;
+        } else if (kind == 2 && i + 41 <= n) {
+            w.n.kind[16 + nib] = 2;
+            w.n.ver[nib] = get_be8(d + i + 1);
+            memcpy(w.n.hash[16 + nib], d + i + 9, 32);
+            i += 41;
+        } else {
+            PyErr_Format(PyExc_ValueError, "tree node has a bad child entry at byte %zd", i);
+            return NULL;
+        }
     }
-    Py_DECREF(it);
-    if (PyErr_Occurred() || fill_mask(heap, mask) < 0) return NULL;
-    Py_INCREF(heap);
-    return heap;
+    fill_mask(&w.n, 0xFFFF0000u);
+    return node_object(&w);
 }
 
-/* leaf(nib, kh, vh, vver) -> (hash, 1, enc, kh, vh, vver) */
-static PyObject *py_leaf(PyObject *self, PyObject *args)
+/* a node object into *out (its values stay in o: keep o alive while out is used) */
+static int as_node(PyObject *o, WNode *out)
 {
+    Py_ssize_t size;
     int nib;
-    PyObject *kh, *vh, *vver;
-    if (!PyArg_ParseTuple(args, "iSSO", &nib, &kh, &vh, &vver)) return NULL;
-    if (PyBytes_GET_SIZE(kh) != 32 || PyBytes_GET_SIZE(vh) != 32 || nib < 0 || nib > 15) {
-        PyErr_SetString(PyExc_ValueError, "leaf: bad nibble or hash length");
-        return NULL;
+    if (!PyBytes_CheckExact(o) || (size = PyBytes_GET_SIZE(o)) < NODE_SIZE) {
+        PyErr_SetString(PyExc_TypeError, "a decoded tree node (from _native.decode) expected");
+        return -1;
     }
-    /* keep the caller's kh/vh objects, as the Python helper does */
-    unsigned char enc[73];
-    unsigned long long v = PyLong_AsUnsignedLongLong(vver);
-    int i;
-    if (v == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
-    enc[0] = (unsigned char)(nib << 4 | 1);
-    memcpy(enc + 1, PyBytes_AS_STRING(kh), 32);
-    memcpy(enc + 33, PyBytes_AS_STRING(vh), 32);
-    for (i = 0; i < 8; i++) enc[72 - i] = (unsigned char)(v >> (8 * i));
-    PyObject *h = hash_bytes(0, PyBytes_AS_STRING(kh), PyBytes_AS_STRING(vh), 32);
-    PyObject *e = PyBytes_FromStringAndSize((const char *)enc, 73);
-    PyObject *r = (h && e) ? PyTuple_Pack(6, h, ONE, e, kh, vh, vver) : NULL;
-    Py_XDECREF(h); Py_XDECREF(e);
+    const uint8_t *base = (const uint8_t *)PyBytes_AS_STRING(o);
+    memcpy(&out->n, base, sizeof(Node));
+    for (nib = 0; nib < 16; nib++) {
+        const Node *n = &out->n;
+        if (n->kind[16 + nib] == 1) {
+            if ((Py_ssize_t)n->voff[nib] < NODE_SIZE || (Py_ssize_t)n->voff[nib] + (Py_ssize_t)n->vlen[nib] > size) {
+                PyErr_SetString(PyExc_ValueError, "a tree node object with a value out of bounds");
+                return -1;
+            }
+            out->vp[nib] = base + n->voff[nib];
+        } else {
+            out->vp[nib] = NULL;
+        }
+    }
+    return 0;
+}
+
+static PyObject *bytes32(const uint8_t *p) { return PyBytes_FromStringAndSize((const char *)p, 32); }
+
+/* the Python reference's entry for child slot s of w */
+static PyObject *child_tuple(const WNode *w, int s)
+{
+    const Node *n = &w->n;
+    int nib = s - 16, k = n->kind[s];
+    uint8_t enc[41];
+    PyObject *h, *e, *v, *kh = NULL, *vh = NULL, *r = NULL;
+    if (!k) { Py_INCREF(EMPTY); return EMPTY; }
+    h = bytes32(n->hash[s]);
+    if (k == 1) {
+        uint32_t len = n->vlen[nib];
+        v = PyBytes_FromStringAndSize((const char *)w->vp[nib], len);
+        e = PyBytes_FromStringAndSize(NULL, 37 + (Py_ssize_t)len);
+        if (e) {
+            uint8_t *p = (uint8_t *)PyBytes_AS_STRING(e);
+            p[0] = (uint8_t)(nib << 4 | 1);
+            memcpy(p + 1, n->kh[nib], 32);
+            put_be4(p + 33, len);
+            memcpy(p + 37, w->vp[nib], len);
+        }
+        kh = bytes32(n->kh[nib]);
+        vh = bytes32(n->vh[nib]);
+        if (h && e && v && kh && vh) r = PyTuple_Pack(6, h, ONE, e, kh, vh, v);
+    } else {
+        v = PyLong_FromUnsignedLongLong(n->ver[nib]);
+        enc[0] = (uint8_t)(nib << 4 | 2);
+        put_be8(enc + 1, n->ver[nib]);
+        memcpy(enc + 9, n->hash[s], 32);
+        e = PyBytes_FromStringAndSize((const char *)enc, 41);
+        if (h && e && v) r = PyTuple_Pack(4, h, TWO, e, v);
+    }
+    Py_XDECREF(h); Py_XDECREF(e); Py_XDECREF(v); Py_XDECREF(kh); Py_XDECREF(vh);
     return r;
 }
 
-/* encode(heap) -> bytes: the children's encodings in nibble order */
-static PyObject *py_encode(PyObject *self, PyObject *heap)
+/* heap(node) -> the Python reference's 32-entry heap of the same node */
+static PyObject *py_heap(PyObject *self, PyObject *o)
 {
-    Py_ssize_t n = 0, i;
-    if (check_heap(heap) < 0) return NULL;
-    for (i = 16; i < 32; i++) {
-        PyObject *e = PyList_GET_ITEM(heap, i);
-        if (kind_of(e)) {
-            PyObject *enc = PyTuple_GET_ITEM(e, 2);
-            if (!PyBytes_Check(enc)) { PyErr_SetString(PyExc_TypeError, "child encoding is not bytes"); return NULL; }
-            n += PyBytes_GET_SIZE(enc);
-        }
-    }
-    PyObject *out = PyBytes_FromStringAndSize(NULL, n);
-    if (!out) return NULL;
-    char *p = PyBytes_AS_STRING(out);
-    for (i = 16; i < 32; i++) {
-        PyObject *e = PyList_GET_ITEM(heap, i);
-        if (kind_of(e)) {
-            PyObject *enc = PyTuple_GET_ITEM(e, 2);
-            memcpy(p, PyBytes_AS_STRING(enc), (size_t)PyBytes_GET_SIZE(enc));
-            p += PyBytes_GET_SIZE(enc);
-        }
-    }
-    return out;
-}
-
-static PyObject *u64(const unsigned char *p)
-{
-    unsigned long long v = 0;
+    WNode w;
+    const Node *n = &w.n;
     int i;
-    for (i = 0; i < 8; i++) v = v << 8 | p[i];
-    return PyLong_FromUnsignedLongLong(v);
-}
-
-/* decode(data) -> heap; ValueError(message) for a malformed node (tree.py adds the key) */
-static PyObject *py_decode(PyObject *self, PyObject *data)
-{
-    if (!PyBytes_Check(data) || !EMPTY) { PyErr_SetString(PyExc_TypeError, "node bytes expected (after setup)"); return NULL; }
-    const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(data);
-    Py_ssize_t n = PyBytes_GET_SIZE(data), i = 0;
-    int last = -1, s;
+    if (!EMPTY) { PyErr_SetString(PyExc_RuntimeError, "_native.setup() not called"); return NULL; }
+    if (as_node(o, &w) < 0) return NULL;
     PyObject *heap = PyList_New(32);
     if (!heap) return NULL;
     Py_INCREF(Py_None);
     PyList_SET_ITEM(heap, 0, Py_None);
-    for (s = 1; s < 32; s++) { Py_INCREF(EMPTY); PyList_SET_ITEM(heap, s, EMPTY); }
-    while (i < n) {
-        int tag = d[i], nib = tag >> 4, kind = tag & 15;
-        PyObject *e = NULL;
-        if (nib <= last) {
-            PyErr_SetString(PyExc_ValueError, "tree node children out of order");
-            goto fail;
-        }
-        last = nib;
-        if (kind == 1 && i + 73 <= n) {
-            PyObject *kh = PyBytes_FromStringAndSize((const char *)d + i + 1, 32);
-            PyObject *vh = PyBytes_FromStringAndSize((const char *)d + i + 33, 32);
-            PyObject *enc = PyBytes_FromStringAndSize((const char *)d + i, 73);
-            PyObject *ver = u64(d + i + 65);
-            PyObject *h = hash_bytes(0, (const char *)d + i + 1, (const char *)d + i + 33, 32);
-            e = (kh && vh && enc && ver && h) ? PyTuple_Pack(6, h, ONE, enc, kh, vh, ver) : NULL;
-            Py_XDECREF(kh); Py_XDECREF(vh); Py_XDECREF(enc); Py_XDECREF(ver); Py_XDECREF(h);
-            i += 73;
-        } else if (kind == 2 && i + 41 <= n) {
-            PyObject *h = PyBytes_FromStringAndSize((const char *)d + i + 9, 32);
-            PyObject *enc = PyBytes_FromStringAndSize((const char *)d + i, 41);
-            PyObject *ver = u64(d + i + 1);
-            e = (h && enc && ver) ? PyTuple_Pack(4, h, TWO, enc, ver) : NULL;
-            Py_XDECREF(h); Py_XDECREF(enc); Py_XDECREF(ver);
-            i += 41;
-        } else {
-            PyErr_Format(PyExc_ValueError, "tree node has a bad child entry at byte %zd", i);
-            goto fail;
-        }
-        if (!e) goto fail;
-        PyList_SetItem(heap, 16 + nib, e);
+    for (i = 16; i < 32; i++) {
+        PyObject *e = child_tuple(&w, i);
+        if (!e) { Py_DECREF(heap); return NULL; }
+        PyList_SET_ITEM(heap, i, e);
     }
-    if (fill_mask(heap, 0xFFFF0000u) < 0) goto fail;
+    for (i = 15; i >= 1; i--) {
+        PyObject *e;
+        if (n->kind[i] == 0) { e = EMPTY; Py_INCREF(e); }
+        else if (n->kind[i] == 1) { e = PyList_GET_ITEM(heap, leaf_under(n, i)); Py_INCREF(e); }
+        else {
+            PyObject *h = bytes32(n->hash[i]);
+            e = h ? PyTuple_Pack(2, h, TWO) : NULL;
+            Py_XDECREF(h);
+            if (!e) { Py_DECREF(heap); return NULL; }
+        }
+        PyList_SET_ITEM(heap, i, e);
+    }
     return heap;
-fail:
-    Py_DECREF(heap);
-    return NULL;
 }
 
-
-/* ------------------------------------------------------------------ the per-key update
- * A mirror of tree.py's _Updater.update / _update_inner / _build / write, in
- * the same order (so the puts, the stale list and the new nodes come out in
- * the same order).  ups: a list of (kh, value | None) sorted by kh, unique;
- * [lo, hi) is the part under `path`. */
+/* ------------------------------------------------------------------ the update
+ * A mirror of tree.py's StateTree.update and _Updater (update, _update_inner,
+ * _build, write), step for step, so the puts, the stale list and the new
+ * nodes come out in the same order.  ups: the block's writes as (kh, value |
+ * None) sorted by kh; [lo, hi) is the part under `path`.  An update returns 1
+ * (changed: *out is the new entry, kind 0 for none), 0 (unchanged) or -1
+ * (error set). */
 
 typedef struct {
-    PyObject *node;       /* callable: node key -> heap | None */
+    uint8_t kh[32];
+    PyObject *value;  /* borrowed from the writes dict (bytes); Py_None deletes */
+} Up;
+
+typedef struct {
+    PyObject *node;       /* callable: node key -> node | None */
+    PyObject *cache;      /* dict node key -> node looked in first (the callable's own cache), or NULL */
     PyObject *missing;    /* callable: node key -> raises */
-    PyObject *v;          /* the version (int) */
-    unsigned char v8[8];
+    uint8_t v8[8];
+    uint64_t v;
     PyObject *puts, *new_nodes, *stale;
-    PyObject *ups;
+    PyObject *keep;       /* the node objects read: their values are pointed at until the update returns */
+    Up *ups;
 } Ctx;
 
-static PyObject *update(Ctx *c, const unsigned char *path, int plen, PyObject *child, Py_ssize_t lo, Py_ssize_t hi, int depth);
+static int update(Ctx *c, uint8_t *path, int plen, const Entry *child, Py_ssize_t lo, Py_ssize_t hi, int depth, Entry *out);
 
-static int nibble_of(const unsigned char *kh, int depth)
+static int nibble_of(const uint8_t *kh, int depth)
 {
-    unsigned char b = kh[depth >> 1];
+    uint8_t b = kh[depth >> 1];
     return depth & 1 ? b & 15 : b >> 4;
 }
 
-static PyObject *node_key_of(const unsigned char *path, int plen, const unsigned char *v8)
+static PyObject *node_key_of(const uint8_t *path, int plen, const uint8_t *v8)
 {
     PyObject *k = PyBytes_FromStringAndSize(NULL, 2 + plen + 8);
     if (!k) return NULL;
-    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(k);
-    p[0] = 'n'; p[1] = (unsigned char)plen;
+    uint8_t *p = (uint8_t *)PyBytes_AS_STRING(k);
+    p[0] = 'n'; p[1] = (uint8_t)plen;
     memcpy(p + 2, path, (size_t)plen);
     memcpy(p + 2 + plen, v8, 8);
     return k;
 }
 
-static void be8(PyObject *ver, unsigned char *out, int *err)
+/* the leaf of (kh, value) at this version into *e */
+static void new_leaf(const uint8_t *kh, PyObject *value, const uint8_t *vh, Entry *e)
 {
-    unsigned long long v = PyLong_AsUnsignedLongLong(ver);
-    int i;
-    if (v == (unsigned long long)-1 && PyErr_Occurred()) { *err = 1; return; }
-    for (i = 0; i < 8; i++) out[7 - i] = (unsigned char)(v >> (8 * i));
+    e->kind = 1;
+    memcpy(e->kh, kh, 32);
+    memcpy(e->vh, vh, 32);
+    e->ver = 0;
+    e->vp = (const uint8_t *)PyBytes_AS_STRING(value);
+    e->vlen = (uint32_t)PyBytes_GET_SIZE(value);
+    hash2(0, kh, vh, e->hash);
 }
 
-static PyObject *value_key_of(const char *kh, const unsigned char *v8)
+static void value_hash(PyObject *value, uint8_t *vh)
 {
-    PyObject *k = PyBytes_FromStringAndSize(NULL, 41);
-    if (!k) return NULL;
-    char *p = PyBytes_AS_STRING(k);
-    p[0] = 'v';
-    memcpy(p + 1, kh, 32);
-    memcpy(p + 33, v8, 8);
-    return k;
+    sha256((const uint8_t *)PyBytes_AS_STRING(value), (size_t)PyBytes_GET_SIZE(value), vh);
 }
 
-static int append_stale_value(Ctx *c, PyObject *old)
+/* tree.py's _Updater.write: puts[node key] = encoding, new_nodes[node key] = node; *out = its entry */
+static int write_node(Ctx *c, const uint8_t *path, int plen, const WNode *w, Entry *out)
 {
-    unsigned char ov[8];
-    int err = 0;
-    be8(PyTuple_GET_ITEM(old, 5), ov, &err);
-    if (err) return -1;
-    PyObject *k = value_key_of(PyBytes_AS_STRING(PyTuple_GET_ITEM(old, 3)), ov);
-    if (!k) return -1;
-    int r = PyList_Append(c->stale, k);
-    Py_DECREF(k);
-    return r;
-}
-
-/* leaf entry for (nib, kh, vh) at this version; puts[v||kh||v8] = value */
-static PyObject *new_leaf(Ctx *c, int nib, PyObject *kh, PyObject *value, const unsigned char *vh)
-{
-    PyObject *vk = value_key_of(PyBytes_AS_STRING(kh), c->v8);
-    if (!vk) return NULL;
-    int r = PyDict_SetItem(c->puts, vk, value);
-    Py_DECREF(vk);
-    if (r < 0) return NULL;
-    unsigned char enc[73];
-    enc[0] = (unsigned char)(nib << 4 | 1);
-    memcpy(enc + 1, PyBytes_AS_STRING(kh), 32);
-    memcpy(enc + 33, vh, 32);
-    memcpy(enc + 65, c->v8, 8);
-    PyObject *h = hash_bytes(0, PyBytes_AS_STRING(kh), (const char *)vh, 32);
-    PyObject *e = PyBytes_FromStringAndSize((const char *)enc, 73);
-    PyObject *vhb = PyBytes_FromStringAndSize((const char *)vh, 32);
-    PyObject *out = (h && e && vhb) ? PyTuple_Pack(6, h, ONE, e, kh, vhb, c->v) : NULL;
-    Py_XDECREF(h); Py_XDECREF(e); Py_XDECREF(vhb);
-    return out;
-}
-
-static int value_hash(PyObject *value, unsigned char *vh)
-{
-    Py_buffer b;
-    if (PyObject_GetBuffer(value, &b, PyBUF_SIMPLE) < 0) return -1;
-    sha256((const unsigned char *)b.buf, (size_t)b.len, vh);
-    PyBuffer_Release(&b);
+    PyObject *nk = node_key_of(path, plen, c->v8);
+    if (!nk) return -1;
+    PyObject *e = encode(w);
+    PyObject *nb = e ? node_object(w) : NULL;
+    int r = (nb && PyDict_SetItem(c->puts, nk, e) == 0 && PyDict_SetItem(c->new_nodes, nk, nb) == 0) ? 0 : -1;
+    Py_XDECREF(e); Py_XDECREF(nb); Py_DECREF(nk);
+    if (r < 0) return -1;
+    memset(out, 0, sizeof(Entry));
+    out->kind = 2;
+    memcpy(out->hash, w->n.hash[1], 32);
+    out->ver = c->v;
     return 0;
 }
 
-/* tree.py's _placed: e as the child in slot nib (new reference) */
-static PyObject *placed(PyObject *e, int nib)
-{
-    PyObject *enc = PyTuple_GET_ITEM(e, 2);
-    Py_ssize_t n = PyBytes_GET_SIZE(enc), i, len = PyTuple_GET_SIZE(e);
-    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(enc);
-    if (p[0] >> 4 == nib) { Py_INCREF(e); return e; }
-    PyObject *ne = PyBytes_FromStringAndSize(NULL, n);
-    if (!ne) return NULL;
-    unsigned char *q = (unsigned char *)PyBytes_AS_STRING(ne);
-    memcpy(q, p, (size_t)n);
-    q[0] = (unsigned char)(nib << 4 | kind_of(e));
-    PyObject *t = PyTuple_New(len);
-    if (!t) { Py_DECREF(ne); return NULL; }
-    for (i = 0; i < len; i++) {
-        PyObject *x = i == 2 ? ne : PyTuple_GET_ITEM(e, i);
-        if (i != 2) Py_INCREF(x);
-        PyTuple_SET_ITEM(t, i, x);
-    }
-    return t;
-}
-
-/* tree.py's _Updater.write */
-static PyObject *write_node(Ctx *c, const unsigned char *path, int plen, PyObject *heap)
-{
-    PyObject *nk = node_key_of(path, plen, c->v8);
-    if (!nk) return NULL;
-    PyObject *enc = py_encode(NULL, heap);
-    if (!enc || PyDict_SetItem(c->puts, nk, enc) < 0 || PyDict_SetItem(c->new_nodes, nk, heap) < 0) {
-        Py_XDECREF(enc); Py_DECREF(nk); return NULL;
-    }
-    Py_DECREF(enc); Py_DECREF(nk);
-    PyObject *h = PyTuple_GET_ITEM(PyList_GET_ITEM(heap, 1), 0);
-    PyObject *ce;
-    if (plen) {
-        unsigned char buf[41];
-        buf[0] = (unsigned char)(path[plen - 1] << 4 | 2);
-        memcpy(buf + 1, c->v8, 8);
-        memcpy(buf + 9, PyBytes_AS_STRING(h), 32);
-        ce = PyBytes_FromStringAndSize((const char *)buf, 41);
-    } else {
-        ce = PyBytes_FromStringAndSize("", 0);
-    }
-    if (!ce) return NULL;
-    PyObject *r = PyTuple_Pack(4, h, TWO, ce, c->v);
-    Py_DECREF(ce);
-    return r;
-}
-
-static PyObject *new_heap(void)
-{
-    PyObject *heap = PyList_New(32);
-    int s;
-    if (!heap) return NULL;
-    Py_INCREF(Py_None);
-    PyList_SET_ITEM(heap, 0, Py_None);
-    for (s = 1; s < 32; s++) { Py_INCREF(EMPTY); PyList_SET_ITEM(heap, s, EMPTY); }
-    return heap;
-}
-
-static const unsigned char *kh_of(PyObject *e) { return (const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(e, 3)); }
-
 /* tree.py's _build: an inner node at path over leaves[0..n) (two or more, sorted by kh) */
-static PyObject *build(Ctx *c, const unsigned char *path, int plen, PyObject **leaves, Py_ssize_t n, int depth)
+static int build(Ctx *c, const uint8_t *path, int plen, const Entry *leaves, Py_ssize_t n, int depth, Entry *out)
 {
-    PyObject *heap = new_heap();
     uint32_t mask = 0;
     Py_ssize_t i = 0;
-    unsigned char sub[66];
-    if (!heap) return NULL;
-    if (plen > 64) { PyErr_SetString(PyExc_ValueError, "tree path too deep"); goto fail; }
+    uint8_t sub[66];
+    int r = -1;
+    if (plen > 64) { PyErr_SetString(PyExc_ValueError, "tree path too deep"); return -1; }
+    WNode *w = PyMem_Calloc(1, sizeof(WNode)); /* off the C stack: the recursion may go deep */
+    if (!w) { PyErr_NoMemory(); return -1; }
     memcpy(sub, path, (size_t)plen);
     while (i < n) {
-        int nib = nibble_of(kh_of(leaves[i]), depth);
+        int nib = nibble_of(leaves[i].kh, depth);
         Py_ssize_t j = i + 1;
-        while (j < n && nibble_of(kh_of(leaves[j]), depth) == nib) j++;
-        PyObject *e;
+        while (j < n && nibble_of(leaves[j].kh, depth) == nib) j++;
         if (j - i == 1) {
-            e = leaves[i]; Py_INCREF(e);
+            set_child(w, nib, &leaves[i]);
         } else {
-            sub[plen] = (unsigned char)nib;
-            e = build(c, sub, plen + 1, leaves + i, j - i, depth + 1);
-            if (!e) goto fail;
+            Entry e;
+            sub[plen] = (uint8_t)nib;
+            if (build(c, sub, plen + 1, leaves + i, j - i, depth + 1, &e) < 0) goto done;
+            set_child(w, nib, &e);
         }
-        PyObject *pe = placed(e, nib);
-        Py_DECREF(e);
-        if (!pe) goto fail;
-        PyList_SetItem(heap, 16 + nib, pe);
         mask |= 1u << (16 + nib);
         i = j;
     }
-    if (fill_mask(heap, mask) < 0) goto fail;
-    PyObject *r = write_node(c, path, plen, heap);
-    Py_DECREF(heap);
+    fill_mask(&w->n, mask);
+    r = write_node(c, path, plen, w, out);
+done:
+    PyMem_Free(w);
     return r;
-fail:
-    Py_DECREF(heap);
-    return NULL;
 }
 
-static PyObject *update_inner(Ctx *c, const unsigned char *path, int plen, PyObject *child, Py_ssize_t lo, Py_ssize_t hi, int depth)
+static int load(Ctx *c, PyObject *nk, WNode *out)
 {
-    unsigned char cv[8], sub[66];
-    int err = 0;
-    uint32_t mask = 0;
-    PyObject *nheap = NULL, *r = NULL;
-    if (plen > 64) { PyErr_SetString(PyExc_ValueError, "tree path too deep"); return NULL; }
-    be8(PyTuple_GET_ITEM(child, 3), cv, &err);
-    if (err) return NULL;
-    PyObject *nk = node_key_of(path, plen, cv);
-    if (!nk) return NULL;
-    PyObject *heap = PyObject_CallOneArg(c->node, nk);
-    if (heap == Py_None) {
-        Py_DECREF(heap);
-        heap = PyObject_CallOneArg(c->missing, nk); /* raises */
-        Py_XDECREF(heap);
-        Py_DECREF(nk);
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "tree node missing");
-        return NULL;
+    PyObject *n = NULL;
+    if (c->cache) {
+        n = PyDict_GetItemWithError(c->cache, nk); /* borrowed */
+        if (!n && PyErr_Occurred()) return -1;
+        Py_XINCREF(n);
     }
-    if (!heap || check_heap(heap) < 0) { Py_XDECREF(heap); Py_DECREF(nk); return NULL; }
-    memcpy(sub, path, (size_t)plen);
+    if (!n) {
+        n = PyObject_CallOneArg(c->node, nk);
+        if (n == Py_None) {
+            Py_DECREF(n);
+            n = PyObject_CallOneArg(c->missing, nk); /* raises */
+            Py_XDECREF(n);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "tree node missing");
+            return -1;
+        }
+        if (!n) return -1;
+    }
+    int r = PyList_Append(c->keep, n) < 0 ? -1 : as_node(n, out);
+    Py_DECREF(n);
+    return r;
+}
+
+/* the children of `heap` at path (groups of ups[lo..hi) by nibble) updated into *nh; returns the changed-slot mask, or -1 */
+static int64_t update_children(Ctx *c, uint8_t *sub, int plen, const WNode *heap, WNode *nh, Py_ssize_t lo, Py_ssize_t hi, int depth)
+{
+    uint32_t mask = 0;
     Py_ssize_t i = lo;
     while (i < hi) {
-        const unsigned char *kh = (const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(PyList_GET_ITEM(c->ups, i), 0));
-        int nib = nibble_of(kh, depth);
+        int nib = nibble_of(c->ups[i].kh, depth);
         Py_ssize_t j = i + 1;
-        while (j < hi && nibble_of((const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(PyList_GET_ITEM(c->ups, j), 0)), depth) == nib) j++;
-        PyObject *old = PyList_GET_ITEM(heap, 16 + nib);
-        long ok = kind_of(old);
-        sub[plen] = (unsigned char)nib;
-        PyObject *nw = update(c, sub, plen + 1, ok ? old : NULL, i, j, depth + 1);
-        if (!nw) goto done;
+        Entry old, ne;
+        while (j < hi && nibble_of(c->ups[j].kh, depth) == nib) j++;
+        get_child(heap, nib, &old);
+        sub[plen] = (uint8_t)nib;
+        int r = update(c, sub, plen + 1, old.kind ? &old : NULL, i, j, depth + 1, &ne);
+        if (r < 0) return -1;
         i = j;
-        if (nw == old || (nw == Py_None && !ok)) { Py_DECREF(nw); continue; }
-        if (!nheap) {
-            nheap = PyList_GetSlice(heap, 0, 32);
-            if (!nheap) { Py_DECREF(nw); goto done; }
-        }
-        PyObject *pe;
-        if (nw == Py_None) { pe = EMPTY; Py_INCREF(pe); }
-        else pe = placed(nw, nib);
-        Py_DECREF(nw);
-        if (!pe) goto done;
-        PyList_SetItem(nheap, 16 + nib, pe);
+        if (r == 0 || (ne.kind == 0 && old.kind == 0)) continue;
+        if (!mask) memcpy(nh, heap, sizeof(WNode));
+        set_child(nh, nib, &ne);
         mask |= 1u << (16 + nib);
     }
-    if (!nheap) { Py_INCREF(child); r = child; goto done; }
-    if (PyList_Append(c->stale, nk) < 0 || fill_mask(nheap, mask) < 0) goto done;
-    PyObject *top = PyList_GET_ITEM(nheap, 1);
-    long tk = kind_of(top);
-    if (tk < 2) {
-        r = tk ? top : Py_None;
-        Py_INCREF(r);
+    return mask;
+}
+
+static int update_inner(Ctx *c, uint8_t *path, int plen, const Entry *child, Py_ssize_t lo, Py_ssize_t hi, int depth, Entry *out)
+{
+    uint8_t cv[8], sub[66];
+    WNode *heap, *nh;
+    int r = -1;
+    if (plen > 64) { PyErr_SetString(PyExc_ValueError, "tree path too deep"); return -1; }
+    put_be8(cv, child->ver);
+    PyObject *nk = node_key_of(path, plen, cv);
+    if (!nk) return -1;
+    heap = PyMem_Malloc(2 * sizeof(WNode)); /* off the C stack: the recursion may go deep */
+    if (!heap) { Py_DECREF(nk); PyErr_NoMemory(); return -1; }
+    nh = heap + 1;
+    if (load(c, nk, heap) < 0) goto done;
+    memcpy(sub, path, (size_t)plen);
+    int64_t mask = update_children(c, sub, plen, heap, nh, lo, hi, depth);
+    if (mask < 0) goto done;
+    if (!mask) { r = 0; goto done; }
+    if (PyList_Append(c->stale, nk) < 0) goto done;
+    fill_mask(&nh->n, (uint32_t)mask);
+    if (nh->n.kind[1] < 2) { /* collapsed into its one leaf (or gone) */
+        if (nh->n.kind[1]) get_child(nh, leaf_under(&nh->n, 1) - 16, out);
+        else memset(out, 0, sizeof(Entry));
+        r = 1;
         goto done;
     }
-    r = write_node(c, path, plen, nheap);
+    r = write_node(c, path, plen, nh, out) < 0 ? -1 : 1;
 done:
-    Py_XDECREF(nheap);
-    Py_DECREF(heap);
+    PyMem_Free(heap);
     Py_DECREF(nk);
     return r;
 }
 
-static PyObject *update(Ctx *c, const unsigned char *path, int plen, PyObject *child, Py_ssize_t lo, Py_ssize_t hi, int depth)
+static int update(Ctx *c, uint8_t *path, int plen, const Entry *child, Py_ssize_t lo, Py_ssize_t hi, int depth, Entry *out)
 {
-    unsigned char vh[32];
-    int nib = path[plen - 1];
+    uint8_t vh[32];
     if (child) {
-        if (kind_of(child) == 2) return update_inner(c, path, plen, child, lo, hi, depth);
-        PyObject *up = PyList_GET_ITEM(c->ups, lo);
-        PyObject *kh = PyTuple_GET_ITEM(up, 0), *value = PyTuple_GET_ITEM(up, 1);
-        if (hi - lo == 1 && memcmp(PyBytes_AS_STRING(kh), kh_of(child), 32) == 0) {
-            if (value != Py_None) {
-                if (value_hash(value, vh) < 0) return NULL;
-                if (memcmp(vh, PyBytes_AS_STRING(PyTuple_GET_ITEM(child, 4)), 32) == 0) { Py_INCREF(child); return child; }
-            }
-            if (append_stale_value(c, child) < 0) return NULL;
-            if (value == Py_None) Py_RETURN_NONE;
-            return new_leaf(c, nib, PyTuple_GET_ITEM(child, 3), value, vh);
+        if (child->kind == 2) return update_inner(c, path, plen, child, lo, hi, depth, out);
+        Up *u = &c->ups[lo];
+        if (hi - lo == 1 && memcmp(u->kh, child->kh, 32) == 0) { /* the common case: one entry's value changes */
+            if (u->value == Py_None) { memset(out, 0, sizeof(Entry)); return 1; }
+            value_hash(u->value, vh);
+            if (memcmp(vh, child->vh, 32) == 0) return 0;
+            new_leaf(u->kh, u->value, vh, out);
+            return 1;
         }
     }
-    /* entries: the new leaves of ups (in kh order) and the child unless replaced or deleted */
+    /* the entries: the new leaves of ups (in kh order) and the child unless replaced or deleted */
     Py_ssize_t n = hi - lo, k = 0, i;
-    PyObject **ent = PyMem_Malloc(sizeof(PyObject *) * (size_t)(n + 1));
-    int child_state = child ? 1 : 0; /* 1 kept, 0 gone */
-    int changed = 0;
-    PyObject *r = NULL;
-    if (!ent) return PyErr_NoMemory();
+    Entry *ent = PyMem_Malloc(sizeof(Entry) * (size_t)(n + 1));
+    int keep_child = child != NULL, changed = 0, r = -1;
+    if (!ent) { PyErr_NoMemory(); return -1; }
     for (i = lo; i < hi; i++) {
-        PyObject *up = PyList_GET_ITEM(c->ups, i);
-        PyObject *kh = PyTuple_GET_ITEM(up, 0), *value = PyTuple_GET_ITEM(up, 1);
-        PyObject *old = (child && memcmp(PyBytes_AS_STRING(kh), kh_of(child), 32) == 0) ? child : NULL;
-        if (value == Py_None) {
-            if (!old) continue;
-            child_state = 0;
+        Up *u = &c->ups[i];
+        int is_old = child && memcmp(u->kh, child->kh, 32) == 0;
+        if (u->value == Py_None) {
+            if (!is_old) continue;
+            keep_child = 0;
         } else {
-            if (value_hash(value, vh) < 0) goto done;
-            if (old && memcmp(vh, PyBytes_AS_STRING(PyTuple_GET_ITEM(old, 4)), 32) == 0) continue;
-            PyObject *e = new_leaf(c, nib, kh, value, vh);
-            if (!e) goto done;
-            ent[k++] = e;
-            if (old) child_state = 0;
+            value_hash(u->value, vh);
+            if (is_old && memcmp(vh, child->vh, 32) == 0) continue;
+            new_leaf(u->kh, u->value, vh, &ent[k++]);
+            if (is_old) keep_child = 0;
         }
-        if (old && append_stale_value(c, old) < 0) goto done;
         changed = 1;
     }
-    if (!changed) { Py_INCREF(child ? child : Py_None); r = child ? child : Py_None; goto done; }
-    if (child_state) { /* insert the kept child in kh order */
+    if (!changed) { r = 0; goto done; }
+    if (keep_child) { /* the kept child in kh order */
         Py_ssize_t at = 0;
-        while (at < k && memcmp(kh_of(ent[at]), kh_of(child), 32) < 0) at++;
-        memmove(ent + at + 1, ent + at, sizeof(PyObject *) * (size_t)(k - at));
-        Py_INCREF(child);
-        ent[at] = child;
+        while (at < k && memcmp(ent[at].kh, child->kh, 32) < 0) at++;
+        memmove(ent + at + 1, ent + at, sizeof(Entry) * (size_t)(k - at));
+        ent[at] = *child;
         k++;
     }
-    if (k < 2) { r = k ? ent[0] : Py_None; Py_INCREF(r); goto done; }
-    r = build(c, path, plen, ent, k, depth);
+    r = 1;
+    if (k == 0) memset(out, 0, sizeof(Entry));
+    else if (k == 1) *out = ent[0];
+    else if (build(c, path, plen, ent, k, depth, out) < 0) r = -1;
 done:
-    for (i = 0; i < k; i++) Py_DECREF(ent[i]);
     PyMem_Free(ent);
     return r;
 }
 
-/* update(node, missing, version, puts, new_nodes, stale, path, child | None, ups, depth) -> entry | None */
+static int up_cmp(const void *a, const void *b)
+{
+    return memcmp(((const Up *)a)->kh, ((const Up *)b)->kh, 32);
+}
+
+/* update(node, cache, missing, writes, version, prev_version) -> (root, puts, stale, new_nodes)
+ * tree.py's StateTree.update: the tree of `version` from the one of
+ * prev_version (-1: the empty tree, no root node) with writes applied.
+ * Nodes are read from `cache` (a dict, or None) and else from node(key). */
 static PyObject *py_update(PyObject *self, PyObject *args)
 {
     Ctx c;
-    PyObject *path, *child;
-    int depth, err = 0;
-    if (!PyArg_ParseTuple(args, "OOOO!O!O!SOO!i", &c.node, &c.missing, &c.v, &PyDict_Type, &c.puts, &PyDict_Type, &c.new_nodes,
-                          &PyList_Type, &c.stale, &path, &child, &PyList_Type, &c.ups, &depth))
-        return NULL;
-    if (!EMPTY || PyBytes_GET_SIZE(path) < 1 || PyBytes_GET_SIZE(path) > 64 || PyList_GET_SIZE(c.ups) < 1) {
-        PyErr_SetString(PyExc_ValueError, "update: bad path or no updates");
-        return NULL;
-    }
-    be8(c.v, c.v8, &err);
-    if (err) return NULL;
-    Py_ssize_t i, n = PyList_GET_SIZE(c.ups);
-    for (i = 0; i < n; i++) {
-        PyObject *u = PyList_GET_ITEM(c.ups, i);
-        if (!PyTuple_CheckExact(u) || PyTuple_GET_SIZE(u) != 2 || !PyBytes_CheckExact(PyTuple_GET_ITEM(u, 0)) ||
-            PyBytes_GET_SIZE(PyTuple_GET_ITEM(u, 0)) != 32) {
-            PyErr_SetString(PyExc_TypeError, "update: ups are (32-byte kh, value | None)");
-            return NULL;
+    PyObject *writes, *key, *value, *result = NULL, *rootkey = NULL;
+    long long version, prev;
+    Py_ssize_t pos = 0, n, i = 0;
+    WNode *root = NULL;
+    if (!PyArg_ParseTuple(args, "OOOO!LL", &c.node, &c.cache, &c.missing, &PyDict_Type, &writes, &version, &prev)) return NULL;
+    if (c.cache == Py_None) c.cache = NULL;
+    else if (!PyDict_CheckExact(c.cache)) { PyErr_SetString(PyExc_TypeError, "update: cache is a dict or None"); return NULL; }
+    if (version < 0 || version <= prev) { PyErr_SetString(PyExc_ValueError, "update: bad version"); return NULL; }
+    c.v = (uint64_t)version;
+    put_be8(c.v8, c.v);
+    n = PyDict_GET_SIZE(writes);
+    c.ups = PyMem_Malloc(sizeof(Up) * (size_t)(n ? n : 1));
+    root = PyMem_Calloc(2, sizeof(WNode));
+    c.puts = PyDict_New();
+    c.new_nodes = PyDict_New();
+    c.stale = PyList_New(0);
+    c.keep = PyList_New(0);
+    if (!c.ups || !root) { PyErr_NoMemory(); goto done; }
+    if (!c.puts || !c.new_nodes || !c.stale || !c.keep) goto done;
+    while (PyDict_Next(writes, &pos, &key, &value)) {
+        Py_buffer b;
+        if (value != Py_None && (!PyBytes_Check(value) || PyBytes_GET_SIZE(value) > 0x7FFFFFFF)) {
+            PyErr_SetString(PyExc_TypeError, "tree values are bytes (under 2 GB) or None");
+            goto done;
         }
+        if (PyObject_GetBuffer(key, &b, PyBUF_SIMPLE) < 0) goto done;
+        sha256((const uint8_t *)b.buf, (size_t)b.len, c.ups[i].kh);
+        PyBuffer_Release(&b);
+        c.ups[i++].value = value;
     }
-    return update(&c, (const unsigned char *)PyBytes_AS_STRING(path), (int)PyBytes_GET_SIZE(path), child == Py_None ? NULL : child, 0, n, depth);
+    qsort(c.ups, (size_t)n, sizeof(Up), up_cmp);
+    if (prev >= 0) {
+        uint8_t pv[8];
+        put_be8(pv, (uint64_t)prev);
+        if (!(rootkey = node_key_of((const uint8_t *)"", 0, pv)) || load(&c, rootkey, root) < 0) goto done;
+    }
+    uint8_t sub[66];
+    int64_t mask = update_children(&c, sub, 0, root, root + 1, 0, n, 0);
+    if (mask < 0) goto done;
+    if (!mask) memcpy(root + 1, root, sizeof(WNode));
+    if (prev >= 0) {
+        if (PyList_Append(c.stale, rootkey) < 0) goto done;
+    }
+    fill_mask(&root[1].n, (uint32_t)mask);
+    Entry top;
+    if (write_node(&c, (const uint8_t *)"", 0, root + 1, &top) < 0) goto done;
+    PyObject *h = bytes32(root[1].n.hash[1]);
+    if (h) result = PyTuple_Pack(4, h, c.puts, c.stale, c.new_nodes);
+    Py_XDECREF(h);
+done:
+    PyMem_Free(c.ups);
+    PyMem_Free(root);
+    Py_XDECREF(rootkey);
+    Py_XDECREF(c.puts); Py_XDECREF(c.new_nodes); Py_XDECREF(c.stale); Py_XDECREF(c.keep);
+    return result;
 }
 
-/* setup(empty_entry): tree.py's _E, shared so empty slots are the same object */
+/* setup(empty_entry): nodes.py's _E, shared so empty slots are the same object */
 static PyObject *py_setup(PyObject *self, PyObject *e)
 {
     Py_XDECREF(EMPTY);
@@ -643,12 +734,10 @@ static PyObject *py_setup(PyObject *self, PyObject *e)
 }
 
 static PyMethodDef methods[] = {
-    {"setup", py_setup, METH_O, "setup(empty_entry): the empty slot entry of tree.py"},
-    {"leaf", py_leaf, METH_VARARGS, "leaf(nib, kh, vh, vver) -> leaf entry"},
-    {"fill", py_fill, METH_VARARGS, "fill(heap, slots) -> heap, entries above slots recomputed"},
-    {"encode", py_encode, METH_O, "encode(heap) -> node bytes"},
-    {"decode", py_decode, METH_O, "decode(data) -> heap (ValueError if malformed)"},
-    {"update", py_update, METH_VARARGS, "update(...) -> the new entry at path (tree.py's _Updater.update)"},
+    {"setup", py_setup, METH_O, "setup(empty_entry): the empty slot entry of nodes.py"},
+    {"decode", py_decode, METH_O, "decode(data) -> node (ValueError if malformed)"},
+    {"heap", py_heap, METH_O, "heap(node) -> the Python reference's heap of the node"},
+    {"update", py_update, METH_VARARGS, "update(node, cache, missing, writes, version, prev_version) -> (root, puts, stale, new_nodes)"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, methods};

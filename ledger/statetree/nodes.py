@@ -2,8 +2,9 @@
 
 Owns how one node of ``tree.py`` is laid out, keyed, encoded, decoded and
 hashed inside (the binary hashing of ``proof.py`` over its 16 children), in
-pure Python, and the import of the same helpers in C (``_native.c``, built by
-setup.py when a compiler is there; ``tree.use_native`` chooses).  Never reads
+pure Python, and the import of the C update (``_native.c``, built by
+setup.py when a compiler is there, with its own node struct;
+``tree.use_native`` chooses).  Never reads
 or writes a store, never decides which nodes a version rewrites (``tree.py``).
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 from ..errors import StateCorrupt
 from .proof import PLACEHOLDER, leaf_hash
 
-__all__ = ["node_key", "value_key"]
+__all__ = ["node_key"]
 
 _sha = hashlib.sha256
 _LEAF, _INNER = 1, 2
@@ -21,10 +22,6 @@ _LEAF, _INNER = 1, 2
 
 def node_key(path: bytes, version: int) -> bytes:
     return b"n" + bytes((len(path),)) + path + version.to_bytes(8, "big")
-
-
-def value_key(kh: bytes, version: int) -> bytes:
-    return b"v" + kh + version.to_bytes(8, "big")
 
 
 def _nibble(kh: bytes, depth: int) -> int:
@@ -39,16 +36,16 @@ def _nibble(kh: bytes, depth: int) -> int:
 # ``heap[2i]`` and ``heap[2i + 1]``, ``heap[1]`` the node itself.  Every entry
 # starts with ``(hash, kind)``, kind 0 empty, 1 one leaf, 2 more; a child
 # entry goes on with its encoded bytes (tag included) and then, for a leaf,
-# ``kh, vh, value version``, for an inner node its version.  A subtree of one
+# ``kh, vh, value``, for an inner node its version.  A subtree of one
 # leaf IS that leaf's entry, so collapsing needs no copy.  Only the entries
 # above a changed child are recomputed (4 hashes per changed child at most).
 
 _E = (PLACEHOLDER, 0)
 
 
-def _py_leaf(nib: int, kh: bytes, vh: bytes, vver: int) -> tuple:
-    enc = bytes((nib << 4 | _LEAF,)) + kh + vh + vver.to_bytes(8, "big")
-    return (_sha(b"\x00" + kh + vh).digest(), 1, enc, kh, vh, vver)
+def _py_leaf(nib: int, kh: bytes, vh: bytes, value: bytes) -> tuple:
+    enc = bytes((nib << 4 | _LEAF,)) + kh + len(value).to_bytes(4, "big") + value
+    return (_sha(b"\x00" + kh + vh).digest(), 1, enc, kh, vh, value)
 
 
 def _placed(e: tuple, nib: int) -> tuple:
@@ -103,10 +100,12 @@ def _py_decode(data: bytes, key: bytes = b"") -> list:
         if nib <= last:
             raise StateCorrupt("tree node children out of order", key=key)
         last = nib
-        if kind == _LEAF and i + 73 <= n:
-            kh, vh = data[i + 1:i + 33], data[i + 33:i + 65]
-            heap[16 + nib] = (leaf_hash(kh, vh), 1, data[i:i + 73], kh, vh, int.from_bytes(data[i + 65:i + 73], "big"))
-            i += 73
+        if kind == _LEAF and i + 37 <= n and i + 37 + int.from_bytes(data[i + 33:i + 37], "big") <= n:
+            end = i + 37 + int.from_bytes(data[i + 33:i + 37], "big")
+            kh, value = data[i + 1:i + 33], data[i + 37:end]
+            vh = _sha(value).digest()
+            heap[16 + nib] = (leaf_hash(kh, vh), 1, data[i:end], kh, vh, value)
+            i = end
         elif kind == _INNER and i + 41 <= n:
             heap[16 + nib] = (data[i + 9:i + 41], 2, data[i:i + 41], int.from_bytes(data[i + 1:i + 9], "big"))
             i += 41
@@ -115,8 +114,8 @@ def _py_decode(data: bytes, key: bytes = b"") -> list:
     return _py_fill(heap, range(16, 32))
 
 
-# The same four helpers in C (``_native.c``, built by setup.py when a compiler
-# is there): byte-identical results, tested against the ones above.
+# The update in C (``_native.c``, built by setup.py when a compiler is there):
+# byte-identical results, tested against tree.py's Python update.
 try:
     from . import _native
 except ImportError:  # not built: the pure-Python helpers

@@ -4,9 +4,10 @@ Owns how the tree of ``proof.py`` is stored and updated: Jellyfish-style
 16-ary nodes (one nibble of ``sha256(key)`` per level; the binary hashing of
 ``proof.py`` happens inside a node, so a proof carries up to 4 siblings per
 level), each node written once under ``(nibble path, version)`` and never
-changed; the values of the entries, kept per version so a proof at an older
-version still has its value; and the stale index that says from which
-version on an old node or value is no longer needed (pruning).
+changed, each leaf carrying its entry's value (so a proof at an older
+version still has its value, and a version adds no key per value); and the
+stale index that says from which version on an old node is no longer
+needed (pruning).
 
 The node format (keys, the 32-entry heaps, encoding, hashing inside a
 node) is ``nodes.py``'s.  Never does I/O itself: it reads through a :class:`NodeSource` (the chain
@@ -17,24 +18,27 @@ block.  Versions are block heights (the genesis state is version 0).
 Keys (opaque to the store, which puts its own prefix in front)::
 
     b"n" || len(path) || path (one byte per nibble) || version (8 bytes)  -> a node
-    b"v" || sha256(key) || version (8 bytes)                              -> the value written at that version
 
 A node lists its children in nibble order, each as one tag byte
-``nibble << 4 | kind`` followed by, for a leaf (kind 1), ``kh || vh ||
-value version`` and for an inner node (kind 2), ``version || hash``.  Leaves
+``nibble << 4 | kind`` followed by, for a leaf (kind 1), ``kh ||
+len(value) (4 bytes) || value`` (its ``vh = sha256(value)`` is computed
+when the node is decoded) and for an inner node (kind 2), ``version ||
+hash``.  Leaves
 live inside their parent (no node of their own); a subtree left with one
 leaf is collapsed into that leaf, as in the binary tree of ``proof.py``.
 The root node ``(b"", v)`` is written at every version, even when nothing
 changed, so version ``v``'s root is always at ``(b"", v)``.
 
-The per-key work of an update (``_Updater.update`` and what it calls: the
-node rewrites and their sha256) also exists in C (``_native.c``, an optional
-extension built by setup.py), used when built; the Python code here is the
-reference it is tested against byte for byte (roots, puts, stale lists and
-new nodes, in the same order).  ``NATIVE`` says which is in use;
-``SETTLE_TREE_PURE=1`` in the environment forces the Python code.
+The whole update (``StateTree.update``: hashing and sorting the block's
+keys, the node rewrites and their sha256, the root) also exists in C
+(``_native.c``, an optional extension built by setup.py), used when built;
+its decoded nodes are C structs (one bytes object each, ``as_heap`` gives
+the Python form).  The Python code here is the reference it is tested
+against byte for byte (roots, puts, stale lists and new nodes, in the same
+order).  ``NATIVE`` says which is in use; ``SETTLE_TREE_PURE=1`` in the
+environment forces the Python code.
 
-Pruning: every node or value replaced at version ``v`` is listed as stale
+Pruning: every node replaced at version ``v`` is listed as stale
 since ``v``; once no retained version needs it (``v <= oldest retained``)
 the store deletes it (``ChainStore.commit_block``'s ``tree_prune_through``).
 """
@@ -49,7 +53,7 @@ from typing import Mapping, Protocol
 from ..errors import StateCorrupt
 from .proof import PLACEHOLDER, StatePath, StateProof
 
-__all__ = ["NATIVE", "NodeSource", "StateTree", "TreeBatch", "node_key", "use_native", "value_key"]
+__all__ = ["NATIVE", "NodeSource", "StateTree", "TreeBatch", "node_key", "use_native"]
 
 _sha = hashlib.sha256
 
@@ -62,28 +66,38 @@ class NodeSource(Protocol):
 
 
 from .nodes import (  # the node format; the underscored helpers are tree.py's and its tests'
-    _E, _INNER, _native, _nibble, _placed, _py_decode, _py_encode, _py_fill, _py_leaf, node_key, value_key,
+    _E, _INNER, _native, _nibble, _placed, _py_decode, _py_encode, _py_fill, _py_leaf, node_key,
 )
+
+_leaf, _fill, encode_node = _py_leaf, _py_fill, _py_encode  # the reference's helpers (the C update has its own)
 
 
 NATIVE = False  # whether the C helpers are in use
 
 
-def _native_decode(data: bytes, key: bytes = b"") -> list:
+def _native_decode(data: bytes, key: bytes = b"") -> bytes:
     try:
         return _native.decode(data)
     except ValueError as e:
         raise StateCorrupt(str(e), key=key) from None
 
 
+def _same(heap: list) -> list:
+    return heap
+
+
 def use_native(on: bool = True) -> bool:
-    """Use the C helpers (if built and ``on``) or the Python ones; returns whether C is in use."""
-    global NATIVE, _leaf, _fill, encode_node, decode_node
+    """Use the C update (if built and ``on``) or the Python one; returns whether C is in use.
+
+    With C, decoded nodes are ``_native`` node objects (``as_heap`` turns one
+    into the Python heap); with Python they are the heaps themselves.
+    """
+    global NATIVE, decode_node, as_heap
     NATIVE = bool(on) and _native is not None
     if NATIVE:
-        _leaf, _fill, encode_node, decode_node = _native.leaf, _native.fill, _native.encode, _native_decode
+        decode_node, as_heap = _native_decode, _native.heap
     else:
-        _leaf, _fill, encode_node, decode_node = _py_leaf, _py_fill, _py_encode, _py_decode
+        decode_node, as_heap = _py_decode, _same
     return NATIVE
 
 
@@ -113,9 +127,6 @@ class _Nodes:
             self._cache[key] = n
         return n
 
-    def raw(self, key: bytes) -> bytes | None:
-        return self.source.tree_get(key)
-
     def add(self, batch: "TreeBatch") -> None:
         """Remember the decoded nodes of a batch that was just written to the source.
 
@@ -141,10 +152,6 @@ class _Layer:
     def node(self, key: bytes) -> list | None:
         n = self.batch.nodes.get(key)
         return n if n is not None else self.below.node(key)
-
-    def raw(self, key: bytes) -> bytes | None:
-        v = self.batch.puts.get(key)
-        return v if v is not None else self.below.raw(key)
 
 
 class MemorySource:
@@ -210,7 +217,7 @@ class StateTree:
         root = nodes.node(node_key(b"", version))
         if root is None:
             raise KeyError(version)
-        return StateTree(nodes, version, root[1][0])
+        return StateTree(nodes, version, as_heap(root)[1][0])
 
     def settle(self, written: NodeSource | None = None) -> "StateTree":
         """This tree once its batch is written to the source of the tree it was updated from.
@@ -240,29 +247,37 @@ class StateTree:
         """The tree of ``version`` (> this one's): this one with ``writes`` applied (None deletes).
 
         The order of ``writes`` does not matter.  The result's :attr:`batch`
-        holds its new nodes and values and what became stale.
+        holds its new nodes and what became stale.
         """
         if version <= self.version:
             raise ValueError(f"tree version {version} is not after {self.version}")
+        if NATIVE:  # the same steps in C, byte for byte
+            nodes = self._nodes  # a settled tree: C reads the cache's dict itself and calls node() on a miss
+            root, puts, stale, new_nodes = _native.update(
+                nodes.node, nodes._cache if type(nodes) is _Nodes else None, _Updater._missing,
+                writes if type(writes) is dict else dict(writes), version, self.version)
+            return self._then(TreeBatch(version, puts, tuple(stale), new_nodes), root)
         up = _Updater(self._nodes, version)
         ups = sorted([(_sha(k).digest(), v) for k, v in writes.items()])
         heap = up.load(b"", self.version)[:] if self.version >= 0 else [None] + [_E] * 31
         changed = []
-        step = up.native_update if NATIVE else up.update
         for nib, group in groupby(ups, key=lambda u: u[0][0] >> 4):
             old = heap[16 + nib]
-            new = step(bytes((nib,)), old if old[1] else None, list(group), 1)
+            new = up.update(bytes((nib,)), old if old[1] else None, list(group), 1)
             if new is not old and (new is not None or old[1]):
                 heap[16 + nib] = _E if new is None else _placed(new, nib)
                 changed.append(16 + nib)
         if self.version >= 0:
             up.stale.append(node_key(b"", self.version))
         up.write(b"", _fill(heap, changed))
-        batch = TreeBatch(version, up.puts, tuple(up.stale), up.new_nodes)
+        return self._then(TreeBatch(version, up.puts, tuple(up.stale), up.new_nodes), heap[1][0])
+
+    def _then(self, batch: TreeBatch, root: bytes) -> "StateTree":
+        """The tree of ``batch.version`` with ``root``, its new nodes pending over this one's."""
         nodes = self._nodes
         if isinstance(nodes, _Layer) and nodes.depth >= 64:  # a long unsettled chain (tests): settle it
             nodes = StateTree(nodes, self.version, self.root).settle()._nodes
-        return StateTree(_Layer(batch, nodes), version, heap[1][0], batch)
+        return StateTree(_Layer(batch, nodes), batch.version, root, batch)
 
     # ------------------------------------------------------------------ proofs
 
@@ -284,6 +299,7 @@ class StateTree:
             heap = nodes.node(nk)
             if heap is None:
                 raise StateCorrupt("tree node missing", key=nk)
+            heap = as_heap(heap)
             found = heap[1]
             if found[1] == 2:  # else only the root: the whole tree is empty or one leaf
                 nib = _nibble(kh, len(path))
@@ -303,11 +319,7 @@ class StateTree:
                 return self._proof(key, siblings, None, None)
             if found[3] != kh:
                 return self._proof(key, siblings, None, found[3] + found[4])
-            vk = value_key(kh, found[5])
-            value = nodes.raw(vk)
-            if value is None or _sha(value).digest() != found[4]:
-                raise StateCorrupt("tree value missing or not the leaf's", key=vk)
-            return self._proof(key, siblings, value, b"")
+            return self._proof(key, siblings, found[5], b"")  # decoding hashed the value into found[4]
 
     @staticmethod
     def _proof(key: bytes, siblings: list[bytes], value: bytes | None, other: bytes | None) -> StateProof:
@@ -325,7 +337,7 @@ class StateTree:
 
 
 class _Updater:
-    """One version's update: the new nodes and values, and what they make stale."""
+    """One version's update: the new nodes, and the old ones they make stale."""
 
     def __init__(self, src, version: int):
         self.src = src
@@ -346,10 +358,6 @@ class _Updater:
     def _missing(nk: bytes):
         raise StateCorrupt("tree node missing", key=nk)
 
-    def native_update(self, path: bytes, child: tuple | None, ups: list, depth: int) -> tuple | None:
-        """:meth:`update` in C (``_native.update``): the same result, puts, stale list and new nodes, in the same order."""
-        return _native.update(self.src.node, self._missing, self.v, self.puts, self.new_nodes, self.stale, path, child, ups, depth)
-
     def write(self, path: bytes, heap: list) -> tuple:
         nk = b"n" + bytes((len(path),)) + path + self.v8
         self.puts[nk] = encode_node(heap)
@@ -367,11 +375,9 @@ class _Updater:
                 vh = None if value is None else _sha(value).digest()
                 if vh == child[4]:
                     return child
-                self.stale.append(b"v" + child[3] + child[5].to_bytes(8, "big"))
                 if value is None:
                     return None
-                self.puts[b"v" + child[3] + self.v8] = value
-                return _leaf(path[-1], child[3], vh, self.v)
+                return _leaf(path[-1], child[3], vh, value)
         entries: dict[bytes, tuple] = {} if child is None else {child[3]: child}
         changed = False
         nib = path[-1]
@@ -385,10 +391,7 @@ class _Updater:
                 vh = _sha(value).digest()
                 if old is not None and old[4] == vh:
                     continue
-                self.puts[b"v" + kh + self.v8] = value
-                entries[kh] = _leaf(nib, kh, vh, self.v)
-            if old is not None:
-                self.stale.append(value_key(kh, old[5]))
+                entries[kh] = _leaf(nib, kh, vh, value)
             changed = True
         if not changed:
             return child

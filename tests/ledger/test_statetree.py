@@ -155,18 +155,27 @@ BIG_KEYS = st.integers(0, 5000).map(lambda i: b"acct%d" % i)
 big_writes_st = st.dictionaries(BIG_KEYS, st.none() | st.binary(max_size=40), max_size=300)
 
 
-def _run(history: list[dict], native: bool) -> list[tuple]:
-    """Each version's root, puts and stale list, computed with the C helpers or the Python ones."""
+def _run(history: list[dict], native: bool, cached: bool = False) -> list[tuple]:
+    """Each version's root, puts, stale list and new nodes (as heaps), computed in C or in Python.
+
+    ``cached``: each version is written to one source and settled onto it, as
+    the node does, so the next update reads the latest nodes from the cache.
+    """
     was = tree_mod.NATIVE
     tree_mod.use_native(native)
     try:
-        tree = StateTree.empty()
+        source = MemorySource()
+        tree = StateTree.empty(source)
         out = []
         for version, writes in enumerate(history):
             tree = tree.update(writes, version)
             b = tree.batch
-            out.append((tree.root, list(b.puts.items()), b.stale, list(b.nodes.items())))
-            tree = tree.settle()
+            out.append((tree.root, list(b.puts.items()), b.stale, [(k, tree_mod.as_heap(n)) for k, n in b.nodes.items()]))
+            if cached:
+                source.write(b)
+                tree = tree.settle(source)
+            else:
+                tree = tree.settle()
         return out
     finally:
         tree_mod.use_native(was)
@@ -174,9 +183,9 @@ def _run(history: list[dict], native: bool) -> list[tuple]:
 
 @pytest.mark.skipif(tree_mod._native is None, reason="C helpers not built: the pure-Python tree is in use")
 @settings(max_examples=40, deadline=None)
-@given(st.lists(big_writes_st, min_size=1, max_size=5))
-def test_native_update_is_byte_identical_to_python(history):
-    assert _run(history, True) == _run(history, False)
+@given(st.lists(big_writes_st, min_size=1, max_size=5), st.booleans())
+def test_native_update_is_byte_identical_to_python(history, cached):
+    assert _run(history, True, cached) == _run(history, False)
 
 
 def test_which_tree_code_is_in_use():
@@ -190,16 +199,16 @@ def test_which_tree_code_is_in_use():
 
 def test_native_decode_refuses_what_python_refuses():
     from ledger.errors import StateCorrupt
-    good = tree_mod._py_encode(tree_mod._py_fill([None] + [tree_mod._E] * 15 + [tree_mod._py_leaf(n, bytes([n]) * 32, b"v" * 32, 3) if n in (2, 9) else tree_mod._E for n in range(16)], range(16, 32)))
+    good = tree_mod._py_encode(tree_mod._py_fill([None] + [tree_mod._E] * 15 + [tree_mod._py_leaf(n, bytes([n]) * 32, hashlib.sha256(b"val").digest(), b"val") if n in (2, 9) else tree_mod._E for n in range(16)], range(16, 32)))
     was = tree_mod.NATIVE
-    for data in (good, good[:-1], good[73:] + good[:73], b"\x13" + good[1:], b""):
+    for data in (good, good[:-1], good[40:] + good[:40], good[:36] + b"\xff" + good[37:], b"\x13" + good[1:], b""):
         results = []
         for native in (False, True):
             if native and tree_mod._native is None:
                 continue
             tree_mod.use_native(native)
             try:
-                results.append(tree_mod.decode_node(data, b"k"))
+                results.append(tree_mod.as_heap(tree_mod.decode_node(data, b"k")))
             except StateCorrupt as e:
                 results.append(str(e))
         tree_mod.use_native(was)
