@@ -47,7 +47,7 @@ from settlement.swaps import htlc_id
 from ledger.proofs import ProofError
 
 from . import xswap_plan as plan
-from .client import RPCClient, RPCClientError
+from sdk import Client, SettleError
 from .common import CLIError, home_dir, home_opt, json_opt, kv_table
 from .keyring import Keyring
 from .proven import fetch_state, htlc_of, key_of_htlc
@@ -100,7 +100,7 @@ class Runner:
 
     def __init__(self, path: Path, swap: plan.Swap, shell: dict, as_json: bool):
         self.path, self.swap, self.shell, self.as_json = path, swap, shell, as_json
-        self.clients = {c: RPCClient(shell[f"rpc_{c}"], timeout=15) for c in "ab"}
+        self.clients = {c: Client(shell[f"rpc_{c}"], timeout=15) for c in "ab"}
         ring = Keyring(Path(shell["home"]))
         try:
             self.keys: dict[str, PrivateKey] = {c: ring.load(shell[f"key_{c}"]) for c in "ab"}
@@ -143,7 +143,7 @@ class Runner:
                                                         h.timeout_height, h.timeout_ms, h.status, h.preimage)
         try:
             info = self.clients[c].call("htlc", {"id": hid.hex()})
-        except RPCClientError as exc:
+        except SettleError as exc:
             if exc.code == -32001:
                 return None
             raise
@@ -162,11 +162,11 @@ class Runner:
                 self.shell["found"][c].append(hid.hex())
         self.shell["scan"][c] = min(committed, cursor + SCAN_MAX)
 
-    def _tx_status(self, client: RPCClient, tx_hash: bytes) -> tuple[str, bool]:
+    def _tx_status(self, client: Client, tx_hash: bytes) -> tuple[str, bool]:
         """("pending" | "committed" | "unknown", receipt ok) of a transaction as a node knows it."""
         try:
             res = client.call("tx", {"hash": tx_hash.hex()})
-        except RPCClientError as exc:
+        except SettleError as exc:
             if exc.code != -32001:
                 raise
             return "unknown", False
@@ -187,7 +187,7 @@ class Runner:
             return False, ok  # else its nonce went to another transaction: it never commits
         try:  # lost (a node restarted, or we crashed before sending): the same bytes again
             client.call("broadcast_tx", {"tx": p.raw.hex(), "mode": "sync"})
-        except RPCClientError as exc:
+        except SettleError as exc:
             self.say("resend refused", reason=str(exc))
             return False, False
         self.say("sent again", tx=p.tx_hash.hex())
@@ -225,7 +225,7 @@ class Runner:
         self.say(f"{type(body).KIND} sent", chain=c.upper(), tx=tx.hash.hex())
         try:
             client.call("broadcast_tx", {"tx": tx.raw.hex(), "mode": "sync"})
-        except RPCClientError as exc:
+        except SettleError as exc:
             self.say("send failed (looked at again next step)", reason=str(exc))
 
     def step(self) -> plan.Action:
@@ -255,7 +255,7 @@ class Runner:
             try:
                 act = self.step()
                 last_error = None
-            except RPCClientError as exc:  # a network down: keep trying (refunds need this tool running)
+            except SettleError as exc:  # a network down: keep trying (refunds need this tool running)
                 if str(exc) != last_error:
                     self.say("network unreachable, retrying", reason=str(exc))
                 last_error, act = str(exc), None
@@ -285,7 +285,7 @@ def _policy(lock_s: float, margin_s: float, window_s: float) -> plan.Policy:
         raise CLIError(str(exc)) from None
 
 
-def _status(client: RPCClient, want: str | None, which: str) -> dict:
+def _status(client: Client, want: str | None, which: str) -> dict:
     st = client.call("status")
     if want and st["chain_id"] != want:
         raise CLIError(f"network {which} at {client.url} is chain {st['chain_id']!r}, not {want!r}")
@@ -387,7 +387,7 @@ def xswap_initiate(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, tru
         raise CLIError(str(exc)) from None
     (asset_a, amount_a), (asset_b, amount_b) = _amount(give, "--give"), _amount(get_, "--get")
     policy = _policy(lock_s, margin_s, window_s)
-    a, b = RPCClient(rpc_a, timeout=15), RPCClient(rpc_b, timeout=15)
+    a, b = Client(rpc_a, timeout=15), Client(rpc_b, timeout=15)
     st_a, st_b = _status(a, chain_a, "A"), _status(b, chain_b, "B")
     trusts = _trusts(trust_a, trust_b, st_a["chain_id"], st_b["chain_id"])
     secret = os.urandom(32)
@@ -444,7 +444,7 @@ def xswap_respond(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, trus
         raise CLIError(str(exc)) from None
     if (me_a, me_b) != (terms.responder_a, terms.responder_b):
         raise CLIError("the offer is for other accounts: its responder addresses are not your keys on A and B")
-    a, b = RPCClient(rpc_a, timeout=15), RPCClient(rpc_b, timeout=15)
+    a, b = Client(rpc_a, timeout=15), Client(rpc_b, timeout=15)
     _status(a, chain_a or terms.chain_a, "A")
     _status(b, chain_b or terms.chain_b, "B")
     trusts = _trusts(trust_a, trust_b, terms.chain_a, terms.chain_b)
