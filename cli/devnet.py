@@ -338,7 +338,7 @@ def _wait_ready(meta: dict, procs, stop: threading.Event, timeout: float = 60) -
             if any(p.poll() is not None for _, p in procs):
                 return
             try:
-                client.call("status")
+                client.status()
                 break
             except SettleError:
                 time.sleep(0.2)

@@ -104,7 +104,7 @@ def light(trust_genesis, trust_vset, rpc, start, until, balance, htlc, poll, as_
     height, tip = start, 0
     while until is None or height <= until:
         if tip < height:
-            tip = client.call("status")["height"]  # only a hint of how far to ask: nothing here is trusted
+            tip = client.status()["height"]  # only a hint of how far to ask: nothing here is trusted
             if tip < height:
                 time.sleep(poll)
                 continue

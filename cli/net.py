@@ -127,7 +127,7 @@ def devnet_status(home: str | None, as_json: bool) -> None:
     rows = []
     for n in meta["nodes"]:
         try:
-            st = Client(n["rpc"], timeout=5).call("status")
+            st = Client(n["rpc"], timeout=5).status()
             rows.append({"node": n["name"], "rpc": n["rpc"], "up": True, **{k: st[k] for k in ("height", "latest_block_hash", "state_root", "mempool_size", "peers")}})
         except SettleError as exc:
             rows.append({"node": n["name"], "rpc": n["rpc"], "up": False, "error": str(exc)})
