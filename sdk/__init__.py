@@ -22,6 +22,7 @@ from .errors import (
     LimitExceeded,
     MethodNotFound,
     NotAvailable,
+    NotFinal,
     NotFound,
     RpcError,
     SettleError,
@@ -34,6 +35,6 @@ from .errors import (
 
 __all__ = [
     "AsyncClient", "Client", "CommitTimeout", "InvalidParams", "LimitExceeded", "MethodNotFound", "NotAvailable",
-    "NotFound", "RpcError", "SettleError", "SettleTimeout", "TransportError", "TxFailed", "TxInvalid", "TxRejected",
+    "NotFinal", "NotFound", "RpcError", "SettleError", "SettleTimeout", "TransportError", "TxFailed", "TxInvalid", "TxRejected",
     "build", "checked", "ensure_ok", "methods", "sign", "txs", "types",
 ]

@@ -19,10 +19,11 @@ import aiohttp
 from ledger.codec import Record
 from ledger.keys import PrivateKey
 from ledger.tx import Tx
+from ledger.validators import ValidatorSet
 
 from . import methods as m
 from . import types as t
-from .core import DEFAULT_TIMEOUT_S, POLL_S, ClientCore, finalized, notification, sign, subscribe_message
+from .core import DEFAULT_TIMEOUT_S, POLL_S, ClientCore, notification, sign, subscribe_message
 from .errors import SettleTimeout, TransportError
 
 __all__ = ["AsyncClient"]
@@ -33,8 +34,8 @@ T = TypeVar("T")
 class AsyncClient(ClientCore):
     """A node's JSON-RPC API and WebSocket feeds, for asyncio.  Use ``async with`` or call :meth:`aclose`."""
 
-    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT_S):
-        super().__init__(url, timeout)
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT_S, *, trust: ValidatorSet | None = None):
+        super().__init__(url, timeout, trust=trust)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> "AsyncClient":
@@ -133,7 +134,8 @@ class AsyncClient(ClientCore):
         if not wait:
             return await self.broadcast_tx(tx, "sync")
         res = await self.broadcast_tx(tx, "commit", timeout)
-        return finalized(res, await self.commit(res["height"]))
+        self.final(tx.chain_id, res["hash"], await self.proof("receipt", hash=res["hash"]))
+        return res
 
     async def transact(self, key: PrivateKey, body: Record, *, wait: bool = True, nonce: int | None = None,
                        timeout: int = 30) -> t.BroadcastResult:
@@ -149,14 +151,11 @@ class AsyncClient(ClientCore):
             async with asyncio.timeout(timeout):
                 async with aclosing(self.subscribe_tx(h)) as feed:
                     async for result in feed:
-                        await self._final_at(h, result["height"])
+                        self.final(await self.chain_id(), h, await self.proof("receipt", hash=h))
                         return await self.tx(h)
         except TimeoutError:
             pass
         raise SettleTimeout(f"transaction {h} not committed within {timeout:g}s")
-
-    async def _final_at(self, h: str, height: int) -> None:
-        finalized({"hash": h, "accepted": True, "height": height}, await self.commit(height))
 
     async def wait_for_height(self, height: int, timeout: float = 30) -> t.Status:
         """The node's ``status`` once its committed height is at least ``height``; SettleTimeout after ``timeout`` s."""

@@ -26,7 +26,7 @@ from ledger.tx import Tx
 from . import methods as m
 from . import types as t
 from .aio import AsyncClient
-from .core import POLL_S, ClientCore, finalized, sign
+from .core import POLL_S, ClientCore, sign
 from .errors import NotFound, SettleTimeout, TransportError
 
 __all__ = ["Client"]
@@ -120,17 +120,19 @@ class Client(ClientCore):
 
     def submit(self, tx: Tx, *, wait: bool = True, timeout: int = 30) -> t.BroadcastResult:
         """Send a signed tx.  ``wait``: return once its block is final (the result has ``height`` and ``receipt``,
-        and the block's commit certificate was seen); otherwise once the mempool accepted it.
+        and the node's proof of the receipt checked: :mod:`sdk.finality`); otherwise once the mempool accepted it.
 
         A committed tx whose receipt is not ok is returned, not raised (:func:`sdk.ensure_ok` raises it).
 
         Raises:
             TxRejected: the mempool refused it.  CommitTimeout: not committed within ``timeout`` seconds.
+            NotFinal: the node's proof of the committed receipt does not check.
         """
         if not wait:
             return self.broadcast_tx(tx, "sync")
         res = self.broadcast_tx(tx, "commit", timeout)
-        return finalized(res, self.commit(res["height"]))
+        self.final(tx.chain_id, res["hash"], self.proof("receipt", hash=res["hash"]))
+        return res
 
     def transact(self, key: PrivateKey, body: Record, *, wait: bool = True, nonce: int | None = None,
                  timeout: int = 30) -> t.BroadcastResult:
@@ -151,7 +153,7 @@ class Client(ClientCore):
             except NotFound:
                 info = None
             if info is not None and info["status"] == "committed":
-                finalized({"hash": info["hash"], "accepted": True, "height": info["height"]}, self.commit(info["height"]))
+                self.final(self.chain_id(), info["hash"], self.proof("receipt", hash=info["hash"]))
                 return info
             if time.monotonic() >= deadline:
                 raise SettleTimeout(f"transaction {m.hex_text(h)} not committed within {timeout:g}s")

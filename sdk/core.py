@@ -3,8 +3,8 @@
 Owns the JSON-RPC 2.0 envelope of a request, reading an answer into its
 result or the :mod:`sdk.errors` exception its code names, the URL of the
 node's WebSocket, reading a WebSocket notification, building and signing a
-transaction for a key (chain id and nonce given), and the finality check of
-a committed transaction (its block's commit certificate names that block).
+transaction for a key (chain id and nonce given), and applying the finality
+check of :mod:`sdk.finality` to a committed transaction.
 Never opens a socket and never sleeps: :mod:`sdk.client` and :mod:`sdk.aio`
 do, each its own way.
 """
@@ -17,24 +17,28 @@ from typing import Any
 from ledger.codec import Record
 from ledger.keys import PrivateKey
 from ledger.tx import Tx, sign_tx
+from ledger.validators import ValidatorSet
 
 from .build import checked, kind_of
-from .errors import SettleError, TransportError, TxFailed, error_from_rpc
+from .errors import TransportError, TxFailed, error_from_rpc
 from .methods import Request
-from .types import BroadcastResult, Commit
+from .finality import verify_final_receipt
+from .types import BroadcastResult, Proof
 
-__all__ = ["ClientCore", "ensure_ok", "is_final", "sign"]
+__all__ = ["ClientCore", "ensure_ok", "sign"]
 
 DEFAULT_TIMEOUT_S = 60.0
 POLL_S = 0.1  # between two reads of a wait that polls
 
 
 class ClientCore:
-    """The node's URL, the request ids, and the chain id once known (it never changes for a node)."""
+    """The node's URL, the request ids, the chain id once known (it never changes for a node), and the
+    validator set finality is checked against (``trust``; None: the set the node reports, signatures checked)."""
 
-    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT_S):
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT_S, *, trust: ValidatorSet | None = None):
         self.url = url.rstrip("/") + "/"
         self.timeout = timeout
+        self.trust = trust
         self._ids = itertools.count(1)
         self._chain_id: str | None = None
 
@@ -61,6 +65,10 @@ class ClientCore:
     def timeout_of(self, req: Request, timeout: float | None) -> float:
         return timeout or max(req.timeout or 0, self.timeout)
 
+    def final(self, chain_id: str, tx_hash: str, answer: Proof) -> None:
+        """NotFinal unless ``answer`` (``proof`` kind ``receipt``) proves ``tx_hash`` committed on ``chain_id`` and final."""
+        verify_final_receipt(answer, chain_id, tx_hash, self.trust)
+
 
 def notification(text: str, method: str) -> dict | None:
     """The params of a WebSocket message if it is the notification ``method``; a JSON-RPC error raises."""
@@ -84,19 +92,6 @@ def sign(key: PrivateKey, chain_id: str, nonce: int, body: Record, check: bool =
     """
     kind_of(body)
     return sign_tx(key, chain_id, nonce, checked(body) if check else body)
-
-
-def is_final(result: BroadcastResult, commit: Commit) -> bool:
-    """True if ``commit`` is the certificate of the block ``result`` says holds the tx: that block is final."""
-    cert, header = commit["certificate"], commit["header"]
-    return (cert["height"] == result.get("height") == header.get("height") and cert["block_id"] == header.get("id")
-            and len(cert["signatures"]) > 0)
-
-
-def finalized(result: BroadcastResult, commit: Commit) -> BroadcastResult:
-    if not is_final(result, commit):
-        raise SettleError(f"transaction {result['hash']}: no commit certificate for its block at height {result.get('height')}")
-    return result
 
 
 def ensure_ok(result: BroadcastResult) -> BroadcastResult:

@@ -18,6 +18,7 @@ hides a code: ``.code`` and ``.data`` are the server's.
     │   ├── NotAvailable            -32004: a proof kind this node cannot answer yet
     │   ├── InvalidParams           -32602
     │   └── MethodNotFound          -32601
+    ├── NotFinal                    a committed tx's proof of finality does not check (certificate, inclusion)
     ├── TxInvalid                   refused before signing: unknown kind, bad field, or settlement.checktx
     └── TxFailed                    committed, but its receipt is not ok (``.receipt``)
 """
@@ -31,6 +32,7 @@ __all__ = [
     "LimitExceeded",
     "MethodNotFound",
     "NotAvailable",
+    "NotFinal",
     "NotFound",
     "RpcError",
     "SettleError",
@@ -91,6 +93,11 @@ class InvalidParams(RpcError):
 
 class MethodNotFound(RpcError):
     """-32601: the node has no such method (an older node than this SDK)."""
+
+
+class NotFinal(SettleError):
+    """The node said a tx committed, but its answer does not prove it: the commit certificate lacks a quorum
+    of the validator set, names another block, or the receipt is not under the block's receipts root."""
 
 
 class TxInvalid(SettleError, ValueError):

@@ -8,6 +8,7 @@ import pytest
 
 import sdk
 from ledger.keys import PrivateKey, format_address
+from ledger.validators import Validator, ValidatorSet
 from sdk import txs
 
 HUGE = 10**15  # more than any genesis balance: the transfer commits and fails
@@ -101,3 +102,29 @@ def test_rpc_discover_lists_the_methods_the_sdk_wraps(sdk_node):
         pytest.skip("this node has no rpc.discover yet (the OpenRPC document lands in another branch)")
     served = {method["name"] for method in doc["methods"]}
     assert served - {"rpc.discover"} == set(sdk.methods.METHODS) - {"rpc.discover"}
+
+
+def test_finality_is_checked_by_the_client_and_a_doctored_proof_is_refused(sdk_node):
+    alice, bob = _key(sdk_node, "alice"), _key(sdk_node, "bob")
+    c = sdk.Client(sdk_node.rpc_url)
+    res = c.transact(alice, txs.transfer(to=bob.address, asset="USD", amount=2))
+    other = c.transact(bob, txs.transfer(to=alice.address, asset="USD", amount=1))
+    answer = c.proof("receipt", hash=res["hash"])
+    genesis_set = ValidatorSet([Validator(bytes.fromhex(v["pubkey"]), v["power"]) for v in c.validators()])
+    trusting = sdk.Client(sdk_node.rpc_url, trust=genesis_set)
+    assert trusting.submit(trusting.sign(alice, txs.transfer(to=bob.address, asset="USD", amount=1)))["receipt"]["ok"]
+    c.final(c.chain_id(), res["hash"], answer)
+
+    stranger = ValidatorSet([Validator(PrivateKey.from_name("stranger").pubkey, 10)])
+    flipped = bytearray(bytes.fromhex(answer["value"]))
+    flipped[-1] ^= 1
+    doctored = [
+        ("another-chain", res["hash"], answer, None, "chain"),
+        (c.chain_id(), res["hash"], answer, stranger, "validator set"),
+        (c.chain_id(), other["hash"], answer, None, "instead"),
+        (c.chain_id(), res["hash"], {**answer, "value": flipped.hex()}, None, "receipt inclusion"),
+        (c.chain_id(), res["hash"], {**answer, "certificate": answer["certificate"][:-8]}, None, "prove it final"),
+    ]
+    for chain_id, h, ans, trust, says in doctored:
+        with pytest.raises(sdk.NotFinal, match=says):
+            sdk.Client(sdk_node.rpc_url, trust=trust).final(chain_id, h, ans)
