@@ -1,6 +1,7 @@
 """``settle bench``: the benchmark command.
 
-Owns the options, the progress display (rich, on stderr) and the output
+Owns the options, the progress display (``cli.progress``: live on a terminal,
+a line per phase on stderr otherwise, none with ``--json``) and the output
 convention: ``--json`` prints exactly one JSON object on stdout; otherwise a
 one-screen summary.  Either way ``result.json`` and ``bench.png`` land in the
 results folder.  Exit code 1 when a correctness check fails (a transaction
@@ -18,11 +19,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from bench import BenchConfig, BenchError, build_result, print_summary, run_bench, write_outputs
 
 from .common import CLIError
+from .progress import StepProgress
 
 __all__ = ["bench"]
 
@@ -38,41 +39,25 @@ PHASES = {
 
 
 class _ProgressUI:
-    """Turns harness events into one rich progress display."""
+    """Turns harness events into steps and figures of a :class:`~cli.progress.StepProgress`."""
 
-    def __init__(self, console: Console):
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=console
-        )
-        self.task = None
+    def __init__(self, progress: StepProgress):
+        self.progress = progress
         self.last_committed = (0.0, 0)
 
-    def __enter__(self):
-        self.progress.__enter__()
-        self.task = self.progress.add_task("starting", total=None, info="")
-        return self
-
-    def __exit__(self, *exc):
-        self.progress.__exit__(*exc)
-
     def __call__(self, kind: str, **info) -> None:
-        p, task = self.progress, self.task
+        p = self.progress
         if kind == "phase" and info["name"] in PHASES:
-            total = None
-            p.reset(task, total=total, description=PHASES[info["name"]], info="")
+            p.step(PHASES[info["name"]])
         elif kind == "presign":
-            p.update(task, total=info["total"], completed=info["done"], info=f"{info['done']:,}/{info['total']:,}")
+            p.update(info["done"], total=info["total"], info=f"{info['done']:,}/{info['total']:,}")
         elif kind == "tick":
             t, c = info["elapsed"], info["committed"]
             t0, c0 = self.last_committed
             rate = (c - c0) / (t - t0) if t > t0 else 0.0
             self.last_committed = (t, c)
-            p.update(
-                task,
-                total=info["duration"],
-                completed=min(t, info["duration"]),
-                info=f"accepted {info['accepted']:,}  committed {c:,}  ({rate:,.0f} tx/s)  backlog {info['outstanding']:,}",
-            )
+            p.update(min(t, info["duration"]), total=info["duration"],
+                     info=f"accepted {info['accepted']:,}  committed {c:,}  ({rate:,.0f} tx/s)  backlog {info['outstanding']:,}")
 
 
 @click.command()
@@ -114,8 +99,8 @@ def bench(validators, accounts, duration, rate, as_json, out_dir, smoke, block_i
         if as_json:
             raw = run_bench(cfg, stop=stop)
         else:
-            with _ProgressUI(console) as ui:
-                raw = run_bench(cfg, ui, stop=stop)
+            with StepProgress(console=console) as progress:
+                raw = run_bench(cfg, _ProgressUI(progress), stop=stop)
     except BenchError as exc:
         text = str(exc)
         if "\n" in text:  # a load generator traceback: the full text on stderr first, then one error line

@@ -64,7 +64,7 @@ def emit(obj, as_json: bool, render) -> None:
 def kv_table(title: str, rows: list[tuple[str, object]]) -> None:
     t = Table(title=title, show_header=False, title_justify="left")
     t.add_column(style="bold cyan")
-    t.add_column()
+    t.add_column(overflow="fold")  # a hash or id too long for the terminal wraps whole instead of ending in "…"
     for k, v in rows:
         t.add_row(k, str(v))
     console.print(t)

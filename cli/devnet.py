@@ -25,6 +25,7 @@ import ctypes
 import fcntl
 import json
 import os
+import re
 import signal
 import site
 import subprocess
@@ -47,7 +48,7 @@ PR_SET_PDEATHSIG = 1
 _PKG_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
-def node_command(home: Path) -> list[str]:
+def node_command(home: Path, log_level: str | None = None) -> list[str]:
     """The command line that runs one validator of a devnet (shared with ``settle bench``).
 
     ``-P`` keeps the working directory off ``sys.path``: run from a node home
@@ -55,7 +56,7 @@ def node_command(home: Path) -> list[str]:
     the ``consensus`` package.  :func:`node_env` points the child at the code
     this process runs instead.
     """
-    return [sys.executable, "-P", "-m", "cli", "node", "start", "--home", str(home)]
+    return [sys.executable, "-P", "-m", "cli", "node", "start", "--home", str(home)] + (["--log-level", log_level] if log_level else [])
 
 
 def node_env(*, supervised: bool = False) -> dict[str, str]:
@@ -147,17 +148,40 @@ def _say(text: str) -> None:
         sys.stdout.flush()
 
 
-def _stream(name: str, proc: subprocess.Popen) -> None:
+_COMMITTED = re.compile(r" settle\.node: committed height=(\d+) ")
+
+
+class _BlockLines:
+    """Every node logs each block it commits: the devnet shows that line once, from the first node to report it."""
+
+    def __init__(self):
+        self.top = 0
+        self.lock = threading.Lock()  # the nodes' output threads ask at once
+
+    def first(self, line: str) -> bool:
+        m = _COMMITTED.search(line)
+        if m is None:
+            return True
+        height = int(m.group(1))
+        with self.lock:
+            if height <= self.top:
+                return False
+            self.top = height
+            return True
+
+
+def _stream(name: str, proc: subprocess.Popen, blocks: _BlockLines | None) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
-        _say(line if line.startswith(name) else f"{name} | {line}")
+        if blocks is None or blocks.first(line):
+            _say(line if line.startswith(name) else f"{name} | {line}")
 
 
 class _Node:
     """One supervised validator process and its restart state."""
 
-    def __init__(self, name: str, home: Path):
-        self.name, self.home = name, home
+    def __init__(self, name: str, home: Path, log_level: str | None, blocks: _BlockLines | None):
+        self.name, self.home, self.log_level, self.blocks = name, home, log_level, blocks
         self.proc: subprocess.Popen | None = None
         self.started = 0.0
         self.restarts = 0
@@ -166,7 +190,7 @@ class _Node:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            node_command(self.home),
+            node_command(self.home, self.log_level),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -175,7 +199,7 @@ class _Node:
             env=node_env(supervised=True),
         )
         self.started = time.monotonic()
-        threading.Thread(target=_stream, args=(self.name, self.proc), daemon=True).start()
+        threading.Thread(target=_stream, args=(self.name, self.proc, self.blocks), daemon=True).start()
 
     def exited(self) -> bool:
         return self.proc is not None and self.proc.poll() is not None
@@ -193,7 +217,7 @@ class _Node:
         self.proc = None
 
 
-def up(home: Path, validators: int, *, rpc_port: int = RPC_PORT, p2p_port: int = P2P_PORT) -> int:
+def up(home: Path, validators: int, *, rpc_port: int = RPC_PORT, p2p_port: int = P2P_PORT, log_level: str | None = None) -> int:
     lock = HomeLock(home)
     try:
         lock.acquire()  # before anything is printed: a busy home fails at once
@@ -201,19 +225,20 @@ def up(home: Path, validators: int, *, rpc_port: int = RPC_PORT, p2p_port: int =
         sys.stderr.write(f"error: the devnet in {home} is already running ({exc}); `settle devnet down --home {home}` stops it\n")
         return 1
     try:
-        return _supervise(home, validators, lock, rpc_port=rpc_port, p2p_port=p2p_port)
+        return _supervise(home, validators, lock, rpc_port=rpc_port, p2p_port=p2p_port, log_level=log_level)
     finally:
         lock.release()
 
 
-def _supervise(home: Path, validators: int, lock: HomeLock, *, rpc_port: int, p2p_port: int) -> int:
+def _supervise(home: Path, validators: int, lock: HomeLock, *, rpc_port: int, p2p_port: int, log_level: str | None) -> int:
     meta = load_devnet(home)
     if meta is None:
         print(f"creating a {validators}-validator devnet in {home} ...", flush=True)
         meta = init_testnet(home, validators, rpc_port=rpc_port, p2p_port=p2p_port)
     elif len(meta["nodes"]) != validators:
         print(f"(resuming the existing {len(meta['nodes'])}-validator devnet in {home})", flush=True)
-    nodes = [_Node(n["name"], (home / n["home"]).resolve()) for n in meta["nodes"]]
+    blocks = None if log_level == "debug" else _BlockLines()  # at debug level, every node's every line
+    nodes = [_Node(n["name"], (home / n["home"]).resolve(), log_level, blocks) for n in meta["nodes"]]
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -237,6 +262,7 @@ def _supervise(home: Path, validators: int, lock: HomeLock, *, rpc_port: int, p2
         summary = [f"devnet {meta['chain_id']} is up ({len(nodes)} node(s)); Ctrl-C or `settle devnet down` stops it"]
         summary += [f"  {n['name']}: RPC {n['rpc']}" for n in meta["nodes"]]
         summary.append(f"  keys: {home / 'keys'} ({', '.join(DEMO_ACCOUNTS)})")
+        summary.append(f"  dashboard: {meta['nodes'][0]['rpc']}/dashboard/")
         summary.append("  try:  settle tx transfer --from alice --to bob --asset USD --amount 1000000 --wait")
         _say("\n".join(summary))
         while not stop.is_set():

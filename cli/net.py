@@ -71,6 +71,12 @@ def testnet_init(validators, directory, chain_id, rpc_port, p2p_port, extra_acco
         click.echo(f"{n['name']}: home {Path(directory) / n['home']}  rpc {n['rpc']}")
 
 
+log_level_opt = click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False), default=None,
+    help="instead of the node config's log_level (info: a line per block with txs, warnings and errors; "
+         "debug: every block, peers, sync, libp2p's warnings)")
+
+
 @click.group()
 def node() -> None:
     """Run a node."""
@@ -78,12 +84,13 @@ def node() -> None:
 
 @node.command("start")
 @click.option("--home", required=True, type=click.Path(file_okay=False, exists=True))
-def node_start(home: str) -> None:
+@log_level_opt
+def node_start(home: str, log_level: str | None) -> None:
     """Run a node in the foreground until Ctrl-C / SIGTERM."""
     if os.environ.get(SUPERVISOR_ENV):  # started by `settle devnet up`: never outlive it
         die_with_parent(int(os.environ[SUPERVISOR_ENV]))
 
-    rc = run_node(Path(home))
+    rc = run_node(Path(home), log_level=log_level)
     if rc:
         sys.exit(rc)
 
@@ -98,9 +105,10 @@ def devnet() -> None:
 @home_opt
 @click.option("--rpc-port", default=RPC_PORT, show_default=True)
 @click.option("--p2p-port", default=P2P_PORT, show_default=True)
-def devnet_up(validators: int, home: str | None, rpc_port: int, p2p_port: int) -> None:
+@log_level_opt
+def devnet_up(validators: int, home: str | None, rpc_port: int, p2p_port: int, log_level: str | None) -> None:
     """Create (first time) and run the devnet in the foreground; Ctrl-C stops it."""
-    rc = up(home_dir(home), validators, rpc_port=rpc_port, p2p_port=p2p_port)
+    rc = up(home_dir(home), validators, rpc_port=rpc_port, p2p_port=p2p_port, log_level=log_level)
     if rc:
         sys.exit(rc)
 

@@ -14,12 +14,13 @@ import sys
 import time
 
 import click
-from rich.table import Table
+from rich.table import Column, Table
 
 from bench.stress import SCENARIOS, StressConfig, run_stress
 from node.gc_policy import stress_housekeeping
 
 from .common import CLIError, address_text, console, json_opt, kv_items, kv_table, print_table, query_command
+from .progress import StepProgress
 
 __all__ = ["QUERY_COMMANDS", "stress"]
 
@@ -33,14 +34,30 @@ def _render_oracle(o, market):
                 lambda r: (r["oracle"], str(r["price"]), str(r.get("height", "")), str(r.get("age_ms", "")), str(r.get("fresh", ""))))
 
 
+def _num(v) -> str:
+    """An integer with thousands separators (base units and ppm are long numbers); anything else as ``str``."""
+    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+
+def _columns(*names: str) -> list[Column]:
+    """Table columns that never wrap or crop: a number cut to ``100,000,…`` on an 80-column terminal reads as another number."""
+    return [Column(n, no_wrap=True) for n in names]
+
+
+_POSITION_ROWS = (("size", "size"), ("entry", "entry_price"), ("oracle", "oracle_price"), ("uPnL", "unrealized_pnl"),
+                  ("funding", "unsettled_funding"), ("liq. price", "liquidation_price"))
+
+
 def _render_margin(o, who):
     if not o["accounts"]:
         console.print(f"{who} has no margin account")
     for a in o["accounts"]:
-        kv_table(f"margin {who} ({a['asset']})", [(k, v) for k, v in a.items() if k != "positions"])
-        print_table(("market", "size", "entry", "oracle", "uPnL", "funding", "liq. price"), a["positions"],
-                    lambda p: (p["market"], str(p["size"]), str(p["entry_price"]), str(p["oracle_price"]), str(p["unrealized_pnl"]),
-                               str(p["unsettled_funding"]), str(p["liquidation_price"])))
+        kv_table(f"margin {who} ({a['asset']})", [(k, _num(v)) for k, v in a.items() if k != "positions"])
+        if a["positions"]:  # one column per market: the numbers stay whole on an 80-column terminal
+            t = Table("position", *_columns(*(p["market"] for p in a["positions"])), title_justify="left")
+            for label, key in _POSITION_ROWS:
+                t.add_row(label, *(_num(p[key]) for p in a["positions"]))
+            console.print(t)
 
 
 def _render_events(o, height, kinds):
@@ -57,7 +74,7 @@ query_market = query_command(
     help="A market's parameters, price, dynamic margin, funding and open interest.")
 query_markets = query_command(
     "markets", "markets",
-    render=lambda rows: print_table(("market", "quote", "price", "stale", "imf", "mmf", "open interest", "funding rate"), rows,
+    render=lambda rows: print_table(["market", "quote", *_columns("price"), "stale", "imf", "mmf", "open interest", "funding rate"], rows,
                                     lambda r: (r["market"], r["quote"], f"{r['price']:,}", str(r["stale"]), str(r["imf_ppm"]), str(r["mmf_ppm"]),
                                                f"{r['open_interest']:,}", str(r["last_funding_rate_ppm"]))))
 query_oracle = query_command(
@@ -151,7 +168,14 @@ def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, n
                       + (f", {pm_accounts:,} portfolio accounts" if pm_accounts else "")
                       + (f", {collateral_accounts:,} with ETH collateral" if collateral_accounts else ""), title_justify="left")
 
+    bar = StepProgress(quiet=as_json, transient=True)  # on stderr: stdout keeps the table, or the JSON
+    blocks_done: list[int] = []
+
     def progress(r):
+        if not blocks_done:
+            bar.step("replaying the price path")
+        blocks_done.append(r["height"])
+        bar.update(len(blocks_done), info=f"height {r['height']}  liquidated {r['liquidated']}  step {r['liquidation_step_ms']:.1f} ms")
         if table is not None:
             opt = (str(r.get("option_breached", "-")), str(r["option_liquidated"]), str(r["settlement_events"])) if opt_cols else ()
             pm = ((str(r.get("pm_breached", "-")), str(r["pm_liquidated"])) if pm_accounts else ()) \
@@ -162,7 +186,9 @@ def stress(accounts, scenario, csv_path, blocks, seed, fund_ppm, max_leverage, n
 
     housekeeping, restore = stress_housekeeping()
     try:
-        res = run_stress(cfg, random.Random(seed), time.perf_counter_ns, progress, housekeeping, cpu_timer=time.process_time_ns)
+        with bar:
+            bar.step(f"building {accounts + option_accounts + pm_accounts + collateral_accounts:,} accounts")
+            res = run_stress(cfg, random.Random(seed), time.perf_counter_ns, progress, housekeeping, cpu_timer=time.process_time_ns)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     finally:

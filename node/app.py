@@ -43,6 +43,7 @@ from .methods import CORE_METHODS, RpcApi, method_table
 from .methods_options import OPTION_METHODS
 from .methods_pm import PM_METHODS
 from .methods_bridge import BRIDGE_METHODS
+from .methods_discover import DISCOVER_METHODS
 from .methods_proof import PROOF_METHODS
 from .methods_risk import RISK_METHODS
 from .metrics import MetricsSources, NodeCounters
@@ -85,6 +86,10 @@ def memtable_bytes(pubkey: bytes, validators: list[bytes]) -> int:
     return WRITE_BUFFER_BYTES + spread
 
 
+# Every JSON-RPC method the node serves (node/openrpc.json describes each; tests/node/test_openrpc.py checks both ways).
+RPC_METHOD_GROUPS = (CORE_METHODS, BRIDGE_METHODS, DISCOVER_METHODS, OPTION_METHODS, PM_METHODS, PROOF_METHODS, RISK_METHODS)
+
+
 class NodeError(SettleError):
     """The node cannot start (bad genesis, key, p2p peer, or a data dir in use): exit code 1."""
 
@@ -123,6 +128,9 @@ class NodeStatus:
 
     def peer_count(self) -> int:
         return len(self._net.peers()) if self._net is not None else 0
+
+    def peer_ids(self) -> list[str]:
+        return sorted(self._net.peers()) if self._net is not None else []
 
     def evidence(self) -> list:
         return self._consensus.evidence
@@ -210,7 +218,7 @@ class Node:
         metrics = MetricsSources(counters=self.counters, chain=chain, halt=self.halting, mempool=self.mempool,
                                  subscribers=self.subscribers, verifier=self.verifier, net=net, sync=self.sync,
                                  gossip=self.gossip)
-        methods = method_table(CORE_METHODS, BRIDGE_METHODS, OPTION_METHODS, PM_METHODS, PROOF_METHODS, RISK_METHODS)
+        methods = method_table(*RPC_METHOD_GROUPS)
         self.rpc = RPCServer(cfg=cfg.rpc, api=api, methods=methods,
                              counters=self.counters, halt=self.halting, subscribers=self.subscribers, metrics=metrics)
 
@@ -222,7 +230,8 @@ class Node:
         from .p2p import P2PNetwork, load_or_create_seed, route_libp2p_logging
 
         cfg = self.cfg
-        route_libp2p_logging()
+        # py-libp2p's connection chatter (dials, failed streams) only when the node logs at debug level.
+        route_libp2p_logging(logging.INFO if logging.getLogger("settle").isEnabledFor(logging.DEBUG) else logging.CRITICAL)
         allowed: dict[str, str | None] = {}
         for maddr in cfg.p2p.peers:
             if "/p2p/" not in maddr:

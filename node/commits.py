@@ -96,12 +96,15 @@ class CommitPipeline:
                         fut.set_result((block.height, i, receipts[i]))
         for sub in list(self._subscribers):
             sub.on_block(block, receipts)
+        # The node's one line per block, and only for a block with txs (an idle chain stays quiet) unless at debug level.
         if block.txs or log.isEnabledFor(logging.DEBUG):
             log.info(
-                "committed height=%d txs=%d failed=%d mempool=%d peers=%d root=%s",
+                "committed height=%d txs=%d failed=%d hash=%s ms=%d mempool=%d peers=%d root=%s",
                 block.height,
                 len(block.txs),
                 sum(1 for r in receipts[: len(block.txs)] if not r.ok),
+                block.id.hex()[:12],
+                round(m.last_block_seconds * 1000),  # since the previous commit (or the start)
                 len(self._pool),
                 len(self._net.peers()) if self._net is not None else 0,
                 self._chain.state_root.hex()[:16],

@@ -48,6 +48,8 @@ class RPCConfig:
     max_connections: int = 1_000
     header_timeout_ms: int = 10_000  # a request's headers (or the next request on an idle connection) must arrive within this
     body_timeout_ms: int = 30_000  # a request's body must arrive within this once its headers have
+    # Serve the web dashboard at /dashboard/ (its page may open /ws from the node's own origin).
+    dashboard: bool = True
 
 
 @dataclass

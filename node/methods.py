@@ -11,7 +11,8 @@ Each method takes an :class:`RpcApi` (the ports it may use: never the node)
 and the request's params.  The table of methods is built in one place,
 :func:`method_table`, from this module's :data:`CORE_METHODS`,
 ``methods_risk.RISK_METHODS``, ``methods_options.OPTION_METHODS``,
-``methods_pm.PM_METHODS``, ``methods_proof.PROOF_METHODS`` and ``methods_bridge.BRIDGE_METHODS``;
+``methods_pm.PM_METHODS``, ``methods_proof.PROOF_METHODS``, ``methods_bridge.BRIDGE_METHODS`` and
+``methods_discover.DISCOVER_METHODS`` (``rpc.discover``: the OpenRPC document, ``node/openrpc.json``);
 importing a module registers nothing.
 """
 from __future__ import annotations
@@ -221,6 +222,11 @@ async def genesis(api: RpcApi, params) -> dict:
     return api.status.genesis_doc
 
 
+async def peers(api: RpcApi, params) -> list:
+    """The ids of the peers this node is connected to, sorted (``status`` has their count)."""
+    return [{"id": pid} for pid in api.status.peer_ids()]
+
+
 async def evidence(api: RpcApi, params) -> list:
     """Equivocation evidence this node has seen: two signed, conflicting votes of one validator."""
     out = []
@@ -325,5 +331,5 @@ async def broadcast_tx_batch(api: RpcApi, params) -> dict:
 
 
 CORE_METHODS: tuple[Method, ...] = (
-    account, assets, block, broadcast_tx, broadcast_tx_batch, commit, evidence, genesis, mempool, status, tx, validators,
+    account, assets, block, broadcast_tx, broadcast_tx_batch, commit, evidence, genesis, mempool, peers, status, tx, validators,
 )

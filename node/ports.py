@@ -287,5 +287,8 @@ class StatusView(Protocol):
 
     def peer_count(self) -> int: ...
 
+    def peer_ids(self) -> list[str]:
+        """The connected peers' ids, sorted."""
+
     def evidence(self) -> list: ...
 

@@ -13,7 +13,10 @@ Owns the node's public API surface (bound to 127.0.0.1 unless configured):
   ``tx_result`` notifications.  Each client has a
   bounded queue; a client that falls that far behind is disconnected, and at
   most ``rpc.ws_max_tx_subscriptions`` tx subscriptions.  A browser (a request
-  with an ``Origin`` header) may connect only from ``rpc.ws_allowed_origins``.
+  with an ``Origin`` header) may connect only from ``rpc.ws_allowed_origins``,
+  or from the node's own dashboard page (``node.dashboard.same_origin``).
+* ``GET /dashboard/`` — the web dashboard (``node/dashboard/``) when
+  ``rpc.dashboard`` is on; ``GET /`` redirects there.
 
 Connections are bounded: at most ``rpc.max_connections`` open at once (fitted
 under the fd limit at start, see :func:`connection_cap`), headers due within
@@ -39,6 +42,7 @@ from aiohttp import WSMsgType, web
 
 from ledger.errors import Halt
 
+from . import dashboard
 from .config import RPCConfig
 from .methods import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR, Method, RPCError, RpcApi
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, MetricsSources, exposition
@@ -155,6 +159,8 @@ class RPCServer:
         self.app.router.add_get("/health", self.handle_health)
         self.app.router.add_get("/metrics", self.handle_metrics)
         self.app.router.add_get("/ws", self.handle_ws)
+        if cfg.dashboard:
+            dashboard.add_routes(self.app)
         # aiohttp closes a connection that waits this long for a request's
         # headers (from connect, or since its last response): the header timeout.
         # After an error answer to an unfinished body (408), read what else comes
@@ -280,7 +286,8 @@ class RPCServer:
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
         cfg = self.cfg
         origin = request.headers.get("Origin")
-        if origin is not None and origin not in cfg.ws_allowed_origins and "*" not in cfg.ws_allowed_origins:
+        if (origin is not None and origin not in cfg.ws_allowed_origins and "*" not in cfg.ws_allowed_origins
+                and not (cfg.dashboard and dashboard.same_origin(request, origin))):
             # A browser page from a site not allowed: it must not drive this node.
             return web.Response(status=403, text=f"origin not allowed: {_clip(origin)}")
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)

@@ -24,12 +24,22 @@ __all__ = ["run_node"]
 
 
 def setup_logging(level: str, moniker: str) -> None:
+    """Settle's loggers (``settle.*``) at ``level``; other libraries' at INFO at most, aiohttp's at WARNING.
+
+    At info (the default) a node logs one line per committed block with txs
+    (``node.commits``), its start and stop, warnings and errors.  Debug adds
+    Settle's own detail (every block, sync batches, p2p), not the libraries'
+    (multiaddr logs every address it parses at debug level); py-libp2p is held
+    to CRITICAL, or INFO at debug level (``node.app``).
+    """
+    settle_level = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
+        level=max(settle_level, logging.INFO),
         format=f"%(asctime)s {moniker} %(levelname).1s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stdout,
     )
+    logging.getLogger("settle").setLevel(settle_level)
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
     logging.getLogger("libp2p").setLevel(logging.WARNING)
 
@@ -43,9 +53,9 @@ async def _collect_full() -> None:
             logging.getLogger("settle.node").warning("full GC took %.0f ms (%d objects collected)", ms, collected)
 
 
-async def _main(home: Path) -> int:
+async def _main(home: Path, log_level: str | None) -> int:
     cfg = load_config(home)
-    setup_logging(cfg.log_level, cfg.moniker)
+    setup_logging(log_level or cfg.log_level, cfg.moniker)
     node = Node(cfg)
     apply_node_policy()  # startup objects frozen, no automatic full collection (gc_policy.py; settle stress measures under it)
     asyncio.get_running_loop().create_task(_collect_full())
@@ -65,9 +75,10 @@ async def _main(home: Path) -> int:
     return 0
 
 
-def run_node(home: Path) -> int:
+def run_node(home: Path, log_level: str | None = None) -> int:
+    """Run the node at ``home``; ``log_level`` (debug, info, warning, error) instead of its config's."""
     try:
-        rc = uvloop.run(_main(home))
+        rc = uvloop.run(_main(home, log_level))
     except (ConfigError, NodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

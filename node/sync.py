@@ -14,10 +14,14 @@ it (same state root, same receipts, or the peer is lying), and commits it.
 Anything malformed or unverifiable is garbage from that peer: reported, and
 the next peer is tried.  Never trusts a peer for anything a certificate and
 re-execution do not prove.
+
+A long catch-up logs one progress line at most every ``PROGRESS_EVERY_S``
+seconds (height, target, blocks per second) and one line when it is done.
 """
 from __future__ import annotations
 
 import logging
+import time
 
 from ledger.block import Block
 from ledger.codec import DecodeError, decode, encode
@@ -34,6 +38,7 @@ log = logging.getLogger("settle.sync")
 SYNC_PROTOCOL = "/settle/sync/1"
 MAX_BLOCKS = 64
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+PROGRESS_EVERY_S = 5.0
 
 
 class SyncError(PeerMisbehaviour):
@@ -109,12 +114,14 @@ class BlockSync:
             return 0
         self.running = True
         applied = 0
+        progress = _Progress(self._chain.height)
         try:
             while True:
                 best = self.best_peer()
                 if best is None:
+                    progress.done(self._chain.height)
                     return applied
-                peer, _ = best
+                peer, target = best
                 try:
                     n = await self._fetch_from(peer, timeout)
                 except SyncError as exc:
@@ -132,6 +139,7 @@ class BlockSync:
                 if n == 0:
                     self.peer_heights.pop(peer, None)
                 applied += n
+                progress.step(self._chain.height, target)
         finally:
             self.running = False
 
@@ -167,5 +175,34 @@ class BlockSync:
             self.fetched_blocks += 1
             n += 1
         if n:
-            log.info("synced %d block(s) from %s, now at height %d", n, peer[:16], chain.height)
+            log.debug("synced %d block(s) from %s, now at height %d", n, peer[:16], chain.height)
         return n
+
+
+class _Progress:
+    """The log lines of one catch-up: every ``PROGRESS_EVERY_S`` at most, and one at the end if it was long."""
+
+    def __init__(self, height: int, clock=time.monotonic):
+        self.clock = clock
+        self.start_height = height
+        self.started = self.last = clock()
+        self.lines = 0
+
+    def _rate(self, height: int, now: float) -> float:
+        return (height - self.start_height) / max(now - self.started, 1e-3)
+
+    def step(self, height: int, target: int) -> None:
+        now = self.clock()
+        if now - self.last >= PROGRESS_EVERY_S:
+            self.last = now
+            self.lines += 1
+            log.info("sync: height %d of %d (%.0f blocks/s)", height, target, self._rate(height, now))
+
+    def done(self, height: int) -> None:
+        if height == self.start_height:
+            return
+        now = self.clock()
+        # A block or two fetched by a node just behind is routine (debug); a catch-up that needed progress lines is not.
+        level = logging.INFO if self.lines or height - self.start_height > 2 else logging.DEBUG
+        log.log(level, "sync: caught up at height %d (%d blocks in %.1f s, %.0f blocks/s)",
+                height, height - self.start_height, now - self.started, self._rate(height, now))

@@ -27,7 +27,7 @@ from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
 from node.config import load_config, save_config
 
-__all__ = ["LyingProxy", "NodeProcess", "TransferLoad", "free_port", "local_node", "network", "ring_transfers", "run_cli", "tune_fast"]
+__all__ = ["LyingProxy", "NodeProcess", "TransferLoad", "free_port", "free_port_run", "local_node", "network", "ring_transfers", "run_cli", "tune_fast"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +36,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_port_run(n: int, start: int = 31000) -> int:
+    """A base port at or above ``start`` with ``n`` consecutive free ports from it (a devnet's node i listens on base + i)."""
+    for base in range(start, 60000, 97):
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")
 
 
 def run_cli(*args: str, home: Path | None = None, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -133,6 +151,7 @@ class NodeProcess:
         self.proc: subprocess.Popen | None = None
         self.log_path = self.home / "node.log"
         self.nofile: int | None = None  # RLIMIT_NOFILE (soft and hard) of the node process, if set
+        self.log_level: str | None = None  # ``--log-level`` of the node process, if set
 
     def _limits(self) -> None:  # in the child, before exec
         if self.nofile is not None:
@@ -141,7 +160,7 @@ class NodeProcess:
     def start(self, wait: bool = True) -> "NodeProcess":
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            node_command(self.home),  # the devnet's own command line (-P: the cwd shadows nothing)
+            node_command(self.home, self.log_level),  # the devnet's own command line (-P: the cwd shadows nothing)
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.home,

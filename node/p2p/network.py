@@ -236,7 +236,7 @@ class P2PNetwork:
         self._running = True
         self._dispatcher = loop.create_task(self._dispatch(waiter), name="p2p-dispatch")
         self._supervisor = loop.create_task(self._supervise(run), name="p2p-supervise")
-        log.info("p2p: %s listening on %s, %d allowed peers", self.peer_id, ", ".join(run.addrs), len(self._allowlist))
+        log.debug("p2p: %s listening on %s, %d allowed peers", self.peer_id, ", ".join(run.addrs), len(self._allowlist))
 
     async def _launch(self) -> _Run:
         """Build a service, run it on a new trio thread, wait until it listens."""
@@ -319,7 +319,7 @@ class P2PNetwork:
         if self._run is not None:
             await self._run.stop(self.limits.stop_timeout_s)
         self._inbound.close()
-        log.info("p2p: stopped")
+        log.debug("p2p: stopped")
 
     # ---- gossip ---------------------------------------------------------
 

@@ -63,20 +63,39 @@ class Engine:
                 self.proc.kill()
 
 
-def ensure_base_image(cache: Path) -> str:
-    """Build ``local/debian-python:bookworm`` with debootstrap unless it exists."""
-    if sh("docker", "image", "inspect", BASE_IMAGE, check=False).returncode == 0:
-        return BASE_IMAGE
-    rootfs = cache / "rootfs"
+# release: (image, mirror, debootstrap script (None: debootstrap's own), components, packages)
+RELEASES = {
+    "bookworm": (BASE_IMAGE, "http://deb.debian.org/debian", None, "main", "python3,python3-pip,python3-venv"),
+    "noble": ("local/ubuntu-python:noble", "http://archive.ubuntu.com/ubuntu", "gutsy", "main,universe", "python3,python3-pip"),
+}
+UBUNTU_KEYRING = Path("/usr/share/keyrings/ubuntu-archive-keyring.gpg")
+
+
+def ensure_base_image(cache: Path, release: str = "bookworm") -> str:
+    """Build the release's python image with debootstrap unless it exists (bookworm: ``local/debian-python:bookworm``).
+
+    Ubuntu's archive is checked with ubuntu-keyring's key when it is installed, else not
+    (Debian 12's debootstrap has no noble script: gutsy's, which noble's is a link to).
+    """
+    image, mirror, script, components, packages = RELEASES[release]
+    if sh("docker", "image", "inspect", image, check=False).returncode == 0:
+        return image
+    rootfs = cache / ("rootfs" if release == "bookworm" else f"rootfs-{release}")
     if not (rootfs / "usr" / "bin" / "python3").exists():
         shutil.rmtree(rootfs, ignore_errors=True)
-        sh("debootstrap", "--variant=minbase", "--include=python3,python3-pip,python3-venv", "bookworm", str(rootfs), timeout=900)
+        args = ["debootstrap", "--variant=minbase", f"--components={components}", f"--include={packages}"]
+        if release != "bookworm":
+            args.append(f"--keyring={UBUNTU_KEYRING}" if UBUNTU_KEYRING.exists() else "--no-check-gpg")
+        args += [release, str(rootfs), mirror]
+        if script:
+            args.append(f"/usr/share/debootstrap/scripts/{script}")
+        sh(*args, timeout=900)
     tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-    imp = subprocess.run(["docker", "import", "-", BASE_IMAGE], stdin=tar.stdout, capture_output=True, text=True, timeout=600)
+    imp = subprocess.run(["docker", "import", "-", image], stdin=tar.stdout, capture_output=True, text=True, timeout=600)
     tar.wait()
     if imp.returncode != 0:
         raise AssertionError(f"docker import failed: {imp.stderr}")
-    return BASE_IMAGE
+    return image
 
 
 def build_wheels() -> Path:

@@ -4,31 +4,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 from cli.devnet import _alive
 from tests.nodeproc import ROOT, run_cli
-
-
-def _free_run(n: int) -> int:
-    """A base port with n consecutive free ports after it."""
-    for base in range(31000, 60000, 97):
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket()
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
+from tests.nodeproc import free_port_run as _free_run
 
 
 def _up(home, rpc, p2p):
@@ -79,6 +61,7 @@ def test_devnet_up_cli_ctrl_c_and_resume(tmp_path):
         rest = proc.communicate(timeout=30)[0]
     assert proc.returncode == 0, rest[-2000:]
     assert "devnet stopped" in rest
+    assert rest.count(f"settle.node: committed height={height} txs=1 ") == 1, rest[-3000:]  # every node commits it: said once
 
     proc = _up(home, rpc, p2p)  # again: resumes the same chain
     try:

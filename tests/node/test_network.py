@@ -140,9 +140,14 @@ def test_stranger_cannot_join_and_garbage_does_not_hurt(net, tmp_path):
     try:
         time.sleep(4)
         st = stranger.client.call("status")
-        assert st["height"] == 0 and st["peers"] == 0
+        assert st["height"] == 0 and st["peers"] == 0 and stranger.client.call("peers") == []
+        ids = set()
         for n in nodes:
             assert n.client.call("status")["peers"] == 3
+            peers = [p["id"] for p in n.client.call("peers")]
+            assert len(peers) == 3 and peers == sorted(peers)
+            ids.update(peers)
+        assert len(ids) == 4  # each validator is the others' peer, the stranger nobody's
     finally:
         stranger.stop()
 
