@@ -102,6 +102,7 @@ class AsyncClient(ClientCore):
     async def option_series_list(self, underlying: str | None = None) -> list[t.OptionSeries]: return await self.request(m.option_series_list(underlying))
     async def oracle(self, market: str) -> t.Oracle: return await self.request(m.oracle(market))
     async def order(self, maker: str | bytes, nonce: int) -> t.OrderFill: return await self.request(m.order(maker, nonce))
+    async def peers(self) -> list[t.Peer]: return await self.request(m.peers())
     async def pm_scenarios(self, address: str | bytes) -> t.PmScenarios: return await self.request(m.pm_scenarios(address))
     async def pm_whatif(self, address: str | bytes, side: Literal["buy", "sell"], size: int, price: int, *,
                         market: str | None = None, series: str | None = None) -> t.PmWhatIf:

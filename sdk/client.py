@@ -86,6 +86,7 @@ class Client(ClientCore):
     def option_series_list(self, underlying: str | None = None) -> list[t.OptionSeries]: return self.request(m.option_series_list(underlying))
     def oracle(self, market: str) -> t.Oracle: return self.request(m.oracle(market))
     def order(self, maker: str | bytes, nonce: int) -> t.OrderFill: return self.request(m.order(maker, nonce))
+    def peers(self) -> list[t.Peer]: return self.request(m.peers())
     def pm_scenarios(self, address: str | bytes) -> t.PmScenarios: return self.request(m.pm_scenarios(address))
     def pm_whatif(self, address: str | bytes, side: Literal["buy", "sell"], size: int, price: int, *,
                   market: str | None = None, series: str | None = None) -> t.PmWhatIf:

@@ -104,6 +104,11 @@ def mempool() -> Request[t.Mempool]:
     return Request("mempool")
 
 
+def peers() -> Request[list[t.Peer]]:
+    """The libp2p ids of the peers the node is connected to, sorted (``status`` has their count)."""
+    return Request("peers")
+
+
 def status() -> Request[t.Status]:
     return Request("status")
 
@@ -205,7 +210,7 @@ def rpc_discover() -> Request[t.OpenRpcDocument]:
 BUILDERS = {b.__name__: b for b in (
     account, account_margin, assets, block, bridge, broadcast_tx, broadcast_tx_batch, collateral_params, commit,
     events, evidence, genesis, htlc, insurance_fund, market, markets, mempool, option_positions, option_series,
-    option_series_list, oracle, order, pm_scenarios, pm_whatif, proof, rpc_discover, status, tx, validators,
+    option_series_list, oracle, order, peers, pm_scenarios, pm_whatif, proof, rpc_discover, status, tx, validators,
     vol_surface,
 )}
 METHODS: tuple[str, ...] = tuple(sorted("rpc.discover" if name == "rpc_discover" else name for name in BUILDERS))

@@ -17,7 +17,7 @@ from typing import Any, NotRequired, TypedDict
 __all__ = [
     "Account", "AccountMargin", "Asset", "BatchResult", "Block", "BlockEvents", "BridgeInfo", "BroadcastResult",
     "CollateralParams", "Commit", "Evidence", "Header", "Htlc", "InsuranceFund", "Market", "Mempool", "OpenRpcDocument",
-    "OptionPositions", "OptionSeries", "Oracle", "OrderFill", "PmScenarios", "PmWhatIf", "Proof", "Receipt",
+    "OptionPositions", "OptionSeries", "Oracle", "OrderFill", "Peer", "PmScenarios", "PmWhatIf", "Proof", "Receipt",
     "Status", "TxInfo", "Validator", "VolSurface",
 ]
 
@@ -107,6 +107,10 @@ class TxInfo(TypedDict):
     index: NotRequired[int]
     tx: NotRequired[dict[str, Any]]
     receipt: NotRequired[Receipt]
+
+
+class Peer(TypedDict):
+    id: str  # a libp2p peer id
 
 
 class Mempool(TypedDict):

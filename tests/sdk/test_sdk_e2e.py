@@ -3,6 +3,7 @@ transaction's receipt, the waits, and the WebSocket feeds (heights of the blocks
 from __future__ import annotations
 
 import asyncio
+import inspect
 
 import pytest
 
@@ -24,6 +25,7 @@ def test_the_sync_client_queries_transfers_until_final_and_reports_a_failed_rece
     st = c.status()
     assert c.chain_id() == st["chain_id"] == c.genesis()["chain_id"]
     assert {a["symbol"] for a in c.assets()} >= {"USD"} and len(c.validators()) == st["validators"] == 1
+    assert c.peers() == [] and st["peers"] == 0
     before = c.account(bob.address)["balances"]["USD"]
 
     res = c.transact(alice, txs.transfer(to=bob.address, asset="USD", amount=7, memo="sdk"))
@@ -95,13 +97,13 @@ def test_the_async_client_does_the_same_and_waits_on_its_websocket(sdk_node):
     assert sdk.Client(sdk_node.rpc_url).tx(res["hash"])["receipt"]["ok"]
 
 
-def test_rpc_discover_lists_the_methods_the_sdk_wraps(sdk_node):
-    try:
-        doc = sdk.Client(sdk_node.rpc_url).rpc_discover()
-    except sdk.MethodNotFound:
-        pytest.skip("this node has no rpc.discover yet (the OpenRPC document lands in another branch)")
-    served = {method["name"] for method in doc["methods"]}
-    assert served - {"rpc.discover"} == set(sdk.methods.METHODS) - {"rpc.discover"}
+def test_rpc_discover_describes_exactly_the_sdks_methods_and_parameters(sdk_node):
+    doc = sdk.Client(sdk_node.rpc_url).rpc_discover()
+    described = {method["name"]: [p["name"] for p in method.get("params", [])] for method in doc["methods"]}
+    assert set(described) == set(sdk.methods.METHODS)
+    for name, params in described.items():
+        builder = sdk.methods.BUILDERS[name.replace(".", "_")]
+        assert list(inspect.signature(builder).parameters) == params, name
 
 
 def test_finality_is_checked_by_the_client_and_a_doctored_proof_is_refused(sdk_node):
