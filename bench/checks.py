@@ -31,12 +31,12 @@ def percentile(sorted_values, q: float) -> float | None:
 
 def verify(spec, st) -> dict:
     """Fill node 0's missing heights from the store, then check exactly-once and the tx index."""
-    from cli.client import RPCClient, RPCClientError
+    from sdk import Client, SettleError
 
     loaded = [b.height for b in st.blocks if b.node == 0 and b.load]
     gap_filled = 0
     if loaded:
-        c0 = RPCClient(spec.rpc_urls[0], timeout=30)
+        c0 = Client(spec.rpc_urls[0], timeout=30)
         top = c0.call("status")["height"]
         first = min(loaded)
         for h in range(first, top + 1):
@@ -62,11 +62,11 @@ def verify(spec, st) -> dict:
         if i >= MIN_SAMPLE and time.monotonic() > budget:
             break  # the tx RPC decodes the whole block of the tx: keep this bounded
         checked += 1
-        client = RPCClient(spec.rpc_urls[i % len(spec.rpc_urls)], timeout=30)
+        client = Client(spec.rpc_urls[i % len(spec.rpc_urls)], timeout=30)
         try:
             r = client.call("tx", {"hash": hx})
             ok = r.get("status") == "committed" and r.get("hash") == hx
-        except RPCClientError as exc:
+        except SettleError as exc:
             ok, r = False, str(exc)
         if not ok:
             sample_bad.append(hx)

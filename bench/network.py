@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from cli.client import RPCClient, RPCClientError
+from sdk import Client, SettleError
 from node.config import load_config, save_config
 from cli.devnet import node_command, node_env
 from cli.testnet import init_testnet
@@ -151,7 +151,7 @@ class LocalNetwork:
     def wait_ready(self, timeout: float, stop: threading.Event | None = None) -> None:
         """Every node answers ``status``; with several validators, every node has height >= 1."""
         deadline = time.monotonic() + timeout
-        clients = [RPCClient(u, timeout=2) for u in self.rpc_urls]
+        clients = [Client(u, timeout=2) for u in self.rpc_urls]
         pending = set(range(len(clients)))
         need = 1 if self.validators > 1 else 0
         while pending:
@@ -165,7 +165,7 @@ class LocalNetwork:
                 try:
                     if clients[i].call("status")["height"] >= need:
                         pending.discard(i)
-                except RPCClientError:
+                except SettleError:
                     pass
             time.sleep(0.1)
 
@@ -194,14 +194,14 @@ class LocalNetwork:
 
 def check_agreement(urls: list[str]) -> dict:
     """Block id and state root of every node at the highest height they all have."""
-    clients = [RPCClient(u, timeout=30) for u in urls]
+    clients = [Client(u, timeout=30) for u in urls]
     heights = [c.call("status")["height"] for c in clients]
     h = min(heights)
     views = []
     for c in clients:
         try:
             hdr = c.call("commit", {"height": h})["header"]
-        except RPCClientError:
+        except SettleError:
             hdr = c.call("block", {"height": h})["header"]
         views.append({"block_id": hdr["id"], "state_root": hdr["state_root"]})
     agree = h >= 1 and all(v == views[0] for v in views)

@@ -16,13 +16,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+import sdk
 from ledger.keys import format_address
-from ledger.tx import sign_tx
-from settlement.checktx import check_body
 from node.config import load_config
-from settlement.errors import SettlementError
 
-from .client import RPCClient, RPCClientError
 from .keyring import Keyring, default_home
 from .testnet import HOST, RPC_PORT, load_devnet
 
@@ -53,8 +50,8 @@ def rpc_url(home: Path, rpc: str | None) -> str:
     return f"http://{HOST}:{RPC_PORT}"
 
 
-def rpc_client(home: Path, rpc: str | None) -> RPCClient:
-    return RPCClient(rpc_url(home, rpc))
+def rpc_client(home: Path, rpc: str | None) -> sdk.Client:
+    return sdk.Client(rpc_url(home, rpc))
 
 
 def emit(obj, as_json: bool, render) -> None:
@@ -110,9 +107,10 @@ def print_table(columns, rows, cells=tuple, **options) -> None:
 
 
 def submit(home: Path, rpc: str | None, signer: str, body, wait: bool, as_json: bool) -> None:
+    """Sign ``body`` with the keyring's ``signer`` and send it through the SDK; with ``wait``, show the final receipt."""
     try:
-        check_body(type(body).KIND, body)  # what needs no state is refused before anything is signed
-    except SettlementError as exc:
+        sdk.checked(body)  # what needs no state is refused before any key is read or node asked
+    except sdk.TxInvalid as exc:
         raise CLIError(str(exc)) from None
     ring = Keyring(home)
     try:
@@ -120,20 +118,18 @@ def submit(home: Path, rpc: str | None, signer: str, body, wait: bool, as_json: 
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     client = rpc_client(home, rpc)
-    status = client.call("status")
     try:
-        acct = client.call("account", {"address": format_address(key.address)})
-    except RPCClientError as exc:
-        if exc.code == -32001:
-            raise CLIError(f"signer {format_address(key.address)} is not a registered account") from None
-        raise
-    t = sign_tx(key, status["chain_id"], acct["next_nonce"], body)
-    res = client.call("broadcast_tx", {"tx": t.raw.hex(), "mode": "commit" if wait else "sync"}, timeout=90)
+        t = client.sign(key, body)
+    except sdk.NotFound:
+        raise CLIError(f"signer {format_address(key.address)} is not a registered account") from None
+    res = client.submit(t, wait=wait)
     if wait and not res["receipt"]["ok"]:
         if as_json:
             click.echo(json.dumps(res, indent=2))
-        r = res["receipt"]
-        raise CLIError(f"transaction {res['hash']} committed at height {res['height']} but failed: {r['error']}: {r['reason']}")
+        try:
+            sdk.ensure_ok(res)
+        except sdk.TxFailed as exc:
+            raise CLIError(str(exc)) from None
 
     def render(res):
         rows = [("hash", res["hash"]), ("kind", t.kind), ("nonce", t.nonce)]

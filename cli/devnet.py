@@ -34,7 +34,7 @@ import threading
 import time
 from pathlib import Path
 
-from .client import RPCClient, RPCClientError
+from sdk import Client, SettleError
 from .testnet import DEMO_ACCOUNTS, P2P_PORT, RPC_PORT, init_testnet, load_devnet
 
 __all__ = ["DevnetBusy", "HomeLock", "die_with_parent", "down", "node_command", "node_env", "up"]
@@ -359,12 +359,12 @@ def _is_our_node(pid: int, home: Path) -> bool:
 def _wait_ready(meta: dict, procs, stop: threading.Event, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     for n in meta["nodes"]:
-        client = RPCClient(n["rpc"], timeout=2)
+        client = Client(n["rpc"], timeout=2)
         while not stop.is_set() and time.monotonic() < deadline:
             if any(p.poll() is not None for _, p in procs):
                 return
             try:
-                client.call("status")
+                client.status()
                 break
-            except RPCClientError:
+            except SettleError:
                 time.sleep(0.2)

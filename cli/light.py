@@ -34,7 +34,7 @@ from ledger.proofs import ProofError
 from node.render import jsonable
 from settlement.risk.records import Htlc
 
-from .client import RPCClient
+from sdk import Client
 from .common import CLIError, json_opt, utc_time
 from .proven import ProvenState, balance_of, fetch_state, htlc_of, key_of_balance, key_of_htlc
 from .trust import Trust, trust_options
@@ -42,7 +42,7 @@ from .trust import Trust, trust_options
 __all__ = ["light", "verified_balance", "verified_htlc"]
 
 
-def _fetch(client: RPCClient, height: int) -> tuple[Header, CommitCertificate, object]:
+def _fetch(client: Client, height: int) -> tuple[Header, CommitCertificate, object]:
     ans = client.call("proof", {"kind": "header", "height": height})
     try:
         header = Header.decode(bytes.fromhex(ans["header"]))
@@ -53,19 +53,19 @@ def _fetch(client: RPCClient, height: int) -> tuple[Header, CommitCertificate, o
     return header, cert, vset
 
 
-def verified_balance(client: RPCClient, trust: Trust, address: str, asset: str,
+def verified_balance(client: Client, trust: Trust, address: str, asset: str,
                      height: int | None = None) -> tuple[int, ProvenState]:
     """The balance of ``address`` in ``asset`` after the block at ``height`` (default latest), by a state proof."""
     return _proven(client, trust, lambda: key_of_balance(address, asset), balance_of, height)
 
 
-def verified_htlc(client: RPCClient, trust: Trust, hid: str,
+def verified_htlc(client: Client, trust: Trust, hid: str,
                   height: int | None = None) -> tuple[Htlc | None, ProvenState]:
     """The HTLC ``hid`` after the block at ``height`` (default latest), proven present (its record) or absent (None)."""
     return _proven(client, trust, lambda: key_of_htlc(hid), htlc_of, height)
 
 
-def _proven(client: RPCClient, trust: Trust, key_of, read, height: int | None):
+def _proven(client: Client, trust: Trust, key_of, read, height: int | None):
     try:
         key = key_of()
     except ValueError as exc:
@@ -94,7 +94,7 @@ def light(trust_genesis, trust_vset, rpc, start, until, balance, htlc, poll, as_
     trust = Trust.from_options(trust_genesis, trust_vset)
     if start < 1 or (until is not None and until < start):
         raise CLIError("need 1 <= --from <= --until")
-    client = RPCClient(rpc, timeout=30)
+    client = Client(rpc, timeout=30)
     if balance is not None or htlc is not None:
         if start != 1:
             raise CLIError("--from is where following starts; a query (--balance, --htlc) follows no headers")
@@ -104,7 +104,7 @@ def light(trust_genesis, trust_vset, rpc, start, until, balance, htlc, poll, as_
     height, tip = start, 0
     while until is None or height <= until:
         if tip < height:
-            tip = client.call("status")["height"]  # only a hint of how far to ask: nothing here is trusted
+            tip = client.status()["height"]  # only a hint of how far to ask: nothing here is trusted
             if tip < height:
                 time.sleep(poll)
                 continue
@@ -124,7 +124,7 @@ def light(trust_genesis, trust_vset, rpc, start, until, balance, htlc, poll, as_
         height += 1
 
 
-def _query(client: RPCClient, trust: Trust, balance, htlc, until: int | None, as_json: bool) -> None:
+def _query(client: Client, trust: Trust, balance, htlc, until: int | None, as_json: bool) -> None:
     if balance is not None:
         amount, state = verified_balance(client, trust, *balance, until)
         _answer(state, {"address": balance[0], "asset": balance[1], "balance": amount},

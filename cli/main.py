@@ -15,7 +15,7 @@ import sys
 import click
 
 from . import bench, chaos, keys, light, net, options, pm, query, receipt, relay, risk, risk_query, tx, xswap
-from .client import RPCClientError
+from sdk import SettleError
 
 __all__ = ["build_cli", "cli", "main"]
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(1)
-    except RPCClientError as exc:
+    except SettleError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from node.run import run_node
 
-from .client import RPCClient, RPCClientError
+from sdk import Client, SettleError
 from .common import CLIError, console, emit, home_dir, home_opt, json_opt
 from .devnet import SUPERVISOR_ENV, die_with_parent, down, up
 from .testnet import CHAIN_ID, HOST, P2P_PORT, RPC_PORT, SINGLE_NODE_CHAIN_ID, VALIDATORS, init_testnet, load_devnet
@@ -135,9 +135,9 @@ def devnet_status(home: str | None, as_json: bool) -> None:
     rows = []
     for n in meta["nodes"]:
         try:
-            st = RPCClient(n["rpc"], timeout=5).call("status")
+            st = Client(n["rpc"], timeout=5).status()
             rows.append({"node": n["name"], "rpc": n["rpc"], "up": True, **{k: st[k] for k in ("height", "latest_block_hash", "state_root", "mempool_size", "peers")}})
-        except RPCClientError as exc:
+        except SettleError as exc:
             rows.append({"node": n["name"], "rpc": n["rpc"], "up": False, "error": str(exc)})
 
     def render(rows):

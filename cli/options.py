@@ -70,7 +70,7 @@ def _int(text: str, what: str) -> int:
 
 
 def _block_time(home: Path, rpc: str | None) -> int:
-    return rpc_client(home, rpc).call("status")["latest_block_time_ms"]
+    return rpc_client(home, rpc).status()["latest_block_time_ms"]
 
 
 def _expiry(text: str, now: "callable") -> int:
@@ -209,7 +209,7 @@ def options_order(maker, series, side, size, price, expiry_height, expires_in, n
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     if chain_id is None or expiry_height is None:
-        st = rpc_client(h, rpc).call("status")
+        st = rpc_client(h, rpc).status()
         chain_id = chain_id or st["chain_id"]
         expiry_height = expiry_height if expiry_height is not None else st["height"] + (expires_in or 100)
     nonce = nonce if nonce is not None else int.from_bytes(os.urandom(8), "big") >> 1

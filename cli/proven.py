@@ -26,7 +26,7 @@ from ledger.statetree import StateProof, verify_state
 from settlement.accounts import balance_key
 from settlement.risk.records import Htlc, htlc_key
 
-from .client import RPCClient
+from sdk import Client
 from .trust import Trust
 
 __all__ = ["ProvenState", "balance_of", "fetch_state", "htlc_of", "key_of_balance", "key_of_htlc", "proven_entry",
@@ -108,7 +108,7 @@ def proven_entry(header: Header, key: bytes, encoded, power: int, total: int, va
     return ProvenState(header, key, value, power, total)
 
 
-def fetch_state(client: RPCClient, trust: Trust, key: bytes, height: int | None = None) -> ProvenState:
+def fetch_state(client: Client, trust: Trust, key: bytes, height: int | None = None) -> ProvenState:
     """Ask a node (not trusted) for the proof of ``key`` at ``height`` (default its latest) and check it."""
     params = {"kind": "state", "key": key.hex()} | ({} if height is None else {"height": height})
     return proven_state(client.call("proof", params), trust, key, height)

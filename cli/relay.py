@@ -32,14 +32,13 @@ import click
 
 from ledger.block import Header
 from ledger.codec import decode
-from ledger.keys import PrivateKey, format_address
+from ledger.keys import PrivateKey
 from ledger.lightclient import validator_set_bytes
-from ledger.tx import sign_tx
 from ledger.txkinds_bridge import BridgeAck, BridgeCreateClient, BridgeRecv, BridgeSend, BridgeTimeout, BridgeUpdateClient, Packet
 from settlement.bridge.records import Client, ack_key, client_key, commitment_key, receipt_key, sequence_key
 from settlement.genesis import Genesis, GenesisError
+import sdk
 
-from .client import RPCClient, RPCClientError
 from .common import CLIError, home_dir, home_opt, kv_table, query_command, resolve_address, submit, tx_command, utc_time
 from .keyring import Keyring
 
@@ -51,15 +50,12 @@ class Side:
 
     def __init__(self, label: str, url: str, key: PrivateKey):
         self.label, self.key = label, key
-        self.client = RPCClient(url, timeout=30)
-        self.chain_id = self.client.call("status")["chain_id"]
+        self.client = sdk.Client(url, timeout=30)
+        self.chain_id = self.client.chain_id()
 
     def state(self, key: bytes, height: int | None = None) -> tuple[int, bytes | None, bytes]:
         """``(height, value, proof bytes)`` of one state entry (latest height by default)."""
-        params = {"kind": "state", "key": key.hex()}
-        if height is not None:
-            params["height"] = height
-        ans = self.client.call("proof", params)
+        ans = self.client.proof("state", key=key, height=height)
         value = None if ans["value"] is None else bytes.fromhex(ans["value"])
         return ans["height"], value, bytes.fromhex(ans["proof"]["state_proof"])
 
@@ -68,18 +64,13 @@ class Side:
 
     def header(self, height: int | None = None) -> tuple[Header, bytes, bytes]:
         """The header at ``height`` (latest by default), its bytes and its commit certificate's bytes."""
-        ans = self.client.call("proof", {"kind": "header"} if height is None else {"kind": "header", "height": height})
+        ans = self.client.proof("header", height=height)
         raw = bytes.fromhex(ans["header"])
         return Header.decode(raw), raw, bytes.fromhex(ans["certificate"])
 
     def submit(self, body) -> dict:
-        """Sign ``body`` with the relayer's key, wait for its commit; the receipt (``ok``, ``error``, ``reason``)."""
-        nonce = self.client.call("account", {"address": format_address(self.key.address)})["next_nonce"]
-        tx = sign_tx(self.key, self.chain_id, nonce, body)
-        res = self.client.call("broadcast_tx", {"tx": tx.raw.hex(), "mode": "commit"}, timeout=90)
-        if res.get("receipt") is None:
-            raise CLIError(f"{self.label}: {tx.kind} was not committed: {res}")
-        return res["receipt"]
+        """Sign ``body`` with the relayer's key, wait until its block is final; the receipt (``ok``, ``error``, ``reason``)."""
+        return self.client.transact(self.key, body, timeout=80)["receipt"]
 
 
 class Relayer:
@@ -189,7 +180,7 @@ def relay(url_a, url_b, key_a, key_b, once, poll, home):
     while True:
         try:
             relayer.round()
-        except RPCClientError as exc:
+        except sdk.SettleError as exc:
             if once:
                 raise
             click.echo(f"round failed, retrying: {exc}")

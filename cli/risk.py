@@ -64,7 +64,7 @@ def _hex(text: str, n: int | None, what: str) -> bytes:
 def _chain_and_height(home: Path, rpc: str | None, chain_id: str | None, need_height: bool) -> tuple[str, int | None]:
     if chain_id and not need_height:
         return chain_id, None
-    st = rpc_client(home, rpc).call("status")
+    st = rpc_client(home, rpc).status()
     return chain_id or st["chain_id"], st["height"]
 
 
@@ -212,7 +212,7 @@ def tx_htlc_lock(sender, receiver, asset, amount, hashlock, timeout_height, time
     """Lock an amount for a receiver under a sha256 hashlock until a timeout height and/or block time."""
     h = home_dir(home)
     if timeout_in is not None:
-        timeout_ms = rpc_client(h, rpc).call("status")["latest_block_time_ms"] + int(timeout_in * 1000)
+        timeout_ms = rpc_client(h, rpc).status()["latest_block_time_ms"] + int(timeout_in * 1000)
     if timeout_height is None and (timeout_ms is None or timeout_blocks is not None):
         _, height = _chain_and_height(h, rpc, None, True)
         timeout_height = height + (timeout_blocks or 100)

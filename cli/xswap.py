@@ -47,7 +47,7 @@ from settlement.swaps import htlc_id
 from ledger.proofs import ProofError
 
 from . import xswap_plan as plan
-from .client import RPCClient, RPCClientError
+from sdk import Client, SettleError
 from .common import CLIError, home_dir, home_opt, json_opt, kv_table
 from .keyring import Keyring
 from .proven import fetch_state, htlc_of, key_of_htlc
@@ -100,7 +100,7 @@ class Runner:
 
     def __init__(self, path: Path, swap: plan.Swap, shell: dict, as_json: bool):
         self.path, self.swap, self.shell, self.as_json = path, swap, shell, as_json
-        self.clients = {c: RPCClient(shell[f"rpc_{c}"], timeout=15) for c in "ab"}
+        self.clients = {c: Client(shell[f"rpc_{c}"], timeout=15) for c in "ab"}
         ring = Keyring(Path(shell["home"]))
         try:
             self.keys: dict[str, PrivateKey] = {c: ring.load(shell[f"key_{c}"]) for c in "ab"}
@@ -142,8 +142,8 @@ class Runner:
             return None if h is None else plan.HtlcView(c, hid, h.sender, h.receiver, h.asset, h.amount, h.hashlock,
                                                         h.timeout_height, h.timeout_ms, h.status, h.preimage)
         try:
-            info = self.clients[c].call("htlc", {"id": hid.hex()})
-        except RPCClientError as exc:
+            info = self.clients[c].htlc(hid.hex())
+        except SettleError as exc:
             if exc.code == -32001:
                 return None
             raise
@@ -154,7 +154,7 @@ class Runner:
     def _scan(self, c: str, counterparty: bytes) -> None:
         """Add to ``shell["found"]`` the counterparty's HTLCs under the hashlock from the nonces it used since the last scan."""
         cursor = self.shell["scan"][c]
-        committed = self.clients[c].call("account", {"address": format_address(counterparty)})["nonce"]
+        committed = self.clients[c].account(format_address(counterparty))["nonce"]
         for n in range(cursor, min(committed, cursor + SCAN_MAX)):
             hid = htlc_id(self.chain_id(c), counterparty, n)
             h = self._htlc(c, hid)
@@ -162,11 +162,11 @@ class Runner:
                 self.shell["found"][c].append(hid.hex())
         self.shell["scan"][c] = min(committed, cursor + SCAN_MAX)
 
-    def _tx_status(self, client: RPCClient, tx_hash: bytes) -> tuple[str, bool]:
+    def _tx_status(self, client: Client, tx_hash: bytes) -> tuple[str, bool]:
         """("pending" | "committed" | "unknown", receipt ok) of a transaction as a node knows it."""
         try:
-            res = client.call("tx", {"hash": tx_hash.hex()})
-        except RPCClientError as exc:
+            res = client.tx(tx_hash.hex())
+        except SettleError as exc:
             if exc.code != -32001:
                 raise
             return "unknown", False
@@ -182,12 +182,12 @@ class Runner:
         if status != "unknown":
             return status == "pending", ok
         me = self.keys[p.chain].address
-        if client.call("account", {"address": format_address(me)})["nonce"] > p.nonce:
+        if client.account(format_address(me))["nonce"] > p.nonce:
             status, ok = self._tx_status(client, p.tx_hash)  # committed in between?
             return False, ok  # else its nonce went to another transaction: it never commits
         try:  # lost (a node restarted, or we crashed before sending): the same bytes again
             client.call("broadcast_tx", {"tx": p.raw.hex(), "mode": "sync"})
-        except RPCClientError as exc:
+        except SettleError as exc:
             self.say("resend refused", reason=str(exc))
             return False, False
         self.say("sent again", tx=p.tx_hash.hex())
@@ -197,7 +197,7 @@ class Runner:
         """Both networks now: the pending transaction first, so a lock that committed shows in the HTLCs read after."""
         in_flight, ok = self._pending()
         t = self.swap.terms
-        times = {c: self.clients[c].call("status")["latest_block_time_ms"] for c in "ab"}
+        times = {c: self.clients[c].status()["latest_block_time_ms"] for c in "ab"}
         theirs = self.swap.their_chain
         self._scan(theirs, t.responder_b if theirs == "b" else t.initiator_a)
         ids = {(self.swap.my_chain, self.swap.my_lock), (theirs, self.swap.their_lock)}
@@ -217,7 +217,7 @@ class Runner:
             body = HtlcClaim(act.htlc_id, act.preimage)
         else:
             body = HtlcRefund(act.htlc_id)
-        nonce = client.call("account", {"address": format_address(key.address)})["next_nonce"]
+        nonce = client.account(format_address(key.address))["next_nonce"]
         tx = sign_tx(key, self.chain_id(c), nonce, body)
         lock_id = htlc_id(self.chain_id(c), key.address, nonce) if isinstance(act, plan.Lock) else b""
         self.swap = plan.sent(self.swap, nonce, tx.hash, tx.raw, lock_id)
@@ -225,7 +225,7 @@ class Runner:
         self.say(f"{type(body).KIND} sent", chain=c.upper(), tx=tx.hash.hex())
         try:
             client.call("broadcast_tx", {"tx": tx.raw.hex(), "mode": "sync"})
-        except RPCClientError as exc:
+        except SettleError as exc:
             self.say("send failed (looked at again next step)", reason=str(exc))
 
     def step(self) -> plan.Action:
@@ -255,7 +255,7 @@ class Runner:
             try:
                 act = self.step()
                 last_error = None
-            except RPCClientError as exc:  # a network down: keep trying (refunds need this tool running)
+            except SettleError as exc:  # a network down: keep trying (refunds need this tool running)
                 if str(exc) != last_error:
                     self.say("network unreachable, retrying", reason=str(exc))
                 last_error, act = str(exc), None
@@ -285,8 +285,8 @@ def _policy(lock_s: float, margin_s: float, window_s: float) -> plan.Policy:
         raise CLIError(str(exc)) from None
 
 
-def _status(client: RPCClient, want: str | None, which: str) -> dict:
-    st = client.call("status")
+def _status(client: Client, want: str | None, which: str) -> dict:
+    st = client.status()
     if want and st["chain_id"] != want:
         raise CLIError(f"network {which} at {client.url} is chain {st['chain_id']!r}, not {want!r}")
     return st
@@ -387,7 +387,7 @@ def xswap_initiate(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, tru
         raise CLIError(str(exc)) from None
     (asset_a, amount_a), (asset_b, amount_b) = _amount(give, "--give"), _amount(get_, "--get")
     policy = _policy(lock_s, margin_s, window_s)
-    a, b = RPCClient(rpc_a, timeout=15), RPCClient(rpc_b, timeout=15)
+    a, b = Client(rpc_a, timeout=15), Client(rpc_b, timeout=15)
     st_a, st_b = _status(a, chain_a, "A"), _status(b, chain_b, "B")
     trusts = _trusts(trust_a, trust_b, st_a["chain_id"], st_b["chain_id"])
     secret = os.urandom(32)
@@ -396,12 +396,12 @@ def xswap_initiate(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, tru
                            hashlib.sha256(secret).digest())
     except plan.SwapError as exc:
         raise CLIError(str(exc)) from None
-    have = a.call("account", {"address": format_address(me_a)})["balances"].get(asset_a, 0)
+    have = a.account(format_address(me_a))["balances"].get(asset_a, 0)
     if have < amount_a:
         raise CLIError(f"{format_address(me_a)} has {have} {asset_a} on A, the swap locks {amount_a}")
     swap = plan.initiate(terms, policy, secret)
-    nonce_a = a.call("account", {"address": format_address(me_a)})["nonce"]
-    nonce_b = b.call("account", {"address": format_address(cp_b)})["nonce"]
+    nonce_a = a.account(format_address(me_a))["nonce"]
+    nonce_b = b.account(format_address(cp_b))["nonce"]
     offer = {"format": OFFER_FORMAT, "terms": plan.to_doc(swap)["terms"], "initiator_nonce_a": nonce_a,
              "expires_a_ms": st_a["latest_block_time_ms"] + policy.lock_ms}
     write_state(Path(offer_file), offer)
@@ -444,11 +444,11 @@ def xswap_respond(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, trus
         raise CLIError(str(exc)) from None
     if (me_a, me_b) != (terms.responder_a, terms.responder_b):
         raise CLIError("the offer is for other accounts: its responder addresses are not your keys on A and B")
-    a, b = RPCClient(rpc_a, timeout=15), RPCClient(rpc_b, timeout=15)
+    a, b = Client(rpc_a, timeout=15), Client(rpc_b, timeout=15)
     _status(a, chain_a or terms.chain_a, "A")
     _status(b, chain_b or terms.chain_b, "B")
     trusts = _trusts(trust_a, trust_b, terms.chain_a, terms.chain_b)
-    have = b.call("account", {"address": format_address(me_b)})["balances"].get(terms.asset_b, 0)
+    have = b.account(format_address(me_b))["balances"].get(terms.asset_b, 0)
     if have < terms.amount_b:
         raise CLIError(f"{format_address(me_b)} has {have} {terms.asset_b} on B, the swap locks {terms.amount_b}")
     policy = _policy(lock_s, margin_s, window_s)

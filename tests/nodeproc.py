@@ -19,7 +19,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from cli.client import RPCClient, RPCClientError
+from sdk import Client, SettleError
 from cli.devnet import node_command, node_env
 from cli.testnet import init_testnet
 from ledger.keys import format_address
@@ -66,7 +66,7 @@ def run_cli(*args: str, home: Path | None = None, check: bool = False, timeout: 
     return proc
 
 
-def ring_transfers(client: RPCClient, keys: dict, names, chain_id: str, per_account: int) -> list:
+def ring_transfers(client: Client, keys: dict, names, chain_id: str, per_account: int) -> list:
     """``per_account`` signed transfers of 1 USD from each of ``names`` to the next (the last to the first),
     numbered from the sender's next nonce as ``client``'s node knows it."""
     txs = []
@@ -101,7 +101,7 @@ class TransferLoad(threading.Thread):
             try:
                 txs = ring_transfers(node.client, self.keys, self.names, self.chain_id, self.per_account)
                 res = node.client.call("broadcast_tx_batch", {"txs": [t.raw.hex() for t in txs], "mode": "sync"})
-            except RPCClientError:
+            except SettleError:
                 pass
             else:
                 self.sent += len(txs)
@@ -147,7 +147,7 @@ class NodeProcess:
     def __init__(self, home: Path, rpc_url: str):
         self.home = Path(home)
         self.rpc_url = rpc_url
-        self.client = RPCClient(rpc_url, timeout=30)
+        self.client = Client(rpc_url, timeout=30)
         self.proc: subprocess.Popen | None = None
         self.log_path = self.home / "node.log"
         self.nofile: int | None = None  # RLIMIT_NOFILE (soft and hard) of the node process, if set
@@ -181,7 +181,7 @@ class NodeProcess:
             try:
                 self.client.call("status", timeout=2)
                 return
-            except RPCClientError:
+            except SettleError:
                 time.sleep(0.1)
         raise AssertionError(f"node not ready after {timeout}s:\n{self.log()}")
 

@@ -13,20 +13,24 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("ledger", "settlement", "consensus", "node", "cli", "bench", "fuzz")
+PACKAGES = ("ledger", "settlement", "consensus", "node", "sdk", "cli", "bench", "fuzz")
 
 # package -> the packages it must never import.  Allowed, among others: cli -> bench (``settle
-# bench``, ``settle stress`` and ``settle chaos`` run the harnesses), bench/fuzz -> node and cli.
+# bench``, ``settle stress`` and ``settle chaos`` run the harnesses), bench/fuzz -> node and cli,
+# cli/bench -> sdk (the client of a node's API).  sdk is a client: it sees the node only over RPC.
 HARNESSES = {"bench", "fuzz", "tests"}
 FORBIDDEN_IMPORTS = {
-    "ledger": {"settlement", "consensus", "node", "cli"} | HARNESSES,
-    "settlement": {"consensus", "node", "cli"} | HARNESSES,
-    "consensus": {"settlement", "node", "cli"} | HARNESSES,
-    "node": {"cli"} | HARNESSES,
+    "ledger": {"settlement", "consensus", "node", "sdk", "cli"} | HARNESSES,
+    "settlement": {"consensus", "node", "sdk", "cli"} | HARNESSES,
+    "consensus": {"settlement", "node", "sdk", "cli"} | HARNESSES,
+    "node": {"sdk", "cli"} | HARNESSES,
+    "sdk": {"consensus", "node", "cli"} | HARNESSES,
     "cli": {"fuzz", "tests"},
     "bench": {"fuzz", "tests"},
     "fuzz": {"tests"},
 }
+# The only modules of settlement/ the SDK may use: the checks a body passes before it is signed.
+SDK_SETTLEMENT_IMPORTS = {"settlement.checktx"}
 # Known exceptions to the rules below: each list only shrinks (a test fails once an entry no
 # longer breaks its rule, so it is removed, never left to hide a new one).
 # (file, imported package) pairs still breaking FORBIDDEN_IMPORTS:
@@ -135,6 +139,12 @@ def test_no_package_imports_a_package_its_layer_forbids():
             if top in FORBIDDEN_IMPORTS[m.package] and (m.rel, top) not in KNOWN_IMPORT_EXCEPTIONS:
                 found.append(f"{m.rel}:{line}: imports {name} ({m.package} must never import {top})")
     assert not found, report("forbidden imports", found)
+
+
+def test_the_sdk_uses_only_the_stateless_checks_of_settlement():
+    found = [f"{m.rel}:{line}: imports {name}" for m in in_packages("sdk") for line, name in imports(m)
+             if name.split(".")[0] == "settlement" and name not in SDK_SETTLEMENT_IMPORTS]
+    assert not found, report(f"sdk imports settlement beyond {sorted(SDK_SETTLEMENT_IMPORTS)}", found)
 
 
 # Imports inside a function in node/ and cli/, each for a reason other than a circle.

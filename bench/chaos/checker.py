@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ledger.chainstore import ChainStore
 from ledger.store_leveldb import LevelDBKV
-from cli.client import RPCClient, RPCClientError
+from sdk import Client, SettleError
 from settlement.audit import conservation
 
 __all__ = ["applied_twice", "check_offline", "check_online", "scan_chain", "swaps_settled_twice"]
@@ -38,10 +38,10 @@ ACKED = ("ok", "failed")
 NO_COMMIT = ("rejected",)
 
 
-def _lookup(client: RPCClient, h: str) -> tuple[int, int, bool] | None:
+def _lookup(client: Client, h: str) -> tuple[int, int, bool] | None:
     try:
         r = client.call("tx", {"hash": h})
-    except RPCClientError as exc:
+    except SettleError as exc:
         if "not found" in str(exc):
             return None
         raise
@@ -50,7 +50,7 @@ def _lookup(client: RPCClient, h: str) -> tuple[int, int, bool] | None:
     return r["height"], r["index"], bool(r["receipt"]["ok"])
 
 
-def scan_chain(client: RPCClient, top: int) -> tuple[list[dict], dict[str, tuple[int, int, bool]]]:
+def scan_chain(client: Client, top: int) -> tuple[list[dict], dict[str, tuple[int, int, bool]]]:
     """Heights 1..top of one node: each block's (id, state root, tx hashes), and where each tx is (height, index, receipt ok)."""
     with ThreadPoolExecutor(8) as pool:
         blocks = list(pool.map(lambda h: client.call("block", {"height": h, "receipts": True}), range(1, top + 1)))
@@ -117,7 +117,7 @@ def check_online(urls: list[str], ops: list[dict]) -> dict:
     Returns the heights, the violations by check, and for each op its tx's receipt verdict
     (``committed``: True ok, False failed, None not in the chain).
     """
-    clients = [RPCClient(u, timeout=30) for u in urls]
+    clients = [Client(u, timeout=30) for u in urls]
     heights = [c.call("status")["height"] for c in clients]
     common = min(heights)
     v: dict[str, list[str]] = {k: [] for k in ("agreement", "acknowledged", "rejected", "unknown", "applied_twice", "swap_settled_twice")}

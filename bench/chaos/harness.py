@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.keys import PrivateKey
-from cli.client import RPCClient, RPCClientError
+from sdk import Client, SettleError
 
 from .checker import check_offline, check_online
 from .cluster import ChaosNetwork
@@ -58,7 +58,7 @@ def _wait(pred, timeout: float, step: float = 0.2) -> bool:
         try:
             if pred():
                 return True
-        except RPCClientError:
+        except SettleError:
             pass
         time.sleep(step)
     return False
@@ -78,7 +78,7 @@ def run_chaos(cfg: ChaosConfig, log=None) -> dict:
         net.start()
         net.wait_ready(60)
         log(f"network up in {root} (node{disk_node} on a {cfg.disk_mb} MB tmpfs)")
-        supply = {a["symbol"]: a["supply"] for a in RPCClient(net.rpc_urls[0]).call("assets")}
+        supply = {a["symbol"]: a["supply"] for a in Client(net.rpc_urls[0]).call("assets")}
         keys = {n: PrivateKey.load(net.root / "keys" / f"{n}.json") for n in PARTICIPANTS}
         load_keys = [PrivateKey.from_name(f"load-{i}", net.chain_id) for i in range(LOAD_ACCOUNTS)]
         t0 = time.monotonic()
@@ -105,7 +105,7 @@ def run_chaos(cfg: ChaosConfig, log=None) -> dict:
         ops = [op.as_dict() for op in workload.history.snapshot()]
         ok_after_heal = sum(1 for op in ops if op["outcome"] == "ok" and op["start"] >= healed_at)
 
-        clients = [RPCClient(u, timeout=5) for u in net.rpc_urls]
+        clients = [Client(u, timeout=5) for u in net.rpc_urls]
         drained = _wait(lambda: all(c.call("mempool")["size"] == 0 for c in clients), 60)
         target = max(c.call("status")["height"] for c in clients)
         _wait(lambda: all(c.call("status")["height"] >= target for c in clients), 60)

@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 
 from ledger.validators import Validator, ValidatorSet
 from consensus.proposer import ProposerSchedule
-from cli.client import RPCClient, RPCClientError
+from sdk import Client, SettleError
 from node.config import load_config
 
 from .cluster import ChaosNetwork, faketime_library
@@ -121,7 +121,7 @@ class Nemesis:
         self.t0 = t0
         self.recovery_limit_s = recovery_limit_s
         self.log = log or (lambda msg: None)
-        self.clients = [RPCClient(u, timeout=2) for u in net.rpc_urls]
+        self.clients = [Client(u, timeout=2) for u in net.rpc_urls]
         genesis = json.loads((net.homes[0] / "genesis.json").read_text())
         vset = ValidatorSet([Validator(bytes.fromhex(v["pubkey"]), v["power"]) for v in genesis["validators"]])
         self.schedule = ProposerSchedule(vset)
@@ -137,7 +137,7 @@ class Nemesis:
         for c in self.clients:
             try:
                 out.append(c.call("status")["height"])
-            except RPCClientError:
+            except SettleError:
                 out.append(None)
         return out
 
@@ -222,7 +222,7 @@ class Nemesis:
             try:
                 f.extra["admitted"] = burst(net.rpc_urls[i], self.load_keys, net.chain_id, BURST_PER_ACCOUNT, self.workload.history, self.t0, i,
                                             self.workload.next_id)
-            except RPCClientError as exc:
+            except SettleError as exc:
                 f.detail = f"burst failed: {exc}"
         else:
             raise ValueError(f"unknown fault kind {f.kind}")

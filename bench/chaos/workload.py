@@ -31,7 +31,7 @@ from ledger.keys import PrivateKey
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
 from ledger.txkinds_risk import SwapTerms, sign_swap_terms
-from cli.client import RPCClient, RPCClientError
+from sdk import Client, SettleError
 from node.methods import TIMEOUT, TX_REJECTED
 
 __all__ = ["Op", "Workload", "burst", "hold_idle_connections"]
@@ -76,7 +76,7 @@ class History:
             return list(self.ops)
 
 
-def _classify(exc: RPCClientError) -> tuple[str, str]:
+def _classify(exc: SettleError) -> tuple[str, str]:
     if exc.code == TX_REJECTED:
         return "rejected", str(exc)
     if exc.code == TIMEOUT:
@@ -124,10 +124,10 @@ class Workload:
         retry = None  # (tx nonce, Swap body, swap id) of a swap whose outcome is unknown
         while not self._stop.is_set():
             i = rng.randrange(len(self.urls))
-            client = RPCClient(self.urls[i], timeout=self.op_timeout_s + 5)
+            client = Client(self.urls[i], timeout=self.op_timeout_s + 5)
             try:
                 nonce = max(next_nonce, client.call("account", {"address": addr}, timeout=3)["nonce"])
-            except RPCClientError:
+            except SettleError:
                 self._stop.wait(0.3)
                 continue
             op_id = self.next_id()
@@ -151,7 +151,7 @@ class Workload:
                 op.height = res["height"]
                 op.detail = "" if res["receipt"]["ok"] else str(res["receipt"].get("reason") or res["receipt"].get("error"))
                 next_nonce = nonce + 1
-            except RPCClientError as exc:
+            except SettleError as exc:
                 op.outcome, op.detail = _classify(exc)
                 if op.outcome == "unknown" and swap is not None:
                     retry = (nonce, body, swap)
@@ -163,7 +163,7 @@ class Workload:
 
 def burst(url: str, keys: list[PrivateKey], chain_id: str, per_account: int, history: History, t0: float, node: int, next_id) -> int:
     """Flood one node with ``len(keys) * per_account`` presigned transfers in one batch; returns how many it admitted."""
-    client = RPCClient(url, timeout=30)
+    client = Client(url, timeout=30)
     txs = []
     for k, key in enumerate(keys):
         addr = "st" + key.address.hex()
@@ -176,7 +176,7 @@ def burst(url: str, keys: list[PrivateKey], chain_id: str, per_account: int, his
     try:
         res = client.call("broadcast_tx_batch", {"txs": [t.raw.hex() for *_, t in txs], "mode": "sync"})
         verdicts = res["results"]
-    except RPCClientError as exc:
+    except SettleError as exc:
         outcome, detail = _classify(exc)
         verdicts = [{"accepted": None, "detail": detail, "outcome": outcome}] * len(txs)
     end = time.monotonic() - t0

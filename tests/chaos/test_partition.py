@@ -11,7 +11,7 @@ import time
 import pytest
 
 from bench.chaos.cluster import ChaosNetwork
-from cli.client import RPCClient
+from sdk import Client
 
 pytestmark = pytest.mark.chaos
 
@@ -29,7 +29,7 @@ def net(tmp_path):
 
 
 def _heights(net):
-    return [RPCClient(u, timeout=5).call("status")["height"] for u in net.rpc_urls]
+    return [Client(u, timeout=5).call("status")["height"] for u in net.rpc_urls]
 
 
 def test_two_against_two_commits_nothing_until_healed(net):

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from cli.client import RPCClient, RPCClientError
+from sdk import Client, SettleError
 from tests.docker.dockerenv import ROOT, Engine, build_wheels, cache_dir, ensure_base_image, sh, tools_present
 from tests.nodeproc import free_port
 
@@ -44,7 +44,7 @@ def compose(tmp_path_factory):
         try:
             dc("build")
             dc("up", "-d")
-            clients = [RPCClient(f"http://127.0.0.1:{p}", timeout=10) for p in ports]
+            clients = [Client(f"http://127.0.0.1:{p}", timeout=10) for p in ports]
             yield dc, clients
         finally:
             logs = dc("logs", "--tail", "30", check=False)
@@ -52,10 +52,10 @@ def compose(tmp_path_factory):
             dc("down", "-v", "--remove-orphans", check=False, timeout=300)
 
 
-def _status(c: RPCClient):
+def _status(c: Client):
     try:
         return c.call("status")
-    except RPCClientError:
+    except SettleError:
         return None
 
 

@@ -7,7 +7,7 @@ import pytest
 from ledger.keys import PrivateKey, format_address
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
-from cli.client import RPCClientError
+from sdk import SettleError
 from tests.nodeproc import run_cli
 
 
@@ -28,7 +28,7 @@ def test_known_invalid_transfers_are_refused_with_the_reason_and_burn_no_nonce(n
     ]
     for body, code, words in bad:
         t = sign_tx(alice, "settle-local", nonce, body)
-        with pytest.raises(RPCClientError) as err:
+        with pytest.raises(SettleError) as err:
             node.client.call("broadcast_tx", {"tx": t.raw.hex(), "mode": "sync"})
         assert err.value.code == -32000 and words in str(err.value) and err.value.data["code"] == code
         res = node.client.call("broadcast_tx_batch", {"txs": [t.raw.hex()], "mode": "sync"})

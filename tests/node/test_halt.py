@@ -16,7 +16,7 @@ import pytest
 from ledger.keys import PrivateKey
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
-from cli.client import RPCClientError
+from sdk import SettleError
 from tests.nodeproc import NodeProcess
 
 
@@ -78,7 +78,7 @@ def test_a_failed_store_or_wal_write_halts_the_node_loudly(small_dir):
         status, body = _health(url)
         assert status == 503 and body["ok"] is False and "No space left" in body["halted"], (status, body)
         t = sign_tx(alice, "settle-local", 50, Transfer(bob.address, "USD", 1, ""))
-        with pytest.raises(RPCClientError) as err:
+        with pytest.raises(SettleError) as err:
             node.client.call("broadcast_tx", {"tx": t.raw.hex()})
         assert err.value.code == -32000 and "halted" in str(err.value)
         height = node.client.call("status")["height"]

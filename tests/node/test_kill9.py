@@ -21,7 +21,7 @@ from ledger.keys import PrivateKey
 from ledger.store_leveldb import LevelDBKV
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
-from cli.client import RPCClient, RPCClientError
+from sdk import Client, SettleError
 from settlement.accounts import Asset
 from settlement.genesis import Genesis
 from ledger.statetree import StateTree, verify_state
@@ -36,7 +36,7 @@ class Load(threading.Thread):
     def __init__(self, home, url: str):
         super().__init__(daemon=True)
         self.keys = [PrivateKey.load(home / "keys" / f"{n}.json") for n in ("alice", "bob", "carol", "dave")]
-        self.client = RPCClient(url, timeout=5)
+        self.client = Client(url, timeout=5)
         self.stop_flag = threading.Event()
         self.sent = 0
 
@@ -51,7 +51,7 @@ class Load(threading.Thread):
                         txs.append(sign_tx(k, "settle-local", nonces[j] + i, Transfer(to, "USD", 1 + i, "")).raw.hex())
                 self.client.call("broadcast_tx_batch", {"txs": txs, "mode": "sync"})
                 self.sent += len(txs)
-            except RPCClientError:
+            except SettleError:
                 time.sleep(0.05)
 
 

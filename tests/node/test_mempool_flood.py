@@ -20,7 +20,7 @@ import pytest
 
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
-from cli.client import RPCClientError
+from sdk import SettleError
 from node.config import load_config, save_config
 from tests.node.test_network import _agree, _keys, _wait_all
 from tests.nodeproc import TransferLoad, network, tune_fast
@@ -119,7 +119,7 @@ def _dave_settled(nodes, dave) -> int | None:
 def _committed(node, h: str) -> bool:
     try:
         return node.client.call("tx", {"hash": h})["status"] == "committed"
-    except RPCClientError:
+    except SettleError:
         return False
 
 
@@ -173,7 +173,7 @@ def test_one_participant_flooding_every_mempool_blocks_nobody(flood_net):
                     if k == j:
                         assert node.client.call("tx", {"hash": t.hash.hex()})["status"] == "pending"
                     else:
-                        with pytest.raises(RPCClientError, match="not found"):
+                        with pytest.raises(SettleError, match="not found"):
                             node.client.call("tx", {"hash": t.hash.hex()})
 
         # 4. The missing nonces: the held txs become ready, are gossiped and commit on every node.

@@ -17,7 +17,7 @@ import pytest
 from ledger.keys import PrivateKey
 from ledger.tx import sign_tx
 from ledger.txkinds import Transfer
-from cli.client import RPCClientError
+from sdk import SettleError
 from node.config import load_config, save_config
 from cli.testnet import init_testnet
 from tests.nodeproc import NodeProcess, TransferLoad, assert_promtool_accepts, free_port, network
@@ -71,7 +71,7 @@ def test_transfers_to_different_nodes_all_commit_and_nodes_agree(net):
         for h in list(pending):
             try:
                 r = nodes[len(pending) % 4].client.call("tx", {"hash": h})
-            except RPCClientError:
+            except SettleError:
                 continue
             if r["status"] == "committed":
                 assert r["receipt"]["ok"]

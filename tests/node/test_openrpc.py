@@ -32,7 +32,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
-from cli.client import RPCClientError
+from sdk import SettleError
 from consensus.messages import DuplicateVoteEvidence
 from ledger.commit import NIL, Vote, VoteType, vote_sign_bytes
 from ledger.keys import PrivateKey, format_address
@@ -367,7 +367,7 @@ def test_every_error_a_method_answers_is_one_it_documents(world):
     ]
     seen = set()
     for method, params in calls:
-        with pytest.raises(RPCClientError) as err:
+        with pytest.raises(SettleError) as err:
             w.client.call(method, params, timeout=60)
         code = err.value.code
         assert code in documented_codes(method), f"{method}({str(params)[:80]}) answered {code}: {err.value}"
