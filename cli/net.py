@@ -14,7 +14,6 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from node.run import run_node
 
 from sdk import Client, SettleError
 from .common import CLIError, console, emit, home_dir, home_opt, json_opt
@@ -89,6 +88,8 @@ def node_start(home: str, log_level: str | None) -> None:
     """Run a node in the foreground until Ctrl-C / SIGTERM."""
     if os.environ.get(SUPERVISOR_ENV):  # started by `settle devnet up`: never outlive it
         die_with_parent(int(os.environ[SUPERVISOR_ENV]))
+
+    from node.run import run_node  # the node's runtime, only for the command that runs it
 
     rc = run_node(Path(home), log_level=log_level)
     if rc:

@@ -12,7 +12,6 @@ never the node, the CLI or the harnesses.  See docs/sdk.md.
 from __future__ import annotations
 
 from . import methods, txs, types
-from .aio import AsyncClient
 from .build import build, checked
 from .client import Client
 from .core import ensure_ok, sign
@@ -38,3 +37,12 @@ __all__ = [
     "NotFinal", "NotFound", "RpcError", "SettleError", "SettleTimeout", "TransportError", "TxFailed", "TxInvalid", "TxRejected",
     "build", "checked", "ensure_ok", "methods", "sign", "txs", "types",
 ]
+
+
+def __getattr__(name: str):
+    """``sdk.AsyncClient`` on first use: aiohttp is imported only by programs that use it."""
+    if name == "AsyncClient":
+        from .aio import AsyncClient
+
+        return AsyncClient
+    raise AttributeError(f"module 'sdk' has no attribute {name!r}")

@@ -25,7 +25,6 @@ from ledger.tx import Tx
 
 from . import methods as m
 from . import types as t
-from .aio import AsyncClient
 from .core import POLL_S, ClientCore, sign
 from .errors import NotFound, SettleTimeout, TransportError
 
@@ -181,6 +180,8 @@ class Client(ClientCore):
         return self._drive(lambda c: c.subscribe_tx(hash), timeout)
 
     def _drive(self, open_feed, timeout: float) -> Iterator:
+        from .aio import AsyncClient  # aiohttp only for the WebSocket feed: a plain call never imports it
+
         loop = asyncio.new_event_loop()
         client = AsyncClient(self.url, self.timeout)
         feed = open_feed(client)

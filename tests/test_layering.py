@@ -152,6 +152,7 @@ LAZY_IMPORTS = {
     "node/app.py": "node.p2p loads py-libp2p (about a second), which a node without peers never needs",
     "node/p2p/tuning.py": "libp2p's auto-connector sets its own log level when imported: imported, then held",
     "cli/testnet.py": "node.p2p loads py-libp2p only to derive peer ids when a testnet is written",
+    "cli/net.py": "the node's runtime (node.run, node.app: ~60 ms) only for `settle node start`, not every command",
 }
 
 
