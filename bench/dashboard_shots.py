@@ -4,9 +4,10 @@ Owns the demo scenario a dashboard screenshot or browser test drives with the
 CLI (:func:`open_leveraged_position`: a BTC-PERP market, an oracle price, a
 10x long for alice against bob; :func:`crash_price`: the price drop that
 liquidates it; :func:`portfolio_margin`: bob on portfolio margin), the headless Chromium it is seen through
-(:func:`launch_chromium`, Debian's ``chromium`` driven by Playwright) and the
+(:func:`launch_chromium`, Debian's ``chromium`` driven by Playwright), the
+four-validator ``settle devnet up`` both run against (:func:`devnet`) and the
 list of screenshots (:data:`SHOTS`).  Never talks to the node except through
-the CLI and the page.
+the CLI, the page and ``status`` (to know the devnet is up).
 
 Run ``python -m bench.dashboard_shots [--out docs/img]``: it runs a
 four-validator devnet (``settle devnet up``) in a temporary directory, plays
@@ -24,13 +25,15 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from cli.devnet import node_command, node_env
+from cli.devnet import node_env
 from ledger.keys import PrivateKey, format_address
 
-__all__ = ["CHROMIUM", "MARKET", "SHOTS", "VIEWPORT", "crash_price", "launch_chromium", "open_leveraged_position", "portfolio_margin"]
+__all__ = ["CHROMIUM", "MARKET", "SHOTS", "VIEWPORT", "Devnet", "crash_price", "devnet", "launch_chromium", "open_leveraged_position", "portfolio_margin"]
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/run installs it)
 VIEWPORT = {"width": 1366, "height": 768}  # a laptop screen
@@ -118,38 +121,65 @@ def _settle(home: Path) -> Cli:
     return run
 
 
+@dataclass
+class Devnet:
+    """A running ``settle devnet up``: its home, each node's RPC address (node i at ``rpc_urls[i]``) and the CLI on it."""
+
+    home: Path
+    rpc_urls: list[str]
+    cli: Cli
+    log: Path  # everything the supervisor and its nodes printed
+
+
+@contextmanager
+def devnet(workdir: Path, validators: int = VALIDATORS) -> Iterator[Devnet]:
+    """``settle devnet up -n validators`` with its home under ``workdir``, on free 127.0.0.1 ports.
+
+    Yields once every node answers with all its peers (the CLI's commands go to
+    node0, as ``settle`` on a devnet home does); stopped on exit with Ctrl-C,
+    as a user would.
+    """
+    home, rpc = workdir / "devnet", _free_ports(2 * validators)
+    p2p = rpc + validators
+    urls = [f"http://127.0.0.1:{rpc + i}" for i in range(validators)]
+    log_path = workdir / "devnet.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-P", "-m", "cli", "devnet", "up", "-n", str(validators), "--home", str(home),
+                                 "--rpc-port", str(rpc), "--p2p-port", str(p2p)],
+                                stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=node_env())
+    try:
+        for url in urls:
+            _wait_ready(url, peers=validators - 1, log=log_path)
+        yield Devnet(home, urls, _settle(home), log_path)
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the supervisor stops every node
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def take_screenshots(out: Path, validators: int = VALIDATORS) -> list[Path]:
     """Run a devnet of ``validators`` in a temporary home, play the demo, write every shot of :data:`SHOTS` into ``out``."""
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="settle-dashboard-") as tmp:
-        home, rpc = Path(tmp) / "devnet", _free_ports(2 * validators)
-        p2p = rpc + validators
-        cli = _settle(home)
-        url = f"http://127.0.0.1:{rpc}"
-        with open(Path(tmp) / "devnet.log", "ab") as log:
-            devnet = subprocess.Popen([sys.executable, "-P", "-m", "cli", "devnet", "up", "-n", str(validators), "--home", str(home),
-                                       "--rpc-port", str(rpc), "--p2p-port", str(p2p)],
-                                      stdout=log, stderr=subprocess.STDOUT, cwd=tmp, env=node_env())
-        try:
-            _wait_ready(url, peers=validators - 1)
-            open_leveraged_position(cli, Path(tmp), params=("funding_interval_ms=5000",))  # funding rows to show
-            for walk in WALK:  # a few reports for the price chart
-                cli("tx", "price", "--from", "oracle", "--market", MARKET, "--price", str(walk), "--wait")
-            crash_price(cli)
-            portfolio_margin(cli)
-            transfer = json.loads(cli("tx", "transfer", "--from", "alice", "--to", "carol", "--asset", "USD",
-                                      "--amount", "12345678", "--wait", "--json"))["hash"]
-            names = {name: format_address(PrivateKey.load(home / "keys" / f"{name}.json").address) for name in ("alice", "bob")}
-            return _shoot(url, out, {**names, "transfer": transfer}, sync_playwright)
-        finally:
-            devnet.send_signal(signal.SIGINT)  # Ctrl-C: the supervisor stops every node
-            devnet.wait(60)
+    with tempfile.TemporaryDirectory(prefix="settle-dashboard-") as tmp, devnet(Path(tmp), validators) as net:
+        cli = net.cli
+        open_leveraged_position(cli, Path(tmp), params=("funding_interval_ms=5000",))  # funding rows to show
+        for walk in WALK:  # a few reports for the price chart
+            cli("tx", "price", "--from", "oracle", "--market", MARKET, "--price", str(walk), "--wait")
+        crash_price(cli)
+        portfolio_margin(cli)
+        transfer = json.loads(cli("tx", "transfer", "--from", "alice", "--to", "carol", "--asset", "USD",
+                                  "--amount", "12345678", "--wait", "--json"))["hash"]
+        names = {name: format_address(PrivateKey.load(net.home / "keys" / f"{name}.json").address) for name in ("alice", "bob")}
+        return _shoot(net.rpc_urls[0], out, {**names, "transfer": transfer}, sync_playwright)
 
 
-def _wait_ready(url: str, peers: int, timeout: float = 90) -> None:
-    """Until the node at ``url`` answers ``status`` with at least ``peers`` peers."""
+def _wait_ready(url: str, peers: int, log: Path, timeout: float = 90) -> None:
+    """Until the node at ``url`` answers ``status`` with at least ``peers`` peers (else fails showing the end of ``log``)."""
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "status"}).encode()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -161,7 +191,7 @@ def _wait_ready(url: str, peers: int, timeout: float = 90) -> None:
         except (OSError, KeyError, ValueError):
             pass
         time.sleep(0.3)
-    raise RuntimeError(f"node at {url} not ready with {peers} peers after {timeout}s")
+    raise RuntimeError(f"node at {url} not ready with {peers} peers after {timeout}s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
 def _shoot(url: str, out: Path, names: dict, sync_playwright) -> list[Path]:
