@@ -156,42 +156,6 @@ def _same_blocks(a, b) -> tuple[list, list]:
 
 
 @needs_chromium
-def test_overview_lists_validators_peers_and_commit_power_on_every_node(net, browser):
-    node0 = Watched(browser, net.rpc_urls[0])
-    page = node0.page
-    page.wait_for_selector(f"section.panel:has(> h2:text-is('Peers')) tbody tr:nth-child({VALIDATORS - 1})", timeout=WAIT_MS)
-    assert (_card(page, "Validators"), _card(page, "Peers")) == (str(VALIDATORS), str(VALIDATORS - 1))
-    validators = _rows(page, "Validators")
-    assert sorted(r[0] for r in validators) == [f"node{i}" for i in range(VALIDATORS)]  # named from genesis
-    total = sum(int(r[2].replace(",", "")) for r in validators)
-    peers = _rows(page, "Peers")
-    assert len(peers) == VALIDATORS - 1 and len({r[0] for r in peers}) == VALIDATORS - 1, peers
-    _fits(page)
-
-    # every block row shows the signing power of its commit certificate: more than 2/3 of the total
-    page.wait_for_selector("body[data-view=overview] tbody a[href='#/block/3']", timeout=WAIT_MS)
-    blocks = _rows(page, "Latest blocks")
-    assert len(blocks) >= 3
-    for row in blocks:
-        m = re.fullmatch(r"([\d,]+)/([\d,]+) \((\d+)%\)", row[-1])
-        assert m, row
-        signed, of = int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))
-        assert of == total and 3 * signed > 2 * total and int(m.group(3)) == round(100 * signed / of), row
-
-    # node1 serves the dashboard too, and its page shows the same chain: the same blocks, the same block id
-    node1 = Watched(browser, net.rpc_urls[1])
-    rows0, rows1 = _same_blocks(page, node1.page)
-    assert [r[0] for r in rows0] == [r[0] for r in rows1]
-    assert [r[:4] for r in rows0] == [r[:4] for r in rows1]  # height, time, txs, proposer (each node has its own certificate)
-    assert _card(node1.page, "Validators") == str(VALIDATORS)
-    height = int(rows0[len(rows0) // 2][0].replace(",", ""))
-    block_id = _block_id(page, height)
-    assert re.fullmatch(r"[0-9a-f]{64}", block_id) and _block_id(node1.page, height) == block_id
-    node0.close()
-    node1.close()
-
-
-@needs_chromium
 def test_live_height_transfer_and_liquidation_on_screen(net, browser, tmp_path):
     cli = net.cli
     open_leveraged_position(cli, tmp_path)
@@ -259,3 +223,39 @@ def test_live_height_transfer_and_liquidation_on_screen(net, browser, tmp_path):
     assert len(page.query_selector_all("tr.scenario")) >= 6
     _fits(page)
     watched.close()
+
+
+@needs_chromium
+def test_overview_lists_validators_peers_and_commit_power_on_every_node(net, browser):
+    node0 = Watched(browser, net.rpc_urls[0])
+    page = node0.page
+    page.wait_for_selector(f"section.panel:has(> h2:text-is('Peers')) tbody tr:nth-child({VALIDATORS - 1})", timeout=WAIT_MS)
+    assert (_card(page, "Validators"), _card(page, "Peers")) == (str(VALIDATORS), str(VALIDATORS - 1))
+    validators = _rows(page, "Validators")
+    assert sorted(r[0] for r in validators) == [f"node{i}" for i in range(VALIDATORS)]  # named from genesis
+    total = sum(int(r[2].replace(",", "")) for r in validators)
+    peers = _rows(page, "Peers")
+    assert len(peers) == VALIDATORS - 1 and len({r[0] for r in peers}) == VALIDATORS - 1, peers
+    _fits(page)
+
+    # every block row shows the signing power of its commit certificate: more than 2/3 of the total
+    page.wait_for_selector("body[data-view=overview] tbody a[href='#/block/3']", timeout=WAIT_MS)  # at once after the test above
+    blocks = _rows(page, "Latest blocks")
+    assert len(blocks) >= 3
+    for row in blocks:
+        m = re.fullmatch(r"([\d,]+)/([\d,]+) \((\d+)%\)", row[-1])
+        assert m, row
+        signed, of = int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))
+        assert of == total and 3 * signed > 2 * total and int(m.group(3)) == round(100 * signed / of), row
+
+    # node1 serves the dashboard too, and its page shows the same chain: the same blocks, the same block id
+    node1 = Watched(browser, net.rpc_urls[1])
+    rows0, rows1 = _same_blocks(page, node1.page)
+    assert [r[0] for r in rows0] == [r[0] for r in rows1]
+    assert [r[:4] for r in rows0] == [r[:4] for r in rows1]  # height, time, txs, proposer (each node has its own certificate)
+    assert _card(node1.page, "Validators") == str(VALIDATORS)
+    height = int(rows0[len(rows0) // 2][0].replace(",", ""))
+    block_id = _block_id(page, height)
+    assert re.fullmatch(r"[0-9a-f]{64}", block_id) and _block_id(node1.page, height) == block_id
+    node0.close()
+    node1.close()
