@@ -253,7 +253,7 @@ def test_overview_lists_validators_peers_and_commit_power_on_every_node(net, bro
     rows0, rows1 = _same_blocks(page, node1.page)
     assert [r[0] for r in rows0] == [r[0] for r in rows1]
     assert [r[:4] for r in rows0] == [r[:4] for r in rows1]  # height, time, txs, proposer (each node has its own certificate)
-    assert _card(node1.page, "Validators") == str(VALIDATORS)
+    assert (_card(node1.page, "Validators"), _card(node1.page, "Peers")) == (str(VALIDATORS), str(VALIDATORS - 1))
     height = int(rows0[len(rows0) // 2][0].replace(",", ""))
     block_id = _block_id(page, height)
     assert re.fullmatch(r"[0-9a-f]{64}", block_id) and _block_id(node1.page, height) == block_id
