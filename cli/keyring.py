@@ -65,7 +65,7 @@ def passphrase(name: str, *, confirm: bool = False) -> str:
             text = Path(file).expanduser().read_text(encoding="utf-8")
         except OSError as exc:
             raise ValueError(f"cannot read the passphrase file: {exc}") from None
-        text = text.splitlines()[0] if text else ""
+        text = text.split("\n", 1)[0].removesuffix("\r")  # the first line; other spaces are the passphrase's
     elif os.environ.get(PASSPHRASE_ENV) is not None:
         text = os.environ[PASSPHRASE_ENV]
     elif sys.stdin.isatty():

@@ -41,7 +41,7 @@ def _error_line(run: subprocess.CompletedProcess) -> str:
 
 def test_keygen_encrypt_list_decrypt_encrypt_round_trip(tmp_path):
     home, pw = tmp_path / "home", tmp_path / "pw"
-    pw.write_text("s3cret passphrase\n")  # the first line is the passphrase
+    pw.write_text("s3cret passphrase\r\nsecond line\n")  # the first line is the passphrase
     carol = _ok(_settle("keygen", "carol", "--encrypt", *FAST, "--passphrase-file", str(pw), "--json", home=home))
     dave = _ok(_settle("keygen", "dave", "--json", home=home))
     assert carol["encrypted"] and not dave["encrypted"]

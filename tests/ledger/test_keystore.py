@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import keystore
-from ledger.keys import PrivateKey, format_address
+from ledger.keys import KeyFileError, PrivateKey, format_address, write_key_file
 
 FAST = keystore.ScryptParams(n=1 << 10)  # the floor: 1 MiB, about 2 ms
 SALT, NONCE = bytes(range(32)), bytes(range(100, 112))
@@ -131,6 +131,12 @@ def test_any_unicode_passphrase_opens_only_its_keystore(passphrase, other):
     if unicodedata.normalize("NFKD", other) != unicodedata.normalize("NFKD", passphrase):
         with pytest.raises(keystore.WrongPassphrase):
             keystore.decrypt(doc, other)
+
+
+def test_a_plain_key_reader_says_a_keystore_is_encrypted(tmp_path):
+    write_key_file(tmp_path / "k.json", _sealed())
+    with pytest.raises(KeyFileError, match="is encrypted: it needs its passphrase"):
+        PrivateKey.load(tmp_path / "k.json")  # what a node does with its node_key.json
 
 
 def test_passphrases_are_nfkd_normalised():
