@@ -20,7 +20,7 @@ import sdk
 from ledger.keys import format_address
 from node.config import load_config
 
-from .keyring import Keyring, default_home
+from .keyring import Keyring, default_home, passphrase_opt
 from .testnet import HOST, RPC_PORT, load_devnet
 
 console = Console()
@@ -164,7 +164,8 @@ def address_text(home: Path, text: str) -> str:
     return format_address(resolve_address(home, text))
 
 
-tx_opts = [home_opt, rpc_opt, json_opt, click.option("--wait", is_flag=True, help="wait until committed and show the receipt")]
+tx_opts = [home_opt, rpc_opt, json_opt, click.option("--wait", is_flag=True, help="wait until committed and show the receipt"),
+           passphrase_opt]
 
 
 def tx_command(fn):

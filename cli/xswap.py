@@ -381,7 +381,7 @@ def xswap_initiate(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, tru
     h = home_dir(home)
     ring = Keyring(h)
     try:
-        me_a, me_b = ring.load(key_a).address, ring.load(key_b).address
+        me_a, me_b = ring.address_of(key_a), ring.address_of(key_b)  # no passphrase: only the addresses
         cp_a, cp_b = ring.address(counterparty_a), ring.address(counterparty_b)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
@@ -439,7 +439,7 @@ def xswap_respond(rpc_a, rpc_b, chain_a, chain_b, key_a, key_b, state_file, trus
                        f"not what you agreed ({agreed[0][1]} {agreed[0][0]} for {agreed[1][1]} {agreed[1][0]})")
     ring = Keyring(h)
     try:
-        me_a, me_b = ring.load(key_a).address, ring.load(key_b).address
+        me_a, me_b = ring.address_of(key_a), ring.address_of(key_b)  # no passphrase: only the addresses
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     if (me_a, me_b) != (terms.responder_a, terms.responder_b):

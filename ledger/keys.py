@@ -30,7 +30,9 @@ __all__ = [
     "address_from_pubkey",
     "format_address",
     "parse_address",
+    "read_key_file",
     "verify",
+    "write_key_file",
 ]
 
 ADDRESS_PREFIX = "st"
@@ -143,36 +145,58 @@ class PrivateKey:
     # ------------------------------------------------------------------ files
 
     def save(self, path: str | os.PathLike, name: str | None = None) -> None:
-        """Write the key as JSON with mode 0600 (created with that mode, never widened)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        doc = {
+        """Write the key as plain JSON with mode 0600 (see :func:`write_key_file`)."""
+        write_key_file(path, {
             "type": "ed25519",
             "name": name,
             "address": format_address(self.address),
             "pubkey": self.pubkey.hex(),
             "seed": self.seed.hex(),
-        }
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, (json.dumps(doc, indent=2) + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        })
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "PrivateKey":
-        """Read a key file written by :meth:`save`; raises KeyFileError."""
+        """Read a plain key file written by :meth:`save`; raises KeyFileError (also for an encrypted one)."""
+        return cls.from_doc(read_key_file(path), path)
+
+    @classmethod
+    def from_doc(cls, doc: dict, path: str | os.PathLike = "<key>") -> "PrivateKey":
+        """The key of a plain key file's document; raises KeyFileError."""
+        if isinstance(doc, dict) and "seed" not in doc and "ciphertext" in doc:
+            raise KeyFileError(f"key file {path} is encrypted: it needs its passphrase")
         try:
-            doc = json.loads(Path(path).read_text())
             key = cls(bytes.fromhex(doc["seed"]))
-        except FileNotFoundError:
-            raise KeyFileError(f"key file not found: {path}") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise KeyFileError(f"malformed key file {path}: {exc}") from None
         if doc.get("pubkey") not in (None, key.pubkey.hex()):
             raise KeyFileError(f"key file {path}: pubkey does not match seed")
         return key
+
+
+def read_key_file(path: str | os.PathLike) -> dict:
+    """The JSON document of a key file (plain or encrypted); raises KeyFileError."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise KeyFileError(f"key file not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise KeyFileError(f"malformed key file {path}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise KeyFileError(f"malformed key file {path}: not a JSON object")
+    return doc
+
+
+def write_key_file(path: str | os.PathLike, doc: dict) -> None:
+    """Write a key file's JSON atomically with mode 0600: a temporary file created
+    with that mode (never widened), synced, then renamed over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, (json.dumps(doc, indent=2) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from cli.progress import StepProgress
+from tests.cli.terminal import on_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 STRESS = ["stress", "--accounts", "60", "--blocks", "3", "--scenario", "crash50"]
@@ -42,22 +42,8 @@ def test_stress_json_is_one_object_and_says_nothing_else():
 
 
 def test_stress_on_a_terminal_draws_a_live_bar():
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "cli", *STRESS], stdin=follower, stdout=follower, stderr=follower, cwd=ROOT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", "TERM": "xterm", "COLUMNS": "120"}, close_fds=True)
-    os.close(follower)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(leader)
-    assert proc.wait(60) == 0, out[-2000:]
-    text = out.decode(errors="replace")
+    code, text = on_terminal(STRESS)
+    assert code == 0, text[-2000:]
     assert "\x1b[?25l" in text  # the live display hides the cursor while it draws
     assert "replaying the price path" in text and "building 60 accounts ..." not in text
     assert "stress crash50: 60 accounts" in text
