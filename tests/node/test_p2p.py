@@ -217,9 +217,11 @@ def test_garbage_and_oversized_input_gets_the_peer_banned_then_released(cluster)
     bad.call("publish", topic=TOPICS[0], count=2, size=300 * KiB, tag="big")
     s = wait_for(lambda s: s["stats"]["oversized"] >= before["oversized"] + 2)
     # pubsub refuses each message; the mesh resets the stream at the first
-    # oversized frame (the second one travelled on it and is gone with it)
-    oversized = 2 if cluster.relay else 1
-    assert s["stats"]["oversized"] == before["oversized"] + oversized and not s["banned"], s
+    # oversized frame: the second one is gone with it if it travelled on that
+    # stream, or refused too if the sender had already opened a new one (a
+    # clean-clone CI run under load saw the latter)
+    seen = s["stats"]["oversized"] - before["oversized"]
+    assert (seen == 2 if cluster.relay else seen in (1, 2)) and not s["banned"], s
     before = s["stats"]
     # Below the gossip API: an undecodable pubsub frame, a message with a bad
     # key, junk instead of protocol negotiation.  None may crash the receiver.
