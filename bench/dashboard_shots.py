@@ -38,11 +38,12 @@ __all__ = ["CHROMIUM", "MARKET", "SHOTS", "VIEWPORT", "Devnet", "crash_price", "
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/run installs it)
 VIEWPORT = {"width": 1366, "height": 768}  # a laptop screen
 MARKET = "BTC-PERP"
-ENTRY_PRICE = 100_000  # USD base units per lot
-CRASH_PRICE = 92_000  # -8 %: alice's 10x long falls under its maintenance margin (3 %)
+LOT_SIZE = 100_000  # BTC base units per lot: 0.001 BTC, so a price per lot x 1,000 is the price of one BTC
+ENTRY_PRICE = 100_000_000  # USD base units per lot: 100 USD per 0.001 BTC (100,000 USD per BTC)
+CRASH_PRICE = 92_000_000  # -8 %: alice's 10x long falls under its maintenance margin (3 %)
 LOTS = 10
-ALICE_MARGIN = 100_000  # a tenth of the notional (10 lots x 100,000)
-WALK = (100_800, 101_500, 100_200, 99_400)  # the screenshots' price reports between the entry and the crash
+ALICE_MARGIN = 100_000_000  # 100 USD, a tenth of the notional (10 lots x 100 USD)
+WALK = (100_800_000, 101_500_000, 100_200_000, 99_400_000)  # the screenshots' price reports between the entry and the crash
 VALIDATORS = 4  # the screenshots' devnet: validators and peers to show
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,7 +54,7 @@ def open_leveraged_position(cli: Cli, workdir: Path, params: tuple[str, ...] = (
     """List :data:`MARKET` (with ``params``, NAME=INT each), price it, and give alice a 10x long of :data:`LOTS` lots that bob sells her."""
     extra = [arg for p in params for arg in ("--param", p)]
     cli("tx", "register-market", "--from", "admin", "--market", MARKET, "--quote", "USD", "--oracle", "oracle",
-        "--param", "margin_cap_ppm=1000000", *extra, "--wait")
+        "--param", "margin_cap_ppm=1000000", "--param", f"lot_size={LOT_SIZE}", *extra, "--wait")
     cli("tx", "price", "--from", "oracle", "--market", MARKET, "--price", str(ENTRY_PRICE), "--wait")
     cli("tx", "deposit", "--from", "alice", "--asset", "USD", "--amount", str(ALICE_MARGIN), "--wait")
     cli("tx", "deposit", "--from", "bob", "--asset", "USD", "--amount", str(10 * ALICE_MARGIN), "--wait")

@@ -321,8 +321,9 @@ function marketsView() {
     const funding = (S.funding[m.market] || []).slice(0, 8);
     return panel(m.market, h("div", { class: "split" }, h("div", {},
       kv([
-        ["Oracle price", h("span", { class: "price", "data-market": m.market }, `${price(m.price, m.market)} ${m.quote}`,
+        ["Oracle price", h("span", { class: "price", "data-market": m.market }, `${price(m.price, m.market)} ${m.quote} per lot`,
           m.stale ? h("span", { class: "tag bad" }, " stale") : null)],
+        ["Lot", `${amount(m.params.lot_size, m.base)} ${m.base}`],  // prices and sizes are per lot (docs/risk-engine.md "Units")
         ["Price set at", m.price_height ? ["height ", blockLink(m.price_height), " · ", utc(m.price_time_ms)] : "–"],
         ["Open interest", `${count(m.open_interest)} lots`],
         ["Last funding rate", `${ppm(m.last_funding_rate_ppm, 4)} (at ${utc(m.last_funding_ms)})`],

@@ -206,7 +206,7 @@ def test_live_height_transfer_and_liquidation_on_screen(net, browser, tmp_path):
     crash = crash_price(cli)
     row = page.wait_for_selector("tr.feed-row[data-kind=liquidation]", timeout=WAIT_MS)
     text = row.inner_text()
-    assert "alice" in text and "BTC-PERP" in text and "0.092000" in text
+    assert "alice" in text and "BTC-PERP" in text and "92.000000" in text
     assert row.query_selector(f"a[href='#/block/{crash['height']}']") is not None
     _fits(page)
     page.click("nav a[data-view=markets]")
@@ -219,7 +219,7 @@ def test_live_height_transfer_and_liquidation_on_screen(net, browser, tmp_path):
     page.press("#search-input", "Enter")
     binding = page.wait_for_selector("tr.binding", timeout=WAIT_MS).inner_text()
     assert page.inner_text("#margin-mode") == "portfolio"
-    assert binding.startswith("+extreme") and "-0.14" in binding  # bob is short: the extreme rise binds
+    assert binding.startswith("+extreme") and "-144.900000" in binding  # bob is short: the extreme rise binds
     assert len(page.query_selector_all("tr.scenario")) >= 6
     _fits(page)
     watched.close()
