@@ -119,7 +119,7 @@ def submit(home: Path, rpc: str | None, signer: str, body, wait: bool, as_json: 
         raise CLIError(str(exc)) from None
     client = rpc_client(home, rpc)
     try:
-        t = client.sign(key, body)
+        t = client.sign(key, body, check=False)  # checked above, before the key was read
     except sdk.NotFound:
         raise CLIError(f"signer {format_address(key.address)} is not a registered account") from None
     res = client.submit(t, wait=wait)
